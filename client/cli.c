@@ -1,0 +1,818 @@
+/* cli.c -- llmux, the shell helper: chat, models, raw, status, metrics and
+ * reload on top of libllmux.
+ * Owns: argument parsing, reading prompts and bodies, writing answers, the
+ * signals (SIGINT cancels the request; SIGPIPE is ignored and EPIPE on
+ * stdout cancels it too) and the exit codes listed by --help. It talks to
+ * llmuxd only through llmux.h; proto.h serves to read JSON answers. */
+#include "llmux.h"
+#include "proto.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <fcntl.h>
+
+#define EXIT_USAGE    2
+#define EXIT_SIGINT   130   /* 128 + SIGINT, as a shell would report */
+#define EXIT_SIGPIPE  141   /* 128 + SIGPIPE */
+
+/* Set by the SIGINT handler; everything else only reads it. */
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+/* stdout, written piece by piece; the first write error stops everything
+ * (EPIPE quietly). */
+struct out {
+    int wrote;   /* any byte written */
+    int last;    /* the last byte written */
+    int err;     /* errno of the first failed write, else 0 */
+};
+
+static struct out out;
+
+static int out_write(const char *p, size_t n, int flush)
+{
+    if (out.err)
+        return -1;
+    if ((n && fwrite(p, 1, n, stdout) != n) || (flush && fflush(stdout))) {
+        out.err = errno ? errno : EIO;
+        return -1;
+    }
+    if (n) {
+        out.wrote = 1;
+        out.last = (unsigned char)p[n - 1];
+    }
+    return 0;
+}
+
+static void out_puts(const char *s)
+{
+    out_write(s, strlen(s), 0);
+}
+
+/* Ends a line begun by streamed text. */
+static void out_end_line(void)
+{
+    if (out.wrote && out.last != '\n')
+        out_write("\n", 1, 0);
+}
+
+/* The exit code once stdout is flushed: a write error that is not EPIPE
+ * is reported; EPIPE (the reader went away) ends quietly. */
+static int out_finish(int code)
+{
+    errno = 0;
+    if (!out.err && (fflush(stdout) != 0 || ferror(stdout)))
+        out.err = errno ? errno : EIO;
+    if (out.err == EPIPE)
+        return code ? code : EXIT_SIGPIPE;
+    if (out.err) {
+        fprintf(stderr, "llmux: cannot write to stdout: %s\n",
+                strerror(out.err));
+        return code ? code : 1;
+    }
+    return code;
+}
+
+/* ---- errors and usage ------------------------------------------------- */
+
+static int usage_error(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("llmux: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\nTry 'llmux --help'.\n", stderr);
+    return EXIT_USAGE;
+}
+
+/* Prints "llmux: NAME: message (type, provider P, deployment D)" and
+ * returns the exit code for code. */
+static int report(int code, const llmux_error_t *err)
+{
+    if (code == -EINTR && interrupted)
+        return EXIT_SIGINT;
+    if (err && err->code == code && err->message[0]) {
+        fprintf(stderr, "llmux: %s: %s", llmux_err_name(code), err->message);
+        /* A status means the daemon sent it: say where it came from. */
+        if (err->status > 0) {
+            fprintf(stderr, " (%s", err->type);
+            if (err->provider[0])
+                fprintf(stderr, ", provider %s", err->provider);
+            if (err->deployment[0])
+                fprintf(stderr, ", deployment %s", err->deployment);
+            fputc(')', stderr);
+        }
+        fputc('\n', stderr);
+    } else {
+        fprintf(stderr, "llmux: %s: %s\n", llmux_err_name(code),
+                llmux_strerror(code));
+    }
+    return llmux_err_exit_code(code);
+}
+
+static const char *const usage_text =
+"usage: llmux [-S PATH] COMMAND [ARGS]\n"
+"\n"
+"llmux talks to llmuxd, the local LLM gateway, over its Unix socket.\n"
+"\n"
+"commands:\n"
+"  chat -m MODEL [-s SYSTEM] [-t TEMP] [--max-tokens N] [--json]\n"
+"       [--no-stream] [--usage] [PROMPT... | -]\n"
+"        Asks MODEL and streams the answer to stdout as it arrives, with a\n"
+"        newline at the end. The prompt is the arguments joined by spaces,\n"
+"        or stdin when it is \"-\" or absent (stdin must not be a terminal\n"
+"        then).\n"
+"          -m, --model MODEL      the model or model group (required)\n"
+"          -s, --system TEXT      a system prompt\n"
+"          -t, --temperature T    the sampling temperature\n"
+"              --max-tokens N     the most tokens the answer may have\n"
+"              --json             ask for a JSON object (response_format)\n"
+"              --no-stream        wait for the whole answer, then print it\n"
+"              --usage            print tokens, timing and provider to stderr\n"
+"  models\n"
+"        Prints the ids of the models llmuxd serves, one per line.\n"
+"  raw OP [FILE | -]\n"
+"        Sends FILE, or stdin (\"-\", or absent and not a terminal), as the\n"
+"        JSON body of a request of op OP (empty: no body) and prints the\n"
+"        JSON answer; a stream (\"stream\": true) prints one chunk per\n"
+"        line as it arrives. An error prints {\"error\":{...}} too.\n"
+"  status\n"
+"        Prints the daemon's status as indented JSON.\n"
+"  metrics\n"
+"        Prints the daemon's metrics in Prometheus text format.\n"
+"  reload\n"
+"        Asks llmuxd to reload its configuration and waits for the answer.\n"
+"\n"
+"options:\n"
+"  -S, --socket PATH   the socket of llmuxd (default: see LLMUX_SOCKET)\n"
+"  -h, --help          print this help\n"
+"  -V, --version       print the version\n"
+"\n"
+"environment:\n"
+"  LLMUX_SOCKET        the socket when -S is not given; when it is unset,\n"
+"                      $XDG_RUNTIME_DIR/llmux.sock, else /run/llmux/llmux.sock\n";
+
+/* The exit-status table, generated from LLMUX_ERRNO_MAP so that it cannot
+ * drift from llmux-errno.h: one line per exit code, with every error
+ * name that leads to it. */
+static void print_exit_codes(FILE *f)
+{
+    static const struct { const char *name, *type; int exit; } tab[] = {
+#define XX(name, code, type, status, exit, msg) { #name, type, exit },
+        LLMUX_ERRNO_MAP(XX)
+#undef XX
+    };
+    const size_t n = sizeof(tab) / sizeof(tab[0]);
+    size_t i, j;
+    int e;
+
+    fputs("\nexit status:\n"
+          "    0  success\n"
+          "    1  other errors: cannot connect to llmuxd, system errors\n"
+          "    2  usage error\n", f);
+    for (e = 3; e < 128; e++) {
+        for (i = 0; i < n && tab[i].exit != e; i++)
+            ;
+        if (i == n)
+            continue;
+        fprintf(f, "  %3d  %s (", e, tab[i].type);
+        for (j = i; j < n; j++)
+            if (tab[j].exit == e)
+                fprintf(f, "%s%s", j == i ? "" : ", ", tab[j].name);
+        fputs(")\n", f);
+    }
+    fprintf(f, "  %3d  interrupted (SIGINT): the request was cancelled\n"
+            "  %3d  stdout was closed (EPIPE): the request was cancelled\n",
+            EXIT_SIGINT, EXIT_SIGPIPE);
+}
+
+static int help(void)
+{
+    fputs(usage_text, stdout);
+    printf("                      (now: %s)\n", llmux_default_socket());
+    print_exit_codes(stdout);
+    return out_finish(0);
+}
+
+/* ---- input ------------------------------------------------------------ */
+
+/* Reads all of fd into b (capped). Returns 0, -EINTR on Ctrl-C,
+ * LLMUX_ETOOBIG or -errno. */
+static int read_all(int fd, struct buf *b)
+{
+    char tmp[65536];
+
+    for (;;) {
+        ssize_t n = read(fd, tmp, sizeof(tmp));
+        int r;
+
+        if (n < 0 && errno == EINTR) {
+            if (interrupted)
+                return -EINTR;
+            continue;
+        }
+        if (n < 0)
+            return -errno;
+        if (n == 0)
+            return 0;
+        if ((r = buf_add(b, tmp, (size_t)n)) < 0)
+            return r;
+    }
+}
+
+/* Reads path ("-" is stdin) into b; prints why not. Returns 0 or an exit
+ * code. */
+static int read_input(const char *path, struct buf *b, const char *what)
+{
+    int fd = 0, r;
+
+    if (strcmp(path, "-") != 0 && (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+        fprintf(stderr, "llmux: cannot open %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    r = read_all(fd, b);
+    if (fd > 0)
+        close(fd);
+    if (r == -EINTR)
+        return EXIT_SIGINT;
+    if (r == LLMUX_ETOOBIG) {
+        fprintf(stderr, "llmux: %s: %s is larger than %u bytes\n",
+                llmux_err_name(r), what, LLMUX_MAX_FRAME);
+        return llmux_err_exit_code(r);
+    }
+    if (r < 0) {
+        fprintf(stderr, "llmux: cannot read %s: %s\n",
+                strcmp(path, "-") ? path : "stdin", strerror(-r));
+        return 1;
+    }
+    return 0;
+}
+
+/* JSON text parsed back into msgpack, to walk an answer. */
+struct jdoc {
+    msgpack_sbuffer  sb;
+    msgpack_unpacked up;
+};
+
+static int jdoc_parse(struct jdoc *d, const char *json, size_t len,
+                      char *why, size_t whylen)
+{
+    msgpack_packer pk;
+    size_t off = 0;
+    int r;
+
+    msgpack_sbuffer_init(&d->sb);
+    msgpack_unpacked_init(&d->up);
+    msgpack_packer_init(&pk, &d->sb, msgpack_sbuffer_write);
+    if ((r = proto_json_pack(&pk, json, len, why, whylen)) < 0)
+        return r;
+    if (msgpack_unpack_next(&d->up, d->sb.data, d->sb.size, &off) !=
+        MSGPACK_UNPACK_SUCCESS)
+        return LLMUX_EPROTO;
+    return 0;
+}
+
+static void jdoc_free(struct jdoc *d)
+{
+    msgpack_unpacked_destroy(&d->up);
+    msgpack_sbuffer_destroy(&d->sb);
+}
+
+/* Prints compact JSON (as libllmux produces it) indented by two spaces. */
+static void print_pretty(const char *s, size_t n)
+{
+    int depth = 0, in_str = 0, k;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        char ch = s[i];
+
+        if (in_str) {
+            putchar(ch);
+            if (ch == '\\' && i + 1 < n)
+                putchar(s[++i]);
+            else if (ch == '"')
+                in_str = 0;
+            continue;
+        }
+        switch (ch) {
+        case '"':
+            in_str = 1;
+            putchar(ch);
+            break;
+        case '{':
+        case '[':
+            putchar(ch);
+            if (i + 1 < n && (s[i + 1] == '}' || s[i + 1] == ']')) {
+                putchar(s[++i]);
+                break;
+            }
+            depth++;
+            putchar('\n');
+            for (k = 0; k < depth; k++)
+                fputs("  ", stdout);
+            break;
+        case '}':
+        case ']':
+            depth--;
+            putchar('\n');
+            for (k = 0; k < depth; k++)
+                fputs("  ", stdout);
+            putchar(ch);
+            break;
+        case ',':
+            putchar(ch);
+            putchar('\n');
+            for (k = 0; k < depth; k++)
+                fputs("  ", stdout);
+            break;
+        case ':':
+            fputs(": ", stdout);
+            break;
+        default:
+            putchar(ch);
+        }
+    }
+    putchar('\n');
+}
+
+/* ---- commands --------------------------------------------------------- */
+
+struct cli {
+    const char *socket;   /* -S, or NULL for the default */
+};
+
+enum {
+    OPT_MAX_TOKENS = 256,
+    OPT_JSON,
+    OPT_NO_STREAM,
+    OPT_USAGE,
+};
+
+static int cli_connect(const struct cli *cli, llmux_client_t **ret)
+{
+    const char *path = cli->socket ? cli->socket : llmux_default_socket();
+    int r = llmux_connect(ret, cli->socket);
+
+    if (r == 0)
+        return 0;
+    if (r == -EINTR && interrupted)
+        return EXIT_SIGINT;
+    fprintf(stderr, "llmux: %s: cannot connect to %s: %s%s\n",
+            llmux_err_name(r), path, llmux_strerror(r),
+            r == -ENOENT || r == -ECONNREFUSED ? " (is llmuxd running?)" : "");
+    return llmux_err_exit_code(r);
+}
+
+/* Parses the options every command takes (-S, -h) and none other. Returns
+ * -1 to go on, else an exit code. */
+static int simple_opts(struct cli *cli, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "socket", required_argument, NULL, 'S' },
+        { "help",   no_argument,       NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    int ch;
+
+    optind = 0;
+    while ((ch = getopt_long(argc, argv, "+S:h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'S': cli->socket = optarg; break;
+        case 'h': return help();
+        default:  return usage_error("%s: bad option", argv[0]);
+        }
+    }
+    return -1;
+}
+
+/* The stream callback: prints a piece; returns non-zero (cancel) on Ctrl-C
+ * or when stdout fails. A zero-length call only asks about the former. */
+static int on_text(void *ud, const char *text, size_t len)
+{
+    (void)ud;
+    if (interrupted)
+        return 1;
+    return out_write(text, len, 1) < 0;
+}
+
+static void print_usage_line(const llmux_result_t *res)
+{
+    fprintf(stderr, "tokens: prompt=%" PRIu64 " completion=%" PRIu64
+            " total=%" PRIu64 ", upstream=%" PRIu64 "ms overhead=%" PRIu64
+            "us, %s%s%s\n", res->prompt_tokens, res->completion_tokens,
+            res->total_tokens, (res->upstream_us + 500) / 1000,
+            res->overhead_us, res->provider[0] ? res->provider : "-",
+            res->deployment[0] ? "/" : "", res->deployment);
+}
+
+/* The prompt: the arguments joined by spaces, or stdin. */
+static int chat_prompt(int argc, char **argv, struct buf *b)
+{
+    int i, r;
+
+    if (argc == 0 || (argc == 1 && strcmp(argv[0], "-") == 0)) {
+        if (argc == 0 && isatty(0))
+            return usage_error("chat: no prompt (give one, or pipe it "
+                               "into stdin)");
+        if ((r = read_input("-", b, "the prompt")) != 0)
+            return r;
+    } else {
+        for (i = 0; i < argc; i++)
+            if ((i && buf_add(b, " ", 1) < 0) || buf_adds(b, argv[i]) < 0)
+                return report(LLMUX_ETOOBIG, NULL);
+    }
+    if (b->p == NULL && buf_add(b, "", 0) < 0)
+        return report(-ENOMEM, NULL);
+    if (strlen(b->p) != b->len) {
+        fprintf(stderr, "llmux: %s: the prompt contains a NUL byte\n",
+                llmux_err_name(LLMUX_EBADREQ));
+        return llmux_err_exit_code(LLMUX_EBADREQ);
+    }
+    return 0;
+}
+
+static int cmd_chat(struct cli *cli, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "model",       required_argument, NULL, 'm' },
+        { "system",      required_argument, NULL, 's' },
+        { "temperature", required_argument, NULL, 't' },
+        { "max-tokens",  required_argument, NULL, OPT_MAX_TOKENS },
+        { "json",        no_argument,       NULL, OPT_JSON },
+        { "no-stream",   no_argument,       NULL, OPT_NO_STREAM },
+        { "usage",       no_argument,       NULL, OPT_USAGE },
+        { "socket",      required_argument, NULL, 'S' },
+        { "help",        no_argument,       NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    llmux_chat_opts_t co = { 0 };
+    llmux_message_t msgs[2];
+    const char *system = NULL;
+    int ch, r, stream = 1, show_usage = 0;
+    llmux_result_t res;
+    llmux_error_t err;
+    llmux_client_t *c;
+    struct buf prompt;
+    char *end, *text;
+
+    optind = 0;
+    while ((ch = getopt_long(argc, argv, "m:s:t:S:h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'm': co.model = optarg; break;
+        case 's': system = optarg; break;
+        case 't':
+            errno = 0;
+            co.temperature = strtod(optarg, &end);
+            if (errno || end == optarg || *end || !isfinite(co.temperature) ||
+                co.temperature < 0)
+                return usage_error("chat: bad temperature '%s'", optarg);
+            co.has_temperature = 1;
+            break;
+        case OPT_MAX_TOKENS:
+            errno = 0;
+            co.max_tokens = strtol(optarg, &end, 10);
+            if (errno || end == optarg || *end || co.max_tokens <= 0)
+                return usage_error("chat: bad --max-tokens '%s'", optarg);
+            break;
+        case OPT_JSON:      co.json_mode = 1; break;
+        case OPT_NO_STREAM: stream = 0; break;
+        case OPT_USAGE:     show_usage = 1; break;
+        case 'S':           cli->socket = optarg; break;
+        case 'h':           return help();
+        default:            return usage_error("chat: bad option");
+        }
+    }
+    if (co.model == NULL || co.model[0] == '\0')
+        return usage_error("chat: -m MODEL is required");
+
+    buf_init(&prompt, LLMUX_MAX_FRAME);
+    if ((r = chat_prompt(argc - optind, argv + optind, &prompt)) != 0) {
+        buf_free(&prompt);
+        return r;
+    }
+    co.messages = msgs;
+    if (system)
+        msgs[co.n_messages++] = (llmux_message_t){ "system", system };
+    msgs[co.n_messages++] = (llmux_message_t){ "user", prompt.p };
+
+    if ((r = cli_connect(cli, &c)) != 0) {
+        buf_free(&prompt);
+        return r;
+    }
+    if (stream) {
+        r = llmux_chat_stream(c, &co, on_text, NULL, &res, &err);
+    } else {
+        r = llmux_chat(c, &co, &text, &res, &err);
+        if (r == 0) {
+            out_puts(text);
+            free(text);
+        }
+    }
+    llmux_close(c);
+    buf_free(&prompt);
+
+    /* Ctrl-C first, then a broken stdout: both end quietly. */
+    if (interrupted && (r == LLMUX_ECANCELLED || r == -EINTR)) {
+        out_end_line();
+        return out_finish(EXIT_SIGINT);
+    }
+    if (r == LLMUX_ECANCELLED && out.err)
+        return out_finish(0);
+    out_end_line();
+    if (r < 0) {
+        fflush(stdout);
+        return out_finish(report(r, &err));
+    }
+    if (!out.wrote)
+        out_write("\n", 1, 0);
+    if (show_usage)
+        print_usage_line(&res);
+    return out_finish(0);
+}
+
+/* Runs op (no body) to its answer; prints errors. Returns 0 with *ret_json
+ * (the caller frees it) or an exit code. */
+static int simple_call(struct cli *cli, const char *op, char **ret_json)
+{
+    llmux_client_t *c;
+    llmux_error_t err;
+    int r;
+
+    if ((r = cli_connect(cli, &c)) != 0)
+        return r;
+    r = llmux_raw(c, op, NULL, 0, ret_json, NULL, &err);
+    llmux_close(c);
+    if (r < 0) {
+        free(*ret_json);
+        *ret_json = NULL;
+        return report(r, &err);
+    }
+    return 0;
+}
+
+static int bad_answer(const char *op)
+{
+    fprintf(stderr, "llmux: %s: unexpected answer to %s\n",
+            llmux_err_name(LLMUX_EPROTO), op);
+    return llmux_err_exit_code(LLMUX_EPROTO);
+}
+
+static int cmd_models(struct cli *cli, int argc, char **argv)
+{
+    const msgpack_object *data, *o;
+    struct jdoc d;
+    char *json, why[128];
+    const char *id;
+    size_t len;
+    uint32_t i;
+    int r;
+
+    if ((r = simple_opts(cli, argc, argv)) >= 0)
+        return r;
+    if (optind != argc)
+        return usage_error("models takes no arguments");
+    if ((r = simple_call(cli, "models", &json)) != 0)
+        return r;
+    r = jdoc_parse(&d, json, strlen(json), why, sizeof(why));
+    data = r == 0 && d.up.data.type == MSGPACK_OBJECT_MAP ?
+           proto_get(&d.up.data, "data") : NULL;
+    if (data && data->type == MSGPACK_OBJECT_ARRAY) {
+        for (i = 0; i < data->via.array.size; i++) {
+            o = &data->via.array.ptr[i];
+            if (o->type == MSGPACK_OBJECT_MAP &&
+                proto_get_str(o, "id", &id, &len) == 0) {
+                out_write(id, len, 0);
+                out_write("\n", 1, 0);
+            }
+        }
+        r = 0;
+    } else {
+        r = bad_answer("models");
+    }
+    jdoc_free(&d);
+    free(json);
+    return out_finish(r);
+}
+
+static int cmd_status(struct cli *cli, int argc, char **argv)
+{
+    char *json;
+    int r;
+
+    if ((r = simple_opts(cli, argc, argv)) >= 0)
+        return r;
+    if (optind != argc)
+        return usage_error("status takes no arguments");
+    if ((r = simple_call(cli, "status", &json)) != 0)
+        return r;
+    print_pretty(json, strlen(json));
+    free(json);
+    return out_finish(0);
+}
+
+static int cmd_metrics(struct cli *cli, int argc, char **argv)
+{
+    struct jdoc d;
+    char *json, why[128];
+    const char *text;
+    size_t len;
+    int r;
+
+    if ((r = simple_opts(cli, argc, argv)) >= 0)
+        return r;
+    if (optind != argc)
+        return usage_error("metrics takes no arguments");
+    if ((r = simple_call(cli, "metrics", &json)) != 0)
+        return r;
+    r = jdoc_parse(&d, json, strlen(json), why, sizeof(why));
+    if (r == 0 && d.up.data.type == MSGPACK_OBJECT_MAP &&
+        proto_get_str(&d.up.data, "text", &text, &len) == 0)
+        out_write(text, len, 0);
+    else
+        r = bad_answer("metrics");
+    jdoc_free(&d);
+    free(json);
+    return out_finish(r);
+}
+
+static int cmd_reload(struct cli *cli, int argc, char **argv)
+{
+    char *json;
+    int r;
+
+    if ((r = simple_opts(cli, argc, argv)) >= 0)
+        return r;
+    if (optind != argc)
+        return usage_error("reload takes no arguments");
+    if ((r = simple_call(cli, "reload", &json)) != 0)
+        return r;
+    free(json);
+    out_puts("reloaded\n");
+    return out_finish(0);
+}
+
+/* raw goes through the event API so that a stream prints as it arrives. */
+static int cmd_raw(struct cli *cli, int argc, char **argv)
+{
+    const char *op, *path = NULL;
+    int r, cancelled = 0, code = 0;
+    llmux_client_t *c;
+    llmux_event_t ev;
+    struct buf body;
+    struct jdoc d;
+    char why[256] = "";
+    uint64_t id;
+
+    if ((r = simple_opts(cli, argc, argv)) >= 0)
+        return r;
+    argc -= optind;
+    argv += optind;
+    if (argc < 1 || argc > 2)
+        return usage_error("raw: usage: llmux raw OP [FILE | -]");
+    op = argv[0];
+    if (argc == 2)
+        path = argv[1];
+    else if (!isatty(0))
+        path = "-";
+
+    buf_init(&body, LLMUX_MAX_FRAME);
+    if (path && (r = read_input(path, &body, "the body")) != 0) {
+        buf_free(&body);
+        return r;
+    }
+    /* Check here to say why: libllmux only answers EBADREQ. */
+    for (size_t i = 0; i < body.len; i++) {
+        if (strchr(" \t\r\n", body.p[i]))
+            continue;
+        r = jdoc_parse(&d, body.p, body.len, why, sizeof(why));
+        if (r == 0 && d.up.data.type != MSGPACK_OBJECT_MAP) {
+            r = LLMUX_EBADREQ;
+            snprintf(why, sizeof(why), "the body must be a JSON object");
+        }
+        jdoc_free(&d);
+        if (r < 0) {
+            buf_free(&body);
+            fprintf(stderr, "llmux: %s: invalid JSON body: %s\n",
+                    llmux_err_name(r), why[0] ? why : llmux_strerror(r));
+            return llmux_err_exit_code(r);
+        }
+        break;
+    }
+
+    if ((r = cli_connect(cli, &c)) != 0) {
+        buf_free(&body);
+        return r;
+    }
+    r = llmux_submit(c, op, body.p, body.len, &id);
+    buf_free(&body);
+    while (r == 0) {
+        if ((interrupted || out.err) && !cancelled) {
+            if ((r = llmux_cancel(c, id)) < 0)
+                break;
+            cancelled = 1;
+        }
+        r = llmux_next_event(c, &ev, -1);
+        if (r == -EINTR) {
+            r = 0;
+            continue;
+        }
+        if (r < 0)
+            break;
+        r = 0;
+        if (ev.id != id && !(ev.kind == LLMUX_EV_ERROR && ev.id == 0))
+            continue;
+        if (ev.kind == LLMUX_EV_DONE || (cancelled && ev.kind == LLMUX_EV_ERROR))
+            break;
+        if (cancelled)
+            continue;
+        if (ev.kind == LLMUX_EV_ERROR) {
+            /* For jq on stdout; for people on stderr. */
+            out_write(ev.json, ev.json_len, 0);
+            out_write("\n", 1, 1);
+            code = report(ev.error.code, &ev.error);
+            break;
+        }
+        out_write(ev.json, ev.json_len, 0);
+        out_write("\n", 1, 1);
+    }
+    llmux_close(c);
+    if (cancelled && interrupted)
+        return out_finish(EXIT_SIGINT);
+    if (cancelled && out.err)
+        return out_finish(0);
+    if (r < 0)
+        code = report(r, NULL);
+    return out_finish(code);
+}
+
+static const struct command {
+    const char *name;
+    int (*run)(struct cli *cli, int argc, char **argv);
+} commands[] = {
+    { "chat",    cmd_chat },
+    { "models",  cmd_models },
+    { "raw",     cmd_raw },
+    { "status",  cmd_status },
+    { "metrics", cmd_metrics },
+    { "reload",  cmd_reload },
+};
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "socket",  required_argument, NULL, 'S' },
+        { "help",    no_argument,       NULL, 'h' },
+        { "version", no_argument,       NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+    };
+    struct sigaction sa = { .sa_handler = on_sigint };
+    struct cli cli = { 0 };
+    size_t i;
+    int ch;
+
+    /* No SA_RESTART: a Ctrl-C must interrupt poll() and read() so that the
+     * request is cancelled; SA_RESETHAND: a second one kills at once. */
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESETHAND;
+    sigaction(SIGINT, &sa, NULL);
+    /* A closed stdout is EPIPE, handled as "stop"; libllmux never needs
+     * this (it sends with MSG_NOSIGNAL). */
+    signal(SIGPIPE, SIG_IGN);
+
+    while ((ch = getopt_long(argc, argv, "+S:hV", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'S': cli.socket = optarg; break;
+        case 'h': return help();
+        case 'V':
+            printf("llmux %s (protocol %d)\n", LLMUX_VERSION,
+                   LLMUX_PROTO_VERSION);
+            return out_finish(0);
+        default:  return usage_error("bad option");
+        }
+    }
+    if (optind >= argc)
+        return usage_error("no command given");
+    for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strcmp(argv[optind], commands[i].name) == 0)
+            return commands[i].run(&cli, argc - optind, argv + optind);
+    return usage_error("unknown command '%s'", argv[optind]);
+}

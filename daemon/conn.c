@@ -1,0 +1,475 @@
+/* conn.c -- one client connection: accept and peer credentials, frame
+ * reading, dispatch, writes with backpressure, and close (see conn.h). */
+#include "conn.h"
+#include "config.h"
+#include "hub.h"
+#include "log.h"
+#include "ops.h"
+#include "request.h"
+#include "server.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#ifndef SO_PEERGROUPS
+#define SO_PEERGROUPS 59
+#endif
+
+#define container_of(p, type, member) \
+    ((type *)((char *)(p) - offsetof(type, member)))
+
+/* A write in flight; the bytes belong to it until write_cb. */
+struct wreq {
+    uv_write_t  req;
+    uv_buf_t    buf;      /* base owned (from msgpack_sbuffer_release) */
+};
+
+static void conn_closed(uv_handle_t *h)
+{
+    struct conn *c = container_of((uv_pipe_t *)h, struct conn, pipe);
+
+    server_conn_gone(c->srv, c);
+    buf_free(&c->in);
+    free(c->groups);
+    free(c);
+}
+
+static void shutdown_done(uv_shutdown_t *req, int status)
+{
+    struct conn *c = req->data;
+
+    (void)status;
+    free(req);
+    uv_close((uv_handle_t *)&c->pipe, conn_closed);
+}
+
+void conn_close(struct conn *c)
+{
+    uv_shutdown_t *req;
+
+    if (c->closing)
+        return;
+    c->closing = 1;
+    uv_read_stop((uv_stream_t *)&c->pipe);
+    while (c->reqs)
+        request_abort(c->reqs);
+    /* Let queued frames (a final error) reach the client, then close. */
+    req = malloc(sizeof(*req));
+    if (req) {
+        req->data = c;
+        if (uv_shutdown(req, (uv_stream_t *)&c->pipe, shutdown_done) == 0)
+            return;
+        free(req);
+    }
+    uv_close((uv_handle_t *)&c->pipe, conn_closed);
+}
+
+int conn_backlogged(const struct conn *c)
+{
+    return uv_stream_get_write_queue_size((const uv_stream_t *)&c->pipe) >
+           CONN_OUT_HIGH;
+}
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b);
+static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b);
+
+static void resume_after_drain(struct conn *c)
+{
+    if (c->closing || uv_stream_get_write_queue_size(
+            (const uv_stream_t *)&c->pipe) > CONN_OUT_LOW)
+        return;
+    if (c->upstream_paused) {
+        /* request_resume may emit (and even end the request), so walk
+         * with the next pointer taken first. */
+        for (struct request *rq = c->reqs, *next; rq; rq = next) {
+            next = request_next(rq);
+            if (request_paused(rq))
+                request_resume(rq);
+        }
+    }
+    if (c->read_paused && !c->closing) {
+        c->read_paused = 0;
+        uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+    }
+}
+
+static void write_done(uv_write_t *req, int status)
+{
+    struct wreq *w = container_of(req, struct wreq, req);
+    struct conn *c = req->data;
+
+    free(w->buf.base);
+    free(w);
+    if (status < 0) {
+        conn_close(c);
+        return;
+    }
+    if (c->read_paused || c->upstream_paused)
+        resume_after_drain(c);
+}
+
+int conn_send(struct conn *c, struct proto_enc *e)
+{
+    struct wreq *w;
+    size_t len = e->sb.size;
+    char *data;
+
+    if (len == 0)
+        return 0;
+    data = msgpack_sbuffer_release(&e->sb);
+    if (c->closing) {
+        free(data);
+        return LLMUX_ECLOSED;
+    }
+    if ((w = malloc(sizeof(*w))) == NULL) {
+        free(data);
+        conn_close(c);
+        return -ENOMEM;
+    }
+    w->buf = uv_buf_init(data, (unsigned)len);
+    w->req.data = c;
+    if (uv_write(&w->req, (uv_stream_t *)&c->pipe, &w->buf, 1,
+                 write_done) < 0) {
+        free(data);
+        free(w);
+        conn_close(c);
+        return LLMUX_ECLOSED;
+    }
+    if (!c->read_paused && conn_backlogged(c)) {
+        /* A client that does not read its answers does not get to send
+         * more requests either. */
+        c->read_paused = 1;
+        uv_read_stop((uv_stream_t *)&c->pipe);
+    }
+    return 0;
+}
+
+void conn_send_error(struct conn *c, uint64_t id, int code,
+                     const char *message)
+{
+    struct proto_enc e;
+
+    proto_enc_init(&e);
+    if (proto_pack_error(&e, id, code, message, NULL, NULL, -1) == 0)
+        conn_send(c, &e);
+    proto_enc_free(&e);
+}
+
+struct request *conn_find_request(struct conn *c, uint64_t id)
+{
+    for (struct request *rq = c->reqs; rq; rq = request_next(rq))
+        if (request_id(rq) == id)
+            return rq;
+    return NULL;
+}
+
+void conn_request_gone(struct conn *c)
+{
+    if (c->upstream_paused == 0)
+        return;
+    c->upstream_paused = 0;
+    for (struct request *rq = c->reqs; rq; rq = request_next(rq))
+        if (request_paused(rq))
+            c->upstream_paused++;
+}
+
+/* ---- frames ------------------------------------------------------------- */
+
+static void send_hello(struct conn *c)
+{
+    struct proto_enc e;
+
+    proto_enc_init(&e);
+    proto_enc_begin(&e, PROTO_HELLO, 0, 3);
+    proto_pack_kv_uint(&e.pk, "version", LLMUX_PROTO_VERSION);
+    proto_pack_kv_str(&e.pk, "server", "llmuxd/" LLMUX_DAEMON_VERSION);
+    proto_pack_kv_uint(&e.pk, "max_frame", LLMUX_MAX_FRAME);
+    if (proto_enc_end(&e) == 0)
+        conn_send(c, &e);
+    proto_enc_free(&e);
+}
+
+static void fatal(struct conn *c, int code, const char *message)
+{
+    log_info("conn %llu (pid %d uid %u): %s; closing",
+             (unsigned long long)c->id, (int)c->pid, (unsigned)c->uid,
+             message);
+    conn_send_error(c, 0, code, message);
+    conn_close(c);
+}
+
+static void handle_hello(struct conn *c, const struct proto_frame *f)
+{
+    char msg[128];
+    uint64_t v;
+
+    if (c->greeted) {
+        conn_send_error(c, 0, LLMUX_EPROTO, "duplicate hello");
+        return;
+    }
+    if (proto_get_uint(f->map, "version", &v) < 0) {
+        fatal(c, LLMUX_EPROTO, "hello without a version");
+        return;
+    }
+    if (v != LLMUX_PROTO_VERSION) {
+        snprintf(msg, sizeof(msg), "protocol version %llu is not supported:"
+                 " llmuxd speaks version %d", (unsigned long long)v,
+                 LLMUX_PROTO_VERSION);
+        fatal(c, LLMUX_EVERSION, msg);
+        return;
+    }
+    c->greeted = 1;
+    send_hello(c);
+}
+
+static void handle_request(struct conn *c, const struct proto_frame *f)
+{
+    const msgpack_object *body;
+    const char *op;
+    size_t oplen;
+    char msg[160];
+    json_t *j;
+
+    if (!f->has_id || f->id == 0 || f->id > LLMUX_MAX_ID) {
+        conn_send_error(c, 0, LLMUX_EPROTO, "request without a valid id "
+                        "(a uint from 1 to 2^63-1)");
+        return;
+    }
+    if (conn_find_request(c, f->id)) {
+        snprintf(msg, sizeof(msg), "request id %llu is already in flight "
+                 "on this connection", (unsigned long long)f->id);
+        conn_send_error(c, 0, LLMUX_EBADREQ, msg);
+        return;
+    }
+    if (proto_get_str(f->map, "op", &op, &oplen) < 0) {
+        conn_send_error(c, f->id, LLMUX_EBADREQ, "request without an op");
+        return;
+    }
+    if (c->srv->stopping) {
+        conn_send_error(c, f->id, LLMUX_EUNAVAIL,
+                        "llmuxd is shutting down");
+        return;
+    }
+    if (c->nreqs >= LLMUX_MAX_INFLIGHT) {
+        conn_send_error(c, f->id, LLMUX_ERATELIMIT, "too many requests in "
+                        "flight on this connection (limit 1024)");
+        return;
+    }
+    body = proto_get(f->map, "body");
+    if (body && body->type != MSGPACK_OBJECT_MAP &&
+        body->type != MSGPACK_OBJECT_NIL) {
+        conn_send_error(c, f->id, LLMUX_EBADREQ, "body must be a map");
+        return;
+    }
+    if (oplen == 4 && memcmp(op, "chat", 4) == 0) {
+        if (body == NULL || body->type != MSGPACK_OBJECT_MAP) {
+            conn_send_error(c, f->id, LLMUX_EBADREQ, "chat needs a body "
+                            "(an OpenAI chat completions request)");
+            return;
+        }
+        if ((j = hub_from_msgpack(body)) == NULL) {
+            conn_send_error(c, f->id, LLMUX_EBADREQ, "body is not valid: "
+                            "strings must be UTF-8, keys strings, no ext "
+                            "types");
+            return;
+        }
+        request_start_chat(c, f->id, j);
+        return;
+    }
+    ops_handle(c, f->id, op, oplen);
+}
+
+static void handle_frame(struct conn *c, const char *body, size_t len)
+{
+    struct proto_frame f;
+    char msg[128];
+
+    if (proto_frame_decode(&f, body, len) < 0) {
+        proto_frame_free(&f);
+        fatal(c, LLMUX_EPROTO, "malformed frame: the body must be one "
+              "msgpack map with a string 'type'");
+        return;
+    }
+    if (!c->greeted && f.type != PROTO_HELLO) {
+        proto_frame_free(&f);
+        fatal(c, LLMUX_EPROTO, "the first frame must be hello");
+        return;
+    }
+    switch (f.type) {
+    case PROTO_HELLO:
+        handle_hello(c, &f);
+        break;
+    case PROTO_REQUEST:
+        handle_request(c, &f);
+        break;
+    case PROTO_CANCEL: {
+        struct request *rq = f.has_id ? conn_find_request(c, f.id) : NULL;
+
+        /* A cancel for a request that already ended is not an error. */
+        if (rq)
+            request_cancel(rq, LLMUX_ECANCELLED, "cancelled by the client");
+        break;
+    }
+    default:
+        snprintf(msg, sizeof(msg), "unexpected frame type '%s' from a "
+                 "client", f.type == PROTO_UNKNOWN ? "unknown" :
+                 proto_type_name(f.type));
+        conn_send_error(c, f.has_id ? f.id : 0, LLMUX_EPROTO, msg);
+        break;
+    }
+    proto_frame_free(&f);
+}
+
+/* Handles every whole frame at p; returns the bytes consumed. */
+static size_t handle_frames(struct conn *c, const char *p, size_t n)
+{
+    size_t off = 0, body;
+    int r;
+
+    while (!c->closing && off < n) {
+        r = proto_frame_peek(p + off, n - off, LLMUX_MAX_FRAME, &body);
+        if (r == 0)
+            break;
+        if (r < 0) {
+            fatal(c, r, r == LLMUX_ETOOBIG ? "frame too large (the limit "
+                  "is 16 MiB)" : "malformed frame: zero length");
+            return n;
+        }
+        handle_frame(c, p + off + LLMUX_FRAME_HEADER, body);
+        off += LLMUX_FRAME_HEADER + body;
+    }
+    return off;
+}
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
+{
+    struct conn *c = container_of((uv_pipe_t *)h, struct conn, pipe);
+
+    (void)hint;
+    b->base = c->srv->rbuf;
+    b->len = sizeof(c->srv->rbuf);
+}
+
+static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
+{
+    struct conn *c = container_of((uv_pipe_t *)st, struct conn, pipe);
+    size_t used;
+
+    if (n < 0) {
+        conn_close(c);
+        return;
+    }
+    if (n == 0)
+        return;
+    if (c->in.len == 0) {
+        /* The common case: whole frames, decoded straight from rbuf. */
+        used = handle_frames(c, b->base, (size_t)n);
+        if (!c->closing && used < (size_t)n &&
+            buf_add(&c->in, b->base + used, (size_t)n - used) < 0)
+            fatal(c, LLMUX_ETOOBIG, "frame too large");
+        return;
+    }
+    if (buf_add(&c->in, b->base, (size_t)n) < 0) {
+        fatal(c, LLMUX_ETOOBIG, "frame too large");
+        return;
+    }
+    used = handle_frames(c, c->in.p, c->in.len);
+    if (!c->closing)
+        buf_consume(&c->in, used);
+}
+
+/* ---- accept ------------------------------------------------------------- */
+
+static void read_peer(struct conn *c)
+{
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    gid_t groups[256];
+    uv_os_fd_t fd;
+
+    c->uid = (uid_t)-1;
+    c->gid = (gid_t)-1;
+    if (uv_fileno((uv_handle_t *)&c->pipe, &fd) < 0)
+        return;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+        c->uid = cred.uid;
+        c->gid = cred.gid;
+        c->pid = cred.pid;
+    }
+    len = sizeof(groups);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0 &&
+        len > 0 && (c->groups = malloc(len)) != NULL) {
+        memcpy(c->groups, groups, len);
+        c->ngroups = (int)(len / sizeof(gid_t));
+    }
+}
+
+/* tmux's server_acl_join: root and our own uid always, then uid entries,
+ * then gid entries (primary and supplementary). No list: everyone the
+ * socket's permissions let in. */
+static int peer_allowed(const struct conn *c, const struct config *cfg)
+{
+    if (cfg->nallow_uids == 0 && cfg->nallow_gids == 0)
+        return 1;
+    if (c->uid == 0 || c->uid == c->srv->uid)
+        return 1;
+    for (size_t i = 0; i < cfg->nallow_uids; i++)
+        if (cfg->allow_uids[i] == c->uid)
+            return 1;
+    for (size_t i = 0; i < cfg->nallow_gids; i++) {
+        if (cfg->allow_gids[i] == c->gid)
+            return 1;
+        for (int g = 0; g < c->ngroups; g++)
+            if (cfg->allow_gids[i] == c->groups[g])
+                return 1;
+    }
+    return 0;
+}
+
+static void conn_unaccepted(uv_handle_t *h)
+{
+    struct conn *c = container_of((uv_pipe_t *)h, struct conn, pipe);
+
+    buf_free(&c->in);
+    free(c);
+}
+
+int conn_accept(struct server *s)
+{
+    struct conn *c = calloc(1, sizeof(*c));
+    int r;
+
+    if (c == NULL)
+        return -ENOMEM;
+    c->srv = s;
+    buf_init(&c->in, LLMUX_MAX_FRAME + LLMUX_FRAME_HEADER);
+    uv_pipe_init(s->loop, &c->pipe, 0);
+    if ((r = uv_accept((uv_stream_t *)&s->listener,
+                       (uv_stream_t *)&c->pipe)) < 0) {
+        /* Not linked yet: free without telling the server. */
+        uv_close((uv_handle_t *)&c->pipe, conn_unaccepted);
+        return r;
+    }
+    c->id = ++s->stats.accepted;
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    s->stats.connections++;
+    read_peer(c);
+    if (!peer_allowed(c, s->cfg)) {
+        log_warn("refused connection from pid %d uid %u gid %u: not in "
+                 "allow_users/allow_groups", (int)c->pid, (unsigned)c->uid,
+                 (unsigned)c->gid);
+        conn_send_error(c, 0, LLMUX_EPERMISSION, "permission denied: this "
+                        "user may not use llmuxd (allow_users, "
+                        "allow_groups)");
+        conn_close(c);
+        return 0;
+    }
+    uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+    return 0;
+}

@@ -1,0 +1,61 @@
+/* conn.h -- one client connection on the Unix socket.
+ * Owns: the pipe handle, the partial-frame input buffer, the caller's
+ * credentials (SO_PEERCRED at accept), the list of its requests in flight,
+ * output backpressure, and the lifetime rule: a conn is freed only in its
+ * close callback, after every request detached from it. */
+#ifndef LLMUX_CONN_H
+#define LLMUX_CONN_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#include "buf.h"
+#include "proto.h"
+
+struct server;
+struct request;
+
+/* Output above HIGH pauses the conn's upstream transfers and its reading;
+ * below LOW resumes them. */
+#define CONN_OUT_HIGH  (1024u * 1024)
+#define CONN_OUT_LOW   (256u * 1024)
+
+struct conn {
+    uv_pipe_t       pipe;
+    struct server  *srv;
+    struct conn    *next, *prev;     /* server's list */
+    struct buf      in;              /* owned: bytes of an incomplete frame */
+    struct request *reqs;            /* requests in flight, linked */
+    unsigned        nreqs;
+    int             greeted;         /* hello received */
+    int             closing;
+    int             read_paused;     /* stopped reading: output backlog */
+    unsigned        upstream_paused; /* requests paused for backlog */
+    uid_t           uid;
+    gid_t           gid;
+    pid_t           pid;
+    gid_t          *groups;          /* owned: supplementary groups */
+    int             ngroups;
+    uint64_t        id;              /* connection number, for logs */
+};
+
+/* Accepts a pending connection on the server's listener. */
+int  conn_accept(struct server *s);
+/* Queues the frames in e (takes its bytes; e is left empty, reusable).
+ * Silently drops them when the conn is closing. */
+int  conn_send(struct conn *c, struct proto_enc *e);
+/* Sends one error frame. */
+void conn_send_error(struct conn *c, uint64_t id, int code,
+                     const char *message);
+/* True when the output backlog is over CONN_OUT_HIGH. */
+int  conn_backlogged(const struct conn *c);
+/* Closes: cancels every request in flight, then frees in close_cb. */
+void conn_close(struct conn *c);
+
+/* Requests link themselves into c->reqs (request.c); this finds one. */
+struct request *conn_find_request(struct conn *c, uint64_t id);
+/* Called by request.c when a request left c->reqs. */
+void conn_request_gone(struct conn *c);
+
+#endif

@@ -1,0 +1,30 @@
+/* log.h -- llmuxd's one logging path.
+ * Owns: the log level, the choice between journald (structured fields,
+ * when stderr is the journal) and "<N>"-prefixed stderr lines. Only the
+ * daemon logs; nothing here ever receives a secret (callers pass names and
+ * fingerprints, not keys). */
+#ifndef LLMUX_LOG_H
+#define LLMUX_LOG_H
+
+#include <syslog.h>
+
+void log_init(int level, int debug_content);
+int  log_level(void);
+/* True when message content may be logged (debug option, off by default). */
+int  log_content_allowed(void);
+
+void log_msg(int prio, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* One structured request line. fields are "KEY=value" strings ending with
+ * NULL; on the journal each becomes a field, on stderr they are joined. */
+void log_fields(int prio, const char *message, const char *const *fields);
+
+#define log_err(...)    log_msg(LOG_ERR, __VA_ARGS__)
+#define log_warn(...)   log_msg(LOG_WARNING, __VA_ARGS__)
+#define log_notice(...) log_msg(LOG_NOTICE, __VA_ARGS__)
+#define log_info(...)   log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...)  do { if (log_level() >= LOG_DEBUG) \
+                             log_msg(LOG_DEBUG, __VA_ARGS__); } while (0)
+
+#endif

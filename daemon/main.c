@@ -1,0 +1,157 @@
+/* main.c -- llmuxd: command line, start-up order, the loop, exit.
+ * The only place in llmuxd that exits. Start-up order follows systemd's
+ * advice: take inherited fds, harden, load config and keys, listen, then
+ * READY=1. */
+#include "config.h"
+#include "log.h"
+#include "ops.h"
+#include "secret.h"
+#include "server.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#define DEFAULT_CONFIG "/etc/llmux/llmux.yaml"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: llmuxd [-c CONFIG] [-s SOCKET] [--check] [-v] [-V]\n"
+        "  -c, --config PATH   configuration (default " DEFAULT_CONFIG ")\n"
+        "  -s, --socket PATH   listen here (default: llmux_settings.socket,\n"
+        "                      $XDG_RUNTIME_DIR/llmux.sock, /run/llmux/"
+        "llmux.sock as root,\n"
+        "                      else /tmp/llmux-UID/llmux.sock); ignored when"
+        " systemd\n"
+        "                      passes a socket\n"
+        "      --check         load the configuration, report, exit\n"
+        "  -v, --verbose       log at debug level\n"
+        "  -V, --version       print the version\n");
+}
+
+/* The socket path when neither systemd, --socket nor the config give one.
+ * Writes into out (len bytes). */
+static int default_socket(char *out, size_t len)
+{
+    const char *xdg = getenv("XDG_RUNTIME_DIR");
+    char dir[256];
+
+    if (xdg && *xdg) {
+        snprintf(out, len, "%s/llmux.sock", xdg);
+        return 0;
+    }
+    if (getuid() == 0) {
+        (void)mkdir("/run/llmux", 0755);
+        snprintf(out, len, "/run/llmux/llmux.sock");
+        return 0;
+    }
+    snprintf(dir, sizeof(dir), "/tmp/llmux-%u", (unsigned)getuid());
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+        return -errno;
+    snprintf(out, len, "%s/llmux.sock", dir);
+    return 0;
+}
+
+/* The socket systemd passed (named "llmux" or the only one), or -1. */
+static int inherited_socket(void)
+{
+    char **names = NULL;
+    int n = sd_listen_fds_with_names(1, &names), fd = -1;
+
+    for (int i = 0; i < n; i++) {
+        if (fd < 0 && (n == 1 || strcmp(names[i], "llmux") == 0))
+            fd = SD_LISTEN_FDS_START + i;
+        free(names[i]);
+    }
+    free(names);
+    return fd;
+}
+
+static void fail_start(const char *what, int err)
+{
+    fprintf(stderr, "llmuxd: %s\n", what);
+    sd_notifyf(0, "STATUS=Failed to start: %s\nERRNO=%d", what,
+               err < 0 && err > -4096 ? -err : EINVAL);
+    exit(1);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "config",  required_argument, NULL, 'c' },
+        { "socket",  required_argument, NULL, 's' },
+        { "check",   no_argument,       NULL, 'C' },
+        { "verbose", no_argument,       NULL, 'v' },
+        { "version", no_argument,       NULL, 'V' },
+        { "help",    no_argument,       NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *config_path = DEFAULT_CONFIG, *socket_path = NULL;
+    char err[1024], sock[512];
+    struct config *cfg;
+    struct server srv;
+    uv_loop_t loop;
+    int o, r, check = 0, verbose = 0, fd;
+
+    while ((o = getopt_long(argc, argv, "c:s:vVh", opts, NULL)) != -1) {
+        switch (o) {
+        case 'c': config_path = optarg; break;
+        case 's': socket_path = optarg; break;
+        case 'C': check = 1; break;
+        case 'v': verbose = 1; break;
+        case 'V': printf("llmuxd %s\n", LLMUX_DAEMON_VERSION); return 0;
+        case 'h': usage(stdout); return 0;
+        default:  usage(stderr); return 2;
+        }
+    }
+    signal(SIGPIPE, SIG_IGN);
+    fd = inherited_socket();
+    secret_harden_process();
+    if ((r = config_load(config_path, &cfg, err, sizeof(err))) < 0)
+        fail_start(err, r);
+    log_init(verbose ? LOG_DEBUG : cfg->log_level, cfg->log_content);
+    for (size_t i = 0; i < cfg->nwarnings; i++)
+        log_warn("%s", cfg->warnings[i]);
+    if (check) {
+        printf("%s: ok, %zu deployments, %zu warnings\n", config_path,
+               cfg->ndeps, cfg->nwarnings);
+        config_unref(cfg);
+        return 0;
+    }
+    if (socket_path == NULL)
+        socket_path = cfg->socket_path;
+    if (socket_path == NULL && fd < 0) {
+        if ((r = default_socket(sock, sizeof(sock))) < 0)
+            fail_start("cannot create a folder for the socket", r);
+        socket_path = sock;
+    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        fail_start("libcurl failed to initialise", -EIO);
+    uv_loop_init(&loop);
+    if ((r = server_init(&srv, &loop, cfg, config_path)) < 0)
+        fail_start("cannot initialise the server", r);
+    if ((r = server_listen(&srv, fd >= 0 ? NULL : socket_path, fd)) < 0) {
+        snprintf(err, sizeof(err), "cannot listen on %s: %s",
+                 fd >= 0 ? "the socket from systemd" : socket_path,
+                 r == -EADDRINUSE ? "another llmuxd is serving it" :
+                 uv_strerror(r));
+        fail_start(err, r);
+    }
+    log_notice("listening on %s (%zu deployments from %s)",
+               srv.socket_path, cfg->ndeps, config_path);
+    sd_notifyf(0, "READY=1\nSTATUS=Serving %zu deployments on %s",
+               cfg->ndeps, srv.socket_path);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    server_free(&srv);
+    uv_loop_close(&loop);
+    curl_global_cleanup();
+    return 0;
+}

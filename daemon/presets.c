@@ -1,0 +1,69 @@
+/* presets.c -- the provider prefix table (see presets.h). Base URLs and
+ * variable names follow LiteLLM's, so existing configs and environments
+ * keep working. */
+#include "presets.h"
+
+#include <string.h>
+
+static const struct preset presets[] = {
+    { "openai",       "openai", "https://api.openai.com/v1",
+      "OPENAI_API_KEY", "OPENAI_API_BASE", 0 },
+    { "mistral",      "openai", "https://api.mistral.ai/v1",
+      "MISTRAL_API_KEY", "MISTRAL_API_BASE", QUIRK_NO_STREAM_OPTIONS },
+    { "groq",         "openai", "https://api.groq.com/openai/v1",
+      "GROQ_API_KEY", "GROQ_API_BASE", QUIRK_USAGE_X_GROQ },
+    { "deepseek",     "openai", "https://api.deepseek.com",
+      "DEEPSEEK_API_KEY", "DEEPSEEK_API_BASE", 0 },
+    { "xai",          "openai", "https://api.x.ai/v1",
+      "XAI_API_KEY", "XAI_API_BASE", 0 },
+    { "together_ai",  "openai", "https://api.together.xyz/v1",
+      "TOGETHERAI_API_KEY", "TOGETHERAI_API_BASE", 0 },
+    { "fireworks_ai", "openai", "https://api.fireworks.ai/inference/v1",
+      "FIREWORKS_AI_API_KEY", "FIREWORKS_AI_API_BASE", 0 },
+    { "openrouter",   "openai", "https://openrouter.ai/api/v1",
+      "OPENROUTER_API_KEY", "OPENROUTER_API_BASE", 0 },
+    { "perplexity",   "openai", "https://api.perplexity.ai",
+      "PERPLEXITYAI_API_KEY", "PERPLEXITY_API_BASE",
+      QUIRK_NO_STREAM_OPTIONS },
+    { "deepinfra",    "openai", "https://api.deepinfra.com/v1/openai",
+      "DEEPINFRA_API_KEY", "DEEPINFRA_API_BASE", 0 },
+    { "cerebras",     "openai", "https://api.cerebras.ai/v1",
+      "CEREBRAS_API_KEY", "CEREBRAS_API_BASE", 0 },
+    { "hosted_vllm",  "openai", NULL,
+      "HOSTED_VLLM_API_KEY", "HOSTED_VLLM_API_BASE",
+      QUIRK_KEY_OPTIONAL | QUIRK_NEEDS_API_BASE },
+    { "lm_studio",    "openai", "http://localhost:1234/v1",
+      "LM_STUDIO_API_KEY", "LM_STUDIO_API_BASE", QUIRK_KEY_OPTIONAL },
+    /* Native dialects: their own adapters, same table for defaults. */
+    { "anthropic",    "anthropic", "https://api.anthropic.com",
+      "ANTHROPIC_API_KEY", "ANTHROPIC_API_BASE", 0 },
+    { "gemini",       "gemini", "https://generativelanguage.googleapis.com",
+      "GEMINI_API_KEY", "GEMINI_API_BASE", 0 },
+    { "cohere",       "cohere", "https://api.cohere.com",
+      "COHERE_API_KEY", "COHERE_API_BASE", 0 },
+    { "cohere_chat",  "cohere", "https://api.cohere.com",
+      "COHERE_API_KEY", "COHERE_API_BASE", 0 },
+    { "bedrock",      "bedrock", NULL, NULL, "AWS_BEDROCK_RUNTIME_ENDPOINT",
+      QUIRK_KEY_OPTIONAL },
+    { "azure",        "azure", NULL, "AZURE_API_KEY", "AZURE_API_BASE",
+      QUIRK_NEEDS_API_BASE },
+    { "ollama",       "ollama", "http://localhost:11434", NULL,
+      "OLLAMA_API_BASE", QUIRK_KEY_OPTIONAL },
+    { "ollama_chat",  "ollama", "http://localhost:11434", NULL,
+      "OLLAMA_API_BASE", QUIRK_KEY_OPTIONAL },
+    { "mock",         "mock", NULL, NULL, NULL, QUIRK_KEY_OPTIONAL },
+};
+
+const struct preset *preset_find(const char *name, size_t len)
+{
+    for (size_t i = 0; i < sizeof(presets) / sizeof(presets[0]); i++)
+        if (strlen(presets[i].name) == len &&
+            memcmp(presets[i].name, name, len) == 0)
+            return &presets[i];
+    return NULL;
+}
+
+const struct preset *preset_at(size_t i)
+{
+    return i < sizeof(presets) / sizeof(presets[0]) ? &presets[i] : NULL;
+}

@@ -1,0 +1,208 @@
+/* provider.c -- what every adapter shares: the dialect registry, upstream
+ * header lists that may hold a key, and upstream status/body -> error
+ * mapping (see provider.h). */
+#include "provider.h"
+#include "config.h"
+#include "secret.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Every dialect compiled in. Adapters of later providers add a line. */
+static const struct provider *const dialects[] = {
+    &provider_openai,
+    &provider_mock,
+};
+
+const struct provider *provider_find(const char *name, size_t len)
+{
+    for (size_t i = 0; i < sizeof(dialects) / sizeof(dialects[0]); i++)
+        if (strlen(dialects[i]->name) == len &&
+            memcmp(dialects[i]->name, name, len) == 0)
+            return dialects[i];
+    return NULL;
+}
+
+void http_req_init(struct http_req *h)
+{
+    buf_init(&h->url, HTTP_MAX_URL);
+    h->headers = NULL;
+    buf_init(&h->body, HTTP_MAX_BODY);
+}
+
+void http_req_free(struct http_req *h)
+{
+    /* libcurl does not copy CURLOPT_HTTPHEADER: the key lives in these
+     * nodes only, so wipe each before freeing. */
+    for (struct curl_slist *s = h->headers; s; s = s->next)
+        explicit_bzero(s->data, strlen(s->data));
+    curl_slist_free_all(h->headers);
+    h->headers = NULL;
+    buf_free(&h->url);
+    buf_free(&h->body);
+}
+
+int http_header_add(struct http_req *h, const char *fmt, ...)
+{
+    char line[1024];
+    struct curl_slist *s;
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof(line))
+        return LLMUX_EBADREQ;
+    if ((s = curl_slist_append(h->headers, line)) == NULL)
+        return -ENOMEM;
+    h->headers = s;
+    return 0;
+}
+
+int http_header_secret(struct http_req *h, const char *prefix,
+                       const struct secret *key)
+{
+    size_t plen = strlen(prefix), n = plen + key->len + 1;
+    struct curl_slist *s;
+    char *line = malloc(n);
+
+    if (line == NULL)
+        return -ENOMEM;
+    memcpy(line, prefix, plen);
+    memcpy(line + plen, key->p, key->len + 1);
+    s = curl_slist_append(h->headers, line);
+    explicit_bzero(line, n);
+    free(line);
+    if (s == NULL)
+        return -ENOMEM;
+    h->headers = s;
+    return 0;
+}
+
+int pcall_fail(struct pcall *pc, int code, long status, const char *fmt, ...)
+{
+    va_list ap;
+
+    pc->err.code = code;
+    pc->err.status = status;
+    if (pc->err.retry_after == 0)
+        pc->err.retry_after = -1;
+    va_start(ap, fmt);
+    vsnprintf(pc->err.message, sizeof(pc->err.message), fmt, ap);
+    va_end(ap);
+    provider_scrub(pc->dep, pc->err.message);
+    return code;
+}
+
+void pcall_set_usage(struct pcall *pc, json_t *usage)
+{
+    json_decref(pc->usage);
+    pc->usage = usage;
+}
+
+static int contains(const char *hay, const char *needle)
+{
+    return hay && strcasestr(hay, needle) != NULL;
+}
+
+int provider_code_for(long status, const char *text)
+{
+    static const char *const context[] = {
+        "context_length_exceeded", "maximum context length",
+        "context window", "prompt is too long", "input is too long",
+        "too many tokens", "exceeds the maximum number of tokens",
+        "input token count", "reduce the length of the messages",
+    };
+    static const char *const policy[] = {
+        "content_policy", "content_filter", "content management policy",
+        "safety system", "responsibleaipolicyviolation",
+    };
+
+    if (status == 400 || status == 413 || status == 422) {
+        for (size_t i = 0; i < sizeof(context) / sizeof(context[0]); i++)
+            if (contains(text, context[i]))
+                return LLMUX_ECONTEXT;
+        for (size_t i = 0; i < sizeof(policy) / sizeof(policy[0]); i++)
+            if (contains(text, policy[i]))
+                return LLMUX_EPOLICY;
+    }
+    switch (status) {
+    case 400: case 413: case 422: return LLMUX_EBADREQ;
+    case 401: return LLMUX_EAUTH;
+    case 403: return LLMUX_EPERMISSION;
+    case 404: return LLMUX_ENOTFOUND;
+    case 408: return LLMUX_ETIMEOUT;
+    case 429: return LLMUX_ERATELIMIT;
+    }
+    if (status >= 500)
+        return LLMUX_EUNAVAIL;
+    return status >= 400 ? LLMUX_EBADREQ : LLMUX_EUNAVAIL;
+}
+
+/* The most useful message in a JSON error body: error.message, error (a
+ * string), message, detail; else the body's first line. */
+static void error_text(const struct http_resp *r, char *out, size_t outlen)
+{
+    json_t *j = json_loadb(r->body, r->len, 0, NULL), *e;
+    const char *m = NULL;
+    size_t n;
+
+    if (j) {
+        e = json_object_get(j, "error");
+        if (json_is_array(j) && json_array_size(j) > 0)
+            e = json_object_get(json_array_get(j, 0), "error");
+        if (json_is_object(e))
+            m = json_string_value(json_object_get(e, "message"));
+        else if (json_is_string(e))
+            m = json_string_value(e);
+        if (m == NULL)
+            m = json_string_value(json_object_get(j, "message"));
+        if (m == NULL)
+            m = json_string_value(json_object_get(j, "detail"));
+    }
+    if (m) {
+        snprintf(out, outlen, "%s", m);
+    } else {
+        n = r->len < outlen - 1 ? r->len : outlen - 1;
+        for (size_t i = 0; i < n; i++)
+            out[i] = (r->body[i] == '\n' || r->body[i] == '\r') ? ' ' :
+                     r->body[i];
+        out[n] = '\0';
+        if (n == 0)
+            snprintf(out, outlen, "HTTP %ld with an empty body", r->status);
+    }
+    json_decref(j);
+}
+
+int provider_map_error_default(struct pcall *pc, const struct http_resp *r)
+{
+    char text[400];
+    int code;
+
+    error_text(r, text, sizeof(text));
+    code = provider_code_for(r->status, text);
+    pcall_fail(pc, code, r->status, "%s: %s", pc->prov->name, text);
+    pc->err.retry_after = r->retry_after;
+    return code;
+}
+
+/* Masks what looks like an API key: the deployment's own key, and
+ * "sk-…"-style tokens that upstreams echo back in 401 messages. */
+void provider_scrub(const struct deployment *dep, char *msg)
+{
+    char *p;
+
+    if (dep && dep->api_key && dep->api_key->len >= 4)
+        while ((p = strstr(msg, dep->api_key->p)) != NULL)
+            memset(p, '*', dep->api_key->len);
+    for (p = msg; (p = strstr(p, "sk-")) != NULL;) {
+        p += 3;
+        while (*p && (isalnum((unsigned char)*p) || *p == '-' || *p == '_'))
+            *p++ = '*';
+    }
+}

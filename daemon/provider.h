@@ -1,0 +1,121 @@
+/* provider.h -- the provider adapter interface, after curl's protocol
+ * handler tables. Owns: struct provider (one const instance per wire
+ * dialect, in daemon/providers/), struct pcall (one attempt of one request
+ * against one deployment, as an adapter sees it), the upstream HTTP
+ * request/response shapes, and helpers every adapter shares (headers that
+ * hold keys, status -> error mapping, usage bookkeeping).
+ * An adapter never touches sockets, the loop or other requests: it turns a
+ * canonical request into HTTP inputs and upstream bytes into canonical
+ * objects, so it can be unit-tested by feeding recorded bodies. */
+#ifndef LLMUX_PROVIDER_H
+#define LLMUX_PROVIDER_H
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "llmux-errno.h"
+
+struct deployment;   /* config.h */
+struct secret;
+
+#define HTTP_MAX_URL     8192
+#define HTTP_MAX_BODY    (64u * 1024 * 1024)
+
+/* An upstream request, built by provider->build. */
+struct http_req {
+    struct buf         url;      /* owned */
+    struct curl_slist *headers;  /* owned; wiped node by node when freed,
+                                  * since one of them carries the key */
+    struct buf         body;     /* owned */
+};
+
+void http_req_init(struct http_req *h);
+void http_req_free(struct http_req *h);
+int  http_header_add(struct http_req *h, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Adds "prefix<key>" (e.g. "Authorization: Bearer ") without leaving a
+ * copy of the key anywhere but the header list. */
+int  http_header_secret(struct http_req *h, const char *prefix,
+                        const struct secret *key);
+
+/* What the transport saw of an upstream answer. */
+struct http_resp {
+    long        status;
+    const char *body;          /* borrowed */
+    size_t      len;
+    double      retry_after;   /* seconds (Retry-After, retry-after-ms),
+                                * < 0 when the upstream gave none */
+};
+
+/* An error as an adapter reports it. */
+struct perr {
+    int    code;               /* LLMUX_E*, 0 = none */
+    long   status;             /* upstream HTTP status, 0 if none */
+    double retry_after;        /* < 0 when unknown */
+    char   message[512];       /* for people; never holds a secret */
+};
+
+/* One attempt of one request against one deployment. */
+struct pcall {
+    const struct provider   *prov;
+    const struct deployment *dep;      /* borrowed */
+    const json_t            *req;      /* canonical request, borrowed */
+    int                      stream;   /* the caller asked for a stream */
+    int                      drop_params;
+    uint64_t                 seq;      /* unique number, for ids */
+    /* Streams: each canonical chat.completion.chunk goes out through emit,
+     * which takes ownership of it and returns < 0 to stop the stream. */
+    int                    (*emit)(void *ud, json_t *chunk);
+    void                    *emit_ud;
+    json_t                  *usage;    /* owned; last usage seen */
+    void                    *state;    /* adapter's stream state, owned by
+                                        * the adapter (freed in stream_free) */
+    struct perr              err;
+};
+
+#define PROV_LOCAL  0x1        /* answers without HTTP (mock) */
+
+struct provider {
+    const char *name;
+    unsigned    flags;
+    /* Canonical request -> upstream request. 0, or < 0 with pc->err set. */
+    int  (*build)(struct pcall *pc, struct http_req *out);
+    /* A whole 2xx upstream body -> a canonical chat.completion. */
+    int  (*parse)(struct pcall *pc, const struct http_resp *r,
+                  json_t **ret_completion);
+    /* Streamed 2xx body bytes, in arbitrary pieces; chunks leave through
+     * pc->emit. < 0 (with pc->err set) aborts the stream. */
+    int  (*stream_feed)(struct pcall *pc, const char *p, size_t n);
+    /* The stream ended cleanly at the HTTP level. */
+    int  (*stream_end)(struct pcall *pc);
+    void (*stream_free)(struct pcall *pc);
+    /* A non-2xx answer -> pc->err; returns pc->err.code. NULL: default. */
+    int  (*map_error)(struct pcall *pc, const struct http_resp *r);
+    /* PROV_LOCAL: answer directly (completion, or chunks through emit). */
+    int  (*run_local)(struct pcall *pc, json_t **ret_completion);
+};
+
+/* Sets pc->err and returns code. */
+int pcall_fail(struct pcall *pc, int code, long status, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Records usage (steals it); the last report wins. */
+void pcall_set_usage(struct pcall *pc, json_t *usage);
+
+/* The error code for an upstream HTTP status and message text (detects
+ * context-window and content-policy wording that providers send as 400). */
+int provider_code_for(long status, const char *text);
+/* Default map_error: picks the message out of OpenAI-style and common
+ * error bodies, keeps it (minus secrets) so a person can act on it. */
+int provider_map_error_default(struct pcall *pc, const struct http_resp *r);
+/* Removes anything that looks like a key of dep from msg, in place. */
+void provider_scrub(const struct deployment *dep, char *msg);
+
+/* Registry of dialects, by name ("openai", "anthropic", …). */
+const struct provider *provider_find(const char *name, size_t len);
+
+extern const struct provider provider_openai;
+extern const struct provider provider_mock;
+
+#endif

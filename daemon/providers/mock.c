@@ -1,0 +1,181 @@
+/* mock.c -- the built-in mock provider (LiteLLM's mock_response), so llmux
+ * can be tried and tested without any key or network.
+ * Owns: answering "mock/…" models locally: mock/echo repeats the last user
+ * message; other names answer the deployment's or the request's
+ * mock_response, or a fixed sentence. A mock_response of the form
+ * "error:TYPE" (e.g. error:rate_limit) fails with that error type. Streams
+ * come out word by word, as several chunks. */
+#include "config.h"
+#include "hub.h"
+#include "proto.h"
+#include "provider.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define MOCK_DEFAULT "This is a mock response from llmux."
+
+/* The text of a message's content: a string, or the text parts of an
+ * array of content parts, appended to out. */
+static void content_text(const json_t *content, struct buf *out)
+{
+    size_t i;
+    json_t *part;
+
+    if (json_is_string(content)) {
+        buf_add(out, json_string_value(content),
+                json_string_length(content));
+        return;
+    }
+    json_array_foreach(content, i, part) {
+        const char *t = hub_str(part, "text");
+
+        if (t) {
+            if (out->len)
+                buf_adds(out, " ");
+            buf_adds(out, t);
+        }
+    }
+}
+
+static void answer_text(const struct pcall *pc, struct buf *out)
+{
+    const char *model = pc->dep->upstream_model;
+    const char *fixed = hub_str(pc->req, "mock_response");
+    json_t *msgs = json_object_get(pc->req, "messages");
+
+    if (fixed == NULL)
+        fixed = pc->dep->mock_response;
+    if (fixed) {
+        buf_adds(out, fixed);
+        return;
+    }
+    if (strcmp(model, "echo") == 0) {
+        for (size_t i = json_array_size(msgs); i-- > 0;) {
+            json_t *m = json_array_get(msgs, i);
+
+            if (strcmp(hub_str(m, "role") ? hub_str(m, "role") : "",
+                       "user") == 0) {
+                content_text(json_object_get(m, "content"), out);
+                return;
+            }
+        }
+    }
+    buf_adds(out, MOCK_DEFAULT);
+}
+
+static json_int_t count_words(const char *s)
+{
+    json_int_t n = 0;
+    int in = 0;
+
+    for (; *s; s++) {
+        int sp = *s == ' ' || *s == '\n' || *s == '\t';
+
+        if (!sp && !in)
+            n++;
+        in = !sp;
+    }
+    return n;
+}
+
+static json_int_t prompt_words(const struct pcall *pc)
+{
+    json_t *msgs = json_object_get(pc->req, "messages"), *m;
+    json_int_t n = 0;
+    struct buf b;
+    size_t i;
+
+    buf_init(&b, 1u << 24);
+    json_array_foreach(msgs, i, m) {
+        buf_reset(&b);
+        content_text(json_object_get(m, "content"), &b);
+        n += count_words(b.p ? b.p : "");
+    }
+    buf_free(&b);
+    return n;
+}
+
+/* "error:rate_limit" -> that error, so tests and demos can see failures. */
+static int mock_error(struct pcall *pc, const char *text)
+{
+    const char *type = text + 6;
+    int code = proto_err_from_type(type, strlen(type));
+
+    if (code == LLMUX_ERATELIMIT)
+        pc->err.retry_after = 1;
+    return pcall_fail(pc, code, proto_err_status(code), "mock: %s "
+                      "(mock_response asked for it)", type);
+}
+
+static int stream_words(struct pcall *pc, const char *id, const char *model,
+                        json_int_t created, const char *text)
+{
+    const char *p = text, *end;
+    int first = 1;
+
+    do {
+        /* A word with the spaces after it, so the pieces concatenate. */
+        end = p;
+        while (*end && *end != ' ')
+            end++;
+        while (*end == ' ')
+            end++;
+        {
+            json_t *delta = json_pack("{s:s%}", "content", p,
+                                      (size_t)(end - p));
+
+            if (first)
+                json_object_set_new(delta, "role", json_string("assistant"));
+            first = 0;
+            if (pc->emit(pc->emit_ud, hub_chunk_delta(id, model, created,
+                                                      delta, NULL)) < 0)
+                return LLMUX_ECLOSED;
+        }
+        p = end;
+    } while (*p);
+    return pc->emit(pc->emit_ud, hub_chunk_delta(id, model, created,
+                                                 json_object(), "stop"));
+}
+
+static int mock_run(struct pcall *pc, json_t **ret)
+{
+    char id[64], model[160];
+    json_int_t created = (json_int_t)time(NULL);
+    struct buf text;
+    int r = 0;
+
+    *ret = NULL;
+    buf_init(&text, 1u << 24);
+    answer_text(pc, &text);
+    if (text.p == NULL)
+        buf_adds(&text, "");
+    if (strncmp(text.p, "error:", 6) == 0) {
+        r = mock_error(pc, text.p);
+        buf_free(&text);
+        return r;
+    }
+    hub_new_id(id, sizeof(id), "chatcmpl-mock-", pc->seq);
+    snprintf(model, sizeof(model), "mock/%s", pc->dep->upstream_model);
+    pcall_set_usage(pc, hub_usage(prompt_words(pc), count_words(text.p)));
+    if (pc->stream) {
+        if (stream_words(pc, id, model, created, text.p) < 0)
+            r = pcall_fail(pc, LLMUX_ECLOSED, 0, "the client went away");
+    } else {
+        *ret = json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:{s:s, s:s}, s:s}],"
+                         " s:O}", "id", id, "object", "chat.completion",
+                         "created", created, "model", model, "choices",
+                         "index", 0, "message", "role", "assistant",
+                         "content", text.p, "finish_reason", "stop",
+                         "usage", pc->usage);
+    }
+    buf_free(&text);
+    return r;
+}
+
+const struct provider provider_mock = {
+    .name      = "mock",
+    .flags     = PROV_LOCAL,
+    .run_local = mock_run,
+};

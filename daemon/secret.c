@@ -1,0 +1,180 @@
+/* secret.c -- locked, undumpable, wiped key storage (see secret.h). */
+#include "secret.h"
+#include "llmux-errno.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SECRET_MAX_FILE 16384
+
+static void secret_fingerprint(struct secret *s)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+
+    if (!EVP_Digest(s->p, s->len, md, &mdlen, EVP_sha256(), NULL) ||
+        mdlen < 4) {
+        snprintf(s->fpr, sizeof(s->fpr), "unknown");
+        return;
+    }
+    snprintf(s->fpr, sizeof(s->fpr), "%02x%02x%02x%02x", md[0], md[1],
+             md[2], md[3]);
+}
+
+struct secret *secret_new(const char *p, size_t n)
+{
+    long pg = sysconf(_SC_PAGESIZE);
+    struct secret *s = calloc(1, sizeof(*s));
+    size_t maplen;
+
+    if (s == NULL || pg <= 0)
+        return secret_free(s);
+    maplen = (n + 1 + (size_t)pg - 1) / (size_t)pg * (size_t)pg;
+    s->p = mmap(NULL, maplen, PROT_READ | PROT_WRITE,
+                MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (s->p == MAP_FAILED) {
+        s->p = NULL;
+        return secret_free(s);
+    }
+    s->maplen = maplen;
+    /* Locking can fail under a small RLIMIT_MEMLOCK; the key must still
+     * never reach a core file, which MADV_DONTDUMP guarantees. */
+    (void)mlock(s->p, maplen);
+    (void)madvise(s->p, maplen, MADV_DONTDUMP);
+    memcpy(s->p, p, n);
+    s->p[n] = '\0';
+    s->len = n;
+    secret_fingerprint(s);
+    return s;
+}
+
+struct secret *secret_free(struct secret *s)
+{
+    if (s == NULL)
+        return NULL;
+    if (s->p) {
+        explicit_bzero(s->p, s->maplen);
+        munlock(s->p, s->maplen);
+        munmap(s->p, s->maplen);
+    }
+    free(s);
+    return NULL;
+}
+
+static int valid_name(const char *name)
+{
+    if (*name == '\0')
+        return 0;
+    for (const char *c = name; *c; c++)
+        if (*c == '/' || (unsigned char)*c < 0x20)
+            return 0;
+    return strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
+}
+
+/* Reads $CREDENTIALS_DIRECTORY/name into a secret. */
+static int credential_read(const char *name, struct secret **ret, char *err,
+                           size_t errlen)
+{
+    const char *dir = getenv("CREDENTIALS_DIRECTORY");
+    char path[4096], data[SECRET_MAX_FILE];
+    ssize_t n, total = 0;
+    int fd;
+
+    if (dir == NULL || *dir == '\0') {
+        snprintf(err, errlen, "credential/%s: $CREDENTIALS_DIRECTORY is not "
+                 "set (use LoadCredential= in the unit)", name);
+        return LLMUX_ENOTFOUND;
+    }
+    if (!valid_name(name)) {
+        snprintf(err, errlen, "credential/%s: not a valid credential name",
+                 name);
+        return LLMUX_EBADREQ;
+    }
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "credential/%s: %s", name, strerror(errno));
+        return -errno;
+    }
+    while ((n = read(fd, data + total, sizeof(data) - (size_t)total)) > 0)
+        total += n;
+    close(fd);
+    if (n < 0 || total == (ssize_t)sizeof(data)) {
+        explicit_bzero(data, sizeof(data));
+        snprintf(err, errlen, "credential/%s: %s", name,
+                 n < 0 ? "read error" : "larger than 16 KiB");
+        return LLMUX_EBADREQ;
+    }
+    if (total > 0 && data[total - 1] == '\n')
+        total--;
+    if (total > 0 && data[total - 1] == '\r')
+        total--;
+    if (total == 0) {
+        snprintf(err, errlen, "credential/%s: the file is empty", name);
+        return LLMUX_EBADREQ;
+    }
+    *ret = secret_new(data, (size_t)total);
+    explicit_bzero(data, sizeof(data));
+    return *ret ? 0 : -ENOMEM;
+}
+
+int secret_resolve(const char *value, struct secret **ret, char *err,
+                   size_t errlen)
+{
+    const char *v;
+
+    *ret = NULL;
+    if (strncmp(value, "os.environ/", 11) == 0) {
+        v = getenv(value + 11);
+        if (v == NULL || *v == '\0') {
+            snprintf(err, errlen, "environment variable %s is not set",
+                     value + 11);
+            return LLMUX_ENOTFOUND;
+        }
+        *ret = secret_new(v, strlen(v));
+        return *ret ? 0 : -ENOMEM;
+    }
+    if (strncmp(value, "credential/", 11) == 0)
+        return credential_read(value + 11, ret, err, errlen);
+    *ret = secret_new(value, strlen(value));
+    return *ret ? 0 : -ENOMEM;
+}
+
+int value_resolve(const char *value, char **ret, char *err, size_t errlen)
+{
+    struct secret *s;
+    int r;
+
+    *ret = NULL;
+    if (strncmp(value, "os.environ/", 11) != 0 &&
+        strncmp(value, "credential/", 11) != 0) {
+        *ret = strdup(value);
+        return *ret ? 0 : -ENOMEM;
+    }
+    if ((r = secret_resolve(value, &s, err, errlen)) < 0)
+        return r;
+    *ret = strdup(s->p);
+    secret_free(s);
+    return *ret ? 0 : -ENOMEM;
+}
+
+void secret_harden_process(void)
+{
+    struct rlimit rl = { 0, 0 };
+
+    /* Disable ptrace and core dumps: the process holds provider keys that
+     * must not leak to other processes of the same uid (ssh-agent does the
+     * same). PR_SET_DUMPABLE 0 also makes /proc/<pid>/environ and mem
+     * readable only by root. */
+    (void)prctl(PR_SET_DUMPABLE, 0);
+    (void)setrlimit(RLIMIT_CORE, &rl);
+}

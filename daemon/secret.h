@@ -1,0 +1,42 @@
+/* secret.h -- provider keys in memory that is locked, kept out of core
+ * dumps and wiped when freed (ssh-agent's rules).
+ * Owns: struct secret and where keys come from: the environment
+ * ("os.environ/NAME"), systemd credentials ("credential/NAME" under
+ * $CREDENTIALS_DIRECTORY) or a literal in the config. Nothing outside the
+ * adapters' header builders ever reads secret->p. */
+#ifndef LLMUX_SECRET_H
+#define LLMUX_SECRET_H
+
+#include <stddef.h>
+
+struct secret {
+    char  *p;         /* NUL-terminated, in its own mlock'd MADV_DONTDUMP
+                       * mapping; owned, wiped and unmapped by secret_free */
+    size_t len;
+    size_t maplen;
+    char   fpr[12];   /* short fingerprint for logs: "sha256:1a2b3c4d" */
+};
+
+/* Copies n bytes into a new secret. NULL on failure. */
+struct secret *secret_new(const char *p, size_t n);
+/* Wipes and frees; accepts NULL; returns NULL. */
+struct secret *secret_free(struct secret *s);
+
+/* Resolves a config value that may name a secret:
+ *   "os.environ/NAME"  -> the variable NAME (LLMUX_ENOTFOUND if unset/empty)
+ *   "credential/NAME"  -> $CREDENTIALS_DIRECTORY/NAME, read with O_NOFOLLOW,
+ *                         one trailing newline stripped, empty refused
+ *   anything else      -> the literal value
+ * On failure err (errlen bytes) says why, naming NAME but never a value. */
+int secret_resolve(const char *value, struct secret **ret, char *err,
+                   size_t errlen);
+
+/* Like secret_resolve but for non-secret strings (api_base, region…):
+ * returns a malloc'd copy the caller frees. */
+int value_resolve(const char *value, char **ret, char *err, size_t errlen);
+
+/* Process hardening for a daemon that holds keys: no core dumps, not
+ * ptrace-able or /proc-readable by same-uid processes. */
+void secret_harden_process(void);
+
+#endif

@@ -1,0 +1,243 @@
+/* server.c -- the listening socket, signals, reload and the SIGTERM drain
+ * (see server.h). */
+#include "server.h"
+#include "config.h"
+#include "conn.h"
+#include "log.h"
+#include "request.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#define container_of(p, type, member) \
+    ((type *)((char *)(p) - offsetof(type, member)))
+
+static void on_connection(uv_stream_t *l, int status);
+
+static void accept_retry(uv_timer_t *t)
+{
+    struct server *s = container_of(t, struct server, accept_retry);
+
+    if (!s->stopping && s->listening)
+        uv_listen((uv_stream_t *)&s->listener, 128, on_connection);
+}
+
+static void on_connection(uv_stream_t *l, int status)
+{
+    struct server *s = container_of((uv_pipe_t *)l, struct server, listener);
+    int r;
+
+    if (status < 0 || s->stopping)
+        return;
+    r = conn_accept(s);
+    if (r == UV_EMFILE || r == UV_ENFILE) {
+        /* Out of descriptors: stop accepting for a second instead of
+         * spinning on a listener that stays readable (tmux does this). */
+        log_warn("accept: %s; pausing accepts for 1 s", uv_strerror(r));
+        uv_close((uv_handle_t *)&s->listener, NULL);
+        s->listening = 0;
+        uv_timer_start(&s->accept_retry, accept_retry, 1000, 0);
+    }
+}
+
+int server_listen(struct server *s, const char *path, int inherited_fd)
+{
+    struct sockaddr_un sun;
+    mode_t old;
+    int r;
+
+    uv_pipe_init(s->loop, &s->listener, 0);
+    if (inherited_fd >= 0) {
+        /* systemd owns the socket file: never unlink it. */
+        if ((r = uv_pipe_open(&s->listener, inherited_fd)) < 0)
+            return r;
+        s->inherited = 1;
+    } else {
+        if (strlen(path) >= sizeof(sun.sun_path))
+            return -ENAMETOOLONG;
+        /* A stale socket from a crashed daemon would make bind fail; a
+         * live one would answer connect. Remove only a dead one. */
+        {
+            struct sockaddr_un a = { .sun_family = AF_UNIX };
+            int fd;
+
+            snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+            fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0) {
+                close(fd);
+                return -EADDRINUSE;
+            }
+            if (fd >= 0)
+                close(fd);
+            (void)unlink(path);
+        }
+        old = umask(0117);   /* socket 0660: owner and group */
+        r = uv_pipe_bind(&s->listener, path);
+        umask(old);
+        if (r < 0)
+            return r;
+    }
+    if ((r = uv_listen((uv_stream_t *)&s->listener, 128, on_connection)) < 0)
+        return r;
+    s->listening = 1;
+    free(s->socket_path);
+    s->socket_path = strdup(path ? path : "(inherited)");
+    return 0;
+}
+
+/* ---- stop --------------------------------------------------------------- */
+
+static void close_handles(struct server *s)
+{
+    for (struct conn *c = s->conns; c; c = c->next)
+        conn_close(c);
+    uv_timer_stop(&s->drain_timer);
+    uv_close((uv_handle_t *)&s->drain_timer, NULL);
+    uv_timer_stop(&s->accept_retry);
+    uv_close((uv_handle_t *)&s->accept_retry, NULL);
+    uv_close((uv_handle_t *)&s->sigterm, NULL);
+    uv_close((uv_handle_t *)&s->sigint, NULL);
+    uv_close((uv_handle_t *)&s->sighup, NULL);
+}
+
+static void finish_stop(struct server *s)
+{
+    if (s->stopping == 2)
+        return;
+    s->stopping = 2;
+    log_info("stopped");
+    close_handles(s);
+}
+
+static void drain_expired(uv_timer_t *t)
+{
+    struct server *s = container_of(t, struct server, drain_timer);
+
+    log_warn("grace period over: cancelling %llu requests in flight",
+             (unsigned long long)s->stats.inflight);
+    for (struct conn *c = s->conns; c; c = c->next)
+        while (c->reqs)
+            request_cancel(c->reqs, LLMUX_EUNAVAIL, "llmuxd is shutting "
+                           "down and the grace period is over");
+    finish_stop(s);
+}
+
+void server_stop(struct server *s)
+{
+    if (s->stopping)
+        return;
+    s->stopping = 1;
+    sd_notify(0, "STOPPING=1\nSTATUS=Stopping: finishing requests in "
+                 "flight");
+    log_info("stopping: %llu requests in flight",
+             (unsigned long long)s->stats.inflight);
+    if (s->listening) {
+        uv_close((uv_handle_t *)&s->listener, NULL);
+        s->listening = 0;
+        if (!s->inherited && s->socket_path)
+            (void)unlink(s->socket_path);
+    }
+    if (s->stats.inflight == 0) {
+        finish_stop(s);
+        return;
+    }
+    uv_timer_start(&s->drain_timer, drain_expired,
+                   (uint64_t)(s->cfg->grace_period * 1000), 0);
+}
+
+void server_request_ended(struct server *s)
+{
+    if (s->stopping == 1 && s->stats.inflight == 0)
+        finish_stop(s);
+}
+
+void server_conn_gone(struct server *s, struct conn *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    s->stats.connections--;
+}
+
+/* ---- reload ------------------------------------------------------------- */
+
+int server_reload(struct server *s, char *err, size_t errlen)
+{
+    struct config *cfg;
+    char mono[64];
+    int r;
+
+    snprintf(mono, sizeof(mono), "RELOADING=1\nMONOTONIC_USEC=%llu",
+             (unsigned long long)(uv_hrtime() / 1000));
+    sd_notify(0, mono);
+    if ((r = config_load(s->config_path, &cfg, err, errlen)) < 0) {
+        log_err("reload refused, keeping the old configuration: %s", err);
+        sd_notifyf(0, "READY=1\nSTATUS=Reload refused: %s", err);
+        return r;
+    }
+    for (size_t i = 0; i < cfg->nwarnings; i++)
+        log_warn("%s", cfg->warnings[i]);
+    /* Requests in flight hold their own reference to the old config. */
+    config_unref(s->cfg);
+    s->cfg = cfg;
+    log_info("reloaded %s: %zu deployments", cfg->path, cfg->ndeps);
+    sd_notifyf(0, "READY=1\nSTATUS=Serving %zu deployments on %s",
+               cfg->ndeps, s->socket_path ? s->socket_path : "?");
+    return 0;
+}
+
+/* ---- signals ------------------------------------------------------------ */
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    struct server *s = h->data;
+    char err[512];
+
+    if (signum == SIGHUP)
+        (void)server_reload(s, err, sizeof(err));
+    else
+        server_stop(s);
+}
+
+int server_init(struct server *s, uv_loop_t *loop, struct config *cfg,
+                const char *config_path)
+{
+    memset(s, 0, sizeof(*s));
+    s->loop = loop;
+    s->cfg = cfg;
+    s->uid = getuid();
+    s->started_ns = uv_hrtime();
+    if ((s->config_path = strdup(config_path)) == NULL)
+        return -ENOMEM;
+    if (upstream_init(&s->up, loop) < 0)
+        return LLMUX_EINTERNAL;
+    uv_timer_init(loop, &s->drain_timer);
+    uv_timer_init(loop, &s->accept_retry);
+    uv_signal_init(loop, &s->sigterm);
+    uv_signal_init(loop, &s->sigint);
+    uv_signal_init(loop, &s->sighup);
+    s->sigterm.data = s->sigint.data = s->sighup.data = s;
+    uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&s->sigint, on_signal, SIGINT);
+    uv_signal_start(&s->sighup, on_signal, SIGHUP);
+    return 0;
+}
+
+void server_free(struct server *s)
+{
+    upstream_close(&s->up);
+    /* Let the close callbacks of curl's sockets and our handles run. */
+    uv_run(s->loop, UV_RUN_DEFAULT);
+    config_unref(s->cfg);
+    free(s->config_path);
+    free(s->socket_path);
+}
