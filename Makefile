@@ -51,9 +51,11 @@ LLMUX       := $(B)/llmux
 LIBSO       := $(B)/libllmux.so
 LIBA        := $(B)/libllmux.a
 UNIT        := $(B)/unit-tests
+PCFILE      := $(B)/llmux.pc
+VERSION     := 0.1.0
 
-.PHONY: all deps run test unit clean install
-all: $(LLMUXD) $(LLMUX) $(LIBSO) $(LIBA) $(UNIT)
+.PHONY: all deps run test unit clean install check
+all: $(LLMUXD) $(LLMUX) $(LIBSO) $(LIBA) $(UNIT) $(PCFILE)
 
 deps:
 	@missing=""; for p in $(DEB_BUILD) $(DEB_TEST); do \
@@ -98,8 +100,19 @@ $(LLMUX): $(B)/obj/client/cli.o $(LIBA)
 $(UNIT): $(UNIT_OBJ) $(DAEMON_OBJ) $(PROTO_OBJ) $(CLIENT_OBJ)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(DAEMON_LIBS)
 
+$(PCFILE): client/llmux.pc.in
+	@mkdir -p $(dir $@)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
 unit: $(UNIT)
 	$(UNIT)
+
+# The whole suite: C unit tests, then the real daemon, library and shell
+# helper against the fake providers. Ends with "N passed, N failed".
+test: deps all
+	$(PYTHON) tests/run.py --build $(B)
+
+check: test
 
 # llmuxd in the foreground on the example config; `llmux chat` (from
 # build/) finds the socket through the same defaults.

@@ -42,6 +42,8 @@ struct out {
 
 static struct out out;
 
+/* Writes n bytes (and flushes, for streamed pieces). Returns 0, or -1
+ * once any write failed: callers then stop and cancel. */
 static int out_write(const char *p, size_t n, int flush)
 {
     if (out.err)
@@ -91,6 +93,7 @@ static int out_finish(int code)
 static int usage_error(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 
+/* A usage error: one line saying what, a pointer to --help, exit 2. */
 static int usage_error(const char *fmt, ...)
 {
     va_list ap;
@@ -101,6 +104,16 @@ static int usage_error(const char *fmt, ...)
     va_end(ap);
     fputs("\nTry 'llmux --help'.\n", stderr);
     return EXIT_USAGE;
+}
+
+/* After getopt returned '?' (opterr is 0: the message is ours). */
+static int bad_option(const char *cmd, char **argv)
+{
+    if (optopt)
+        return usage_error("%s%s-%c: unknown option or missing argument",
+                           cmd, cmd[0] ? ": " : "", optopt);
+    return usage_error("%s%s%s: unknown option or missing argument", cmd,
+                       cmd[0] ? ": " : "", argv[optind - 1]);
 }
 
 /* Prints "llmux: NAME: message (type, provider P, deployment D)" and
@@ -204,6 +217,7 @@ static void print_exit_codes(FILE *f)
             EXIT_SIGINT, EXIT_SIGPIPE);
 }
 
+/* --help: the text above, the socket in use now, and the exit codes. */
 static int help(void)
 {
     fputs(usage_text, stdout);
@@ -272,6 +286,9 @@ struct jdoc {
     msgpack_unpacked up;
 };
 
+/* Parses json into d (always jdoc_free it, even after a failure). The
+ * answers come from libllmux as JSON, so the same converter that made
+ * them (proto_json_pack) reads them back. */
 static int jdoc_parse(struct jdoc *d, const char *json, size_t len,
                       char *why, size_t whylen)
 {
@@ -296,7 +313,9 @@ static void jdoc_free(struct jdoc *d)
     msgpack_sbuffer_destroy(&d->sb);
 }
 
-/* Prints compact JSON (as libllmux produces it) indented by two spaces. */
+/* Prints compact JSON (as libllmux produces it) indented by two spaces.
+ * It only has to track strings: the input has no whitespace outside
+ * them, so every other character is structure or a scalar's. */
 static void print_pretty(const char *s, size_t n)
 {
     int depth = 0, in_str = 0, k;
@@ -367,12 +386,17 @@ enum {
     OPT_USAGE,
 };
 
+/* Connects to -S or the default socket. Returns 0, or an exit code after
+ * saying which socket failed and why. */
 static int cli_connect(const struct cli *cli, llmux_client_t **ret)
 {
     const char *path = cli->socket ? cli->socket : llmux_default_socket();
-    int r = llmux_connect(ret, cli->socket);
+    int r;
 
-    if (r == 0)
+    /* A Ctrl-C that came while reading input, too late to interrupt it. */
+    if (interrupted)
+        return EXIT_SIGINT;
+    if ((r = llmux_connect(ret, cli->socket)) == 0)
         return 0;
     if (r == -EINTR && interrupted)
         return EXIT_SIGINT;
@@ -398,14 +422,17 @@ static int simple_opts(struct cli *cli, int argc, char **argv)
         switch (ch) {
         case 'S': cli->socket = optarg; break;
         case 'h': return help();
-        default:  return usage_error("%s: bad option", argv[0]);
+        default:  return bad_option(argv[0], argv);
         }
     }
     return -1;
 }
 
 /* The stream callback: prints a piece; returns non-zero (cancel) on Ctrl-C
- * or when stdout fails. A zero-length call only asks about the former. */
+ * or when stdout fails. A zero-length call (libllmux's poll() was
+ * interrupted) only asks about the former. A Ctrl-C that lands between
+ * this check and the next poll() is only seen at the next piece; the
+ * handler is one-shot (SA_RESETHAND), so a second Ctrl-C still ends us. */
 static int on_text(void *ud, const char *text, size_t len)
 {
     (void)ud;
@@ -414,6 +441,8 @@ static int on_text(void *ud, const char *text, size_t len)
     return out_write(text, len, 1) < 0;
 }
 
+/* --usage: "tokens: prompt=N completion=N total=N, upstream=Xms
+ * overhead=Yus, provider/deployment" on stderr. */
 static void print_usage_line(const llmux_result_t *res)
 {
     fprintf(stderr, "tokens: prompt=%" PRIu64 " completion=%" PRIu64
@@ -450,6 +479,8 @@ static int chat_prompt(int argc, char **argv, struct buf *b)
     return 0;
 }
 
+/* llmux chat: llmux_chat_stream (or llmux_chat with --no-stream) with one
+ * user message and an optional system message. */
 static int cmd_chat(struct cli *cli, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -498,7 +529,7 @@ static int cmd_chat(struct cli *cli, int argc, char **argv)
         case OPT_USAGE:     show_usage = 1; break;
         case 'S':           cli->socket = optarg; break;
         case 'h':           return help();
-        default:            return usage_error("chat: bad option");
+        default:            return bad_option("chat", argv);
         }
     }
     if (co.model == NULL || co.model[0] == '\0')
@@ -576,6 +607,7 @@ static int bad_answer(const char *op)
     return llmux_err_exit_code(LLMUX_EPROTO);
 }
 
+/* llmux models: data[].id of the "models" answer, one per line. */
 static int cmd_models(struct cli *cli, int argc, char **argv)
 {
     const msgpack_object *data, *o;
@@ -613,6 +645,7 @@ static int cmd_models(struct cli *cli, int argc, char **argv)
     return out_finish(r);
 }
 
+/* llmux status: the status map, indented for people (raw is for jq). */
 static int cmd_status(struct cli *cli, int argc, char **argv)
 {
     char *json;
@@ -629,6 +662,7 @@ static int cmd_status(struct cli *cli, int argc, char **argv)
     return out_finish(0);
 }
 
+/* llmux metrics: body.text as is; it ends with a newline already. */
 static int cmd_metrics(struct cli *cli, int argc, char **argv)
 {
     struct jdoc d;
@@ -654,6 +688,8 @@ static int cmd_metrics(struct cli *cli, int argc, char **argv)
     return out_finish(r);
 }
 
+/* llmux reload: the daemon answers once the new configuration serves, or
+ * with an error saying why it kept the old one. */
 static int cmd_reload(struct cli *cli, int argc, char **argv)
 {
     char *json;
@@ -670,7 +706,10 @@ static int cmd_reload(struct cli *cli, int argc, char **argv)
     return out_finish(0);
 }
 
-/* raw goes through the event API so that a stream prints as it arrives. */
+/* llmux raw: goes through the event API so that a stream prints as it
+ * arrives, one chunk per line (jq reads such a stream fine). A Ctrl-C or
+ * a closed stdout sends a cancel, then the loop waits for the terminal
+ * event so that the daemon knows the request is over before we exit. */
 static int cmd_raw(struct cli *cli, int argc, char **argv)
 {
     const char *op, *path = NULL;
@@ -701,7 +740,8 @@ static int cmd_raw(struct cli *cli, int argc, char **argv)
     }
     /* Check here to say why: libllmux only answers EBADREQ. */
     for (size_t i = 0; i < body.len; i++) {
-        if (strchr(" \t\r\n", body.p[i]))
+        if (body.p[i] == ' ' || body.p[i] == '\t' || body.p[i] == '\r' ||
+            body.p[i] == '\n')
             continue;
         r = jdoc_parse(&d, body.p, body.len, why, sizeof(why));
         if (r == 0 && d.up.data.type != MSGPACK_OBJECT_MAP) {
@@ -776,6 +816,8 @@ static const struct command {
     { "reload",  cmd_reload },
 };
 
+/* Global options come before the command (getopt's "+" stops at it);
+ * each command parses its own, -S and -h included. */
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -784,19 +826,22 @@ int main(int argc, char **argv)
         { "version", no_argument,       NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
-    struct sigaction sa = { .sa_handler = on_sigint };
+    struct sigaction sa = { .sa_handler = on_sigint }, old;
     struct cli cli = { 0 };
     size_t i;
     int ch;
 
     /* No SA_RESTART: a Ctrl-C must interrupt poll() and read() so that the
-     * request is cancelled; SA_RESETHAND: a second one kills at once. */
+     * request is cancelled; SA_RESETHAND: a second one kills at once. An
+     * ignored SIGINT (a background job of a script) stays ignored. */
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = SA_RESETHAND;
-    sigaction(SIGINT, &sa, NULL);
+    if (sigaction(SIGINT, NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+        sigaction(SIGINT, &sa, NULL);
     /* A closed stdout is EPIPE, handled as "stop"; libllmux never needs
      * this (it sends with MSG_NOSIGNAL). */
     signal(SIGPIPE, SIG_IGN);
+    opterr = 0;
 
     while ((ch = getopt_long(argc, argv, "+S:hV", opts, NULL)) != -1) {
         switch (ch) {
@@ -806,7 +851,7 @@ int main(int argc, char **argv)
             printf("llmux %s (protocol %d)\n", LLMUX_VERSION,
                    LLMUX_PROTO_VERSION);
             return out_finish(0);
-        default:  return usage_error("bad option");
+        default:  return bad_option("", argv);
         }
     }
     if (optind >= argc)

@@ -433,14 +433,15 @@ static int client_submit_json(llmux_client_t *c, const char *op,
     char why[256] = "";
     size_t i, at;
     uint64_t id;
-    int r;
+    int r = 0;
 
     if (c == NULL || op == NULL || op[0] == '\0')
         return err_local(err, -EINVAL, NULL);
     if (c->dead)
         return err_local(err, c->dead, NULL);
     for (i = 0; json && i < len; i++)
-        if (!strchr(" \t\r\n", json[i]))
+        if (json[i] != ' ' && json[i] != '\t' && json[i] != '\r' &&
+            json[i] != '\n')
             break;
     if (json == NULL || i == len)
         len = 0;
@@ -456,23 +457,21 @@ static int client_submit_json(llmux_client_t *c, const char *op,
         proto_pack_str(&e.pk, "body");
         at = e.sb.size;
         r = proto_json_pack(&e.pk, json, len, why, sizeof(why));
-        if (r < 0) {
-            proto_enc_free(&e);
-            return err_local(err, r, why[0] ? why : NULL);
-        }
         /* fixmap, map 16 or map 32: the body must be an object. */
-        if (!((e.sb.data[at] & 0xf0) == 0x80 ||
-              (unsigned char)e.sb.data[at] == 0xde ||
-              (unsigned char)e.sb.data[at] == 0xdf)) {
-            proto_enc_free(&e);
-            return err_local(err, LLMUX_EBADREQ,
-                             "the request body must be a JSON object");
+        if (r == 0 && !((e.sb.data[at] & 0xf0) == 0x80 ||
+                        (unsigned char)e.sb.data[at] == 0xde ||
+                        (unsigned char)e.sb.data[at] == 0xdf)) {
+            r = LLMUX_EBADREQ;
+            snprintf(why, sizeof(why), "the body must be a JSON object");
         }
     }
-    r = client_send_enc(c, &e);
+    if (r == 0)
+        r = client_send_enc(c, &e);
     proto_enc_free(&e);
-    if (r < 0)
-        return err_local(err, r, NULL);
+    if (r < 0) {
+        c->next_id = id;   /* nothing went out: the id is still free */
+        return err_local(err, r, why[0] ? why : NULL);
+    }
     *ret_id = id;
     return 0;
 }
@@ -541,8 +540,10 @@ static int client_submit_chat(llmux_client_t *c,
         msgpack_pack_false(&e.pk);
     r = client_send_enc(c, &e);
     proto_enc_free(&e);
-    if (r < 0)
+    if (r < 0) {
+        c->next_id = id;
         return err_local(err, r, NULL);
+    }
     *ret_id = id;
     return 0;
 }
@@ -616,6 +617,8 @@ static int socket_path(char *out, size_t size)
     return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
+/* The path as llmux_connect(NULL) would compute it, in a thread-local
+ * buffer (llmux.h: valid until this thread calls again). */
 const char *llmux_default_socket(void)
 {
     /* Thread-local, so that threads do not overwrite each other's. */
@@ -656,6 +659,10 @@ static int client_hello_wait(llmux_client_t *c)
     return r;
 }
 
+/* Connects, sends our hello and waits for the daemon's. Requests could be
+ * pipelined right behind the hello (PROTOCOL.md: frames are processed in
+ * order), but waiting lets a version mismatch come back from here rather
+ * than from the first request. Every failure frees what it built. */
 int llmux_connect(llmux_client_t **ret, const char *path)
 {
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -715,6 +722,8 @@ int llmux_connect(llmux_client_t **ret, const char *path)
     return 0;
 }
 
+/* Closing the socket cancels every request still in flight (the daemon
+ * sees the end of file). Accepts NULL. */
 void llmux_close(llmux_client_t *c)
 {
     if (c == NULL)
@@ -727,6 +736,8 @@ void llmux_close(llmux_client_t *c)
     free(c);
 }
 
+/* A non-stream chat: one response frame, then done. The text is gathered
+ * in a capped buf and handed over with buf_steal. */
 int llmux_chat(llmux_client_t *c, const llmux_chat_opts_t *opts,
                char **ret_text, llmux_result_t *result, llmux_error_t *err)
 {
@@ -775,6 +786,9 @@ int llmux_chat(llmux_client_t *c, const llmux_chat_opts_t *opts,
     return r;
 }
 
+/* A stream chat. After the callback asked to stop, frames are still read
+ * (and their text dropped) until the terminal one, so that the handle is
+ * clean for the next call. */
 int llmux_chat_stream(llmux_client_t *c, const llmux_chat_opts_t *opts,
                       llmux_text_cb cb, void *ud,
                       llmux_result_t *result, llmux_error_t *err)
@@ -827,6 +841,7 @@ int llmux_chat_stream(llmux_client_t *c, const llmux_chat_opts_t *opts,
     return r;
 }
 
+/* Connect, llmux_chat, close: a whole session per question. */
 char *llmux_predict(const char *model, const char *query,
                     const char *system_prompt, int *ret_code)
 {
@@ -857,6 +872,8 @@ out:
     return r == 0 ? text : NULL;
 }
 
+/* Like llmux_chat, but the answer stays JSON: the events' JSON is
+ * gathered as it comes (capped at ANSWER_MAX). */
 int llmux_raw(llmux_client_t *c, const char *op, const char *json,
               size_t len, char **ret_json, llmux_result_t *result,
               llmux_error_t *err)
@@ -909,6 +926,8 @@ int llmux_raw(llmux_client_t *c, const char *op, const char *json,
     return r;
 }
 
+/* See client_submit_json; the event API has no llmux_error_t to say why
+ * the JSON was refused (llmux_raw has). */
 int llmux_submit(llmux_client_t *c, const char *op, const char *json,
                  size_t len, uint64_t *ret_id)
 {
@@ -917,6 +936,8 @@ int llmux_submit(llmux_client_t *c, const char *op, const char *json,
     return client_submit_json(c, op, json, len, ret_id, NULL);
 }
 
+/* Fire and forget: the daemon ignores a cancel for a request that has
+ * already ended, so there is no race to guard against here. */
 int llmux_cancel(llmux_client_t *c, uint64_t id)
 {
     struct proto_enc e;
@@ -933,6 +954,8 @@ int llmux_cancel(llmux_client_t *c, uint64_t id)
     return r;
 }
 
+/* Every event of every request, in arrival order; ev's pointers live in
+ * the handle's json and text buffers until the next call. */
 int llmux_next_event(llmux_client_t *c, llmux_event_t *ev, int timeout_ms)
 {
     if (c == NULL || ev == NULL)
@@ -940,11 +963,14 @@ int llmux_next_event(llmux_client_t *c, llmux_event_t *ev, int timeout_ms)
     return client_event(c, ev, deadline_of(timeout_ms), 0);
 }
 
+/* Readable does not always mean an event: a partial frame may have come.
+ * Call llmux_next_event with timeout 0 and expect 0 now and then. */
 int llmux_fd(const llmux_client_t *c)
 {
     return c ? c->fd : -EINVAL;
 }
 
+/* The error table lives in protocol/ (proto.c), shared with llmuxd. */
 const char *llmux_strerror(int code) { return proto_strerror(code); }
 const char *llmux_err_name(int code) { return proto_err_name(code); }
 const char *llmux_err_type(int code) { return proto_err_type(code); }

@@ -65,20 +65,35 @@ typedef struct llmux_result {
 
 /* Connects to llmuxd. path NULL means $LLMUX_SOCKET, else
  * $XDG_RUNTIME_DIR/llmux.sock, else /run/llmux/llmux.sock. Performs the
- * hello handshake. On success *ret owns the connection (llmux_close). */
+ * hello handshake, waiting up to 30 s for the daemon's hello (else
+ * -ETIMEDOUT; -EINTR if a signal handler interrupted the wait); a
+ * refusal returns the daemon's code (LLMUX_EVERSION, …).
+ * On success *ret owns the connection (llmux_close). */
 int  llmux_connect(llmux_client_t **ret, const char *path);
 void llmux_close(llmux_client_t *c);
-/* The socket path llmux_connect(NULL) would use (static storage). */
+/* The socket path llmux_connect(NULL) would use. Thread-local storage:
+ * valid until the calling thread calls this again. */
 const char *llmux_default_socket(void);
 
+/* The blocking calls (llmux_chat, llmux_chat_stream, llmux_raw) wait for
+ * their own request only: use them one at a time on a handle. Frames of
+ * other requests still in flight (from llmux_submit) are skipped, i.e.
+ * lost. A signal handler that runs during the wait (poll() is not
+ * restarted) makes llmux_chat and llmux_raw cancel the request, wait for
+ * its end and return -EINTR; llmux_chat_stream asks its callback instead.
+ * result.finish_reason comes from the last chunk or response. */
+
 /* Blocking chat call. On success *ret_text is the assistant's text
- * (malloc'd, the caller frees it). result and err may be NULL. */
+ * (malloc'd, the caller frees it; "" when the content is null, e.g. for a
+ * tool call). result and err may be NULL. */
 int llmux_chat(llmux_client_t *c, const llmux_chat_opts_t *opts,
                char **ret_text, llmux_result_t *result, llmux_error_t *err);
 
 /* Streaming chat call: cb gets each piece of text as it arrives (text is
  * not NUL-terminated). A non-zero return from cb cancels the request: the
- * call then returns LLMUX_ECANCELLED once the daemon confirmed it. */
+ * call then returns LLMUX_ECANCELLED once the daemon confirmed it. cb is
+ * also called with len 0 when a signal handler interrupted the wait, so
+ * that it can check a flag the handler set (Ctrl-C) and cancel. */
 typedef int (*llmux_text_cb)(void *ud, const char *text, size_t len);
 int llmux_chat_stream(llmux_client_t *c, const llmux_chat_opts_t *opts,
                       llmux_text_cb cb, void *ud,
@@ -94,7 +109,9 @@ char *llmux_predict(const char *model, const char *query,
  * without a body. *ret_json (malloc'd) receives the answer as JSON: for a
  * plain request the response body; for a stream ("stream": true) one JSON
  * chunk per line, in order. On an upstream error *ret_json holds
- * {"error":{…}} and the error code is returned. */
+ * {"error":{…}} and the error code is returned. Invalid JSON, or JSON that
+ * is not an object, is LLMUX_EBADREQ (err->message says where) and
+ * nothing is sent; after such local failures *ret_json is NULL. */
 int llmux_raw(llmux_client_t *c, const char *op, const char *json,
               size_t len, char **ret_json, llmux_result_t *result,
               llmux_error_t *err);
@@ -110,27 +127,31 @@ enum llmux_event_kind {
 typedef struct llmux_event {
     enum llmux_event_kind kind;
     uint64_t       id;
-    const char    *json;     /* the frame's body (chunk/response) or the
-                              * done frame, as JSON; valid until the next
+    const char    *json;     /* the frame's body (chunk/response), the
+                              * done frame, or {"error":{…}}, as JSON;
+                              * NUL-terminated; valid until the next
                               * llmux_next_event or llmux_close */
     size_t         json_len;
     const char    *text;     /* chunk: choices[0].delta.content; response:
                               * choices[0].message.content; else NULL.
                               * Not NUL-terminated; same lifetime. */
     size_t         text_len;
-    llmux_result_t result;   /* LLMUX_EV_DONE */
+    llmux_result_t result;   /* LLMUX_EV_DONE; chunk/response: only
+                              * finish_reason, when the frame has one */
     llmux_error_t  error;    /* LLMUX_EV_ERROR */
 } llmux_event_t;
 
 /* Sends a request (json as in llmux_raw) without waiting. *ret_id gets the
- * id its events will carry. */
+ * id its events will carry (ids count up from 1 per handle). */
 int llmux_submit(llmux_client_t *c, const char *op, const char *json,
                  size_t len, uint64_t *ret_id);
 /* Sends a cancel for id; its terminal event still arrives. */
 int llmux_cancel(llmux_client_t *c, uint64_t id);
 /* Waits up to timeout_ms (-1: forever) for the next event of any request.
  * Returns 1 with *ev filled, 0 on timeout, or a negative code
- * (LLMUX_ECLOSED when the daemon went away). */
+ * (LLMUX_ECLOSED when the daemon went away; -EINTR when a signal handler
+ * interrupted the wait: the requests are still in flight). An error event
+ * with id 0 is about the connection, which the daemon then closes. */
 int llmux_next_event(llmux_client_t *c, llmux_event_t *ev, int timeout_ms);
 /* The socket, for poll()-style integration (readable = call next_event). */
 int llmux_fd(const llmux_client_t *c);

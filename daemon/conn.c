@@ -24,8 +24,11 @@
 /* A write in flight; the bytes belong to it until write_cb. */
 struct wreq {
     uv_write_t  req;
-    uv_buf_t    buf;      /* base owned (from msgpack_sbuffer_release) */
+    uv_buf_t    buf;      /* base owned (stolen from conn->out) */
 };
+
+static void start_write(struct conn *c);
+static void write_done(uv_write_t *req, int status);
 
 static void conn_closed(uv_handle_t *h)
 {
@@ -33,6 +36,7 @@ static void conn_closed(uv_handle_t *h)
 
     server_conn_gone(c->srv, c);
     buf_free(&c->in);
+    buf_free(&c->out);
     free(c->groups);
     free(c);
 }
@@ -56,6 +60,8 @@ void conn_close(struct conn *c)
     uv_read_stop((uv_stream_t *)&c->pipe);
     while (c->reqs)
         request_abort(c->reqs);
+    if (c->writing == NULL && c->out.len)
+        start_write(c);
     /* Let queued frames (a final error) reach the client, then close. */
     req = malloc(sizeof(*req));
     if (req) {
@@ -67,10 +73,14 @@ void conn_close(struct conn *c)
     uv_close((uv_handle_t *)&c->pipe, conn_closed);
 }
 
+static size_t backlog(const struct conn *c)
+{
+    return c->out.len + (c->writing ? c->writing->buf.len : 0);
+}
+
 int conn_backlogged(const struct conn *c)
 {
-    return uv_stream_get_write_queue_size((const uv_stream_t *)&c->pipe) >
-           CONN_OUT_HIGH;
+    return backlog(c) > CONN_OUT_HIGH;
 }
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b);
@@ -78,8 +88,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b);
 
 static void resume_after_drain(struct conn *c)
 {
-    if (c->closing || uv_stream_get_write_queue_size(
-            (const uv_stream_t *)&c->pipe) > CONN_OUT_LOW)
+    if (c->closing || backlog(c) > CONN_OUT_LOW)
         return;
     if (c->upstream_paused) {
         /* request_resume may emit (and even end the request), so walk
@@ -96,48 +105,77 @@ static void resume_after_drain(struct conn *c)
     }
 }
 
+/* Hands everything in c->out to libuv as one write. */
+static void start_write(struct conn *c)
+{
+    struct wreq *w = malloc(sizeof(*w));
+    size_t len;
+    char *data;
+
+    if (w == NULL) {
+        buf_reset(&c->out);
+        return;
+    }
+    data = buf_steal(&c->out, &len);
+    w->buf = uv_buf_init(data, (unsigned)len);
+    w->req.data = c;
+    c->writing = w;
+    if (uv_write(&w->req, (uv_stream_t *)&c->pipe, &w->buf, 1,
+                 write_done) < 0) {
+        /* Only a handle already closing refuses a write. */
+        c->writing = NULL;
+        free(data);
+        free(w);
+    }
+}
+
 static void write_done(uv_write_t *req, int status)
 {
     struct wreq *w = container_of(req, struct wreq, req);
     struct conn *c = req->data;
 
+    c->writing = NULL;
     free(w->buf.base);
     free(w);
     if (status < 0) {
         conn_close(c);
         return;
     }
+    if (c->out.len)
+        start_write(c);
     if (c->read_paused || c->upstream_paused)
         resume_after_drain(c);
 }
 
 int conn_send(struct conn *c, struct proto_enc *e)
 {
-    struct wreq *w;
+    const char *data = e->sb.data;
     size_t len = e->sb.size;
-    char *data;
+    uv_buf_t b;
+    int n;
 
+    e->sb.size = 0;
     if (len == 0)
         return 0;
-    data = msgpack_sbuffer_release(&e->sb);
-    if (c->closing) {
-        free(data);
+    if (c->closing)
         return LLMUX_ECLOSED;
+    if (c->writing == NULL && c->out.len == 0) {
+        /* Nothing queued: write now, and queue only what the socket did
+         * not take. No copy, no allocation on the common path. */
+        b = uv_buf_init((char *)data, (unsigned)len);
+        n = uv_try_write((uv_stream_t *)&c->pipe, &b, 1);
+        if (n == (int)len)
+            return 0;
+        if (n > 0) {
+            data += n;
+            len -= (size_t)n;
+        }
+        /* Errors other than EAGAIN surface through the write callback. */
     }
-    if ((w = malloc(sizeof(*w))) == NULL) {
-        free(data);
-        conn_close(c);
-        return -ENOMEM;
-    }
-    w->buf = uv_buf_init(data, (unsigned)len);
-    w->req.data = c;
-    if (uv_write(&w->req, (uv_stream_t *)&c->pipe, &w->buf, 1,
-                 write_done) < 0) {
-        free(data);
-        free(w);
-        conn_close(c);
-        return LLMUX_ECLOSED;
-    }
+    if (buf_add(&c->out, data, len) < 0)
+        return LLMUX_ETOOBIG;
+    if (c->writing == NULL)
+        start_write(c);
     if (!c->read_paused && conn_backlogged(c)) {
         /* A client that does not read its answers does not get to send
          * more requests either. */
@@ -434,6 +472,7 @@ static void conn_unaccepted(uv_handle_t *h)
     struct conn *c = container_of((uv_pipe_t *)h, struct conn, pipe);
 
     buf_free(&c->in);
+    buf_free(&c->out);
     free(c);
 }
 
@@ -446,6 +485,7 @@ int conn_accept(struct server *s)
         return -ENOMEM;
     c->srv = s;
     buf_init(&c->in, LLMUX_MAX_FRAME + LLMUX_FRAME_HEADER);
+    buf_init(&c->out, CONN_OUT_MAX);
     uv_pipe_init(s->loop, &c->pipe, 0);
     if ((r = uv_accept((uv_stream_t *)&s->listener,
                        (uv_stream_t *)&c->pipe)) < 0) {

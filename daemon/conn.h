@@ -15,17 +15,25 @@
 
 struct server;
 struct request;
+struct wreq;
 
 /* Output above HIGH pauses the conn's upstream transfers and its reading;
  * below LOW resumes them. */
 #define CONN_OUT_HIGH  (1024u * 1024)
 #define CONN_OUT_LOW   (256u * 1024)
+/* Hard cap on queued output: only a client that ignores backpressure on
+ * many huge non-stream answers at once could reach it. */
+#define CONN_OUT_MAX   (256u * 1024 * 1024)
 
 struct conn {
     uv_pipe_t       pipe;
     struct server  *srv;
     struct conn    *next, *prev;     /* server's list */
     struct buf      in;              /* owned: bytes of an incomplete frame */
+    struct buf      out;             /* owned: frames not yet handed to
+                                      * libuv; they go in one write once
+                                      * the write in flight completes */
+    struct wreq    *writing;         /* the one write in flight, or NULL */
     struct request *reqs;            /* requests in flight, linked */
     unsigned        nreqs;
     int             greeted;         /* hello received */
@@ -42,8 +50,9 @@ struct conn {
 
 /* Accepts a pending connection on the server's listener. */
 int  conn_accept(struct server *s);
-/* Queues the frames in e (takes its bytes; e is left empty, reusable).
- * Silently drops them when the conn is closing. */
+/* Sends the frames in e: written at once when the socket takes them,
+ * else queued. e is left empty and reusable (its memory is kept). Frames
+ * are dropped when the conn is closing. */
 int  conn_send(struct conn *c, struct proto_enc *e);
 /* Sends one error frame. */
 void conn_send_error(struct conn *c, uint64_t id, int code,

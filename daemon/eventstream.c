@@ -205,7 +205,8 @@ void es_reader_init(struct es_reader *r, size_t max_message)
 
 void es_reader_free(struct es_reader *r)
 {
-    buf_free(&r->buf);
+    if (r != NULL)
+        buf_free(&r->buf);
 }
 
 int es_reader_end(struct es_reader *r)
@@ -367,7 +368,7 @@ int es_encode(struct buf *out, const struct es_header *h, size_t nh,
         return LLMUX_ETOOBIG;               /* fail before writing */
     r = encode(out, start, (uint32_t)(ES_MIN_MESSAGE + hlen + payload_len),
                (uint32_t)hlen, h, nh, payload, payload_len);
-    if (r < 0) {                            /* only -ENOMEM gets here */
+    if (r < 0) {                            /* only -ENOMEM can fail here */
         out->len = start;
         if (out->p)
             out->p[start] = '\0';

@@ -18,7 +18,8 @@
 #define ES_MAX_HEADERS      64                      /* per message; ours */
 #define ES_MAX_HEADERS_LEN  (128u * 1024)           /* the AWS SDKs' limit */
 #define ES_MAX_PAYLOAD      (16u * 1024 * 1024)     /* the AWS SDKs' limit */
-#define ES_MAX_MESSAGE      (ES_MIN_MESSAGE + ES_MAX_HEADERS_LEN + ES_MAX_PAYLOAD)
+#define ES_MAX_MESSAGE \
+    (ES_MIN_MESSAGE + ES_MAX_HEADERS_LEN + ES_MAX_PAYLOAD)
 
 /* Header value types, numbered as on the wire. */
 enum es_type {
@@ -37,14 +38,14 @@ enum es_type {
 /* Errors: negative, apart from LLMUX_E* and -errno. The first two texts
  * are the AWS SDKs' own messages. */
 #define ES_ERRNO_MAP(XX)                                                    \
-    XX(EPRELUDECRC,  -1101, "Prelude checksum mismatch")                     \
-    XX(EMESSAGECRC,  -1102, "Message checksum mismatch")                     \
-    XX(ELENGTH,      -1103, "Invalid message length")                        \
-    XX(EHEADERSLEN,  -1104, "Invalid headers length")                        \
-    XX(EHEADER,      -1105, "Invalid header")                                \
-    XX(EDUPHEADER,   -1106, "Duplicate header")                              \
-    XX(ETOOMANY,     -1107, "Too many headers")                              \
-    XX(ETRUNCATED,   -1108, "Truncated message")                             \
+    XX(EPRELUDECRC,  -1101, "Prelude checksum mismatch")                    \
+    XX(EMESSAGECRC,  -1102, "Message checksum mismatch")                    \
+    XX(ELENGTH,      -1103, "Invalid message length")                       \
+    XX(EHEADERSLEN,  -1104, "Invalid headers length")                       \
+    XX(EHEADER,      -1105, "Invalid header")                               \
+    XX(EDUPHEADER,   -1106, "Duplicate header")                             \
+    XX(ETOOMANY,     -1107, "Too many headers")                             \
+    XX(ETRUNCATED,   -1108, "Truncated message")                            \
 
 enum es_errno {
 #define ES_ERRNO_ENUM(name, code, msg) ES_##name = code,
@@ -81,8 +82,11 @@ struct es_message {
  * length limit. Returns 0 and sets *ret_used to its length; or returns 0
  * with *ret_used = 0 when p holds only part of it (the prelude is checked
  * as soon as its 12 bytes are there, so a corrupt length is reported, not
- * waited for); or a negative ES_E* code. m points into p. Duplicate header
- * names are an error (ES_EDUPHEADER), as in botocore. */
+ * waited for); or a negative ES_E* code. m points into p. The checks, in
+ * order: prelude CRC (EPRELUDECRC); total 16..limit and payload at most
+ * 16 MiB (ELENGTH); headers length within the total and 128 KiB
+ * (EHEADERSLEN); message CRC (EMESSAGECRC); then each header (EHEADER,
+ * ETOOMANY, and EDUPHEADER for a repeated name, as botocore does). */
 int es_decode(const uint8_t *p, size_t n, struct es_message *m,
               size_t *ret_used);
 
@@ -95,13 +99,14 @@ const struct es_header *es_header_get(const struct es_message *m,
 typedef int (*es_cb)(void *ud, const struct es_message *m);
 
 struct es_reader {
-    struct buf buf;     /* a message split across feeds: only its own bytes,
+    struct buf buf;     /* owned; a message split across feeds: its bytes,
                          * and only once its prelude allowed its length */
     size_t     max;     /* cap on one message's total length */
 };
 
-/* Prepares 'r'; a message longer than max_message is ES_ELENGTH, reported
- * from its prelude, before any of it is buffered. */
+/* Prepares 'r'; a message longer than max_message (which is clamped to
+ * ES_MAX_MESSAGE) is ES_ELENGTH, reported from its prelude before any
+ * more of it is buffered. */
 void es_reader_init(struct es_reader *r, size_t max_message);
 
 /* Decodes every complete message in the bytes fed so far, calling cb for
@@ -116,7 +121,7 @@ int es_reader_feed(struct es_reader *r, const void *p, size_t n,
  * is then dropped, leaving 'r' ready for a new stream). */
 int es_reader_end(struct es_reader *r);
 
-/* Frees the buffer; 'r' may be reused after es_reader_init. */
+/* Frees the buffer (NULL is fine); reuse needs es_reader_init. */
 void es_reader_free(struct es_reader *r);
 
 /* A STRING header for es_encode; 'name' and 'value' must outlive it. */

@@ -18,7 +18,8 @@ void ndjson_init(struct ndjson *n, size_t max_line)
 
 void ndjson_free(struct ndjson *n)
 {
-    buf_free(&n->line);
+    if (n != NULL)
+        buf_free(&n->line);
 }
 
 static bool is_blank(const char *p, size_t len)

@@ -14,15 +14,16 @@
 typedef int (*ndjson_cb)(void *ud, const char *line, size_t len);
 
 struct ndjson {
-    struct buf line;    /* the line in progress (every line is copied once,
-                         * so that the callback gets a NUL-terminated one) */
+    struct buf line;    /* owned; the line in progress (each is copied once,
+                         * so that the callback sees a NUL-terminated one) */
     size_t     max;     /* cap on one line, without its ending */
 };
 
 /* Prepares 'n'; a line longer than max_line bytes is an error. */
 void ndjson_init(struct ndjson *n, size_t max_line);
 
-/* Parses len bytes, calling cb for every complete non-blank line. Returns
+/* Parses len bytes, calling cb for every complete non-blank line. Any
+ * bytes are safe to feed (feed + end is the fuzzing entry point). Returns
  * 0, LLMUX_ETOOBIG, -ENOMEM, or the first non-zero value of cb. After a
  * non-zero return the rest of 'p' is dropped; abandon the stream. */
 int ndjson_feed(struct ndjson *n, const char *p, size_t len,
@@ -32,7 +33,7 @@ int ndjson_feed(struct ndjson *n, const char *p, size_t len,
  * ndjson_feed. Leaves 'n' ready for a new stream. */
 int ndjson_end(struct ndjson *n, ndjson_cb cb, void *ud);
 
-/* Frees the line buffer; 'n' may be reused after ndjson_init. */
+/* Frees the line buffer (NULL is fine); reuse needs ndjson_init. */
 void ndjson_free(struct ndjson *n);
 
 #endif

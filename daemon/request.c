@@ -315,6 +315,9 @@ void request_pause(struct request *rq)
      * read from the socket and stops reading more. */
     curl_easy_pause(rq->easy, CURLPAUSE_RECV);
     rq->paused = 1;
+    log_debug("request %llu: paused, client output backlog %zu bytes",
+              (unsigned long long)rq->id, rq->conn ? uv_stream_get_write_queue_size(
+              (const uv_stream_t *)&rq->conn->pipe) : 0);
     if (rq->conn)
         rq->conn->upstream_paused++;
 }
@@ -326,6 +329,7 @@ void request_resume(struct request *rq)
     rq->paused = 0;
     if (rq->conn && rq->conn->upstream_paused)
         rq->conn->upstream_paused--;
+    log_debug("request %llu: resumed", (unsigned long long)rq->id);
     curl_easy_pause(rq->easy, CURLPAUSE_CONT);
 }
 

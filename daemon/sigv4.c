@@ -586,6 +586,9 @@ static void out_init(struct sigv4_out *out)
     buf_init(&out->session_token, SIGV4_MAX_TEXT);
 }
 
+/* The bufs grow by realloc, so an earlier, smaller block holding the
+ * session token may be freed unwiped; the token is useless without the
+ * secret, whose copies never leave derive_key's wiped stack arrays. */
 void sigv4_out_free(struct sigv4_out *out)
 {
     if (out == NULL)

@@ -37,7 +37,8 @@ struct sigv4_req {
     /* The path as it goes on the request line: already URI-encoded by
      * the caller (see sigv4_uri_encode), so it may hold %XX. Signing
      * encodes it once more ('%' -> "%25"), which is AWS's "encode twice"
-     * rule for every service but S3. NULL or "" means "/". */
+     * rule for every service but S3. NULL or "" means "/"; anything
+     * else must start with '/'. */
     const char *path;
     const char *query;              /* raw, without '?'; may be NULL */
     /* Every header given is signed, so pass exactly what will be sent
@@ -64,8 +65,8 @@ struct sigv4_req {
 #define SIGV4_MAX_ADD 3
 
 struct sigv4_out {
-    struct buf canonical_request;   /* owned; wiped on free (holds token) */
-    struct buf string_to_sign;      /* owned */
+    struct buf canonical_request;   /* owned, wiped (holds the token) */
+    struct buf string_to_sign;      /* owned, wiped */
     struct buf authorization;       /* owned, wiped; Authorization value */
     struct buf session_token;       /* owned, wiped; copy for add[] */
     char signature[SIGV4_HEX_LEN + 1];
@@ -114,7 +115,8 @@ struct sigv4_raw {
  * one space), an empty line, the body. LF or CRLF. Never reads past len.
  * The daemon does not use it; it serves the conformance tests and the
  * fuzz harness. Returns 0 (free with sigv4_raw_free), LLMUX_EBADREQ,
- * LLMUX_ETOOBIG (over SIGV4_MAX_RAW_HEADERS headers) or -ENOMEM. */
+ * LLMUX_ETOOBIG (over SIGV4_MAX_TEXT bytes or SIGV4_MAX_RAW_HEADERS
+ * headers) or -ENOMEM. */
 int sigv4_parse_raw_request(struct sigv4_raw *ret, const void *text,
                             size_t len);
 

@@ -24,6 +24,8 @@ void sse_init(struct sse *s, size_t max_event)
 
 void sse_free(struct sse *s)
 {
+    if (s == NULL)
+        return;
     buf_free(&s->line);
     buf_free(&s->data);
     buf_free(&s->event);

@@ -21,6 +21,7 @@ struct sse_event {
 /* Returns 0 to go on; any non-zero value stops sse_feed, which returns it. */
 typedef int (*sse_cb)(void *ud, const struct sse_event *ev);
 
+/* Every buf is owned by the struct and freed by sse_free. */
 struct sse {
     struct buf line;    /* a line split across feeds, without its ending */
     struct buf data;    /* data: values of the pending event, '\n'-joined */
@@ -36,7 +37,8 @@ struct sse {
 /* Prepares 's'; max_event caps one line and one event's joined data. */
 void sse_init(struct sse *s, size_t max_event);
 
-/* Parses n bytes, calling cb for every complete event. Returns 0,
+/* Parses n bytes, calling cb for every complete event. Any bytes are safe
+ * to feed (feed + end is the fuzzing entry point). Returns 0,
  * LLMUX_ETOOBIG for a line or event over the cap, -ENOMEM, or the first
  * non-zero value of cb. After a non-zero return the rest of 'p' is
  * dropped and the stream should be abandoned (sse_free). */
@@ -49,7 +51,7 @@ int sse_feed(struct sse *s, const char *p, size_t n, sse_cb cb, void *ud);
  * as an EventSource keeps them across reconnections. */
 int sse_end(struct sse *s, sse_cb cb, void *ud);
 
-/* Frees the buffers; 's' may be reused after sse_init. */
+/* Frees the buffers (NULL is fine); 's' may be reused after sse_init. */
 void sse_free(struct sse *s);
 
 #endif

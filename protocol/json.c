@@ -1,8 +1,8 @@
 /* json.c -- JSON text <-> msgpack for frame bodies (see proto.h).
  * Owns: a strict RFC 8259 parser that packs straight into a msgpack_packer
  * (no tree), and the msgpack -> compact JSON printer. Both run per streamed
- * chunk, allocate nothing for small documents and never read outside their
- * input. */
+ * chunk, need no scratch memory for small documents and never read outside
+ * their input. */
 #define _DEFAULT_SOURCE            /* newlocale, uselocale */
 #include "proto.h"
 
@@ -19,6 +19,21 @@
 /* ------------------------------------------------------------------------
  * Shared helpers: UTF-8 and the C locale
  */
+
+/* 1 for the bytes a JSON string holds as they are, on both sides: printable
+ * ASCII except '"' and '\\'. The hot loops test this one table instead of
+ * five comparisons per byte. */
+static const unsigned char plain[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,     /* 0x00 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,     /* 0x10 */
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,     /* 0x20 '"' */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,     /* 0x30 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,     /* 0x40 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,     /* 0x50 '\\' */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,     /* 0x60 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,     /* 0x70 */
+    /* 0x80..0xff: 0, UTF-8 is checked separately */
+};
 
 /* Length (1-4) of the well-formed UTF-8 sequence at p (n > 0 bytes
  * available), or 0. Rejects overlong forms, surrogates (ED A0..BF) and
@@ -121,8 +136,11 @@ struct jp {
     size_t len, pos;
     int depth;
     msgpack_packer *pk;         /* NULL in the validating pass */
-    uint32_t *sizes;            /* local, or malloc'd (owned) */
-    size_t nsizes, cap, next;
+    /* The element count of each container and the decoded byte length of
+     * each string, in document order: 'local', or malloc'd (owned). */
+    uint32_t *sizes;
+    size_t nsizes, cap;
+    size_t next;                /* the packing pass's cursor in sizes */
     uint32_t local[JP_LOCAL];
     char *err;
     size_t errlen;
@@ -214,7 +232,7 @@ static int jp_escape(struct jp *j, size_t i, uint32_t *ret_cp, size_t *ret_n)
     uint32_t cp, lo;
 
     if (j->len - i < 2)
-        return jp_fail(j, i, "unterminated string");
+        return jp_fail(j, j->pos, "unterminated string");
     *ret_n = 2;
     switch (s[i + 1]) {
     case '"':  *ret_cp = '"';  return 0;
@@ -257,8 +275,7 @@ static int jp_string_scan(struct jp *j, size_t slot)
         size_t run = i;
 
         /* The common case: printable ASCII. */
-        while (i < j->len && s[i] >= 0x20 && s[i] < 0x80 && s[i] != '"' &&
-               s[i] != '\\')
+        while (i < j->len && plain[s[i]])
             i++;
         out += i - run;
         if (i >= j->len)
@@ -297,7 +314,7 @@ static int jp_string_pack(struct jp *j, uint32_t size)
     int r = msgpack_pack_str(j->pk, size);
 
     while (r == 0 && i < j->len && s[i] != '"') {
-        if (s[i] != '\\') {
+        if (s[i] != '\\') {       /* validated: only '"' and '\\' matter */
             i++;
             continue;
         }
@@ -657,7 +674,7 @@ static int jd_str(struct buf *out, const char *str, uint32_t n)
         char esc[6] = { '\\', 0, '0', '0', 0, 0 };
         size_t elen = 2;
 
-        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+        if (plain[c]) {
             i++;
             continue;
         }

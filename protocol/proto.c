@@ -196,6 +196,89 @@ static const unsigned char var_len_size[] = {
     2, 4,             /* de df map 16/32 */
 };
 
+/* The fixed-size scalars ca..d3 (float32/64, uint8..64, int8..64). */
+static int mp_read_scalar(unsigned b, const unsigned char *p, size_t n,
+                          msgpack_object *o, size_t *hl)
+{
+    static const unsigned char width[] = { 4, 8, 1, 2, 4, 8, 1, 2, 4, 8 };
+    unsigned k = width[b - 0xca];
+    uint64_t v;
+
+    if (n < 1 + (size_t)k)
+        return LLMUX_EPROTO;
+    v = load_be(p + 1, k);
+    *hl = 1 + k;
+    if (b == 0xca) {
+        uint32_t u = (uint32_t)v;
+        float f;
+
+        memcpy(&f, &u, sizeof(f));
+        o->type = MSGPACK_OBJECT_FLOAT32;
+        o->via.f64 = f;
+    } else if (b == 0xcb) {
+        o->type = MSGPACK_OBJECT_FLOAT64;
+        memcpy(&o->via.f64, &v, sizeof(v));
+    } else if (b <= 0xcf) {
+        o->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+        o->via.u64 = v;
+    } else {
+        /* Sign-extend from k bytes; like msgpack-c, a non-negative signed
+         * value is a POSITIVE_INTEGER. */
+        int64_t sv = k == 8 ? (int64_t)v
+            : (int64_t)(v ^ (1ull << (8 * k - 1))) -
+              (int64_t)(1ull << (8 * k - 1));
+
+        o->type = sv < 0 ? MSGPACK_OBJECT_NEGATIVE_INTEGER
+                         : MSGPACK_OBJECT_POSITIVE_INTEGER;
+        o->via.i64 = sv;
+    }
+    return 0;
+}
+
+/* The formats with a length or count: c4..c9 (bin, ext), d4..d8 (fixext),
+ * d9..df (str, array, map). Sets *sz to the payload size of str/bin/ext. */
+static int mp_read_sized(unsigned b, const unsigned char *p, size_t n,
+                         msgpack_object *o, size_t *hl, uint64_t *sz)
+{
+    unsigned k;
+    uint64_t v;
+
+    if (b >= 0xd4 && b <= 0xd8) {
+        if (n < 2)
+            return LLMUX_EPROTO;
+        o->type = MSGPACK_OBJECT_EXT;
+        o->via.ext.type = (int8_t)p[1];
+        *sz = 1u << (b - 0xd4);
+        *hl = 2;
+        return 0;
+    }
+    k = var_len_size[b - 0xc4];
+    if (n < 1 + (size_t)k)
+        return LLMUX_EPROTO;
+    v = load_be(p + 1, k);
+    *hl = 1 + k;
+    if (b <= 0xc6) {
+        o->type = MSGPACK_OBJECT_BIN;
+        *sz = v;
+    } else if (b <= 0xc9) {
+        if (n < *hl + 1)
+            return LLMUX_EPROTO;
+        o->type = MSGPACK_OBJECT_EXT;
+        o->via.ext.type = (int8_t)p[(*hl)++];
+        *sz = v;
+    } else if (b <= 0xdb) {
+        o->type = MSGPACK_OBJECT_STR;
+        *sz = v;
+    } else if (b <= 0xdd) {
+        o->type = MSGPACK_OBJECT_ARRAY;
+        o->via.array.size = (uint32_t)v;
+    } else {
+        o->type = MSGPACK_OBJECT_MAP;
+        o->via.map.size = (uint32_t)v;
+    }
+    return 0;
+}
+
 /* Reads one value's header at p (n bytes available) into *o: scalars in
  * full, str/bin/ext with their payload (which must be present), arrays and
  * maps with their count only. Sets *ret_len to the bytes consumed. Returns
@@ -203,8 +286,10 @@ static const unsigned char var_len_size[] = {
 static int mp_read(const unsigned char *p, size_t n, msgpack_object *o,
                    size_t *ret_len)
 {
-    unsigned b, k = 0;
-    size_t hl = 1, sz = 0;
+    unsigned b;
+    size_t hl = 1;
+    uint64_t sz = 0;
+    int r = 0;
 
     if (n < 1)
         return LLMUX_EPROTO;
@@ -233,81 +318,17 @@ static int mp_read(const unsigned char *p, size_t n, msgpack_object *o,
     } else if (b == 0xc1) {
         return LLMUX_EPROTO;
     } else if (b >= 0xca && b <= 0xd3) {
-        /* float32/64, uint8..64, int8..64: a fixed-size payload. */
-        static const unsigned char fixed[] = { 4, 8, 1, 2, 4, 8, 1, 2, 4, 8 };
-        uint64_t v;
-
-        k = fixed[b - 0xca];
-        if (n < 1 + (size_t)k)
-            return LLMUX_EPROTO;
-        v = load_be(p + 1, k);
-        hl += k;
-        if (b == 0xca) {
-            uint32_t u = (uint32_t)v;
-            float f;
-
-            memcpy(&f, &u, sizeof(f));
-            o->type = MSGPACK_OBJECT_FLOAT32;
-            o->via.f64 = f;
-        } else if (b == 0xcb) {
-            o->type = MSGPACK_OBJECT_FLOAT64;
-            memcpy(&o->via.f64, &v, sizeof(v));
-        } else if (b <= 0xcf) {
-            o->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
-            o->via.u64 = v;
-        } else {
-            /* Sign-extend from k bytes; like msgpack-c, a non-negative
-             * signed value is a POSITIVE_INTEGER. */
-            int64_t s = k == 8 ? (int64_t)v
-                : (int64_t)(v ^ (1ull << (8 * k - 1))) -
-                  (int64_t)(1ull << (8 * k - 1));
-
-            o->type = s < 0 ? MSGPACK_OBJECT_NEGATIVE_INTEGER
-                            : MSGPACK_OBJECT_POSITIVE_INTEGER;
-            o->via.i64 = s;
-        }
-    } else if (b >= 0xd4 && b <= 0xd8) {
-        o->type = MSGPACK_OBJECT_EXT;
-        sz = 1u << (b - 0xd4);
-        if (n < 2)
-            return LLMUX_EPROTO;
-        o->via.ext.type = (int8_t)p[1];
-        hl = 2;
+        r = mp_read_scalar(b, p, n, o, &hl);
     } else {
-        /* c4..c9, d9..df: a 1-, 2- or 4-byte big-endian length or count. */
-        uint64_t v;
-
-        k = var_len_size[b - 0xc4];
-        if (n < 1 + (size_t)k)
-            return LLMUX_EPROTO;
-        v = load_be(p + 1, k);
-        hl += k;
-        if (b <= 0xc6) {
-            o->type = MSGPACK_OBJECT_BIN;
-            sz = v;
-        } else if (b <= 0xc9) {
-            o->type = MSGPACK_OBJECT_EXT;
-            if (n < hl + 1)
-                return LLMUX_EPROTO;
-            o->via.ext.type = (int8_t)p[hl++];
-            sz = v;
-        } else if (b <= 0xdb) {
-            o->type = MSGPACK_OBJECT_STR;
-            sz = v;
-        } else if (b <= 0xdd) {
-            o->type = MSGPACK_OBJECT_ARRAY;
-            o->via.array.size = (uint32_t)v;
-        } else {
-            o->type = MSGPACK_OBJECT_MAP;
-            o->via.map.size = (uint32_t)v;
-        }
+        r = mp_read_sized(b, p, n, o, &hl, &sz);
     }
+    if (r < 0)
+        return r;
 
     if (o->type == MSGPACK_OBJECT_STR || o->type == MSGPACK_OBJECT_BIN ||
         o->type == MSGPACK_OBJECT_EXT) {
         if (sz > n - hl)
             return LLMUX_EPROTO;
-        /* str, bin and ext share the {size, ptr} layout after ext.type. */
         if (o->type == MSGPACK_OBJECT_EXT) {
             o->via.ext.size = (uint32_t)sz;
             o->via.ext.ptr = (const char *)p + hl;

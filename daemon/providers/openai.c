@@ -3,9 +3,11 @@
  * Owns: building /chat/completions requests (the hub format is OpenAI's, so
  * the body passes through with the upstream model name and the key), and
  * reading bodies and SSE streams back, normalising where compatible
- * providers drift (usage placement, x_groq). */
+ * providers drift (usage placement, x_groq). The body builder and the
+ * readers are shared with azure.c through openai.h. */
 #include "config.h"
 #include "hub.h"
+#include "openai.h"
 #include "presets.h"
 #include "provider.h"
 #include "secret.h"
@@ -49,18 +51,15 @@ static int key_required(const struct deployment *d)
            strcmp(d->api_base, d->preset->api_base) == 0;
 }
 
-static int openai_build(struct pcall *pc, struct http_req *out)
+int openai_build_body(struct pcall *pc, unsigned flags, struct buf *out)
 {
     const struct deployment *d = pc->dep;
     json_t *body, *v;
     const char *k;
     void *tmp;
+    char *text;
     int r;
 
-    if (d->api_key == NULL && key_required(d))
-        return pcall_fail(pc, LLMUX_EAUTH, 0, "no API key for %s: set $%s "
-                          "or api_key in model_list", d->preset->name,
-                          d->preset->key_env ? d->preset->key_env : "?");
     /* A shallow copy: only top-level keys change. */
     if ((body = json_object()) == NULL)
         return pcall_fail(pc, LLMUX_EINTERNAL, 0, "out of memory");
@@ -68,7 +67,8 @@ static int openai_build(struct pcall *pc, struct http_req *out)
         if (!is_control_key(k))
             json_object_set(body, k, v);
     json_object_set_new(body, "model", json_string(d->upstream_model));
-    if (pc->stream && !(d->preset->quirks & QUIRK_NO_STREAM_OPTIONS)) {
+    if (pc->stream && !(flags & OPENAI_BODY_NO_STREAM_OPTIONS) &&
+        !(d->preset->quirks & QUIRK_NO_STREAM_OPTIONS)) {
         /* Always ask for usage: the done frame and the ledger need it.
          * Whether the caller sees the usage chunk is request.c's call. */
         json_t *so = json_object_get(body, "stream_options");
@@ -77,14 +77,28 @@ static int openai_build(struct pcall *pc, struct http_req *out)
         json_object_set_new(so, "include_usage", json_true());
         json_object_set_new(body, "stream_options", so);
     }
-    r = buf_addf(&out->url, "%s/chat/completions", d->api_base);
-    if (r == 0) {
-        char *text = json_dumps(body, JSON_COMPACT);
-
-        r = text ? buf_adds(&out->body, text) : -ENOMEM;
-        free(text);
-    }
+    text = json_dumps(body, JSON_COMPACT);
+    r = text ? buf_adds(out, text) : -ENOMEM;
+    free(text);
     json_decref(body);
+    if (r < 0)
+        return pcall_fail(pc, LLMUX_EINTERNAL, 0, "cannot build the %s "
+                          "request", d->preset->name);
+    return 0;
+}
+
+static int openai_build(struct pcall *pc, struct http_req *out)
+{
+    const struct deployment *d = pc->dep;
+    int r;
+
+    if (d->api_key == NULL && key_required(d))
+        return pcall_fail(pc, LLMUX_EAUTH, 0, "no API key for %s: set $%s "
+                          "or api_key in model_list", d->preset->name,
+                          d->preset->key_env ? d->preset->key_env : "?");
+    if ((r = openai_build_body(pc, 0, &out->body)) < 0)
+        return r;
+    r = buf_addf(&out->url, "%s/chat/completions", d->api_base);
     if (r == 0)
         r = http_header_add(out, "Content-Type: application/json");
     if (r == 0 && pc->stream)
@@ -126,8 +140,7 @@ static int body_error(struct pcall *pc, json_t *err, long status)
                       pc->dep->preset->name, text);
 }
 
-static int openai_parse(struct pcall *pc, const struct http_resp *r,
-                        json_t **ret)
+int openai_parse(struct pcall *pc, const struct http_resp *r, json_t **ret)
 {
     json_t *j = json_loadb(r->body, r->len, 0, NULL), *u;
 
@@ -204,7 +217,7 @@ static int on_event(void *ud, const struct sse_event *ev)
     return pc->emit(pc->emit_ud, chunk) < 0 ? LLMUX_ECLOSED : 0;
 }
 
-static int openai_stream_feed(struct pcall *pc, const char *p, size_t n)
+int openai_stream_feed(struct pcall *pc, const char *p, size_t n)
 {
     struct openai_stream *st = pc->state;
     int r;
@@ -223,7 +236,7 @@ static int openai_stream_feed(struct pcall *pc, const char *p, size_t n)
     return r < 0 ? r : 0;
 }
 
-static int openai_stream_end(struct pcall *pc)
+int openai_stream_end(struct pcall *pc)
 {
     struct openai_stream *st = pc->state;
     int r;
@@ -234,7 +247,7 @@ static int openai_stream_end(struct pcall *pc)
     return r < 0 ? r : 0;
 }
 
-static void openai_stream_free(struct pcall *pc)
+void openai_stream_free(struct pcall *pc)
 {
     struct openai_stream *st = pc->state;
 
@@ -245,7 +258,7 @@ static void openai_stream_free(struct pcall *pc)
     }
 }
 
-static int openai_map_error(struct pcall *pc, const struct http_resp *r)
+int openai_map_error(struct pcall *pc, const struct http_resp *r)
 {
     json_t *j = json_loadb(r->body, r->len, 0, NULL);
     int code;

@@ -542,7 +542,8 @@ TEST(sse_conformance_line_endings)
 /* Garbage in any chunking gives the same events and the same result. */
 TEST(sse_garbage_chunking_invariant)
 {
-    static const char alphabet[] = "data:event:id:retry: \r\n\n\r:x\xEF\xBB\xBF";
+    static const char alphabet[] =
+        "data:event:id:retry: \r\n\n\r:x\xEF\xBB\xBF";
     unsigned seed = 12345;
     char in[512];
 

@@ -1,0 +1,1147 @@
+/* anthropic.c -- the Anthropic Messages API dialect (POST /v1/messages).
+ * Owns: hub request -> Messages request (system prompt on top, strictly
+ * alternating user/assistant turns, tool_use/tool_result blocks, thinking
+ * budgets, JSON mode through a forced tool), and Messages bodies, SSE
+ * streams and error bodies back to the hub format. */
+#include "common.h"
+#include "config.h"
+#include "hub.h"
+#include "presets.h"
+#include "provider.h"
+#include "secret.h"
+#include "sse.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ANTHROPIC_VERSION  "2023-06-01"
+#define DEFAULT_MAX_TOKENS 4096
+/* JSON mode: the Messages API has no response_format, so (as LiteLLM
+ * does) the schema becomes the input of a tool the model is made to call,
+ * and that tool input comes back as the message text. */
+#define JSON_TOOL          "json_tool_call"
+#define SSE_MAX_EVENT      (4u * 1024 * 1024)
+#define MAX_BLOCKS         4096            /* content blocks per stream */
+#define MAX_THINKING       (4u * 1024 * 1024)
+#define MAX_SIGNATURE      (1u * 1024 * 1024)
+
+/* The OpenAI parameters this adapter translates (see common_check_params
+ * for those every adapter accepts or ignores). "thinking" is Anthropic's
+ * own, accepted as LiteLLM accepts it. */
+static const char *const known_params[] = {
+    "temperature", "top_p", "max_tokens", "max_completion_tokens", "stop",
+    "tools", "tool_choice", "parallel_tool_calls", "response_format",
+    "reasoning_effort", "thinking", NULL,
+};
+
+/* Token counts as the API reports them. */
+struct ausage {
+    json_int_t input, cache_read, cache_write, output, thinking;
+    int        has_cache_read, has_thinking;
+};
+
+enum { B_NONE, B_TEXT, B_TOOL, B_JSON, B_THINK, B_OTHER };
+
+struct ablock {
+    int kind;       /* B_* */
+    int tool;       /* B_TOOL: index of the call in OpenAI deltas */
+};
+
+struct astream {
+    struct sse              sse;
+    struct common_stream_id sid;
+    int                     sid_ready;
+    int                     role_sent;
+    int                     json_mode;   /* the caller asked for JSON */
+    int                     ntools;      /* tool_use blocks seen */
+    int                     json_used;   /* the JSON tool was called */
+    int                     finished;    /* finish chunk emitted */
+    int                     stopped;     /* message_stop seen */
+    struct ausage           u;
+    struct ablock          *blocks;      /* by Anthropic block index */
+    size_t                  nblocks;
+    struct buf              think;       /* current thinking block text */
+    struct buf              sig;         /* ... and its signature */
+    int                     think_full;  /* think went over its cap */
+};
+
+static const char *pname(const struct pcall *pc)
+{
+    return pc->dep->preset ? pc->dep->preset->name : "anthropic";
+}
+
+static json_int_t jint(const json_t *o, const char *k, json_int_t dflt)
+{
+    json_t *v = json_object_get(o, k);
+
+    if (json_is_integer(v))
+        return json_integer_value(v);
+    if (json_is_real(v))
+        return (json_int_t)json_real_value(v);
+    return dflt;
+}
+
+static int oom(struct pcall *pc)
+{
+    return pcall_fail(pc, LLMUX_EINTERNAL, 0, "out of memory");
+}
+
+/* ------------------------------------------------------------------------
+ * Request
+ */
+
+static int key_required(const struct deployment *d)
+{
+    if (d->preset == NULL)
+        return 1;
+    if (d->preset->quirks & QUIRK_KEY_OPTIONAL)
+        return 0;
+    /* A proxy in front of Anthropic (api_base changed) may need none. */
+    return d->preset->api_base == NULL ||
+           strcmp(d->api_base, d->preset->api_base) == 0;
+}
+
+/* 0 = no JSON mode, 1 = json_object, 2 = json_schema; < 0 with pc->err. */
+static int json_mode_of(struct pcall *pc)
+{
+    json_t *rf = json_object_get(pc->req, "response_format");
+    const char *t;
+
+    if (rf == NULL || json_is_null(rf))
+        return 0;
+    t = hub_str(rf, "type");
+    if (t == NULL)
+        return pcall_fail(pc, LLMUX_EBADREQ, 0, "response_format needs a "
+                          "\"type\"");
+    if (strcmp(t, "text") == 0)
+        return 0;
+    if (strcmp(t, "json_object") == 0)
+        return 1;
+    if (strcmp(t, "json_schema") == 0)
+        return 2;
+    return pcall_fail(pc, LLMUX_EBADREQ, 0, "%s: unknown response_format "
+                      "type \"%s\"", pname(pc), t);
+}
+
+static void copy_cache_control(json_t *block, const json_t *from)
+{
+    json_t *cc = json_object_get(from, "cache_control");
+
+    if (json_is_object(cc))
+        json_object_set(block, "cache_control", cc);
+}
+
+/* Appends blocks (stolen) as a turn of role; merged into the previous
+ * message when it has the same role, since the API wants alternation. */
+static int push_turn(json_t *msgs, const char *role, json_t *blocks)
+{
+    size_t n = json_array_size(msgs);
+    json_t *last = n ? json_array_get(msgs, n - 1) : NULL;
+    int r;
+
+    if (blocks == NULL)
+        return -ENOMEM;
+    if (json_array_size(blocks) == 0) {
+        json_decref(blocks);
+        return 0;
+    }
+    if (last && strcmp(hub_str(last, "role"), role) == 0) {
+        r = json_array_extend(json_object_get(last, "content"), blocks);
+        json_decref(blocks);
+        return r < 0 ? -ENOMEM : 0;
+    }
+    return json_array_append_new(msgs, json_pack("{s:s, s:o}", "role", role,
+                                                 "content", blocks)) < 0 ?
+           -ENOMEM : 0;
+}
+
+static json_t *image_block(const struct common_image *im)
+{
+    if (im->data == NULL)
+        return json_pack("{s:s, s:{s:s, s:s}}", "type", "image", "source",
+                         "type", "url", "url", im->url);
+    /* A PDF sent as a data: URL is a document block, not an image. */
+    if (im->mime_len == 15 && memcmp(im->mime, "application/pdf", 15) == 0)
+        return json_pack("{s:s, s:{s:s, s:s%, s:s%}}", "type", "document",
+                         "source", "type", "base64", "media_type",
+                         im->mime, im->mime_len, "data", im->data,
+                         im->data_len);
+    return json_pack("{s:s, s:{s:s, s:s%, s:s%}}", "type", "image",
+                     "source", "type", "base64", "media_type", im->mime,
+                     im->mime_len, "data", im->data, im->data_len);
+}
+
+/* The content of a hub message as Anthropic blocks, appended to out. */
+static int content_blocks(struct pcall *pc, const json_t *msg, json_t *out)
+{
+    json_t *c = json_object_get(msg, "content"), *part, *b;
+    size_t i, before = json_array_size(out);
+    struct common_image im;
+    const char *type;
+    int r;
+
+    if (c == NULL || json_is_null(c))
+        return 0;
+    if (json_is_string(c)) {
+        if (json_string_length(c) > 0) {
+            b = json_pack("{s:s, s:O}", "type", "text", "text", c);
+            if (b == NULL || json_array_append_new(out, b) < 0)
+                return oom(pc);
+        }
+    } else if (json_is_array(c)) {
+        json_array_foreach(c, i, part) {
+            type = hub_str(part, "type");
+            if (type == NULL || strcmp(type, "text") == 0) {
+                json_t *t = json_object_get(part, "text");
+
+                if (!json_is_string(t))
+                    return pcall_fail(pc, LLMUX_EBADREQ, 0, "a text content "
+                                      "part needs a \"text\" string");
+                if (json_string_length(t) == 0)
+                    continue;      /* the API refuses empty text blocks */
+                b = json_pack("{s:s, s:O}", "type", "text", "text", t);
+            } else if (strcmp(type, "image_url") == 0) {
+                if ((r = common_image(pc, part, &im)) < 0)
+                    return r;
+                b = image_block(&im);
+            } else {
+                return pcall_fail(pc, LLMUX_EBADREQ, 0, "%s does not support "
+                                  "content parts of type \"%s\"", pname(pc),
+                                  type);
+            }
+            if (b == NULL)
+                return oom(pc);
+            copy_cache_control(b, part);
+            if (json_array_append_new(out, b) < 0)
+                return oom(pc);
+        }
+    } else {
+        return pcall_fail(pc, LLMUX_EBADREQ, 0, "message content must be a "
+                          "string or an array of parts");
+    }
+    /* cache_control on the message marks its last block (LiteLLM). */
+    if (json_array_size(out) > before)
+        copy_cache_control(json_array_get(out, json_array_size(out) - 1),
+                           msg);
+    return 0;
+}
+
+/* function.arguments (a JSON text) as the object tool_use.input wants. */
+static json_t *tool_input(struct pcall *pc, const char *args, size_t i)
+{
+    json_t *j;
+
+    if (args == NULL || *args == '\0')
+        return json_object();
+    j = json_loads(args, JSON_DECODE_ANY, NULL);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        pcall_fail(pc, LLMUX_EBADREQ, 0, "tool_calls[%zu].function.arguments "
+                   "must be a JSON object", i);
+        return NULL;
+    }
+    return j;
+}
+
+static int assistant_blocks(struct pcall *pc, const json_t *msg, json_t *out)
+{
+    json_t *tb = json_object_get(msg, "thinking_blocks"), *tcs, *tc, *b;
+    size_t i;
+    int r;
+
+    /* Thinking blocks given back (LiteLLM's field) lead the turn, as the
+     * API wants them when thinking and tools are combined. */
+    json_array_foreach(tb, i, b) {
+        const char *t = hub_str(b, "type");
+
+        if (t && (strcmp(t, "thinking") == 0 ||
+                  strcmp(t, "redacted_thinking") == 0))
+            json_array_append(out, b);
+    }
+    if ((r = content_blocks(pc, msg, out)) < 0)
+        return r;
+    tcs = json_object_get(msg, "tool_calls");
+    json_array_foreach(tcs, i, tc) {
+        json_t *fn = json_object_get(tc, "function"), *input;
+        const char *id = hub_str(tc, "id"), *name = hub_str(fn, "name");
+
+        if (id == NULL || name == NULL)
+            return pcall_fail(pc, LLMUX_EBADREQ, 0, "tool_calls[%zu] needs "
+                              "an id and a function.name", i);
+        if ((input = tool_input(pc, hub_str(fn, "arguments"), i)) == NULL)
+            return pc->err.code;
+        b = json_pack("{s:s, s:s, s:s, s:o}", "type", "tool_use", "id", id,
+                      "name", name, "input", input);
+        if (b == NULL || json_array_append_new(out, b) < 0)
+            return oom(pc);
+    }
+    return 0;
+}
+
+static json_t *tool_result_block(struct pcall *pc, const json_t *msg)
+{
+    const char *id = hub_str(msg, "tool_call_id");
+    struct buf text;
+    json_t *b;
+
+    if (id == NULL) {
+        pcall_fail(pc, LLMUX_EBADREQ, 0, "a \"tool\" message needs a "
+                   "tool_call_id");
+        return NULL;
+    }
+    buf_init(&text, HTTP_MAX_BODY);
+    if (common_content_text(json_object_get(msg, "content"), &text) < 0) {
+        buf_free(&text);
+        pcall_fail(pc, LLMUX_EBADREQ, 0, "a tool result is too large");
+        return NULL;
+    }
+    b = json_pack("{s:s, s:s}", "type", "tool_result", "tool_use_id", id);
+    /* An empty result is sent without content: empty text is refused. */
+    if (b && text.len)
+        json_object_set_new(b, "content", json_stringn(text.p, text.len));
+    buf_free(&text);
+    if (b == NULL)
+        oom(pc);
+    else
+        copy_cache_control(b, msg);
+    return b;
+}
+
+/* messages -> top-level system blocks and alternating turns. */
+static int map_messages(struct pcall *pc, json_t *body)
+{
+    json_t *in = json_object_get(pc->req, "messages"), *m;
+    json_t *msgs = json_array(), *sys = json_array(), *blocks;
+    const char *role;
+    size_t i;
+    int r = 0;
+
+    if (!json_is_array(in)) {
+        r = pcall_fail(pc, LLMUX_EBADREQ, 0, "\"messages\" must be an array");
+        goto out;
+    }
+    if (msgs == NULL || sys == NULL) {
+        r = oom(pc);
+        goto out;
+    }
+    json_array_foreach(in, i, m) {
+        role = hub_str(m, "role");
+        if (role == NULL) {
+            r = pcall_fail(pc, LLMUX_EBADREQ, 0, "messages[%zu] needs a "
+                           "\"role\"", i);
+            goto out;
+        }
+        if (strcmp(role, "system") == 0 || strcmp(role, "developer") == 0) {
+            if ((r = content_blocks(pc, m, sys)) < 0)
+                goto out;
+            continue;
+        }
+        if ((blocks = json_array()) == NULL) {
+            r = oom(pc);
+            goto out;
+        }
+        if (strcmp(role, "user") == 0) {
+            r = content_blocks(pc, m, blocks);
+        } else if (strcmp(role, "assistant") == 0) {
+            r = assistant_blocks(pc, m, blocks);
+        } else if (strcmp(role, "tool") == 0) {
+            json_t *b = tool_result_block(pc, m);
+
+            r = b ? json_array_append_new(blocks, b) : pc->err.code;
+            role = "user";   /* tool results travel in a user turn */
+        } else {
+            r = pcall_fail(pc, LLMUX_EBADREQ, 0, "%s does not support "
+                           "messages with role \"%s\"", pname(pc), role);
+        }
+        if (r < 0) {
+            json_decref(blocks);
+            goto out;
+        }
+        if (push_turn(msgs, role, blocks) < 0) {
+            r = oom(pc);
+            goto out;
+        }
+    }
+    json_object_set(body, "messages", msgs);
+    if (json_array_size(sys))
+        json_object_set(body, "system", sys);
+out:
+    json_decref(msgs);
+    json_decref(sys);
+    return r;
+}
+
+static json_t *map_tools(struct pcall *pc, const json_t *tools)
+{
+    json_t *out = json_array(), *t;
+    size_t i;
+
+    if (out == NULL) {
+        oom(pc);
+        return NULL;
+    }
+    if (tools && !json_is_array(tools) && !json_is_null(tools)) {
+        json_decref(out);
+        pcall_fail(pc, LLMUX_EBADREQ, 0, "\"tools\" must be an array");
+        return NULL;
+    }
+    json_array_foreach(tools, i, t) {
+        json_t *fn = json_object_get(t, "function"), *params, *o;
+        const char *type = hub_str(t, "type"), *name = hub_str(fn, "name");
+        const char *desc = hub_str(fn, "description");
+
+        if ((type && strcmp(type, "function") != 0) || name == NULL) {
+            json_decref(out);
+            pcall_fail(pc, LLMUX_EBADREQ, 0, "tools[%zu]: %s takes function "
+                       "tools with a function.name", i, pname(pc));
+            return NULL;
+        }
+        params = json_object_get(fn, "parameters");
+        o = json_is_object(params) ?
+            json_pack("{s:s, s:O}", "name", name, "input_schema", params) :
+            json_pack("{s:s, s:{s:s, s:{}}}", "name", name, "input_schema",
+                      "type", "object", "properties");
+        if (o && desc)
+            json_object_set_new(o, "description", json_string(desc));
+        if (o) {
+            copy_cache_control(o, fn);
+            copy_cache_control(o, t);
+        }
+        if (o == NULL || json_array_append_new(out, o) < 0) {
+            json_decref(out);
+            oom(pc);
+            return NULL;
+        }
+    }
+    return out;
+}
+
+static int map_tool_choice(struct pcall *pc, json_t *body)
+{
+    json_t *ptc = json_object_get(pc->req, "parallel_tool_calls"), *tc;
+    const char *name, *c = common_tool_choice(pc->req, &name);
+
+    if (c == NULL && json_object_get(pc->req, "tool_choice") &&
+        !json_is_null(json_object_get(pc->req, "tool_choice")))
+        return pcall_fail(pc, LLMUX_EBADREQ, 0, "tool_choice must be "
+                          "\"auto\", \"none\", \"required\" or a function");
+    if (c == NULL)
+        tc = NULL;
+    else if (strcmp(c, "auto") == 0)
+        tc = json_pack("{s:s}", "type", "auto");
+    else if (strcmp(c, "required") == 0)
+        tc = json_pack("{s:s}", "type", "any");
+    else if (strcmp(c, "none") == 0)
+        tc = json_pack("{s:s}", "type", "none");
+    else if (strcmp(c, "function") == 0)
+        tc = json_pack("{s:s, s:s}", "type", "tool", "name", name);
+    else
+        return pcall_fail(pc, LLMUX_EBADREQ, 0, "unknown tool_choice \"%s\"",
+                          c);
+    /* parallel_tool_calls is the opposite of disable_parallel_tool_use,
+     * which lives on tool_choice (and means nothing with "none"). */
+    if (json_is_false(ptc) && (c == NULL || strcmp(c, "none") != 0)) {
+        if (tc == NULL)
+            tc = json_pack("{s:s}", "type", "auto");
+        if (tc)
+            json_object_set_new(tc, "disable_parallel_tool_use",
+                                json_true());
+    }
+    if (tc)
+        json_object_set_new(body, "tool_choice", tc);
+    return 0;
+}
+
+/* reasoning_effort (or Anthropic's own "thinking") -> body.thinking;
+ * returns the budget in tokens (0 = no thinking) or < 0. */
+static json_int_t map_thinking(struct pcall *pc, json_t *body)
+{
+    json_t *th = json_object_get(pc->req, "thinking");
+    int budget = common_reasoning_budget(pc->req);
+
+    if (json_is_object(th)) {
+        json_object_set(body, "thinking", th);
+        return strcmp(hub_str(th, "type") ? hub_str(th, "type") : "",
+                      "enabled") == 0 ? jint(th, "budget_tokens", 0) : 0;
+    }
+    if (th && !json_is_null(th))
+        return pcall_fail(pc, LLMUX_EBADREQ, 0, "\"thinking\" must be an "
+                          "object");
+    if (budget < 0)
+        return pcall_fail(pc, LLMUX_EBADREQ, 0, "reasoning_effort must be "
+                          "\"none\", \"minimal\", \"low\", \"medium\" or "
+                          "\"high\"");
+    if (budget > 0)
+        json_object_set_new(body, "thinking", json_pack("{s:s, s:i}", "type",
+                            "enabled", "budget_tokens", budget));
+    return budget;
+}
+
+/* response_format -> the JSON tool, forced unless thinking is on (the API
+ * refuses forced tool use with thinking; the model then picks it). */
+static int map_json_mode(struct pcall *pc, json_t *body, int mode,
+                         json_int_t budget)
+{
+    json_t *rf = json_object_get(pc->req, "response_format"), *schema;
+    json_t *tools = json_object_get(body, "tools"), *tool;
+
+    if (mode == 2) {
+        schema = json_object_get(json_object_get(rf, "json_schema"),
+                                 "schema");
+        if (!json_is_object(schema))
+            return pcall_fail(pc, LLMUX_EBADREQ, 0, "response_format "
+                              "json_schema needs json_schema.schema");
+        schema = json_copy(schema);
+        if (schema && json_object_get(schema, "type") == NULL)
+            json_object_set_new(schema, "type", json_string("object"));
+    } else {
+        schema = json_pack("{s:s, s:b, s:{}}", "type", "object",
+                           "additionalProperties", 1, "properties");
+    }
+    tool = json_pack("{s:s, s:o}", "name", JSON_TOOL, "input_schema", schema);
+    if (tool == NULL)
+        return oom(pc);
+    if (tools == NULL) {
+        tools = json_array();
+        json_object_set_new(body, "tools", tools);
+    }
+    if (json_array_append_new(tools, tool) < 0)
+        return oom(pc);
+    if (budget <= 0)
+        json_object_set_new(body, "tool_choice", json_pack("{s:s, s:s}",
+                            "type", "tool", "name", JSON_TOOL));
+    return 0;
+}
+
+static int add_url(const struct deployment *d, struct buf *url)
+{
+    size_t n = strlen(d->api_base);
+
+    if (n >= 12 && strcmp(d->api_base + n - 12, "/v1/messages") == 0)
+        return buf_adds(url, d->api_base);
+    if (n >= 3 && strcmp(d->api_base + n - 3, "/v1") == 0)
+        return buf_addf(url, "%s/messages", d->api_base);
+    return buf_addf(url, "%s/v1/messages", d->api_base);
+}
+
+static int anthropic_build(struct pcall *pc, struct http_req *out)
+{
+    const struct deployment *d = pc->dep;
+    json_t *body, *v, *tools, *stop;
+    json_int_t max_tokens = DEFAULT_MAX_TOKENS, budget;
+    int r, mode;
+
+    if ((r = common_check_params(pc, known_params)) < 0)
+        return r;
+    if (d->api_key == NULL && key_required(d))
+        return pcall_fail(pc, LLMUX_EAUTH, 0, "no API key for %s: set $%s "
+                          "or api_key in model_list", pname(pc),
+                          d->preset && d->preset->key_env ?
+                          d->preset->key_env : "ANTHROPIC_API_KEY");
+    if ((mode = json_mode_of(pc)) < 0)
+        return mode;
+    if ((body = json_object()) == NULL)
+        return oom(pc);
+    json_object_set_new(body, "model", json_string(d->upstream_model));
+    if ((r = map_messages(pc, body)) < 0)
+        goto fail;
+    if ((budget = map_thinking(pc, body)) < 0) {
+        r = (int)budget;
+        goto fail;
+    }
+    /* max_tokens is required; thinking counts against it, so it must
+     * exceed the budget. */
+    v = json_object_get(pc->req, "max_completion_tokens");
+    if (!json_is_integer(v) || json_integer_value(v) <= 0)
+        v = json_object_get(pc->req, "max_tokens");
+    if (json_is_integer(v) && json_integer_value(v) > 0)
+        max_tokens = json_integer_value(v);
+    if (budget > 0 && max_tokens <= budget)
+        max_tokens += budget;
+    json_object_set_new(body, "max_tokens", json_integer(max_tokens));
+    if ((v = json_object_get(pc->req, "temperature")) && json_is_number(v))
+        json_object_set(body, "temperature", v);
+    if ((v = json_object_get(pc->req, "top_p")) && json_is_number(v))
+        json_object_set(body, "top_p", v);
+    if ((stop = common_stop_list(pc)) == NULL) {
+        r = pc->err.code;
+        goto fail;
+    }
+    if (json_array_size(stop))
+        json_object_set(body, "stop_sequences", stop);
+    json_decref(stop);
+    if ((v = json_object_get(pc->req, "tools")) && !json_is_null(v)) {
+        if ((tools = map_tools(pc, v)) == NULL) {
+            r = pc->err.code;
+            goto fail;
+        }
+        if (json_array_size(tools))
+            json_object_set(body, "tools", tools);
+        json_decref(tools);
+    }
+    if ((r = map_tool_choice(pc, body)) < 0)
+        goto fail;
+    if (mode && (r = map_json_mode(pc, body, mode, budget)) < 0)
+        goto fail;
+    if (pc->stream)
+        json_object_set_new(body, "stream", json_true());
+
+    r = add_url(d, &out->url);
+    if (r == 0) {
+        char *text = json_dumps(body, JSON_COMPACT);
+
+        r = text ? buf_adds(&out->body, text) : -ENOMEM;
+        free(text);
+        if (r == LLMUX_ETOOBIG) {
+            json_decref(body);
+            return pcall_fail(pc, LLMUX_EBADREQ, 0, "the %s request is over "
+                              "64 MiB", pname(pc));
+        }
+    }
+    json_decref(body);
+    if (r == 0)
+        r = http_header_add(out, "Content-Type: application/json");
+    if (r == 0)
+        r = http_header_add(out, "anthropic-version: %s", ANTHROPIC_VERSION);
+    if (r == 0 && pc->stream)
+        r = http_header_add(out, "Accept: text/event-stream");
+    if (r == 0 && d->api_key)
+        r = http_header_secret(out, "x-api-key: ", d->api_key);
+    if (r < 0)
+        return pcall_fail(pc, LLMUX_EINTERNAL, 0, "cannot build the %s "
+                          "request", pname(pc));
+    return 0;
+fail:
+    json_decref(body);
+    return r;
+}
+
+/* ------------------------------------------------------------------------
+ * Responses
+ */
+
+static const char *map_stop(const char *reason, int tools)
+{
+    if (reason == NULL)
+        return "stop";
+    if (strcmp(reason, "tool_use") == 0)
+        return tools ? "tool_calls" : "stop";
+    if (strcmp(reason, "max_tokens") == 0 ||
+        strcmp(reason, "model_context_window_exceeded") == 0)
+        return "length";
+    if (strcmp(reason, "refusal") == 0)
+        return "content_filter";
+    return "stop";   /* end_turn, stop_sequence, pause_turn, … */
+}
+
+/* Takes the counts present in an Anthropic usage object. */
+static void usage_take(struct ausage *u, const json_t *o)
+{
+    json_t *det;
+
+    if (!json_is_object(o))
+        return;
+    u->input = jint(o, "input_tokens", u->input);
+    u->output = jint(o, "output_tokens", u->output);
+    u->cache_write = jint(o, "cache_creation_input_tokens", u->cache_write);
+    if (json_is_number(json_object_get(o, "cache_read_input_tokens"))) {
+        u->cache_read = jint(o, "cache_read_input_tokens", 0);
+        u->has_cache_read = 1;
+    }
+    det = json_object_get(o, "output_tokens_details");
+    if (json_is_number(json_object_get(det, "thinking_tokens"))) {
+        u->thinking = jint(det, "thinking_tokens", 0);
+        u->has_thinking = 1;
+    }
+}
+
+/* input_tokens excludes both cache counters; the hub's prompt_tokens (as
+ * LiteLLM counts it) is every input token, cached ones included. */
+static json_t *usage_json(const struct ausage *u)
+{
+    return common_usage(u->input + u->cache_read + u->cache_write, u->output,
+                        u->has_cache_read ? u->cache_read : -1,
+                        u->has_thinking ? u->thinking : -1);
+}
+
+static int code_for(const char *type, long status, const char *msg)
+{
+    if (type) {
+        if (strcmp(type, "authentication_error") == 0)
+            return LLMUX_EAUTH;
+        if (strcmp(type, "permission_error") == 0)
+            return LLMUX_EPERMISSION;
+        if (strcmp(type, "not_found_error") == 0)
+            return LLMUX_ENOTFOUND;
+        if (strcmp(type, "rate_limit_error") == 0)
+            return LLMUX_ERATELIMIT;
+        if (strcmp(type, "overloaded_error") == 0 ||
+            strcmp(type, "api_error") == 0)
+            return LLMUX_EUNAVAIL;
+        if (strcmp(type, "timeout_error") == 0)
+            return LLMUX_ETIMEOUT;
+        if (strcmp(type, "invalid_request_error") == 0 ||
+            strcmp(type, "request_too_large") == 0) {
+            if (msg && strcasestr(msg, "content filtering"))
+                return LLMUX_EPOLICY;
+            return provider_code_for(status == 413 ? 413 : 400, msg);
+        }
+    }
+    if (status == 0 || status == 200)
+        return LLMUX_EUNAVAIL;
+    if (msg && strcasestr(msg, "content filtering"))
+        return LLMUX_EPOLICY;
+    return provider_code_for(status, msg ? msg : "");
+}
+
+/* An Anthropic {"type":"error","error":{type, message}} object. */
+static int error_obj(struct pcall *pc, const json_t *err, long status)
+{
+    const char *type = hub_str(err, "type"), *msg = hub_str(err, "message");
+
+    return pcall_fail(pc, code_for(type, status, msg), status, "%s: %s (%s)",
+                      pname(pc), msg ? msg : "unknown error",
+                      type ? type : "error");
+}
+
+static int add_json_text(struct buf *b, const json_t *v)
+{
+    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    int r = s ? buf_adds(b, s) : -ENOMEM;
+
+    free(s);
+    return r;
+}
+
+static int anthropic_parse(struct pcall *pc, const struct http_resp *r,
+                           json_t **ret)
+{
+    json_t *j, *content, *blk, *calls = NULL, *thinking = NULL, *msg, *u;
+    struct buf text, reason;
+    struct common_stream_id sid;
+    struct ausage us = {0};
+    int json_mode = json_mode_of(pc) > 0, have_text = 0, rc = 0;
+    size_t i;
+
+    *ret = NULL;
+    if ((j = common_parse_json(pc, r->body, r->len, "response")) == NULL)
+        return pc->err.code;
+    if (json_is_object(json_object_get(j, "error"))) {
+        rc = error_obj(pc, json_object_get(j, "error"), r->status);
+        json_decref(j);
+        return rc;
+    }
+    content = json_object_get(j, "content");
+    if (!json_is_array(content)) {
+        json_decref(j);
+        return pcall_fail(pc, LLMUX_EUNAVAIL, r->status, "%s returned a "
+                          "malformed response (no content array)", pname(pc));
+    }
+    buf_init(&text, HTTP_MAX_BODY);
+    buf_init(&reason, HTTP_MAX_BODY);
+    calls = json_array();
+    thinking = json_array();
+    json_array_foreach(content, i, blk) {
+        const char *t = hub_str(blk, "type");
+        json_t *v;
+
+        if (t == NULL)
+            continue;
+        if (strcmp(t, "text") == 0 &&
+            json_is_string(v = json_object_get(blk, "text"))) {
+            rc = buf_add(&text, json_string_value(v), json_string_length(v));
+            have_text = 1;
+        } else if (strcmp(t, "tool_use") == 0) {
+            const char *id = hub_str(blk, "id"), *name = hub_str(blk, "name");
+            json_t *input = json_object_get(blk, "input");
+            char *args;
+
+            if (json_mode && name && strcmp(name, JSON_TOOL) == 0) {
+                rc = add_json_text(&text, input ? input : json_null());
+                have_text = 1;
+                continue;
+            }
+            args = input ? json_dumps(input, JSON_COMPACT |
+                                      JSON_ENCODE_ANY) : strdup("{}");
+            if (args == NULL ||
+                json_array_append_new(calls, json_pack("{s:s, s:s, s:{s:s, "
+                                      "s:s}}", "id", id ? id : "", "type",
+                                      "function", "function", "name",
+                                      name ? name : "", "arguments",
+                                      args)) < 0)
+                rc = -ENOMEM;
+            free(args);
+        } else if (strcmp(t, "thinking") == 0) {
+            v = json_object_get(blk, "thinking");
+            if (json_is_string(v))
+                rc = buf_add(&reason, json_string_value(v),
+                             json_string_length(v));
+            json_array_append_new(thinking, json_pack("{s:s, s:O?, s:O?}",
+                                  "type", "thinking", "thinking", v,
+                                  "signature",
+                                  json_object_get(blk, "signature")));
+        } else if (strcmp(t, "redacted_thinking") == 0) {
+            json_array_append(thinking, blk);
+        }
+        if (rc < 0)
+            break;
+    }
+    if (rc < 0) {
+        rc = pcall_fail(pc, rc == LLMUX_ETOOBIG ? LLMUX_EUNAVAIL :
+                        LLMUX_EINTERNAL, r->status, "%s: cannot read the "
+                        "response (too large or out of memory)", pname(pc));
+        goto out;
+    }
+    msg = json_pack("{s:s, s:o}", "role", "assistant", "content", have_text ?
+                    json_stringn(text.p ? text.p : "", text.len) :
+                    json_null());
+    if (msg && json_array_size(calls))
+        json_object_set(msg, "tool_calls", calls);
+    if (msg && reason.len)
+        json_object_set_new(msg, "reasoning_content",
+                            json_stringn(reason.p, reason.len));
+    if (msg && json_array_size(thinking))
+        json_object_set(msg, "thinking_blocks", thinking);
+    usage_take(&us, json_object_get(j, "usage"));
+    u = usage_json(&us);
+    common_stream_id_init(&sid, pc, hub_str(j, "id"), hub_str(j, "model"));
+    *ret = msg ? common_completion(&sid, msg, map_stop(hub_str(j,
+                                   "stop_reason"), json_array_size(calls) > 0),
+                                   u) : NULL;
+    if (*ret == NULL) {
+        json_decref(u);
+        rc = oom(pc);
+        goto out;
+    }
+    pcall_set_usage(pc, u);
+out:
+    buf_free(&text);
+    buf_free(&reason);
+    json_decref(calls);
+    json_decref(thinking);
+    json_decref(j);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------
+ * Streams
+ */
+
+static int emit(struct pcall *pc, struct astream *st, json_t *delta,
+                const char *finish)
+{
+    if (delta == NULL)
+        return oom(pc);
+    if (!st->sid_ready) {
+        common_stream_id_init(&st->sid, pc, NULL, NULL);
+        st->sid_ready = 1;
+    }
+    if (!st->role_sent) {
+        json_object_set_new(delta, "role", json_string("assistant"));
+        st->role_sent = 1;
+    }
+    return common_emit_delta(pc, &st->sid, delta, finish);
+}
+
+static int emit_text(struct pcall *pc, struct astream *st, const char *key,
+                     const json_t *v)
+{
+    if (!json_is_string(v) || json_string_length(v) == 0)
+        return 0;
+    return emit(pc, st, json_pack("{s:s%}", key, json_string_value(v),
+                                  json_string_length(v)), NULL);
+}
+
+static struct ablock *block_at(struct astream *st, json_int_t index,
+                               int create)
+{
+    struct ablock *b;
+    size_t n;
+
+    if (index < 0 || index >= MAX_BLOCKS)
+        return NULL;
+    if ((size_t)index >= st->nblocks) {
+        if (!create)
+            return NULL;
+        n = (size_t)index + 1;
+        if ((b = realloc(st->blocks, n * sizeof(*b))) == NULL)
+            return NULL;
+        memset(b + st->nblocks, 0, (n - st->nblocks) * sizeof(*b));
+        st->blocks = b;
+        st->nblocks = n;
+    }
+    return &st->blocks[index];
+}
+
+static void think_add(struct astream *st, struct buf *b, const json_t *v)
+{
+    if (json_is_string(v) &&
+        buf_add(b, json_string_value(v), json_string_length(v)) < 0)
+        st->think_full = 1;
+}
+
+static int on_block_start(struct pcall *pc, struct astream *st,
+                          const json_t *ev)
+{
+    json_t *cb = json_object_get(ev, "content_block");
+    const char *t = hub_str(cb, "type");
+    struct ablock *b = block_at(st, jint(ev, "index", -1), 1);
+
+    if (b == NULL || t == NULL)
+        return 0;              /* out of range or shapeless: ignored */
+    if (strcmp(t, "text") == 0) {
+        b->kind = B_TEXT;
+        return emit_text(pc, st, "content", json_object_get(cb, "text"));
+    }
+    if (strcmp(t, "tool_use") == 0) {
+        const char *name = hub_str(cb, "name");
+        json_t *input = json_object_get(cb, "input");
+        char *args;
+        int r;
+
+        if (st->json_mode && name && strcmp(name, JSON_TOOL) == 0) {
+            b->kind = B_JSON;
+            st->json_used = 1;
+            return 0;
+        }
+        b->kind = B_TOOL;
+        b->tool = st->ntools++;
+        r = emit(pc, st, common_tool_delta_start(b->tool, hub_str(cb, "id"),
+                                                 name), NULL);
+        /* The input comes in input_json_delta events; a start that
+         * already carries a whole one is sent as its first fragment. */
+        if (r < 0 || json_object_size(input) == 0)
+            return r;
+        if ((args = json_dumps(input, JSON_COMPACT)) == NULL)
+            return oom(pc);
+        r = emit(pc, st, common_tool_delta_args(b->tool, args, strlen(args)),
+                 NULL);
+        free(args);
+        return r;
+    }
+    if (strcmp(t, "thinking") == 0) {
+        b->kind = B_THINK;
+        buf_reset(&st->think);
+        buf_reset(&st->sig);
+        st->think_full = 0;
+        think_add(st, &st->think, json_object_get(cb, "thinking"));
+        think_add(st, &st->sig, json_object_get(cb, "signature"));
+        return emit_text(pc, st, "reasoning_content",
+                         json_object_get(cb, "thinking"));
+    }
+    if (strcmp(t, "redacted_thinking") == 0) {
+        b->kind = B_OTHER;
+        return emit(pc, st, json_pack("{s:[O]}", "thinking_blocks", cb),
+                    NULL);
+    }
+    b->kind = B_OTHER;         /* server tools and later block types */
+    return 0;
+}
+
+static int on_block_delta(struct pcall *pc, struct astream *st,
+                          const json_t *ev)
+{
+    json_t *d = json_object_get(ev, "delta"), *v;
+    const char *t = hub_str(d, "type");
+    struct ablock *b = block_at(st, jint(ev, "index", -1), 0);
+
+    if (t == NULL)
+        return 0;
+    if (strcmp(t, "text_delta") == 0)
+        return emit_text(pc, st, "content", json_object_get(d, "text"));
+    if (strcmp(t, "thinking_delta") == 0) {
+        v = json_object_get(d, "thinking");
+        think_add(st, &st->think, v);
+        return emit_text(pc, st, "reasoning_content", v);
+    }
+    if (strcmp(t, "signature_delta") == 0) {
+        think_add(st, &st->sig, json_object_get(d, "signature"));
+        return 0;
+    }
+    if (strcmp(t, "input_json_delta") == 0 && b) {
+        v = json_object_get(d, "partial_json");
+        if (!json_is_string(v) || json_string_length(v) == 0)
+            return 0;
+        if (b->kind == B_JSON)
+            return emit_text(pc, st, "content", v);
+        if (b->kind == B_TOOL)
+            return emit(pc, st, common_tool_delta_args(b->tool,
+                        json_string_value(v), json_string_length(v)), NULL);
+    }
+    return 0;                  /* citations_delta and later kinds */
+}
+
+/* A finished thinking block goes out whole with its signature, in
+ * LiteLLM's thinking_blocks field, so a caller can hand it back on the
+ * next turn (the API wants it when thinking and tools are combined). */
+static int on_block_stop(struct pcall *pc, struct astream *st,
+                         const json_t *ev)
+{
+    struct ablock *b = block_at(st, jint(ev, "index", -1), 0);
+    json_t *tb;
+
+    if (b == NULL || b->kind != B_THINK || st->think_full || st->sig.len == 0)
+        return 0;
+    tb = json_pack("{s:[{s:s, s:s%, s:s%}]}", "thinking_blocks", "type",
+                   "thinking", "thinking", st->think.p ? st->think.p : "",
+                   st->think.len, "signature", st->sig.p, st->sig.len);
+    buf_reset(&st->think);
+    buf_reset(&st->sig);
+    return emit(pc, st, tb, NULL);
+}
+
+static int on_event(void *ud, const struct sse_event *ev)
+{
+    struct pcall *pc = ud;
+    struct astream *st = pc->state;
+    json_t *j;
+    const char *t;
+    int r = 0;
+
+    if (ev->data_len == 0)
+        return 0;
+    j = json_loadb(ev->data, ev->data_len, 0, NULL);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return pcall_fail(pc, LLMUX_EUNAVAIL, 200, "%s sent a malformed "
+                          "stream event (not a JSON object)", pname(pc));
+    }
+    t = hub_str(j, "type");
+    if (t == NULL)
+        t = ev->event;
+    if (strcmp(t, "message_start") == 0) {
+        json_t *m = json_object_get(j, "message");
+
+        if (!st->sid_ready) {
+            common_stream_id_init(&st->sid, pc, hub_str(m, "id"),
+                                  hub_str(m, "model"));
+            st->sid_ready = 1;
+        }
+        usage_take(&st->u, json_object_get(m, "usage"));
+        pcall_set_usage(pc, usage_json(&st->u));
+    } else if (strcmp(t, "content_block_start") == 0) {
+        r = on_block_start(pc, st, j);
+    } else if (strcmp(t, "content_block_delta") == 0) {
+        r = on_block_delta(pc, st, j);
+    } else if (strcmp(t, "content_block_stop") == 0) {
+        r = on_block_stop(pc, st, j);
+    } else if (strcmp(t, "message_delta") == 0) {
+        json_t *u = json_object_get(j, "usage");
+        const char *reason = hub_str(json_object_get(j, "delta"),
+                                     "stop_reason");
+
+        /* Counts here are cumulative: they replace the earlier ones. */
+        if (json_is_object(u)) {
+            usage_take(&st->u, u);
+            pcall_set_usage(pc, usage_json(&st->u));
+        }
+        if (reason && !st->finished) {
+            st->finished = 1;
+            r = emit(pc, st, json_object(), map_stop(reason,
+                                                     st->ntools > 0));
+        }
+    } else if (strcmp(t, "message_stop") == 0) {
+        st->stopped = 1;
+    } else if (strcmp(t, "error") == 0) {
+        r = error_obj(pc, json_object_get(j, "error"), 200);
+    }
+    /* ping and event types added later are ignored. */
+    json_decref(j);
+    return r;
+}
+
+static struct astream *stream_state(struct pcall *pc)
+{
+    struct astream *st = pc->state;
+    int mode;
+
+    if (st)
+        return st;
+    if ((st = calloc(1, sizeof(*st))) == NULL)
+        return NULL;
+    sse_init(&st->sse, SSE_MAX_EVENT);
+    buf_init(&st->think, MAX_THINKING);
+    buf_init(&st->sig, MAX_SIGNATURE);
+    mode = json_mode_of(pc);
+    st->json_mode = mode > 0;
+    pc->state = st;
+    return st;
+}
+
+static int anthropic_stream_feed(struct pcall *pc, const char *p, size_t n)
+{
+    struct astream *st = stream_state(pc);
+    int r;
+
+    if (st == NULL)
+        return oom(pc);
+    r = sse_feed(&st->sse, p, n, on_event, pc);
+    if (r < 0 && pc->err.code == 0)
+        pcall_fail(pc, r == LLMUX_ETOOBIG ? LLMUX_EUNAVAIL : r, 200,
+                   "%s sent a stream event over 4 MiB", pname(pc));
+    return r < 0 ? r : 0;
+}
+
+static int anthropic_stream_end(struct pcall *pc)
+{
+    struct astream *st = stream_state(pc);
+    int r;
+
+    if (st == NULL)
+        return oom(pc);
+    r = sse_end(&st->sse, on_event, pc);
+    if (r < 0) {
+        if (pc->err.code == 0)
+            pcall_fail(pc, LLMUX_EUNAVAIL, 200, "%s sent a stream event "
+                       "over 4 MiB", pname(pc));
+        return r;
+    }
+    /* Without message_delta/message_stop the answer was cut short. */
+    if (!st->finished && !st->stopped)
+        return pcall_fail(pc, LLMUX_EUNAVAIL, 200, "%s stream ended before "
+                          "message_stop (truncated answer)", pname(pc));
+    if (!st->finished)
+        return emit(pc, st, json_object(), "stop");
+    return 0;
+}
+
+static void anthropic_stream_free(struct pcall *pc)
+{
+    struct astream *st = pc->state;
+
+    if (st) {
+        sse_free(&st->sse);
+        buf_free(&st->think);
+        buf_free(&st->sig);
+        free(st->blocks);
+        free(st);
+        pc->state = NULL;
+    }
+}
+
+static int anthropic_map_error(struct pcall *pc, const struct http_resp *r)
+{
+    json_t *j = json_loadb(r->body, r->len, 0, NULL);
+    json_t *e = json_object_get(j, "error");
+    int code;
+
+    if (json_is_object(e))
+        code = error_obj(pc, e, r->status);
+    else
+        code = provider_map_error_default(pc, r);
+    pc->err.retry_after = r->retry_after;
+    json_decref(j);
+    return code;
+}
+
+const struct provider provider_anthropic = {
+    .name        = "anthropic",
+    .build       = anthropic_build,
+    .parse       = anthropic_parse,
+    .stream_feed = anthropic_stream_feed,
+    .stream_end  = anthropic_stream_end,
+    .stream_free = anthropic_stream_free,
+    .map_error   = anthropic_map_error,
+};

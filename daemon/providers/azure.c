@@ -1,0 +1,137 @@
+/* azure.c -- Azure OpenAI: OpenAI's wire format behind Azure's URL scheme
+ * and key header.
+ * Owns: the deployment URL ({api_base}/openai/deployments/{deployment}/
+ * chat/completions?api-version=…), the api-key header, the API version
+ * choice, and Azure's error details (content filter 400s, rate limit hints
+ * in the message). Bodies, streams and answers are openai.c's. */
+#include "config.h"
+#include "openai.h"
+#include "presets.h"
+#include "provider.h"
+#include "secret.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* The latest GA data-plane inference version that takes a deployment in
+ * the path; it has stream_options.include_usage and structured outputs. */
+#define AZURE_DEFAULT_API_VERSION "2024-10-21"
+
+/* Deployment names and API versions go into the URL unescaped: refuse
+ * anything that could change its meaning. */
+static int url_safe(const char *s)
+{
+    if (s == NULL || *s == '\0')
+        return 0;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' &&
+            *s != '.')
+            return 0;
+    return 1;
+}
+
+/* The api-version: the deployment's, else $AZURE_API_VERSION, else the
+ * default above. */
+static const char *api_version(const struct deployment *d)
+{
+    const char *v = d->api_version;
+
+    if (v == NULL || *v == '\0')
+        v = getenv("AZURE_API_VERSION");
+    if (v == NULL || *v == '\0')
+        v = AZURE_DEFAULT_API_VERSION;
+    return v;
+}
+
+/* stream_options arrived in 2024-09-01-preview and the 2024-10-21 GA;
+ * older versions refuse the parameter. Dates compare as strings. */
+static int has_stream_options(const char *version)
+{
+    return strlen(version) < 10 || strncmp(version, "2024-09-01", 10) >= 0;
+}
+
+static int azure_build(struct pcall *pc, struct http_req *out)
+{
+    const struct deployment *d = pc->dep;
+    const char *ver = api_version(d);
+    int r;
+
+    if (d->api_key == NULL)
+        return pcall_fail(pc, LLMUX_EAUTH, 0, "no API key for %s: set $%s "
+                          "or api_key in model_list", d->preset->name,
+                          d->preset->key_env ? d->preset->key_env : "?");
+    if (!url_safe(d->upstream_model))
+        return pcall_fail(pc, LLMUX_EBADREQ, 0, "%s: the deployment name "
+                          "\"%s\" has characters a URL path cannot carry",
+                          d->preset->name, d->upstream_model);
+    if (!url_safe(ver))
+        return pcall_fail(pc, LLMUX_EBADREQ, 0, "%s: bad api_version \"%s\"",
+                          d->preset->name, ver);
+    if ((r = openai_build_body(pc, has_stream_options(ver) ? 0 :
+                               OPENAI_BODY_NO_STREAM_OPTIONS,
+                               &out->body)) < 0)
+        return r;
+    r = buf_addf(&out->url, "%s/openai/deployments/%s/chat/completions"
+                 "?api-version=%s", d->api_base, d->upstream_model, ver);
+    if (r == 0)
+        r = http_header_add(out, "Content-Type: application/json");
+    if (r == 0 && pc->stream)
+        r = http_header_add(out, "Accept: text/event-stream");
+    if (r == 0)
+        r = http_header_secret(out, "api-key: ", d->api_key);
+    if (r < 0)
+        return pcall_fail(pc, LLMUX_EINTERNAL, 0, "cannot build the %s "
+                          "request", d->preset->name);
+    return 0;
+}
+
+/* Seconds from Azure's "Please retry after 6 seconds." (or OpenAI's "try
+ * again in 1.5s"); -1 when the message has none. */
+static double retry_hint(const char *text)
+{
+    static const char *const lead[] = { "retry after ", "try again in " };
+    const char *p = NULL;
+    char *end;
+    double d;
+
+    for (size_t i = 0; i < sizeof(lead) / sizeof(lead[0]) && !p; i++)
+        if ((p = strcasestr(text, lead[i])) != NULL)
+            p += strlen(lead[i]);
+    if (p == NULL || !isdigit((unsigned char)*p))
+        return -1;
+    d = strtod(p, &end);
+    while (*end == ' ')
+        end++;
+    if (strncasecmp(end, "ms", 2) == 0 ||
+        strncasecmp(end, "millisecond", 11) == 0)
+        return d / 1000.0;
+    if (strncasecmp(end, "min", 3) == 0 ||
+        (end[0] == 'm' && !isalpha((unsigned char)end[1])))
+        return d * 60.0;
+    return d;
+}
+
+/* openai.c reads the {"error": …} body (its code "content_filter" and the
+ * innererror ResponsibleAIPolicyViolation make a 400 a content_policy
+ * error); Azure puts the wait of a 429 in the words when the header is
+ * missing. */
+static int azure_map_error(struct pcall *pc, const struct http_resp *r)
+{
+    int code = openai_map_error(pc, r);
+
+    if (code == LLMUX_ERATELIMIT && pc->err.retry_after < 0)
+        pc->err.retry_after = retry_hint(pc->err.message);
+    return code;
+}
+
+const struct provider provider_azure = {
+    .name        = "azure",
+    .build       = azure_build,
+    .parse       = openai_parse,
+    .stream_feed = openai_stream_feed,
+    .stream_end  = openai_stream_end,
+    .stream_free = openai_stream_free,
+    .map_error   = azure_map_error,
+};

@@ -1,0 +1,916 @@
+/* cohere.c -- the Cohere v2 chat dialect (POST /v2/chat).
+ * Owns: translating canonical requests to Cohere's messages, tools,
+ * response_format and thinking; reading bodies (content blocks, tool_plan,
+ * billed/real token counts) and the event-typed SSE stream (message-start …
+ * message-end) back into canonical completions and chunks; Cohere's error
+ * bodies ({"message": …}) and statuses (498 blocked, 499 cancelled). */
+#include "common.h"
+#include "config.h"
+#include "hub.h"
+#include "presets.h"
+#include "provider.h"
+#include "secret.h"
+#include "sse.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define SSE_MAX_EVENT (4u * 1024 * 1024)
+#define MAX_TOOL_CALLS 512       /* per answer; more is not a real answer */
+
+/* OpenAI keys this adapter translates (common_check_params refuses the
+ * rest unless drop_params). */
+static const char *const known_keys[] = {
+    "max_tokens", "max_completion_tokens", "temperature", "top_p", "stop",
+    "seed", "frequency_penalty", "presence_penalty", "tools", "tool_choice",
+    "response_format", "reasoning_effort", "parallel_tool_calls", NULL,
+};
+
+struct cohere_stream {
+    struct sse              sse;
+    struct common_stream_id sid;
+    int                     have_sid;  /* sid initialised */
+    int                     started;   /* the role chunk went out */
+    int                     finished;  /* message-end seen */
+    int                     ntools;    /* tool calls started so far */
+    int                     up_index[MAX_TOOL_CALLS]; /* Cohere's index of
+                                        * each of our tool calls */
+};
+
+static const char *pname(const struct pcall *pc)
+{
+    return pc->dep->preset->name;
+}
+
+static json_int_t num(const json_t *v)
+{
+    if (json_is_integer(v))
+        return json_integer_value(v);
+    if (json_is_real(v))
+        return (json_int_t)json_real_value(v);
+    return 0;
+}
+
+/* ---- request ------------------------------------------------------------ */
+
+/* A text value from an OpenAI content (string or parts), as a new string. */
+static json_t *text_of(struct pcall *pc, const json_t *content)
+{
+    struct buf b;
+    json_t *s;
+
+    buf_init(&b, HTTP_MAX_BODY);
+    if (content && !json_is_null(content) && !json_is_string(content) &&
+        !json_is_array(content)) {
+        pcall_fail(pc, LLMUX_EBADREQ, 0, "message content must be a string "
+                   "or an array of parts");
+        return NULL;
+    }
+    if (common_content_text(content, &b) < 0) {
+        buf_free(&b);
+        pcall_fail(pc, LLMUX_EBADREQ, 0, "message content is too large");
+        return NULL;
+    }
+    s = json_stringn(b.p ? b.p : "", b.len);
+    buf_free(&b);
+    if (s == NULL)
+        pcall_fail(pc, LLMUX_EBADREQ, 0, "message content is not UTF-8");
+    return s;
+}
+
+/* A user message's content: a string when it is text only, else Cohere's
+ * content blocks (text, image_url). Cohere takes data: and http(s) image
+ * URLs alike. */
+static json_t *user_content(struct pcall *pc, const json_t *content)
+{
+    json_t *parts, *part;
+    size_t i;
+    int images = 0;
+
+    if (!json_is_array(content))
+        return text_of(pc, content);
+    json_array_foreach(content, i, part) {
+        const char *t = hub_str(part, "type");
+
+        if (t && strcmp(t, "image_url") == 0)
+            images = 1;
+        else if (t == NULL || strcmp(t, "text") != 0) {
+            pcall_fail(pc, LLMUX_EBADREQ, 0, "%s does not accept content "
+                       "parts of type \"%s\"", pname(pc), t ? t : "?");
+            return NULL;
+        }
+    }
+    if (!images)
+        return text_of(pc, content);
+    parts = json_array();
+    json_array_foreach(content, i, part) {
+        const char *t = hub_str(part, "type");
+        struct common_image img;
+        json_t *iu, *detail;
+
+        if (strcmp(t, "text") == 0) {
+            json_array_append_new(parts, json_pack("{s:s, s:O?}", "type",
+                                  "text", "text",
+                                  json_object_get(part, "text")));
+            continue;
+        }
+        if (common_image(pc, part, &img) < 0) {
+            json_decref(parts);
+            return NULL;
+        }
+        iu = json_pack("{s:s}", "url", img.url);
+        detail = json_object_get(json_object_get(part, "image_url"),
+                                 "detail");
+        if (json_is_string(detail))
+            json_object_set(iu, "detail", detail);
+        json_array_append_new(parts, json_pack("{s:s, s:o}", "type",
+                              "image_url", "image_url", iu));
+    }
+    return parts;
+}
+
+/* OpenAI tool_calls of an assistant message -> Cohere's (same shape, with
+ * arguments always a string). */
+static json_t *tool_calls_out(struct pcall *pc, const json_t *calls)
+{
+    json_t *out = json_array(), *tc;
+    size_t i;
+
+    json_array_foreach(calls, i, tc) {
+        json_t *fn = json_object_get(tc, "function");
+        json_t *args = json_object_get(fn, "arguments");
+        const char *id = hub_str(tc, "id"), *name = hub_str(fn, "name");
+        char *dumped = NULL;
+
+        if (id == NULL || name == NULL) {
+            json_decref(out);
+            pcall_fail(pc, LLMUX_EBADREQ, 0, "tool_calls[%zu] needs an id "
+                       "and function.name", i);
+            return NULL;
+        }
+        if (json_is_object(args) || json_is_array(args))
+            dumped = json_dumps(args, JSON_COMPACT);
+        json_array_append_new(out, json_pack("{s:s, s:s, s:{s:s, s:s}}",
+                              "id", id, "type", "function", "function",
+                              "name", name, "arguments", dumped ? dumped :
+                              json_is_string(args) ?
+                              json_string_value(args) : "{}"));
+        free(dumped);
+    }
+    return out;
+}
+
+static json_t *message_out(struct pcall *pc, const json_t *m, size_t i)
+{
+    const char *role = hub_str(m, "role");
+    json_t *content = json_object_get(m, "content"), *c, *calls, *out;
+
+    if (role == NULL) {
+        pcall_fail(pc, LLMUX_EBADREQ, 0, "messages[%zu] has no role", i);
+        return NULL;
+    }
+    if (strcmp(role, "system") == 0 || strcmp(role, "developer") == 0) {
+        if ((c = text_of(pc, content)) == NULL)
+            return NULL;
+        return json_pack("{s:s, s:o}", "role", "system", "content", c);
+    }
+    if (strcmp(role, "user") == 0) {
+        if ((c = user_content(pc, content)) == NULL)
+            return NULL;
+        return json_pack("{s:s, s:o}", "role", "user", "content", c);
+    }
+    if (strcmp(role, "assistant") == 0) {
+        if ((c = text_of(pc, content)) == NULL)
+            return NULL;
+        calls = json_object_get(m, "tool_calls");
+        if (json_array_size(calls) == 0)
+            return json_pack("{s:s, s:o}", "role", "assistant", "content", c);
+        /* Text next to tool calls is what Cohere calls the tool plan (and
+         * what parse() hands back as content). */
+        out = json_pack("{s:s}", "role", "assistant");
+        if (json_string_length(c) > 0)
+            json_object_set(out, "tool_plan", c);
+        json_decref(c);
+        if ((calls = tool_calls_out(pc, calls)) == NULL) {
+            json_decref(out);
+            return NULL;
+        }
+        json_object_set_new(out, "tool_calls", calls);
+        return out;
+    }
+    if (strcmp(role, "tool") == 0) {
+        const char *id = hub_str(m, "tool_call_id");
+
+        if (id == NULL) {
+            pcall_fail(pc, LLMUX_EBADREQ, 0, "messages[%zu] (tool) needs a "
+                       "tool_call_id", i);
+            return NULL;
+        }
+        if ((c = text_of(pc, content)) == NULL)
+            return NULL;
+        return json_pack("{s:s, s:s, s:o}", "role", "tool", "tool_call_id",
+                         id, "content", c);
+    }
+    pcall_fail(pc, LLMUX_EBADREQ, 0, "%s does not support messages with "
+               "role \"%s\"", pname(pc), role);
+    return NULL;
+}
+
+/* tools -> Cohere's; only (when set) keeps just that function, for a
+ * tool_choice naming one. */
+static json_t *tools_out(struct pcall *pc, const char *only, int *ret_strict)
+{
+    json_t *tools = json_object_get(pc->req, "tools"), *out, *t;
+    size_t i;
+
+    if (!json_is_array(tools)) {
+        pcall_fail(pc, LLMUX_EBADREQ, 0, "tools must be an array");
+        return NULL;
+    }
+    out = json_array();
+    json_array_foreach(tools, i, t) {
+        json_t *fn = json_object_get(t, "function"), *o;
+        const char *type = hub_str(t, "type"), *name = hub_str(fn, "name");
+
+        if ((type && strcmp(type, "function") != 0) || name == NULL) {
+            json_decref(out);
+            pcall_fail(pc, LLMUX_EBADREQ, 0, "tools[%zu]: %s takes function "
+                       "tools with a name", i, pname(pc));
+            return NULL;
+        }
+        if (only && strcmp(only, name) != 0)
+            continue;
+        o = json_pack("{s:s}", "name", name);
+        if (json_is_string(json_object_get(fn, "description")))
+            json_object_set(o, "description",
+                            json_object_get(fn, "description"));
+        if (json_is_object(json_object_get(fn, "parameters")))
+            json_object_set(o, "parameters",
+                            json_object_get(fn, "parameters"));
+        if (hub_bool(fn, "strict", 0))
+            *ret_strict = 1;
+        json_array_append_new(out, json_pack("{s:s, s:o}", "type",
+                                             "function", "function", o));
+    }
+    if (only && json_array_size(out) == 0) {
+        json_decref(out);
+        pcall_fail(pc, LLMUX_EBADREQ, 0, "tool_choice names \"%s\", which "
+                   "is not in tools", only);
+        return NULL;
+    }
+    return out;
+}
+
+/* tools and tool_choice. Cohere has REQUIRED and NONE; "auto" is its
+ * default, and a named function becomes REQUIRED over that tool alone. */
+static int add_tools(struct pcall *pc, json_t *body)
+{
+    const char *name, *choice = common_tool_choice(pc->req, &name);
+    json_t *tools;
+    int strict = 0;
+
+    if (json_object_get(pc->req, "tools") == NULL ||
+        json_is_null(json_object_get(pc->req, "tools")) ||
+        json_array_size(json_object_get(pc->req, "tools")) == 0)
+        return 0;
+    if (choice && strcmp(choice, "auto") != 0 && strcmp(choice, "none") &&
+        strcmp(choice, "required") && strcmp(choice, "function"))
+        return pcall_fail(pc, LLMUX_EBADREQ, 0, "unknown tool_choice \"%s\"",
+                          choice);
+    if ((tools = tools_out(pc, name, &strict)) == NULL)
+        return pc->err.code;
+    json_object_set_new(body, "tools", tools);
+    if (strict)
+        json_object_set_new(body, "strict_tools", json_true());
+    if (choice && strcmp(choice, "none") == 0)
+        json_object_set_new(body, "tool_choice", json_string("NONE"));
+    else if (choice && (strcmp(choice, "required") == 0 ||
+                        strcmp(choice, "function") == 0))
+        json_object_set_new(body, "tool_choice", json_string("REQUIRED"));
+    return 0;
+}
+
+static int add_response_format(struct pcall *pc, json_t *body)
+{
+    json_t *rf = json_object_get(pc->req, "response_format"), *schema;
+    const char *type = hub_str(rf, "type");
+
+    if (rf == NULL || json_is_null(rf) || (type && !strcmp(type, "text")))
+        return 0;
+    if (type && strcmp(type, "json_object") == 0) {
+        json_object_set_new(body, "response_format",
+                            json_pack("{s:s}", "type", "json_object"));
+        return 0;
+    }
+    if (type && strcmp(type, "json_schema") == 0) {
+        schema = json_object_get(json_object_get(rf, "json_schema"),
+                                 "schema");
+        if (!json_is_object(schema))
+            return pcall_fail(pc, LLMUX_EBADREQ, 0, "response_format "
+                              "json_schema needs json_schema.schema");
+        json_object_set_new(body, "response_format", json_pack("{s:s, s:O}",
+                            "type", "json_object", "schema", schema));
+        return 0;
+    }
+    return pcall_fail(pc, LLMUX_EBADREQ, 0, "unknown response_format type "
+                      "\"%s\"", type ? type : "?");
+}
+
+/* reasoning_effort -> thinking.token_budget; "none" turns thinking off
+ * (Cohere's reasoning models think by default). */
+static int add_thinking(struct pcall *pc, json_t *body)
+{
+    const char *e = hub_str(pc->req, "reasoning_effort");
+    int budget = common_reasoning_budget(pc->req);
+
+    if (budget < 0)
+        return pcall_fail(pc, LLMUX_EBADREQ, 0, "unknown reasoning_effort "
+                          "\"%s\" (low, medium, high, none)", e ? e : "?");
+    if (budget > 0)
+        json_object_set_new(body, "thinking", json_pack("{s:s, s:i}", "type",
+                            "enabled", "token_budget", budget));
+    else if (e && strcmp(e, "none") == 0)
+        json_object_set_new(body, "thinking",
+                            json_pack("{s:s}", "type", "disabled"));
+    return 0;
+}
+
+/* Copies req[from] to body[to] when present and not null. */
+static void copy_param(const json_t *req, json_t *body, const char *from,
+                       const char *to)
+{
+    json_t *v = json_object_get(req, from);
+
+    if (v && !json_is_null(v))
+        json_object_set(body, to, v);
+}
+
+static json_t *build_body(struct pcall *pc)
+{
+    const json_t *req = pc->req;
+    json_t *msgs = json_object_get(req, "messages"), *body, *out, *m, *stop;
+    json_t *ptc = json_object_get(req, "parallel_tool_calls");
+    size_t i;
+
+    if (common_check_params(pc, known_keys) < 0)
+        return NULL;
+    /* Cohere decides alone how many tools to call at once. */
+    if (json_is_false(ptc) &&
+        common_unsupported(pc, "parallel_tool_calls") < 0)
+        return NULL;
+    if (!json_is_array(msgs) || json_array_size(msgs) == 0) {
+        pcall_fail(pc, LLMUX_EBADREQ, 0, "messages must be a non-empty "
+                   "array");
+        return NULL;
+    }
+    body = json_pack("{s:s, s:[], s:b}", "model", pc->dep->upstream_model,
+                     "messages", "stream", pc->stream);
+    out = json_object_get(body, "messages");
+    json_array_foreach(msgs, i, m) {
+        json_t *cm = message_out(pc, m, i);
+
+        if (cm == NULL) {
+            json_decref(body);
+            return NULL;
+        }
+        json_array_append_new(out, cm);
+    }
+    if (json_object_get(req, "max_completion_tokens") &&
+        !json_is_null(json_object_get(req, "max_completion_tokens")))
+        copy_param(req, body, "max_completion_tokens", "max_tokens");
+    else
+        copy_param(req, body, "max_tokens", "max_tokens");
+    copy_param(req, body, "temperature", "temperature");
+    copy_param(req, body, "top_p", "p");
+    copy_param(req, body, "seed", "seed");
+    copy_param(req, body, "frequency_penalty", "frequency_penalty");
+    copy_param(req, body, "presence_penalty", "presence_penalty");
+    if ((stop = common_stop_list(pc)) == NULL) {
+        json_decref(body);
+        return NULL;
+    }
+    if (json_array_size(stop) > 0)
+        json_object_set(body, "stop_sequences", stop);
+    json_decref(stop);
+    if (add_tools(pc, body) < 0 || add_response_format(pc, body) < 0 ||
+        add_thinking(pc, body) < 0) {
+        json_decref(body);
+        return NULL;
+    }
+    return body;
+}
+
+static int cohere_build(struct pcall *pc, struct http_req *out)
+{
+    const struct deployment *d = pc->dep;
+    json_t *body;
+    char *text;
+    int r;
+
+    if (d->api_key == NULL)
+        return pcall_fail(pc, LLMUX_EAUTH, 0, "no API key for %s: set $%s "
+                          "or api_key in model_list", d->preset->name,
+                          d->preset->key_env ? d->preset->key_env : "?");
+    if ((body = build_body(pc)) == NULL)
+        return pc->err.code;
+    text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    r = text ? buf_adds(&out->body, text) : -ENOMEM;
+    free(text);
+    if (r == 0)
+        r = buf_addf(&out->url, "%s/v2/chat", d->api_base);
+    if (r == 0)
+        r = http_header_add(out, "Content-Type: application/json");
+    if (r == 0)
+        r = http_header_add(out, pc->stream ? "Accept: text/event-stream" :
+                            "Accept: application/json");
+    if (r == 0)
+        r = http_header_secret(out, "Authorization: Bearer ", d->api_key);
+    if (r < 0)
+        return pcall_fail(pc, LLMUX_EINTERNAL, 0, "cannot build the %s "
+                          "request", d->preset->name);
+    return 0;
+}
+
+/* ---- answers ------------------------------------------------------------ */
+
+/* Cohere's finish_reason -> OpenAI's. NULL for the two that mean the
+ * answer failed (ERROR, TIMEOUT); *ret_code then says how. Older API
+ * versions spelled them in lower case. */
+static const char *map_finish(const char *f, int *ret_code)
+{
+    *ret_code = 0;
+    if (f == NULL)
+        return "stop";
+    if (!strcasecmp(f, "MAX_TOKENS") || !strcasecmp(f, "ERROR_LIMIT"))
+        return "length";
+    if (!strcasecmp(f, "TOOL_CALL"))
+        return "tool_calls";
+    if (!strcasecmp(f, "ERROR_TOXIC") || !strcasecmp(f, "CONTENT_BLOCKED"))
+        return "content_filter";
+    if (!strcasecmp(f, "ERROR")) {
+        *ret_code = LLMUX_EUNAVAIL;
+        return NULL;
+    }
+    if (!strcasecmp(f, "TIMEOUT")) {
+        *ret_code = LLMUX_ETIMEOUT;
+        return NULL;
+    }
+    return "stop";     /* COMPLETE, STOP_SEQUENCE, USER_CANCEL, new ones */
+}
+
+/* usage -> OpenAI's. usage.tokens (what the model really read and wrote,
+ * prompt template included) is preferred; billed_units (what Cohere bills)
+ * only stands in when tokens is missing. */
+static json_t *usage_of(const json_t *u)
+{
+    json_t *t = json_object_get(u, "tokens"), *cached;
+
+    if (!json_is_object(t))
+        t = json_object_get(u, "billed_units");
+    if (!json_is_object(t))
+        return NULL;
+    cached = json_object_get(u, "cached_tokens");
+    return common_usage(num(json_object_get(t, "input_tokens")),
+                        num(json_object_get(t, "output_tokens")),
+                        json_is_number(cached) ? num(cached) : -1, -1);
+}
+
+static int finish_failed(struct pcall *pc, int code, const char *f,
+                         const char *detail)
+{
+    return pcall_fail(pc, code, 200, "%s: the generation ended with "
+                      "finish_reason %s%s%s", pname(pc), f,
+                      detail ? ": " : "", detail ? detail : "");
+}
+
+/* Tool calls of a response message -> OpenAI's (arguments as strings). */
+static json_t *calls_in(const json_t *calls)
+{
+    json_t *out = json_array(), *tc;
+    size_t i;
+
+    json_array_foreach(calls, i, tc) {
+        json_t *fn = json_object_get(tc, "function");
+        json_t *args = json_object_get(fn, "arguments");
+        char *dumped = NULL;
+        char idbuf[32];
+        const char *id = hub_str(tc, "id");
+
+        if (id == NULL) {
+            snprintf(idbuf, sizeof(idbuf), "call_%zu", i);
+            id = idbuf;
+        }
+        if (!json_is_string(args) && args)
+            dumped = json_dumps(args, JSON_COMPACT | JSON_ENCODE_ANY);
+        json_array_append_new(out, json_pack("{s:s, s:s, s:{s:s, s:s}}",
+                              "id", id, "type", "function", "function",
+                              "name", hub_str(fn, "name") ?
+                              hub_str(fn, "name") : "", "arguments",
+                              dumped ? dumped : json_is_string(args) ?
+                              json_string_value(args) : ""));
+        free(dumped);
+    }
+    return out;
+}
+
+static int cohere_parse(struct pcall *pc, const struct http_resp *r,
+                        json_t **ret)
+{
+    json_t *j, *m, *blocks, *b, *calls, *msg, *usage, *c;
+    struct buf text, think;
+    struct common_stream_id sid;
+    const char *finish, *plan;
+    size_t i;
+    int code, rc = 0;
+
+    *ret = NULL;
+    if ((j = common_parse_json(pc, r->body, r->len, "response")) == NULL)
+        return pc->err.code;
+    m = json_object_get(j, "message");
+    if (!json_is_object(m)) {
+        const char *e = hub_str(j, "message");
+
+        if (e)
+            rc = pcall_fail(pc, provider_code_for(500, e), r->status,
+                            "%s: %s", pname(pc), e);
+        else
+            rc = pcall_fail(pc, LLMUX_EUNAVAIL, r->status, "%s sent a "
+                            "malformed response (no message)", pname(pc));
+        json_decref(j);
+        return rc;
+    }
+    finish = map_finish(hub_str(j, "finish_reason"), &code);
+    if (finish == NULL) {
+        rc = finish_failed(pc, code, hub_str(j, "finish_reason"), NULL);
+        json_decref(j);
+        return rc;
+    }
+    buf_init(&text, HTTP_MAX_BODY);
+    buf_init(&think, HTTP_MAX_BODY);
+    blocks = json_object_get(m, "content");
+    if (json_is_string(blocks))
+        buf_add(&text, json_string_value(blocks), json_string_length(blocks));
+    json_array_foreach(blocks, i, b) {
+        const char *type = hub_str(b, "type");
+
+        if (type && strcmp(type, "thinking") == 0 && hub_str(b, "thinking"))
+            buf_adds(&think, hub_str(b, "thinking"));
+        else if (type && strcmp(type, "text") == 0 && hub_str(b, "text"))
+            buf_adds(&text, hub_str(b, "text"));
+    }
+    calls = json_object_get(m, "tool_calls");
+    plan = hub_str(m, "tool_plan");
+    msg = json_pack("{s:s}", "role", "assistant");
+    if (text.len)
+        c = json_stringn(text.p, text.len);
+    else if (json_array_size(calls) && plan && *plan)
+        c = json_string(plan);
+    else
+        c = json_array_size(calls) ? json_null() : json_string("");
+    json_object_set_new(msg, "content", c ? c : json_string(""));
+    if (think.len)
+        json_object_set_new(msg, "reasoning_content",
+                            json_stringn(think.p, think.len));
+    if (json_array_size(calls))
+        json_object_set_new(msg, "tool_calls", calls_in(calls));
+    buf_free(&text);
+    buf_free(&think);
+    usage = usage_of(json_object_get(j, "usage"));
+    if (usage)
+        pcall_set_usage(pc, json_incref(usage));
+    common_stream_id_init(&sid, pc, hub_str(j, "id"), NULL);
+    *ret = common_completion(&sid, msg, finish, usage);
+    json_decref(usage);
+    json_decref(j);
+    if (*ret == NULL)
+        return pcall_fail(pc, LLMUX_EINTERNAL, 0, "out of memory");
+    return 0;
+}
+
+/* ---- streams ------------------------------------------------------------ */
+
+/* Sends delta (stolen); the first chunk of a stream carries the role. */
+static int emit(struct pcall *pc, struct cohere_stream *st, json_t *delta,
+                const char *finish)
+{
+    if (delta == NULL)
+        return pcall_fail(pc, LLMUX_EINTERNAL, 0, "out of memory");
+    if (!st->have_sid) {
+        common_stream_id_init(&st->sid, pc, NULL, NULL);
+        st->have_sid = 1;
+    }
+    if (!st->started) {
+        json_object_set_new(delta, "role", json_string("assistant"));
+        st->started = 1;
+    }
+    return common_emit_delta(pc, &st->sid, delta, finish);
+}
+
+/* delta.message of an event. */
+static json_t *dmsg(const json_t *ev)
+{
+    return json_object_get(json_object_get(ev, "delta"), "message");
+}
+
+/* Our index for the tool call Cohere numbers up (the call being streamed
+ * when the event gives no index); -1 if it never started. */
+static int our_index(const struct cohere_stream *st, const json_t *ev)
+{
+    json_t *ix = json_object_get(ev, "index");
+
+    if (!json_is_integer(ix))
+        return st->ntools - 1;
+    for (int i = st->ntools - 1; i >= 0; i--)
+        if (st->up_index[i] == (int)json_integer_value(ix))
+            return i;
+    return -1;
+}
+
+static int on_tool_start(struct pcall *pc, struct cohere_stream *st,
+                         const json_t *ev)
+{
+    json_t *tc = json_object_get(dmsg(ev), "tool_calls");
+    json_t *fn = json_object_get(tc, "function"), *delta, *ix;
+    const char *args = hub_str(fn, "arguments");
+    int i;
+
+    if (st->ntools >= MAX_TOOL_CALLS)
+        return pcall_fail(pc, LLMUX_EUNAVAIL, 200, "%s sent more than %d "
+                          "tool calls", pname(pc), MAX_TOOL_CALLS);
+    ix = json_object_get(ev, "index");
+    i = st->ntools++;
+    st->up_index[i] = json_is_integer(ix) ? (int)json_integer_value(ix) : i;
+    delta = common_tool_delta_start(i, hub_str(tc, "id"),
+                                    hub_str(fn, "name"));
+    if (delta && args && *args)
+        json_object_set_new(json_object_get(json_array_get(
+            json_object_get(delta, "tool_calls"), 0), "function"),
+            "arguments", json_string(args));
+    return emit(pc, st, delta, NULL);
+}
+
+static int on_tool_delta(struct pcall *pc, struct cohere_stream *st,
+                         const json_t *ev)
+{
+    json_t *fn = json_object_get(json_object_get(dmsg(ev), "tool_calls"),
+                                 "function");
+    json_t *args = json_object_get(fn, "arguments");
+    int i = our_index(st, ev);
+
+    if (i < 0)
+        return pcall_fail(pc, LLMUX_EUNAVAIL, 200, "%s sent tool-call-delta "
+                          "for a call that never started", pname(pc));
+    if (!json_is_string(args) || json_string_length(args) == 0)
+        return 0;
+    return emit(pc, st, common_tool_delta_args(i, json_string_value(args),
+                                               json_string_length(args)),
+                NULL);
+}
+
+/* content-start / content-delta: text or thinking. */
+static int on_content(struct pcall *pc, struct cohere_stream *st,
+                      const json_t *ev)
+{
+    json_t *c = json_object_get(dmsg(ev), "content"), *t;
+
+    if (json_string_length(t = json_object_get(c, "text")) > 0)
+        return emit(pc, st, json_pack("{s:O}", "content", t), NULL);
+    if (json_string_length(t = json_object_get(c, "thinking")) > 0)
+        return emit(pc, st, json_pack("{s:O}", "reasoning_content", t),
+                    NULL);
+    return 0;
+}
+
+static int on_message_end(struct pcall *pc, struct cohere_stream *st,
+                          const json_t *ev)
+{
+    json_t *d = json_object_get(ev, "delta"), *u;
+    const char *f = hub_str(d, "finish_reason"), *err = hub_str(d, "error");
+    const char *finish;
+    int code;
+
+    st->finished = 1;
+    if ((u = usage_of(json_object_get(d, "usage"))) != NULL)
+        pcall_set_usage(pc, u);
+    finish = map_finish(f, &code);
+    if (finish == NULL)
+        return finish_failed(pc, code, f, err);
+    if (err && *err)
+        return finish_failed(pc, LLMUX_EUNAVAIL, f ? f : "?", err);
+    return emit(pc, st, json_object(), finish);
+}
+
+/* An error event in the stream (not documented for v2; seen as a "type":
+ * "error" payload or an SSE event named error): infer the kind from its
+ * words. */
+static int on_error_event(struct pcall *pc, const json_t *ev)
+{
+    const char *m = hub_str(ev, "message");
+    json_t *e = json_object_get(ev, "error");
+    long st = 500;
+
+    if (m == NULL)
+        m = json_is_string(e) ? json_string_value(e) : hub_str(e, "message");
+    if (m == NULL)
+        m = "an error event without a message";
+    if (strcasestr(m, "rate limit") || strcasestr(m, "too many requests"))
+        st = 429;
+    else if (provider_code_for(400, m) != LLMUX_EBADREQ)
+        st = 400;     /* context window or content policy wording */
+    return pcall_fail(pc, provider_code_for(st, m), 200, "%s: %s", pname(pc),
+                      m);
+}
+
+static int on_event(void *ud, const struct sse_event *ev)
+{
+    struct pcall *pc = ud;
+    struct cohere_stream *st = pc->state;
+    const char *type;
+    json_t *j;
+    int r = 0;
+
+    if (st->finished || ev->data_len == 0 ||
+        (ev->data_len == 6 && memcmp(ev->data, "[DONE]", 6) == 0))
+        return 0;
+    if ((j = common_parse_json(pc, ev->data, ev->data_len,
+                               "stream event")) == NULL)
+        return pc->err.code;
+    if ((type = hub_str(j, "type")) == NULL)
+        type = ev->event;      /* the SSE event name says the same */
+    if (strcmp(type, "message-start") == 0) {
+        if (!st->have_sid) {
+            common_stream_id_init(&st->sid, pc, hub_str(j, "id"), NULL);
+            st->have_sid = 1;
+        }
+        if (!st->started)
+            r = emit(pc, st, json_pack("{s:s}", "content", ""), NULL);
+    } else if (strcmp(type, "content-start") == 0 ||
+               strcmp(type, "content-delta") == 0) {
+        r = on_content(pc, st, j);
+    } else if (strcmp(type, "tool-plan-delta") == 0) {
+        json_t *t = json_object_get(dmsg(j), "tool_plan");
+
+        if (json_string_length(t) > 0)
+            r = emit(pc, st, json_pack("{s:O}", "content", t), NULL);
+    } else if (strcmp(type, "tool-call-start") == 0) {
+        r = on_tool_start(pc, st, j);
+    } else if (strcmp(type, "tool-call-delta") == 0) {
+        r = on_tool_delta(pc, st, j);
+    } else if (strcmp(type, "message-end") == 0) {
+        r = on_message_end(pc, st, j);
+    } else if (strcmp(type, "error") == 0) {
+        r = on_error_event(pc, j);
+    }
+    /* content-end, tool-call-end, citation-*, debug and anything new:
+     * nothing to say in OpenAI's terms. */
+    json_decref(j);
+    return r;
+}
+
+/* Sets pc->err for a framing failure the callbacks did not explain. */
+static void feed_failed(struct pcall *pc, int r)
+{
+    if (pc->err.code)
+        return;
+    if (r == LLMUX_ETOOBIG)
+        pcall_fail(pc, LLMUX_EUNAVAIL, 200, "%s sent a stream event over "
+                   "4 MiB", pname(pc));
+    else if (r == LLMUX_ECLOSED)
+        pcall_fail(pc, LLMUX_ECLOSED, 0, "the caller went away");
+    else
+        pcall_fail(pc, LLMUX_EINTERNAL, 0, "out of memory");
+}
+
+static int cohere_stream_feed(struct pcall *pc, const char *p, size_t n)
+{
+    struct cohere_stream *st = pc->state;
+    int r;
+
+    if (st == NULL) {
+        if ((st = calloc(1, sizeof(*st))) == NULL)
+            return pcall_fail(pc, LLMUX_EINTERNAL, 0, "out of memory");
+        sse_init(&st->sse, SSE_MAX_EVENT);
+        pc->state = st;
+    }
+    r = sse_feed(&st->sse, p, n, on_event, pc);
+    if (r < 0)
+        feed_failed(pc, r);
+    return r < 0 ? r : 0;
+}
+
+static int cohere_stream_end(struct pcall *pc)
+{
+    struct cohere_stream *st = pc->state;
+    int r;
+
+    if (st && (r = sse_end(&st->sse, on_event, pc)) < 0) {
+        feed_failed(pc, r);
+        return r;
+    }
+    if (st == NULL || !st->finished)
+        return pcall_fail(pc, LLMUX_EUNAVAIL, 200, "%s's stream ended "
+                          "before message-end (truncated)", pname(pc));
+    return 0;
+}
+
+static void cohere_stream_free(struct pcall *pc)
+{
+    struct cohere_stream *st = pc->state;
+
+    if (st) {
+        sse_free(&st->sse);
+        free(st);
+        pc->state = NULL;
+    }
+}
+
+/* ---- errors ------------------------------------------------------------- */
+
+/* Seconds from a hint in an error message ("retry after 6 seconds", "try
+ * again in 1.5s", "… in 200ms"); -1 when there is none. */
+static double retry_hint(const char *text)
+{
+    static const char *const lead[] = { "try again in ", "retry after ",
+                                        "retry in " };
+    const char *p = NULL;
+    char *end;
+    double d;
+
+    for (size_t i = 0; i < sizeof(lead) / sizeof(lead[0]) && !p; i++)
+        if ((p = strcasestr(text, lead[i])) != NULL)
+            p += strlen(lead[i]);
+    if (p == NULL || !isdigit((unsigned char)*p))
+        return -1;
+    d = strtod(p, &end);
+    while (*end == ' ')
+        end++;
+    if (strncasecmp(end, "ms", 2) == 0 ||
+        strncasecmp(end, "millisecond", 11) == 0)
+        return d / 1000.0;
+    if (strncasecmp(end, "min", 3) == 0 ||
+        (end[0] == 'm' && !isalpha((unsigned char)end[1])))
+        return d * 60.0;
+    return d;
+}
+
+/* Cohere's error bodies are {"id": …, "message": …}; proxies in front of
+ * it may answer OpenAI-style {"error": …} or plain text. */
+static void error_text(const struct http_resp *r, char *out, size_t len)
+{
+    json_t *j = json_loadb(r->body, r->len, 0, NULL), *e;
+    const char *m = hub_str(j, "message");
+    size_t n;
+
+    if (m == NULL) {
+        e = json_object_get(j, "error");
+        m = json_is_string(e) ? json_string_value(e) : hub_str(e, "message");
+    }
+    if (m == NULL)
+        m = hub_str(j, "detail");
+    if (m) {
+        snprintf(out, len, "%s", m);
+    } else if (r->len == 0) {
+        snprintf(out, len, "HTTP %ld with an empty body", r->status);
+    } else {
+        n = r->len < len - 1 ? r->len : len - 1;
+        for (size_t i = 0; i < n; i++)
+            out[i] = (r->body[i] == '\n' || r->body[i] == '\r' ||
+                      r->body[i] == '\0') ? ' ' : r->body[i];
+        out[n] = '\0';
+    }
+    json_decref(j);
+}
+
+static int cohere_map_error(struct pcall *pc, const struct http_resp *r)
+{
+    char text[400];
+    int code;
+
+    error_text(r, text, sizeof(text));
+    switch (r->status) {
+    case 402: code = LLMUX_EPERMISSION; break;  /* billing limit reached */
+    case 498: code = LLMUX_EPOLICY;     break;  /* blocked: usage policy */
+    case 499: code = LLMUX_ECANCELLED;  break;
+    case 504: code = LLMUX_ETIMEOUT;    break;
+    default:  code = provider_code_for(r->status, text);
+    }
+    pcall_fail(pc, code, r->status, "%s: %s", pname(pc), text);
+    pc->err.retry_after = r->retry_after;
+    if (pc->err.retry_after < 0 && code == LLMUX_ERATELIMIT)
+        pc->err.retry_after = retry_hint(text);
+    return code;
+}
+
+const struct provider provider_cohere = {
+    .name        = "cohere",
+    .build       = cohere_build,
+    .parse       = cohere_parse,
+    .stream_feed = cohere_stream_feed,
+    .stream_end  = cohere_stream_end,
+    .stream_free = cohere_stream_free,
+    .map_error   = cohere_map_error,
+};

@@ -1,0 +1,969 @@
+/* gemini.c -- the Google AI Studio Gemini dialect
+ * (POST /v1beta/models/{model}:generateContent, :streamGenerateContent).
+ * Owns: hub request -> GenerateContentRequest (systemInstruction, merged
+ * user/model contents, functionCall/functionResponse parts, generationConfig
+ * with JSON mode and thinking), and GenerateContentResponse bodies, SSE
+ * streams and google.rpc error bodies back to the hub format.
+ * The key travels in x-goog-api-key, never in the URL. */
+#include "common.h"
+#include "config.h"
+#include "hub.h"
+#include "presets.h"
+#include "provider.h"
+#include "secret.h"
+#include "sse.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SSE_MAX_EVENT (4u * 1024 * 1024)
+/* Gemini 3 wants each functionCall it produced handed back with its
+ * thoughtSignature; the hub format cannot carry it, so replayed calls get
+ * the placeholder Google documents for history it did not sign. */
+#define SKIP_SIGNATURE "skip_thought_signature_validator"
+
+static const char *const known_params[] = {
+    "temperature", "top_p", "max_tokens", "max_completion_tokens", "stop",
+    "tools", "tool_choice", "parallel_tool_calls", "response_format",
+    "reasoning_effort", "thinking", "seed", "presence_penalty",
+    "frequency_penalty", NULL,
+};
+
+struct gstream {
+    struct sse              sse;
+    struct common_stream_id sid;
+    int                     sid_ready;
+    int                     role_sent;
+    int                     ntools;     /* function calls emitted */
+    int                     finished;   /* finish chunk emitted */
+};
+
+static const char *pname(const struct pcall *pc)
+{
+    return pc->dep->preset ? pc->dep->preset->name : "gemini";
+}
+
+static json_int_t jint(const json_t *o, const char *k, json_int_t dflt)
+{
+    json_t *v = json_object_get(o, k);
+
+    if (json_is_integer(v))
+        return json_integer_value(v);
+    if (json_is_real(v))
+        return (json_int_t)json_real_value(v);
+    return dflt;
+}
+
+static int oom(struct pcall *pc)
+{
+    return pcall_fail(pc, LLMUX_EINTERNAL, 0, "out of memory");
+}
+
+/* ------------------------------------------------------------------------
+ * Request
+ */
+
+static int key_required(const struct deployment *d)
+{
+    if (d->preset == NULL)
+        return 1;
+    if (d->preset->quirks & QUIRK_KEY_OPTIONAL)
+        return 0;
+    return d->preset->api_base == NULL ||
+           strcmp(d->api_base, d->preset->api_base) == 0;
+}
+
+/* gemini-3 and later sign their function calls. */
+static int signs_calls(const char *model)
+{
+    const char *p = model ? strstr(model, "gemini-") : NULL;
+
+    return p && isdigit((unsigned char)p[7]) && strtol(p + 7, NULL, 10) >= 3;
+}
+
+/* Appends part (stolen) to the last content when it has role, else to a
+ * new content: Gemini wants user and model turns to alternate. */
+static int push_part(json_t *contents, const char *role, json_t *part)
+{
+    size_t n = json_array_size(contents);
+    json_t *last = n ? json_array_get(contents, n - 1) : NULL;
+
+    if (part == NULL)
+        return -ENOMEM;
+    if (last && strcmp(hub_str(last, "role"), role) == 0)
+        return json_array_append_new(json_object_get(last, "parts"), part) < 0
+               ? -ENOMEM : 0;
+    return json_array_append_new(contents, json_pack("{s:s, s:[o]}", "role",
+                                 role, "parts", part)) < 0 ? -ENOMEM : 0;
+}
+
+static const char *mime_from_url(const char *url)
+{
+    static const struct { const char *ext, *mime; } types[] = {
+        { ".png", "image/png" }, { ".jpg", "image/jpeg" },
+        { ".jpeg", "image/jpeg" }, { ".webp", "image/webp" },
+        { ".gif", "image/gif" }, { ".heic", "image/heic" },
+        { ".heif", "image/heif" }, { ".pdf", "application/pdf" },
+    };
+    size_t n = strcspn(url, "?#");
+
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        size_t e = strlen(types[i].ext);
+
+        if (n > e && strncasecmp(url + n - e, types[i].ext, e) == 0)
+            return types[i].mime;
+    }
+    return NULL;
+}
+
+/* data: URLs become inlineData; http(s) URLs become fileData, which the
+ * API fetches itself (public and signed URLs are accepted there). */
+static json_t *image_part(const struct common_image *im)
+{
+    const char *mime;
+
+    if (im->data)
+        return json_pack("{s:{s:s%, s:s%}}", "inlineData", "mimeType",
+                         im->mime, im->mime_len, "data", im->data,
+                         im->data_len);
+    mime = mime_from_url(im->url);
+    return mime ? json_pack("{s:{s:s, s:s}}", "fileData", "mimeType", mime,
+                            "fileUri", im->url)
+                : json_pack("{s:{s:s}}", "fileData", "fileUri", im->url);
+}
+
+/* The content of a hub message as parts of role, pushed onto contents. */
+static int content_parts(struct pcall *pc, const json_t *msg,
+                         json_t *contents, const char *role)
+{
+    json_t *c = json_object_get(msg, "content"), *part, *p;
+    struct common_image im;
+    const char *type;
+    size_t i;
+    int r;
+
+    if (c == NULL || json_is_null(c))
+        return 0;
+    if (json_is_string(c)) {
+        if (json_string_length(c) == 0)
+            return 0;
+        return push_part(contents, role, json_pack("{s:O}", "text", c)) < 0 ?
+               oom(pc) : 0;
+    }
+    if (!json_is_array(c))
+        return pcall_fail(pc, LLMUX_EBADREQ, 0, "message content must be a "
+                          "string or an array of parts");
+    json_array_foreach(c, i, part) {
+        type = hub_str(part, "type");
+        if (type == NULL || strcmp(type, "text") == 0) {
+            json_t *t = json_object_get(part, "text");
+
+            if (!json_is_string(t))
+                return pcall_fail(pc, LLMUX_EBADREQ, 0, "a text content part "
+                                  "needs a \"text\" string");
+            if (json_string_length(t) == 0)
+                continue;
+            p = json_pack("{s:O}", "text", t);
+        } else if (strcmp(type, "image_url") == 0) {
+            if ((r = common_image(pc, part, &im)) < 0)
+                return r;
+            p = image_part(&im);
+        } else {
+            return pcall_fail(pc, LLMUX_EBADREQ, 0, "%s does not support "
+                              "content parts of type \"%s\"", pname(pc),
+                              type);
+        }
+        if (push_part(contents, role, p) < 0)
+            return oom(pc);
+    }
+    return 0;
+}
+
+/* An assistant turn: its text, then one functionCall part per tool call.
+ * names maps each tool_call_id to its function for the results. */
+static int model_parts(struct pcall *pc, const json_t *msg, json_t *contents,
+                       json_t *names)
+{
+    json_t *tcs = json_object_get(msg, "tool_calls"), *tc, *part, *args;
+    int sign = signs_calls(pc->dep->upstream_model), r;
+    size_t i;
+
+    if ((r = content_parts(pc, msg, contents, "model")) < 0)
+        return r;
+    json_array_foreach(tcs, i, tc) {
+        json_t *fn = json_object_get(tc, "function");
+        const char *id = hub_str(tc, "id"), *name = hub_str(fn, "name");
+        const char *a = hub_str(fn, "arguments");
+
+        if (name == NULL)
+            return pcall_fail(pc, LLMUX_EBADREQ, 0, "tool_calls[%zu] needs a "
+                              "function.name", i);
+        args = (a == NULL || *a == '\0') ? json_object() :
+               json_loads(a, JSON_DECODE_ANY, NULL);
+        if (!json_is_object(args)) {
+            json_decref(args);
+            return pcall_fail(pc, LLMUX_EBADREQ, 0, "tool_calls[%zu].function"
+                              ".arguments must be a JSON object", i);
+        }
+        part = json_pack("{s:{s:s, s:o}}", "functionCall", "name", name,
+                         "args", args);
+        /* Only the first call of a turn carries a signature. */
+        if (part && sign && i == 0)
+            json_object_set_new(part, "thoughtSignature",
+                                json_string(SKIP_SIGNATURE));
+        if (push_part(contents, "model", part) < 0)
+            return oom(pc);
+        if (id)
+            json_object_set_new(names, id, json_string(name));
+    }
+    return 0;
+}
+
+/* A tool result as a functionResponse part; response must be an object,
+ * so anything else is wrapped as {"content": …}. */
+static int tool_part(struct pcall *pc, const json_t *msg, json_t *contents,
+                     const json_t *names)
+{
+    const char *id = hub_str(msg, "tool_call_id");
+    const char *name = id ? hub_str(names, id) : NULL;
+    json_t *resp;
+    struct buf text;
+
+    if (name == NULL)
+        name = hub_str(msg, "name");
+    if (name == NULL)
+        return pcall_fail(pc, LLMUX_EBADREQ, 0, "a \"tool\" message needs a "
+                          "tool_call_id that matches an earlier assistant "
+                          "tool call");
+    buf_init(&text, HTTP_MAX_BODY);
+    if (common_content_text(json_object_get(msg, "content"), &text) < 0) {
+        buf_free(&text);
+        return pcall_fail(pc, LLMUX_EBADREQ, 0, "a tool result is too large");
+    }
+    resp = text.len ? json_loadb(text.p, text.len, 0, NULL) : NULL;
+    if (!json_is_object(resp)) {
+        json_decref(resp);
+        resp = json_pack("{s:s%}", "content", text.p ? text.p : "",
+                         text.len);
+    }
+    buf_free(&text);
+    if (resp == NULL)
+        return oom(pc);
+    return push_part(contents, "user", json_pack("{s:{s:s, s:o}}",
+                     "functionResponse", "name", name, "response", resp)) < 0
+           ? oom(pc) : 0;
+}
+
+static int map_messages(struct pcall *pc, json_t *body)
+{
+    json_t *in = json_object_get(pc->req, "messages"), *m;
+    json_t *contents = json_array(), *sys = json_array(), *names = json_object();
+    const char *role;
+    size_t i;
+    int r = 0;
+
+    if (!json_is_array(in)) {
+        r = pcall_fail(pc, LLMUX_EBADREQ, 0, "\"messages\" must be an array");
+        goto out;
+    }
+    if (contents == NULL || sys == NULL || names == NULL) {
+        r = oom(pc);
+        goto out;
+    }
+    json_array_foreach(in, i, m) {
+        role = hub_str(m, "role");
+        if (role == NULL)
+            r = pcall_fail(pc, LLMUX_EBADREQ, 0, "messages[%zu] needs a "
+                           "\"role\"", i);
+        else if (strcmp(role, "system") == 0 ||
+                 strcmp(role, "developer") == 0)
+            r = content_parts(pc, m, sys, "system");
+        else if (strcmp(role, "user") == 0)
+            r = content_parts(pc, m, contents, "user");
+        else if (strcmp(role, "assistant") == 0)
+            r = model_parts(pc, m, contents, names);
+        else if (strcmp(role, "tool") == 0)
+            r = tool_part(pc, m, contents, names);
+        else
+            r = pcall_fail(pc, LLMUX_EBADREQ, 0, "%s does not support "
+                           "messages with role \"%s\"", pname(pc), role);
+        if (r < 0)
+            goto out;
+    }
+    json_object_set(body, "contents", contents);
+    /* All system text lands in the one systemInstruction. */
+    if (json_array_size(sys))
+        json_object_set_new(body, "systemInstruction", json_pack("{s:O}",
+                            "parts", json_object_get(json_array_get(sys, 0),
+                                                     "parts")));
+out:
+    json_decref(contents);
+    json_decref(sys);
+    json_decref(names);
+    return r;
+}
+
+/* OpenAI tools -> one Tool with functionDeclarations. The schema goes in
+ * parametersJsonSchema, which takes JSON Schema as OpenAI callers write it
+ * ("parameters" takes an OpenAPI subset that refuses additionalProperties,
+ * $schema, …). */
+static int map_tools(struct pcall *pc, json_t *body)
+{
+    json_t *tools = json_object_get(pc->req, "tools"), *t, *decls;
+    size_t i;
+
+    if (tools == NULL || json_is_null(tools))
+        return 0;
+    if (!json_is_array(tools))
+        return pcall_fail(pc, LLMUX_EBADREQ, 0, "\"tools\" must be an array");
+    if (json_array_size(tools) == 0)
+        return 0;
+    if ((decls = json_array()) == NULL)
+        return oom(pc);
+    json_array_foreach(tools, i, t) {
+        json_t *fn = json_object_get(t, "function"), *params, *d;
+        const char *type = hub_str(t, "type"), *name = hub_str(fn, "name");
+        const char *desc = hub_str(fn, "description");
+
+        if ((type && strcmp(type, "function") != 0) || name == NULL) {
+            json_decref(decls);
+            return pcall_fail(pc, LLMUX_EBADREQ, 0, "tools[%zu]: %s takes "
+                              "function tools with a function.name", i,
+                              pname(pc));
+        }
+        d = json_pack("{s:s}", "name", name);
+        params = json_object_get(fn, "parameters");
+        if (d && desc)
+            json_object_set_new(d, "description", json_string(desc));
+        if (d && json_is_object(params))
+            json_object_set(d, "parametersJsonSchema", params);
+        if (d == NULL || json_array_append_new(decls, d) < 0) {
+            json_decref(decls);
+            return oom(pc);
+        }
+    }
+    json_object_set_new(body, "tools", json_pack("[{s:o}]",
+                        "functionDeclarations", decls));
+    return 0;
+}
+
+static int map_tool_choice(struct pcall *pc, json_t *body)
+{
+    json_t *tc = json_object_get(pc->req, "tool_choice"), *cfg;
+    const char *name, *c = common_tool_choice(pc->req, &name);
+
+    if (c == NULL) {
+        if (tc && !json_is_null(tc))
+            return pcall_fail(pc, LLMUX_EBADREQ, 0, "tool_choice must be "
+                              "\"auto\", \"none\", \"required\" or a "
+                              "function");
+        return 0;
+    }
+    if (strcmp(c, "auto") == 0)
+        cfg = json_pack("{s:s}", "mode", "AUTO");
+    else if (strcmp(c, "required") == 0)
+        cfg = json_pack("{s:s}", "mode", "ANY");
+    else if (strcmp(c, "none") == 0)
+        cfg = json_pack("{s:s}", "mode", "NONE");
+    else if (strcmp(c, "function") == 0)
+        cfg = json_pack("{s:s, s:[s]}", "mode", "ANY",
+                        "allowedFunctionNames", name);
+    else
+        return pcall_fail(pc, LLMUX_EBADREQ, 0, "unknown tool_choice \"%s\"",
+                          c);
+    json_object_set_new(body, "toolConfig", json_pack("{s:o}",
+                        "functionCallingConfig", cfg));
+    return 0;
+}
+
+/* reasoning_effort / thinking -> generationConfig.thinkingConfig. */
+static int map_thinking(struct pcall *pc, json_t *gc)
+{
+    json_t *th = json_object_get(pc->req, "thinking");
+    const char *effort = hub_str(pc->req, "reasoning_effort");
+    int budget = common_reasoning_budget(pc->req);
+    json_int_t b;
+
+    if (json_is_object(th)) {
+        if (strcmp(hub_str(th, "type") ? hub_str(th, "type") : "",
+                   "enabled") != 0)
+            b = 0;
+        else
+            b = jint(th, "budget_tokens", -1);
+        json_object_set_new(gc, "thinkingConfig", b == 0 ?
+                            json_pack("{s:i}", "thinkingBudget", 0) :
+                            json_pack("{s:I, s:b}", "thinkingBudget", b,
+                                      "includeThoughts", 1));
+        return 0;
+    }
+    if (th && !json_is_null(th))
+        return pcall_fail(pc, LLMUX_EBADREQ, 0, "\"thinking\" must be an "
+                          "object");
+    if (budget < 0)
+        return pcall_fail(pc, LLMUX_EBADREQ, 0, "reasoning_effort must be "
+                          "\"none\", \"minimal\", \"low\", \"medium\" or "
+                          "\"high\"");
+    if (budget > 0)
+        json_object_set_new(gc, "thinkingConfig", json_pack("{s:i, s:b}",
+                            "thinkingBudget", budget, "includeThoughts", 1));
+    else if (effort && strcmp(effort, "none") == 0)
+        json_object_set_new(gc, "thinkingConfig", json_pack("{s:i}",
+                            "thinkingBudget", 0));
+    return 0;
+}
+
+/* response_format -> responseMimeType (+ responseJsonSchema, which takes
+ * the caller's JSON Schema as it is; responseSchema would want Google's
+ * OpenAPI subset). */
+static int map_json_mode(struct pcall *pc, json_t *gc)
+{
+    json_t *rf = json_object_get(pc->req, "response_format"), *schema;
+    const char *t;
+
+    if (rf == NULL || json_is_null(rf))
+        return 0;
+    if ((t = hub_str(rf, "type")) == NULL)
+        return pcall_fail(pc, LLMUX_EBADREQ, 0, "response_format needs a "
+                          "\"type\"");
+    if (strcmp(t, "text") == 0)
+        return 0;
+    if (strcmp(t, "json_object") == 0) {
+        json_object_set_new(gc, "responseMimeType",
+                            json_string("application/json"));
+        return 0;
+    }
+    if (strcmp(t, "json_schema") != 0)
+        return pcall_fail(pc, LLMUX_EBADREQ, 0, "%s: unknown response_format "
+                          "type \"%s\"", pname(pc), t);
+    schema = json_object_get(json_object_get(rf, "json_schema"), "schema");
+    if (!json_is_object(schema))
+        return pcall_fail(pc, LLMUX_EBADREQ, 0, "response_format json_schema "
+                          "needs json_schema.schema");
+    json_object_set_new(gc, "responseMimeType",
+                        json_string("application/json"));
+    json_object_set(gc, "responseJsonSchema", schema);
+    return 0;
+}
+
+static int map_generation(struct pcall *pc, json_t *body)
+{
+    static const struct { const char *from, *to; } nums[] = {
+        { "temperature", "temperature" }, { "top_p", "topP" },
+        { "presence_penalty", "presencePenalty" },
+        { "frequency_penalty", "frequencyPenalty" },
+    };
+    json_t *gc = json_object(), *v, *stop;
+    int r;
+
+    if (gc == NULL)
+        return oom(pc);
+    for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
+        if (json_is_number(v = json_object_get(pc->req, nums[i].from)))
+            json_object_set(gc, nums[i].to, v);
+    if (json_is_integer(v = json_object_get(pc->req, "seed")))
+        json_object_set(gc, "seed", v);
+    v = json_object_get(pc->req, "max_completion_tokens");
+    if (!json_is_integer(v))
+        v = json_object_get(pc->req, "max_tokens");
+    if (json_is_integer(v))
+        json_object_set(gc, "maxOutputTokens", v);
+    if ((stop = common_stop_list(pc)) == NULL) {
+        json_decref(gc);
+        return pc->err.code;
+    }
+    if (json_array_size(stop))
+        json_object_set(gc, "stopSequences", stop);
+    json_decref(stop);
+    if ((r = map_json_mode(pc, gc)) < 0 || (r = map_thinking(pc, gc)) < 0) {
+        json_decref(gc);
+        return r;
+    }
+    if (json_object_size(gc))
+        json_object_set(body, "generationConfig", gc);
+    json_decref(gc);
+    return 0;
+}
+
+/* {api_base}/v1beta/models/{model}:method, the model percent-encoded. */
+static int add_url(const struct pcall *pc, struct buf *url)
+{
+    const struct deployment *d = pc->dep;
+    const char *m = d->upstream_model, *base = d->api_base;
+    const char *ver = d->api_version && *d->api_version ? d->api_version :
+                      "v1beta";
+    size_t n = strlen(base);
+    int r;
+
+    /* An api_base that already names the version is taken as it is. */
+    if ((n >= 6 && strcmp(base + n - 6, "/v1beta") == 0) ||
+        (n >= 3 && strcmp(base + n - 3, "/v1") == 0) ||
+        (n >= 8 && strcmp(base + n - 8, "/v1alpha") == 0))
+        r = buf_addf(url, "%s/models/", base);
+    else
+        r = buf_addf(url, "%s/%s/models/", base, ver);
+    if (strncmp(m, "models/", 7) == 0)
+        m += 7;
+    for (; r == 0 && *m; m++) {
+        unsigned char c = (unsigned char)*m;
+
+        if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~')
+            r = buf_add(url, m, 1);
+        else
+            r = buf_addf(url, "%%%02X", c);
+    }
+    if (r == 0)
+        r = buf_adds(url, pc->stream ? ":streamGenerateContent?alt=sse" :
+                     ":generateContent");
+    return r;
+}
+
+static int gemini_build(struct pcall *pc, struct http_req *out)
+{
+    const struct deployment *d = pc->dep;
+    json_t *body;
+    int r;
+
+    if ((r = common_check_params(pc, known_params)) < 0)
+        return r;
+    if (json_is_false(json_object_get(pc->req, "parallel_tool_calls")) &&
+        (r = common_unsupported(pc, "parallel_tool_calls")) < 0)
+        return r;
+    if (d->api_key == NULL && key_required(d))
+        return pcall_fail(pc, LLMUX_EAUTH, 0, "no API key for %s: set $%s "
+                          "or api_key in model_list", pname(pc),
+                          d->preset && d->preset->key_env ?
+                          d->preset->key_env : "GEMINI_API_KEY");
+    if ((body = json_object()) == NULL)
+        return oom(pc);
+    if ((r = map_messages(pc, body)) < 0 || (r = map_tools(pc, body)) < 0 ||
+        (r = map_tool_choice(pc, body)) < 0 ||
+        (r = map_generation(pc, body)) < 0) {
+        json_decref(body);
+        return r;
+    }
+    r = add_url(pc, &out->url);
+    if (r == 0) {
+        char *text = json_dumps(body, JSON_COMPACT);
+
+        r = text ? buf_adds(&out->body, text) : -ENOMEM;
+        free(text);
+        if (r == LLMUX_ETOOBIG) {
+            json_decref(body);
+            return pcall_fail(pc, LLMUX_EBADREQ, 0, "the %s request is over "
+                              "64 MiB", pname(pc));
+        }
+    }
+    json_decref(body);
+    if (r == 0)
+        r = http_header_add(out, "Content-Type: application/json");
+    if (r == 0 && d->api_key)
+        r = http_header_secret(out, "x-goog-api-key: ", d->api_key);
+    if (r < 0)
+        return pcall_fail(pc, LLMUX_EINTERNAL, 0, "cannot build the %s "
+                          "request", pname(pc));
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Responses and errors
+ */
+
+/* "13s" / "34.4s" (a google.protobuf.Duration) -> seconds, < 0 if none. */
+static double parse_duration(const char *s)
+{
+    char *end;
+    double v;
+
+    if (s == NULL)
+        return -1;
+    v = strtod(s, &end);
+    if (end == s || strcmp(end, "s") != 0 || v < 0 || v > 86400.0 * 7)
+        return -1;
+    return v;
+}
+
+/* A google.rpc.Status ({code, message, status, details}) -> pc->err. */
+static int rpc_error(struct pcall *pc, const json_t *e, long http_status,
+                     double retry_after)
+{
+    const char *msg = hub_str(e, "message"), *status = hub_str(e, "status");
+    long st = http_status && http_status != 200 ? http_status :
+              (long)jint(e, "code", 500);
+    json_t *det;
+    const char *reason = NULL;
+    double delay = -1;
+    size_t i;
+    int code;
+
+    json_array_foreach(json_object_get(e, "details"), i, det) {
+        const char *t = hub_str(det, "@type");
+
+        if (t && strstr(t, "google.rpc.ErrorInfo") && hub_str(det, "reason"))
+            reason = hub_str(det, "reason");
+        if (t && strstr(t, "google.rpc.RetryInfo"))
+            delay = parse_duration(hub_str(det, "retryDelay"));
+    }
+    if (reason && strstr(reason, "API_KEY"))
+        code = LLMUX_EAUTH;
+    else if (status && strcmp(status, "UNAUTHENTICATED") == 0)
+        code = LLMUX_EAUTH;
+    else if (status && strcmp(status, "PERMISSION_DENIED") == 0)
+        code = LLMUX_EPERMISSION;
+    else if (status && strcmp(status, "NOT_FOUND") == 0)
+        code = LLMUX_ENOTFOUND;
+    else if (status && strcmp(status, "RESOURCE_EXHAUSTED") == 0)
+        code = LLMUX_ERATELIMIT;
+    else if (status && strcmp(status, "DEADLINE_EXCEEDED") == 0)
+        code = LLMUX_ETIMEOUT;
+    else if (status && (strcmp(status, "UNAVAILABLE") == 0 ||
+                        strcmp(status, "INTERNAL") == 0))
+        code = LLMUX_EUNAVAIL;
+    else if (status && (strcmp(status, "INVALID_ARGUMENT") == 0 ||
+                        strcmp(status, "FAILED_PRECONDITION") == 0 ||
+                        strcmp(status, "OUT_OF_RANGE") == 0))
+        code = provider_code_for(400, msg);
+    else
+        code = provider_code_for(st, msg ? msg : "");
+    /* Only the message: details may echo the key (DebugInfo does). */
+    pcall_fail(pc, code, http_status, "%s: %s%s%s%s", pname(pc),
+               msg ? msg : "unknown error", status ? " (" : "",
+               status ? status : "", status ? ")" : "");
+    pc->err.retry_after = retry_after >= 0 ? retry_after : delay;
+    return code;
+}
+
+static int blocked(struct pcall *pc, const json_t *j, long status)
+{
+    const char *why = hub_str(json_object_get(j, "promptFeedback"),
+                              "blockReason");
+
+    return pcall_fail(pc, LLMUX_EPOLICY, status, "%s blocked the prompt "
+                      "(promptFeedback.blockReason %s)", pname(pc),
+                      why ? why : "?");
+}
+
+static const char *map_finish(const char *r, int tools)
+{
+    static const char *const filtered[] = {
+        "SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII",
+        "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION",
+    };
+
+    if (r == NULL)
+        return NULL;
+    if (strcmp(r, "MAX_TOKENS") == 0)
+        return "length";
+    for (size_t i = 0; i < sizeof(filtered) / sizeof(filtered[0]); i++)
+        if (strcmp(r, filtered[i]) == 0)
+            return "content_filter";
+    return tools ? "tool_calls" : "stop";   /* STOP, OTHER, … */
+}
+
+/* candidatesTokenCount leaves out thoughtsTokenCount; completion_tokens
+ * (as LiteLLM counts) holds both, unless the candidates count already
+ * does (prompt + candidates == total). */
+static json_t *usage_json(const json_t *um)
+{
+    json_int_t prompt = jint(um, "promptTokenCount", 0);
+    json_int_t cand = jint(um, "candidatesTokenCount", 0);
+    json_int_t thoughts = jint(um, "thoughtsTokenCount", -1);
+    json_int_t total = jint(um, "totalTokenCount", -1);
+    json_int_t completion = cand;
+
+    if (thoughts > 0 && prompt + cand != total)
+        completion += thoughts;
+    return common_usage(prompt, completion,
+                        jint(um, "cachedContentTokenCount", -1), thoughts);
+}
+
+static void tool_id(const struct pcall *pc, const json_t *call, int index,
+                    char *buf, size_t len)
+{
+    const char *id = hub_str(call, "id");
+
+    if (id && *id)
+        snprintf(buf, len, "%s", id);
+    else
+        snprintf(buf, len, "call_%llx_%d", (unsigned long long)pc->seq,
+                 index);
+}
+
+static int gemini_parse(struct pcall *pc, const struct http_resp *r,
+                        json_t **ret)
+{
+    json_t *j, *cand, *parts, *part, *calls, *msg, *u = NULL, *um;
+    struct buf text, reason;
+    struct common_stream_id sid;
+    int have_text = 0, rc = 0;
+    const char *finish;
+    size_t i;
+
+    *ret = NULL;
+    if ((j = common_parse_json(pc, r->body, r->len, "response")) == NULL)
+        return pc->err.code;
+    if (json_is_object(json_object_get(j, "error"))) {
+        rc = rpc_error(pc, json_object_get(j, "error"), r->status, -1);
+        json_decref(j);
+        return rc;
+    }
+    cand = json_array_get(json_object_get(j, "candidates"), 0);
+    if (!json_is_object(cand)) {
+        rc = hub_str(json_object_get(j, "promptFeedback"), "blockReason") ?
+             blocked(pc, j, r->status) :
+             pcall_fail(pc, LLMUX_EUNAVAIL, r->status, "%s returned a "
+                        "malformed response (no candidates)", pname(pc));
+        json_decref(j);
+        return rc;
+    }
+    buf_init(&text, HTTP_MAX_BODY);
+    buf_init(&reason, HTTP_MAX_BODY);
+    if ((calls = json_array()) == NULL)
+        rc = -ENOMEM;
+    parts = json_object_get(json_object_get(cand, "content"), "parts");
+    json_array_foreach(parts, i, part) {
+        json_t *t = json_object_get(part, "text");
+        json_t *fc = json_object_get(part, "functionCall");
+
+        if (rc < 0)
+            break;
+        if (json_is_string(t) && json_is_true(json_object_get(part,
+                                                              "thought"))) {
+            rc = buf_add(&reason, json_string_value(t),
+                         json_string_length(t));
+        } else if (json_is_string(t)) {
+            rc = buf_add(&text, json_string_value(t), json_string_length(t));
+            have_text = 1;
+        } else if (json_is_object(fc)) {
+            json_t *args = json_object_get(fc, "args");
+            char id[96], *a = args ? json_dumps(args, JSON_COMPACT |
+                                                JSON_ENCODE_ANY) :
+                                     strdup("{}");
+            const char *name = hub_str(fc, "name");
+
+            tool_id(pc, fc, (int)json_array_size(calls), id, sizeof(id));
+            if (a == NULL ||
+                json_array_append_new(calls, json_pack("{s:s, s:s, s:{s:s, "
+                                      "s:s}}", "id", id, "type", "function",
+                                      "function", "name", name ? name : "",
+                                      "arguments", a)) < 0)
+                rc = -ENOMEM;
+            free(a);
+        }
+        /* inlineData, executableCode, thoughtSignature…: not hub data. */
+    }
+    if (rc < 0) {
+        rc = pcall_fail(pc, rc == LLMUX_ETOOBIG ? LLMUX_EUNAVAIL :
+                        LLMUX_EINTERNAL, r->status, "%s: cannot read the "
+                        "response (too large or out of memory)", pname(pc));
+        goto out;
+    }
+    msg = json_pack("{s:s, s:o}", "role", "assistant", "content", have_text ?
+                    json_stringn(text.p ? text.p : "", text.len) :
+                    json_null());
+    if (msg && json_array_size(calls))
+        json_object_set(msg, "tool_calls", calls);
+    if (msg && reason.len)
+        json_object_set_new(msg, "reasoning_content",
+                            json_stringn(reason.p, reason.len));
+    finish = map_finish(hub_str(cand, "finishReason"),
+                        json_array_size(calls) > 0);
+    um = json_object_get(j, "usageMetadata");
+    if (json_is_object(um))
+        u = usage_json(um);
+    common_stream_id_init(&sid, pc, hub_str(j, "responseId"),
+                          hub_str(j, "modelVersion"));
+    *ret = msg ? common_completion(&sid, msg, finish ? finish : "stop", u) :
+           NULL;
+    if (*ret == NULL) {
+        json_decref(u);
+        rc = oom(pc);
+        goto out;
+    }
+    if (u)
+        pcall_set_usage(pc, u);
+out:
+    buf_free(&text);
+    buf_free(&reason);
+    json_decref(calls);
+    json_decref(j);
+    return rc;
+}
+
+static int emit(struct pcall *pc, struct gstream *st, json_t *delta,
+                const char *finish)
+{
+    if (delta == NULL)
+        return oom(pc);
+    if (!st->role_sent) {
+        json_object_set_new(delta, "role", json_string("assistant"));
+        st->role_sent = 1;
+    }
+    return common_emit_delta(pc, &st->sid, delta, finish);
+}
+
+/* Every event is a whole GenerateContentResponse holding the new parts. */
+static int on_event(void *ud, const struct sse_event *ev)
+{
+    struct pcall *pc = ud;
+    struct gstream *st = pc->state;
+    json_t *j, *cand, *part, *um;
+    const char *fr;
+    size_t i;
+    int r = 0;
+
+    if (ev->data_len == 0)
+        return 0;
+    j = json_loadb(ev->data, ev->data_len, 0, NULL);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return pcall_fail(pc, LLMUX_EUNAVAIL, 200, "%s sent a malformed "
+                          "stream event (not a JSON object)", pname(pc));
+    }
+    if (json_is_object(json_object_get(j, "error"))) {
+        r = rpc_error(pc, json_object_get(j, "error"), 200, -1);
+        json_decref(j);
+        return r;
+    }
+    if (!st->sid_ready) {
+        common_stream_id_init(&st->sid, pc, hub_str(j, "responseId"),
+                              hub_str(j, "modelVersion"));
+        st->sid_ready = 1;
+    }
+    if (json_is_object(um = json_object_get(j, "usageMetadata")))
+        pcall_set_usage(pc, usage_json(um));
+    cand = json_array_get(json_object_get(j, "candidates"), 0);
+    if (!json_is_object(cand)) {
+        if (hub_str(json_object_get(j, "promptFeedback"), "blockReason"))
+            r = blocked(pc, j, 200);
+        json_decref(j);
+        return r;
+    }
+    json_array_foreach(json_object_get(json_object_get(cand, "content"),
+                                       "parts"), i, part) {
+        json_t *t = json_object_get(part, "text");
+        json_t *fc = json_object_get(part, "functionCall");
+
+        if (json_is_string(t) && json_string_length(t) > 0) {
+            r = emit(pc, st, json_pack("{s:s%}", json_is_true(
+                     json_object_get(part, "thought")) ? "reasoning_content" :
+                     "content", json_string_value(t), json_string_length(t)),
+                     NULL);
+        } else if (json_is_object(fc)) {
+            /* A call arrives whole: its start and all of its arguments. */
+            json_t *args = json_object_get(fc, "args");
+            char id[96], *a;
+            int n = st->ntools++;
+
+            tool_id(pc, fc, n, id, sizeof(id));
+            r = emit(pc, st, common_tool_delta_start(n, id, hub_str(fc,
+                                                     "name")), NULL);
+            a = args ? json_dumps(args, JSON_COMPACT | JSON_ENCODE_ANY) :
+                       strdup("{}");
+            if (r == 0 && a == NULL)
+                r = oom(pc);
+            if (r == 0)
+                r = emit(pc, st, common_tool_delta_args(n, a, strlen(a)),
+                         NULL);
+            free(a);
+        }
+        if (r < 0)
+            break;
+    }
+    fr = hub_str(cand, "finishReason");
+    if (r == 0 && fr && !st->finished) {
+        st->finished = 1;
+        r = emit(pc, st, json_object(), map_finish(fr, st->ntools > 0));
+    }
+    json_decref(j);
+    return r;
+}
+
+static struct gstream *stream_state(struct pcall *pc)
+{
+    struct gstream *st = pc->state;
+
+    if (st == NULL && (st = calloc(1, sizeof(*st))) != NULL) {
+        sse_init(&st->sse, SSE_MAX_EVENT);
+        pc->state = st;
+    }
+    return st;
+}
+
+static int gemini_stream_feed(struct pcall *pc, const char *p, size_t n)
+{
+    struct gstream *st = stream_state(pc);
+    int r;
+
+    if (st == NULL)
+        return oom(pc);
+    r = sse_feed(&st->sse, p, n, on_event, pc);
+    if (r < 0 && pc->err.code == 0)
+        pcall_fail(pc, r == LLMUX_ETOOBIG ? LLMUX_EUNAVAIL : r, 200,
+                   "%s sent a stream event over 4 MiB", pname(pc));
+    return r < 0 ? r : 0;
+}
+
+static int gemini_stream_end(struct pcall *pc)
+{
+    struct gstream *st = stream_state(pc);
+    int r;
+
+    if (st == NULL)
+        return oom(pc);
+    r = sse_end(&st->sse, on_event, pc);
+    if (r < 0) {
+        if (pc->err.code == 0)
+            pcall_fail(pc, LLMUX_EUNAVAIL, 200, "%s sent a stream event "
+                       "over 4 MiB", pname(pc));
+        return r;
+    }
+    /* The last event always carries a finishReason. */
+    if (!st->finished)
+        return pcall_fail(pc, LLMUX_EUNAVAIL, 200, "%s stream ended without "
+                          "a finishReason (truncated answer)", pname(pc));
+    return 0;
+}
+
+static void gemini_stream_free(struct pcall *pc)
+{
+    struct gstream *st = pc->state;
+
+    if (st) {
+        sse_free(&st->sse);
+        free(st);
+        pc->state = NULL;
+    }
+}
+
+static int gemini_map_error(struct pcall *pc, const struct http_resp *r)
+{
+    json_t *j = json_loadb(r->body, r->len, 0, NULL), *e;
+    int code;
+
+    /* Some front ends wrap the Status in an array. */
+    if (json_is_array(j))
+        e = json_object_get(json_array_get(j, 0), "error");
+    else
+        e = json_object_get(j, "error");
+    if (json_is_object(e)) {
+        code = rpc_error(pc, e, r->status, r->retry_after);
+    } else {
+        code = provider_map_error_default(pc, r);
+        pc->err.retry_after = r->retry_after;
+    }
+    json_decref(j);
+    return code;
+}
+
+const struct provider provider_gemini = {
+    .name        = "gemini",
+    .build       = gemini_build,
+    .parse       = gemini_parse,
+    .stream_feed = gemini_stream_feed,
+    .stream_end  = gemini_stream_end,
+    .stream_free = gemini_stream_free,
+    .map_error   = gemini_map_error,
+};

@@ -1,0 +1,1528 @@
+/* test-bedrock.c -- unit tests of the Bedrock Converse adapter
+ * (daemon/providers/bedrock.c): golden requests (URL, SigV4 headers,
+ * bodies compared as JSON), the recorded Converse bodies through parse, the
+ * recorded ConverseStream events encoded as real event-stream frames and
+ * fed whole, split at every byte and byte by byte, in-stream exceptions,
+ * and error bodies through map_error. */
+#include "test.h"
+
+#include "config.h"
+#include "eventstream.h"
+#include "presets.h"
+#include "provider.h"
+#include "secret.h"
+
+#include <jansson.h>
+#include <openssl/sha.h>
+#include <stdint.h>
+#include <time.h>
+
+extern const struct provider provider_bedrock;
+void bedrock_test_set_time(time_t t);
+
+#define CLAUDE  "anthropic.claude-3-5-sonnet-20240620-v1:0"
+#define AK      "AKIDEXAMPLE"
+#define SK      "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+
+/* ---- fixtures ----------------------------------------------------------- */
+
+struct fx {
+    struct deployment d;
+    struct pcall      pc;
+    struct http_req   h;
+    json_t           *req;
+    json_t           *chunks;     /* what emit collected */
+};
+
+static int collect(void *ud, json_t *chunk)
+{
+    json_array_append_new(ud, chunk);
+    return 0;
+}
+
+static int refuse(void *ud, json_t *chunk)
+{
+    (void)ud;
+    json_decref(chunk);
+    return -1;
+}
+
+static void aws_env(const char *token)
+{
+    setenv("AWS_ACCESS_KEY_ID", AK, 1);
+    setenv("AWS_SECRET_ACCESS_KEY", SK, 1);
+    if (token)
+        setenv("AWS_SESSION_TOKEN", token, 1);
+    else
+        unsetenv("AWS_SESSION_TOKEN");
+    unsetenv("AWS_REGION");
+    unsetenv("AWS_DEFAULT_REGION");
+}
+
+static void aws_env_clear(void)
+{
+    unsetenv("AWS_ACCESS_KEY_ID");
+    unsetenv("AWS_SECRET_ACCESS_KEY");
+    unsetenv("AWS_SESSION_TOKEN");
+}
+
+/* A deployment of model, region us-west-2, and a request (JSON text, may
+ * be NULL for stream/parse tests). */
+static void fx_init(struct fx *f, const char *model, const char *req,
+                    int stream)
+{
+    memset(f, 0, sizeof(*f));
+    f->d.preset = preset_find("bedrock", 7);
+    f->d.prov = &provider_bedrock;
+    f->d.model_name = (char *)"m";
+    f->d.upstream_model = (char *)model;
+    f->d.params = json_pack("{s:s}", "aws_region_name", "us-west-2");
+    f->req = req ? json_loads(req, 0, NULL) : json_pack("{s:[]}",
+                                                        "messages");
+    if (f->req == NULL) {
+        fprintf(stderr, "  bad request literal: %s\n", req);
+        abort();
+    }
+    f->chunks = json_array();
+    f->pc.prov = &provider_bedrock;
+    f->pc.dep = &f->d;
+    f->pc.req = f->req;
+    f->pc.stream = stream;
+    f->pc.seq = 7;
+    f->pc.emit = collect;
+    f->pc.emit_ud = f->chunks;
+    http_req_init(&f->h);
+}
+
+static void fx_free(struct fx *f)
+{
+    provider_bedrock.stream_free(&f->pc);
+    json_decref(f->pc.usage);
+    json_decref(f->req);
+    json_decref(f->chunks);
+    json_decref(f->d.params);
+    secret_free(f->d.api_key);
+    http_req_free(&f->h);
+}
+
+/* The value of header name in h, or NULL. */
+static const char *header(const struct http_req *h, const char *name)
+{
+    size_t n = strlen(name);
+
+    for (struct curl_slist *s = h->headers; s; s = s->next)
+        if (strncasecmp(s->data, name, n) == 0 && s->data[n] == ':')
+            return s->data + n + 1 + (s->data[n + 1] == ' ');
+    return NULL;
+}
+
+static int nheaders(const struct http_req *h)
+{
+    int n = 0;
+
+    for (struct curl_slist *s = h->headers; s; s = s->next)
+        n++;
+    return n;
+}
+
+/* Whether the built body equals the JSON literal want; prints both if
+ * not. */
+static int body_is(const struct fx *f, const char *want)
+{
+    json_t *got = json_loadb(f->h.body.p, f->h.body.len, 0, NULL);
+    json_t *w = json_loads(want, 0, NULL);
+    int ok = got && w && json_equal(got, w);
+
+    if (!ok) {
+        char *wt = w ? json_dumps(w, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
+        char *gt = got ? json_dumps(got, JSON_SORT_KEYS | JSON_COMPACT)
+                       : NULL;
+
+        fprintf(stderr, "  body mismatch\n    got  %s\n    want %s\n",
+                gt ? gt : f->h.body.p, wt ? wt : want);
+        free(wt);
+        free(gt);
+    }
+    json_decref(got);
+    json_decref(w);
+    return ok;
+}
+
+static void sha256_hex(const void *p, size_t n, char out[65])
+{
+    unsigned char md[SHA256_DIGEST_LENGTH];
+
+    SHA256(p, n, md);
+    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* ---- golden requests ---------------------------------------------------- */
+
+TEST(bedrock_build_text_signed)
+{
+    struct fx f;
+    char hash[65], cred[256], date[9];
+    const char *a;
+
+    aws_env(NULL);
+    fx_init(&f, CLAUDE,
+        "{\"model\":\"x\",\"messages\":["
+        "{\"role\":\"system\",\"content\":\"Be brief.\"},"
+        "{\"role\":\"developer\",\"content\":[{\"type\":\"text\","
+        "\"text\":\"Answer in French.\"}]},"
+        "{\"role\":\"user\",\"content\":\"Hi\"},"
+        "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"there\"}]},"
+        "{\"role\":\"assistant\",\"content\":\"Bonjour\"},"
+        "{\"role\":\"assistant\",\"content\":\"!\"},"
+        "{\"role\":\"user\",\"content\":\"Again\"}],"
+        "\"max_tokens\":300,\"temperature\":0.5,\"top_p\":0.9,"
+        "\"stop\":\"END\",\"user\":\"u1\",\"n\":1}", 0);
+    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
+    ASSERT_STR_EQ(f.h.url.p, "https://bedrock-runtime.us-west-2.amazonaws"
+                  ".com/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0"
+                  "/converse");
+    ASSERT(body_is(&f,
+        "{\"messages\":["
+        "{\"role\":\"user\",\"content\":[{\"text\":\"Hi\"},{\"text\":\"there\"}]},"
+        "{\"role\":\"assistant\",\"content\":[{\"text\":\"Bonjour\"},"
+        "{\"text\":\"!\"}]},"
+        "{\"role\":\"user\",\"content\":[{\"text\":\"Again\"}]}],"
+        "\"system\":[{\"text\":\"Be brief.\"},{\"text\":\"Answer in French.\"}],"
+        "\"inferenceConfig\":{\"maxTokens\":300,\"temperature\":0.5,"
+        "\"topP\":0.9,\"stopSequences\":[\"END\"]}}"));
+    ASSERT_STR_EQ(header(&f.h, "Content-Type"), "application/json");
+    ASSERT_STR_EQ(header(&f.h, "Accept"), "application/json");
+    ASSERT_STR_EQ(header(&f.h, "Host"),
+                  "bedrock-runtime.us-west-2.amazonaws.com");
+    ASSERT(header(&f.h, "X-Amz-Date") != NULL);
+    ASSERT_EQ(strlen(header(&f.h, "X-Amz-Date")), 16);
+    ASSERT(header(&f.h, "X-Amz-Security-Token") == NULL);
+    sha256_hex(f.h.body.p, f.h.body.len, hash);
+    ASSERT_STR_EQ(header(&f.h, "X-Amz-Content-Sha256"), hash);
+    a = header(&f.h, "Authorization");
+    ASSERT(a != NULL);
+    memcpy(date, header(&f.h, "X-Amz-Date"), 8);
+    date[8] = '\0';
+    snprintf(cred, sizeof(cred), "AWS4-HMAC-SHA256 Credential=" AK
+             "/%s/us-west-2/bedrock/aws4_request, SignedHeaders=accept;"
+             "content-type;host;x-amz-content-sha256;x-amz-date, "
+             "Signature=", date);
+    ASSERT(strncmp(a, cred, strlen(cred)) == 0);
+    ASSERT_EQ(strlen(a), strlen(cred) + 64);
+    ASSERT_EQ(nheaders(&f.h), 6);
+    /* The secret key never shows up anywhere. */
+    for (struct curl_slist *s = f.h.headers; s; s = s->next)
+        ASSERT(strstr(s->data, SK) == NULL);
+    ASSERT(strstr(f.h.url.p, AK) == NULL);
+    fx_free(&f);
+    aws_env_clear();
+}
+
+TEST(bedrock_build_stream_session_token)
+{
+    struct fx f;
+    const char *a;
+
+    aws_env("FQoGZXIvYXdzEXAMPLETOKEN");
+    fx_init(&f, CLAUDE, "{\"messages\":[{\"role\":\"user\","
+            "\"content\":\"Hi\"}],\"stream\":true,"
+            "\"stream_options\":{\"include_usage\":true}}", 1);
+    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
+    ASSERT_STR_EQ(f.h.url.p, "https://bedrock-runtime.us-west-2.amazonaws"
+                  ".com/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0"
+                  "/converse-stream");
+    ASSERT(body_is(&f, "{\"messages\":[{\"role\":\"user\",\"content\":"
+                   "[{\"text\":\"Hi\"}]}]}"));
+    ASSERT_STR_EQ(header(&f.h, "Accept"),
+                  "application/vnd.amazon.eventstream");
+    ASSERT_STR_EQ(header(&f.h, "X-Amz-Security-Token"),
+                  "FQoGZXIvYXdzEXAMPLETOKEN");
+    ASSERT_EQ(nheaders(&f.h), 7);
+    a = header(&f.h, "Authorization");
+    ASSERT(a && strstr(a, "SignedHeaders=accept;content-type;host;"
+                       "x-amz-content-sha256;x-amz-date;"
+                       "x-amz-security-token, Signature=") != NULL);
+    fx_free(&f);
+    aws_env_clear();
+}
+
+/* The Authorization header at a fixed time, against botocore 1.43.11
+ * (an implementation independent of sigv4.c), computed with:
+ *   r = AWSRequest('POST', URL, data=BODY, headers={'Host': HOST,
+ *       'Content-Type': 'application/json', 'Accept': 'application/json',
+ *       'X-Amz-Content-SHA256': sha256(BODY).hexdigest()})
+ *   with mock.patch.object(botocore.auth, 'get_current_datetime',
+ *                          return_value=datetime(2015, 8, 30, 12, 36)):
+ *       SigV4Auth(Credentials(AK, SK), 'bedrock', 'us-east-1').add_auth(r)
+ * botocore, too, signs the path with the id encoded twice (%253A). */
+#define BOTOCORE_PAYLOAD_HASH \
+    "a70104911e71b59bfbdea1cc07d6b598b7013d3a263546af5dc9e53f8f57c8f1"
+#define BOTOCORE_AUTHORIZATION \
+    "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/bedrock/" \
+    "aws4_request, SignedHeaders=accept;content-type;host;" \
+    "x-amz-content-sha256;x-amz-date, Signature=" \
+    "ef29388de4dc49d43c89006f8c08f17a9025ef90aa53834301009be2ba05b86b"
+TEST(bedrock_sign_fixed_time_matches_botocore)
+{
+    static const char body[] = "{\"messages\":[{\"role\":\"user\","
+        "\"content\":[{\"text\":\"Hello\"}]}],\"inferenceConfig\":"
+        "{\"maxTokens\":100}}";
+    struct fx f;
+
+    aws_env(NULL);
+    fx_init(&f, CLAUDE, "{\"model\":\"c\",\"messages\":[{\"role\":\"user\","
+            "\"content\":\"Hello\"}],\"max_tokens\":100}", 0);
+    json_object_set_new(f.d.params, "aws_region_name",
+                        json_string("us-east-1"));
+    bedrock_test_set_time(1440938160);      /* 2015-08-30T12:36:00Z */
+    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
+    bedrock_test_set_time(0);
+    ASSERT_STR_EQ(f.h.body.p, body);
+    ASSERT_STR_EQ(f.h.url.p, "https://bedrock-runtime.us-east-1.amazonaws"
+                  ".com/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0"
+                  "/converse");
+    ASSERT_STR_EQ(header(&f.h, "X-Amz-Date"), "20150830T123600Z");
+    ASSERT_STR_EQ(header(&f.h, "X-Amz-Content-Sha256"),
+                  BOTOCORE_PAYLOAD_HASH);
+    ASSERT_STR_EQ(header(&f.h, "Authorization"), BOTOCORE_AUTHORIZATION);
+    fx_free(&f);
+    aws_env_clear();
+}
+
+TEST(bedrock_build_images)
+{
+    struct fx f;
+
+    aws_env(NULL);
+    fx_init(&f, CLAUDE, "{\"messages\":[{\"role\":\"user\",\"content\":["
+            "{\"type\":\"text\",\"text\":\"What is this?\"},"
+            "{\"type\":\"image_url\",\"image_url\":{\"url\":"
+            "\"data:image/png;base64,iVBORw0KGgo=\"}},"
+            "{\"type\":\"image_url\",\"image_url\":"
+            "\"data:image/jpg;base64,/9j/4AAQ\"}]}]}", 0);
+    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
+    ASSERT(body_is(&f, "{\"messages\":[{\"role\":\"user\",\"content\":["
+        "{\"text\":\"What is this?\"},"
+        "{\"image\":{\"format\":\"png\",\"source\":{\"bytes\":"
+        "\"iVBORw0KGgo=\"}}},"
+        "{\"image\":{\"format\":\"jpeg\",\"source\":{\"bytes\":"
+        "\"/9j/4AAQ\"}}}]}]}"));
+    fx_free(&f);
+
+    /* http(s) URLs: Converse has no URL source. */
+    fx_init(&f, CLAUDE, "{\"messages\":[{\"role\":\"user\",\"content\":["
+            "{\"type\":\"image_url\",\"image_url\":{\"url\":"
+            "\"https://example.com/cat.png\"}}]}]}", 0);
+    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), LLMUX_EBADREQ);
+    ASSERT_EQ(f.pc.err.code, LLMUX_EBADREQ);
+    ASSERT(strstr(f.pc.err.message, "bedrock") != NULL);
+    ASSERT(strstr(f.pc.err.message, "data: URL") != NULL);
+    fx_free(&f);
+
+    /* An image type Converse does not take. */
+    fx_init(&f, CLAUDE, "{\"messages\":[{\"role\":\"user\",\"content\":["
+            "{\"type\":\"image_url\",\"image_url\":{\"url\":"
+            "\"data:image/bmp;base64,Qk0=\"}}]}]}", 0);
+    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), LLMUX_EBADREQ);
+    ASSERT(strstr(f.pc.err.message, "image/bmp") != NULL);
+    fx_free(&f);
+
+    /* Audio parts have no Converse block. */
+    fx_init(&f, CLAUDE, "{\"messages\":[{\"role\":\"user\",\"content\":["
+            "{\"type\":\"input_audio\",\"input_audio\":{}}]}]}", 0);
+    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), LLMUX_EBADREQ);
+    ASSERT(strstr(f.pc.err.message, "input_audio") != NULL);
+    fx_free(&f);
+    aws_env_clear();
+}
+
+#define TOOLS_JSON \
+    "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"weather\"," \
+    "\"description\":\"Weather at a place\",\"parameters\":{\"type\":" \
+    "\"object\",\"properties\":{\"location\":{\"type\":\"string\"}}," \
+    "\"required\":[\"location\"]}}},{\"type\":\"function\",\"function\":" \
+    "{\"name\":\"now\"}}]"
+#define TOOLS_WANT \
+    "\"tools\":[{\"toolSpec\":{\"name\":\"weather\",\"description\":" \
+    "\"Weather at a place\",\"inputSchema\":{\"json\":{\"type\":\"object\"," \
+    "\"properties\":{\"location\":{\"type\":\"string\"}},\"required\":" \
+    "[\"location\"]}}}},{\"toolSpec\":{\"name\":\"now\",\"inputSchema\":" \
+    "{\"json\":{\"type\":\"object\",\"properties\":{}}}}}]"
+#define HI  "\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]"
+#define HI_WANT "\"messages\":[{\"role\":\"user\",\"content\":" \
+    "[{\"text\":\"Hi\"}]}]"
+
+TEST(bedrock_build_tools_and_choice)
+{
+    static const char *const cases[][2] = {
+        { "", "" },
+        { ",\"tool_choice\":\"auto\"", ",\"toolChoice\":{\"auto\":{}}" },
+        { ",\"tool_choice\":\"required\"", ",\"toolChoice\":{\"any\":{}}" },
+        { ",\"tool_choice\":{\"type\":\"function\",\"function\":"
+          "{\"name\":\"now\"}}", ",\"toolChoice\":{\"tool\":"
+          "{\"name\":\"now\"}}" },
+    };
+    char req[2048], want[2048];
+    struct fx f;
+
+    aws_env(NULL);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(req, sizeof(req), "{" HI "," TOOLS_JSON "%s}", cases[i][0]);
+        snprintf(want, sizeof(want), "{" HI_WANT ",\"toolConfig\":{"
+                 TOOLS_WANT "%s}}", cases[i][1]);
+        fx_init(&f, CLAUDE, req, 0);
+        ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
+        ASSERT(body_is(&f, want));
+        fx_free(&f);
+    }
+    /* "none" with no tool blocks in the history: no tools at all. */
+    fx_init(&f, CLAUDE, "{" HI "," TOOLS_JSON ",\"tool_choice\":\"none\"}",
+            0);
+    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
+    ASSERT(body_is(&f, "{" HI_WANT "}"));
+    fx_free(&f);
+    /* Bad tools. */
+    fx_init(&f, CLAUDE, "{" HI ",\"tools\":[{\"type\":\"code_interpreter\"}]}",
+            0);
+    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), LLMUX_EBADREQ);
+    fx_free(&f);
+    aws_env_clear();
+}
+
+#define HISTORY \
+    "\"messages\":[{\"role\":\"user\",\"content\":\"Weather in Paris " \
+    "and Rome?\"},{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[" \
+    "{\"id\":\"tooluse_1\",\"type\":\"function\",\"function\":{\"name\":" \
+    "\"weather\",\"arguments\":\"{\\\"location\\\":\\\"Paris\\\"}\"}}," \
+    "{\"id\":\"tooluse_2\",\"type\":\"function\",\"function\":{\"name\":" \
+    "\"weather\",\"arguments\":\"{\\\"location\\\":\\\"Rome\\\"}\"}}]}," \
+    "{\"role\":\"tool\",\"tool_call_id\":\"tooluse_1\",\"content\":" \
+    "\"18C sunny\"},{\"role\":\"tool\",\"tool_call_id\":\"tooluse_2\"," \
+    "\"content\":[{\"type\":\"text\",\"text\":\"21C cloudy\"}]}," \
+    "{\"role\":\"user\",\"content\":\"Which is warmer?\"}]"
+#define HISTORY_WANT \
+    "\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"Weather in " \
+    "Paris and Rome?\"}]},{\"role\":\"assistant\",\"content\":[" \
+    "{\"toolUse\":{\"toolUseId\":\"tooluse_1\",\"name\":\"weather\"," \
+    "\"input\":{\"location\":\"Paris\"}}},{\"toolUse\":{\"toolUseId\":" \
+    "\"tooluse_2\",\"name\":\"weather\",\"input\":{\"location\":\"Rome\"}}}]}," \
+    "{\"role\":\"user\",\"content\":[{\"toolResult\":{\"toolUseId\":" \
+    "\"tooluse_1\",\"content\":[{\"text\":\"18C sunny\"}]}},{\"toolResult\":" \
+    "{\"toolUseId\":\"tooluse_2\",\"content\":[{\"text\":\"21C cloudy\"}]}}," \
+    "{\"text\":\"Which is warmer?\"}]}]"
+
+TEST(bedrock_build_tool_results)
+{
+    struct fx f;
+
+    aws_env(NULL);
+    fx_init(&f, CLAUDE, "{" HISTORY "," TOOLS_JSON "}", 0);
+    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
+    ASSERT(body_is(&f, "{" HISTORY_WANT ",\"toolConfig\":{" TOOLS_WANT
+                   "}}"));
+    fx_free(&f);
+
+    /* tool_choice "none" with tool blocks in the history: Converse needs
+     * the toolConfig and cannot say "none". */
+    fx_init(&f, CLAUDE, "{" HISTORY "," TOOLS_JSON ",\"tool_choice\":"
+            "\"none\"}", 0);
+    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), LLMUX_EBADREQ);
+    ASSERT(strstr(f.pc.err.message, "tool_choice") != NULL);
+    ASSERT(strstr(f.pc.err.message, "drop_params") != NULL);
+    fx_free(&f);
+    fx_init(&f, CLAUDE, "{" HISTORY "," TOOLS_JSON ",\"tool_choice\":"
+            "\"none\"}", 0);
+    f.pc.drop_params = 1;
+    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
+    ASSERT(body_is(&f, "{" HISTORY_WANT ",\"toolConfig\":{" TOOLS_WANT
+                   "}}"));
+    fx_free(&f);
+
+    /* Arguments that are not JSON; a tool message without its id. */
+    fx_init(&f, CLAUDE, "{\"messages\":[{\"role\":\"assistant\","
+            "\"tool_calls\":[{\"id\":\"t\",\"type\":\"function\","
+            "\"function\":{\"name\":\"f\",\"arguments\":\"{oops\"}}]}]}", 0);
+    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), LLMUX_EBADREQ);
+    ASSERT(strstr(f.pc.err.message, "not valid JSON") != NULL);
+    fx_free(&f);
+    fx_init(&f, CLAUDE, "{\"messages\":[{\"role\":\"tool\","
+            "\"content\":\"x\"}]}", 0);
+    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), LLMUX_EBADREQ);
+    ASSERT(strstr(f.pc.err.message, "tool_call_id") != NULL);
+    fx_free(&f);
+    aws_env_clear();
+}
+
+TEST(bedrock_build_json_mode)
+{
+    struct fx f;
+
+    aws_env(NULL);
+    fx_init(&f, CLAUDE, "{" HI ",\"response_format\":{\"type\":"
+            "\"json_object\"}}", 0);
+    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
+    ASSERT(body_is(&f, "{" HI_WANT ",\"toolConfig\":{\"tools\":[{"
+        "\"toolSpec\":{\"name\":\"json_tool_call\",\"inputSchema\":{\"json\":"
+        "{\"type\":\"object\",\"properties\":{},\"additionalProperties\":"
+        "true}}}}],\"toolChoice\":{\"tool\":{\"name\":\"json_tool_call\"}}}}"));
+    fx_free(&f);
+
+    fx_init(&f, CLAUDE, "{" HI ",\"response_format\":{\"type\":"
+            "\"json_schema\",\"json_schema\":{\"name\":\"person\","
+            "\"description\":\"A person\",\"schema\":{\"type\":\"object\","
+            "\"properties\":{\"name\":{\"type\":\"string\"}}}}}}", 0);
+    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
+    ASSERT(body_is(&f, "{" HI_WANT ",\"toolConfig\":{\"tools\":[{"
+        "\"toolSpec\":{\"name\":\"json_tool_call\",\"description\":"
+        "\"A person\",\"inputSchema\":{\"json\":{\"type\":\"object\","
+        "\"properties\":{\"name\":{\"type\":\"string\"}}}}}}],"
+        "\"toolChoice\":{\"tool\":{\"name\":\"json_tool_call\"}}}}"));
+    fx_free(&f);
+
+    /* "text" is the default: nothing to send. */
+    fx_init(&f, CLAUDE, "{" HI ",\"response_format\":{\"type\":\"text\"}}",
+            0);
+    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
+    ASSERT(body_is(&f, "{" HI_WANT "}"));
+    fx_free(&f);
+    aws_env_clear();
+}
+
+TEST(bedrock_build_reasoning)
+{
+    struct fx f;
+
+    aws_env(NULL);
+    /* No max_tokens: budget + 4096, as LiteLLM does. */
+    fx_init(&f, CLAUDE, "{" HI ",\"reasoning_effort\":\"high\"}", 0);
+    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
+    ASSERT(body_is(&f, "{" HI_WANT ",\"inferenceConfig\":{\"maxTokens\":"
+        "8192},\"additionalModelRequestFields\":{\"thinking\":{\"type\":"
+        "\"enabled\",\"budget_tokens\":4096}}}"));
+    fx_free(&f);
+
+    /* With json mode: the JSON tool is offered but not forced. */
+    fx_init(&f, "us.anthropic.claude-3-7-sonnet-20250219-v1:0",
+            "{" HI ",\"reasoning_effort\":\"low\",\"max_tokens\":3000,"
+            "\"response_format\":{\"type\":\"json_object\"}}", 0);
+    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
+    ASSERT(body_is(&f, "{" HI_WANT ",\"inferenceConfig\":{\"maxTokens\":"
+        "3000},\"additionalModelRequestFields\":{\"thinking\":{\"type\":"
+        "\"enabled\",\"budget_tokens\":1024}},\"toolConfig\":{\"tools\":[{"
+        "\"toolSpec\":{\"name\":\"json_tool_call\",\"inputSchema\":{\"json\":"
+        "{\"type\":\"object\",\"properties\":{},\"additionalProperties\":"
+        "true}}}}]}}"));
+    ASSERT_STR_EQ(f.h.url.p, "https://bedrock-runtime.us-west-2.amazonaws"
+                  ".com/model/us.anthropic.claude-3-7-sonnet-20250219-v1%3A0"
+                  "/converse");
+    fx_free(&f);
+
+    /* "none" means no thinking. */
+    fx_init(&f, CLAUDE, "{" HI ",\"reasoning_effort\":\"none\"}", 0);
+    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
+    ASSERT(body_is(&f, "{" HI_WANT "}"));
+    fx_free(&f);
+
+    /* Not an Anthropic model: unsupported, unless dropped. */
+    fx_init(&f, "amazon.nova-pro-v1:0", "{" HI ",\"reasoning_effort\":"
+            "\"medium\"}", 0);
+    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), LLMUX_EBADREQ);
+    ASSERT(strstr(f.pc.err.message, "reasoning_effort") != NULL);
+    fx_free(&f);
+    fx_init(&f, "amazon.nova-pro-v1:0", "{" HI ",\"reasoning_effort\":"
+            "\"medium\"}", 0);
+    f.pc.drop_params = 1;
+    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
+    ASSERT(body_is(&f, "{" HI_WANT "}"));
+    fx_free(&f);
+
+    fx_init(&f, CLAUDE, "{" HI ",\"reasoning_effort\":\"extreme\"}", 0);
+    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), LLMUX_EBADREQ);
+    fx_free(&f);
+    aws_env_clear();
+}
+
+TEST(bedrock_build_unsupported_params)
+{
+    struct fx f;
+
+    aws_env(NULL);
+    fx_init(&f, CLAUDE, "{" HI ",\"frequency_penalty\":0.5,"
+            "\"max_completion_tokens\":50}", 0);
+    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), LLMUX_EBADREQ);
+    ASSERT(strstr(f.pc.err.message, "\"frequency_penalty\"") != NULL);
+    ASSERT(strstr(f.pc.err.message, "bedrock") != NULL);
+    ASSERT_EQ(f.h.body.len, 0);
+    fx_free(&f);
+
+    fx_init(&f, CLAUDE, "{" HI ",\"frequency_penalty\":0.5,\"seed\":3,"
+            "\"max_completion_tokens\":50}", 0);
+    f.pc.drop_params = 1;
+    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
+    ASSERT(body_is(&f, "{" HI_WANT ",\"inferenceConfig\":{\"maxTokens\":"
+                   "50}}"));
+    fx_free(&f);
+
+    fx_init(&f, CLAUDE, "{" HI ",\"n\":2}", 0);
+    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), LLMUX_EBADREQ);
+    fx_free(&f);
+
+    fx_init(&f, CLAUDE, "{" HI ",\"parallel_tool_calls\":false}", 0);
+    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), LLMUX_EBADREQ);
+    ASSERT(strstr(f.pc.err.message, "parallel_tool_calls") != NULL);
+    fx_free(&f);
+
+    fx_init(&f, CLAUDE, "{" HI ",\"max_tokens\":\"many\"}", 0);
+    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), LLMUX_EBADREQ);
+    fx_free(&f);
+
+    fx_init(&f, CLAUDE, "{\"messages\":[{\"role\":\"function\","
+            "\"content\":\"x\"}]}", 0);
+    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), LLMUX_EBADREQ);
+    fx_free(&f);
+    aws_env_clear();
+}
+
+TEST(bedrock_build_credentials_and_endpoints)
+{
+    struct fx f;
+
+    /* No credentials at all. */
+    aws_env_clear();
+    fx_init(&f, CLAUDE, "{" HI "}", 0);
+    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), LLMUX_EAUTH);
+    ASSERT_STR_EQ(f.pc.err.message, "no AWS credentials for bedrock: set "
+                  "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or aws_* in "
+                  "model_list");
+    fx_free(&f);
+
+    /* api_base (the fake provider), with and without a path prefix; the
+     * region falls back to $AWS_REGION. */
+    aws_env(NULL);
+    setenv("AWS_REGION", "eu-central-1", 1);
+    fx_init(&f, "converse/arn:aws:bedrock:eu-central-1:123456789012:"
+            "inference-profile/eu.anthropic.claude-3-haiku-20240307-v1:0",
+            "{" HI "}", 1);
+    json_object_clear(f.d.params);
+    f.d.api_base = (char *)"http://127.0.0.1:8080";
+    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
+    ASSERT_STR_EQ(f.h.url.p, "http://127.0.0.1:8080/model/arn%3Aaws%3A"
+                  "bedrock%3Aeu-central-1%3A123456789012%3Ainference-profile"
+                  "%2Feu.anthropic.claude-3-haiku-20240307-v1%3A0"
+                  "/converse-stream");
+    ASSERT_STR_EQ(header(&f.h, "Host"), "127.0.0.1:8080");
+    ASSERT(strstr(header(&f.h, "Authorization"),
+                  "/eu-central-1/bedrock/aws4_request") != NULL);
+    fx_free(&f);
+    unsetenv("AWS_REGION");
+
+    fx_init(&f, CLAUDE, "{" HI "}", 0);
+    f.d.api_base = (char *)"https://proxy.example.com:8443/aws";
+    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
+    ASSERT_STR_EQ(f.h.url.p, "https://proxy.example.com:8443/aws/model/"
+                  "anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse");
+    ASSERT_STR_EQ(header(&f.h, "Host"), "proxy.example.com:8443");
+    fx_free(&f);
+
+    /* Credentials in api_base, and odd regions, are refused. */
+    fx_init(&f, CLAUDE, "{" HI "}", 0);
+    f.d.api_base = (char *)"https://user:pw@example.com";
+    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), LLMUX_EBADREQ);
+    fx_free(&f);
+    fx_init(&f, CLAUDE, "{" HI "}", 0);
+    json_object_set_new(f.d.params, "aws_region_name",
+                        json_string("evil.com/x"));
+    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), LLMUX_EBADREQ);
+    fx_free(&f);
+
+    /* A Bedrock API key is sent as a bearer token, without SigV4. */
+    aws_env_clear();
+    fx_init(&f, CLAUDE, "{" HI "}", 0);
+    f.d.api_key = secret_new("test-key", 8);
+    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
+    ASSERT_STR_EQ(header(&f.h, "Authorization"), "Bearer test-key");
+    ASSERT(header(&f.h, "X-Amz-Date") == NULL);
+    ASSERT_EQ(nheaders(&f.h), 3);
+    fx_free(&f);
+}
+
+/* ---- non-streamed answers ----------------------------------------------- */
+
+/* Parses body (status 200) through the adapter. */
+static int parse_body(struct fx *f, const char *body, size_t len,
+                      json_t **ret)
+{
+    struct http_resp r = { .status = 200, .body = body, .len = len,
+                           .retry_after = -1 };
+
+    return provider_bedrock.parse(&f->pc, &r, ret);
+}
+
+static json_t *parse_sample(struct fx *f, const char *rel)
+{
+    size_t len;
+    char *p = test_read_file(conformance_path(rel), &len);
+    json_t *c = NULL;
+
+    if (p && parse_body(f, p, len, &c) < 0)
+        c = NULL;
+    free(p);
+    return c;
+}
+
+static json_t *msg_of(const json_t *c)
+{
+    return json_object_get(json_array_get(json_object_get(c, "choices"), 0),
+                           "message");
+}
+
+static const char *finish_of(const json_t *c)
+{
+    return json_string_value(json_object_get(json_array_get(
+        json_object_get(c, "choices"), 0), "finish_reason"));
+}
+
+static long long usage_num(const json_t *u, const char *k)
+{
+    return json_integer_value(json_object_get(u, k));
+}
+
+TEST(bedrock_parse_text)
+{
+    struct fx f;
+    json_t *c, *u, *m;
+
+    fx_init(&f, CLAUDE, NULL, 0);
+    c = parse_sample(&f, "providers/bedrock/converse_text.json");
+    ASSERT(c != NULL);
+    m = msg_of(c);
+    ASSERT_STR_EQ(json_string_value(json_object_get(c, "object")),
+                  "chat.completion");
+    ASSERT_STR_EQ(json_string_value(json_object_get(c, "model")), CLAUDE);
+    ASSERT_STR_EQ(json_string_value(json_object_get(m, "role")),
+                  "assistant");
+    ASSERT_STR_EQ(json_string_value(json_object_get(m, "content")),
+                  "Let me count the \"r\"s in \"strawberry\":\n\ns-t-**r**-"
+                  "a-w-b-e-**r**-**r**-y\n\nThere are **3** \"r\"s in "
+                  "\"strawberry.\"");
+    ASSERT(json_object_get(m, "tool_calls") == NULL);
+    ASSERT(json_object_get(m, "reasoning_content") == NULL);
+    ASSERT_STR_EQ(finish_of(c), "stop");
+    u = json_object_get(c, "usage");
+    ASSERT_EQ(usage_num(u, "prompt_tokens"), 22);
+    ASSERT_EQ(usage_num(u, "completion_tokens"), 57);
+    ASSERT_EQ(usage_num(u, "total_tokens"), 79);
+    ASSERT_EQ(usage_num(json_object_get(u, "prompt_tokens_details"),
+                        "cached_tokens"), 0);
+    ASSERT(json_equal(u, f.pc.usage));
+    json_decref(c);
+    fx_free(&f);
+}
+
+TEST(bedrock_parse_tool_use)
+{
+    struct fx f;
+    json_t *c, *m, *tc, *args;
+
+    fx_init(&f, CLAUDE, NULL, 0);
+    c = parse_sample(&f, "providers/bedrock/converse_tool_use.json");
+    ASSERT(c != NULL);
+    m = msg_of(c);
+    ASSERT(json_is_null(json_object_get(m, "content")));
+    tc = json_object_get(m, "tool_calls");
+    ASSERT_EQ(json_array_size(tc), 1);
+    tc = json_array_get(tc, 0);
+    ASSERT_STR_EQ(json_string_value(json_object_get(tc, "id")),
+                  "tooluse_rTk04lpyTTTvtXcoOyVT6p");
+    ASSERT_STR_EQ(json_string_value(json_object_get(tc, "type")),
+                  "function");
+    ASSERT_STR_EQ(json_string_value(json_object_get(json_object_get(tc,
+                  "function"), "name")), "weather");
+    args = json_loads(json_string_value(json_object_get(json_object_get(tc,
+                      "function"), "arguments")), 0, NULL);
+    ASSERT(args != NULL);
+    ASSERT_STR_EQ(json_string_value(json_object_get(args, "location")),
+                  "Seattle");
+    ASSERT_EQ(json_object_size(args), 1);
+    json_decref(args);
+    ASSERT_STR_EQ(finish_of(c), "tool_calls");
+    ASSERT_EQ(usage_num(f.pc.usage, "prompt_tokens"), 407);
+    ASSERT_EQ(usage_num(f.pc.usage, "completion_tokens"), 33);
+    ASSERT_EQ(usage_num(f.pc.usage, "total_tokens"), 440);
+    json_decref(c);
+    fx_free(&f);
+}
+
+TEST(bedrock_parse_reasoning)
+{
+    struct fx f;
+    json_t *c, *m;
+
+    fx_init(&f, CLAUDE, NULL, 0);
+    c = parse_sample(&f, "providers/bedrock/converse_reasoning.json");
+    ASSERT(c != NULL);
+    m = msg_of(c);
+    ASSERT_STR_EQ(json_string_value(json_object_get(m, "reasoning_content")),
+                  "Let me count the r's in \"strawberry\":\n\ns-t-r-a-w-b-e-"
+                  "r-r-y\n\nThere are 3 r's.");
+    ASSERT_STR_EQ(json_string_value(json_object_get(m, "content")),
+                  "There are **3** r's in \"strawberry\":\n\n1. st**r**awbe"
+                  "**r****r**y");
+    ASSERT_STR_EQ(finish_of(c), "stop");
+    ASSERT_EQ(usage_num(f.pc.usage, "prompt_tokens"), 51);
+    ASSERT_EQ(usage_num(f.pc.usage, "completion_tokens"), 78);
+    ASSERT_EQ(usage_num(f.pc.usage, "total_tokens"), 129);
+    json_decref(c);
+    fx_free(&f);
+}
+
+TEST(bedrock_parse_json_mode_cache_and_errors)
+{
+    static const char body[] = "{\"output\":{\"message\":{\"role\":"
+        "\"assistant\",\"content\":[{\"toolUse\":{\"toolUseId\":\"t1\","
+        "\"name\":\"json_tool_call\",\"input\":{\"name\":\"Ada\"}}}]}},"
+        "\"stopReason\":\"tool_use\",\"usage\":{\"inputTokens\":10,"
+        "\"outputTokens\":5,\"totalTokens\":65,\"cacheReadInputTokens\":40,"
+        "\"cacheWriteInputTokens\":10}}";
+    static const char *const stops[][2] = {
+        { "max_tokens", "length" }, { "stop_sequence", "stop" },
+        { "guardrail_intervened", "content_filter" },
+        { "content_filtered", "content_filter" },
+        { "model_context_window_exceeded", "length" },
+        { "something_new", "stop" },
+    };
+    struct fx f;
+    json_t *c, *u;
+    char b[512];
+
+    /* The forced JSON tool comes back as the content. */
+    fx_init(&f, CLAUDE, "{" HI ",\"response_format\":{\"type\":"
+            "\"json_object\"}}", 0);
+    ASSERT_EQ(parse_body(&f, body, strlen(body), &c), 0);
+    ASSERT_STR_EQ(json_string_value(json_object_get(msg_of(c), "content")),
+                  "{\"name\":\"Ada\"}");
+    ASSERT(json_object_get(msg_of(c), "tool_calls") == NULL);
+    ASSERT_STR_EQ(finish_of(c), "stop");
+    /* Cache reads and writes count as prompt tokens. */
+    u = json_object_get(c, "usage");
+    ASSERT_EQ(usage_num(u, "prompt_tokens"), 60);
+    ASSERT_EQ(usage_num(u, "completion_tokens"), 5);
+    ASSERT_EQ(usage_num(u, "total_tokens"), 65);
+    ASSERT_EQ(usage_num(json_object_get(u, "prompt_tokens_details"),
+                        "cached_tokens"), 40);
+    json_decref(c);
+    fx_free(&f);
+
+    for (size_t i = 0; i < sizeof(stops) / sizeof(stops[0]); i++) {
+        snprintf(b, sizeof(b), "{\"output\":{\"message\":{\"content\":"
+                 "[{\"text\":\"x\"}]}},\"stopReason\":\"%s\"}", stops[i][0]);
+        fx_init(&f, CLAUDE, NULL, 0);
+        ASSERT_EQ(parse_body(&f, b, strlen(b), &c), 0);
+        ASSERT_STR_EQ(finish_of(c), stops[i][1]);
+        ASSERT(f.pc.usage == NULL);
+        json_decref(c);
+        fx_free(&f);
+    }
+
+    /* Malformed bodies. */
+    fx_init(&f, CLAUDE, NULL, 0);
+    c = (json_t *)1;
+    ASSERT_EQ(parse_body(&f, "{\"output\":", 10, &c), LLMUX_EUNAVAIL);
+    ASSERT(c == NULL);
+    ASSERT(strstr(f.pc.err.message, "malformed") != NULL);
+    fx_free(&f);
+    fx_init(&f, CLAUDE, NULL, 0);
+    ASSERT_EQ(parse_body(&f, "{\"output\":{}}", 13, &c), LLMUX_EUNAVAIL);
+    ASSERT(strstr(f.pc.err.message, "malformed") != NULL);
+    fx_free(&f);
+    fx_init(&f, CLAUDE, NULL, 0);
+    ASSERT_EQ(parse_body(&f, "[1]", 3, &c), LLMUX_EUNAVAIL);
+    fx_free(&f);
+}
+
+/* ---- streams ------------------------------------------------------------ */
+
+/* Real Bedrock payloads carry a "p" padding member; so do ours. */
+#define PAD "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ"
+
+static void encode_event(struct buf *out, const char *type,
+                         const json_t *payload)
+{
+    struct es_header h[3] = {
+        es_header_string(":event-type", type),
+        es_header_string(":content-type", "application/json"),
+        es_header_string(":message-type", "event"),
+    };
+    json_t *o = json_copy((json_t *)payload);
+    char *text;
+
+    json_object_set_new(o, "p", json_string(PAD));
+    text = json_dumps(o, JSON_COMPACT);
+    if (text == NULL || es_encode(out, h, 3, text, strlen(text)) < 0)
+        abort();
+    free(text);
+    json_decref(o);
+}
+
+static void encode_exception(struct buf *out, const char *type,
+                             const char *payload)
+{
+    struct es_header h[3] = {
+        es_header_string(":exception-type", type),
+        es_header_string(":content-type", "application/json"),
+        es_header_string(":message-type", "exception"),
+    };
+
+    if (es_encode(out, h, 3, payload, strlen(payload)) < 0)
+        abort();
+}
+
+/* One event per line, {"<event type>": payload}, into frames. */
+static void encode_jsonl(struct buf *out, const char *text)
+{
+    const char *p = text;
+
+    while (*p) {
+        const char *e = p + strcspn(p, "\n");
+        json_t *j = json_loadb(p, (size_t)(e - p), 0, NULL), *v;
+        const char *k;
+
+        if (e > p) {
+            if (!json_is_object(j) || json_object_size(j) != 1)
+                abort();
+            json_object_foreach(j, k, v)
+                encode_event(out, k, v);
+        }
+        json_decref(j);
+        p = *e ? e + 1 : e;
+    }
+}
+
+static void encode_sample(struct buf *out, const char *rel)
+{
+    char *t = test_read_file(conformance_path(rel), NULL);
+
+    if (t == NULL)
+        abort();
+    encode_jsonl(out, t);
+    free(t);
+}
+
+/* The chunks, normalised: {"content", "reasoning", "tools":[{id, name,
+ * arguments}], "finish", "nfinish", "role", "bad"} ("bad" counts chunks
+ * that break the chunk rules). */
+static json_t *normalise(const json_t *chunks)
+{
+    json_t *n = json_pack("{s:s, s:s, s:[], s:n, s:i, s:n, s:i}", "content",
+                          "", "reasoning", "", "tools", "finish", "nfinish",
+                          0, "role", "bad", 0);
+    json_t *tools = json_object_get(n, "tools"), *c, *tc;
+    const char *id0 = NULL;
+    size_t i, k;
+    int bad = 0;
+
+    json_array_foreach(chunks, i, c) {
+        json_t *ch = json_array_get(json_object_get(c, "choices"), 0);
+        json_t *d = json_object_get(ch, "delta"), *v;
+        const char *id = json_string_value(json_object_get(c, "id"));
+
+        if (strcmp(json_string_value(json_object_get(c, "object")),
+                   "chat.completion.chunk") || id == NULL ||
+            (id0 && strcmp(id, id0)) ||
+            json_array_size(json_object_get(c, "choices")) != 1)
+            bad++;
+        id0 = id0 ? id0 : id;
+        if ((v = json_object_get(d, "role")) != NULL) {
+            if (i != 0)
+                bad++;
+            json_object_set(n, "role", v);
+        }
+        if (json_is_string(v = json_object_get(d, "content"))) {
+            char *s = NULL;
+
+            if (asprintf(&s, "%s%s", json_string_value(json_object_get(n,
+                         "content")), json_string_value(v)) < 0)
+                abort();
+            json_object_set_new(n, "content", json_string(s));
+            free(s);
+        }
+        if (json_is_string(v = json_object_get(d, "reasoning_content"))) {
+            char *s = NULL;
+
+            if (asprintf(&s, "%s%s", json_string_value(json_object_get(n,
+                         "reasoning")), json_string_value(v)) < 0)
+                abort();
+            json_object_set_new(n, "reasoning", json_string(s));
+            free(s);
+        }
+        json_array_foreach(json_object_get(d, "tool_calls"), k, tc) {
+            json_int_t idx = json_integer_value(json_object_get(tc, "index"));
+            json_t *fn = json_object_get(tc, "function"), *t;
+            const char *frag = json_string_value(json_object_get(fn,
+                                                 "arguments"));
+            char *s = NULL;
+
+            if (idx == (json_int_t)json_array_size(tools)) {
+                /* A start: id, type and name, before any fragment. */
+                if (!json_is_string(json_object_get(tc, "id")) ||
+                    !json_is_string(json_object_get(fn, "name")))
+                    bad++;
+                json_array_append_new(tools, json_pack("{s:O, s:O, s:s}",
+                    "id", json_object_get(tc, "id"), "name",
+                    json_object_get(fn, "name"), "arguments", ""));
+            } else if (idx < 0 || idx > (json_int_t)json_array_size(tools) ||
+                       json_object_get(tc, "id")) {
+                bad++;
+                continue;
+            }
+            t = json_array_get(tools, (size_t)idx);
+            if (asprintf(&s, "%s%s", json_string_value(json_object_get(t,
+                         "arguments")), frag ? frag : "") < 0)
+                abort();
+            json_object_set_new(t, "arguments", json_string(s));
+            free(s);
+        }
+        v = json_object_get(ch, "finish_reason");
+        if (json_is_string(v)) {
+            json_object_set(n, "finish", v);
+            json_object_set_new(n, "nfinish", json_integer(json_integer_value(
+                                json_object_get(n, "nfinish")) + 1));
+        } else if (!json_is_null(v)) {
+            bad++;
+        }
+        if (json_object_get(c, "usage"))
+            bad++;                  /* request.c's job, not ours */
+    }
+    json_object_set_new(n, "bad", json_integer(bad));
+    return n;
+}
+
+/* Feeds p[0..n) to a fresh pcall in pieces: split == 0 whole, split == k
+ * as [0,k) and [k,n), split < 0 byte by byte. Returns the normalised
+ * chunks plus "feed" (first negative feed result or 0), "end" (stream_end
+ * result, if reached), "code" and "message" (pc->err) and "usage". */
+static json_t *run_stream(const char *model, const char *req, const char *p,
+                          size_t n, long split)
+{
+    struct fx f;
+    json_t *res;
+    int feed = 0, end = 1;
+
+    fx_init(&f, model, req, 1);
+    if (split < 0) {
+        for (size_t i = 0; i < n && feed == 0; i++)
+            feed = provider_bedrock.stream_feed(&f.pc, p + i, 1);
+    } else if (split == 0) {
+        feed = provider_bedrock.stream_feed(&f.pc, p, n);
+    } else {
+        feed = provider_bedrock.stream_feed(&f.pc, p, (size_t)split);
+        if (feed == 0)
+            feed = provider_bedrock.stream_feed(&f.pc, p + split,
+                                                n - (size_t)split);
+    }
+    if (feed == 0)
+        end = provider_bedrock.stream_end(&f.pc);
+    res = normalise(f.chunks);
+    json_object_set_new(res, "feed", json_integer(feed));
+    json_object_set_new(res, "end", json_integer(end));
+    json_object_set_new(res, "code", json_integer(f.pc.err.code));
+    json_object_set_new(res, "message", json_string(f.pc.err.message));
+    json_object_set(res, "usage", f.pc.usage ? f.pc.usage : json_null());
+    fx_free(&f);
+    return res;
+}
+
+/* Whole, every two-piece split and byte by byte agree with the whole
+ * feed; returns the whole-feed result (new reference) or NULL. */
+static json_t *run_all_ways(const char *model, const char *req,
+                            const struct buf *b)
+{
+    json_t *whole = run_stream(model, req, b->p, b->len, 0), *r;
+
+    for (long k = 1; k <= (long)b->len; k++) {
+        r = run_stream(model, req, b->p, b->len, k);
+        if (!json_equal(r, whole)) {
+            fprintf(stderr, "  split at %ld differs\n", k);
+            json_decref(r);
+            json_decref(whole);
+            return NULL;
+        }
+        json_decref(r);
+    }
+    r = run_stream(model, req, b->p, b->len, -1);
+    if (!json_equal(r, whole)) {
+        fprintf(stderr, "  byte-by-byte feed differs\n");
+        json_decref(whole);
+        whole = NULL;
+    }
+    json_decref(r);
+    return whole;
+}
+
+static const char *jstr(const json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+static long long jint(const json_t *o, const char *k)
+{
+    return json_integer_value(json_object_get(o, k));
+}
+
+TEST(bedrock_stream_text_sample)
+{
+    struct buf b;
+    json_t *r;
+
+    buf_init(&b, 1 << 20);
+    encode_sample(&b, "providers/bedrock/converse_stream_text.events.jsonl");
+    r = run_all_ways(CLAUDE, NULL, &b);
+    buf_free(&b);
+    ASSERT(r != NULL);
+    ASSERT_EQ(jint(r, "feed"), 0);
+    ASSERT_EQ(jint(r, "end"), 0);
+    ASSERT_EQ(jint(r, "bad"), 0);
+    ASSERT_STR_EQ(jstr(r, "role"), "assistant");
+    ASSERT_STR_EQ(jstr(r, "content"), "Let me count the \"r\"s in "
+                  "\"strawberry\":\n\ns-t-**r**-a-w-b-e-**r**-**r**-y\n\n"
+                  "There are **3** r's in \"strawberry.\"");
+    ASSERT_STR_EQ(jstr(r, "reasoning"), "");
+    ASSERT_EQ(json_array_size(json_object_get(r, "tools")), 0);
+    ASSERT_STR_EQ(jstr(r, "finish"), "stop");
+    ASSERT_EQ(jint(r, "nfinish"), 1);
+    ASSERT_EQ(jint(json_object_get(r, "usage"), "prompt_tokens"), 22);
+    ASSERT_EQ(jint(json_object_get(r, "usage"), "completion_tokens"), 55);
+    ASSERT_EQ(jint(json_object_get(r, "usage"), "total_tokens"), 77);
+    json_decref(r);
+}
+
+TEST(bedrock_stream_reasoning_sample)
+{
+    struct buf b;
+    json_t *r;
+
+    buf_init(&b, 1 << 20);
+    encode_sample(&b,
+                  "providers/bedrock/converse_stream_reasoning.events.jsonl");
+    r = run_all_ways(CLAUDE, "{" HI ",\"reasoning_effort\":\"low\"}", &b);
+    buf_free(&b);
+    ASSERT(r != NULL);
+    ASSERT_EQ(jint(r, "feed"), 0);
+    ASSERT_EQ(jint(r, "end"), 0);
+    ASSERT_EQ(jint(r, "bad"), 0);
+    ASSERT_STR_EQ(jstr(r, "reasoning"), "Let me count the r's in "
+                  "\"strawberry\":\n\ns-t-r-a-w-b-e-r-r-y\n\nr appears at "
+                  "positions 3, 8, and 9.\n\nSo there are 3 r's.");
+    ASSERT_STR_EQ(jstr(r, "content"), "There are **3** r's in "
+                  "\"strawberry\":\n\n1. st**r**awbe**r****r**y");
+    ASSERT_STR_EQ(jstr(r, "finish"), "stop");
+    ASSERT_EQ(jint(r, "nfinish"), 1);
+    ASSERT_EQ(jint(json_object_get(r, "usage"), "prompt_tokens"), 51);
+    ASSERT_EQ(jint(json_object_get(r, "usage"), "completion_tokens"), 94);
+    ASSERT_EQ(jint(json_object_get(r, "usage"), "total_tokens"), 145);
+    json_decref(r);
+}
+
+/* No recorded ConverseStream tool-use stream exists; this one follows the
+ * documented event shapes and converse_tool_use.json's ids. */
+static const char tool_stream[] =
+    "{\"messageStart\":{\"role\":\"assistant\"}}\n"
+    "{\"contentBlockDelta\":{\"contentBlockIndex\":0,\"delta\":{\"text\":"
+    "\"Checking both.\"}}}\n"
+    "{\"contentBlockStop\":{\"contentBlockIndex\":0}}\n"
+    "{\"contentBlockStart\":{\"contentBlockIndex\":1,\"start\":{\"toolUse\":"
+    "{\"toolUseId\":\"tooluse_rTk04lpyTTTvtXcoOyVT6p\",\"name\":"
+    "\"weather\"}}}}\n"
+    "{\"contentBlockDelta\":{\"contentBlockIndex\":1,\"delta\":{\"toolUse\":"
+    "{\"input\":\"\"}}}}\n"
+    "{\"contentBlockDelta\":{\"contentBlockIndex\":1,\"delta\":{\"toolUse\":"
+    "{\"input\":\"{\\\"locat\"}}}}\n"
+    "{\"contentBlockDelta\":{\"contentBlockIndex\":1,\"delta\":{\"toolUse\":"
+    "{\"input\":\"ion\\\": \\\"Seattle\\\"}\"}}}}\n"
+    "{\"contentBlockStop\":{\"contentBlockIndex\":1}}\n"
+    "{\"contentBlockStart\":{\"contentBlockIndex\":2,\"start\":{\"toolUse\":"
+    "{\"toolUseId\":\"tooluse_second\",\"name\":\"now\"}}}}\n"
+    "{\"contentBlockDelta\":{\"contentBlockIndex\":2,\"delta\":{\"toolUse\":"
+    "{\"input\":\"{}\"}}}}\n"
+    "{\"contentBlockStop\":{\"contentBlockIndex\":2}}\n"
+    "{\"someFutureEvent\":{\"x\":1}}\n"
+    "{\"messageStop\":{\"stopReason\":\"tool_use\"}}\n"
+    "{\"metadata\":{\"usage\":{\"inputTokens\":407,\"outputTokens\":33,"
+    "\"totalTokens\":440},\"metrics\":{\"latencyMs\":900}}}\n";
+
+TEST(bedrock_stream_tool_use)
+{
+    struct buf b;
+    json_t *r, *t, *args;
+
+    buf_init(&b, 1 << 20);
+    encode_jsonl(&b, tool_stream);
+    r = run_all_ways(CLAUDE, NULL, &b);
+    buf_free(&b);
+    ASSERT(r != NULL);
+    ASSERT_EQ(jint(r, "feed"), 0);
+    ASSERT_EQ(jint(r, "end"), 0);
+    ASSERT_EQ(jint(r, "bad"), 0);
+    ASSERT_STR_EQ(jstr(r, "content"), "Checking both.");
+    ASSERT_EQ(json_array_size(json_object_get(r, "tools")), 2);
+    t = json_array_get(json_object_get(r, "tools"), 0);
+    ASSERT_STR_EQ(jstr(t, "id"), "tooluse_rTk04lpyTTTvtXcoOyVT6p");
+    ASSERT_STR_EQ(jstr(t, "name"), "weather");
+    args = json_loads(jstr(t, "arguments"), 0, NULL);
+    ASSERT(args != NULL);
+    ASSERT_STR_EQ(jstr(args, "location"), "Seattle");
+    json_decref(args);
+    t = json_array_get(json_object_get(r, "tools"), 1);
+    ASSERT_STR_EQ(jstr(t, "id"), "tooluse_second");
+    ASSERT_STR_EQ(jstr(t, "name"), "now");
+    ASSERT_STR_EQ(jstr(t, "arguments"), "{}");
+    ASSERT_STR_EQ(jstr(r, "finish"), "tool_calls");
+    ASSERT_EQ(jint(r, "nfinish"), 1);
+    ASSERT_EQ(jint(json_object_get(r, "usage"), "prompt_tokens"), 407);
+    ASSERT_EQ(jint(json_object_get(r, "usage"), "completion_tokens"), 33);
+    json_decref(r);
+}
+
+TEST(bedrock_stream_json_mode)
+{
+    static const char s[] =
+        "{\"messageStart\":{\"role\":\"assistant\"}}\n"
+        "{\"contentBlockStart\":{\"contentBlockIndex\":0,\"start\":{"
+        "\"toolUse\":{\"toolUseId\":\"t1\",\"name\":\"json_tool_call\"}}}}\n"
+        "{\"contentBlockDelta\":{\"contentBlockIndex\":0,\"delta\":{"
+        "\"toolUse\":{\"input\":\"{\\\"name\\\":\"}}}}\n"
+        "{\"contentBlockDelta\":{\"contentBlockIndex\":0,\"delta\":{"
+        "\"toolUse\":{\"input\":\"\\\"Ada\\\"}\"}}}}\n"
+        "{\"contentBlockStop\":{\"contentBlockIndex\":0}}\n"
+        "{\"messageStop\":{\"stopReason\":\"tool_use\"}}\n";
+    struct buf b;
+    json_t *r;
+
+    buf_init(&b, 1 << 20);
+    encode_jsonl(&b, s);
+    r = run_all_ways(CLAUDE, "{" HI ",\"response_format\":{\"type\":"
+                     "\"json_object\"}}", &b);
+    buf_free(&b);
+    ASSERT(r != NULL);
+    ASSERT_EQ(jint(r, "bad"), 0);
+    ASSERT_STR_EQ(jstr(r, "content"), "{\"name\":\"Ada\"}");
+    ASSERT_EQ(json_array_size(json_object_get(r, "tools")), 0);
+    ASSERT_STR_EQ(jstr(r, "finish"), "stop");
+    ASSERT(json_is_null(json_object_get(r, "usage")));
+    ASSERT_EQ(jint(r, "end"), 0);
+    json_decref(r);
+}
+
+/* The base64 of a file, decoded (malloc'd). */
+static char *b64_file(const char *rel, size_t *ret_len)
+{
+    static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                             "0123456789+/";
+    size_t n, o = 0;
+    char *t = test_read_file(conformance_path(rel), &n), *out;
+    unsigned acc = 0;
+    int bits = 0;
+
+    if (t == NULL || (out = malloc(n)) == NULL) {
+        free(t);
+        return NULL;
+    }
+    for (size_t i = 0; i < n && t[i] != '='; i++) {
+        const char *c = t[i] ? strchr(al, t[i]) : NULL;
+
+        if (c == NULL)
+            continue;           /* newlines */
+        acc = (acc << 6) | (unsigned)(c - al);
+        if ((bits += 6) >= 8) {
+            bits -= 8;
+            out[o++] = (char)(acc >> bits);
+            acc &= (1u << bits) - 1;
+        }
+    }
+    free(t);
+    *ret_len = o;
+    return out;
+}
+
+TEST(bedrock_stream_model_stream_error)
+{
+    struct buf b;
+    size_t n;
+    char *raw = b64_file("eventstream/vercel-ai-synthetic/"
+                         "model-stream-error-exception.eventstream.base64.txt",
+                         &n);
+    json_t *r;
+
+    ASSERT(raw != NULL);
+    ASSERT_EQ(n, 221);
+    buf_init(&b, 1 << 20);
+    encode_jsonl(&b, "{\"messageStart\":{\"role\":\"assistant\"}}\n"
+                 "{\"contentBlockDelta\":{\"contentBlockIndex\":0,\"delta\":"
+                 "{\"text\":\"Hello\"}}}\n"
+                 "{\"contentBlockDelta\":{\"contentBlockIndex\":0,\"delta\":"
+                 "{\"text\":\", wor\"}}}\n");
+    ASSERT_EQ(buf_add(&b, raw, n), 0);
+    free(raw);
+    r = run_all_ways(CLAUDE, NULL, &b);
+    buf_free(&b);
+    ASSERT(r != NULL);
+    ASSERT_EQ(jint(r, "bad"), 0);
+    ASSERT_STR_EQ(jstr(r, "content"), "Hello, wor");
+    ASSERT_EQ(jint(r, "feed"), LLMUX_EUNAVAIL);
+    ASSERT_EQ(jint(r, "code"), LLMUX_EUNAVAIL);
+    ASSERT_STR_EQ(jstr(r, "message"), "bedrock: modelStreamErrorException: "
+                  "Model Stream Error (upstream 500: The model stream "
+                  "failed.)");
+    ASSERT_EQ(jint(r, "nfinish"), 0);
+    json_decref(r);
+}
+
+TEST(bedrock_stream_exceptions)
+{
+    static const struct {
+        const char *type, *payload;
+        int code;
+        const char *words;
+    } cases[] = {
+        { "throttlingException", "{\"message\":\"Too many requests, please "
+          "wait before trying again.\"}", LLMUX_ERATELIMIT, "Too many" },
+        { "validationException", "{\"message\":\"Input is too long for "
+          "requested model.\"}", LLMUX_ECONTEXT, "Input is too long" },
+        { "validationException", "{\"message\":\"messages: roles must "
+          "alternate\"}", LLMUX_EBADREQ, "alternate" },
+        { "internalServerException", "{\"message\":\"boom\"}",
+          LLMUX_EUNAVAIL, "internalServerException: boom" },
+        { "serviceUnavailableException", "{\"message\":\"busy\"}",
+          LLMUX_EUNAVAIL, "busy" },
+        { "modelStreamErrorException", "{\"message\":\"x\","
+          "\"originalStatusCode\":429,\"originalMessage\":\"slow down\"}",
+          LLMUX_ERATELIMIT, "slow down" },
+        { "brandNewException", "not json", LLMUX_EUNAVAIL, "(no message)" },
+    };
+    struct buf b;
+    json_t *r;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        buf_init(&b, 1 << 16);
+        encode_jsonl(&b, "{\"messageStart\":{\"role\":\"assistant\"}}\n");
+        encode_exception(&b, cases[i].type, cases[i].payload);
+        r = run_stream(CLAUDE, NULL, b.p, b.len, 0);
+        buf_free(&b);
+        ASSERT_EQ(jint(r, "feed"), cases[i].code);
+        ASSERT_EQ(jint(r, "code"), cases[i].code);
+        ASSERT(strncmp(jstr(r, "message"), "bedrock: ", 9) == 0);
+        ASSERT(strstr(jstr(r, "message"), cases[i].words) != NULL);
+        json_decref(r);
+    }
+}
+
+TEST(bedrock_stream_malformed)
+{
+    struct es_header h[3] = {
+        es_header_string(":event-type", "contentBlockDelta"),
+        es_header_string(":content-type", "application/json"),
+        es_header_string(":message-type", "event"),
+    };
+    struct es_header odd[2] = {
+        es_header_string(":event-type", "contentBlockDelta"),
+        es_header_string(":message-type", "initial-response"),
+    };
+    struct buf b;
+    struct fx f;
+    json_t *r;
+
+    /* A known event whose payload is not JSON. */
+    buf_init(&b, 1 << 16);
+    ASSERT_EQ(es_encode(&b, h, 3, "{\"delta\":", 9), 0);
+    r = run_stream(CLAUDE, NULL, b.p, b.len, 0);
+    ASSERT_EQ(jint(r, "feed"), LLMUX_EUNAVAIL);
+    ASSERT(strstr(jstr(r, "message"), "malformed") != NULL);
+    json_decref(r);
+    buf_free(&b);
+
+    /* A corrupted frame (bad message CRC). */
+    buf_init(&b, 1 << 16);
+    encode_jsonl(&b, tool_stream);
+    b.p[b.len - 1] ^= 0x5a;
+    r = run_stream(CLAUDE, NULL, b.p, b.len, 0);
+    ASSERT_EQ(jint(r, "feed"), LLMUX_EUNAVAIL);
+    ASSERT(strstr(jstr(r, "message"), "checksum") != NULL);
+    json_decref(r);
+
+    /* Cut in the middle of the last frame, and cut after a whole frame
+     * but before messageStop: both fail at the end. */
+    b.p[b.len - 1] ^= 0x5a;
+    r = run_stream(CLAUDE, NULL, b.p, b.len - 3, 0);
+    ASSERT_EQ(jint(r, "feed"), 0);
+    ASSERT_EQ(jint(r, "end"), LLMUX_EUNAVAIL);
+    ASSERT(strstr(jstr(r, "message"), "middle of a message") != NULL);
+    json_decref(r);
+    buf_reset(&b);
+    encode_jsonl(&b, "{\"messageStart\":{\"role\":\"assistant\"}}\n");
+    r = run_stream(CLAUDE, NULL, b.p, b.len, 0);
+    ASSERT_EQ(jint(r, "end"), LLMUX_EUNAVAIL);
+    ASSERT(strstr(jstr(r, "message"), "before messageStop") != NULL);
+    json_decref(r);
+    r = run_stream(CLAUDE, NULL, "", 0, 0);
+    ASSERT_EQ(jint(r, "end"), LLMUX_EUNAVAIL);
+    json_decref(r);
+
+    /* toolUse input for a block never started. */
+    buf_reset(&b);
+    encode_jsonl(&b, "{\"contentBlockDelta\":{\"contentBlockIndex\":3,"
+                 "\"delta\":{\"toolUse\":{\"input\":\"{}\"}}}}\n");
+    r = run_stream(CLAUDE, NULL, b.p, b.len, 0);
+    ASSERT_EQ(jint(r, "feed"), LLMUX_EUNAVAIL);
+    json_decref(r);
+
+    /* Unknown message types, events without :event-type, odd payload
+     * shapes: ignored. */
+    buf_reset(&b);
+    ASSERT_EQ(es_encode(&b, odd, 2, "{}", 2), 0);
+    ASSERT_EQ(es_encode(&b, h + 1, 2, "{}", 2), 0);
+    encode_jsonl(&b, "{\"contentBlockDelta\":{\"delta\":{\"text\":5}}}\n"
+                 "{\"contentBlockDelta\":{\"delta\":[]}}\n"
+                 "{\"contentBlockStart\":{\"start\":{\"toolUse\":7}}}\n"
+                 "{\"metadata\":{\"usage\":{\"inputTokens\":\"x\"}}}\n"
+                 "{\"messageStop\":{}}\n");
+    r = run_stream(CLAUDE, NULL, b.p, b.len, 0);
+    ASSERT_EQ(jint(r, "feed"), 0);
+    ASSERT_EQ(jint(r, "end"), 0);
+    ASSERT_STR_EQ(jstr(r, "content"), "");
+    ASSERT_STR_EQ(jstr(r, "finish"), "stop");
+    ASSERT(json_is_null(json_object_get(r, "usage")));
+    json_decref(r);
+
+    /* The caller went away: emit refuses, the feed stops. */
+    buf_reset(&b);
+    encode_jsonl(&b, tool_stream);
+    fx_init(&f, CLAUDE, NULL, 1);
+    f.pc.emit = refuse;
+    ASSERT_EQ(provider_bedrock.stream_feed(&f.pc, b.p, b.len),
+              LLMUX_ECLOSED);
+    ASSERT_EQ(provider_bedrock.stream_feed(&f.pc, b.p, b.len),
+              LLMUX_ECLOSED);
+    fx_free(&f);
+    buf_free(&b);
+}
+
+/* ---- errors ------------------------------------------------------------- */
+
+static int map(const char *body, long status, double retry_after,
+               struct perr *ret)
+{
+    struct fx f;
+    struct http_resp r = { .status = status, .body = body,
+                           .len = strlen(body),
+                           .retry_after = retry_after };
+    int code;
+
+    fx_init(&f, CLAUDE, NULL, 0);
+    code = provider_bedrock.map_error(&f.pc, &r);
+    *ret = f.pc.err;
+    fx_free(&f);
+    return code;
+}
+
+TEST(bedrock_errors_recorded)
+{
+    json_t *rec = json_load_file(conformance_path(
+        "providers/bedrock/error_400_validation_exception.recorded.json"), 0,
+        NULL);
+    char *body, *tool;
+    struct perr e;
+
+    ASSERT(rec != NULL);
+    body = json_dumps(json_object_get(rec, "body"), JSON_COMPACT);
+    ASSERT_EQ(map(body, json_integer_value(json_object_get(rec, "status")),
+                  -1, &e), LLMUX_EBADREQ);
+    free(body);
+    json_decref(rec);
+    ASSERT_EQ(e.code, LLMUX_EBADREQ);
+    ASSERT_EQ(e.status, 400);
+    ASSERT(e.retry_after < 0);
+    ASSERT_STR_EQ(e.message, "bedrock: The content field in the Message "
+                  "object at messages.1 is empty. Add a ContentBlock object "
+                  "to the content field and try again.");
+
+    tool = test_read_file(conformance_path("providers/bedrock/"
+                          "error_400_validation_exception_tool_name.json"),
+                          NULL);
+    ASSERT(tool != NULL);
+    ASSERT_EQ(map(tool, 400, -1, &e), LLMUX_EBADREQ);
+    free(tool);
+    ASSERT(strstr(e.message, "bedrock: 1 validation error detected: Value "
+                  "at 'messages.2.member.content.1.member.toolUse.name'")
+           == e.message);
+}
+
+TEST(bedrock_errors_taxonomy)
+{
+    static const struct {
+        long status;
+        const char *body;
+        int code;
+    } cases[] = {
+        { 429, "{\"message\":\"Too many requests, please wait before trying "
+          "again.\"}", LLMUX_ERATELIMIT },
+        { 400, "{\"__type\":\"com.amazon.coral.availability#Throttling"
+          "Exception\",\"message\":\"Rate exceeded\"}", LLMUX_ERATELIMIT },
+        { 403, "{\"message\":\"The security token included in the request "
+          "is invalid.\"}", LLMUX_EAUTH },
+        { 403, "{\"message\":\"The request signature we calculated does not "
+          "match the signature you provided.\"}", LLMUX_EAUTH },
+        { 403, "{\"Message\":\"x\",\"__type\":\"com.amazon.coral.service#"
+          "UnrecognizedClientException\"}", LLMUX_EAUTH },
+        { 403, "{\"message\":\"The security token included in the request "
+          "is expired\"}", LLMUX_EAUTH },
+        { 403, "{\"message\":\"You don't have access to the model with the "
+          "specified model ID.\"}", LLMUX_EPERMISSION },
+        { 400, "{\"message\":\"Input is too long for requested model.\"}",
+          LLMUX_ECONTEXT },
+        { 400, "{\"message\":\"The model returned the following errors: too "
+          "many input tokens\"}", LLMUX_ECONTEXT },
+        { 400, "{\"message\":\"The model returned the following errors: "
+          "input length and `max_tokens` exceed context limit: 198000 + "
+          "8192 > 200000\"}", LLMUX_ECONTEXT },
+        { 400, "{\"message\":\"prompt is too long: 210000 tokens > 200000 "
+          "maximum\"}", LLMUX_ECONTEXT },
+        { 404, "{\"message\":\"Could not resolve the foundation model from "
+          "the provided model identifier.\"}", LLMUX_ENOTFOUND },
+        { 408, "{\"message\":\"Model has timed out in processing the "
+          "request.\"}", LLMUX_ETIMEOUT },
+        { 424, "{\"message\":\"The model returned an error.\"}",
+          LLMUX_EUNAVAIL },
+        { 429, "{\"__type\":\"ModelNotReadyException\",\"message\":\"Model "
+          "is not ready\"}", LLMUX_EUNAVAIL },
+        { 500, "{\"message\":\"The system encountered an unexpected error "
+          "during processing. Try your request again.\"}", LLMUX_EUNAVAIL },
+        { 503, "{\"message\":\"Bedrock is unable to process your "
+          "request.\"}", LLMUX_EUNAVAIL },
+        { 502, "<html>Bad\ngateway</html>", LLMUX_EUNAVAIL },
+        { 500, "", LLMUX_EUNAVAIL },
+        { 401, "{\"error\":{\"message\":\"bad key\",\"type\":"
+          "\"invalid_request_error\"}}", LLMUX_EAUTH },
+    };
+    struct perr e;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        if (map(cases[i].body, cases[i].status, -1, &e) != cases[i].code) {
+            fprintf(stderr, "  case %zu: %s -> %d\n", i, cases[i].body,
+                    e.code);
+            ASSERT(0);
+        }
+        ASSERT_EQ(e.status, cases[i].status);
+        ASSERT(strncmp(e.message, "bedrock: ", 9) == 0);
+    }
+    ASSERT_EQ(map(cases[0].body, 429, 7, &e), LLMUX_ERATELIMIT);
+    ASSERT(e.retry_after == 7);
+    ASSERT_STR_EQ(e.message, "bedrock: Too many requests, please wait "
+                  "before trying again.");
+    map(cases[1].body, 400, -1, &e);
+    ASSERT_STR_EQ(e.message, "bedrock: ThrottlingException: Rate exceeded");
+    map("<html>Bad\ngateway</html>", 502, -1, &e);
+    ASSERT_STR_EQ(e.message, "bedrock: <html>Bad gateway</html>");
+    map("", 500, -1, &e);
+    ASSERT_STR_EQ(e.message, "bedrock: HTTP 500 with an empty body");
+}
