@@ -51,11 +51,12 @@ LLMUX       := $(B)/llmux
 LIBSO       := $(B)/libllmux.so
 LIBA        := $(B)/libllmux.a
 UNIT        := $(B)/unit-tests
+CLIENTTEST  := $(B)/llmux-client-test
 PCFILE      := $(B)/llmux.pc
 VERSION     := 0.1.0
 
 .PHONY: all deps run test unit clean install check
-all: $(LLMUXD) $(LLMUX) $(LIBSO) $(LIBA) $(UNIT) $(PCFILE)
+all: $(LLMUXD) $(LLMUX) $(LIBSO) $(LIBA) $(UNIT) $(PCFILE) $(CLIENTTEST)
 
 deps:
 	@missing=""; for p in $(DEB_BUILD) $(DEB_TEST); do \
@@ -87,8 +88,12 @@ $(B)/obj/tests/unit/%.o: tests/unit/%.c
 $(LLMUXD): $(B)/obj/daemon/main.o $(DAEMON_OBJ) $(PROTO_OBJ)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(DAEMON_LIBS)
 
-$(LIBSO): $(CLIENT_OBJ) $(PROTO_OBJ)
-	$(CC) $(LDFLAGS_ALL) -shared -Wl,-soname,libllmux.so.0 -o $@ $^ $(CLIENT_LIBS)
+# The shared library exports llmux_* only (client/llmux.map); the soname
+# carries the ABI version.
+$(LIBSO): $(CLIENT_OBJ) $(PROTO_OBJ) client/llmux.map
+	$(CC) $(LDFLAGS_ALL) -shared -Wl,-soname,libllmux.so.0 \
+	    -Wl,--version-script=client/llmux.map -o $@.0 $(CLIENT_OBJ) $(PROTO_OBJ) $(CLIENT_LIBS)
+	ln -sf libllmux.so.0 $@
 
 $(LIBA): $(CLIENT_OBJ) $(PROTO_OBJ)
 	@rm -f $@
@@ -96,6 +101,9 @@ $(LIBA): $(CLIENT_OBJ) $(PROTO_OBJ)
 
 $(LLMUX): $(B)/obj/client/cli.o $(LIBA)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CLIENT_LIBS)
+
+$(CLIENTTEST): tests/integration/client-test.c $(LIBA)
+	$(CC) $(CLIENT_CFLAGS) -o $@ $< $(LIBA) $(CLIENT_LIBS)
 
 $(UNIT): $(UNIT_OBJ) $(DAEMON_OBJ) $(PROTO_OBJ) $(CLIENT_OBJ)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(DAEMON_LIBS)

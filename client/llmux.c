@@ -603,17 +603,42 @@ static int call_end(const llmux_event_t *ev, const char *finish,
 
 /* Writes the default socket path into out[size]. Returns 0 or
  * -ENAMETOOLONG. Reads the environment only; no shared state. */
+static int exists(const char *path)
+{
+    return access(path, F_OK) == 0;
+}
+
+/* $LLMUX_SOCKET, else the first of llmuxd's own defaults that exists:
+ * $XDG_RUNTIME_DIR/llmux.sock, /run/llmux/llmux.sock (the system service),
+ * /tmp/llmux-UID/llmux.sock (llmuxd run by hand without XDG_RUNTIME_DIR);
+ * when none exists, the first that applies, for the error message. */
 static int socket_path(char *out, size_t size)
 {
     const char *s = getenv("LLMUX_SOCKET");
+    const char *xdg = getenv("XDG_RUNTIME_DIR");
+    char tmp[64];
     int n;
 
+    snprintf(tmp, sizeof(tmp), "/tmp/llmux-%u/llmux.sock",
+             (unsigned)getuid());
     if (s && s[0])
         n = snprintf(out, size, "%s", s);
-    else if ((s = getenv("XDG_RUNTIME_DIR")) != NULL && s[0])
-        n = snprintf(out, size, "%s/llmux.sock", s);
-    else
-        n = snprintf(out, size, "/run/llmux/llmux.sock");
+    else {
+        n = -1;
+        if (xdg && xdg[0]) {
+            n = snprintf(out, size, "%s/llmux.sock", xdg);
+            if (n >= 0 && (size_t)n < size && exists(out))
+                return 0;
+        }
+        if (exists("/run/llmux/llmux.sock"))
+            n = snprintf(out, size, "/run/llmux/llmux.sock");
+        else if (exists(tmp))
+            n = snprintf(out, size, "%s", tmp);
+        else if (!(xdg && xdg[0]))
+            n = snprintf(out, size, "/run/llmux/llmux.sock");
+        else
+            n = snprintf(out, size, "%s/llmux.sock", xdg);
+    }
     return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
@@ -978,9 +1003,5 @@ const char *llmux_err_type(int code) { return proto_err_type(code); }
  * errors"; proto_err_exit maps anything outside the table to EINTERNAL. */
 int llmux_err_exit_code(int code)
 {
-    if (code == 0)
-        return 0;
-    if (code < 0 && code > -1000)
-        return 1;
     return proto_err_exit(code);
 }

@@ -144,8 +144,14 @@ int proto_err_status(int code)
     return err_find_or_internal(code)->status;
 }
 
+/* 0 for success, 1 for system errors (-errno: cannot connect…), then
+ * the table's exit code. */
 int proto_err_exit(int code)
 {
+    if (code == 0)
+        return 0;
+    if (code > -1000)
+        return 1;
     return err_find_or_internal(code)->exit;
 }
 

@@ -1407,6 +1407,56 @@ TEST(bedrock_stream_malformed)
     buf_free(&b);
 }
 
+/* Every event of the tool stream, its JSON payload cut at every length,
+ * in a valid frame: a typed "malformed" error each time, never a crash
+ * (and never a leak, under valgrind). */
+TEST(bedrock_stream_truncated_payloads)
+{
+    const char *p = tool_stream;
+    struct buf b;
+
+    buf_init(&b, 1 << 16);
+    while (*p) {
+        const char *e = p + strcspn(p, "\n");
+        json_t *j = json_loadb(p, (size_t)(e - p), 0, NULL), *v;
+        const char *k = NULL;
+        char *text = NULL;
+
+        json_object_foreach(j, k, v) {
+            text = json_dumps(v, JSON_COMPACT);
+            break;
+        }
+        ASSERT(text != NULL);
+        for (size_t n = 0; n < strlen(text); n++) {
+            struct es_header h[3] = {
+                es_header_string(":event-type", k),
+                es_header_string(":content-type", "application/json"),
+                es_header_string(":message-type", "event"),
+            };
+            json_t *r;
+            int known = strcmp(k, "someFutureEvent") != 0;
+
+            buf_reset(&b);
+            encode_jsonl(&b, "{\"messageStart\":{\"role\":\"assistant\"}}\n");
+            if (es_encode(&b, h, 3, text, n) < 0)
+                abort();
+            r = run_stream(CLAUDE, NULL, b.p, b.len, 0);
+            if (jint(r, "feed") != (known ? LLMUX_EUNAVAIL : 0) ||
+                (known && strstr(jstr(r, "message"), "malformed") == NULL)) {
+                fprintf(stderr, "  %s cut at %zu: %s\n", k, n,
+                        jstr(r, "message"));
+                json_decref(r);
+                ASSERT(0);
+            }
+            json_decref(r);
+        }
+        free(text);
+        json_decref(j);
+        p = *e ? e + 1 : e;
+    }
+    buf_free(&b);
+}
+
 /* ---- errors ------------------------------------------------------------- */
 
 static int map(const char *body, long status, double retry_after,
