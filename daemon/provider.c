@@ -16,6 +16,7 @@
 static const struct provider *const dialects[] = {
     &provider_openai,
     &provider_mock,
+    &provider_bedrock,
 };
 
 const struct provider *provider_find(const char *name, size_t len)

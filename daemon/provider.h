@@ -117,5 +117,6 @@ const struct provider *provider_find(const char *name, size_t len);
 
 extern const struct provider provider_openai;
 extern const struct provider provider_mock;
+extern const struct provider provider_bedrock;
 
 #endif

@@ -718,7 +718,8 @@ static int add_json_text(struct buf *b, const json_t *v)
 static int anthropic_parse(struct pcall *pc, const struct http_resp *r,
                            json_t **ret)
 {
-    json_t *j, *content, *blk, *calls = NULL, *thinking = NULL, *msg, *u;
+    json_t *j, *content, *blk, *calls = NULL, *thinking = NULL, *msg;
+    json_t *u = NULL;
     struct buf text, reason;
     struct common_stream_id sid;
     struct ausage us = {0};
@@ -804,8 +805,11 @@ static int anthropic_parse(struct pcall *pc, const struct http_resp *r,
                             json_stringn(reason.p, reason.len));
     if (msg && json_array_size(thinking))
         json_object_set(msg, "thinking_blocks", thinking);
-    usage_take(&us, json_object_get(j, "usage"));
-    u = usage_json(&us);
+    /* No usage object: none reported (not zeros). */
+    if (json_is_object(json_object_get(j, "usage"))) {
+        usage_take(&us, json_object_get(j, "usage"));
+        u = usage_json(&us);
+    }
     common_stream_id_init(&sid, pc, hub_str(j, "id"), hub_str(j, "model"));
     *ret = msg ? common_completion(&sid, msg, map_stop(hub_str(j,
                                    "stop_reason"), json_array_size(calls) > 0),
@@ -815,7 +819,8 @@ static int anthropic_parse(struct pcall *pc, const struct http_resp *r,
         rc = oom(pc);
         goto out;
     }
-    pcall_set_usage(pc, u);
+    if (u)
+        pcall_set_usage(pc, u);
 out:
     buf_free(&text);
     buf_free(&reason);
@@ -1019,8 +1024,10 @@ static int on_event(void *ud, const struct sse_event *ev)
                                   hub_str(m, "model"));
             st->sid_ready = 1;
         }
-        usage_take(&st->u, json_object_get(m, "usage"));
-        pcall_set_usage(pc, usage_json(&st->u));
+        if (json_is_object(json_object_get(m, "usage"))) {
+            usage_take(&st->u, json_object_get(m, "usage"));
+            pcall_set_usage(pc, usage_json(&st->u));
+        }
     } else if (strcmp(t, "content_block_start") == 0) {
         r = on_block_start(pc, st, j);
     } else if (strcmp(t, "content_block_delta") == 0) {

@@ -260,7 +260,8 @@ static int tool_part(struct pcall *pc, const json_t *msg, json_t *contents,
 static int map_messages(struct pcall *pc, json_t *body)
 {
     json_t *in = json_object_get(pc->req, "messages"), *m;
-    json_t *contents = json_array(), *sys = json_array(), *names = json_object();
+    json_t *contents = json_array(), *sys = json_array();
+    json_t *names = json_object();
     const char *role;
     size_t i;
     int r = 0;
@@ -498,7 +499,7 @@ static int add_url(const struct pcall *pc, struct buf *url)
     int r;
 
     /* An api_base that already names the version is taken as it is. */
-    if ((n >= 6 && strcmp(base + n - 6, "/v1beta") == 0) ||
+    if ((n >= 7 && strcmp(base + n - 7, "/v1beta") == 0) ||
         (n >= 3 && strcmp(base + n - 3, "/v1") == 0) ||
         (n >= 8 && strcmp(base + n - 8, "/v1alpha") == 0))
         r = buf_addf(url, "%s/models/", base);

@@ -51,6 +51,8 @@ static int key_required(const struct deployment *d)
            strcmp(d->api_base, d->preset->api_base) == 0;
 }
 
+/* The body of a chat/completions request (see openai.h); azure.c shares
+ * it. */
 int openai_build_body(struct pcall *pc, unsigned flags, struct buf *out)
 {
     const struct deployment *d = pc->dep;
@@ -140,6 +142,8 @@ static int body_error(struct pcall *pc, json_t *err, long status)
                       pc->dep->preset->name, text);
 }
 
+/* A whole body: OpenAI's answer is already the hub's, so it passes, with
+ * its usage recorded. Shared with azure.c. */
 int openai_parse(struct pcall *pc, const struct http_resp *r, json_t **ret)
 {
     json_t *j = json_loadb(r->body, r->len, 0, NULL), *u;
@@ -217,6 +221,8 @@ static int on_event(void *ud, const struct sse_event *ev)
     return pc->emit(pc->emit_ud, chunk) < 0 ? LLMUX_ECLOSED : 0;
 }
 
+/* SSE bytes -> chunks, passed on as they come (usage taken out). Shared
+ * with azure.c, like the two hooks below. */
 int openai_stream_feed(struct pcall *pc, const char *p, size_t n)
 {
     struct openai_stream *st = pc->state;
@@ -258,6 +264,7 @@ void openai_stream_free(struct pcall *pc)
     }
 }
 
+/* An {"error": …} body -> pc->err; azure.c adds its retry hints. */
 int openai_map_error(struct pcall *pc, const struct http_resp *r)
 {
     json_t *j = json_loadb(r->body, r->len, 0, NULL);

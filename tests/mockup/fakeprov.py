@@ -153,13 +153,29 @@ def find_sample(default_dir, name):
     for f in files:
         if f == n:
             return d + '/' + f
-    for f in files:
-        if f.split('.')[0] == n:
-            return d + '/' + f
+    same = [f for f in files if f.split('.')[0] == n]
+    if same:
+        return d + '/' + min(same, key=len)
     for f in files:
         if f.startswith(n):
             return d + '/' + f
     raise SampleError('no sample %r in %s (have: %s)' % (n, d, ', '.join(files)))
+
+
+# sample:NAME naming an error file answers with that error (same as the err-* word)
+SAMPLE_ERRORS = {
+    'error_400_invalid_request_error.json': '400',           # anthropic
+    'error_429_rate_limit_error.json': '429',                # anthropic (+ .headers.json)
+    'error_400_context_length_exceeded.json': 'context',     # openai
+    'error_401_invalid_api_key.json': '401',                 # openai
+    'error_429_rate_limit_exceeded.json': '429',             # openai
+    'error_400_api_key_invalid.json': '401',                 # gemini
+    'error_404_model_not_found.json': '404',                 # gemini
+    'error_429_resource_exhausted.json': '429',              # gemini
+    'error_400_validation_exception.recorded.json': '400',   # bedrock
+    'error_400_validation_exception_tool_name.json': 'toolname',  # bedrock
+}
+NOT_RESPONSES = ('recorded_request_tools.json', 'error_429_rate_limit_error.headers.json')
 
 
 class Ev:
@@ -537,7 +553,6 @@ class Dialect:
     dir = ''
     stream_ctype = 'text/event-stream'
     json_ctype = 'application/json'
-    sse_sep = b'\n\n'
     # word -> (stream sample, non-stream sample); None = convert from the other one
     table = {}
     order = ('tool', 'parallel', 'thinking', 'reasoning', 'n3')
@@ -633,7 +648,10 @@ class Dialect:
         srel, brel = self.pick(ctx)
         if srel is not None:
             return self.load_events(srel, ctx)
-        return self.body_to_events(self.load_body_obj(brel), ctx)
+        try:
+            return self.body_to_events(self.load_body_obj(brel), ctx)
+        except (KeyError, TypeError, AttributeError, IndexError, ValueError) as e:
+            raise SampleError('cannot turn %s into a stream (%s: %s)' % (brel, type(e).__name__, e))
 
     def load_body_obj(self, rel):
         return sample_json(rel)
@@ -647,7 +665,11 @@ class Dialect:
         srel, brel = self.pick(ctx)
         if brel is not None:
             return None, sample_bytes(brel)
-        return self.events_to_body(self.load_events(srel, ctx), ctx), None
+        try:
+            return self.events_to_body(self.load_events(srel, ctx), ctx), None
+        except (KeyError, TypeError, AttributeError, IndexError, ValueError) as e:
+            raise SampleError('cannot turn %s into a non-stream body (%s: %s)'
+                              % (getattr(srel, '__name__', srel), type(e).__name__, e))
 
     def serve_raw(self, raw, ctx):
         if self.raw_asis or b'\n' not in raw.rstrip(b'\n'):
@@ -1108,7 +1130,7 @@ class Anthropic(Dialect):
         'thinking': ('anthropic/stream_thinking.chunks.jsonl', 'anthropic/nonstream_thinking.json'),
         'reasoning': ('anthropic/stream_thinking.chunks.jsonl', 'anthropic/nonstream_thinking.json'),
         'text-tool': (None, 'anthropic/nonstream_text_and_tool_use.json'),
-        'parallel': (None, 'anthropic/nonstream_text_and_tool_use.json'),
+        'parallel': ('anthropic/stream_tool_use.sse', 'anthropic/nonstream_tool_use.json'),
         'basic': ('anthropic/stream_basic_sdk_fixture.sse', None),
         'refusal': ('anthropic/stream_thinking_sdk_fixture.sse', None),
     }
@@ -1956,6 +1978,18 @@ class Ollama(Dialect):
         r = ctx.req if isinstance(ctx.req, dict) else {}
         return r.get('stream', True) is not False
 
+    def pick(self, ctx):
+        srel, brel = Dialect.pick(self, ctx)
+        if brel and brel.endswith(('_chunk.docs.json', '_final.docs.json')):
+            # the docs' separate stream objects: replay chunk + final as one stream
+            pre = brel.rsplit('_', 1)[0]
+
+            def src(ctx, pre=pre):
+                return [Ev(text=dumps_go(sample_json(pre + '_chunk.docs.json'))),
+                        Ev(text=dumps_go(sample_json(pre + '_final.docs.json')))]
+            return src, None
+        return srel, brel
+
     def dumps(self, obj):
         return dumps_go(obj)
 
@@ -2238,6 +2272,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header(k, v)
         self.end_headers()
         ctx.entry['status'] = resp.status
+        if scn is not None and scn.has('reset-mid'):
+            self._write(body[:len(body) // 2])
+            return self.rst()
         slow = scn.num('slow', 0) / 1000.0 if scn is not None else 0
         if slow:
             sleep(slow)
@@ -2319,13 +2356,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return out
 
     # --- dispatch
+    def end_headers(self):
+        self._headers_sent = True
+        http.server.BaseHTTPRequestHandler.end_headers(self)
+
     def dispatch(self):
+        self._headers_sent = False
         try:
             self._dispatch()
         except ClientGone:
             self.close_connection = True
         except Exception as e:     # a fakeprov bug: say so loudly, keep serving
             traceback.print_exc()
+            if self._headers_sent:
+                return self.rst()
             try:
                 self.send_json(500, {'fakeprov_error': '%s: %s' % (type(e).__name__, e)})
             except Exception:
@@ -2354,7 +2398,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             S.seq += 1
             entry = {'seq': S.seq, 'time': time.time(), 'method': method, 'path': self.path,
                      'headers': hdict, 'header_list': [[k, v] for k, v in header_items],
-                     'body': body.decode('utf-8', errors='replace'), 'violations': []}
+                     'body': body.decode('utf-8', errors='replace'), 'violations': [],
+                     'dialect': None, 'model': None, 'scenario': None, 'status': None, 'auth_error': None}
             S.log.append(entry)
 
         ctx = Ctx()
@@ -2439,6 +2484,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.rst()
         try:
             e = scn.err()
+            if e is None and scn.has('sample'):
+                base = os.path.basename(find_sample(d.sample_dir(ctx), scn.arg('sample', '')))
+                if base in NOT_RESPONSES:
+                    raise SampleError('%s is not a response sample' % base)
+                if base in SAMPLE_ERRORS:
+                    e = (SAMPLE_ERRORS[base], None)
             if e is not None:
                 try:
                     resp = d.error(e[0], e[1], ctx)

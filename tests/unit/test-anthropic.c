@@ -446,7 +446,8 @@ TEST(anthropic_build_max_tokens_and_stream)
     ASSERT(build_is(&f, URL,
         "{'model':'claude-sonnet-4-5','max_tokens':300,'stream':true,"
         "'stop_sequences':['a','b'],"
-        "'messages':[{'role':'user','content':[{'type':'text','text':'Hi'}]}]}"));
+        "'messages':[{'role':'user','content':[{'type':'text','text':'Hi"
+        "'}]}]}"));
     fx_free(&f);
 }
 
@@ -459,7 +460,8 @@ TEST(anthropic_build_api_base_forms)
     f.dep.preset = NULL;
     ASSERT(build_is(&f, "http://127.0.0.1:9/proxy/v1/messages",
         "{'model':'claude-sonnet-4-5','max_tokens':4096,"
-        "'messages':[{'role':'user','content':[{'type':'text','text':'Hi'}]}]}"));
+        "'messages':[{'role':'user','content':[{'type':'text','text':'Hi"
+        "'}]}]}"));
     fx_free(&f);
 }
 
@@ -469,10 +471,13 @@ TEST(anthropic_build_images)
 
     fx_init(&f, "{'messages':[{'role':'user','content':["
             "{'type':'text','text':'What is this?'},"
-            "{'type':'image_url','image_url':{'url':'data:image/png;base64,iVBORw0KGgo='}},"
-            "{'type':'image_url','image_url':{'url':'https://example.com/cat.jpg'},"
+            "{'type':'image_url','image_url':{'url':"
+            "'data:image/png;base64,iVBORw0KGgo='}},"
+            "{'type':'image_url','image_url':{'url':"
+            "'https://example.com/cat.jpg'},"
             " 'cache_control':{'type':'ephemeral'}},"
-            "{'type':'image_url','image_url':'data:application/pdf;base64,JVBERi0='}]}]}",
+            "{'type':'image_url','image_url':"
+            "'data:application/pdf;base64,JVBERi0='}]}]}",
             0);
     ASSERT(build_is(&f, URL,
         "{'model':'claude-sonnet-4-5','max_tokens':4096,"
@@ -497,7 +502,8 @@ TEST(anthropic_build_bad_image_url)
     ASSERT(build_fails(&f, LLMUX_EBADREQ, "image_url"));
     fx_free(&f);
     fx_init(&f, "{'messages':[{'role':'user','content':["
-            "{'type':'input_audio','input_audio':{'data':'AA==','format':'wav'}}]}]}",
+            "{'type':'input_audio','input_audio':{'data':'AA==','format':'wav"
+            "'}}]}]}",
             0);
     ASSERT(build_fails(&f, LLMUX_EBADREQ, "input_audio"));
     fx_free(&f);
@@ -510,31 +516,40 @@ TEST(anthropic_build_tools_and_results)
     fx_init(&f, "{'tool_choice':'required','parallel_tool_calls':false,"
             "'tools':[{'type':'function','function':{'name':'get_weather',"
             "  'description':'Weather for a city',"
-            "  'parameters':{'type':'object','properties':{'city':{'type':'string'}},"
+            "  'parameters':{'type':'object','properties':{'city':{'type':"
+            "'string'}},"
             "                'required':['city']}}},"
             " {'type':'function','function':{'name':'now'}}],"
             "'messages':["
             "{'role':'user','content':'Weather in Paris and Rome?'},"
             "{'role':'assistant','content':'Checking.','tool_calls':["
-            "  {'id':'toolu_1','type':'function','function':{'name':'get_weather',"
+            "  {'id':'toolu_1','type':'function','function':{'name':"
+            "'get_weather',"
             "   'arguments':'{\\'city\\':\\'Paris\\'}'}},"
-            "  {'id':'toolu_2','type':'function','function':{'name':'get_weather',"
+            "  {'id':'toolu_2','type':'function','function':{'name':"
+            "'get_weather',"
             "   'arguments':'{\\'city\\':\\'Rome\\'}'}}]},"
             "{'role':'tool','tool_call_id':'toolu_1','content':'18C'},"
-            "{'role':'tool','tool_call_id':'toolu_2','content':[{'type':'text','text':'21C'}]},"
+            "{'role':'tool','tool_call_id':'toolu_2','content':[{'type':'text',"
+            "'text':'21C'}]},"
             "{'role':'user','content':'And now?'}]}", 0);
     ASSERT(build_is(&f, URL,
         "{'model':'claude-sonnet-4-5','max_tokens':4096,"
         "'tools':[{'name':'get_weather','description':'Weather for a city',"
         "          'input_schema':{'type':'object',"
-        "             'properties':{'city':{'type':'string'}},'required':['city']}},"
-        "         {'name':'now','input_schema':{'type':'object','properties':{}}}],"
+        "             'properties':{'city':{'type':'string'}},'required':['city"
+        "']}},"
+        "         {'name':'now','input_schema':{'type':'object','properties':"
+        "{}}}],"
         "'tool_choice':{'type':'any','disable_parallel_tool_use':true},"
         "'messages':["
-        " {'role':'user','content':[{'type':'text','text':'Weather in Paris and Rome?'}]},"
+        " {'role':'user','content':[{'type':'text','text':'Weather in Paris and"
+        " Rome?'}]},"
         " {'role':'assistant','content':[{'type':'text','text':'Checking.'},"
-        "   {'type':'tool_use','id':'toolu_1','name':'get_weather','input':{'city':'Paris'}},"
-        "   {'type':'tool_use','id':'toolu_2','name':'get_weather','input':{'city':'Rome'}}]},"
+        "   {'type':'tool_use','id':'toolu_1','name':'get_weather','input':{"
+        "'city':'Paris'}},"
+        "   {'type':'tool_use','id':'toolu_2','name':'get_weather','input':{"
+        "'city':'Rome'}}]},"
         " {'role':'user','content':["
         "   {'type':'tool_result','tool_use_id':'toolu_1','content':'18C'},"
         "   {'type':'tool_result','tool_use_id':'toolu_2','content':'21C'},"
@@ -618,27 +633,31 @@ TEST(anthropic_build_thinking_budget)
     ASSERT(build_is(&f, URL,
         "{'model':'claude-sonnet-4-5','max_tokens':3048,"
         "'thinking':{'type':'enabled','budget_tokens':2048},"
-        "'messages':[{'role':'user','content':[{'type':'text','text':'Hi'}]}]}"));
+        "'messages':[{'role':'user','content':[{'type':'text','text':'Hi"
+        "'}]}]}"));
     fx_free(&f);
     fx_init(&f, "{'reasoning_effort':'high',"
             "'messages':[{'role':'user','content':'Hi'}]}", 0);
     ASSERT(build_is(&f, URL,
         "{'model':'claude-sonnet-4-5','max_tokens':8192,"
         "'thinking':{'type':'enabled','budget_tokens':4096},"
-        "'messages':[{'role':'user','content':[{'type':'text','text':'Hi'}]}]}"));
+        "'messages':[{'role':'user','content':[{'type':'text','text':'Hi"
+        "'}]}]}"));
     fx_free(&f);
     fx_init(&f, "{'reasoning_effort':'low','max_tokens':20000,"
             "'messages':[{'role':'user','content':'Hi'}]}", 0);
     ASSERT(build_is(&f, URL,
         "{'model':'claude-sonnet-4-5','max_tokens':20000,"
         "'thinking':{'type':'enabled','budget_tokens':1024},"
-        "'messages':[{'role':'user','content':[{'type':'text','text':'Hi'}]}]}"));
+        "'messages':[{'role':'user','content':[{'type':'text','text':'Hi"
+        "'}]}]}"));
     fx_free(&f);
     fx_init(&f, "{'reasoning_effort':'none',"
             "'messages':[{'role':'user','content':'Hi'}]}", 0);
     ASSERT(build_is(&f, URL,
         "{'model':'claude-sonnet-4-5','max_tokens':4096,"
-        "'messages':[{'role':'user','content':[{'type':'text','text':'Hi'}]}]}"));
+        "'messages':[{'role':'user','content':[{'type':'text','text':'Hi"
+        "'}]}]}"));
     fx_free(&f);
     fx_init(&f, "{'reasoning_effort':'extreme',"
             "'messages':[{'role':'user','content':'Hi'}]}", 0);
@@ -654,20 +673,23 @@ TEST(anthropic_build_thinking_blocks_given_back)
             "'function':{'name':'now'}}],'messages':["
             "{'role':'user','content':'Time?'},"
             "{'role':'assistant','content':null,"
-            " 'thinking_blocks':[{'type':'thinking','thinking':'Call now.','signature':'c2ln'}],"
+            " 'thinking_blocks':[{'type':'thinking','thinking':'Call now.',"
+            "'signature':'c2ln'}],"
             " 'tool_calls':[{'id':'toolu_9','type':'function',"
             "   'function':{'name':'now','arguments':''}}]},"
             "{'role':'tool','tool_call_id':'toolu_9','content':''}]}", 0);
     ASSERT(build_is(&f, URL,
         "{'model':'claude-sonnet-4-5','max_tokens':4096,"
         "'thinking':{'type':'enabled','budget_tokens':1024},"
-        "'tools':[{'name':'now','input_schema':{'type':'object','properties':{}}}],"
+        "'tools':[{'name':'now','input_schema':{'type':'object','properties':"
+        "{}}}],"
         "'messages':["
         " {'role':'user','content':[{'type':'text','text':'Time?'}]},"
         " {'role':'assistant','content':["
         "   {'type':'thinking','thinking':'Call now.','signature':'c2ln'},"
         "   {'type':'tool_use','id':'toolu_9','name':'now','input':{}}]},"
-        " {'role':'user','content':[{'type':'tool_result','tool_use_id':'toolu_9'}]}]}"));
+        " {'role':'user','content':[{'type':'tool_result','tool_use_id':"
+        "'toolu_9'}]}]}"));
     fx_free(&f);
 }
 
@@ -684,7 +706,8 @@ TEST(anthropic_build_json_mode)
         "'tools':[{'name':'json_tool_call','input_schema':{'type':'object',"
         "  'properties':{'name':{'type':'string'}},'required':['name']}}],"
         "'tool_choice':{'type':'tool','name':'json_tool_call'},"
-        "'messages':[{'role':'user','content':[{'type':'text','text':'A city?'}]}]}"));
+        "'messages':[{'role':'user','content':[{'type':'text','text':'A city?"
+        "'}]}]}"));
     fx_free(&f);
     fx_init(&f, "{'response_format':{'type':'json_object'},"
             "'messages':[{'role':'user','content':'JSON please'}]}", 0);
@@ -693,7 +716,8 @@ TEST(anthropic_build_json_mode)
         "'tools':[{'name':'json_tool_call','input_schema':{'type':'object',"
         "  'additionalProperties':true,'properties':{}}}],"
         "'tool_choice':{'type':'tool','name':'json_tool_call'},"
-        "'messages':[{'role':'user','content':[{'type':'text','text':'JSON please'}]}]}"));
+        "'messages':[{'role':'user','content':[{'type':'text','text':'JSON"
+        " please'}]}]}"));
     fx_free(&f);
     /* Thinking forbids a forced tool: the tool is offered, not forced. */
     fx_init(&f, "{'reasoning_effort':'low','max_tokens':5000,"
@@ -704,7 +728,8 @@ TEST(anthropic_build_json_mode)
         "'thinking':{'type':'enabled','budget_tokens':1024},"
         "'tools':[{'name':'json_tool_call','input_schema':{'type':'object',"
         "  'additionalProperties':true,'properties':{}}}],"
-        "'messages':[{'role':'user','content':[{'type':'text','text':'JSON please'}]}]}"));
+        "'messages':[{'role':'user','content':[{'type':'text','text':'JSON"
+        " please'}]}]}"));
     fx_free(&f);
     fx_init(&f, "{'response_format':{'type':'json_schema','json_schema':{}},"
             "'messages':[{'role':'user','content':'x'}]}", 0);
@@ -726,7 +751,8 @@ TEST(anthropic_build_unsupported_param)
     f.pc.drop_params = 1;
     ASSERT(build_is(&f, URL,
         "{'model':'claude-sonnet-4-5','max_tokens':4096,"
-        "'messages':[{'role':'user','content':[{'type':'text','text':'Hi'}]}]}"));
+        "'messages':[{'role':'user','content':[{'type':'text','text':'Hi"
+        "'}]}]}"));
     fx_free(&f);
     fx_init(&f, "{'n':3,'messages':[{'role':'user','content':'Hi'}]}", 0);
     ASSERT(build_fails(&f, LLMUX_EBADREQ, "\"n\""));
@@ -809,7 +835,8 @@ TEST(anthropic_parse_tool_use)
     ASSERT(same(m, "{'role':'assistant','content':null,'tool_calls':[{"
         "'id':'toolu_01A9HHF5Ezy3oBrKmSgfASm9','type':'function',"
         "'function':{'name':'get_weather',"
-        "'arguments':'{\\'location\\':\\'San Francisco, CA\\',\\'units\\':\\'f\\'}'}}]}"));
+        "'arguments':'{\\'location\\':\\'San Francisco,"
+        " CA\\',\\'units\\':\\'f\\'}'}}]}"));
     ASSERT_STR_EQ(json_string_value(json_object_get(json_array_get(
                   json_object_get(c, "choices"), 0), "finish_reason")),
                   "tool_calls");
@@ -928,6 +955,41 @@ TEST(anthropic_parse_malformed)
         ASSERT(strstr(f.pc.err.message, "malformed") != NULL);
         fx_free(&f);
     }
+}
+
+TEST(anthropic_no_usage_reported)
+{
+    static const char body[] =
+        "{\"id\":\"msg_n\",\"model\":\"claude-x\",\"content\":[{\"type\":"
+        "\"text\",\"text\":\"ok\"}],\"stop_reason\":\"end_turn\"}";
+    static const char s[] =
+        "event: message_start\ndata: {\"type\":\"message_start\","
+        "\"message\":{\"id\":\"m\",\"model\":\"claude-x\"}}\n\n"
+        "event: content_block_start\ndata: {\"type\":\"content_block_start"
+        "\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":"
+        "\"ok\"}}\n\n"
+        "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\""
+        ":{\"stop_reason\":\"max_tokens\"}}\n\n";
+    struct http_resp r = { .status = 200, .body = body,
+                           .len = sizeof(body) - 1, .retry_after = -1 };
+    struct fx f;
+    json_t *c, *w;
+
+    fx_init(&f, NULL, 0);
+    ASSERT_EQ(provider_anthropic.parse(&f.pc, &r, &c), 0);
+    ASSERT(json_object_get(c, "usage") == NULL);
+    ASSERT(f.pc.usage == NULL);
+    json_decref(c);
+    fx_free(&f);
+    /* No message_stop, but the finish came: a complete answer. */
+    w = replay(NULL, s, sizeof(s) - 1, NULL, 0);
+    ASSERT_EQ(json_integer_value(json_object_get(w, "rc")), 0);
+    ASSERT(json_is_null(json_object_get(w, "usage")));
+    ASSERT_STR_EQ(json_string_value(json_object_get(json_object_get(w,
+                  "fold"), "content")), "ok");
+    ASSERT_STR_EQ(json_string_value(json_object_get(json_object_get(w,
+                  "fold"), "finish")), "length");
+    json_decref(w);
 }
 
 /* ------------------------------------------------------------------------
@@ -1109,12 +1171,14 @@ TEST(anthropic_stream_parallel_tools)
 {
     static const char s[] =
         "event: message_start\ndata: {\"type\":\"message_start\",\"message\":"
-        "{\"id\":\"msg_p\",\"model\":\"claude-x\",\"usage\":{\"input_tokens\":5,"
+        "{\"id\":\"msg_p\",\"model\":\"claude-x\",\"usage\":"
+        "{\"input_tokens\":5,"
         "\"output_tokens\":1}}}\n\n"
         "event: content_block_start\ndata: {\"type\":\"content_block_start\","
         "\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n"
         "event: content_block_delta\ndata: {\"type\":\"content_block_delta\","
-        "\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Both.\"}}\n\n"
+        "\"index\":0,\"delta\":"
+        "{\"type\":\"text_delta\",\"text\":\"Both.\"}}\n\n"
         "event: content_block_stop\ndata: {\"type\":\"content_block_stop\","
         "\"index\":0}\n\n"
         "event: content_block_start\ndata: {\"type\":\"content_block_start\","
@@ -1160,7 +1224,8 @@ TEST(anthropic_stream_json_mode)
 {
     static const char s[] =
         "event: message_start\ndata: {\"type\":\"message_start\",\"message\":"
-        "{\"id\":\"msg_j\",\"model\":\"claude-x\",\"usage\":{\"input_tokens\":5,"
+        "{\"id\":\"msg_j\",\"model\":\"claude-x\",\"usage\":"
+        "{\"input_tokens\":5,"
         "\"output_tokens\":1}}}\n\n"
         "event: content_block_start\ndata: {\"type\":\"content_block_start\","
         "\"index\":0,\"content_block\":{\"type\":\"tool_use\",\"id\":\"t_j\","
@@ -1190,7 +1255,11 @@ TEST(anthropic_stream_json_mode)
 
 TEST(anthropic_stream_errors)
 {
-    static const struct { const char *s; int code; const char *msg; } cases[] = {
+    static const struct {
+        const char *s;
+        int         code;
+        const char *msg;
+    } cases[] = {
         /* a data line cut inside its JSON */
         { "event: content_block_delta\ndata: {\"type\":\"content_block_delta"
           "\",\"index\":0,\"delta\":{\"type\":\"text_del\n\n", LLMUX_EUNAVAIL,

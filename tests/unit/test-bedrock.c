@@ -172,7 +172,8 @@ TEST(bedrock_build_text_signed)
         "{\"role\":\"developer\",\"content\":[{\"type\":\"text\","
         "\"text\":\"Answer in French.\"}]},"
         "{\"role\":\"user\",\"content\":\"Hi\"},"
-        "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"there\"}]},"
+        "{\"role\":\"user\",\"content\":[{\"type\":\"text\","
+        "\"text\":\"there\"}]},"
         "{\"role\":\"assistant\",\"content\":\"Bonjour\"},"
         "{\"role\":\"assistant\",\"content\":\"!\"},"
         "{\"role\":\"user\",\"content\":\"Again\"}],"
@@ -184,11 +185,13 @@ TEST(bedrock_build_text_signed)
                   "/converse");
     ASSERT(body_is(&f,
         "{\"messages\":["
-        "{\"role\":\"user\",\"content\":[{\"text\":\"Hi\"},{\"text\":\"there\"}]},"
+        "{\"role\":\"user\",\"content\":[{\"text\":\"Hi\"},"
+        "{\"text\":\"there\"}]},"
         "{\"role\":\"assistant\",\"content\":[{\"text\":\"Bonjour\"},"
         "{\"text\":\"!\"}]},"
         "{\"role\":\"user\",\"content\":[{\"text\":\"Again\"}]}],"
-        "\"system\":[{\"text\":\"Be brief.\"},{\"text\":\"Answer in French.\"}],"
+        "\"system\":[{\"text\":\"Be brief.\"},"
+        "{\"text\":\"Answer in French.\"}],"
         "\"inferenceConfig\":{\"maxTokens\":300,\"temperature\":0.5,"
         "\"topP\":0.9,\"stopSequences\":[\"END\"]}}"));
     ASSERT_STR_EQ(header(&f.h, "Content-Type"), "application/json");
@@ -406,7 +409,8 @@ TEST(bedrock_build_tools_and_choice)
     "Paris and Rome?\"}]},{\"role\":\"assistant\",\"content\":[" \
     "{\"toolUse\":{\"toolUseId\":\"tooluse_1\",\"name\":\"weather\"," \
     "\"input\":{\"location\":\"Paris\"}}},{\"toolUse\":{\"toolUseId\":" \
-    "\"tooluse_2\",\"name\":\"weather\",\"input\":{\"location\":\"Rome\"}}}]}," \
+    "\"tooluse_2\",\"name\":\"weather\",\"input\":{\"location\":" \
+    "\"Rome\"}}}]}," \
     "{\"role\":\"user\",\"content\":[{\"toolResult\":{\"toolUseId\":" \
     "\"tooluse_1\",\"content\":[{\"text\":\"18C sunny\"}]}},{\"toolResult\":" \
     "{\"toolUseId\":\"tooluse_2\",\"content\":[{\"text\":\"21C cloudy\"}]}}," \
@@ -1217,8 +1221,8 @@ TEST(bedrock_stream_json_mode)
 /* The base64 of a file, decoded (malloc'd). */
 static char *b64_file(const char *rel, size_t *ret_len)
 {
-    static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                             "0123456789+/";
+    static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                             "abcdefghijklmnopqrstuvwxyz0123456789+/";
     size_t n, o = 0;
     char *t = test_read_file(conformance_path(rel), &n), *out;
     unsigned acc = 0;

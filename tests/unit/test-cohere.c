@@ -767,6 +767,12 @@ static void run_stream(const char *p, size_t n, size_t split, size_t step,
 }
 
 /* Whole, split in two at every byte, and byte by byte must agree. */
+/* json_equal, with two NULLs equal. */
+static int same(const json_t *a, const json_t *b)
+{
+    return (a == NULL && b == NULL) || json_equal(a, b);
+}
+
 static int same_everywhere(const char *p, size_t n, const struct run *whole)
 {
     for (size_t k = 1; k < n; k++) {
@@ -775,13 +781,21 @@ static int same_everywhere(const char *p, size_t n, const struct run *whole)
 
         run_stream(p, n, k, 0, &r);
         ok = json_equal(r.sum, whole->sum) &&
-             json_equal(r.usage, whole->usage) &&
+             same(r.usage, whole->usage) &&
              r.feed_rc == whole->feed_rc && r.end_rc == whole->end_rc;
-        run_free(&r);
         if (!ok) {
-            fprintf(stderr, "  split at %zu differs\n", k);
-            return 0;
+            char *a = json_dumps(r.sum, JSON_COMPACT);
+            char *b = json_dumps(whole->sum, JSON_COMPACT);
+
+            fprintf(stderr, "  split at %zu differs (rc %d/%d %d/%d):\n"
+                    "    %s\n    %s\n", k, r.feed_rc, whole->feed_rc,
+                    r.end_rc, whole->end_rc, a, b);
+            free(a);
+            free(b);
         }
+        run_free(&r);
+        if (!ok)
+            return 0;
     }
     {
         struct run r;
@@ -789,7 +803,7 @@ static int same_everywhere(const char *p, size_t n, const struct run *whole)
 
         run_stream(p, n, 0, 1, &r);
         ok = json_equal(r.sum, whole->sum) &&
-             json_equal(r.usage, whole->usage);
+             same(r.usage, whole->usage);
         run_free(&r);
         if (!ok) {
             fprintf(stderr, "  byte-at-a-time differs\n");

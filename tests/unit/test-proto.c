@@ -97,7 +97,9 @@ TEST(proto_err_table)
     ASSERT_STR_EQ(proto_strerror(-ENOENT), strerror(ENOENT));
     ASSERT_STR_EQ(proto_err_type(-ENOENT), "internal");
     ASSERT_EQ(proto_err_status(-ENOENT), 500);
-    ASSERT_EQ(proto_err_exit(-ENOENT), 15);
+    /* System errors (cannot connect…) exit 1, success 0. */
+    ASSERT_EQ(proto_err_exit(-ENOENT), 1);
+    ASSERT_EQ(proto_err_exit(0), 0);
 
     /* Unknown codes are internal; 0 is success. */
     ASSERT_STR_EQ(proto_err_name(-5000), "EINTERNAL");
