@@ -2241,6 +2241,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 r, _, _ = select.select([sock], [], [], 0.25)
                 if r:
                     if not sock.recv(1, socket.MSG_PEEK):
+                        if getattr(self, '_entry', None) is not None:
+                            self._entry['aborted'] = True
                         return
                     sleep(0.25)
             except (OSError, ValueError):
@@ -2362,9 +2364,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def dispatch(self):
         self._headers_sent = False
+        self._entry = None
         try:
             self._dispatch()
         except ClientGone:
+            # The client went away before the answer was complete: tests
+            # use this to check that llmuxd aborts upstream transfers.
+            if self._entry is not None:
+                self._entry['aborted'] = True
             self.close_connection = True
         except Exception as e:     # a fakeprov bug: say so loudly, keep serving
             traceback.print_exc()
@@ -2399,8 +2406,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             entry = {'seq': S.seq, 'time': time.time(), 'method': method, 'path': self.path,
                      'headers': hdict, 'header_list': [[k, v] for k, v in header_items],
                      'body': body.decode('utf-8', errors='replace'), 'violations': [],
-                     'dialect': None, 'model': None, 'scenario': None, 'status': None, 'auth_error': None}
+                     'dialect': None, 'model': None, 'scenario': None, 'status': None, 'auth_error': None,
+                     'aborted': False}
             S.log.append(entry)
+        self._entry = entry
 
         ctx = Ctx()
         ctx.handler, ctx.entry, ctx.method, ctx.body = self, entry, method, body
