@@ -17,6 +17,8 @@ static const struct provider *const dialects[] = {
     &provider_openai,
     &provider_mock,
     &provider_bedrock,
+    &provider_anthropic,
+    &provider_gemini,
 };
 
 const struct provider *provider_find(const char *name, size_t len)
@@ -122,6 +124,7 @@ int provider_code_for(long status, const char *text)
     static const char *const policy[] = {
         "content_policy", "content_filter", "content management policy",
         "safety system", "responsibleaipolicyviolation",
+        "content filtering",
     };
 
     if (status == 400 || status == 413 || status == 422) {

@@ -118,5 +118,7 @@ const struct provider *provider_find(const char *name, size_t len);
 extern const struct provider provider_openai;
 extern const struct provider provider_mock;
 extern const struct provider provider_bedrock;
+extern const struct provider provider_anthropic;
+extern const struct provider provider_gemini;
 
 #endif

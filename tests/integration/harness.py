@@ -72,6 +72,12 @@ class Fake:
         with urllib.request.urlopen(self.url + '/_requests', timeout=10) as r:
             return json.loads(r.read())
 
+    def violations(self):
+        """Wire-format rules llmuxd broke (a key in a URL, a body that is
+        not JSON, a bad x-amz-content-sha256…), as the fake saw them."""
+        with urllib.request.urlopen(self.url + '/_violations', timeout=10) as r:
+            return json.loads(r.read())
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)

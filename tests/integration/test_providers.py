@@ -80,6 +80,7 @@ def check_text_both_ways(prov):
         p = d.llmux('chat', '-m', 'm', 'hello from the shell')
         assert p.returncode == 0, (prov, p.stderr)
         assert p.stdout.strip() == b'hello from the shell', (prov, p.stdout)
+        assert f.violations() == [], (prov, f.violations())
         return f.requests()
 
 
