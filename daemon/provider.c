@@ -19,6 +19,9 @@ static const struct provider *const dialects[] = {
     &provider_bedrock,
     &provider_anthropic,
     &provider_gemini,
+    &provider_cohere,
+    &provider_ollama,
+    &provider_azure,
 };
 
 const struct provider *provider_find(const char *name, size_t len)

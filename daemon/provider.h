@@ -120,5 +120,8 @@ extern const struct provider provider_mock;
 extern const struct provider provider_bedrock;
 extern const struct provider provider_anthropic;
 extern const struct provider provider_gemini;
+extern const struct provider provider_cohere;
+extern const struct provider provider_ollama;
+extern const struct provider provider_azure;
 
 #endif

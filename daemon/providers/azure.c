@@ -62,6 +62,11 @@ static int azure_build(struct pcall *pc, struct http_req *out)
         return pcall_fail(pc, LLMUX_EAUTH, 0, "no API key for %s: set $%s "
                           "or api_key in model_list", d->preset->name,
                           d->preset->key_env ? d->preset->key_env : "?");
+    if (d->api_base == NULL || *d->api_base == '\0')
+        return pcall_fail(pc, LLMUX_EBADREQ, 0, "%s needs api_base (https://"
+                          "<resource>.openai.azure.com): set $%s or api_base "
+                          "in model_list", d->preset->name,
+                          d->preset->base_env ? d->preset->base_env : "?");
     if (!url_safe(d->upstream_model))
         return pcall_fail(pc, LLMUX_EBADREQ, 0, "%s: the deployment name "
                           "\"%s\" has characters a URL path cannot carry",
