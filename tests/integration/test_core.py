@@ -152,6 +152,17 @@ def test_openai_stream_tool_call_fragments():
         assert finish == ['tool_calls'], finish
 
 
+def test_upstream_connections_are_reused():
+    # Keep-alive: sequential requests to one upstream ride one connection.
+    with Fake() as f, Daemon(openai_config(f)) as d:
+        c = d.client()
+        for i in range(1, 11):
+            fr = c.chat(i, {'model': 'gpt', 'messages': user('x'), 'stream': i % 2 == 0})
+            assert fr[-1]['type'] == 'done', fr[-1]
+        peers = {r['peer'] for r in f.requests()}
+        assert len(peers) == 1, peers
+
+
 def test_presets_route_to_their_base_url():
     # groq/ is a preset of the OpenAI adapter: base URL and key variable
     # are data. Point its base at the fake and check what was sent.

@@ -2407,7 +2407,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                      'headers': hdict, 'header_list': [[k, v] for k, v in header_items],
                      'body': body.decode('utf-8', errors='replace'), 'violations': [],
                      'dialect': None, 'model': None, 'scenario': None, 'status': None, 'auth_error': None,
-                     'aborted': False}
+                     'aborted': False, 'peer': '%s:%d' % tuple(self.client_address[:2])}
             S.log.append(entry)
         self._entry = entry
 
