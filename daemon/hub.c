@@ -100,7 +100,7 @@ int hub_pack(msgpack_packer *pk, const json_t *j)
 {
     const char *key;
     json_t *v;
-    size_t i;
+    size_t i, klen;
 
     switch (json_typeof(j)) {
     case JSON_NULL:
@@ -124,8 +124,11 @@ int hub_pack(msgpack_packer *pk, const json_t *j)
         return 0;
     case JSON_OBJECT:
         msgpack_pack_map(pk, (uint32_t)json_object_size(j));
-        json_object_foreach((json_t *)j, key, v) {
-            proto_pack_str(pk, key);
+        /* Keys by length: one may hold a NUL ("a\u0000b" in JSON, or
+         * from msgpack), and strlen would cut it short and could even
+         * make two keys equal. */
+        json_object_keylen_foreach((json_t *)j, key, klen, v) {
+            proto_pack_strn(pk, key, klen);
             if (hub_pack(pk, v) < 0)
                 return -1;
         }

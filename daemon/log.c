@@ -51,6 +51,25 @@ int log_content_allowed(void)
     return logcfg.content;
 }
 
+/* One "<N>" line on stderr in a single write. Control characters are
+ * escaped: a model name or an upstream message must not be able to start
+ * a forged log line of its own. */
+static void put_stderr(int prio, const char *line)
+{
+    char out[4096];
+    size_t n = (size_t)snprintf(out, sizeof(out), "<%d>", prio);
+
+    for (const unsigned char *c = (const unsigned char *)line;
+         *c && n + 6 < sizeof(out); c++) {
+        if (*c < 0x20 || *c == 0x7f)
+            n += (size_t)snprintf(out + n, sizeof(out) - n, "\\x%02x", *c);
+        else
+            out[n++] = (char)*c;
+    }
+    out[n++] = '\n';
+    (void)fwrite(out, 1, n, stderr);
+}
+
 void log_msg(int prio, const char *fmt, ...)
 {
     char line[2048];
@@ -65,20 +84,27 @@ void log_msg(int prio, const char *fmt, ...)
         sd_journal_send("MESSAGE=%s", line, "PRIORITY=%d", prio,
                         "SYSLOG_IDENTIFIER=llmuxd", NULL);
     else
-        fprintf(stderr, "<%d>%s\n", prio, line);
+        put_stderr(prio, line);
 }
 
 void log_fields(int prio, const char *message, const char *const *fields)
 {
     struct iovec iov[32];
-    char pbuf[16], mbuf[2048], line[2048];
+    char pbuf[16], mbuf[2048 + 8], line[2048];
     size_t n = 0, off;
 
     if (prio > logcfg.level)
         return;
+    /* The readable line: the message, then the fields, space-separated.
+     * The journal gets it as MESSAGE= (what journalctl shows) and each
+     * field on its own (what journalctl FIELD=value matches). */
+    off = (size_t)snprintf(line, sizeof(line), "%s", message);
+    for (size_t i = 0; fields[i] && off < sizeof(line); i++)
+        off += (size_t)snprintf(line + off, sizeof(line) - off, " %s",
+                                fields[i]);
     if (logcfg.journal) {
         snprintf(pbuf, sizeof(pbuf), "PRIORITY=%d", prio);
-        snprintf(mbuf, sizeof(mbuf), "MESSAGE=%s", message);
+        snprintf(mbuf, sizeof(mbuf), "MESSAGE=%s", line);
         iov[n].iov_base = pbuf;  iov[n++].iov_len = strlen(pbuf);
         iov[n].iov_base = mbuf;  iov[n++].iov_len = strlen(mbuf);
         iov[n].iov_base = (char *)"SYSLOG_IDENTIFIER=llmuxd";
@@ -91,9 +117,5 @@ void log_fields(int prio, const char *message, const char *const *fields)
         sd_journal_sendv(iov, (int)n);
         return;
     }
-    off = (size_t)snprintf(line, sizeof(line), "%s", message);
-    for (size_t i = 0; fields[i] && off < sizeof(line); i++)
-        off += (size_t)snprintf(line + off, sizeof(line) - off, " %s",
-                                fields[i]);
-    fprintf(stderr, "<%d>%s\n", prio, line);
+    put_stderr(prio, line);
 }

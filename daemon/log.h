@@ -16,8 +16,10 @@ int  log_content_allowed(void);
 void log_msg(int prio, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* One structured request line. fields are "KEY=value" strings ending with
- * NULL; on the journal each becomes a field, on stderr they are joined. */
+/* One structured line. fields are "KEY=value" strings ending with NULL
+ * (names [A-Z0-9_], never a key as value). The readable line is message
+ * and fields joined by spaces: the journal gets it as MESSAGE= plus each
+ * field on its own, stderr gets it with a "<N>" prefix. */
 void log_fields(int prio, const char *message, const char *const *fields);
 
 #define log_err(...)    log_msg(LOG_ERR, __VA_ARGS__)

@@ -5,6 +5,7 @@
 #include "config.h"
 #include "log.h"
 #include "ops.h"
+#include "sd.h"
 #include "secret.h"
 #include "server.h"
 
@@ -60,15 +61,22 @@ static int default_socket(char *out, size_t len)
     return 0;
 }
 
-/* The socket systemd passed (named "llmux" or the only one), or -1. */
+/* The listening socket systemd passed (named "llmux", or the only one),
+ * or -1. Anything else passed is closed: sd_listen_fds(3) asks daemons
+ * not to keep fds they do not expect. */
 static int inherited_socket(void)
 {
     char **names = NULL;
     int n = sd_listen_fds_with_names(1, &names), fd = -1;
 
     for (int i = 0; i < n; i++) {
-        if (fd < 0 && (n == 1 || strcmp(names[i], "llmux") == 0))
-            fd = SD_LISTEN_FDS_START + i;
+        int f = SD_LISTEN_FDS_START + i;
+
+        if (fd < 0 && (n == 1 || strcmp(names[i], "llmux") == 0) &&
+            sd_is_socket_unix(f, SOCK_STREAM, 1, NULL, 0) > 0)
+            fd = f;
+        else
+            close(f);
         free(names[i]);
     }
     free(names);
@@ -78,9 +86,42 @@ static int inherited_socket(void)
 static void fail_start(const char *what, int err)
 {
     fprintf(stderr, "llmuxd: %s\n", what);
-    sd_notifyf(0, "STATUS=Failed to start: %s\nERRNO=%d", what,
-               err < 0 && err > -4096 ? -err : EINVAL);
+    sd_start_failed(what, err);
     exit(1);
+}
+
+/* Moves the keys that came from the environment out of what
+ * /proc/PID/environ shows (secret_env_seal): every variable whose value
+ * is a key the configuration loaded, and the AWS secrets the Bedrock
+ * adapter reads per request. getenv still finds them, so a reload
+ * resolves os.environ/NAME exactly as at start. */
+static void seal_key_variables(struct server *s)
+{
+    static const char *const names[] = { "AWS_SECRET_ACCESS_KEY",
+                                         "AWS_SESSION_TOKEN", NULL };
+    const struct config *cfg = s->cfg;
+    const struct secret **keys;
+    size_t n = 0;
+    int r;
+
+    keys = calloc(cfg->ndeps + cfg->nwild + cfg->npreset_keys + 1,
+                  sizeof(*keys));
+    if (keys == NULL)
+        fail_start("out of memory", -ENOMEM);
+    for (size_t i = 0; i < cfg->ndeps; i++)
+        keys[n++] = cfg->deps[i]->api_key;
+    for (size_t i = 0; i < cfg->nwild; i++)
+        keys[n++] = cfg->wild[i]->api_key;
+    for (size_t i = 0; i < cfg->npreset_keys; i++)
+        keys[n++] = cfg->preset_keys[i];
+    r = secret_env_seal(&s->env_keys, names, keys, n);
+    free(keys);
+    if (r < 0)
+        log_warn("cannot move keys out of /proc/%d/environ: %s",
+                 (int)getpid(), strerror(-r));
+    else if (r > 0)
+        log_info("moved %d key variables out of /proc/%d/environ", r,
+                 (int)getpid());
 }
 
 int main(int argc, char **argv)
@@ -133,11 +174,15 @@ int main(int argc, char **argv)
             fail_start("cannot create a folder for the socket", r);
         socket_path = sock;
     }
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+    /* libcurl copies each request, Authorization header included, into
+     * buffers of its own: have it wipe them when it frees them. */
+    if (curl_global_init_mem(CURL_GLOBAL_DEFAULT, malloc, secret_wipe_free,
+                             secret_wipe_realloc, strdup, calloc) != CURLE_OK)
         fail_start("libcurl failed to initialise", -EIO);
     uv_loop_init(&loop);
     if ((r = server_init(&srv, &loop, cfg, config_path)) < 0)
         fail_start("cannot initialise the server", r);
+    seal_key_variables(&srv);
     if ((r = server_listen(&srv, fd >= 0 ? NULL : socket_path, fd)) < 0) {
         snprintf(err, sizeof(err), "cannot listen on %s: %s",
                  fd >= 0 ? "the socket from systemd" : socket_path,
@@ -145,10 +190,10 @@ int main(int argc, char **argv)
                  uv_strerror(r));
         fail_start(err, r);
     }
-    log_notice("listening on %s (%zu deployments from %s)",
-               srv.socket_path, cfg->ndeps, config_path);
-    sd_notifyf(0, "READY=1\nSTATUS=Serving %zu deployments on %s",
-               cfg->ndeps, srv.socket_path);
+    log_notice("listening on %s%s (%zu deployments from %s)",
+               srv.socket_path, fd >= 0 ? ", from systemd" : "",
+               cfg->ndeps, config_path);
+    sd_ready(&srv);
     uv_run(&loop, UV_RUN_DEFAULT);
     server_free(&srv);
     uv_loop_close(&loop);

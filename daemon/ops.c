@@ -1,15 +1,23 @@
-/* ops.c -- models, status, metrics and reload over the socket (ops.h). */
+/* ops.c -- models, status, metrics and reload over the socket (ops.h).
+ * Reload runs to its end before it answers, so `llmux reload` (systemd's
+ * ExecReload=) returns once the new configuration serves, or fails with
+ * the file:line that kept the old one. Reload is for admins only. */
 #include "ops.h"
 #include "config.h"
 #include "conn.h"
 #include "hub.h"
 #include "log.h"
+#include "metrics.h"
 #include "presets.h"
+#include "secret.h"
 #include "server.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Sends body (stolen) as a response, then a bare done. */
 static void answer(struct conn *c, uint64_t id, json_t *body)
@@ -65,51 +73,121 @@ static json_t *models(const struct config *cfg)
     return json_pack("{s:s, s:o}", "object", "list", "data", data);
 }
 
-static json_t *status(const struct server *s)
+/* The router's view: attempts running, latency, failures this minute and
+ * the cooldown left (router.h; same clock as request.c). True while the
+ * deployment is benched. */
+static int router_view(struct server *s, const struct deployment *d,
+                       json_t *j)
+{
+    uint64_t now_ms = uv_hrtime() / 1000000;
+    struct rstat *st = router_stat(&s->router, d->key ? d->key : d->id);
+
+    if (st == NULL)
+        return 0;
+    json_object_set_new(j, "inflight", json_integer(st->inflight));
+    if (st->latency_ms >= 0)
+        json_object_set_new(j, "latency_ms", json_real(st->latency_ms));
+    json_object_set_new(j, "fails_this_minute",
+                        json_integer(st->minute == now_ms / 60000 ?
+                                     st->fails : 0));
+    json_object_set_new(j, "cooldown_s", json_real(st->cool_until > now_ms ?
+                        (double)(st->cool_until - now_ms) / 1000.0 : 0));
+    return st->cool_until > now_ms;
+}
+
+/* Health from the metrics of the deployment's series, and the router's
+ * cooldown state. */
+static json_t *health(struct server *s, const struct deployment *d)
+{
+    struct metrics_health h;
+    json_t *j;
+
+    metrics_health(&s->metrics, d->model_name, d->id, d->preset->name, &h);
+    j = json_pack("{s:s, s:I, s:I, s:I}", "state", h.state,
+                  "requests", (json_int_t)h.requests,
+                  "errors", (json_int_t)h.errors,
+                  "consecutive_failures", (json_int_t)h.consecutive_failures);
+    if (j && h.last_error) {
+        json_object_set_new(j, "last_error", json_string(h.last_error));
+        json_object_set_new(j, "last_error_age_s",
+                            json_real(h.last_error_age_s));
+    }
+    if (j && h.last_ok_age_s >= 0)
+        json_object_set_new(j, "last_ok_age_s", json_real(h.last_ok_age_s));
+    if (j && router_view(s, d, j))
+        json_object_set_new(j, "state", json_string("cooldown"));
+    return j;
+}
+
+/* One deployment: what it calls, whether it has a key (by fingerprint,
+ * never the key), and its health. */
+static json_t *deployment(struct server *s, const struct deployment *d)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:b, s:s?, s:b, s:o}",
+        "id", d->id, "model_name", d->model_name, "model", d->model,
+        "provider", d->preset->name, "has_key", d->api_key != NULL,
+        "key_fingerprint", d->api_key ? d->api_key->fpr : NULL,
+        "implicit", d->implicit, "health", health(s, d));
+}
+
+/* model_name -> its deployment ids, in file order. */
+static json_t *groups(const struct config *cfg)
+{
+    json_t *g = json_object();
+
+    for (size_t i = 0; g && i < cfg->ndeps; i++) {
+        const struct deployment *d = cfg->deps[i];
+        json_t *ids = json_object_get(g, d->model_name);
+
+        if (ids == NULL) {
+            ids = json_array();
+            json_object_set_new(g, d->model_name, ids);
+        }
+        json_array_append_new(ids, json_string(d->id));
+    }
+    return g;
+}
+
+static json_t *status(struct server *s)
 {
     const struct config *cfg = s->cfg;
-    json_t *deps = json_array();
+    json_t *deps = json_array(), *st;
 
-    for (size_t i = 0; deps && i < cfg->ndeps; i++) {
-        const struct deployment *d = cfg->deps[i];
-
-        json_array_append_new(deps, json_pack("{s:s, s:s, s:s, s:s, s:b}",
-            "id", d->id, "model_name", d->model_name, "model", d->model,
-            "provider", d->preset->name, "has_key", d->api_key != NULL));
-    }
-    return json_pack("{s:s, s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:o}",
+    for (size_t i = 0; deps && i < cfg->ndeps; i++)
+        json_array_append_new(deps, deployment(s, cfg->deps[i]));
+    for (size_t i = 0; deps && i < cfg->nimplicit; i++)
+        json_array_append_new(deps, deployment(s, cfg->implicit[i]));
+    st = json_pack("{s:s, s:I, s:I, s:s, s:s, s:b, s:I, s:I, s:I, s:I, "
+                   "s:I, s:I, s:o, s:o}",
         "version", LLMUX_DAEMON_VERSION,
+        "pid", (json_int_t)getpid(),
         "uptime_s", (json_int_t)((uv_hrtime() - s->started_ns) / 1000000000),
         "config", cfg->path, "socket", s->socket_path ? s->socket_path : "",
+        "socket_from_systemd", s->inherited,
         "inflight", (json_int_t)s->stats.inflight,
         "connections", (json_int_t)s->stats.connections,
         "requests", (json_int_t)s->stats.requests,
         "errors", (json_int_t)s->stats.errors,
+        "reloads", (json_int_t)s->stats.reloads,
+        "reload_failures", (json_int_t)s->stats.reload_failures,
+        "groups", groups(cfg),
         "deployments", deps);
+    if (st && s->reload_error)
+        json_object_set_new(st, "last_reload_error",
+                            json_string(s->reload_error));
+    return st;
 }
 
 static json_t *metrics(const struct server *s)
 {
-    char text[1024];
+    char *text;
+    json_t *j;
 
-    snprintf(text, sizeof(text),
-        "# HELP llmux_requests_total Chat requests started.\n"
-        "# TYPE llmux_requests_total counter\n"
-        "llmux_requests_total %llu\n"
-        "# HELP llmux_errors_total Chat requests that ended in an error.\n"
-        "# TYPE llmux_errors_total counter\n"
-        "llmux_errors_total %llu\n"
-        "# HELP llmux_inflight Chat requests in flight.\n"
-        "# TYPE llmux_inflight gauge\n"
-        "llmux_inflight %llu\n"
-        "# HELP llmux_connections Open client connections.\n"
-        "# TYPE llmux_connections gauge\n"
-        "llmux_connections %llu\n",
-        (unsigned long long)s->stats.requests,
-        (unsigned long long)s->stats.errors,
-        (unsigned long long)s->stats.inflight,
-        (unsigned long long)s->stats.connections);
-    return json_pack("{s:s}", "text", text);
+    if (metrics_render(s, &text) < 0)
+        return NULL;
+    j = json_pack("{s:s}", "text", text);
+    free(text);
+    return j;
 }
 
 static int is_admin(const struct conn *c)
@@ -141,8 +219,8 @@ static void reload(struct conn *c, uint64_t id)
         return;
     }
     if ((r = server_reload(c->srv, err, sizeof(err))) < 0) {
-        conn_send_error(c, id, r == -12 ? LLMUX_EINTERNAL : LLMUX_EBADREQ,
-                        err);
+        conn_send_error(c, id, r == -ENOMEM ? LLMUX_EINTERNAL :
+                        LLMUX_EBADREQ, err);
         return;
     }
     answer(c, id, json_pack("{s:b}", "reloaded", 1));

@@ -1,8 +1,9 @@
 /* provider.c -- what every adapter shares: the dialect registry, upstream
- * header lists that may hold a key, and upstream status/body -> error
- * mapping (see provider.h). */
+ * header lists that may hold a key, whether a deployment needs one, and
+ * upstream status/body -> error mapping with retry hints (see provider.h). */
 #include "provider.h"
 #include "config.h"
+#include "presets.h"
 #include "secret.h"
 
 #include <ctype.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Every dialect compiled in. Adapters of later providers add a line. */
 static const struct provider *const dialects[] = {
@@ -105,6 +107,18 @@ int pcall_fail(struct pcall *pc, int code, long status, const char *fmt, ...)
     return code;
 }
 
+int pcall_oom(struct pcall *pc)
+{
+    return pcall_fail(pc, LLMUX_EINTERNAL, 0, "out of memory");
+}
+
+const char *pcall_name(const struct pcall *pc)
+{
+    if (pc->dep && pc->dep->preset)
+        return pc->dep->preset->name;
+    return pc->prov ? pc->prov->name : "upstream";
+}
+
 void pcall_set_usage(struct pcall *pc, json_t *usage)
 {
     json_decref(pc->usage);
@@ -151,38 +165,47 @@ int provider_code_for(long status, const char *text)
     return status >= 400 ? LLMUX_EBADREQ : LLMUX_EUNAVAIL;
 }
 
-/* The most useful message in a JSON error body: error.message, error (a
- * string), message, detail; else the body's first line. */
-static void error_text(const struct http_resp *r, char *out, size_t outlen)
+/* The body as one line of at most outlen - 1 bytes (NULs and line breaks
+ * become spaces), for bodies that are not JSON. */
+static void excerpt(const struct http_resp *r, char *out, size_t outlen)
+{
+    size_t n = r->len < outlen - 1 ? r->len : outlen - 1;
+
+    for (size_t i = 0; i < n; i++)
+        out[i] = (r->body[i] == '\n' || r->body[i] == '\r' ||
+                  r->body[i] == '\0') ? ' ' : r->body[i];
+    out[n] = '\0';
+    if (n == 0)
+        snprintf(out, outlen, "HTTP %ld with an empty body", r->status);
+}
+
+void provider_error_text(const struct http_resp *r, char *out, size_t outlen)
 {
     json_t *j = json_loadb(r->body, r->len, 0, NULL), *e;
     const char *m = NULL;
-    size_t n;
 
-    if (j) {
+    /* Some front ends wrap the body in an array. */
+    if (json_is_array(j))
+        e = json_object_get(json_array_get(j, 0), "error");
+    else
         e = json_object_get(j, "error");
-        if (json_is_array(j) && json_array_size(j) > 0)
-            e = json_object_get(json_array_get(j, 0), "error");
-        if (json_is_object(e))
-            m = json_string_value(json_object_get(e, "message"));
-        else if (json_is_string(e))
-            m = json_string_value(e);
-        if (m == NULL)
-            m = json_string_value(json_object_get(j, "message"));
-        if (m == NULL)
-            m = json_string_value(json_object_get(j, "detail"));
-    }
-    if (m) {
+    /* error.message first (OpenAI and most proxies); a top-level message
+     * before an error string, which is then only a title ("Bad Request"
+     * next to the real message, as web frameworks answer). */
+    if (json_is_object(e))
+        m = json_string_value(json_object_get(e, "message"));
+    if (m == NULL)
+        m = json_string_value(json_object_get(j, "message"));
+    if (m == NULL)
+        m = json_string_value(json_object_get(j, "Message"));   /* AWS */
+    if (m == NULL)
+        m = json_string_value(e);
+    if (m == NULL)
+        m = json_string_value(json_object_get(j, "detail"));
+    if (m)
         snprintf(out, outlen, "%s", m);
-    } else {
-        n = r->len < outlen - 1 ? r->len : outlen - 1;
-        for (size_t i = 0; i < n; i++)
-            out[i] = (r->body[i] == '\n' || r->body[i] == '\r') ? ' ' :
-                     r->body[i];
-        out[n] = '\0';
-        if (n == 0)
-            snprintf(out, outlen, "HTTP %ld with an empty body", r->status);
-    }
+    else
+        excerpt(r, out, outlen);
     json_decref(j);
 }
 
@@ -191,7 +214,7 @@ int provider_map_error_default(struct pcall *pc, const struct http_resp *r)
     char text[400];
     int code;
 
-    error_text(r, text, sizeof(text));
+    provider_error_text(r, text, sizeof(text));
     code = provider_code_for(r->status, text);
     pcall_fail(pc, code, r->status, "%s: %s", pc->prov->name, text);
     pc->err.retry_after = r->retry_after;
@@ -212,4 +235,52 @@ void provider_scrub(const struct deployment *dep, char *msg)
         while (*p && (isalnum((unsigned char)*p) || *p == '-' || *p == '_'))
             *p++ = '*';
     }
+}
+
+double provider_retry_hint(const char *text)
+{
+    static const char *const lead[] = { "retry after ", "try again in ",
+                                        "retry in " };
+    const char *p = NULL, *q;
+    size_t skip = 0;
+    char *end;
+    double d;
+
+    /* The first hint in the text, whichever words it uses. */
+    for (size_t i = 0; i < sizeof(lead) / sizeof(lead[0]); i++)
+        if ((q = strcasestr(text, lead[i])) != NULL && (p == NULL || q < p)) {
+            p = q;
+            skip = strlen(lead[i]);
+        }
+    if (p == NULL || !isdigit((unsigned char)p[skip]))
+        return -1;
+    d = strtod(p + skip, &end);
+    while (*end == ' ')
+        end++;
+    if (strncasecmp(end, "ms", 2) == 0 ||
+        strncasecmp(end, "millisecond", 11) == 0)
+        return d / 1000.0;
+    if (strncasecmp(end, "min", 3) == 0 ||
+        (end[0] == 'm' && !isalpha((unsigned char)end[1])))
+        return d * 60.0;
+    return d;
+}
+
+int provider_key_required(const struct deployment *dep)
+{
+    if (dep->preset == NULL)
+        return 1;
+    if (dep->preset->quirks & QUIRK_KEY_OPTIONAL)
+        return 0;
+    return dep->preset->api_base == NULL || dep->api_base == NULL ||
+           strcmp(dep->api_base, dep->preset->api_base) == 0;
+}
+
+int provider_no_key(struct pcall *pc, const char *dflt_env)
+{
+    const struct preset *p = pc->dep->preset;
+
+    return pcall_fail(pc, LLMUX_EAUTH, 0, "no API key for %s: set $%s or "
+                      "api_key in model_list", pcall_name(pc),
+                      p && p->key_env ? p->key_env : dflt_env);
 }

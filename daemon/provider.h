@@ -3,7 +3,8 @@
  * dialect, in daemon/providers/), struct pcall (one attempt of one request
  * against one deployment, as an adapter sees it), the upstream HTTP
  * request/response shapes, and helpers every adapter shares (headers that
- * hold keys, status -> error mapping, usage bookkeeping).
+ * hold keys, whether a key is needed, status and body -> error mapping,
+ * retry hints, usage bookkeeping).
  * An adapter never touches sockets, the loop or other requests: it turns a
  * canonical request into HTTP inputs and upstream bytes into canonical
  * objects, so it can be unit-tested by feeding recorded bodies. */
@@ -100,6 +101,11 @@ struct provider {
 /* Sets pc->err and returns code. */
 int pcall_fail(struct pcall *pc, int code, long status, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* pcall_fail for a failed allocation: LLMUX_EINTERNAL, "out of memory". */
+int pcall_oom(struct pcall *pc);
+/* The name messages give the upstream: the preset's ("groq"), else the
+ * dialect's ("anthropic"). */
+const char *pcall_name(const struct pcall *pc);
 /* Records usage (steals it); the last report wins. */
 void pcall_set_usage(struct pcall *pc, json_t *usage);
 
@@ -111,6 +117,23 @@ int provider_code_for(long status, const char *text);
 int provider_map_error_default(struct pcall *pc, const struct http_resp *r);
 /* Removes anything that looks like a key of dep from msg, in place. */
 void provider_scrub(const struct deployment *dep, char *msg);
+/* The most useful message of an error body (error.message, message,
+ * Message, error as a string, detail; else the body's first 400 bytes on
+ * one line, or "HTTP <status> with an empty body"), into out. */
+void provider_error_text(const struct http_resp *r, char *out,
+                         size_t outlen);
+/* Seconds from a wait named in an error message ("Please retry after 6
+ * seconds", "try again in 26.604s", "retry in 200ms", "… in 1m"); -1 when
+ * there is none. For 429s that come without Retry-After. */
+double provider_retry_hint(const char *text);
+
+/* Whether dep cannot go without a key: not for presets marked
+ * QUIRK_KEY_OPTIONAL, nor when api_base points away from the preset's
+ * default (a proxy or a self-hosted server may want none). */
+int provider_key_required(const struct deployment *dep);
+/* The LLMUX_EAUTH error of a deployment without its key, naming the
+ * preset's key variable (dflt_env when the preset has none). */
+int provider_no_key(struct pcall *pc, const char *dflt_env);
 
 /* Registry of dialects, by name ("openai", "anthropic", …). */
 const struct provider *provider_find(const char *name, size_t len);

@@ -1,10 +1,12 @@
 /* request.h -- one chat request from the frame that started it to its
  * terminal frame.
- * Owns: the canonical request body, the choice of deployment, the provider
- * call (struct pcall) and its libcurl transfer, the upstream body buffer,
- * timing, and turning provider output into chunk/response/done/error
- * frames on the connection. A request outlives its connection only as
- * long as it takes to abort its transfer. */
+ * Owns: the canonical request body, its attempts (one deployment each, as
+ * router.h chooses: retries with backoff, fallbacks to other groups), the
+ * provider call (struct pcall) and its libcurl transfer, the upstream body
+ * buffer, the backoff / first-chunk / idle timers, timing, and turning
+ * provider output into chunk/response/done/error frames on the
+ * connection. A request outlives its connection only as long as it takes
+ * to abort its transfer; its memory goes once libuv closed its timers. */
 #ifndef LLMUX_REQUEST_H
 #define LLMUX_REQUEST_H
 

@@ -4,7 +4,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <openssl/evp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,8 +104,14 @@ static int credential_read(const char *name, struct secret **ret, char *err,
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
-        snprintf(err, errlen, "credential/%s: %s", name, strerror(errno));
-        return -errno;
+        int e = errno;
+
+        /* A symlink gives ELOOP: a credential is a file systemd wrote. */
+        snprintf(err, errlen, "credential/%s: %s", name, e == ELOOP ?
+                 "is a symbolic link (refused)" : strerror(e));
+        /* Missing, like an unset variable: the deployment answers
+         * EAUTH until a reload finds the key. */
+        return e == ENOENT ? LLMUX_ENOTFOUND : -e;
     }
     while ((n = read(fd, data + total, sizeof(data) - (size_t)total)) > 0)
         total += n;
@@ -177,4 +185,141 @@ void secret_harden_process(void)
      * readable only by root. */
     (void)prctl(PR_SET_DUMPABLE, 0);
     (void)setrlimit(RLIMIT_CORE, &rl);
+}
+
+/* ---- keys in the environment ---------------------------------------------- */
+
+/* The initial environment block [start, end) from /proc/self/stat
+ * (fields 50 and 51, Linux >= 3.5). Strings outside it were put there by
+ * setenv and never show in /proc/PID/environ. */
+static int env_block(uintptr_t *start, uintptr_t *end)
+{
+    char buf[2048], *p, *save = NULL;
+    unsigned long long v[2] = { 0, 0 };
+    ssize_t n;
+    int fd, field = 3;
+
+    if ((fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC)) < 0)
+        return -errno;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return -EIO;
+    buf[n] = '\0';
+    /* The command name (field 2) may hold spaces and parentheses. */
+    if ((p = strrchr(buf, ')')) == NULL)
+        return -EIO;
+    for (p = strtok_r(p + 1, " ", &save); p; p = strtok_r(NULL, " ", &save),
+         field++)
+        if (field == 50 || field == 51)
+            v[field - 50] = strtoull(p, NULL, 10);
+    if (v[0] == 0 || v[1] <= v[0])
+        return -EIO;
+    *start = (uintptr_t)v[0];
+    *end = (uintptr_t)v[1];
+    return 0;
+}
+
+static int env_wanted(const char *s, const char *eq, const char *const *names,
+                      const struct secret *const *keys, size_t nkeys)
+{
+    size_t nlen = (size_t)(eq - s), vlen = strlen(eq + 1);
+
+    for (size_t i = 0; names && names[i]; i++)
+        if (strlen(names[i]) == nlen && memcmp(names[i], s, nlen) == 0)
+            return vlen > 0;
+    for (size_t i = 0; i < nkeys; i++)
+        if (keys[i] && keys[i]->len == vlen && vlen > 0 &&
+            memcmp(keys[i]->p, eq + 1, vlen) == 0)
+            return 1;
+    return 0;
+}
+
+/* Moves one environ entry into secret memory and wipes the original. */
+static int env_seal_one(struct secret_env *e, char **slot)
+{
+    char *s = *slot, *eq = strchr(s, '=');
+    struct secret *copy;
+    void *p;
+
+    if ((p = realloc(e->copies, (e->n + 1) * sizeof(*e->copies))) == NULL)
+        return -ENOMEM;
+    e->copies = p;
+    if ((p = realloc(e->orig, (e->n + 1) * sizeof(*e->orig))) == NULL)
+        return -ENOMEM;
+    e->orig = p;
+    if ((copy = secret_new(s, strlen(s))) == NULL)
+        return -ENOMEM;
+    e->copies[e->n] = copy;
+    e->orig[e->n] = s;
+    e->n++;
+    *slot = copy->p;
+    explicit_bzero(eq + 1, strlen(eq + 1));
+    return 0;
+}
+
+int secret_env_seal(struct secret_env *e, const char *const *names,
+                    const struct secret *const *keys, size_t nkeys)
+{
+    uintptr_t start, end;
+    int r, sealed = 0;
+
+    if ((r = env_block(&start, &end)) < 0)
+        return r;
+    for (char **ep = environ; ep && *ep; ep++) {
+        uintptr_t a = (uintptr_t)*ep;
+        char *eq = strchr(*ep, '=');
+
+        if (a < start || a >= end || eq == NULL ||
+            !env_wanted(*ep, eq, names, keys, nkeys))
+            continue;
+        if ((r = env_seal_one(e, ep)) < 0)
+            return r;
+        sealed++;
+    }
+    return sealed;
+}
+
+void secret_env_free(struct secret_env *e)
+{
+    for (size_t i = 0; i < e->n; i++) {
+        /* setenv may have moved environ since: find the entry by value. */
+        for (char **ep = environ; ep && *ep; ep++)
+            if (*ep == e->copies[i]->p) {
+                *ep = e->orig[i];
+                break;
+            }
+        secret_free(e->copies[i]);
+    }
+    free(e->copies);
+    free(e->orig);
+    memset(e, 0, sizeof(*e));
+}
+
+/* ---- wiping allocator hooks ----------------------------------------------- */
+
+void secret_wipe_free(void *p)
+{
+    if (p == NULL)
+        return;
+    explicit_bzero(p, malloc_usable_size(p));
+    free(p);
+}
+
+void *secret_wipe_realloc(void *p, size_t n)
+{
+    size_t have;
+    void *q;
+
+    if (p == NULL)
+        return malloc(n);
+    have = malloc_usable_size(p);
+    if (n > 0 && n <= have)
+        return p;
+    /* Plain realloc would free the old block unwiped when it moves. */
+    if ((q = malloc(n ? n : 1)) == NULL)
+        return NULL;
+    memcpy(q, p, n < have ? n : have);
+    secret_wipe_free(p);
+    return q;
 }

@@ -24,8 +24,10 @@ struct secret *secret_free(struct secret *s);
 
 /* Resolves a config value that may name a secret:
  *   "os.environ/NAME"  -> the variable NAME (LLMUX_ENOTFOUND if unset/empty)
- *   "credential/NAME"  -> $CREDENTIALS_DIRECTORY/NAME, read with O_NOFOLLOW,
- *                         one trailing newline stripped, empty refused
+ *   "credential/NAME"  -> $CREDENTIALS_DIRECTORY/NAME, read with O_NOFOLLOW
+ *                         (a symlink is refused), one trailing newline
+ *                         stripped, empty refused; LLMUX_ENOTFOUND when
+ *                         the directory is unset or the file missing
  *   anything else      -> the literal value
  * On failure err (errlen bytes) says why, naming NAME but never a value. */
 int secret_resolve(const char *value, struct secret **ret, char *err,
@@ -38,5 +40,33 @@ int value_resolve(const char *value, char **ret, char *err, size_t errlen);
 /* Process hardening for a daemon that holds keys: no core dumps, not
  * ptrace-able or /proc-readable by same-uid processes. */
 void secret_harden_process(void);
+
+/* Keys that came from the environment. /proc/PID/environ shows the
+ * strings the process started with, to root and for as long as it runs,
+ * whatever getenv copied since. Sealing wipes those original bytes and
+ * points environ at a copy in secret memory instead, so getenv (and a
+ * reload, which resolves os.environ/ again) still sees the value while
+ * /proc/PID/environ shows "NAME=" and zeros. */
+struct secret_env {
+    struct secret **copies;   /* owned: "NAME=value", what environ uses */
+    char          **orig;     /* the wiped originals; not owned */
+    size_t          n;
+};
+
+/* Seals each variable of the initial environment whose name is in names
+ * (NULL-terminated, may be NULL) or whose value equals one of
+ * keys[0..nkeys) (NULL entries skipped). Returns how many were sealed, or
+ * a negative code (no /proc: nothing sealed). */
+int  secret_env_seal(struct secret_env *e, const char *const *names,
+                     const struct secret *const *keys, size_t nkeys);
+/* Points environ back at the (wiped) originals and wipes the copies. */
+void secret_env_free(struct secret_env *e);
+
+/* free() and realloc() that wipe the whole block they give back
+ * (malloc_usable_size), for libraries that copy keys into heap buffers
+ * and free them unwiped: libcurl builds each request, Authorization header
+ * included, in its own buffers (curl_global_init_mem). */
+void  secret_wipe_free(void *p);
+void *secret_wipe_realloc(void *p, size_t n);
 
 #endif

@@ -5,6 +5,7 @@
 #include "conn.h"
 #include "log.h"
 #include "request.h"
+#include "sd.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -12,7 +13,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #define container_of(p, type, member) \
@@ -44,6 +44,19 @@ static void on_connection(uv_stream_t *l, int status)
         s->listening = 0;
         uv_timer_start(&s->accept_retry, accept_retry, 1000, 0);
     }
+}
+
+/* The path systemd bound the inherited socket to, for logs and status;
+ * malloc'd. */
+static char *inherited_name(struct server *s)
+{
+    char name[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+    size_t len = sizeof(name) - 1;
+
+    if (uv_pipe_getsockname(&s->listener, name, &len) < 0 || len == 0)
+        return strdup("(inherited from systemd)");
+    name[len] = '\0';
+    return strdup(name);
 }
 
 int server_listen(struct server *s, const char *path, int inherited_fd)
@@ -87,8 +100,8 @@ int server_listen(struct server *s, const char *path, int inherited_fd)
         return r;
     s->listening = 1;
     free(s->socket_path);
-    s->socket_path = strdup(path ? path : "(inherited)");
-    return 0;
+    s->socket_path = path ? strdup(path) : inherited_name(s);
+    return s->socket_path ? 0 : -ENOMEM;
 }
 
 /* ---- stop --------------------------------------------------------------- */
@@ -104,6 +117,7 @@ static void close_handles(struct server *s)
     uv_close((uv_handle_t *)&s->sigterm, NULL);
     uv_close((uv_handle_t *)&s->sigint, NULL);
     uv_close((uv_handle_t *)&s->sighup, NULL);
+    sd_close(s);
 }
 
 static void finish_stop(struct server *s)
@@ -133,8 +147,7 @@ void server_stop(struct server *s)
     if (s->stopping)
         return;
     s->stopping = 1;
-    sd_notify(0, "STOPPING=1\nSTATUS=Stopping: finishing requests in "
-                 "flight");
+    sd_stopping(s);
     log_info("stopping: %llu requests in flight",
              (unsigned long long)s->stats.inflight);
     if (s->listening) {
@@ -173,15 +186,15 @@ void server_conn_gone(struct server *s, struct conn *c)
 int server_reload(struct server *s, char *err, size_t errlen)
 {
     struct config *cfg;
-    char mono[64];
     int r;
 
-    snprintf(mono, sizeof(mono), "RELOADING=1\nMONOTONIC_USEC=%llu",
-             (unsigned long long)(uv_hrtime() / 1000));
-    sd_notify(0, mono);
+    sd_reloading(s);
     if ((r = config_load(s->config_path, &cfg, err, errlen)) < 0) {
         log_err("reload refused, keeping the old configuration: %s", err);
-        sd_notifyf(0, "READY=1\nSTATUS=Reload refused: %s", err);
+        s->stats.reload_failures++;
+        free(s->reload_error);
+        s->reload_error = strdup(err);
+        sd_reloaded(s);
         return r;
     }
     for (size_t i = 0; i < cfg->nwarnings; i++)
@@ -189,9 +202,12 @@ int server_reload(struct server *s, char *err, size_t errlen)
     /* Requests in flight hold their own reference to the old config. */
     config_unref(s->cfg);
     s->cfg = cfg;
+    router_prune(&s->router, cfg);  /* unchanged deployments keep stats */
+    s->stats.reloads++;
+    free(s->reload_error);
+    s->reload_error = NULL;
     log_info("reloaded %s: %zu deployments", cfg->path, cfg->ndeps);
-    sd_notifyf(0, "READY=1\nSTATUS=Serving %zu deployments on %s",
-               cfg->ndeps, s->socket_path ? s->socket_path : "?");
+    sd_reloaded(s);
     return 0;
 }
 
@@ -202,10 +218,10 @@ static void on_signal(uv_signal_t *h, int signum)
     struct server *s = h->data;
     char err[512];
 
-    if (signum == SIGHUP)
-        (void)server_reload(s, err, sizeof(err));
-    else
+    if (signum != SIGHUP)
         server_stop(s);
+    else if (!s->stopping)   /* no READY=1 after STOPPING=1 */
+        (void)server_reload(s, err, sizeof(err));
 }
 
 int server_init(struct server *s, uv_loop_t *loop, struct config *cfg,
@@ -216,6 +232,8 @@ int server_init(struct server *s, uv_loop_t *loop, struct config *cfg,
     s->cfg = cfg;
     s->uid = getuid();
     s->started_ns = uv_hrtime();
+    metrics_init(&s->metrics);
+    router_init(&s->router, uv_hrtime() ^ ((uint64_t)getpid() << 32));
     if ((s->config_path = strdup(config_path)) == NULL)
         return -ENOMEM;
     if (upstream_init(&s->up, loop) < 0)
@@ -238,6 +256,10 @@ void server_free(struct server *s)
     /* Let the close callbacks of curl's sockets and our handles run. */
     uv_run(s->loop, UV_RUN_DEFAULT);
     config_unref(s->cfg);
+    metrics_free(&s->metrics);
+    router_free(&s->router);
+    secret_env_free(&s->env_keys);
+    free(s->reload_error);
     free(s->config_path);
     free(s->socket_path);
 }

@@ -10,6 +10,10 @@
 #include <sys/types.h>
 #include <uv.h>
 
+#include "metrics.h"
+#include "router.h"
+#include "sd.h"
+#include "secret.h"
 #include "upstream.h"
 
 struct config;
@@ -21,6 +25,8 @@ struct server_stats {
     uint64_t inflight;          /* chat requests not yet ended */
     uint64_t connections;       /* live connections */
     uint64_t accepted;          /* connections accepted in all */
+    uint64_t reloads;           /* configurations reloaded */
+    uint64_t reload_failures;   /* reloads refused (bad configuration) */
 };
 
 struct server {
@@ -39,9 +45,16 @@ struct server {
     int                 stopping;
     uint64_t            started_ns;
     uint64_t            seq;          /* unique numbers for ids */
-    uint64_t            rr;           /* round-robin position */
     uid_t               uid;          /* the daemon's own uid */
     struct server_stats stats;
+    struct metrics      metrics;      /* per group/deployment series */
+    struct router       router;       /* per-deployment load, latency,
+                                       * cooldowns; kept across reloads */
+    struct sd           sd;           /* systemd notifications, watchdog */
+    struct secret_env   env_keys;     /* key variables moved out of the
+                                       * process environment */
+    char               *reload_error; /* owned: why the last reload was
+                                       * refused; NULL once one succeeds */
     /* One read buffer for every connection: libuv calls alloc, read and
      * the read callback back to back, and frames are decoded at once. */
     char                rbuf[64 * 1024];

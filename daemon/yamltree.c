@@ -166,6 +166,17 @@ static struct ynode *parse_node(struct yload *l, yaml_event_t *ev, int depth)
             }
             k = parse_node(l, &kid, depth + 1);
             yaml_event_delete(&kid);
+            if (k && y->kind == Y_MAP && y->n % 2 == 0 &&
+                k->kind != Y_SCALAR) {
+                /* "? [a, b]: x" is YAML, but every reader of the tree
+                 * takes a key's string (found by fuzz-config). */
+                snprintf(l->err, l->errlen, "%s:%d: a mapping key must be "
+                         "a plain value, not a %s", l->path, k->line,
+                         k->kind == Y_MAP ? "map" : "list");
+                ynode_free(k);
+                ynode_free(y);
+                return NULL;
+            }
             if (k == NULL || ynode_push(y, k) < 0) {
                 ynode_free(k);
                 ynode_free(y);

@@ -18,11 +18,8 @@
 
 #define ANTHROPIC_VERSION  "2023-06-01"
 #define DEFAULT_MAX_TOKENS 4096
-/* JSON mode: the Messages API has no response_format, so (as LiteLLM
- * does) the schema becomes the input of a tool the model is made to call,
- * and that tool input comes back as the message text. */
-#define JSON_TOOL          "json_tool_call"
-#define SSE_MAX_EVENT      (4u * 1024 * 1024)
+/* JSON mode: the Messages API has no response_format, so the schema
+ * becomes the input of COMMON_JSON_TOOL (see common.h). */
 #define MAX_BLOCKS         4096            /* content blocks per stream */
 #define MAX_THINKING       (4u * 1024 * 1024)
 #define MAX_SIGNATURE      (1u * 1024 * 1024)
@@ -52,8 +49,6 @@ struct ablock {
 struct astream {
     struct sse              sse;
     struct common_stream_id sid;
-    int                     sid_ready;
-    int                     role_sent;
     int                     json_mode;   /* the caller asked for JSON */
     int                     ntools;      /* tool_use blocks seen */
     int                     json_used;   /* the JSON tool was called */
@@ -67,63 +62,9 @@ struct astream {
     int                     think_full;  /* think went over its cap */
 };
 
-static const char *pname(const struct pcall *pc)
-{
-    return pc->dep->preset ? pc->dep->preset->name : "anthropic";
-}
-
-static json_int_t jint(const json_t *o, const char *k, json_int_t dflt)
-{
-    json_t *v = json_object_get(o, k);
-
-    if (json_is_integer(v))
-        return json_integer_value(v);
-    if (json_is_real(v))
-        return (json_int_t)json_real_value(v);
-    return dflt;
-}
-
-static int oom(struct pcall *pc)
-{
-    return pcall_fail(pc, LLMUX_EINTERNAL, 0, "out of memory");
-}
-
 /* ------------------------------------------------------------------------
  * Request
  */
-
-static int key_required(const struct deployment *d)
-{
-    if (d->preset == NULL)
-        return 1;
-    if (d->preset->quirks & QUIRK_KEY_OPTIONAL)
-        return 0;
-    /* A proxy in front of Anthropic (api_base changed) may need none. */
-    return d->preset->api_base == NULL ||
-           strcmp(d->api_base, d->preset->api_base) == 0;
-}
-
-/* 0 = no JSON mode, 1 = json_object, 2 = json_schema; < 0 with pc->err. */
-static int json_mode_of(struct pcall *pc)
-{
-    json_t *rf = json_object_get(pc->req, "response_format");
-    const char *t;
-
-    if (rf == NULL || json_is_null(rf))
-        return 0;
-    t = hub_str(rf, "type");
-    if (t == NULL)
-        return pcall_fail(pc, LLMUX_EBADREQ, 0, "response_format needs a "
-                          "\"type\"");
-    if (strcmp(t, "text") == 0)
-        return 0;
-    if (strcmp(t, "json_object") == 0)
-        return 1;
-    if (strcmp(t, "json_schema") == 0)
-        return 2;
-    return pcall_fail(pc, LLMUX_EBADREQ, 0, "%s: unknown response_format "
-                      "type \"%s\"", pname(pc), t);
-}
 
 static void copy_cache_control(json_t *block, const json_t *from)
 {
@@ -188,7 +129,7 @@ static int content_blocks(struct pcall *pc, const json_t *msg, json_t *out)
         if (json_string_length(c) > 0) {
             b = json_pack("{s:s, s:O}", "type", "text", "text", c);
             if (b == NULL || json_array_append_new(out, b) < 0)
-                return oom(pc);
+                return pcall_oom(pc);
         }
     } else if (json_is_array(c)) {
         json_array_foreach(c, i, part) {
@@ -208,14 +149,14 @@ static int content_blocks(struct pcall *pc, const json_t *msg, json_t *out)
                 b = image_block(&im);
             } else {
                 return pcall_fail(pc, LLMUX_EBADREQ, 0, "%s does not support "
-                                  "content parts of type \"%s\"", pname(pc),
+                                  "content parts of type \"%s\"", pcall_name(pc),
                                   type);
             }
             if (b == NULL)
-                return oom(pc);
+                return pcall_oom(pc);
             copy_cache_control(b, part);
             if (json_array_append_new(out, b) < 0)
-                return oom(pc);
+                return pcall_oom(pc);
         }
     } else {
         return pcall_fail(pc, LLMUX_EBADREQ, 0, "message content must be a "
@@ -226,23 +167,6 @@ static int content_blocks(struct pcall *pc, const json_t *msg, json_t *out)
         copy_cache_control(json_array_get(out, json_array_size(out) - 1),
                            msg);
     return 0;
-}
-
-/* function.arguments (a JSON text) as the object tool_use.input wants. */
-static json_t *tool_input(struct pcall *pc, const char *args, size_t i)
-{
-    json_t *j;
-
-    if (args == NULL || *args == '\0')
-        return json_object();
-    j = json_loads(args, JSON_DECODE_ANY, NULL);
-    if (!json_is_object(j)) {
-        json_decref(j);
-        pcall_fail(pc, LLMUX_EBADREQ, 0, "tool_calls[%zu].function.arguments "
-                   "must be a JSON object", i);
-        return NULL;
-    }
-    return j;
 }
 
 static int assistant_blocks(struct pcall *pc, const json_t *msg, json_t *out)
@@ -270,12 +194,12 @@ static int assistant_blocks(struct pcall *pc, const json_t *msg, json_t *out)
         if (id == NULL || name == NULL)
             return pcall_fail(pc, LLMUX_EBADREQ, 0, "tool_calls[%zu] needs "
                               "an id and a function.name", i);
-        if ((input = tool_input(pc, hub_str(fn, "arguments"), i)) == NULL)
+        if ((input = common_tool_args(pc, fn, i)) == NULL)
             return pc->err.code;
         b = json_pack("{s:s, s:s, s:s, s:o}", "type", "tool_use", "id", id,
                       "name", name, "input", input);
         if (b == NULL || json_array_append_new(out, b) < 0)
-            return oom(pc);
+            return pcall_oom(pc);
     }
     return 0;
 }
@@ -303,7 +227,7 @@ static json_t *tool_result_block(struct pcall *pc, const json_t *msg)
         json_object_set_new(b, "content", json_stringn(text.p, text.len));
     buf_free(&text);
     if (b == NULL)
-        oom(pc);
+        pcall_oom(pc);
     else
         copy_cache_control(b, msg);
     return b;
@@ -323,7 +247,7 @@ static int map_messages(struct pcall *pc, json_t *body)
         goto out;
     }
     if (msgs == NULL || sys == NULL) {
-        r = oom(pc);
+        r = pcall_oom(pc);
         goto out;
     }
     json_array_foreach(in, i, m) {
@@ -339,7 +263,7 @@ static int map_messages(struct pcall *pc, json_t *body)
             continue;
         }
         if ((blocks = json_array()) == NULL) {
-            r = oom(pc);
+            r = pcall_oom(pc);
             goto out;
         }
         if (strcmp(role, "user") == 0) {
@@ -353,14 +277,14 @@ static int map_messages(struct pcall *pc, json_t *body)
             role = "user";   /* tool results travel in a user turn */
         } else {
             r = pcall_fail(pc, LLMUX_EBADREQ, 0, "%s does not support "
-                           "messages with role \"%s\"", pname(pc), role);
+                           "messages with role \"%s\"", pcall_name(pc), role);
         }
         if (r < 0) {
             json_decref(blocks);
             goto out;
         }
         if (push_turn(msgs, role, blocks) < 0) {
-            r = oom(pc);
+            r = pcall_oom(pc);
             goto out;
         }
     }
@@ -379,7 +303,7 @@ static json_t *map_tools(struct pcall *pc, const json_t *tools)
     size_t i;
 
     if (out == NULL) {
-        oom(pc);
+        pcall_oom(pc);
         return NULL;
     }
     if (tools && !json_is_array(tools) && !json_is_null(tools)) {
@@ -395,7 +319,7 @@ static json_t *map_tools(struct pcall *pc, const json_t *tools)
         if ((type && strcmp(type, "function") != 0) || name == NULL) {
             json_decref(out);
             pcall_fail(pc, LLMUX_EBADREQ, 0, "tools[%zu]: %s takes function "
-                       "tools with a function.name", i, pname(pc));
+                       "tools with a function.name", i, pcall_name(pc));
             return NULL;
         }
         params = json_object_get(fn, "parameters");
@@ -411,7 +335,7 @@ static json_t *map_tools(struct pcall *pc, const json_t *tools)
         }
         if (o == NULL || json_array_append_new(out, o) < 0) {
             json_decref(out);
-            oom(pc);
+            pcall_oom(pc);
             return NULL;
         }
     }
@@ -464,7 +388,7 @@ static json_int_t map_thinking(struct pcall *pc, json_t *body)
     if (json_is_object(th)) {
         json_object_set(body, "thinking", th);
         return strcmp(hub_str(th, "type") ? hub_str(th, "type") : "",
-                      "enabled") == 0 ? jint(th, "budget_tokens", 0) : 0;
+                      "enabled") == 0 ? common_int(th, "budget_tokens", 0) : 0;
     }
     if (th && !json_is_null(th))
         return pcall_fail(pc, LLMUX_EBADREQ, 0, "\"thinking\" must be an "
@@ -481,37 +405,24 @@ static json_int_t map_thinking(struct pcall *pc, json_t *body)
 
 /* response_format -> the JSON tool, forced unless thinking is on (the API
  * refuses forced tool use with thinking; the model then picks it). */
-static int map_json_mode(struct pcall *pc, json_t *body, int mode,
-                         json_int_t budget)
+static int map_json_mode(struct pcall *pc, json_t *body,
+                         const json_t *schema, json_int_t budget)
 {
-    json_t *rf = json_object_get(pc->req, "response_format"), *schema;
     json_t *tools = json_object_get(body, "tools"), *tool;
 
-    if (mode == 2) {
-        schema = json_object_get(json_object_get(rf, "json_schema"),
-                                 "schema");
-        if (!json_is_object(schema))
-            return pcall_fail(pc, LLMUX_EBADREQ, 0, "response_format "
-                              "json_schema needs json_schema.schema");
-        schema = json_copy(schema);
-        if (schema && json_object_get(schema, "type") == NULL)
-            json_object_set_new(schema, "type", json_string("object"));
-    } else {
-        schema = json_pack("{s:s, s:b, s:{}}", "type", "object",
-                           "additionalProperties", 1, "properties");
-    }
-    tool = json_pack("{s:s, s:o}", "name", JSON_TOOL, "input_schema", schema);
+    tool = json_pack("{s:s, s:o}", "name", COMMON_JSON_TOOL, "input_schema",
+                     common_json_tool_schema(schema));
     if (tool == NULL)
-        return oom(pc);
+        return pcall_oom(pc);
     if (tools == NULL) {
         tools = json_array();
         json_object_set_new(body, "tools", tools);
     }
     if (json_array_append_new(tools, tool) < 0)
-        return oom(pc);
+        return pcall_oom(pc);
     if (budget <= 0)
         json_object_set_new(body, "tool_choice", json_pack("{s:s, s:s}",
-                            "type", "tool", "name", JSON_TOOL));
+                            "type", "tool", "name", COMMON_JSON_TOOL));
     return 0;
 }
 
@@ -530,20 +441,19 @@ static int anthropic_build(struct pcall *pc, struct http_req *out)
 {
     const struct deployment *d = pc->dep;
     json_t *body, *v, *tools, *stop;
+    const json_t *schema;
     json_int_t max_tokens = DEFAULT_MAX_TOKENS, budget;
     int r, mode;
 
     if ((r = common_check_params(pc, known_params)) < 0)
         return r;
-    if (d->api_key == NULL && key_required(d))
-        return pcall_fail(pc, LLMUX_EAUTH, 0, "no API key for %s: set $%s "
-                          "or api_key in model_list", pname(pc),
-                          d->preset && d->preset->key_env ?
-                          d->preset->key_env : "ANTHROPIC_API_KEY");
-    if ((mode = json_mode_of(pc)) < 0)
+    /* A proxy in front of Anthropic (api_base changed) may need no key. */
+    if (d->api_key == NULL && provider_key_required(d))
+        return provider_no_key(pc, "ANTHROPIC_API_KEY");
+    if ((mode = common_response_format(pc, 0, &schema)) < 0)
         return mode;
     if ((body = json_object()) == NULL)
-        return oom(pc);
+        return pcall_oom(pc);
     json_object_set_new(body, "model", json_string(d->upstream_model));
     if ((r = map_messages(pc, body)) < 0)
         goto fail;
@@ -553,9 +463,7 @@ static int anthropic_build(struct pcall *pc, struct http_req *out)
     }
     /* max_tokens is required; thinking counts against it, so it must
      * exceed the budget. */
-    v = json_object_get(pc->req, "max_completion_tokens");
-    if (!json_is_integer(v) || json_integer_value(v) <= 0)
-        v = json_object_get(pc->req, "max_tokens");
+    v = common_max_tokens(pc->req);
     if (json_is_integer(v) && json_integer_value(v) > 0)
         max_tokens = json_integer_value(v);
     if (budget > 0 && max_tokens <= budget)
@@ -583,24 +491,14 @@ static int anthropic_build(struct pcall *pc, struct http_req *out)
     }
     if ((r = map_tool_choice(pc, body)) < 0)
         goto fail;
-    if (mode && (r = map_json_mode(pc, body, mode, budget)) < 0)
+    if (mode && (r = map_json_mode(pc, body, schema, budget)) < 0)
         goto fail;
     if (pc->stream)
         json_object_set_new(body, "stream", json_true());
-
-    r = add_url(d, &out->url);
-    if (r == 0) {
-        char *text = json_dumps(body, JSON_COMPACT);
-
-        r = text ? buf_adds(&out->body, text) : -ENOMEM;
-        free(text);
-        if (r == LLMUX_ETOOBIG) {
-            json_decref(body);
-            return pcall_fail(pc, LLMUX_EBADREQ, 0, "the %s request is over "
-                              "64 MiB", pname(pc));
-        }
-    }
+    if ((r = common_put_json(pc, body, &out->body)) < 0)
+        goto fail;
     json_decref(body);
+    r = add_url(d, &out->url);
     if (r == 0)
         r = http_header_add(out, "Content-Type: application/json");
     if (r == 0)
@@ -610,8 +508,7 @@ static int anthropic_build(struct pcall *pc, struct http_req *out)
     if (r == 0 && d->api_key)
         r = http_header_secret(out, "x-api-key: ", d->api_key);
     if (r < 0)
-        return pcall_fail(pc, LLMUX_EINTERNAL, 0, "cannot build the %s "
-                          "request", pname(pc));
+        return pcall_oom(pc);
     return 0;
 fail:
     json_decref(body);
@@ -643,16 +540,16 @@ static void usage_take(struct ausage *u, const json_t *o)
 
     if (!json_is_object(o))
         return;
-    u->input = jint(o, "input_tokens", u->input);
-    u->output = jint(o, "output_tokens", u->output);
-    u->cache_write = jint(o, "cache_creation_input_tokens", u->cache_write);
+    u->input = common_int(o, "input_tokens", u->input);
+    u->output = common_int(o, "output_tokens", u->output);
+    u->cache_write = common_int(o, "cache_creation_input_tokens", u->cache_write);
     if (json_is_number(json_object_get(o, "cache_read_input_tokens"))) {
-        u->cache_read = jint(o, "cache_read_input_tokens", 0);
+        u->cache_read = common_int(o, "cache_read_input_tokens", 0);
         u->has_cache_read = 1;
     }
     det = json_object_get(o, "output_tokens_details");
     if (json_is_number(json_object_get(det, "thinking_tokens"))) {
-        u->thinking = jint(det, "thinking_tokens", 0);
+        u->thinking = common_int(det, "thinking_tokens", 0);
         u->has_thinking = 1;
     }
 }
@@ -702,13 +599,14 @@ static int error_obj(struct pcall *pc, const json_t *err, long status)
     const char *type = hub_str(err, "type"), *msg = hub_str(err, "message");
 
     return pcall_fail(pc, code_for(type, status, msg), status, "%s: %s (%s)",
-                      pname(pc), msg ? msg : "unknown error",
+                      pcall_name(pc), msg ? msg : "unknown error",
                       type ? type : "error");
 }
 
+/* The JSON tool's input, as the text of the answer. */
 static int add_json_text(struct buf *b, const json_t *v)
 {
-    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *s = common_json_text(v ? v : json_null());
     int r = s ? buf_adds(b, s) : -ENOMEM;
 
     free(s);
@@ -723,7 +621,7 @@ static int anthropic_parse(struct pcall *pc, const struct http_resp *r,
     struct buf text, reason;
     struct common_stream_id sid;
     struct ausage us = {0};
-    int json_mode = json_mode_of(pc) > 0, have_text = 0, rc = 0;
+    int json_mode = common_json_mode(pc->req), have_text = 0, rc = 0;
     size_t i;
 
     *ret = NULL;
@@ -738,7 +636,7 @@ static int anthropic_parse(struct pcall *pc, const struct http_resp *r,
     if (!json_is_array(content)) {
         json_decref(j);
         return pcall_fail(pc, LLMUX_EUNAVAIL, r->status, "%s returned a "
-                          "malformed response (no content array)", pname(pc));
+                          "malformed response (no content array)", pcall_name(pc));
     }
     buf_init(&text, HTTP_MAX_BODY);
     buf_init(&reason, HTTP_MAX_BODY);
@@ -755,25 +653,17 @@ static int anthropic_parse(struct pcall *pc, const struct http_resp *r,
             rc = buf_add(&text, json_string_value(v), json_string_length(v));
             have_text = 1;
         } else if (strcmp(t, "tool_use") == 0) {
-            const char *id = hub_str(blk, "id"), *name = hub_str(blk, "name");
+            const char *name = hub_str(blk, "name");
             json_t *input = json_object_get(blk, "input");
-            char *args;
 
-            if (json_mode && name && strcmp(name, JSON_TOOL) == 0) {
-                rc = add_json_text(&text, input ? input : json_null());
+            if (json_mode && name && strcmp(name, COMMON_JSON_TOOL) == 0) {
+                rc = add_json_text(&text, input);
                 have_text = 1;
                 continue;
             }
-            args = input ? json_dumps(input, JSON_COMPACT |
-                                      JSON_ENCODE_ANY) : strdup("{}");
-            if (args == NULL ||
-                json_array_append_new(calls, json_pack("{s:s, s:s, s:{s:s, "
-                                      "s:s}}", "id", id ? id : "", "type",
-                                      "function", "function", "name",
-                                      name ? name : "", "arguments",
-                                      args)) < 0)
+            if (json_array_append_new(calls, common_tool_call(hub_str(blk,
+                                      "id"), name, input)) < 0)
                 rc = -ENOMEM;
-            free(args);
         } else if (strcmp(t, "thinking") == 0) {
             v = json_object_get(blk, "thinking");
             if (json_is_string(v))
@@ -790,19 +680,12 @@ static int anthropic_parse(struct pcall *pc, const struct http_resp *r,
             break;
     }
     if (rc < 0) {
-        rc = pcall_fail(pc, rc == LLMUX_ETOOBIG ? LLMUX_EUNAVAIL :
-                        LLMUX_EINTERNAL, r->status, "%s: cannot read the "
-                        "response (too large or out of memory)", pname(pc));
+        rc = common_read_failed(pc, rc, r->status);
         goto out;
     }
-    msg = json_pack("{s:s, s:o}", "role", "assistant", "content", have_text ?
-                    json_stringn(text.p ? text.p : "", text.len) :
-                    json_null());
-    if (msg && json_array_size(calls))
-        json_object_set(msg, "tool_calls", calls);
-    if (msg && reason.len)
-        json_object_set_new(msg, "reasoning_content",
-                            json_stringn(reason.p, reason.len));
+    msg = common_message(have_text ? json_stringn(text.p ? text.p : "",
+                                                  text.len) : NULL, calls,
+                         reason.p, reason.len);
     if (msg && json_array_size(thinking))
         json_object_set(msg, "thinking_blocks", thinking);
     /* No usage object: none reported (not zeros). */
@@ -811,16 +694,8 @@ static int anthropic_parse(struct pcall *pc, const struct http_resp *r,
         u = usage_json(&us);
     }
     common_stream_id_init(&sid, pc, hub_str(j, "id"), hub_str(j, "model"));
-    *ret = msg ? common_completion(&sid, msg, map_stop(hub_str(j,
-                                   "stop_reason"), json_array_size(calls) > 0),
-                                   u) : NULL;
-    if (*ret == NULL) {
-        json_decref(u);
-        rc = oom(pc);
-        goto out;
-    }
-    if (u)
-        pcall_set_usage(pc, u);
+    rc = common_completion(pc, &sid, msg, map_stop(hub_str(j, "stop_reason"),
+                           json_array_size(calls) > 0), u, ret);
 out:
     buf_free(&text);
     buf_free(&reason);
@@ -837,17 +712,7 @@ out:
 static int emit(struct pcall *pc, struct astream *st, json_t *delta,
                 const char *finish)
 {
-    if (delta == NULL)
-        return oom(pc);
-    if (!st->sid_ready) {
-        common_stream_id_init(&st->sid, pc, NULL, NULL);
-        st->sid_ready = 1;
-    }
-    if (!st->role_sent) {
-        json_object_set_new(delta, "role", json_string("assistant"));
-        st->role_sent = 1;
-    }
-    return common_emit_delta(pc, &st->sid, delta, finish);
+    return common_emit(pc, &st->sid, delta, finish);
 }
 
 static int emit_text(struct pcall *pc, struct astream *st, const char *key,
@@ -892,7 +757,7 @@ static int on_block_start(struct pcall *pc, struct astream *st,
 {
     json_t *cb = json_object_get(ev, "content_block");
     const char *t = hub_str(cb, "type");
-    struct ablock *b = block_at(st, jint(ev, "index", -1), 1);
+    struct ablock *b = block_at(st, common_int(ev, "index", -1), 1);
 
     if (b == NULL || t == NULL)
         return 0;              /* out of range or shapeless: ignored */
@@ -906,7 +771,7 @@ static int on_block_start(struct pcall *pc, struct astream *st,
         char *args;
         int r;
 
-        if (st->json_mode && name && strcmp(name, JSON_TOOL) == 0) {
+        if (st->json_mode && name && strcmp(name, COMMON_JSON_TOOL) == 0) {
             b->kind = B_JSON;
             st->json_used = 1;
             return 0;
@@ -919,8 +784,8 @@ static int on_block_start(struct pcall *pc, struct astream *st,
          * already carries a whole one is sent as its first fragment. */
         if (r < 0 || json_object_size(input) == 0)
             return r;
-        if ((args = json_dumps(input, JSON_COMPACT)) == NULL)
-            return oom(pc);
+        if ((args = common_json_text(input)) == NULL)
+            return pcall_oom(pc);
         r = emit(pc, st, common_tool_delta_args(b->tool, args, strlen(args)),
                  NULL);
         free(args);
@@ -950,7 +815,7 @@ static int on_block_delta(struct pcall *pc, struct astream *st,
 {
     json_t *d = json_object_get(ev, "delta"), *v;
     const char *t = hub_str(d, "type");
-    struct ablock *b = block_at(st, jint(ev, "index", -1), 0);
+    struct ablock *b = block_at(st, common_int(ev, "index", -1), 0);
 
     if (t == NULL)
         return 0;
@@ -984,7 +849,7 @@ static int on_block_delta(struct pcall *pc, struct astream *st,
 static int on_block_stop(struct pcall *pc, struct astream *st,
                          const json_t *ev)
 {
-    struct ablock *b = block_at(st, jint(ev, "index", -1), 0);
+    struct ablock *b = block_at(st, common_int(ev, "index", -1), 0);
     json_t *tb;
 
     if (b == NULL || b->kind != B_THINK || st->think_full || st->sig.len == 0)
@@ -1007,23 +872,18 @@ static int on_event(void *ud, const struct sse_event *ev)
 
     if (ev->data_len == 0)
         return 0;
-    j = json_loadb(ev->data, ev->data_len, 0, NULL);
-    if (!json_is_object(j)) {
-        json_decref(j);
-        return pcall_fail(pc, LLMUX_EUNAVAIL, 200, "%s sent a malformed "
-                          "stream event (not a JSON object)", pname(pc));
-    }
+    if ((j = common_parse_json(pc, ev->data, ev->data_len,
+                               "stream event")) == NULL)
+        return pc->err.code;
     t = hub_str(j, "type");
     if (t == NULL)
         t = ev->event;
     if (strcmp(t, "message_start") == 0) {
         json_t *m = json_object_get(j, "message");
 
-        if (!st->sid_ready) {
+        if (!st->sid.ready)
             common_stream_id_init(&st->sid, pc, hub_str(m, "id"),
                                   hub_str(m, "model"));
-            st->sid_ready = 1;
-        }
         if (json_is_object(json_object_get(m, "usage"))) {
             usage_take(&st->u, json_object_get(m, "usage"));
             pcall_set_usage(pc, usage_json(&st->u));
@@ -1062,17 +922,15 @@ static int on_event(void *ud, const struct sse_event *ev)
 static struct astream *stream_state(struct pcall *pc)
 {
     struct astream *st = pc->state;
-    int mode;
 
     if (st)
         return st;
     if ((st = calloc(1, sizeof(*st))) == NULL)
         return NULL;
-    sse_init(&st->sse, SSE_MAX_EVENT);
+    sse_init(&st->sse, COMMON_MAX_EVENT);
     buf_init(&st->think, MAX_THINKING);
     buf_init(&st->sig, MAX_SIGNATURE);
-    mode = json_mode_of(pc);
-    st->json_mode = mode > 0;
+    st->json_mode = common_json_mode(pc->req);
     pc->state = st;
     return st;
 }
@@ -1080,15 +938,10 @@ static struct astream *stream_state(struct pcall *pc)
 static int anthropic_stream_feed(struct pcall *pc, const char *p, size_t n)
 {
     struct astream *st = stream_state(pc);
-    int r;
 
     if (st == NULL)
-        return oom(pc);
-    r = sse_feed(&st->sse, p, n, on_event, pc);
-    if (r < 0 && pc->err.code == 0)
-        pcall_fail(pc, r == LLMUX_ETOOBIG ? LLMUX_EUNAVAIL : r, 200,
-                   "%s sent a stream event over 4 MiB", pname(pc));
-    return r < 0 ? r : 0;
+        return pcall_oom(pc);
+    return common_sse_feed(pc, &st->sse, p, n, on_event);
 }
 
 static int anthropic_stream_end(struct pcall *pc)
@@ -1097,18 +950,13 @@ static int anthropic_stream_end(struct pcall *pc)
     int r;
 
     if (st == NULL)
-        return oom(pc);
-    r = sse_end(&st->sse, on_event, pc);
-    if (r < 0) {
-        if (pc->err.code == 0)
-            pcall_fail(pc, LLMUX_EUNAVAIL, 200, "%s sent a stream event "
-                       "over 4 MiB", pname(pc));
+        return pcall_oom(pc);
+    if ((r = common_sse_end(pc, &st->sse, on_event)) < 0)
         return r;
-    }
     /* Without message_delta/message_stop the answer was cut short. */
     if (!st->finished && !st->stopped)
         return pcall_fail(pc, LLMUX_EUNAVAIL, 200, "%s stream ended before "
-                          "message_stop (truncated answer)", pname(pc));
+                          "message_stop (truncated answer)", pcall_name(pc));
     if (!st->finished)
         return emit(pc, st, json_object(), "stop");
     return 0;

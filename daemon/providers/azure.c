@@ -3,7 +3,8 @@
  * Owns: the deployment URL ({api_base}/openai/deployments/{deployment}/
  * chat/completions?api-version=…), the api-key header, the API version
  * choice, and Azure's error details (content filter 400s, rate limit hints
- * in the message). Bodies, streams and answers are openai.c's. */
+ * in the message). Bodies (with the o-series rules), streams and answers
+ * are openai.c's. */
 #include "config.h"
 #include "openai.h"
 #include "presets.h"
@@ -13,7 +14,6 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 /* The latest GA data-plane inference version that takes a deployment in
  * the path; it has stream_options.include_usage and structured outputs. */
@@ -59,9 +59,7 @@ static int azure_build(struct pcall *pc, struct http_req *out)
     int r;
 
     if (d->api_key == NULL)
-        return pcall_fail(pc, LLMUX_EAUTH, 0, "no API key for %s: set $%s "
-                          "or api_key in model_list", d->preset->name,
-                          d->preset->key_env ? d->preset->key_env : "?");
+        return provider_no_key(pc, "AZURE_API_KEY");
     if (d->api_base == NULL || *d->api_base == '\0')
         return pcall_fail(pc, LLMUX_EBADREQ, 0, "%s needs api_base (https://"
                           "<resource>.openai.azure.com): set $%s or api_base "
@@ -87,35 +85,8 @@ static int azure_build(struct pcall *pc, struct http_req *out)
     if (r == 0)
         r = http_header_secret(out, "api-key: ", d->api_key);
     if (r < 0)
-        return pcall_fail(pc, LLMUX_EINTERNAL, 0, "cannot build the %s "
-                          "request", d->preset->name);
+        return pcall_oom(pc);
     return 0;
-}
-
-/* Seconds from Azure's "Please retry after 6 seconds." (or OpenAI's "try
- * again in 1.5s"); -1 when the message has none. */
-static double retry_hint(const char *text)
-{
-    static const char *const lead[] = { "retry after ", "try again in " };
-    const char *p = NULL;
-    char *end;
-    double d;
-
-    for (size_t i = 0; i < sizeof(lead) / sizeof(lead[0]) && !p; i++)
-        if ((p = strcasestr(text, lead[i])) != NULL)
-            p += strlen(lead[i]);
-    if (p == NULL || !isdigit((unsigned char)*p))
-        return -1;
-    d = strtod(p, &end);
-    while (*end == ' ')
-        end++;
-    if (strncasecmp(end, "ms", 2) == 0 ||
-        strncasecmp(end, "millisecond", 11) == 0)
-        return d / 1000.0;
-    if (strncasecmp(end, "min", 3) == 0 ||
-        (end[0] == 'm' && !isalpha((unsigned char)end[1])))
-        return d * 60.0;
-    return d;
 }
 
 /* openai.c reads the {"error": …} body (its code "content_filter" and the
@@ -127,7 +98,7 @@ static int azure_map_error(struct pcall *pc, const struct http_resp *r)
     int code = openai_map_error(pc, r);
 
     if (code == LLMUX_ERATELIMIT && pc->err.retry_after < 0)
-        pc->err.retry_after = retry_hint(pc->err.message);
+        pc->err.retry_after = provider_retry_hint(pc->err.message);
     return code;
 }
 

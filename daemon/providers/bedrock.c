@@ -22,9 +22,6 @@
 #define BEDROCK_MAX_FRAME   (4u * 1024 * 1024)  /* one event-stream message */
 #define BEDROCK_MAX_BLOCKS  4096                /* content blocks per stream */
 #define BEDROCK_MAX_TEXT    HTTP_MAX_BODY       /* joined text of a reply */
-/* response_format becomes one forced tool of this name (LiteLLM's way);
- * its input comes back as the message content. */
-#define JSON_TOOL           "json_tool_call"
 /* Added to a thinking budget when the caller set no max_tokens, as
  * LiteLLM does: Anthropic wants max_tokens > budget_tokens. */
 #define THINKING_EXTRA_TOKENS 4096
@@ -46,7 +43,6 @@ struct bedrock_stream {
     struct es_reader         rd;
     struct common_stream_id  sid;
     int                      json_mode;   /* response_format asked */
-    int                      role_sent;
     int                      stopped;     /* saw messageStop */
     int                      failed;      /* pc->err is set: feed no more */
     int                      ntools;      /* tool calls started */
@@ -123,11 +119,6 @@ static int bad(struct pcall *pc, const char *what)
     return pcall_fail(pc, LLMUX_EBADREQ, 0, "bedrock: %s", what);
 }
 
-static int oom(struct pcall *pc)
-{
-    return pcall_fail(pc, LLMUX_EINTERNAL, 0, "out of memory");
-}
-
 static int add_text(json_t *blocks, const char *s, size_t n)
 {
     if (n == 0)             /* Converse refuses blank text blocks */
@@ -139,13 +130,8 @@ static int add_text(json_t *blocks, const char *s, size_t n)
  * inline bytes only (an S3 location aside), so http(s) URLs are refused. */
 static int add_image(struct pcall *pc, json_t *blocks, const json_t *part)
 {
-    static const char *const formats[][2] = {
-        { "image/png", "png" }, { "image/jpeg", "jpeg" },
-        { "image/jpg", "jpeg" }, { "image/gif", "gif" },
-        { "image/webp", "webp" },
-    };
     struct common_image im;
-    const char *fmt = NULL;
+    const char *fmt;
     int r;
 
     if ((r = common_image(pc, part, &im)) < 0)
@@ -153,11 +139,7 @@ static int add_image(struct pcall *pc, json_t *blocks, const json_t *part)
     if (im.data == NULL)
         return bad(pc, "Converse does not fetch image URLs: send the image "
                    "inline as a data: URL (data:image/png;base64,…)");
-    for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
-        if (strlen(formats[i][0]) == im.mime_len &&
-            strncasecmp(im.mime, formats[i][0], im.mime_len) == 0)
-            fmt = formats[i][1];
-    if (fmt == NULL)
+    if ((fmt = common_image_format(im.mime, im.mime_len)) == NULL)
         return pcall_fail(pc, LLMUX_EBADREQ, 0, "bedrock: image type "
                           "\"%.*s\" is not supported (png, jpeg, gif, webp)",
                           (int)(im.mime_len > 64 ? 64 : im.mime_len),
@@ -165,7 +147,7 @@ static int add_image(struct pcall *pc, json_t *blocks, const json_t *part)
     if (json_array_append_new(blocks, json_pack("{s:{s:s, s:{s:s%}}}",
                               "image", "format", fmt, "source", "bytes",
                               im.data, im.data_len)) < 0)
-        return oom(pc);
+        return pcall_oom(pc);
     return 0;
 }
 
@@ -178,7 +160,7 @@ static int user_blocks(struct pcall *pc, const json_t *content, json_t *out)
 
     if (json_is_string(content))
         return add_text(out, json_string_value(content),
-                        json_string_length(content)) < 0 ? oom(pc) : 0;
+                        json_string_length(content)) < 0 ? pcall_oom(pc) : 0;
     if (content == NULL || json_is_null(content))
         return 0;
     if (!json_is_array(content))
@@ -194,7 +176,7 @@ static int user_blocks(struct pcall *pc, const json_t *content, json_t *out)
         } else if ((type == NULL || strcmp(type, "text") == 0) &&
                    json_is_string(t)) {
             if (add_text(out, json_string_value(t), json_string_length(t)))
-                return oom(pc);
+                return pcall_oom(pc);
         } else {
             return pcall_fail(pc, LLMUX_EBADREQ, 0, "bedrock: content part "
                               "type \"%.40s\" is not supported",
@@ -218,25 +200,20 @@ static int assistant_blocks(struct pcall *pc, const json_t *m, json_t *out)
         r = -ENOMEM;
     buf_free(&text);
     if (r < 0)
-        return r == LLMUX_ETOOBIG ? bad(pc, "message too large") : oom(pc);
+        return r == LLMUX_ETOOBIG ? bad(pc, "message too large") : pcall_oom(pc);
     json_array_foreach(calls, i, c) {
         json_t *fn = json_object_get(c, "function"), *input;
         const char *id = hub_str(c, "id"), *name = hub_str(fn, "name");
-        const char *args = hub_str(fn, "arguments");
 
         if (id == NULL || name == NULL)
             return bad(pc, "assistant tool_calls need an id and "
                        "function.name");
-        if (args == NULL || args[strspn(args, " \t\r\n")] == '\0')
-            input = json_object();
-        else if ((input = json_loads(args, JSON_DECODE_ANY, NULL)) == NULL)
-            return pcall_fail(pc, LLMUX_EBADREQ, 0, "bedrock: the arguments "
-                              "of tool call \"%.64s\" are not valid JSON",
-                              id);
+        if ((input = common_tool_args(pc, fn, i)) == NULL)
+            return pc->err.code;
         if (json_array_append_new(out, json_pack("{s:{s:s, s:s, s:o}}",
                                   "toolUse", "toolUseId", id, "name", name,
                                   "input", input)) < 0)
-            return oom(pc);
+            return pcall_oom(pc);
     }
     return 0;
 }
@@ -254,13 +231,13 @@ static int tool_block(struct pcall *pc, const json_t *m, json_t *out)
     buf_init(&text, BEDROCK_MAX_TEXT);
     if ((r = common_content_text(json_object_get(m, "content"), &text)) < 0) {
         buf_free(&text);
-        return r == LLMUX_ETOOBIG ? bad(pc, "message too large") : oom(pc);
+        return r == LLMUX_ETOOBIG ? bad(pc, "message too large") : pcall_oom(pc);
     }
     b = json_pack("{s:{s:s, s:[{s:s%}]}}", "toolResult", "toolUseId", id,
                   "content", "text", text.p ? text.p : "", text.len);
     buf_free(&text);
     if (json_array_append_new(out, b) < 0)
-        return oom(pc);
+        return pcall_oom(pc);
     return 0;
 }
 
@@ -284,7 +261,7 @@ static int push(struct pcall *pc, json_t *msgs, const char *role,
         r = json_array_append_new(msgs, json_pack("{s:s, s:o}", "role",
                                                   role, "content", blocks));
     }
-    return r < 0 ? oom(pc) : 0;
+    return r < 0 ? pcall_oom(pc) : 0;
 }
 
 /* messages -> body.messages and body.system. */
@@ -317,7 +294,7 @@ static int build_messages(struct pcall *pc, json_t *body)
             buf_free(&t);
             if (r < 0)
                 r = r == LLMUX_ETOOBIG ? bad(pc, "message too large")
-                                       : oom(pc);
+                                       : pcall_oom(pc);
         } else if (strcmp(role, "user") == 0) {
             if ((r = user_blocks(pc, json_object_get(m, "content"),
                                  blocks)) == 0)
@@ -349,31 +326,23 @@ static int build_messages(struct pcall *pc, json_t *body)
 }
 
 /* response_format -> 1 with *ret_tool set to the forced JSON tool, 0 when
- * absent or "text", < 0 on error. */
+ * absent or "text", < 0 on error. A json_schema without its schema asks
+ * for any object, as json_object does. */
 static int json_format(struct pcall *pc, json_t **ret_tool)
 {
-    json_t *rf = json_object_get(pc->req, "response_format"), *js, *schema;
-    const char *type = hub_str(rf, "type"), *desc = NULL;
+    const json_t *schema;
+    int mode = common_response_format(pc, 1, &schema);
 
     *ret_tool = NULL;
-    if (rf == NULL || json_is_null(rf) || (type && !strcmp(type, "text")))
-        return 0;
-    if (type == NULL || (strcmp(type, "json_object") &&
-                         strcmp(type, "json_schema")))
-        return bad(pc, "response_format.type must be text, json_object or "
-                   "json_schema");
-    js = json_object_get(rf, "json_schema");
-    schema = json_object_get(js, "schema");
-    if (strcmp(type, "json_schema") == 0 && json_is_object(schema))
-        schema = json_incref(schema);
-    else
-        schema = json_pack("{s:s, s:{}, s:b}", "type", "object",
-                           "properties", "additionalProperties", 1);
-    desc = hub_str(js, "description");
+    if (mode <= 0)
+        return mode;
     *ret_tool = json_pack("{s:{s:s, s:s*, s:{s:o}}}", "toolSpec", "name",
-                          JSON_TOOL, "description", desc, "inputSchema",
-                          "json", schema);
-    return *ret_tool ? 1 : oom(pc);
+                          COMMON_JSON_TOOL, "description", hub_str(
+                          json_object_get(json_object_get(pc->req,
+                          "response_format"), "json_schema"), "description"),
+                          "inputSchema", "json",
+                          common_json_tool_schema(schema));
+    return *ret_tool ? 1 : pcall_oom(pc);
 }
 
 /* Whether body.messages holds toolUse or toolResult blocks. */
@@ -431,7 +400,7 @@ static int build_tools(struct pcall *pc, json_t *body, int thinking)
         /* Forced tool use and extended thinking do not go together on
          * Anthropic models; with thinking the model picks the tool. */
         if (!thinking)
-            choice = json_pack("{s:{s:s}}", "tool", "name", JSON_TOOL);
+            choice = json_pack("{s:{s:s}}", "tool", "name", COMMON_JSON_TOOL);
     } else if (json_array_size(specs) > 0 &&
                (tc = common_tool_choice(pc->req, &name)) != NULL) {
         if (strcmp(tc, "auto") == 0)
@@ -555,7 +524,7 @@ static json_t *build_body(struct pcall *pc)
     if (body == NULL || extra == NULL) {
         json_decref(body);
         json_decref(extra);
-        oom(pc);
+        pcall_oom(pc);
         return NULL;
     }
     r = build_messages(pc, body);
@@ -649,7 +618,7 @@ static int sign(struct pcall *pc, struct http_req *out, const char *region,
     }
     explicit_bzero(&tmp, sizeof(tmp));
     sigv4_out_free(&so);
-    return r < 0 ? oom(pc) : 0;
+    return r < 0 ? pcall_oom(pc) : 0;
 }
 
 static int bedrock_build(struct pcall *pc, struct http_req *out)
@@ -663,7 +632,6 @@ static int bedrock_build(struct pcall *pc, struct http_req *out)
     struct buf base, path;
     char hostbuf[256];
     json_t *body;
-    char *text;
     int r;
 
     if ((r = common_check_params(pc, known_params)) < 0)
@@ -672,14 +640,10 @@ static int bedrock_build(struct pcall *pc, struct http_req *out)
         return pc->err.code;
     if ((body = build_body(pc)) == NULL)
         return pc->err.code;
-    text = json_dumps(body, JSON_COMPACT);
+    r = common_put_json(pc, body, &out->body);
     json_decref(body);
-    if (text == NULL || buf_adds(&out->body, text) < 0) {
-        free(text);
-        return pcall_fail(pc, LLMUX_EBADREQ, 0, "bedrock: the request body "
-                          "is too large");
-    }
-    free(text);
+    if (r < 0)
+        return r;
 
     /* LiteLLM's "bedrock/converse/<id>" names the route, not the model. */
     if (strncmp(model, "converse/", 9) == 0)
@@ -713,15 +677,15 @@ static int bedrock_build(struct pcall *pc, struct http_req *out)
     if (r == 0 &&
         ((r = http_header_add(out, "Content-Type: application/json")) < 0 ||
          (r = http_header_add(out, "Accept: %s", accept)) < 0))
-        r = oom(pc);
+        r = pcall_oom(pc);
     if (r == 0 && d->api_key) {
         /* A Bedrock API key replaces SigV4. */
         if (http_header_secret(out, "Authorization: Bearer ",
                                d->api_key) < 0)
-            r = oom(pc);
+            r = pcall_oom(pc);
     } else if (r == 0) {
         if (http_header_add(out, "Host: %s", hostbuf) < 0)
-            r = oom(pc);
+            r = pcall_oom(pc);
         else
             r = sign(pc, out, region, hostbuf, path.p, accept);
     }
@@ -750,39 +714,20 @@ static const char *finish_of(const char *stop)
     return "stop";
 }
 
-static json_int_t int_of(const json_t *o, const char *key, json_int_t dflt)
-{
-    json_t *v = json_object_get(o, key);
-
-    if (json_is_integer(v))
-        return json_integer_value(v);
-    if (json_is_real(v))
-        return (json_int_t)json_real_value(v);
-    return dflt;
-}
-
 /* Converse usage -> OpenAI usage (new reference), or NULL. inputTokens
  * leaves out cache reads and writes; prompt_tokens counts them, as
  * LiteLLM does. */
 static json_t *usage_of(const json_t *u)
 {
-    json_int_t in = int_of(u, "inputTokens", -1);
-    json_int_t out = int_of(u, "outputTokens", -1);
-    json_int_t cr = int_of(u, "cacheReadInputTokens", -1);
-    json_int_t cw = int_of(u, "cacheWriteInputTokens", 0);
+    json_int_t in = common_int(u, "inputTokens", -1);
+    json_int_t out = common_int(u, "outputTokens", -1);
+    json_int_t cr = common_int(u, "cacheReadInputTokens", -1);
+    json_int_t cw = common_int(u, "cacheWriteInputTokens", 0);
 
     if (in < 0 || out < 0)
         return NULL;
     return common_usage(in + (cr > 0 ? cr : 0) + (cw > 0 ? cw : 0), out, cr,
                         -1);
-}
-
-static int json_mode_of(const json_t *req)
-{
-    const char *t = hub_str(json_object_get(req, "response_format"), "type");
-
-    return t && (strcmp(t, "json_object") == 0 ||
-                 strcmp(t, "json_schema") == 0);
 }
 
 static int bedrock_parse(struct pcall *pc, const struct http_resp *r,
@@ -792,7 +737,7 @@ static int bedrock_parse(struct pcall *pc, const struct http_resp *r,
     json_t *content, *b, *msg, *calls = NULL, *u;
     struct common_stream_id sid;
     struct buf text, think;
-    int json_mode = json_mode_of(pc->req), njson = 0, rc = 0;
+    int json_mode = common_json_mode(pc->req), njson = 0, rc = 0;
     const char *finish;
     size_t i;
 
@@ -818,26 +763,21 @@ static int bedrock_parse(struct pcall *pc, const struct http_resp *r,
         if (json_is_string(t)) {
             rc = buf_add(&text, json_string_value(t), json_string_length(t));
         } else if (json_is_object(tu)) {
-            const char *id = hub_str(tu, "toolUseId");
             const char *name = hub_str(tu, "name");
             json_t *in = json_object_get(tu, "input");
-            char *args = in ? json_dumps(in, JSON_COMPACT | JSON_ENCODE_ANY)
-                            : strdup("{}");
+            char *args;
 
-            if (args == NULL) {
-                rc = -ENOMEM;
-            } else if (json_mode && name && strcmp(name, JSON_TOOL) == 0) {
+            if (json_mode && name && strcmp(name, COMMON_JSON_TOOL) == 0) {
                 njson++;
-                rc = buf_adds(&text, args);
+                args = common_json_text(in);
+                rc = args ? buf_adds(&text, args) : -ENOMEM;
+                free(args);
             } else {
                 if (calls == NULL)
                     calls = json_array();
-                rc = json_array_append_new(calls, json_pack(
-                         "{s:s, s:s, s:{s:s, s:s}}", "id", id ? id : "",
-                         "type", "function", "function", "name",
-                         name ? name : "", "arguments", args));
+                rc = json_array_append_new(calls, common_tool_call(
+                         hub_str(tu, "toolUseId"), name, in));
             }
-            free(args);
         } else if (json_is_object(rt) &&
                    json_is_string(json_object_get(rt, "text"))) {
             t = json_object_get(rt, "text");
@@ -852,32 +792,20 @@ static int bedrock_parse(struct pcall *pc, const struct http_resp *r,
         buf_free(&think);
         json_decref(calls);
         json_decref(j);
-        return rc == LLMUX_ETOOBIG ?
-               pcall_fail(pc, LLMUX_EUNAVAIL, r->status, "bedrock returned "
-                          "a response over the size cap") : oom(pc);
+        return common_read_failed(pc, rc, r->status);
     }
-    msg = json_pack("{s:s}", "role", "assistant");
-    json_object_set_new(msg, "content", text.len || !calls ?
-                        json_stringn(text.p ? text.p : "", text.len) :
-                        json_null());
-    if (think.len)
-        json_object_set_new(msg, "reasoning_content",
-                            json_stringn(think.p, think.len));
-    if (calls)
-        json_object_set_new(msg, "tool_calls", calls);
+    msg = common_message(text.len || !calls ? json_stringn(text.p ? text.p :
+                         "", text.len) : NULL, calls, think.p, think.len);
     buf_free(&text);
     buf_free(&think);
     finish = finish_of(hub_str(j, "stopReason"));
     if (njson && !calls && strcmp(finish, "tool_calls") == 0)
         finish = "stop";        /* the forced JSON tool is the answer */
+    json_decref(calls);
     u = usage_of(json_object_get(j, "usage"));
-    if (u)
-        pcall_set_usage(pc, json_incref(u));
-    common_stream_id_init(&sid, pc, NULL, NULL);
-    *ret = common_completion(&sid, msg, finish, u);
-    json_decref(u);
     json_decref(j);
-    return *ret ? 0 : oom(pc);
+    common_stream_id_init(&sid, pc, NULL, NULL);
+    return common_completion(pc, &sid, msg, finish, u, ret);
 }
 
 /* ---- errors ------------------------------------------------------------- */
@@ -972,33 +900,21 @@ static void short_type(const char *raw, char *out, size_t outlen)
 static int bedrock_map_error(struct pcall *pc, const struct http_resp *r)
 {
     json_t *j = json_loadb(r->body, r->len, 0, NULL);
-    const char *m = hub_str(j, "message"), *raw = hub_str(j, "__type");
+    const char *raw = hub_str(j, "__type");
     char type[96], text[400];
-    size_t n;
     int code;
 
-    if (m == NULL)
-        m = hub_str(j, "Message");
     if (raw == NULL)
         raw = hub_str(j, "code");
-    if (m == NULL && json_is_object(json_object_get(j, "error"))) {
+    if (hub_str(j, "message") == NULL && hub_str(j, "Message") == NULL &&
+        json_is_object(json_object_get(j, "error"))) {
         /* A proxy in front, answering in OpenAI's shape. */
         json_decref(j);
         return provider_map_error_default(pc, r);
     }
     short_type(raw, type, sizeof(type));
-    if (m) {
-        snprintf(text, sizeof(text), "%s", m);
-    } else {
-        n = r->len < sizeof(text) - 1 ? r->len : sizeof(text) - 1;
-        for (size_t i = 0; i < n; i++)
-            text[i] = (r->body[i] == '\n' || r->body[i] == '\r' ||
-                       r->body[i] == '\0') ? ' ' : r->body[i];
-        text[n] = '\0';
-        if (n == 0)
-            snprintf(text, sizeof(text), "HTTP %ld with an empty body",
-                     r->status);
-    }
+    /* AWS's {"message"} or {"Message"}, else the body itself. */
+    provider_error_text(r, text, sizeof(text));
     code = code_for(*type ? type : NULL, r->status, text);
     pcall_fail(pc, code, r->status, "bedrock: %s%s%s", type,
                *type ? ": " : "", text);
@@ -1032,13 +948,7 @@ static int emit(struct pcall *pc, json_t *delta, const char *finish)
 {
     struct bedrock_stream *st = pc->state;
 
-    if (delta == NULL)
-        return oom(pc);
-    if (!st->role_sent) {
-        json_object_set_new(delta, "role", json_string("assistant"));
-        st->role_sent = 1;
-    }
-    return common_emit_delta(pc, &st->sid, delta, finish);
+    return common_emit(pc, &st->sid, delta, finish);
 }
 
 static struct bedrock_block *block_find(struct bedrock_stream *st, int idx)
@@ -1054,7 +964,7 @@ static int on_block_start(struct pcall *pc, const json_t *ev)
     struct bedrock_stream *st = pc->state;
     json_t *tu = json_object_get(json_object_get(ev, "start"), "toolUse");
     const char *name = hub_str(tu, "name");
-    int idx = (int)int_of(ev, "contentBlockIndex", -1);
+    int idx = (int)common_int(ev, "contentBlockIndex", -1);
     struct bedrock_block *b;
 
     if (!json_is_object(tu))
@@ -1066,13 +976,13 @@ static int on_block_start(struct pcall *pc, const json_t *ev)
             return pcall_fail(pc, LLMUX_EUNAVAIL, 200, "bedrock sent more "
                               "than %d tool blocks", BEDROCK_MAX_BLOCKS);
         if ((b = realloc(st->blocks, cap * sizeof(*b))) == NULL)
-            return oom(pc);
+            return pcall_oom(pc);
         st->blocks = b;
         st->cap = cap;
     }
     b = &st->blocks[st->nblocks++];
     b->block = idx;
-    if (st->json_mode && name && strcmp(name, JSON_TOOL) == 0) {
+    if (st->json_mode && name && strcmp(name, COMMON_JSON_TOOL) == 0) {
         b->tool = -1;
         st->njson++;
         return 0;
@@ -1097,7 +1007,7 @@ static int on_block_delta(struct pcall *pc, const json_t *ev)
         v = json_object_get(v, "input");
         if (!json_is_string(v) || json_string_length(v) == 0)
             return 0;
-        b = block_find(st, (int)int_of(ev, "contentBlockIndex", -1));
+        b = block_find(st, (int)common_int(ev, "contentBlockIndex", -1));
         if (b == NULL)
             return pcall_fail(pc, LLMUX_EUNAVAIL, 200, "bedrock sent toolUse "
                               "input for a block it never started");
@@ -1118,7 +1028,7 @@ static int stream_exception(struct pcall *pc, const char *type, size_t tlen,
 {
     json_t *j = json_loadb(m->payload, m->payload_len, 0, NULL);
     const char *msg = hub_str(j, "message"), *orig;
-    json_int_t ost = int_of(j, "originalStatusCode", 0);
+    json_int_t ost = common_int(j, "originalStatusCode", 0);
     char name[96], text[400];
     int code;
 
@@ -1183,7 +1093,7 @@ static int on_message(void *ud, const struct es_message *m)
                                 "stream event")) == NULL)
         return pc->err.code;
     if (hdr_is(et, etl, "messageStart")) {
-        if (!st->role_sent)
+        if (!st->sid.role_sent)
             r = emit(pc, json_pack("{s:s}", "content", ""), NULL);
     } else if (hdr_is(et, etl, "contentBlockStart")) {
         r = on_block_start(pc, ev);
@@ -1211,10 +1121,10 @@ static int bedrock_stream_feed(struct pcall *pc, const char *p, size_t n)
 
     if (st == NULL) {
         if ((st = calloc(1, sizeof(*st))) == NULL)
-            return oom(pc);
+            return pcall_oom(pc);
         es_reader_init(&st->rd, BEDROCK_MAX_FRAME);
         common_stream_id_init(&st->sid, pc, NULL, NULL);
-        st->json_mode = json_mode_of(pc->req);
+        st->json_mode = common_json_mode(pc->req);
         pc->state = st;
     }
     if (st->failed)
@@ -1222,10 +1132,8 @@ static int bedrock_stream_feed(struct pcall *pc, const char *p, size_t n)
     r = es_reader_feed(&st->rd, p, n, on_message, pc);
     st->failed = r != 0;
     if (r < 0 && pc->err.code == 0) {
-        if (r == LLMUX_ECLOSED)     /* emit refused: the caller is gone */
-            pcall_fail(pc, r, 0, "bedrock: the caller stopped the stream");
-        else if (r == -ENOMEM)
-            oom(pc);
+        if (r == LLMUX_ECLOSED || r == -ENOMEM)
+            common_feed_failed(pc, r, "stream event");
         else
             pcall_fail(pc, LLMUX_EUNAVAIL, 200, "bedrock sent a malformed "
                        "event stream (%s)", es_strerror(r));

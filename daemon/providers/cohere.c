@@ -18,7 +18,6 @@
 #include <string.h>
 #include <strings.h>
 
-#define SSE_MAX_EVENT (4u * 1024 * 1024)
 #define MAX_TOOL_CALLS 512       /* per answer; more is not a real answer */
 
 /* OpenAI keys this adapter translates (common_check_params refuses the
@@ -32,54 +31,13 @@ static const char *const known_keys[] = {
 struct cohere_stream {
     struct sse              sse;
     struct common_stream_id sid;
-    int                     have_sid;  /* sid initialised */
-    int                     started;   /* the role chunk went out */
     int                     finished;  /* message-end seen */
     int                     ntools;    /* tool calls started so far */
     int                     up_index[MAX_TOOL_CALLS]; /* Cohere's index of
                                         * each of our tool calls */
 };
 
-static const char *pname(const struct pcall *pc)
-{
-    return pc->dep->preset->name;
-}
-
-static json_int_t num(const json_t *v)
-{
-    if (json_is_integer(v))
-        return json_integer_value(v);
-    if (json_is_real(v))
-        return (json_int_t)json_real_value(v);
-    return 0;
-}
-
 /* ---- request ------------------------------------------------------------ */
-
-/* A text value from an OpenAI content (string or parts), as a new string. */
-static json_t *text_of(struct pcall *pc, const json_t *content)
-{
-    struct buf b;
-    json_t *s;
-
-    buf_init(&b, HTTP_MAX_BODY);
-    if (content && !json_is_null(content) && !json_is_string(content) &&
-        !json_is_array(content)) {
-        pcall_fail(pc, LLMUX_EBADREQ, 0, "message content must be a string "
-                   "or an array of parts");
-        return NULL;
-    }
-    if (common_content_text(content, &b) < 0) {
-        buf_free(&b);
-        pcall_fail(pc, LLMUX_EBADREQ, 0, "message content is too large");
-        return NULL;
-    }
-    s = json_stringn(b.p ? b.p : "", b.len);
-    buf_free(&b);
-    if (s == NULL)
-        pcall_fail(pc, LLMUX_EBADREQ, 0, "message content is not UTF-8");
-    return s;
-}
 
 /* A user message's content: a string when it is text only, else Cohere's
  * content blocks (text, image_url). Cohere takes data: and http(s) image
@@ -91,7 +49,7 @@ static json_t *user_content(struct pcall *pc, const json_t *content)
     int images = 0;
 
     if (!json_is_array(content))
-        return text_of(pc, content);
+        return common_text_value(pc, content);
     json_array_foreach(content, i, part) {
         const char *t = hub_str(part, "type");
 
@@ -99,12 +57,12 @@ static json_t *user_content(struct pcall *pc, const json_t *content)
             images = 1;
         else if (t == NULL || strcmp(t, "text") != 0) {
             pcall_fail(pc, LLMUX_EBADREQ, 0, "%s does not accept content "
-                       "parts of type \"%s\"", pname(pc), t ? t : "?");
+                       "parts of type \"%s\"", pcall_name(pc), t ? t : "?");
             return NULL;
         }
     }
     if (!images)
-        return text_of(pc, content);
+        return common_text_value(pc, content);
     parts = json_array();
     json_array_foreach(content, i, part) {
         const char *t = hub_str(part, "type");
@@ -143,7 +101,6 @@ static json_t *tool_calls_out(struct pcall *pc, const json_t *calls)
         json_t *fn = json_object_get(tc, "function");
         json_t *args = json_object_get(fn, "arguments");
         const char *id = hub_str(tc, "id"), *name = hub_str(fn, "name");
-        char *dumped = NULL;
 
         if (id == NULL || name == NULL) {
             json_decref(out);
@@ -151,14 +108,8 @@ static json_t *tool_calls_out(struct pcall *pc, const json_t *calls)
                        "and function.name", i);
             return NULL;
         }
-        if (json_is_object(args) || json_is_array(args))
-            dumped = json_dumps(args, JSON_COMPACT);
-        json_array_append_new(out, json_pack("{s:s, s:s, s:{s:s, s:s}}",
-                              "id", id, "type", "function", "function",
-                              "name", name, "arguments", dumped ? dumped :
-                              json_is_string(args) ?
-                              json_string_value(args) : "{}"));
-        free(dumped);
+        json_array_append_new(out, common_tool_call(id, name,
+                              json_is_null(args) ? NULL : args));
     }
     return out;
 }
@@ -173,7 +124,7 @@ static json_t *message_out(struct pcall *pc, const json_t *m, size_t i)
         return NULL;
     }
     if (strcmp(role, "system") == 0 || strcmp(role, "developer") == 0) {
-        if ((c = text_of(pc, content)) == NULL)
+        if ((c = common_text_value(pc, content)) == NULL)
             return NULL;
         return json_pack("{s:s, s:o}", "role", "system", "content", c);
     }
@@ -183,7 +134,7 @@ static json_t *message_out(struct pcall *pc, const json_t *m, size_t i)
         return json_pack("{s:s, s:o}", "role", "user", "content", c);
     }
     if (strcmp(role, "assistant") == 0) {
-        if ((c = text_of(pc, content)) == NULL)
+        if ((c = common_text_value(pc, content)) == NULL)
             return NULL;
         calls = json_object_get(m, "tool_calls");
         if (json_array_size(calls) == 0)
@@ -209,13 +160,13 @@ static json_t *message_out(struct pcall *pc, const json_t *m, size_t i)
                        "tool_call_id", i);
             return NULL;
         }
-        if ((c = text_of(pc, content)) == NULL)
+        if ((c = common_text_value(pc, content)) == NULL)
             return NULL;
         return json_pack("{s:s, s:s, s:o}", "role", "tool", "tool_call_id",
                          id, "content", c);
     }
     pcall_fail(pc, LLMUX_EBADREQ, 0, "%s does not support messages with "
-               "role \"%s\"", pname(pc), role);
+               "role \"%s\"", pcall_name(pc), role);
     return NULL;
 }
 
@@ -238,7 +189,7 @@ static json_t *tools_out(struct pcall *pc, const char *only, int *ret_strict)
         if ((type && strcmp(type, "function") != 0) || name == NULL) {
             json_decref(out);
             pcall_fail(pc, LLMUX_EBADREQ, 0, "tools[%zu]: %s takes function "
-                       "tools with a name", i, pname(pc));
+                       "tools with a name", i, pcall_name(pc));
             return NULL;
         }
         if (only && strcmp(only, name) != 0)
@@ -293,30 +244,20 @@ static int add_tools(struct pcall *pc, json_t *body)
     return 0;
 }
 
+/* response_format: Cohere's json_object, with the schema when given. */
 static int add_response_format(struct pcall *pc, json_t *body)
 {
-    json_t *rf = json_object_get(pc->req, "response_format"), *schema;
-    const char *type = hub_str(rf, "type");
+    const json_t *schema;
+    int mode = common_response_format(pc, 0, &schema);
+    json_t *rf;
 
-    if (rf == NULL || json_is_null(rf) || (type && !strcmp(type, "text")))
-        return 0;
-    if (type && strcmp(type, "json_object") == 0) {
-        json_object_set_new(body, "response_format",
-                            json_pack("{s:s}", "type", "json_object"));
-        return 0;
-    }
-    if (type && strcmp(type, "json_schema") == 0) {
-        schema = json_object_get(json_object_get(rf, "json_schema"),
-                                 "schema");
-        if (!json_is_object(schema))
-            return pcall_fail(pc, LLMUX_EBADREQ, 0, "response_format "
-                              "json_schema needs json_schema.schema");
-        json_object_set_new(body, "response_format", json_pack("{s:s, s:O}",
-                            "type", "json_object", "schema", schema));
-        return 0;
-    }
-    return pcall_fail(pc, LLMUX_EBADREQ, 0, "unknown response_format type "
-                      "\"%s\"", type ? type : "?");
+    if (mode <= 0)
+        return mode;
+    rf = json_pack("{s:s}", "type", "json_object");
+    if (rf && schema)
+        json_object_set(rf, "schema", (json_t *)schema);
+    json_object_set_new(body, "response_format", rf);
+    return 0;
 }
 
 /* reasoning_effort -> thinking.token_budget; "none" turns thinking off
@@ -336,16 +277,6 @@ static int add_thinking(struct pcall *pc, json_t *body)
         json_object_set_new(body, "thinking",
                             json_pack("{s:s}", "type", "disabled"));
     return 0;
-}
-
-/* Copies req[from] to body[to] when present and not null. */
-static void copy_param(const json_t *req, json_t *body, const char *from,
-                       const char *to)
-{
-    json_t *v = json_object_get(req, from);
-
-    if (v && !json_is_null(v))
-        json_object_set(body, to, v);
 }
 
 static json_t *build_body(struct pcall *pc)
@@ -378,16 +309,13 @@ static json_t *build_body(struct pcall *pc)
         }
         json_array_append_new(out, cm);
     }
-    if (json_object_get(req, "max_completion_tokens") &&
-        !json_is_null(json_object_get(req, "max_completion_tokens")))
-        copy_param(req, body, "max_completion_tokens", "max_tokens");
-    else
-        copy_param(req, body, "max_tokens", "max_tokens");
-    copy_param(req, body, "temperature", "temperature");
-    copy_param(req, body, "top_p", "p");
-    copy_param(req, body, "seed", "seed");
-    copy_param(req, body, "frequency_penalty", "frequency_penalty");
-    copy_param(req, body, "presence_penalty", "presence_penalty");
+    if (common_max_tokens(req))
+        json_object_set(body, "max_tokens", common_max_tokens(req));
+    common_copy(req, "temperature", body, "temperature");
+    common_copy(req, "top_p", body, "p");
+    common_copy(req, "seed", body, "seed");
+    common_copy(req, "frequency_penalty", body, "frequency_penalty");
+    common_copy(req, "presence_penalty", body, "presence_penalty");
     if ((stop = common_stop_list(pc)) == NULL) {
         json_decref(body);
         return NULL;
@@ -407,21 +335,17 @@ static int cohere_build(struct pcall *pc, struct http_req *out)
 {
     const struct deployment *d = pc->dep;
     json_t *body;
-    char *text;
     int r;
 
     if (d->api_key == NULL)
-        return pcall_fail(pc, LLMUX_EAUTH, 0, "no API key for %s: set $%s "
-                          "or api_key in model_list", d->preset->name,
-                          d->preset->key_env ? d->preset->key_env : "?");
+        return provider_no_key(pc, "COHERE_API_KEY");
     if ((body = build_body(pc)) == NULL)
         return pc->err.code;
-    text = json_dumps(body, JSON_COMPACT);
+    r = common_put_json(pc, body, &out->body);
     json_decref(body);
-    r = text ? buf_adds(&out->body, text) : -ENOMEM;
-    free(text);
-    if (r == 0)
-        r = buf_addf(&out->url, "%s/v2/chat", d->api_base);
+    if (r < 0)
+        return r;
+    r = buf_addf(&out->url, "%s/v2/chat", d->api_base);
     if (r == 0)
         r = http_header_add(out, "Content-Type: application/json");
     if (r == 0)
@@ -430,8 +354,7 @@ static int cohere_build(struct pcall *pc, struct http_req *out)
     if (r == 0)
         r = http_header_secret(out, "Authorization: Bearer ", d->api_key);
     if (r < 0)
-        return pcall_fail(pc, LLMUX_EINTERNAL, 0, "cannot build the %s "
-                          "request", d->preset->name);
+        return pcall_oom(pc);
     return 0;
 }
 
@@ -467,27 +390,27 @@ static const char *map_finish(const char *f, int *ret_code)
  * only stands in when tokens is missing. */
 static json_t *usage_of(const json_t *u)
 {
-    json_t *t = json_object_get(u, "tokens"), *cached;
+    json_t *t = json_object_get(u, "tokens");
 
     if (!json_is_object(t))
         t = json_object_get(u, "billed_units");
     if (!json_is_object(t))
         return NULL;
-    cached = json_object_get(u, "cached_tokens");
-    return common_usage(num(json_object_get(t, "input_tokens")),
-                        num(json_object_get(t, "output_tokens")),
-                        json_is_number(cached) ? num(cached) : -1, -1);
+    return common_usage(common_int(t, "input_tokens", 0),
+                        common_int(t, "output_tokens", 0),
+                        common_int(u, "cached_tokens", -1), -1);
 }
 
 static int finish_failed(struct pcall *pc, int code, const char *f,
                          const char *detail)
 {
     return pcall_fail(pc, code, 200, "%s: the generation ended with "
-                      "finish_reason %s%s%s", pname(pc), f,
+                      "finish_reason %s%s%s", pcall_name(pc), f,
                       detail ? ": " : "", detail ? detail : "");
 }
 
-/* Tool calls of a response message -> OpenAI's (arguments as strings). */
+/* Tool calls of a response message -> OpenAI's (arguments as strings);
+ * a call without an id gets "call_<i>". */
 static json_t *calls_in(const json_t *calls)
 {
     json_t *out = json_array(), *tc;
@@ -495,24 +418,15 @@ static json_t *calls_in(const json_t *calls)
 
     json_array_foreach(calls, i, tc) {
         json_t *fn = json_object_get(tc, "function");
-        json_t *args = json_object_get(fn, "arguments");
-        char *dumped = NULL;
-        char idbuf[32];
         const char *id = hub_str(tc, "id");
+        char idbuf[32];
 
         if (id == NULL) {
             snprintf(idbuf, sizeof(idbuf), "call_%zu", i);
             id = idbuf;
         }
-        if (!json_is_string(args) && args)
-            dumped = json_dumps(args, JSON_COMPACT | JSON_ENCODE_ANY);
-        json_array_append_new(out, json_pack("{s:s, s:s, s:{s:s, s:s}}",
-                              "id", id, "type", "function", "function",
-                              "name", hub_str(fn, "name") ?
-                              hub_str(fn, "name") : "", "arguments",
-                              dumped ? dumped : json_is_string(args) ?
-                              json_string_value(args) : ""));
-        free(dumped);
+        json_array_append_new(out, common_tool_call(id, hub_str(fn, "name"),
+                              json_object_get(fn, "arguments")));
     }
     return out;
 }
@@ -536,10 +450,10 @@ static int cohere_parse(struct pcall *pc, const struct http_resp *r,
 
         if (e)
             rc = pcall_fail(pc, provider_code_for(500, e), r->status,
-                            "%s: %s", pname(pc), e);
+                            "%s: %s", pcall_name(pc), e);
         else
             rc = pcall_fail(pc, LLMUX_EUNAVAIL, r->status, "%s sent a "
-                            "malformed response (no message)", pname(pc));
+                            "malformed response (no message)", pcall_name(pc));
         json_decref(j);
         return rc;
     }
@@ -562,33 +476,22 @@ static int cohere_parse(struct pcall *pc, const struct http_resp *r,
         else if (type && strcmp(type, "text") == 0 && hub_str(b, "text"))
             buf_adds(&text, hub_str(b, "text"));
     }
-    calls = json_object_get(m, "tool_calls");
+    calls = calls_in(json_object_get(m, "tool_calls"));
     plan = hub_str(m, "tool_plan");
-    msg = json_pack("{s:s}", "role", "assistant");
     if (text.len)
         c = json_stringn(text.p, text.len);
     else if (json_array_size(calls) && plan && *plan)
         c = json_string(plan);
     else
-        c = json_array_size(calls) ? json_null() : json_string("");
-    json_object_set_new(msg, "content", c ? c : json_string(""));
-    if (think.len)
-        json_object_set_new(msg, "reasoning_content",
-                            json_stringn(think.p, think.len));
-    if (json_array_size(calls))
-        json_object_set_new(msg, "tool_calls", calls_in(calls));
+        c = json_array_size(calls) ? NULL : json_string("");
+    msg = common_message(c, calls, think.p, think.len);
+    json_decref(calls);
     buf_free(&text);
     buf_free(&think);
     usage = usage_of(json_object_get(j, "usage"));
-    if (usage)
-        pcall_set_usage(pc, json_incref(usage));
     common_stream_id_init(&sid, pc, hub_str(j, "id"), NULL);
-    *ret = common_completion(&sid, msg, finish, usage);
-    json_decref(usage);
     json_decref(j);
-    if (*ret == NULL)
-        return pcall_fail(pc, LLMUX_EINTERNAL, 0, "out of memory");
-    return 0;
+    return common_completion(pc, &sid, msg, finish, usage, ret);
 }
 
 /* ---- streams ------------------------------------------------------------ */
@@ -597,17 +500,7 @@ static int cohere_parse(struct pcall *pc, const struct http_resp *r,
 static int emit(struct pcall *pc, struct cohere_stream *st, json_t *delta,
                 const char *finish)
 {
-    if (delta == NULL)
-        return pcall_fail(pc, LLMUX_EINTERNAL, 0, "out of memory");
-    if (!st->have_sid) {
-        common_stream_id_init(&st->sid, pc, NULL, NULL);
-        st->have_sid = 1;
-    }
-    if (!st->started) {
-        json_object_set_new(delta, "role", json_string("assistant"));
-        st->started = 1;
-    }
-    return common_emit_delta(pc, &st->sid, delta, finish);
+    return common_emit(pc, &st->sid, delta, finish);
 }
 
 /* delta.message of an event. */
@@ -640,7 +533,7 @@ static int on_tool_start(struct pcall *pc, struct cohere_stream *st,
 
     if (st->ntools >= MAX_TOOL_CALLS)
         return pcall_fail(pc, LLMUX_EUNAVAIL, 200, "%s sent more than %d "
-                          "tool calls", pname(pc), MAX_TOOL_CALLS);
+                          "tool calls", pcall_name(pc), MAX_TOOL_CALLS);
     ix = json_object_get(ev, "index");
     i = st->ntools++;
     st->up_index[i] = json_is_integer(ix) ? (int)json_integer_value(ix) : i;
@@ -663,7 +556,7 @@ static int on_tool_delta(struct pcall *pc, struct cohere_stream *st,
 
     if (i < 0)
         return pcall_fail(pc, LLMUX_EUNAVAIL, 200, "%s sent tool-call-delta "
-                          "for a call that never started", pname(pc));
+                          "for a call that never started", pcall_name(pc));
     if (!json_is_string(args) || json_string_length(args) == 0)
         return 0;
     return emit(pc, st, common_tool_delta_args(i, json_string_value(args),
@@ -721,7 +614,7 @@ static int on_error_event(struct pcall *pc, const json_t *ev)
         st = 429;
     else if (provider_code_for(400, m) != LLMUX_EBADREQ)
         st = 400;     /* context window or content policy wording */
-    return pcall_fail(pc, provider_code_for(st, m), 200, "%s: %s", pname(pc),
+    return pcall_fail(pc, provider_code_for(st, m), 200, "%s: %s", pcall_name(pc),
                       m);
 }
 
@@ -742,11 +635,9 @@ static int on_event(void *ud, const struct sse_event *ev)
     if ((type = hub_str(j, "type")) == NULL)
         type = ev->event;      /* the SSE event name says the same */
     if (strcmp(type, "message-start") == 0) {
-        if (!st->have_sid) {
+        if (!st->sid.ready)
             common_stream_id_init(&st->sid, pc, hub_str(j, "id"), NULL);
-            st->have_sid = 1;
-        }
-        if (!st->started)
+        if (!st->sid.role_sent)
             r = emit(pc, st, json_pack("{s:s}", "content", ""), NULL);
     } else if (strcmp(type, "content-start") == 0 ||
                strcmp(type, "content-delta") == 0) {
@@ -771,35 +662,17 @@ static int on_event(void *ud, const struct sse_event *ev)
     return r;
 }
 
-/* Sets pc->err for a framing failure the callbacks did not explain. */
-static void feed_failed(struct pcall *pc, int r)
-{
-    if (pc->err.code)
-        return;
-    if (r == LLMUX_ETOOBIG)
-        pcall_fail(pc, LLMUX_EUNAVAIL, 200, "%s sent a stream event over "
-                   "4 MiB", pname(pc));
-    else if (r == LLMUX_ECLOSED)
-        pcall_fail(pc, LLMUX_ECLOSED, 0, "the caller went away");
-    else
-        pcall_fail(pc, LLMUX_EINTERNAL, 0, "out of memory");
-}
-
 static int cohere_stream_feed(struct pcall *pc, const char *p, size_t n)
 {
     struct cohere_stream *st = pc->state;
-    int r;
 
     if (st == NULL) {
         if ((st = calloc(1, sizeof(*st))) == NULL)
-            return pcall_fail(pc, LLMUX_EINTERNAL, 0, "out of memory");
-        sse_init(&st->sse, SSE_MAX_EVENT);
+            return pcall_oom(pc);
+        sse_init(&st->sse, COMMON_MAX_EVENT);
         pc->state = st;
     }
-    r = sse_feed(&st->sse, p, n, on_event, pc);
-    if (r < 0)
-        feed_failed(pc, r);
-    return r < 0 ? r : 0;
+    return common_sse_feed(pc, &st->sse, p, n, on_event);
 }
 
 static int cohere_stream_end(struct pcall *pc)
@@ -807,13 +680,11 @@ static int cohere_stream_end(struct pcall *pc)
     struct cohere_stream *st = pc->state;
     int r;
 
-    if (st && (r = sse_end(&st->sse, on_event, pc)) < 0) {
-        feed_failed(pc, r);
+    if (st && (r = common_sse_end(pc, &st->sse, on_event)) < 0)
         return r;
-    }
     if (st == NULL || !st->finished)
         return pcall_fail(pc, LLMUX_EUNAVAIL, 200, "%s's stream ended "
-                          "before message-end (truncated)", pname(pc));
+                          "before message-end (truncated)", pcall_name(pc));
     return 0;
 }
 
@@ -830,67 +701,15 @@ static void cohere_stream_free(struct pcall *pc)
 
 /* ---- errors ------------------------------------------------------------- */
 
-/* Seconds from a hint in an error message ("retry after 6 seconds", "try
- * again in 1.5s", "… in 200ms"); -1 when there is none. */
-static double retry_hint(const char *text)
-{
-    static const char *const lead[] = { "try again in ", "retry after ",
-                                        "retry in " };
-    const char *p = NULL;
-    char *end;
-    double d;
-
-    for (size_t i = 0; i < sizeof(lead) / sizeof(lead[0]) && !p; i++)
-        if ((p = strcasestr(text, lead[i])) != NULL)
-            p += strlen(lead[i]);
-    if (p == NULL || !isdigit((unsigned char)*p))
-        return -1;
-    d = strtod(p, &end);
-    while (*end == ' ')
-        end++;
-    if (strncasecmp(end, "ms", 2) == 0 ||
-        strncasecmp(end, "millisecond", 11) == 0)
-        return d / 1000.0;
-    if (strncasecmp(end, "min", 3) == 0 ||
-        (end[0] == 'm' && !isalpha((unsigned char)end[1])))
-        return d * 60.0;
-    return d;
-}
-
 /* Cohere's error bodies are {"id": …, "message": …}; proxies in front of
- * it may answer OpenAI-style {"error": …} or plain text. */
-static void error_text(const struct http_resp *r, char *out, size_t len)
-{
-    json_t *j = json_loadb(r->body, r->len, 0, NULL), *e;
-    const char *m = hub_str(j, "message");
-    size_t n;
-
-    if (m == NULL) {
-        e = json_object_get(j, "error");
-        m = json_is_string(e) ? json_string_value(e) : hub_str(e, "message");
-    }
-    if (m == NULL)
-        m = hub_str(j, "detail");
-    if (m) {
-        snprintf(out, len, "%s", m);
-    } else if (r->len == 0) {
-        snprintf(out, len, "HTTP %ld with an empty body", r->status);
-    } else {
-        n = r->len < len - 1 ? r->len : len - 1;
-        for (size_t i = 0; i < n; i++)
-            out[i] = (r->body[i] == '\n' || r->body[i] == '\r' ||
-                      r->body[i] == '\0') ? ' ' : r->body[i];
-        out[n] = '\0';
-    }
-    json_decref(j);
-}
-
+ * it may answer OpenAI-style {"error": …} or plain text, which
+ * provider_error_text reads too. */
 static int cohere_map_error(struct pcall *pc, const struct http_resp *r)
 {
     char text[400];
     int code;
 
-    error_text(r, text, sizeof(text));
+    provider_error_text(r, text, sizeof(text));
     switch (r->status) {
     case 402: code = LLMUX_EPERMISSION; break;  /* billing limit reached */
     case 498: code = LLMUX_EPOLICY;     break;  /* blocked: usage policy */
@@ -898,10 +717,10 @@ static int cohere_map_error(struct pcall *pc, const struct http_resp *r)
     case 504: code = LLMUX_ETIMEOUT;    break;
     default:  code = provider_code_for(r->status, text);
     }
-    pcall_fail(pc, code, r->status, "%s: %s", pname(pc), text);
+    pcall_fail(pc, code, r->status, "%s: %s", pcall_name(pc), text);
     pc->err.retry_after = r->retry_after;
     if (pc->err.retry_after < 0 && code == LLMUX_ERATELIMIT)
-        pc->err.retry_after = retry_hint(text);
+        pc->err.retry_after = provider_retry_hint(text);
     return code;
 }
 

@@ -1,13 +1,46 @@
-/* common.c -- translation pieces shared by the native adapters
- * (see common.h). */
+/* common.c -- translation pieces shared by the adapters (see common.h):
+ * request side first (content, images, parameters, tools, JSON mode,
+ * bodies), then the answers and streams. */
 #include "common.h"
 #include "config.h"
 #include "hub.h"
 #include "presets.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
+
+json_int_t common_int(const json_t *o, const char *k, json_int_t dflt)
+{
+    json_t *v = json_object_get(o, k);
+
+    if (json_is_integer(v))
+        return json_integer_value(v);
+    if (json_is_real(v))
+        return (json_int_t)json_real_value(v);
+    return dflt;
+}
+
+json_t *common_max_tokens(const json_t *req)
+{
+    json_t *v = json_object_get(req, "max_completion_tokens");
+
+    if (v == NULL || json_is_null(v))
+        v = json_object_get(req, "max_tokens");
+    return json_is_null(v) ? NULL : v;
+}
+
+void common_copy(const json_t *req, const char *from, json_t *to,
+                 const char *key)
+{
+    json_t *v = json_object_get(req, from);
+
+    if (v && !json_is_null(v))
+        json_object_set(to, key, v);
+}
 
 int common_content_text(const json_t *content, struct buf *out)
 {
@@ -27,6 +60,30 @@ int common_content_text(const json_t *content, struct buf *out)
             return r;
     }
     return r;
+}
+
+json_t *common_text_value(struct pcall *pc, const json_t *content)
+{
+    struct buf b;
+    json_t *s;
+
+    if (content && !json_is_null(content) && !json_is_string(content) &&
+        !json_is_array(content)) {
+        pcall_fail(pc, LLMUX_EBADREQ, 0, "message content must be a string "
+                   "or an array of parts");
+        return NULL;
+    }
+    buf_init(&b, HTTP_MAX_BODY);
+    if (common_content_text(content, &b) < 0) {
+        buf_free(&b);
+        pcall_fail(pc, LLMUX_EBADREQ, 0, "message content is too large");
+        return NULL;
+    }
+    s = json_stringn(b.p ? b.p : "", b.len);
+    buf_free(&b);
+    if (s == NULL)
+        pcall_fail(pc, LLMUX_EBADREQ, 0, "message content is not UTF-8");
+    return s;
 }
 
 int common_image(struct pcall *pc, const json_t *part,
@@ -58,6 +115,44 @@ int common_image(struct pcall *pc, const json_t *part,
     return 0;
 }
 
+/* Image (and document) types by URL extension and MIME type; format is
+ * the short name APIs such as Converse want, NULL where none takes it. */
+static const struct {
+    const char *ext, *mime, *format;
+} media[] = {
+    { ".png",  "image/png",       "png"  },
+    { ".jpg",  "image/jpeg",      "jpeg" },
+    { ".jpeg", "image/jpeg",      "jpeg" },
+    { NULL,    "image/jpg",       "jpeg" },
+    { ".gif",  "image/gif",       "gif"  },
+    { ".webp", "image/webp",      "webp" },
+    { ".heic", "image/heic",      NULL   },
+    { ".heif", "image/heif",      NULL   },
+    { ".pdf",  "application/pdf", NULL   },
+};
+
+const char *common_image_format(const char *mime, size_t len)
+{
+    for (size_t i = 0; i < sizeof(media) / sizeof(media[0]); i++)
+        if (media[i].format && strlen(media[i].mime) == len &&
+            strncasecmp(mime, media[i].mime, len) == 0)
+            return media[i].format;
+    return NULL;
+}
+
+const char *common_mime_from_url(const char *url)
+{
+    size_t n = strcspn(url, "?#");
+
+    for (size_t i = 0; i < sizeof(media) / sizeof(media[0]); i++) {
+        size_t e = media[i].ext ? strlen(media[i].ext) : 0;
+
+        if (e && n > e && strncasecmp(url + n - e, media[i].ext, e) == 0)
+            return media[i].mime;
+    }
+    return NULL;
+}
+
 int common_reasoning_budget(const json_t *req)
 {
     const char *e = hub_str(req, "reasoning_effort");
@@ -79,7 +174,7 @@ int common_unsupported(struct pcall *pc, const char *param)
         return 0;
     return pcall_fail(pc, LLMUX_EBADREQ, 0, "%s does not support the "
                       "parameter \"%s\" (set drop_params: true to drop it)",
-                      pc->dep->preset->name, param);
+                      pcall_name(pc), param);
 }
 
 /* Keys that never reach an upstream as such: llmux's own controls, and
@@ -159,6 +254,94 @@ const char *common_tool_choice(const json_t *req, const char **ret_name)
     return NULL;
 }
 
+int common_response_format(struct pcall *pc, int schema_optional,
+                           const json_t **ret_schema)
+{
+    json_t *rf = json_object_get(pc->req, "response_format"), *schema;
+    const char *t;
+
+    *ret_schema = NULL;
+    if (rf == NULL || json_is_null(rf))
+        return 0;
+    if ((t = hub_str(rf, "type")) == NULL)
+        return pcall_fail(pc, LLMUX_EBADREQ, 0, "response_format needs a "
+                          "\"type\"");
+    if (strcmp(t, "text") == 0)
+        return 0;
+    if (strcmp(t, "json_object") == 0)
+        return 1;
+    if (strcmp(t, "json_schema") != 0)
+        return pcall_fail(pc, LLMUX_EBADREQ, 0, "%s: unknown response_format "
+                          "type \"%s\" (text, json_object, json_schema)",
+                          pcall_name(pc), t);
+    schema = json_object_get(json_object_get(rf, "json_schema"), "schema");
+    if (!json_is_object(schema) && !schema_optional)
+        return pcall_fail(pc, LLMUX_EBADREQ, 0, "response_format json_schema "
+                          "needs json_schema.schema");
+    *ret_schema = json_is_object(schema) ? schema : NULL;
+    return 2;
+}
+
+int common_json_mode(const json_t *req)
+{
+    const char *t = hub_str(json_object_get(req, "response_format"), "type");
+
+    return t && (strcmp(t, "json_object") == 0 ||
+                 strcmp(t, "json_schema") == 0);
+}
+
+json_t *common_json_tool_schema(const json_t *schema)
+{
+    json_t *s;
+
+    if (schema == NULL)
+        return json_pack("{s:s, s:b, s:{}}", "type", "object",
+                         "additionalProperties", 1, "properties");
+    s = json_deep_copy(schema);
+    if (s && json_object_get(s, "type") == NULL)
+        json_object_set_new(s, "type", json_string("object"));
+    return s;
+}
+
+json_t *common_tool_args(struct pcall *pc, const json_t *fn, size_t i)
+{
+    json_t *a = json_object_get(fn, "arguments"), *j;
+    const char *s = json_string_value(a);
+
+    if (a == NULL || json_is_null(a) ||
+        (s && s[strspn(s, " \t\r\n")] == '\0'))
+        return json_object();
+    j = s ? json_loadb(s, json_string_length(a), JSON_DECODE_ANY, NULL) :
+        json_incref(a);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        pcall_fail(pc, LLMUX_EBADREQ, 0, "tool_calls[%zu].function.arguments "
+                   "must be a JSON object", i);
+        return NULL;
+    }
+    return j;
+}
+
+char *common_json_text(const json_t *v)
+{
+    return v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : strdup("{}");
+}
+
+json_t *common_tool_call(const char *id, const char *name,
+                         const json_t *args)
+{
+    char *text = json_is_string(args) ? NULL : common_json_text(args);
+    json_t *tc;
+
+    if (text == NULL && !json_is_string(args))
+        return NULL;
+    tc = json_pack("{s:s, s:s, s:{s:s, s:s}}", "id", id ? id : "", "type",
+                   "function", "function", "name", name ? name : "",
+                   "arguments", text ? text : json_string_value(args));
+    free(text);
+    return tc;
+}
+
 json_t *common_tool_delta_start(int index, const char *id, const char *name)
 {
     return json_pack("{s:[{s:i, s:s, s:s, s:{s:s, s:s}}]}", "tool_calls",
@@ -182,6 +365,7 @@ void common_stream_id_init(struct common_stream_id *s, const struct pcall *pc,
     snprintf(s->model, sizeof(s->model), "%s",
              model && *model ? model : pc->dep->upstream_model);
     s->created = (json_int_t)time(NULL);
+    s->ready = 1;
 }
 
 int common_emit_delta(struct pcall *pc, const struct common_stream_id *s,
@@ -195,18 +379,95 @@ int common_emit_delta(struct pcall *pc, const struct common_stream_id *s,
     return pc->emit(pc->emit_ud, chunk) < 0 ? LLMUX_ECLOSED : 0;
 }
 
-json_t *common_completion(const struct common_stream_id *s, json_t *message,
-                          const char *finish_reason, json_t *usage)
+int common_emit(struct pcall *pc, struct common_stream_id *s, json_t *delta,
+                const char *finish_reason)
 {
-    json_t *c = json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:o, s:s?}]}",
-                          "id", s->id, "object", "chat.completion",
-                          "created", s->created, "model", s->model,
-                          "choices", "index", 0, "message", message,
-                          "finish_reason", finish_reason);
+    if (delta == NULL)
+        return pcall_oom(pc);
+    if (!s->ready)
+        common_stream_id_init(s, pc, NULL, NULL);
+    if (!s->role_sent) {
+        json_object_set_new(delta, "role", json_string("assistant"));
+        s->role_sent = 1;
+    }
+    return common_emit_delta(pc, s, delta, finish_reason);
+}
 
-    if (c && usage)
-        json_object_set(c, "usage", usage);
-    return c;
+void common_feed_failed(struct pcall *pc, int r, const char *what)
+{
+    if (pc->err.code)
+        return;
+    if (r == LLMUX_ETOOBIG)
+        pcall_fail(pc, LLMUX_EUNAVAIL, 200, "%s sent a %s over %u MiB",
+                   pcall_name(pc), what, COMMON_MAX_EVENT >> 20);
+    else if (r == LLMUX_ECLOSED)
+        pcall_fail(pc, LLMUX_ECLOSED, 0, "the caller went away");
+    else
+        pcall_oom(pc);
+}
+
+int common_sse_feed(struct pcall *pc, struct sse *s, const char *p, size_t n,
+                    sse_cb cb)
+{
+    int r = sse_feed(s, p, n, cb, pc);
+
+    if (r < 0)
+        common_feed_failed(pc, r, "stream event");
+    return r < 0 ? r : 0;
+}
+
+int common_sse_end(struct pcall *pc, struct sse *s, sse_cb cb)
+{
+    int r = sse_end(s, cb, pc);
+
+    if (r < 0)
+        common_feed_failed(pc, r, "stream event");
+    return r < 0 ? r : 0;
+}
+
+json_t *common_message(json_t *content, const json_t *calls,
+                       const char *reasoning, size_t reasoning_len)
+{
+    json_t *m = json_pack("{s:s, s:o}", "role", "assistant", "content",
+                          content ? content : json_null());
+
+    if (m && json_array_size(calls))
+        json_object_set(m, "tool_calls", (json_t *)calls);
+    if (m && reasoning_len)
+        json_object_set_new(m, "reasoning_content",
+                            json_stringn(reasoning, reasoning_len));
+    return m;
+}
+
+int common_completion(struct pcall *pc, const struct common_stream_id *s,
+                      json_t *message, const char *finish_reason,
+                      json_t *usage, json_t **ret)
+{
+    *ret = NULL;
+    if (message)
+        *ret = json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:o, s:s?}]}",
+                         "id", s->id, "object", "chat.completion",
+                         "created", s->created, "model", s->model,
+                         "choices", "index", 0, "message", message,
+                         "finish_reason", finish_reason);
+    if (*ret == NULL) {
+        json_decref(usage);
+        return pcall_oom(pc);
+    }
+    if (usage) {
+        json_object_set(*ret, "usage", usage);
+        pcall_set_usage(pc, usage);
+    }
+    return 0;
+}
+
+int common_read_failed(struct pcall *pc, int r, long status)
+{
+    if (r == LLMUX_ETOOBIG)
+        return pcall_fail(pc, LLMUX_EUNAVAIL, status, "%s returned a "
+                          "response over %u MiB", pcall_name(pc),
+                          HTTP_MAX_BODY >> 20);
+    return pcall_oom(pc);
 }
 
 json_t *common_usage(json_int_t prompt, json_int_t completion,
@@ -232,8 +493,20 @@ json_t *common_parse_json(struct pcall *pc, const char *p, size_t n,
     if (!json_is_object(j)) {
         json_decref(j);
         pcall_fail(pc, LLMUX_EUNAVAIL, 200, "%s sent a malformed %s (not a "
-                   "JSON object)", pc->dep->preset->name, what);
+                   "JSON object)", pcall_name(pc), what);
         return NULL;
     }
     return j;
+}
+
+int common_put_json(struct pcall *pc, const json_t *body, struct buf *out)
+{
+    char *text = json_dumps(body, JSON_COMPACT);
+    int r = text ? buf_adds(out, text) : -ENOMEM;
+
+    free(text);
+    if (r == LLMUX_ETOOBIG)
+        return pcall_fail(pc, LLMUX_EBADREQ, 0, "the %s request is over "
+                          "%u MiB", pcall_name(pc), HTTP_MAX_BODY >> 20);
+    return r < 0 ? pcall_oom(pc) : 0;
 }

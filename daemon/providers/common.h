@@ -1,7 +1,8 @@
 /* common.h -- pieces of the hub <-> provider translation that several
- * adapters share: message content, images, tools, finish reasons,
- * reasoning budgets, unsupported parameters, and the streaming tool-call
- * bookkeeping. Owns no state of its own. */
+ * adapters share: message content, images, tools and tool calls, JSON
+ * mode, reasoning budgets, unsupported parameters, request bodies, and on
+ * the way back the stream bookkeeping (ids, the role on the first chunk,
+ * tool-call deltas, framing failures). Owns no state of its own. */
 #ifndef LLMUX_PROVIDERS_COMMON_H
 #define LLMUX_PROVIDERS_COMMON_H
 
@@ -10,10 +11,36 @@
 
 #include "buf.h"
 #include "provider.h"
+#include "sse.h"
+
+/* The cap on one upstream stream event (an SSE event, an NDJSON line). */
+#define COMMON_MAX_EVENT (4u * 1024 * 1024)
+
+/* JSON mode where the API has no response_format (Anthropic, Bedrock
+ * Converse): the schema becomes the input of a tool of this name that the
+ * model is made to call, and that input comes back as the message text,
+ * as LiteLLM does it. */
+#define COMMON_JSON_TOOL "json_tool_call"
+
+/* o[k] as an integer (a real is truncated), dflt when absent or not a
+ * number. */
+json_int_t common_int(const json_t *o, const char *k, json_int_t dflt);
+
+/* The first of max_completion_tokens and max_tokens that is present and
+ * not null (borrowed), or NULL. */
+json_t *common_max_tokens(const json_t *req);
+
+/* Copies req[from] to to[key] when present and not null. */
+void common_copy(const json_t *req, const char *from, json_t *to,
+                 const char *key);
 
 /* The text of an OpenAI content value (a string, or an array of parts whose
  * "text" parts are joined with no separator), appended to out. */
 int common_content_text(const json_t *content, struct buf *out);
+
+/* The same text as a new JSON string; NULL with a bad_request in pc->err
+ * for content that is neither null, a string nor an array, or too large. */
+json_t *common_text_value(struct pcall *pc, const json_t *content);
 
 /* An image_url part, parsed. For data: URLs, mime and data point into the
  * URL (data is the base64 text); for http(s) URLs, url is set and data is
@@ -25,6 +52,12 @@ struct common_image {
 };
 int common_image(struct pcall *pc, const json_t *part,
                  struct common_image *ret);
+
+/* The short format name of an image MIME type ("png", "jpeg", "gif",
+ * "webp"; image/jpg is taken for image/jpeg), NULL for any other type. */
+const char *common_image_format(const char *mime, size_t len);
+/* The MIME type an image (or PDF) URL's extension names, or NULL. */
+const char *common_mime_from_url(const char *url);
 
 /* OpenAI reasoning_effort -> a thinking budget in tokens, as LiteLLM maps
  * it: low 1024, medium 2048, high 4096 (minimal: 1024). 0 when absent or
@@ -49,27 +82,88 @@ json_t *common_stop_list(struct pcall *pc);
  * (*ret_name set, returns "function"). NULL when absent. */
 const char *common_tool_choice(const json_t *req, const char **ret_name);
 
+/* response_format: 0 when absent or "text", 1 for json_object, 2 for
+ * json_schema with *ret_schema its json_schema.schema (borrowed; NULL when
+ * there is none and schema_optional), < 0 with a bad_request in pc->err
+ * for a missing or unknown type or a missing schema. */
+int common_response_format(struct pcall *pc, int schema_optional,
+                           const json_t **ret_schema);
+/* Whether response_format asks for JSON (json_object or json_schema); for
+ * reading answers, the request being checked already. */
+int common_json_mode(const json_t *req);
+/* The input schema of the JSON-mode tool (new reference): schema with
+ * "type":"object" added when it has no type, or for json_object (schema
+ * NULL) any object. */
+json_t *common_json_tool_schema(const json_t *schema);
+
+/* tool_calls[i].function.arguments (a JSON text; an object is taken as
+ * it is) as the object native APIs want (new reference); empty or absent
+ * arguments are {}. NULL with a bad_request naming tool_calls[i] when they
+ * are not a JSON object. */
+json_t *common_tool_args(struct pcall *pc, const json_t *fn, size_t i);
+/* A JSON value as compact text (malloc'd; "{}" for NULL), as the hub's
+ * function.arguments carry a native tool call's input. NULL when out of
+ * memory. */
+char *common_json_text(const json_t *v);
+/* A hub tool call {id, type:"function", function:{name, arguments}}
+ * (new reference); args is a JSON text (a string) or a native input
+ * value, NULL meaning {}. */
+json_t *common_tool_call(const char *id, const char *name,
+                         const json_t *args);
+
 /* Streaming tool calls: the OpenAI delta for the start of call number
  * index (id and name) and for a fragment of its arguments. */
 json_t *common_tool_delta_start(int index, const char *id, const char *name);
 json_t *common_tool_delta_args(int index, const char *fragment, size_t len);
 
-/* Emits one chunk whose single choice carries delta (stolen) and
- * finish_reason (NULL for none). id/model/created describe the stream. */
+/* What every chunk of one stream shares. Zeroed (calloc) means not yet
+ * initialised and no chunk sent. */
 struct common_stream_id {
     char       id[96];
     char       model[160];
     json_int_t created;
+    int        ready;       /* id/model/created are set */
+    int        role_sent;   /* the first delta (with the role) went out */
 };
+/* Sets id (the upstream's, else a new chatcmpl- id), model (the
+ * upstream's, else the deployment's) and created; marks s ready. */
 void common_stream_id_init(struct common_stream_id *s, const struct pcall *pc,
                            const char *upstream_id, const char *model);
+/* Emits one chunk whose single choice carries delta (stolen) and
+ * finish_reason (NULL for none). LLMUX_ECLOSED when emit refused it. */
 int common_emit_delta(struct pcall *pc, const struct common_stream_id *s,
                       json_t *delta, const char *finish_reason);
+/* common_emit_delta for adapters: delta NULL is an allocation failure,
+ * s is initialised on first use, and the first delta of the stream gets
+ * role "assistant". */
+int common_emit(struct pcall *pc, struct common_stream_id *s, json_t *delta,
+                const char *finish_reason);
 
-/* A non-streaming chat.completion with one choice; message stolen; usage
- * (new reference) may be NULL. */
-json_t *common_completion(const struct common_stream_id *s, json_t *message,
-                          const char *finish_reason, json_t *usage);
+/* Sets pc->err for a stream framing failure r that the callbacks did not
+ * explain: over the cap (EUNAVAIL "<name> sent a <what> over 4 MiB"), the
+ * caller gone (ECLOSED), anything else internal. */
+void common_feed_failed(struct pcall *pc, int r, const char *what);
+/* sse_feed / sse_end with pc as the callback's ud and failures explained
+ * through common_feed_failed. 0 or the failure. */
+int common_sse_feed(struct pcall *pc, struct sse *s, const char *p, size_t n,
+                    sse_cb cb);
+int common_sse_end(struct pcall *pc, struct sse *s, sse_cb cb);
+
+/* An assistant message {role, content, tool_calls, reasoning_content}
+ * (new reference, NULL when out of memory): content is stolen (NULL: a
+ * null content), calls borrowed and set when not empty, reasoning set when
+ * not empty. */
+json_t *common_message(json_t *content, const json_t *calls,
+                       const char *reasoning, size_t reasoning_len);
+/* A non-streamed answer: *ret becomes a chat.completion with one choice
+ * holding message (stolen; NULL is an allocation failure); usage (stolen,
+ * may be NULL) goes in it and into pc's record. 0, or out of memory. */
+int common_completion(struct pcall *pc, const struct common_stream_id *s,
+                      json_t *message, const char *finish_reason,
+                      json_t *usage, json_t **ret);
+/* Reading an answer body failed with r (a buf over HTTP_MAX_BODY, or out
+ * of memory): pc->err, and its code. */
+int common_read_failed(struct pcall *pc, int r, long status);
 
 /* A usage object with the optional details:
  * prompt_tokens_details.cached_tokens and
@@ -80,5 +174,10 @@ json_t *common_usage(json_int_t prompt, json_int_t completion,
 /* Parses a JSON body; NULL with pc->err set (EUNAVAIL, "… malformed …"). */
 json_t *common_parse_json(struct pcall *pc, const char *p, size_t n,
                           const char *what);
+
+/* body as compact JSON, appended to out (a request body). Over the body
+ * cap: a bad_request saying so; otherwise failing is out of memory. 0, or
+ * the error with pc->err set. */
+int common_put_json(struct pcall *pc, const json_t *body, struct buf *out);
 
 #endif

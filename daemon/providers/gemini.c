@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SSE_MAX_EVENT (4u * 1024 * 1024)
 /* Gemini 3 wants each functionCall it produced handed back with its
  * thoughtSignature; the hub format cannot carry it, so replayed calls get
  * the placeholder Google documents for history it did not sign. */
@@ -35,46 +34,13 @@ static const char *const known_params[] = {
 struct gstream {
     struct sse              sse;
     struct common_stream_id sid;
-    int                     sid_ready;
-    int                     role_sent;
     int                     ntools;     /* function calls emitted */
     int                     finished;   /* finish chunk emitted */
 };
 
-static const char *pname(const struct pcall *pc)
-{
-    return pc->dep->preset ? pc->dep->preset->name : "gemini";
-}
-
-static json_int_t jint(const json_t *o, const char *k, json_int_t dflt)
-{
-    json_t *v = json_object_get(o, k);
-
-    if (json_is_integer(v))
-        return json_integer_value(v);
-    if (json_is_real(v))
-        return (json_int_t)json_real_value(v);
-    return dflt;
-}
-
-static int oom(struct pcall *pc)
-{
-    return pcall_fail(pc, LLMUX_EINTERNAL, 0, "out of memory");
-}
-
 /* ------------------------------------------------------------------------
  * Request
  */
-
-static int key_required(const struct deployment *d)
-{
-    if (d->preset == NULL)
-        return 1;
-    if (d->preset->quirks & QUIRK_KEY_OPTIONAL)
-        return 0;
-    return d->preset->api_base == NULL ||
-           strcmp(d->api_base, d->preset->api_base) == 0;
-}
 
 /* gemini-3 and later sign their function calls. */
 static int signs_calls(const char *model)
@@ -100,25 +66,6 @@ static int push_part(json_t *contents, const char *role, json_t *part)
                                  role, "parts", part)) < 0 ? -ENOMEM : 0;
 }
 
-static const char *mime_from_url(const char *url)
-{
-    static const struct { const char *ext, *mime; } types[] = {
-        { ".png", "image/png" }, { ".jpg", "image/jpeg" },
-        { ".jpeg", "image/jpeg" }, { ".webp", "image/webp" },
-        { ".gif", "image/gif" }, { ".heic", "image/heic" },
-        { ".heif", "image/heif" }, { ".pdf", "application/pdf" },
-    };
-    size_t n = strcspn(url, "?#");
-
-    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
-        size_t e = strlen(types[i].ext);
-
-        if (n > e && strncasecmp(url + n - e, types[i].ext, e) == 0)
-            return types[i].mime;
-    }
-    return NULL;
-}
-
 /* data: URLs become inlineData; http(s) URLs become fileData, which the
  * API fetches itself (public and signed URLs are accepted there). */
 static json_t *image_part(const struct common_image *im)
@@ -129,7 +76,7 @@ static json_t *image_part(const struct common_image *im)
         return json_pack("{s:{s:s%, s:s%}}", "inlineData", "mimeType",
                          im->mime, im->mime_len, "data", im->data,
                          im->data_len);
-    mime = mime_from_url(im->url);
+    mime = common_mime_from_url(im->url);
     return mime ? json_pack("{s:{s:s, s:s}}", "fileData", "mimeType", mime,
                             "fileUri", im->url)
                 : json_pack("{s:{s:s}}", "fileData", "fileUri", im->url);
@@ -151,7 +98,7 @@ static int content_parts(struct pcall *pc, const json_t *msg,
         if (json_string_length(c) == 0)
             return 0;
         return push_part(contents, role, json_pack("{s:O}", "text", c)) < 0 ?
-               oom(pc) : 0;
+               pcall_oom(pc) : 0;
     }
     if (!json_is_array(c))
         return pcall_fail(pc, LLMUX_EBADREQ, 0, "message content must be a "
@@ -173,11 +120,11 @@ static int content_parts(struct pcall *pc, const json_t *msg,
             p = image_part(&im);
         } else {
             return pcall_fail(pc, LLMUX_EBADREQ, 0, "%s does not support "
-                              "content parts of type \"%s\"", pname(pc),
+                              "content parts of type \"%s\"", pcall_name(pc),
                               type);
         }
         if (push_part(contents, role, p) < 0)
-            return oom(pc);
+            return pcall_oom(pc);
     }
     return 0;
 }
@@ -196,18 +143,12 @@ static int model_parts(struct pcall *pc, const json_t *msg, json_t *contents,
     json_array_foreach(tcs, i, tc) {
         json_t *fn = json_object_get(tc, "function");
         const char *id = hub_str(tc, "id"), *name = hub_str(fn, "name");
-        const char *a = hub_str(fn, "arguments");
 
         if (name == NULL)
             return pcall_fail(pc, LLMUX_EBADREQ, 0, "tool_calls[%zu] needs a "
                               "function.name", i);
-        args = (a == NULL || *a == '\0') ? json_object() :
-               json_loads(a, JSON_DECODE_ANY, NULL);
-        if (!json_is_object(args)) {
-            json_decref(args);
-            return pcall_fail(pc, LLMUX_EBADREQ, 0, "tool_calls[%zu].function"
-                              ".arguments must be a JSON object", i);
-        }
+        if ((args = common_tool_args(pc, fn, i)) == NULL)
+            return pc->err.code;
         part = json_pack("{s:{s:s, s:o}}", "functionCall", "name", name,
                          "args", args);
         /* Only the first call of a turn carries a signature. */
@@ -215,7 +156,7 @@ static int model_parts(struct pcall *pc, const json_t *msg, json_t *contents,
             json_object_set_new(part, "thoughtSignature",
                                 json_string(SKIP_SIGNATURE));
         if (push_part(contents, "model", part) < 0)
-            return oom(pc);
+            return pcall_oom(pc);
         if (id)
             json_object_set_new(names, id, json_string(name));
     }
@@ -251,10 +192,10 @@ static int tool_part(struct pcall *pc, const json_t *msg, json_t *contents,
     }
     buf_free(&text);
     if (resp == NULL)
-        return oom(pc);
+        return pcall_oom(pc);
     return push_part(contents, "user", json_pack("{s:{s:s, s:o}}",
                      "functionResponse", "name", name, "response", resp)) < 0
-           ? oom(pc) : 0;
+           ? pcall_oom(pc) : 0;
 }
 
 static int map_messages(struct pcall *pc, json_t *body)
@@ -271,7 +212,7 @@ static int map_messages(struct pcall *pc, json_t *body)
         goto out;
     }
     if (contents == NULL || sys == NULL || names == NULL) {
-        r = oom(pc);
+        r = pcall_oom(pc);
         goto out;
     }
     json_array_foreach(in, i, m) {
@@ -290,7 +231,7 @@ static int map_messages(struct pcall *pc, json_t *body)
             r = tool_part(pc, m, contents, names);
         else
             r = pcall_fail(pc, LLMUX_EBADREQ, 0, "%s does not support "
-                           "messages with role \"%s\"", pname(pc), role);
+                           "messages with role \"%s\"", pcall_name(pc), role);
         if (r < 0)
             goto out;
     }
@@ -323,7 +264,7 @@ static int map_tools(struct pcall *pc, json_t *body)
     if (json_array_size(tools) == 0)
         return 0;
     if ((decls = json_array()) == NULL)
-        return oom(pc);
+        return pcall_oom(pc);
     json_array_foreach(tools, i, t) {
         json_t *fn = json_object_get(t, "function"), *params, *d;
         const char *type = hub_str(t, "type"), *name = hub_str(fn, "name");
@@ -333,7 +274,7 @@ static int map_tools(struct pcall *pc, json_t *body)
             json_decref(decls);
             return pcall_fail(pc, LLMUX_EBADREQ, 0, "tools[%zu]: %s takes "
                               "function tools with a function.name", i,
-                              pname(pc));
+                              pcall_name(pc));
         }
         d = json_pack("{s:s}", "name", name);
         params = json_object_get(fn, "parameters");
@@ -343,7 +284,7 @@ static int map_tools(struct pcall *pc, json_t *body)
             json_object_set(d, "parametersJsonSchema", params);
         if (d == NULL || json_array_append_new(decls, d) < 0) {
             json_decref(decls);
-            return oom(pc);
+            return pcall_oom(pc);
         }
     }
     json_object_set_new(body, "tools", json_pack("[{s:o}]",
@@ -393,7 +334,7 @@ static int map_thinking(struct pcall *pc, json_t *gc)
                    "enabled") != 0)
             b = 0;
         else
-            b = jint(th, "budget_tokens", -1);
+            b = common_int(th, "budget_tokens", -1);
         json_object_set_new(gc, "thinkingConfig", b == 0 ?
                             json_pack("{s:i}", "thinkingBudget", 0) :
                             json_pack("{s:I, s:b}", "thinkingBudget", b,
@@ -421,31 +362,15 @@ static int map_thinking(struct pcall *pc, json_t *gc)
  * OpenAPI subset). */
 static int map_json_mode(struct pcall *pc, json_t *gc)
 {
-    json_t *rf = json_object_get(pc->req, "response_format"), *schema;
-    const char *t;
+    const json_t *schema;
+    int mode = common_response_format(pc, 0, &schema);
 
-    if (rf == NULL || json_is_null(rf))
-        return 0;
-    if ((t = hub_str(rf, "type")) == NULL)
-        return pcall_fail(pc, LLMUX_EBADREQ, 0, "response_format needs a "
-                          "\"type\"");
-    if (strcmp(t, "text") == 0)
-        return 0;
-    if (strcmp(t, "json_object") == 0) {
-        json_object_set_new(gc, "responseMimeType",
-                            json_string("application/json"));
-        return 0;
-    }
-    if (strcmp(t, "json_schema") != 0)
-        return pcall_fail(pc, LLMUX_EBADREQ, 0, "%s: unknown response_format "
-                          "type \"%s\"", pname(pc), t);
-    schema = json_object_get(json_object_get(rf, "json_schema"), "schema");
-    if (!json_is_object(schema))
-        return pcall_fail(pc, LLMUX_EBADREQ, 0, "response_format json_schema "
-                          "needs json_schema.schema");
+    if (mode <= 0)
+        return mode;
     json_object_set_new(gc, "responseMimeType",
                         json_string("application/json"));
-    json_object_set(gc, "responseJsonSchema", schema);
+    if (schema)
+        json_object_set(gc, "responseJsonSchema", (json_t *)schema);
     return 0;
 }
 
@@ -460,16 +385,13 @@ static int map_generation(struct pcall *pc, json_t *body)
     int r;
 
     if (gc == NULL)
-        return oom(pc);
+        return pcall_oom(pc);
     for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
         if (json_is_number(v = json_object_get(pc->req, nums[i].from)))
             json_object_set(gc, nums[i].to, v);
     if (json_is_integer(v = json_object_get(pc->req, "seed")))
         json_object_set(gc, "seed", v);
-    v = json_object_get(pc->req, "max_completion_tokens");
-    if (!json_is_integer(v))
-        v = json_object_get(pc->req, "max_tokens");
-    if (json_is_integer(v))
+    if (json_is_integer(v = common_max_tokens(pc->req)))
         json_object_set(gc, "maxOutputTokens", v);
     if ((stop = common_stop_list(pc)) == NULL) {
         json_decref(gc);
@@ -532,39 +454,27 @@ static int gemini_build(struct pcall *pc, struct http_req *out)
     if (json_is_false(json_object_get(pc->req, "parallel_tool_calls")) &&
         (r = common_unsupported(pc, "parallel_tool_calls")) < 0)
         return r;
-    if (d->api_key == NULL && key_required(d))
-        return pcall_fail(pc, LLMUX_EAUTH, 0, "no API key for %s: set $%s "
-                          "or api_key in model_list", pname(pc),
-                          d->preset && d->preset->key_env ?
-                          d->preset->key_env : "GEMINI_API_KEY");
+    if (d->api_key == NULL && provider_key_required(d))
+        return provider_no_key(pc, "GEMINI_API_KEY");
     if ((body = json_object()) == NULL)
-        return oom(pc);
+        return pcall_oom(pc);
     if ((r = map_messages(pc, body)) < 0 || (r = map_tools(pc, body)) < 0 ||
         (r = map_tool_choice(pc, body)) < 0 ||
         (r = map_generation(pc, body)) < 0) {
         json_decref(body);
         return r;
     }
-    r = add_url(pc, &out->url);
-    if (r == 0) {
-        char *text = json_dumps(body, JSON_COMPACT);
-
-        r = text ? buf_adds(&out->body, text) : -ENOMEM;
-        free(text);
-        if (r == LLMUX_ETOOBIG) {
-            json_decref(body);
-            return pcall_fail(pc, LLMUX_EBADREQ, 0, "the %s request is over "
-                              "64 MiB", pname(pc));
-        }
-    }
+    r = common_put_json(pc, body, &out->body);
     json_decref(body);
+    if (r < 0)
+        return r;
+    r = add_url(pc, &out->url);
     if (r == 0)
         r = http_header_add(out, "Content-Type: application/json");
     if (r == 0 && d->api_key)
         r = http_header_secret(out, "x-goog-api-key: ", d->api_key);
     if (r < 0)
-        return pcall_fail(pc, LLMUX_EINTERNAL, 0, "cannot build the %s "
-                          "request", pname(pc));
+        return pcall_oom(pc);
     return 0;
 }
 
@@ -592,7 +502,7 @@ static int rpc_error(struct pcall *pc, const json_t *e, long http_status,
 {
     const char *msg = hub_str(e, "message"), *status = hub_str(e, "status");
     long st = http_status && http_status != 200 ? http_status :
-              (long)jint(e, "code", 500);
+              (long)common_int(e, "code", 500);
     json_t *det;
     const char *reason = NULL;
     double delay = -1;
@@ -629,7 +539,7 @@ static int rpc_error(struct pcall *pc, const json_t *e, long http_status,
     else
         code = provider_code_for(st, msg ? msg : "");
     /* Only the message: details may echo the key (DebugInfo does). */
-    pcall_fail(pc, code, http_status, "%s: %s%s%s%s", pname(pc),
+    pcall_fail(pc, code, http_status, "%s: %s%s%s%s", pcall_name(pc),
                msg ? msg : "unknown error", status ? " (" : "",
                status ? status : "", status ? ")" : "");
     pc->err.retry_after = retry_after >= 0 ? retry_after : delay;
@@ -642,7 +552,7 @@ static int blocked(struct pcall *pc, const json_t *j, long status)
                               "blockReason");
 
     return pcall_fail(pc, LLMUX_EPOLICY, status, "%s blocked the prompt "
-                      "(promptFeedback.blockReason %s)", pname(pc),
+                      "(promptFeedback.blockReason %s)", pcall_name(pc),
                       why ? why : "?");
 }
 
@@ -668,16 +578,16 @@ static const char *map_finish(const char *r, int tools)
  * does (prompt + candidates == total). */
 static json_t *usage_json(const json_t *um)
 {
-    json_int_t prompt = jint(um, "promptTokenCount", 0);
-    json_int_t cand = jint(um, "candidatesTokenCount", 0);
-    json_int_t thoughts = jint(um, "thoughtsTokenCount", -1);
-    json_int_t total = jint(um, "totalTokenCount", -1);
+    json_int_t prompt = common_int(um, "promptTokenCount", 0);
+    json_int_t cand = common_int(um, "candidatesTokenCount", 0);
+    json_int_t thoughts = common_int(um, "thoughtsTokenCount", -1);
+    json_int_t total = common_int(um, "totalTokenCount", -1);
     json_int_t completion = cand;
 
     if (thoughts > 0 && prompt + cand != total)
         completion += thoughts;
     return common_usage(prompt, completion,
-                        jint(um, "cachedContentTokenCount", -1), thoughts);
+                        common_int(um, "cachedContentTokenCount", -1), thoughts);
 }
 
 static void tool_id(const struct pcall *pc, const json_t *call, int index,
@@ -715,7 +625,7 @@ static int gemini_parse(struct pcall *pc, const struct http_resp *r,
         rc = hub_str(json_object_get(j, "promptFeedback"), "blockReason") ?
              blocked(pc, j, r->status) :
              pcall_fail(pc, LLMUX_EUNAVAIL, r->status, "%s returned a "
-                        "malformed response (no candidates)", pname(pc));
+                        "malformed response (no candidates)", pcall_name(pc));
         json_decref(j);
         return rc;
     }
@@ -738,37 +648,23 @@ static int gemini_parse(struct pcall *pc, const struct http_resp *r,
             rc = buf_add(&text, json_string_value(t), json_string_length(t));
             have_text = 1;
         } else if (json_is_object(fc)) {
-            json_t *args = json_object_get(fc, "args");
-            char id[96], *a = args ? json_dumps(args, JSON_COMPACT |
-                                                JSON_ENCODE_ANY) :
-                                     strdup("{}");
-            const char *name = hub_str(fc, "name");
+            char id[96];
 
             tool_id(pc, fc, (int)json_array_size(calls), id, sizeof(id));
-            if (a == NULL ||
-                json_array_append_new(calls, json_pack("{s:s, s:s, s:{s:s, "
-                                      "s:s}}", "id", id, "type", "function",
-                                      "function", "name", name ? name : "",
-                                      "arguments", a)) < 0)
+            if (json_array_append_new(calls, common_tool_call(id,
+                                      hub_str(fc, "name"),
+                                      json_object_get(fc, "args"))) < 0)
                 rc = -ENOMEM;
-            free(a);
         }
         /* inlineData, executableCode, thoughtSignature…: not hub data. */
     }
     if (rc < 0) {
-        rc = pcall_fail(pc, rc == LLMUX_ETOOBIG ? LLMUX_EUNAVAIL :
-                        LLMUX_EINTERNAL, r->status, "%s: cannot read the "
-                        "response (too large or out of memory)", pname(pc));
+        rc = common_read_failed(pc, rc, r->status);
         goto out;
     }
-    msg = json_pack("{s:s, s:o}", "role", "assistant", "content", have_text ?
-                    json_stringn(text.p ? text.p : "", text.len) :
-                    json_null());
-    if (msg && json_array_size(calls))
-        json_object_set(msg, "tool_calls", calls);
-    if (msg && reason.len)
-        json_object_set_new(msg, "reasoning_content",
-                            json_stringn(reason.p, reason.len));
+    msg = common_message(have_text ? json_stringn(text.p ? text.p : "",
+                                                  text.len) : NULL, calls,
+                         reason.p, reason.len);
     finish = map_finish(hub_str(cand, "finishReason"),
                         json_array_size(calls) > 0);
     um = json_object_get(j, "usageMetadata");
@@ -776,15 +672,7 @@ static int gemini_parse(struct pcall *pc, const struct http_resp *r,
         u = usage_json(um);
     common_stream_id_init(&sid, pc, hub_str(j, "responseId"),
                           hub_str(j, "modelVersion"));
-    *ret = msg ? common_completion(&sid, msg, finish ? finish : "stop", u) :
-           NULL;
-    if (*ret == NULL) {
-        json_decref(u);
-        rc = oom(pc);
-        goto out;
-    }
-    if (u)
-        pcall_set_usage(pc, u);
+    rc = common_completion(pc, &sid, msg, finish ? finish : "stop", u, ret);
 out:
     buf_free(&text);
     buf_free(&reason);
@@ -796,13 +684,7 @@ out:
 static int emit(struct pcall *pc, struct gstream *st, json_t *delta,
                 const char *finish)
 {
-    if (delta == NULL)
-        return oom(pc);
-    if (!st->role_sent) {
-        json_object_set_new(delta, "role", json_string("assistant"));
-        st->role_sent = 1;
-    }
-    return common_emit_delta(pc, &st->sid, delta, finish);
+    return common_emit(pc, &st->sid, delta, finish);
 }
 
 /* Every event is a whole GenerateContentResponse holding the new parts. */
@@ -817,22 +699,17 @@ static int on_event(void *ud, const struct sse_event *ev)
 
     if (ev->data_len == 0)
         return 0;
-    j = json_loadb(ev->data, ev->data_len, 0, NULL);
-    if (!json_is_object(j)) {
-        json_decref(j);
-        return pcall_fail(pc, LLMUX_EUNAVAIL, 200, "%s sent a malformed "
-                          "stream event (not a JSON object)", pname(pc));
-    }
+    if ((j = common_parse_json(pc, ev->data, ev->data_len,
+                               "stream event")) == NULL)
+        return pc->err.code;
     if (json_is_object(json_object_get(j, "error"))) {
         r = rpc_error(pc, json_object_get(j, "error"), 200, -1);
         json_decref(j);
         return r;
     }
-    if (!st->sid_ready) {
+    if (!st->sid.ready)
         common_stream_id_init(&st->sid, pc, hub_str(j, "responseId"),
                               hub_str(j, "modelVersion"));
-        st->sid_ready = 1;
-    }
     if (json_is_object(um = json_object_get(j, "usageMetadata")))
         pcall_set_usage(pc, usage_json(um));
     cand = json_array_get(json_object_get(j, "candidates"), 0);
@@ -861,10 +738,9 @@ static int on_event(void *ud, const struct sse_event *ev)
             tool_id(pc, fc, n, id, sizeof(id));
             r = emit(pc, st, common_tool_delta_start(n, id, hub_str(fc,
                                                      "name")), NULL);
-            a = args ? json_dumps(args, JSON_COMPACT | JSON_ENCODE_ANY) :
-                       strdup("{}");
+            a = common_json_text(args);
             if (r == 0 && a == NULL)
-                r = oom(pc);
+                r = pcall_oom(pc);
             if (r == 0)
                 r = emit(pc, st, common_tool_delta_args(n, a, strlen(a)),
                          NULL);
@@ -887,7 +763,7 @@ static struct gstream *stream_state(struct pcall *pc)
     struct gstream *st = pc->state;
 
     if (st == NULL && (st = calloc(1, sizeof(*st))) != NULL) {
-        sse_init(&st->sse, SSE_MAX_EVENT);
+        sse_init(&st->sse, COMMON_MAX_EVENT);
         pc->state = st;
     }
     return st;
@@ -896,15 +772,10 @@ static struct gstream *stream_state(struct pcall *pc)
 static int gemini_stream_feed(struct pcall *pc, const char *p, size_t n)
 {
     struct gstream *st = stream_state(pc);
-    int r;
 
     if (st == NULL)
-        return oom(pc);
-    r = sse_feed(&st->sse, p, n, on_event, pc);
-    if (r < 0 && pc->err.code == 0)
-        pcall_fail(pc, r == LLMUX_ETOOBIG ? LLMUX_EUNAVAIL : r, 200,
-                   "%s sent a stream event over 4 MiB", pname(pc));
-    return r < 0 ? r : 0;
+        return pcall_oom(pc);
+    return common_sse_feed(pc, &st->sse, p, n, on_event);
 }
 
 static int gemini_stream_end(struct pcall *pc)
@@ -913,18 +784,13 @@ static int gemini_stream_end(struct pcall *pc)
     int r;
 
     if (st == NULL)
-        return oom(pc);
-    r = sse_end(&st->sse, on_event, pc);
-    if (r < 0) {
-        if (pc->err.code == 0)
-            pcall_fail(pc, LLMUX_EUNAVAIL, 200, "%s sent a stream event "
-                       "over 4 MiB", pname(pc));
+        return pcall_oom(pc);
+    if ((r = common_sse_end(pc, &st->sse, on_event)) < 0)
         return r;
-    }
     /* The last event always carries a finishReason. */
     if (!st->finished)
         return pcall_fail(pc, LLMUX_EUNAVAIL, 200, "%s stream ended without "
-                          "a finishReason (truncated answer)", pname(pc));
+                          "a finishReason (truncated answer)", pcall_name(pc));
     return 0;
 }
 

@@ -17,8 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NDJSON_MAX_LINE (4u * 1024 * 1024)
-
 static const char *const known_keys[] = {
     "max_tokens", "max_completion_tokens", "temperature", "top_p", "stop",
     "seed", "frequency_penalty", "presence_penalty", "tools", "tool_choice",
@@ -28,42 +26,11 @@ static const char *const known_keys[] = {
 struct ollama_stream {
     struct ndjson           nj;
     struct common_stream_id sid;
-    int                     have_sid;
-    int                     started;   /* the role went out */
     int                     done;      /* saw done:true */
     int                     ntools;    /* tool calls so far, for indexes */
 };
 
-static const char *pname(const struct pcall *pc)
-{
-    return pc->dep->preset->name;
-}
-
 /* ---- request ------------------------------------------------------------ */
-
-static int text_into(struct pcall *pc, const json_t *content, json_t *m)
-{
-    struct buf b;
-    json_t *s;
-
-    if (content && !json_is_null(content) && !json_is_string(content) &&
-        !json_is_array(content))
-        return pcall_fail(pc, LLMUX_EBADREQ, 0, "message content must be a "
-                          "string or an array of parts");
-    buf_init(&b, HTTP_MAX_BODY);
-    if (common_content_text(content, &b) < 0) {
-        buf_free(&b);
-        return pcall_fail(pc, LLMUX_EBADREQ, 0, "message content is too "
-                          "large");
-    }
-    s = json_stringn(b.p ? b.p : "", b.len);
-    buf_free(&b);
-    if (s == NULL)
-        return pcall_fail(pc, LLMUX_EBADREQ, 0, "message content is not "
-                          "UTF-8");
-    json_object_set_new(m, "content", s);
-    return 0;
-}
 
 /* image_url parts -> m.images, raw base64 (Ollama cannot fetch URLs). */
 static int images_into(struct pcall *pc, const json_t *content, json_t *m)
@@ -80,7 +47,7 @@ static int images_into(struct pcall *pc, const json_t *content, json_t *m)
         if (t == NULL || strcmp(t, "image_url") != 0) {
             json_decref(images);
             return pcall_fail(pc, LLMUX_EBADREQ, 0, "%s does not accept "
-                              "content parts of type \"%s\"", pname(pc),
+                              "content parts of type \"%s\"", pcall_name(pc),
                               t ? t : "?");
         }
         if (common_image(pc, part, &img) < 0) {
@@ -91,7 +58,7 @@ static int images_into(struct pcall *pc, const json_t *content, json_t *m)
             json_decref(images);
             return pcall_fail(pc, LLMUX_EBADREQ, 0, "%s cannot fetch image "
                               "URLs: send the image inline as a data: URL "
-                              "(data:image/png;base64,…)", pname(pc));
+                              "(data:image/png;base64,…)", pcall_name(pc));
         }
         if (images == NULL)
             images = json_array();
@@ -109,23 +76,17 @@ static int calls_into(struct pcall *pc, const json_t *calls, json_t *m)
     size_t i;
 
     json_array_foreach(calls, i, tc) {
-        json_t *fn = json_object_get(tc, "function");
-        json_t *args = json_object_get(fn, "arguments"), *obj;
+        json_t *fn = json_object_get(tc, "function"), *obj;
         const char *name = hub_str(fn, "name");
 
-        if (json_is_string(args) && json_string_length(args) == 0)
-            obj = json_object();
-        else if (json_is_string(args))
-            obj = json_loadb(json_string_value(args),
-                             json_string_length(args), 0, NULL);
-        else
-            obj = json_incref(args ? args : json_object());
-        if (name == NULL || !json_is_object(obj)) {
-            json_decref(obj);
+        if (name == NULL) {
             json_decref(out);
             return pcall_fail(pc, LLMUX_EBADREQ, 0, "tool_calls[%zu] needs "
-                              "function.name and arguments that are a JSON "
-                              "object", i);
+                              "a function.name", i);
+        }
+        if ((obj = common_tool_args(pc, fn, i)) == NULL) {
+            json_decref(out);
+            return pc->err.code;
         }
         json_array_append_new(out, json_pack("{s:{s:s, s:o}}", "function",
                                              "name", name, "arguments",
@@ -156,7 +117,7 @@ static json_t *message_out(struct pcall *pc, const json_t *msgs, size_t i)
 {
     const json_t *m = json_array_get(msgs, i);
     const char *role = hub_str(m, "role");
-    json_t *content = json_object_get(m, "content"), *out;
+    json_t *content = json_object_get(m, "content"), *out, *c;
     int r = 0;
 
     if (role == NULL) {
@@ -168,11 +129,14 @@ static json_t *message_out(struct pcall *pc, const json_t *msgs, size_t i)
     if (strcmp(role, "system") && strcmp(role, "user") &&
         strcmp(role, "assistant") && strcmp(role, "tool")) {
         pcall_fail(pc, LLMUX_EBADREQ, 0, "%s does not support messages "
-                   "with role \"%s\"", pname(pc), role);
+                   "with role \"%s\"", pcall_name(pc), role);
         return NULL;
     }
     out = json_pack("{s:s}", "role", role);
-    r = text_into(pc, content, out);
+    if ((c = common_text_value(pc, content)) == NULL)
+        r = pc->err.code;
+    else
+        json_object_set_new(out, "content", c);
     if (r == 0 && strcmp(role, "user") == 0 && json_is_array(content))
         r = images_into(pc, content, out);
     if (r == 0 && strcmp(role, "assistant") == 0) {
@@ -220,28 +184,17 @@ static int add_tools(struct pcall *pc, json_t *body)
     return 0;
 }
 
+/* response_format -> format: "json", or the schema itself. */
 static int add_format(struct pcall *pc, json_t *body)
 {
-    json_t *rf = json_object_get(pc->req, "response_format"), *schema;
-    const char *type = hub_str(rf, "type");
+    const json_t *schema;
+    int mode = common_response_format(pc, 0, &schema);
 
-    if (rf == NULL || json_is_null(rf) || (type && !strcmp(type, "text")))
-        return 0;
-    if (type && strcmp(type, "json_object") == 0) {
+    if (mode == 1)
         json_object_set_new(body, "format", json_string("json"));
-        return 0;
-    }
-    if (type && strcmp(type, "json_schema") == 0) {
-        schema = json_object_get(json_object_get(rf, "json_schema"),
-                                 "schema");
-        if (!json_is_object(schema))
-            return pcall_fail(pc, LLMUX_EBADREQ, 0, "response_format "
-                              "json_schema needs json_schema.schema");
-        json_object_set(body, "format", schema);
-        return 0;
-    }
-    return pcall_fail(pc, LLMUX_EBADREQ, 0, "unknown response_format type "
-                      "\"%s\"", type ? type : "?");
+    else if (mode == 2)
+        json_object_set(body, "format", (json_t *)schema);
+    return mode < 0 ? mode : 0;
 }
 
 /* reasoning_effort -> think. Levels go as Ollama's level strings (GPT-OSS
@@ -263,15 +216,6 @@ static int add_think(struct pcall *pc, json_t *body)
         json_object_set_new(body, "think", json_string(
             budget <= 1024 ? "low" : budget <= 2048 ? "medium" : "high"));
     return 0;
-}
-
-static void copy_opt(const json_t *req, json_t *opts, const char *from,
-                     const char *to)
-{
-    json_t *v = json_object_get(req, from);
-
-    if (v && !json_is_null(v))
-        json_object_set(opts, to, v);
 }
 
 static json_t *build_body(struct pcall *pc)
@@ -304,16 +248,13 @@ static json_t *build_body(struct pcall *pc)
         json_array_append_new(out, m);
     }
     opts = json_object();
-    copy_opt(req, opts, "temperature", "temperature");
-    copy_opt(req, opts, "top_p", "top_p");
-    copy_opt(req, opts, "seed", "seed");
-    copy_opt(req, opts, "frequency_penalty", "frequency_penalty");
-    copy_opt(req, opts, "presence_penalty", "presence_penalty");
-    if (json_object_get(req, "max_completion_tokens") &&
-        !json_is_null(json_object_get(req, "max_completion_tokens")))
-        copy_opt(req, opts, "max_completion_tokens", "num_predict");
-    else
-        copy_opt(req, opts, "max_tokens", "num_predict");
+    common_copy(req, "temperature", opts, "temperature");
+    common_copy(req, "top_p", opts, "top_p");
+    common_copy(req, "seed", opts, "seed");
+    common_copy(req, "frequency_penalty", opts, "frequency_penalty");
+    common_copy(req, "presence_penalty", opts, "presence_penalty");
+    if (common_max_tokens(req))
+        json_object_set(opts, "num_predict", common_max_tokens(req));
     if ((stop = common_stop_list(pc)) == NULL) {
         json_decref(opts);
         json_decref(body);
@@ -337,25 +278,22 @@ static int ollama_build(struct pcall *pc, struct http_req *out)
 {
     const struct deployment *d = pc->dep;
     json_t *body;
-    char *text;
     int r;
 
     if ((body = build_body(pc)) == NULL)
         return pc->err.code;
-    text = json_dumps(body, JSON_COMPACT);
+    r = common_put_json(pc, body, &out->body);
     json_decref(body);
-    r = text ? buf_adds(&out->body, text) : -ENOMEM;
-    free(text);
-    if (r == 0)
-        r = buf_addf(&out->url, "%s/api/chat", d->api_base);
+    if (r < 0)
+        return r;
+    r = buf_addf(&out->url, "%s/api/chat", d->api_base);
     if (r == 0)
         r = http_header_add(out, "Content-Type: application/json");
     /* No auth by default; a key means Ollama sits behind a proxy. */
     if (r == 0 && d->api_key)
         r = http_header_secret(out, "Authorization: Bearer ", d->api_key);
     if (r < 0)
-        return pcall_fail(pc, LLMUX_EINTERNAL, 0, "cannot build the %s "
-                          "request", d->preset->name);
+        return pcall_oom(pc);
     return 0;
 }
 
@@ -369,24 +307,16 @@ static json_t *calls_in(const json_t *calls, int *next)
 
     json_array_foreach(calls, i, tc) {
         json_t *fn = json_object_get(tc, "function");
-        json_t *args = json_object_get(fn, "arguments");
-        char *dumped = NULL, idbuf[32];
         const char *id = hub_str(tc, "id");
+        char idbuf[32];
 
         if (id == NULL || *id == '\0') {
             snprintf(idbuf, sizeof(idbuf), "call_%d", *next);
             id = idbuf;
         }
         (*next)++;
-        if (args && !json_is_string(args))
-            dumped = json_dumps(args, JSON_COMPACT | JSON_ENCODE_ANY);
-        json_array_append_new(out, json_pack("{s:s, s:s, s:{s:s, s:s}}",
-                              "id", id, "type", "function", "function",
-                              "name", hub_str(fn, "name") ?
-                              hub_str(fn, "name") : "", "arguments",
-                              dumped ? dumped : json_is_string(args) ?
-                              json_string_value(args) : "{}"));
-        free(dumped);
+        json_array_append_new(out, common_tool_call(id, hub_str(fn, "name"),
+                              json_object_get(fn, "arguments")));
     }
     return out;
 }
@@ -423,7 +353,7 @@ static int body_error(struct pcall *pc, const json_t *j, long status)
     code = provider_code_for(400, m);
     if (code == LLMUX_EBADREQ)
         code = LLMUX_EUNAVAIL;   /* the model failed while running */
-    return pcall_fail(pc, code, status, "%s: %s", pname(pc), m);
+    return pcall_fail(pc, code, status, "%s: %s", pcall_name(pc), m);
 }
 
 static int ollama_parse(struct pcall *pc, const struct http_resp *r,
@@ -431,6 +361,7 @@ static int ollama_parse(struct pcall *pc, const struct http_resp *r,
 {
     json_t *j, *m, *msg, *calls, *usage, *t;
     struct common_stream_id sid;
+    const char *finish;
     int next = 0, ntools;
 
     *ret = NULL;
@@ -445,7 +376,7 @@ static int ollama_parse(struct pcall *pc, const struct http_resp *r,
     if (!json_is_object(m = json_object_get(j, "message"))) {
         json_decref(j);
         return pcall_fail(pc, LLMUX_EUNAVAIL, r->status, "%s sent a "
-                          "malformed response (no message)", pname(pc));
+                          "malformed response (no message)", pcall_name(pc));
     }
     calls = json_object_get(m, "tool_calls");
     ntools = (int)json_array_size(calls);
@@ -454,23 +385,16 @@ static int ollama_parse(struct pcall *pc, const struct http_resp *r,
     if (json_string_length(t) > 0)
         t = json_incref(t);
     else
-        t = ntools ? json_null() : json_string("");
-    msg = json_pack("{s:s, s:o}", "role", "assistant", "content", t);
-    if (json_string_length(t = json_object_get(m, "thinking")) > 0)
-        json_object_set(msg, "reasoning_content", t);
-    if (ntools)
-        json_object_set_new(msg, "tool_calls", calls_in(calls, &next));
+        t = ntools ? NULL : json_string("");
+    calls = calls_in(calls, &next);
+    msg = common_message(t, calls, hub_str(m, "thinking"),
+                         json_string_length(json_object_get(m, "thinking")));
+    json_decref(calls);
     usage = usage_of(j);
-    if (usage)
-        pcall_set_usage(pc, json_incref(usage));
     common_stream_id_init(&sid, pc, NULL, hub_str(j, "model"));
-    *ret = common_completion(&sid, msg, map_finish(hub_str(j, "done_reason"),
-                                                   ntools), usage);
-    json_decref(usage);
+    finish = map_finish(hub_str(j, "done_reason"), ntools);
     json_decref(j);
-    if (*ret == NULL)
-        return pcall_fail(pc, LLMUX_EINTERNAL, 0, "out of memory");
-    return 0;
+    return common_completion(pc, &sid, msg, finish, usage, ret);
 }
 
 /* ---- streams ------------------------------------------------------------ */
@@ -478,13 +402,7 @@ static int ollama_parse(struct pcall *pc, const struct http_resp *r,
 static int emit(struct pcall *pc, struct ollama_stream *st, json_t *delta,
                 const char *finish)
 {
-    if (delta == NULL)
-        return pcall_fail(pc, LLMUX_EINTERNAL, 0, "out of memory");
-    if (!st->started) {
-        json_object_set_new(delta, "role", json_string("assistant"));
-        st->started = 1;
-    }
-    return common_emit_delta(pc, &st->sid, delta, finish);
+    return common_emit(pc, &st->sid, delta, finish);
 }
 
 static int on_line(void *ud, const char *line, size_t len)
@@ -503,10 +421,8 @@ static int on_line(void *ud, const char *line, size_t len)
         json_decref(j);
         return r;
     }
-    if (!st->have_sid) {
+    if (!st->sid.ready)
         common_stream_id_init(&st->sid, pc, NULL, hub_str(j, "model"));
-        st->have_sid = 1;
-    }
     m = json_object_get(j, "message");
     delta = json_object();
     if (json_string_length(t = json_object_get(m, "thinking")) > 0)
@@ -539,19 +455,6 @@ static int on_line(void *ud, const char *line, size_t len)
     return r;
 }
 
-static void feed_failed(struct pcall *pc, int r)
-{
-    if (pc->err.code)
-        return;
-    if (r == LLMUX_ETOOBIG)
-        pcall_fail(pc, LLMUX_EUNAVAIL, 200, "%s sent a stream line over "
-                   "4 MiB", pname(pc));
-    else if (r == LLMUX_ECLOSED)
-        pcall_fail(pc, LLMUX_ECLOSED, 0, "the caller went away");
-    else
-        pcall_fail(pc, LLMUX_EINTERNAL, 0, "out of memory");
-}
-
 static int ollama_stream_feed(struct pcall *pc, const char *p, size_t n)
 {
     struct ollama_stream *st = pc->state;
@@ -559,13 +462,13 @@ static int ollama_stream_feed(struct pcall *pc, const char *p, size_t n)
 
     if (st == NULL) {
         if ((st = calloc(1, sizeof(*st))) == NULL)
-            return pcall_fail(pc, LLMUX_EINTERNAL, 0, "out of memory");
-        ndjson_init(&st->nj, NDJSON_MAX_LINE);
+            return pcall_oom(pc);
+        ndjson_init(&st->nj, COMMON_MAX_EVENT);
         pc->state = st;
     }
     r = ndjson_feed(&st->nj, p, n, on_line, pc);
     if (r < 0)
-        feed_failed(pc, r);
+        common_feed_failed(pc, r, "stream line");
     return r < 0 ? r : 0;
 }
 
@@ -575,12 +478,12 @@ static int ollama_stream_end(struct pcall *pc)
     int r;
 
     if (st && (r = ndjson_end(&st->nj, on_line, pc)) < 0) {
-        feed_failed(pc, r);
+        common_feed_failed(pc, r, "stream line");
         return r;
     }
     if (st == NULL || !st->done)
         return pcall_fail(pc, LLMUX_EUNAVAIL, 200, "%s's stream ended "
-                          "before done:true (truncated)", pname(pc));
+                          "before done:true (truncated)", pcall_name(pc));
     return 0;
 }
 
@@ -613,7 +516,7 @@ static int ollama_map_error(struct pcall *pc, const struct http_resp *r)
         return code;
     }
     code = provider_code_for(r->status, m);
-    pcall_fail(pc, code, r->status, "%s: %s", pname(pc), m);
+    pcall_fail(pc, code, r->status, "%s: %s", pcall_name(pc), m);
     pc->err.retry_after = r->retry_after;
     json_decref(j);
     return code;

@@ -5,6 +5,7 @@
  * reading bodies and SSE streams back, normalising where compatible
  * providers drift (usage placement, x_groq). The body builder and the
  * readers are shared with azure.c through openai.h. */
+#include "common.h"
 #include "config.h"
 #include "hub.h"
 #include "openai.h"
@@ -16,8 +17,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define SSE_MAX_EVENT (4u * 1024 * 1024)
 
 /* Keys of the request that steer llmux (LiteLLM's router and client-side
  * parameters). They never reach the upstream; api_base and api_key in
@@ -42,15 +41,6 @@ static int is_control_key(const char *k)
     return 0;
 }
 
-static int key_required(const struct deployment *d)
-{
-    if (d->preset->quirks & QUIRK_KEY_OPTIONAL)
-        return 0;
-    /* openai/ pointed at another server (vLLM, llama.cpp…) may need none. */
-    return d->preset->api_base == NULL ||
-           strcmp(d->api_base, d->preset->api_base) == 0;
-}
-
 /* The body of a chat/completions request (see openai.h); azure.c shares
  * it. */
 int openai_build_body(struct pcall *pc, unsigned flags, struct buf *out)
@@ -59,12 +49,11 @@ int openai_build_body(struct pcall *pc, unsigned flags, struct buf *out)
     json_t *body, *v;
     const char *k;
     void *tmp;
-    char *text;
     int r;
 
     /* A shallow copy: only top-level keys change. */
     if ((body = json_object()) == NULL)
-        return pcall_fail(pc, LLMUX_EINTERNAL, 0, "out of memory");
+        return pcall_oom(pc);
     json_object_foreach_safe((json_t *)pc->req, tmp, k, v)
         if (!is_control_key(k))
             json_object_set(body, k, v);
@@ -79,14 +68,9 @@ int openai_build_body(struct pcall *pc, unsigned flags, struct buf *out)
         json_object_set_new(so, "include_usage", json_true());
         json_object_set_new(body, "stream_options", so);
     }
-    text = json_dumps(body, JSON_COMPACT);
-    r = text ? buf_adds(out, text) : -ENOMEM;
-    free(text);
+    r = common_put_json(pc, body, out);
     json_decref(body);
-    if (r < 0)
-        return pcall_fail(pc, LLMUX_EINTERNAL, 0, "cannot build the %s "
-                          "request", d->preset->name);
-    return 0;
+    return r;
 }
 
 static int openai_build(struct pcall *pc, struct http_req *out)
@@ -94,10 +78,10 @@ static int openai_build(struct pcall *pc, struct http_req *out)
     const struct deployment *d = pc->dep;
     int r;
 
-    if (d->api_key == NULL && key_required(d))
-        return pcall_fail(pc, LLMUX_EAUTH, 0, "no API key for %s: set $%s "
-                          "or api_key in model_list", d->preset->name,
-                          d->preset->key_env ? d->preset->key_env : "?");
+    /* openai/ pointed at another server (vLLM, llama.cpp…) may need no
+     * key. */
+    if (d->api_key == NULL && provider_key_required(d))
+        return provider_no_key(pc, "OPENAI_API_KEY");
     if ((r = openai_build_body(pc, 0, &out->body)) < 0)
         return r;
     r = buf_addf(&out->url, "%s/chat/completions", d->api_base);
@@ -108,8 +92,7 @@ static int openai_build(struct pcall *pc, struct http_req *out)
     if (r == 0 && d->api_key)
         r = http_header_secret(out, "Authorization: Bearer ", d->api_key);
     if (r < 0)
-        return pcall_fail(pc, LLMUX_EINTERNAL, 0, "cannot build the %s "
-                          "request", d->preset->name);
+        return pcall_oom(pc);
     return 0;
 }
 
@@ -199,13 +182,9 @@ static int on_event(void *ud, const struct sse_event *ev)
         st->done = 1;
         return 0;
     }
-    chunk = json_loadb(ev->data, ev->data_len, 0, NULL);
-    if (!json_is_object(chunk)) {
-        json_decref(chunk);
-        return pcall_fail(pc, LLMUX_EUNAVAIL, 200, "%s sent a malformed "
-                          "stream event (not a JSON object)",
-                          pc->dep->preset->name);
-    }
+    if ((chunk = common_parse_json(pc, ev->data, ev->data_len,
+                                   "stream event")) == NULL)
+        return pc->err.code;
     if (json_object_get(chunk, "error")) {
         int code = body_error(pc, json_object_get(chunk, "error"), 0);
 
@@ -226,31 +205,23 @@ static int on_event(void *ud, const struct sse_event *ev)
 int openai_stream_feed(struct pcall *pc, const char *p, size_t n)
 {
     struct openai_stream *st = pc->state;
-    int r;
 
     if (st == NULL) {
         if ((st = calloc(1, sizeof(*st))) == NULL)
-            return pcall_fail(pc, LLMUX_EINTERNAL, 0, "out of memory");
-        sse_init(&st->sse, SSE_MAX_EVENT);
+            return pcall_oom(pc);
+        sse_init(&st->sse, COMMON_MAX_EVENT);
         pc->state = st;
     }
-    r = sse_feed(&st->sse, p, n, on_event, pc);
-    if (r < 0 && pc->err.code == 0)
-        pcall_fail(pc, r == LLMUX_ETOOBIG ? LLMUX_EUNAVAIL : r, 200,
-                   "%s sent a stream event over 4 MiB",
-                   pc->dep->preset->name);
-    return r < 0 ? r : 0;
+    return common_sse_feed(pc, &st->sse, p, n, on_event);
 }
 
 int openai_stream_end(struct pcall *pc)
 {
     struct openai_stream *st = pc->state;
-    int r;
 
     if (st == NULL)
         return 0;     /* an empty 200 stream: nothing to say */
-    r = sse_end(&st->sse, on_event, pc);
-    return r < 0 ? r : 0;
+    return common_sse_end(pc, &st->sse, on_event);
 }
 
 void openai_stream_free(struct pcall *pc)

@@ -360,7 +360,10 @@ def test_slow_reader_pauses_upstream():
         c.request(1, {'model': 'gpt', 'messages': user('x'), 'stream': True})
         time.sleep(3)
         grown = rss_kb(d.proc.pid) - base
-        assert grown < 4 * 1024, 'llmuxd grew by %d KiB for a client that does not read' % grown
+        # Under ASan freed memory sits in quarantine, so RSS says nothing
+        # about buffering there; the normal build checks the bound.
+        if not os.environ.get('LLMUX_BUILD', '').rstrip('/').endswith('build-san'):
+            assert grown < 4 * 1024, 'llmuxd grew by %d KiB for a client that does not read' % grown
         # another client is still served while the first one is stuck
         assert text_of(d.client().chat(1, {'model': 'mock/echo', 'messages': user('hi')})) == 'hi'
         # reading resumes the stream: it ends properly

@@ -1,0 +1,66 @@
+/* metrics.h -- the numbers behind `llmux metrics` (Prometheus text format)
+ * and the health part of `llmux status`.
+ * Owns: one series per (group, deployment, provider) that ended a request:
+ * requests, errors by type, tokens, latency and overhead histograms, and
+ * the deployment's recent health. The state hangs off struct server and
+ * outlives reloads, so counters never go back. Labels are names from the
+ * configuration, never a key or message content. */
+#ifndef LLMUX_METRICS_H
+#define LLMUX_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct server;
+struct metrics_series;
+
+/* Past this many series, new label sets share one "_other" series: a
+ * caller can make implicit deployments ("openai/anything") at will, and
+ * the output must stay bounded. */
+#define METRICS_MAX_SERIES 512
+
+struct metrics {
+    struct metrics_series **series;   /* owned, in order of appearance */
+    size_t                  n, cap;
+};
+
+/* One ended request, as the request log line describes it. */
+struct metrics_sample {
+    const char *group;         /* model_name of the deployment, "" if none */
+    const char *deployment;    /* deployment id, "" if none was chosen */
+    const char *provider;      /* preset name, "" if none */
+    const char *outcome;       /* "ok", or an error type, optionally
+                                * followed by "/detail" ("rate_limit/429") */
+    uint64_t    prompt_tokens, completion_tokens;
+    uint64_t    latency_us;    /* request frame to terminal frame */
+    uint64_t    overhead_us;   /* latency minus the upstream transfer */
+};
+
+/* What status shows for a deployment. */
+struct metrics_health {
+    const char *state;               /* "ok", "failing" or "unknown" */
+    uint64_t    requests, errors;
+    uint64_t    consecutive_failures;/* upstream failures since the last
+                                      * success */
+    const char *last_error;          /* error type or NULL */
+    double      last_error_age_s;    /* < 0 when none */
+    double      last_ok_age_s;       /* < 0 when none */
+};
+
+void metrics_init(struct metrics *m);
+void metrics_free(struct metrics *m);
+
+/* Counts one ended request. Cheap enough for every request: a short scan
+ * of the series and a few additions. */
+void metrics_record(struct metrics *m, const struct metrics_sample *smp);
+
+/* The whole exposition text, NUL-terminated; the caller frees *ret.
+ * Returns 0 or a negative code. */
+int  metrics_render(const struct server *s, char **ret);
+
+/* Health of one deployment; state "unknown" when it served nothing yet. */
+void metrics_health(const struct metrics *m, const char *group,
+                    const char *deployment, const char *provider,
+                    struct metrics_health *ret);
+
+#endif

@@ -1,0 +1,153 @@
+/* sd.c -- readiness, status, watchdog, reload and stop notifications for
+ * systemd (see sd.h). The watchdog pings from the loop, never from a
+ * thread, so a loop that hangs stops the pings and systemd restarts us. */
+#include "sd.h"
+#include "config.h"
+#include "presets.h"
+#include "server.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+
+#define container_of(p, type, member) \
+    ((type *)((char *)(p) - offsetof(type, member)))
+
+/* Distinct values of one string field among the deployments; the lists
+ * are short and this runs once per load, not per request. */
+static size_t count_distinct(const struct config *cfg, int providers)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < cfg->ndeps; i++) {
+        const char *v = providers ? cfg->deps[i]->preset->name :
+                                    cfg->deps[i]->model_name;
+        size_t j = 0;
+
+        while (j < i && strcmp(v, providers ? cfg->deps[j]->preset->name :
+                                   cfg->deps[j]->model_name) != 0)
+            j++;
+        n += j == i;
+    }
+    return n;
+}
+
+static void make_base(struct server *s)
+{
+    const struct config *cfg = s->cfg;
+
+    snprintf(s->sd.base, sizeof(s->sd.base), "Serving %zu groups (%zu "
+             "deployments, %zu providers) on %s", count_distinct(cfg, 0),
+             cfg->ndeps, count_distinct(cfg, 1),
+             s->socket_path ? s->socket_path : "?");
+}
+
+/* The STATUS= text for now: the base line, the counters, and a refused
+ * reload until the next one succeeds (so `systemctl status` keeps it). */
+static void format_status(const struct server *s, char *out, size_t len)
+{
+    const struct server_stats *st = &s->stats;
+    int n;
+
+    if (s->stopping) {
+        snprintf(out, len, "Stopping: %llu requests in flight",
+                 (unsigned long long)st->inflight);
+        return;
+    }
+    n = snprintf(out, len, "%s; %llu in flight, %llu requests, %llu errors",
+                 s->sd.base, (unsigned long long)st->inflight,
+                 (unsigned long long)st->requests,
+                 (unsigned long long)st->errors);
+    if (s->reload_error && n > 0 && (size_t)n < len)
+        snprintf(out + n, len - (size_t)n, "; last reload refused: %s",
+                 s->reload_error);
+}
+
+/* Sends prefix + STATUS= when the text changed (or always with a
+ * prefix: READY=1 and friends must go out). */
+static void send_status(struct server *s, const char *prefix)
+{
+    char text[sizeof(s->sd.last)];
+
+    format_status(s, text, sizeof(text));
+    if (prefix == NULL && strcmp(text, s->sd.last) == 0)
+        return;
+    memcpy(s->sd.last, text, sizeof(text));
+    (void)sd_notifyf(0, "%sSTATUS=%s", prefix ? prefix : "", text);
+}
+
+static void on_watchdog(uv_timer_t *t)
+{
+    (void)t;
+    (void)sd_notify(0, "WATCHDOG=1");
+}
+
+static void on_status(uv_timer_t *t)
+{
+    send_status(container_of(t, struct server, sd.status), NULL);
+}
+
+void sd_ready(struct server *s)
+{
+    uint64_t usec = 0, ms;
+
+    make_base(s);
+    if (!s->sd.started) {
+        uv_timer_init(s->loop, &s->sd.watchdog);
+        uv_timer_init(s->loop, &s->sd.status);
+        s->sd.started = 1;
+        uv_update_time(s->loop);  /* the loop time is stale before run */
+        /* usec is only valid when the call returns > 0; with a foreign
+         * WATCHDOG_PID it returns 0 and the watchdog is not ours. */
+        if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
+            s->sd.watchdog_usec = usec;
+            ms = usec / 2000;
+            uv_timer_start(&s->sd.watchdog, on_watchdog, 0, ms ? ms : 1);
+        }
+        /* Nobody reads STATUS= without a manager: do not wake for it. */
+        if (getenv("NOTIFY_SOCKET"))
+            uv_timer_start(&s->sd.status, on_status, SD_STATUS_MS,
+                           SD_STATUS_MS);
+    }
+    send_status(s, "READY=1\n");
+}
+
+void sd_reloading(struct server *s)
+{
+    (void)s;
+    /* CLOCK_MONOTONIC, which is what uv_hrtime reads on Linux. */
+    (void)sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
+                     (unsigned long long)(uv_hrtime() / 1000));
+}
+
+void sd_reloaded(struct server *s)
+{
+    make_base(s);
+    send_status(s, "READY=1\n");
+}
+
+void sd_stopping(struct server *s)
+{
+    send_status(s, "STOPPING=1\n");
+}
+
+void sd_close(struct server *s)
+{
+    if (!s->sd.started)
+        return;
+    s->sd.started = 0;
+    uv_timer_stop(&s->sd.watchdog);
+    uv_timer_stop(&s->sd.status);
+    uv_close((uv_handle_t *)&s->sd.watchdog, NULL);
+    uv_close((uv_handle_t *)&s->sd.status, NULL);
+}
+
+void sd_start_failed(const char *why, int err)
+{
+    /* ERRNO= wants an errno; LLMUX_E* codes (<= -1001) are not. */
+    int e = err < 0 && err > -1000 ? -err : EINVAL;
+
+    (void)sd_notifyf(0, "STATUS=Failed to start: %s\nERRNO=%d", why, e);
+}
