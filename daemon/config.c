@@ -13,6 +13,7 @@
 #include "yamltree.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -224,6 +225,9 @@ static void deployment_free(struct deployment *d)
     free(d->api_base);
     if (d->own_key)
         secret_free(d->api_key);
+    secret_free(d->aws_access_key);
+    secret_free(d->aws_secret_key);
+    secret_free(d->aws_session_token);
     free(d->api_version);
     free(d->mock_response);
     free(d->id);
@@ -258,6 +262,27 @@ static size_t preset_index(const struct preset *p)
 
 /* Fills the provider-derived fields of d from d->model ("prefix/model").
  * Returns 0 or an error with err set (no file:line: callers add it). */
+/* Bedrock deployments without aws_* in the config take the standard AWS
+ * variables, read once here into locked memory like every other key. */
+static void aws_from_env(struct deployment *d)
+{
+    static const struct { const char *var; size_t off; } vars[] = {
+        { "AWS_ACCESS_KEY_ID", offsetof(struct deployment, aws_access_key) },
+        { "AWS_SECRET_ACCESS_KEY",
+          offsetof(struct deployment, aws_secret_key) },
+        { "AWS_SESSION_TOKEN",
+          offsetof(struct deployment, aws_session_token) },
+    };
+
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+        struct secret **slot = (struct secret **)((char *)d + vars[i].off);
+        const char *v = getenv(vars[i].var);
+
+        if (*slot == NULL && v && *v)
+            *slot = secret_new(v, strlen(v));
+    }
+}
+
 static int deployment_bind(struct config *c, struct deployment *d, char *err,
                            size_t errlen)
 {
@@ -309,6 +334,8 @@ static int deployment_bind(struct config *c, struct deployment *d, char *err,
             d->api_key = c->preset_keys[i];
         d->own_key = 0;
     }
+    if (strcmp(d->preset->dialect, "bedrock") == 0)
+        aws_from_env(d);
     return 0;
 }
 
@@ -341,10 +368,38 @@ static int known_param(const char *k)
     return 0;
 }
 
+static struct secret *secret_copy(const struct secret *s)
+{
+    return s ? secret_new(s->p, s->len) : NULL;
+}
+
+/* A key of a deployment (api_key, aws_*): os.environ/, credential/ or a
+ * literal, into locked memory. A missing variable is not fatal at load:
+ * the deployment answers EAUTH until a reload brings the key. */
+static int read_secret(struct cload *l, const struct ynode *v,
+                       const char *what, struct secret **slot)
+{
+    char msg[256];
+    int r;
+
+    if ((r = want_scalar(l, v, what)) < 0)
+        return r;
+    if (ynode_is_null(v))
+        return 0;
+    if (slot == NULL)
+        return LLMUX_EINTERNAL;
+    *slot = secret_free(*slot);
+    r = secret_resolve(v->s, slot, msg, sizeof(msg));
+    if (r == LLMUX_ENOTFOUND) {
+        warn(l, v, "%s: %s", what, msg);
+        return 0;
+    }
+    return r < 0 ? fail(l, v, "%s: %s", what, msg) : 0;
+}
+
 static int read_params(struct cload *l, struct deployment *d,
                        const struct ynode *p)
 {
-    char msg[256];
     int r;
 
     if (p->kind != Y_MAP)
@@ -389,22 +444,15 @@ static int read_params(struct cload *l, struct deployment *d,
         else if (strcmp(k->s, "output_cost_per_token") == 0)
             r = read_secs(l, v, k->s, &d->output_cost);
         else if (strcmp(k->s, "api_key") == 0) {
-            if ((r = want_scalar(l, v, "api_key")) < 0)
-                return r;
-            if (ynode_is_null(v))
-                continue;
-            secret_free(d->own_key ? d->api_key : NULL);
-            r = secret_resolve(v->s, &d->api_key, msg, sizeof(msg));
+            r = read_secret(l, v, "api_key", &d->api_key);
             d->own_key = d->api_key != NULL;
-            if (r == LLMUX_ENOTFOUND) {
-                /* A missing variable is not fatal at load: the deployment
-                 * answers EAUTH until a reload brings the key. */
-                warn(l, v, "api_key: %s", msg);
-                r = 0;
-            } else if (r < 0) {
-                return fail(l, v, "api_key: %s", msg);
-            }
-        } else
+        } else if (strcmp(k->s, "aws_access_key_id") == 0)
+            r = read_secret(l, v, k->s, &d->aws_access_key);
+        else if (strcmp(k->s, "aws_secret_access_key") == 0)
+            r = read_secret(l, v, k->s, &d->aws_secret_key);
+        else if (strcmp(k->s, "aws_session_token") == 0)
+            r = read_secret(l, v, k->s, &d->aws_session_token);
+        else
             r = 0;
         if (r < 0)
             return r;
@@ -1279,6 +1327,9 @@ static int derive(struct config *c, const struct deployment *tmpl,
     if (tmpl) {
         *d = *tmpl;      /* numbers; every pointer is replaced below */
         d->own_key = 0;  /* the template owns the key */
+        d->aws_access_key = secret_copy(tmpl->aws_access_key);
+        d->aws_secret_key = secret_copy(tmpl->aws_secret_key);
+        d->aws_session_token = secret_copy(tmpl->aws_session_token);
         d->api_base = tmpl->api_base ? strdup(tmpl->api_base) : NULL;
         d->api_version = tmpl->api_version ? strdup(tmpl->api_version) :
                          NULL;

@@ -25,6 +25,9 @@ struct deployment {
     char                  *upstream_model; /* "llama3-8b" */
     char                  *api_base;       /* resolved, no trailing '/' */
     struct secret         *api_key;        /* NULL when none */
+    struct secret         *aws_access_key; /* owned; Bedrock's SigV4 keys */
+    struct secret         *aws_secret_key; /* from litellm_params aws_*, */
+    struct secret         *aws_session_token; /* NULL: use the env */
     int                    own_key;        /* api_key freed with us */
     char                  *api_version;
     char                  *mock_response;  /* mock: fixed answer */

@@ -445,9 +445,19 @@ static void read_peer(struct conn *c)
     }
 }
 
+int peer_in_group(const struct conn *c, gid_t gid)
+{
+    if (c->gid == gid)
+        return 1;
+    for (int g = 0; g < c->ngroups; g++)
+        if (c->groups[g] == gid)
+            return 1;
+    return 0;
+}
+
 /* tmux's server_acl_join: root and our own uid always, then uid entries,
- * then gid entries (primary and supplementary). No list: everyone the
- * socket's permissions let in. */
+ * then gid entries (primary and supplementary), then the admin group. No
+ * list: everyone the socket's permissions let in. */
 static int peer_allowed(const struct conn *c, const struct config *cfg)
 {
     if (cfg->nallow_uids == 0 && cfg->nallow_gids == 0)
@@ -457,14 +467,11 @@ static int peer_allowed(const struct conn *c, const struct config *cfg)
     for (size_t i = 0; i < cfg->nallow_uids; i++)
         if (cfg->allow_uids[i] == c->uid)
             return 1;
-    for (size_t i = 0; i < cfg->nallow_gids; i++) {
-        if (cfg->allow_gids[i] == c->gid)
+    for (size_t i = 0; i < cfg->nallow_gids; i++)
+        if (peer_in_group(c, cfg->allow_gids[i]))
             return 1;
-        for (int g = 0; g < c->ngroups; g++)
-            if (cfg->allow_gids[i] == c->groups[g])
-                return 1;
-    }
-    return 0;
+    /* Whoever may administer llmuxd may also use it. */
+    return cfg->admin_gid != (gid_t)-1 && peer_in_group(c, cfg->admin_gid);
 }
 
 static void conn_unaccepted(uv_handle_t *h)

@@ -62,6 +62,9 @@ int  conn_backlogged(const struct conn *c);
 /* Closes: cancels every request in flight, then frees in close_cb. */
 void conn_close(struct conn *c);
 
+/* True when the peer's primary or a supplementary group is gid. */
+int  peer_in_group(const struct conn *c, gid_t gid);
+
 /* Requests link themselves into c->reqs (request.c); this finds one. */
 struct request *conn_find_request(struct conn *c, uint64_t id);
 /* Called by request.c when a request left c->reqs. */

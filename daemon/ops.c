@@ -76,11 +76,11 @@ static json_t *models(const struct config *cfg)
 /* The router's view: attempts running, latency, failures this minute and
  * the cooldown left (router.h; same clock as request.c). True while the
  * deployment is benched. */
-static int router_view(struct server *s, const struct deployment *d,
+static int router_view(const struct server *s, const struct deployment *d,
                        json_t *j)
 {
     uint64_t now_ms = uv_hrtime() / 1000000;
-    struct rstat *st = router_stat(&s->router, d->key ? d->key : d->id);
+    const struct rstat *st = router_find(&s->router, d->key ? d->key : d->id);
 
     if (st == NULL)
         return 0;
@@ -196,14 +196,7 @@ static int is_admin(const struct conn *c)
 
     if (c->uid == 0 || c->uid == c->srv->uid)
         return 1;
-    if (cfg->admin_gid == (gid_t)-1)
-        return 0;
-    if (c->gid == cfg->admin_gid)
-        return 1;
-    for (int i = 0; i < c->ngroups; i++)
-        if (c->groups[i] == cfg->admin_gid)
-            return 1;
-    return 0;
+    return cfg->admin_gid != (gid_t)-1 && peer_in_group(c, cfg->admin_gid);
 }
 
 static void reload(struct conn *c, uint64_t id)

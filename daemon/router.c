@@ -56,6 +56,14 @@ static size_t stat_find(const struct router *r, const char *key, int *found)
     return lo;
 }
 
+const struct rstat *router_find(const struct router *r, const char *key)
+{
+    int found;
+    size_t i = stat_find(r, key, &found);
+
+    return found ? r->st[i] : NULL;
+}
+
 struct rstat *router_stat(struct router *r, const char *key)
 {
     struct rstat *s;

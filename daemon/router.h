@@ -43,6 +43,8 @@ void router_init(struct router *r, uint64_t seed);
 void router_free(struct router *r);
 /* The statistics of key, created on first use; NULL when out of memory. */
 struct rstat *router_stat(struct router *r, const char *key);
+/* The statistics of key if it has any, never creating them (status). */
+const struct rstat *router_find(const struct router *r, const char *key);
 /* After a reload: forgets deployments that are gone from cfg and idle. */
 void router_prune(struct router *r, const struct config *cfg);
 /* Uniform in [0, 1). */

@@ -47,8 +47,7 @@ struct ablock {
 };
 
 struct astream {
-    struct sse              sse;
-    struct common_stream_id sid;
+    struct common_sse_stream h;          /* first: see common.h */
     int                     json_mode;   /* the caller asked for JSON */
     int                     ntools;      /* tool_use blocks seen */
     int                     json_used;   /* the JSON tool was called */
@@ -120,7 +119,7 @@ static int content_blocks(struct pcall *pc, const json_t *msg, json_t *out)
     json_t *c = json_object_get(msg, "content"), *part, *b;
     size_t i, before = json_array_size(out);
     struct common_image im;
-    const char *type;
+    const json_t *t;
     int r;
 
     if (c == NULL || json_is_null(c))
@@ -133,25 +132,13 @@ static int content_blocks(struct pcall *pc, const json_t *msg, json_t *out)
         }
     } else if (json_is_array(c)) {
         json_array_foreach(c, i, part) {
-            type = hub_str(part, "type");
-            if (type == NULL || strcmp(type, "text") == 0) {
-                json_t *t = json_object_get(part, "text");
-
-                if (!json_is_string(t))
-                    return pcall_fail(pc, LLMUX_EBADREQ, 0, "a text content "
-                                      "part needs a \"text\" string");
-                if (json_string_length(t) == 0)
-                    continue;      /* the API refuses empty text blocks */
-                b = json_pack("{s:s, s:O}", "type", "text", "text", t);
-            } else if (strcmp(type, "image_url") == 0) {
-                if ((r = common_image(pc, part, &im)) < 0)
-                    return r;
-                b = image_block(&im);
-            } else {
-                return pcall_fail(pc, LLMUX_EBADREQ, 0, "%s does not support "
-                                  "content parts of type \"%s\"", pcall_name(pc),
-                                  type);
-            }
+            if ((r = common_part(pc, part, &t, &im)) < 0)
+                return r;
+            if (r == COMMON_PART_EMPTY)
+                continue;      /* the API refuses empty text blocks */
+            b = r == COMMON_PART_TEXT ?
+                json_pack("{s:s, s:O}", "type", "text", "text", t) :
+                image_block(&im);
             if (b == NULL)
                 return pcall_oom(pc);
             copy_cache_control(b, part);
@@ -236,14 +223,14 @@ static json_t *tool_result_block(struct pcall *pc, const json_t *msg)
 /* messages -> top-level system blocks and alternating turns. */
 static int map_messages(struct pcall *pc, json_t *body)
 {
-    json_t *in = json_object_get(pc->req, "messages"), *m;
-    json_t *msgs = json_array(), *sys = json_array(), *blocks;
+    const json_t *in = common_messages(pc);
+    json_t *msgs = json_array(), *sys = json_array(), *blocks, *m;
     const char *role;
     size_t i;
     int r = 0;
 
-    if (!json_is_array(in)) {
-        r = pcall_fail(pc, LLMUX_EBADREQ, 0, "\"messages\" must be an array");
+    if (in == NULL) {
+        r = pc->err.code;
         goto out;
     }
     if (msgs == NULL || sys == NULL) {
@@ -297,41 +284,34 @@ out:
     return r;
 }
 
+/* tools -> Anthropic's {name, description, input_schema}; NULL with
+ * pc->err set on failure. */
 static json_t *map_tools(struct pcall *pc, const json_t *tools)
 {
-    json_t *out = json_array(), *t;
+    json_t *out = json_array(), *o;
+    struct common_tool t;
     size_t i;
 
     if (out == NULL) {
         pcall_oom(pc);
         return NULL;
     }
-    if (tools && !json_is_array(tools) && !json_is_null(tools)) {
-        json_decref(out);
-        pcall_fail(pc, LLMUX_EBADREQ, 0, "\"tools\" must be an array");
-        return NULL;
-    }
-    json_array_foreach(tools, i, t) {
-        json_t *fn = json_object_get(t, "function"), *params, *o;
-        const char *type = hub_str(t, "type"), *name = hub_str(fn, "name");
-        const char *desc = hub_str(fn, "description");
-
-        if ((type && strcmp(type, "function") != 0) || name == NULL) {
+    for (i = 0; i < json_array_size(tools); i++) {
+        if (common_tool(pc, tools, i, &t) < 0) {
             json_decref(out);
-            pcall_fail(pc, LLMUX_EBADREQ, 0, "tools[%zu]: %s takes function "
-                       "tools with a function.name", i, pcall_name(pc));
             return NULL;
         }
-        params = json_object_get(fn, "parameters");
-        o = json_is_object(params) ?
-            json_pack("{s:s, s:O}", "name", name, "input_schema", params) :
-            json_pack("{s:s, s:{s:s, s:{}}}", "name", name, "input_schema",
+        o = t.parameters ?
+            json_pack("{s:s, s:O}", "name", t.name, "input_schema",
+                      t.parameters) :
+            json_pack("{s:s, s:{s:s, s:{}}}", "name", t.name, "input_schema",
                       "type", "object", "properties");
-        if (o && desc)
-            json_object_set_new(o, "description", json_string(desc));
+        if (o && t.description)
+            json_object_set_new(o, "description",
+                                json_string(t.description));
         if (o) {
-            copy_cache_control(o, fn);
-            copy_cache_control(o, t);
+            copy_cache_control(o, t.fn);
+            copy_cache_control(o, json_array_get(tools, i));
         }
         if (o == NULL || json_array_append_new(out, o) < 0) {
             json_decref(out);
@@ -382,21 +362,16 @@ static int map_tool_choice(struct pcall *pc, json_t *body)
  * returns the budget in tokens (0 = no thinking) or < 0. */
 static json_int_t map_thinking(struct pcall *pc, json_t *body)
 {
-    json_t *th = json_object_get(pc->req, "thinking");
-    int budget = common_reasoning_budget(pc->req);
+    const json_t *th;
+    int budget = common_reasoning(pc, &th);
 
-    if (json_is_object(th)) {
-        json_object_set(body, "thinking", th);
+    if (budget < 0)
+        return budget;
+    if (th) {
+        json_object_set(body, "thinking", (json_t *)th);
         return strcmp(hub_str(th, "type") ? hub_str(th, "type") : "",
                       "enabled") == 0 ? common_int(th, "budget_tokens", 0) : 0;
     }
-    if (th && !json_is_null(th))
-        return pcall_fail(pc, LLMUX_EBADREQ, 0, "\"thinking\" must be an "
-                          "object");
-    if (budget < 0)
-        return pcall_fail(pc, LLMUX_EBADREQ, 0, "reasoning_effort must be "
-                          "\"none\", \"minimal\", \"low\", \"medium\" or "
-                          "\"high\"");
     if (budget > 0)
         json_object_set_new(body, "thinking", json_pack("{s:s, s:i}", "type",
                             "enabled", "budget_tokens", budget));
@@ -441,7 +416,7 @@ static int anthropic_build(struct pcall *pc, struct http_req *out)
 {
     const struct deployment *d = pc->dep;
     json_t *body, *v, *tools, *stop;
-    const json_t *schema;
+    const json_t *schema, *tl;
     json_int_t max_tokens = DEFAULT_MAX_TOKENS, budget;
     int r, mode;
 
@@ -480,8 +455,10 @@ static int anthropic_build(struct pcall *pc, struct http_req *out)
     if (json_array_size(stop))
         json_object_set(body, "stop_sequences", stop);
     json_decref(stop);
-    if ((v = json_object_get(pc->req, "tools")) && !json_is_null(v)) {
-        if ((tools = map_tools(pc, v)) == NULL) {
+    if ((r = common_tools(pc, &tl)) < 0)
+        goto fail;
+    if (tl) {
+        if ((tools = map_tools(pc, tl)) == NULL) {
             r = pc->err.code;
             goto fail;
         }
@@ -712,7 +689,7 @@ out:
 static int emit(struct pcall *pc, struct astream *st, json_t *delta,
                 const char *finish)
 {
-    return common_emit(pc, &st->sid, delta, finish);
+    return common_emit(pc, &st->h.sid, delta, finish);
 }
 
 static int emit_text(struct pcall *pc, struct astream *st, const char *key,
@@ -881,8 +858,8 @@ static int on_event(void *ud, const struct sse_event *ev)
     if (strcmp(t, "message_start") == 0) {
         json_t *m = json_object_get(j, "message");
 
-        if (!st->sid.ready)
-            common_stream_id_init(&st->sid, pc, hub_str(m, "id"),
+        if (!st->h.sid.ready)
+            common_stream_id_init(&st->h.sid, pc, hub_str(m, "id"),
                                   hub_str(m, "model"));
         if (json_is_object(json_object_get(m, "usage"))) {
             usage_take(&st->u, json_object_get(m, "usage"));
@@ -919,29 +896,24 @@ static int on_event(void *ud, const struct sse_event *ev)
     return r;
 }
 
+/* The stream state, made on first use with what the SSE head lacks. */
 static struct astream *stream_state(struct pcall *pc)
 {
     struct astream *st = pc->state;
 
-    if (st)
-        return st;
-    if ((st = calloc(1, sizeof(*st))) == NULL)
-        return NULL;
-    sse_init(&st->sse, COMMON_MAX_EVENT);
-    buf_init(&st->think, MAX_THINKING);
-    buf_init(&st->sig, MAX_SIGNATURE);
-    st->json_mode = common_json_mode(pc->req);
-    pc->state = st;
+    if (st == NULL && (st = common_sse_state(pc, sizeof(*st))) != NULL) {
+        buf_init(&st->think, MAX_THINKING);
+        buf_init(&st->sig, MAX_SIGNATURE);
+        st->json_mode = common_json_mode(pc->req);
+    }
     return st;
 }
 
 static int anthropic_stream_feed(struct pcall *pc, const char *p, size_t n)
 {
-    struct astream *st = stream_state(pc);
-
-    if (st == NULL)
-        return pcall_oom(pc);
-    return common_sse_feed(pc, &st->sse, p, n, on_event);
+    if (stream_state(pc) == NULL)
+        return pc->err.code;
+    return common_sse_feed(pc, sizeof(struct astream), p, n, on_event);
 }
 
 static int anthropic_stream_end(struct pcall *pc)
@@ -950,8 +922,8 @@ static int anthropic_stream_end(struct pcall *pc)
     int r;
 
     if (st == NULL)
-        return pcall_oom(pc);
-    if ((r = common_sse_end(pc, &st->sse, on_event)) < 0)
+        return pc->err.code;
+    if ((r = common_sse_end(pc, sizeof(*st), on_event)) < 0)
         return r;
     /* Without message_delta/message_stop the answer was cut short. */
     if (!st->finished && !st->stopped)
@@ -967,12 +939,10 @@ static void anthropic_stream_free(struct pcall *pc)
     struct astream *st = pc->state;
 
     if (st) {
-        sse_free(&st->sse);
         buf_free(&st->think);
         buf_free(&st->sig);
         free(st->blocks);
-        free(st);
-        pc->state = NULL;
+        common_sse_free(pc);
     }
 }
 

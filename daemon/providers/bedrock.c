@@ -70,13 +70,15 @@ void bedrock_test_set_time(time_t t)
  * here. */
 static int bedrock_creds(struct pcall *pc, struct sigv4_creds *c)
 {
-    c->access_key = getenv("AWS_ACCESS_KEY_ID");
-    c->secret_key = getenv("AWS_SECRET_ACCESS_KEY");
-    c->session_token = getenv("AWS_SESSION_TOKEN");
-    if (c->session_token && *c->session_token == '\0')
-        c->session_token = NULL;
-    if (c->access_key == NULL || *c->access_key == '\0' ||
-        c->secret_key == NULL || *c->secret_key == '\0')
+    const struct deployment *d = pc->dep;
+
+    /* config.c fills these from litellm_params aws_* or, failing that,
+     * from the AWS_* variables at load time. */
+    c->access_key = d->aws_access_key ? d->aws_access_key->p : NULL;
+    c->secret_key = d->aws_secret_key ? d->aws_secret_key->p : NULL;
+    c->session_token = d->aws_session_token ? d->aws_session_token->p :
+                       NULL;
+    if (c->access_key == NULL || c->secret_key == NULL)
         return pcall_fail(pc, LLMUX_EAUTH, 0, "no AWS credentials for "
                           "bedrock: set AWS_ACCESS_KEY_ID/"
                           "AWS_SECRET_ACCESS_KEY or aws_* in model_list");

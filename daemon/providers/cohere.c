@@ -29,8 +29,7 @@ static const char *const known_keys[] = {
 };
 
 struct cohere_stream {
-    struct sse              sse;
-    struct common_stream_id sid;
+    struct common_sse_stream h;          /* first: see common.h */
     int                     finished;  /* message-end seen */
     int                     ntools;    /* tool calls started so far */
     int                     up_index[MAX_TOOL_CALLS]; /* Cohere's index of
@@ -500,7 +499,7 @@ static int cohere_parse(struct pcall *pc, const struct http_resp *r,
 static int emit(struct pcall *pc, struct cohere_stream *st, json_t *delta,
                 const char *finish)
 {
-    return common_emit(pc, &st->sid, delta, finish);
+    return common_emit(pc, &st->h.sid, delta, finish);
 }
 
 /* delta.message of an event. */
@@ -635,9 +634,9 @@ static int on_event(void *ud, const struct sse_event *ev)
     if ((type = hub_str(j, "type")) == NULL)
         type = ev->event;      /* the SSE event name says the same */
     if (strcmp(type, "message-start") == 0) {
-        if (!st->sid.ready)
-            common_stream_id_init(&st->sid, pc, hub_str(j, "id"), NULL);
-        if (!st->sid.role_sent)
+        if (!st->h.sid.ready)
+            common_stream_id_init(&st->h.sid, pc, hub_str(j, "id"), NULL);
+        if (!st->h.sid.role_sent)
             r = emit(pc, st, json_pack("{s:s}", "content", ""), NULL);
     } else if (strcmp(type, "content-start") == 0 ||
                strcmp(type, "content-delta") == 0) {
@@ -664,39 +663,22 @@ static int on_event(void *ud, const struct sse_event *ev)
 
 static int cohere_stream_feed(struct pcall *pc, const char *p, size_t n)
 {
-    struct cohere_stream *st = pc->state;
-
-    if (st == NULL) {
-        if ((st = calloc(1, sizeof(*st))) == NULL)
-            return pcall_oom(pc);
-        sse_init(&st->sse, COMMON_MAX_EVENT);
-        pc->state = st;
-    }
-    return common_sse_feed(pc, &st->sse, p, n, on_event);
+    return common_sse_feed(pc, sizeof(struct cohere_stream), p, n,
+                           on_event);
 }
 
 static int cohere_stream_end(struct pcall *pc)
 {
-    struct cohere_stream *st = pc->state;
+    struct cohere_stream *st;
     int r;
 
-    if (st && (r = common_sse_end(pc, &st->sse, on_event)) < 0)
+    if ((r = common_sse_end(pc, sizeof(*st), on_event)) < 0)
         return r;
-    if (st == NULL || !st->finished)
+    st = pc->state;
+    if (!st->finished)
         return pcall_fail(pc, LLMUX_EUNAVAIL, 200, "%s's stream ended "
                           "before message-end (truncated)", pcall_name(pc));
     return 0;
-}
-
-static void cohere_stream_free(struct pcall *pc)
-{
-    struct cohere_stream *st = pc->state;
-
-    if (st) {
-        sse_free(&st->sse);
-        free(st);
-        pc->state = NULL;
-    }
 }
 
 /* ---- errors ------------------------------------------------------------- */
@@ -730,6 +712,6 @@ const struct provider provider_cohere = {
     .parse       = cohere_parse,
     .stream_feed = cohere_stream_feed,
     .stream_end  = cohere_stream_end,
-    .stream_free = cohere_stream_free,
+    .stream_free = common_sse_free,
     .map_error   = cohere_map_error,
 };

@@ -62,6 +62,17 @@ int common_content_text(const json_t *content, struct buf *out)
     return r;
 }
 
+const json_t *common_messages(struct pcall *pc)
+{
+    json_t *m = json_object_get(pc->req, "messages");
+
+    if (!json_is_array(m)) {
+        pcall_fail(pc, LLMUX_EBADREQ, 0, "\"messages\" must be an array");
+        return NULL;
+    }
+    return m;
+}
+
 json_t *common_text_value(struct pcall *pc, const json_t *content)
 {
     struct buf b;
@@ -115,6 +126,28 @@ int common_image(struct pcall *pc, const json_t *part,
     return 0;
 }
 
+int common_part(struct pcall *pc, const json_t *part, const json_t **ret_text,
+                struct common_image *ret_image)
+{
+    const char *type = hub_str(part, "type");
+    json_t *t = json_object_get(part, "text");
+    int r;
+
+    *ret_text = NULL;
+    if (type == NULL || strcmp(type, "text") == 0) {
+        if (!json_is_string(t))
+            return pcall_fail(pc, LLMUX_EBADREQ, 0, "a text content part "
+                              "needs a \"text\" string");
+        *ret_text = t;
+        return json_string_length(t) ? COMMON_PART_TEXT : COMMON_PART_EMPTY;
+    }
+    if (strcmp(type, "image_url") == 0)
+        return (r = common_image(pc, part, ret_image)) < 0 ? r :
+               COMMON_PART_IMAGE;
+    return pcall_fail(pc, LLMUX_EBADREQ, 0, "%s does not support content "
+                      "parts of type \"%.40s\"", pcall_name(pc), type);
+}
+
 /* Image (and document) types by URL extension and MIME type; format is
  * the short name APIs such as Converse want, NULL where none takes it. */
 static const struct {
@@ -166,6 +199,23 @@ int common_reasoning_budget(const json_t *req)
     if (strcmp(e, "high") == 0)
         return 4096;
     return -1;
+}
+
+int common_reasoning(struct pcall *pc, const json_t **ret_thinking)
+{
+    json_t *th = json_object_get(pc->req, "thinking");
+    const char *e = hub_str(pc->req, "reasoning_effort");
+    int budget = common_reasoning_budget(pc->req);
+
+    *ret_thinking = json_is_object(th) ? th : NULL;
+    if (th && !json_is_null(th) && !json_is_object(th))
+        return pcall_fail(pc, LLMUX_EBADREQ, 0, "\"thinking\" must be an "
+                          "object");
+    if (budget < 0)
+        return pcall_fail(pc, LLMUX_EBADREQ, 0, "unknown reasoning_effort "
+                          "\"%.32s\" (none, minimal, low, medium, high)",
+                          e ? e : "?");
+    return budget;
 }
 
 int common_unsupported(struct pcall *pc, const char *param)
@@ -238,6 +288,38 @@ json_t *common_stop_list(struct pcall *pc)
         json_array_append(out, v);
     }
     return out;
+}
+
+int common_tools(struct pcall *pc, const json_t **ret_tools)
+{
+    json_t *t = json_object_get(pc->req, "tools");
+
+    *ret_tools = NULL;
+    if (t == NULL || json_is_null(t))
+        return 0;
+    if (!json_is_array(t))
+        return pcall_fail(pc, LLMUX_EBADREQ, 0, "\"tools\" must be an "
+                          "array");
+    *ret_tools = t;
+    return 0;
+}
+
+int common_tool(struct pcall *pc, const json_t *tools, size_t i,
+                struct common_tool *ret)
+{
+    json_t *t = json_array_get(tools, i), *params;
+    const char *type = hub_str(t, "type");
+
+    ret->fn = json_object_get(t, "function");
+    ret->name = hub_str(ret->fn, "name");
+    ret->description = hub_str(ret->fn, "description");
+    params = json_object_get(ret->fn, "parameters");
+    ret->parameters = json_is_object(params) ? params : NULL;
+    if ((type && strcmp(type, "function") != 0) || ret->name == NULL)
+        return pcall_fail(pc, LLMUX_EBADREQ, 0, "tools[%zu]: %s takes "
+                          "{\"type\":\"function\", \"function\":{\"name\":"
+                          "…}}", i, pcall_name(pc));
+    return 0;
 }
 
 const char *common_tool_choice(const json_t *req, const char **ret_name)
@@ -406,21 +488,53 @@ void common_feed_failed(struct pcall *pc, int r, const char *what)
         pcall_oom(pc);
 }
 
-int common_sse_feed(struct pcall *pc, struct sse *s, const char *p, size_t n,
+void *common_sse_state(struct pcall *pc, size_t size)
+{
+    struct common_sse_stream *st = pc->state;
+
+    if (st == NULL) {
+        if ((st = calloc(1, size)) == NULL) {
+            pcall_oom(pc);
+            return NULL;
+        }
+        sse_init(&st->sse, COMMON_MAX_EVENT);
+        pc->state = st;
+    }
+    return st;
+}
+
+void common_sse_free(struct pcall *pc)
+{
+    struct common_sse_stream *st = pc->state;
+
+    if (st) {
+        sse_free(&st->sse);
+        free(st);
+        pc->state = NULL;
+    }
+}
+
+int common_sse_feed(struct pcall *pc, size_t size, const char *p, size_t n,
                     sse_cb cb)
 {
-    int r = sse_feed(s, p, n, cb, pc);
+    struct common_sse_stream *st = common_sse_state(pc, size);
+    int r;
 
-    if (r < 0)
+    if (st == NULL)
+        return pc->err.code;
+    if ((r = sse_feed(&st->sse, p, n, cb, pc)) < 0)
         common_feed_failed(pc, r, "stream event");
     return r < 0 ? r : 0;
 }
 
-int common_sse_end(struct pcall *pc, struct sse *s, sse_cb cb)
+int common_sse_end(struct pcall *pc, size_t size, sse_cb cb)
 {
-    int r = sse_end(s, cb, pc);
+    struct common_sse_stream *st = common_sse_state(pc, size);
+    int r;
 
-    if (r < 0)
+    if (st == NULL)
+        return pc->err.code;
+    if ((r = sse_end(&st->sse, cb, pc)) < 0)
         common_feed_failed(pc, r, "stream event");
     return r < 0 ? r : 0;
 }

@@ -34,6 +34,10 @@ json_t *common_max_tokens(const json_t *req);
 void common_copy(const json_t *req, const char *from, json_t *to,
                  const char *key);
 
+/* The "messages" array of the request (borrowed), or NULL with a
+ * bad_request in pc->err when it is not an array. */
+const json_t *common_messages(struct pcall *pc);
+
 /* The text of an OpenAI content value (a string, or an array of parts whose
  * "text" parts are joined with no separator), appended to out. */
 int common_content_text(const json_t *content, struct buf *out);
@@ -53,6 +57,15 @@ struct common_image {
 int common_image(struct pcall *pc, const json_t *part,
                  struct common_image *ret);
 
+/* One part of a content array, checked: COMMON_PART_TEXT (*ret_text its
+ * text, not empty), COMMON_PART_IMAGE (*ret_image parsed) or
+ * COMMON_PART_EMPTY (a text part with empty text, which native APIs
+ * refuse); < 0 with a bad_request for a text part without a text, a bad
+ * image, or any other type of part. */
+enum { COMMON_PART_EMPTY, COMMON_PART_TEXT, COMMON_PART_IMAGE };
+int common_part(struct pcall *pc, const json_t *part, const json_t **ret_text,
+                struct common_image *ret_image);
+
 /* The short format name of an image MIME type ("png", "jpeg", "gif",
  * "webp"; image/jpg is taken for image/jpeg), NULL for any other type. */
 const char *common_image_format(const char *mime, size_t len);
@@ -63,6 +76,11 @@ const char *common_mime_from_url(const char *url);
  * it: low 1024, medium 2048, high 4096 (minimal: 1024). 0 when absent or
  * "none"; -1 for an unknown value. */
 int common_reasoning_budget(const json_t *req);
+/* The same budget, checked, with Anthropic's own "thinking" object
+ * (borrowed into *ret_thinking, NULL when absent), which LiteLLM accepts
+ * too: < 0 with a bad_request for an unknown reasoning_effort or a
+ * "thinking" that is not an object. */
+int common_reasoning(struct pcall *pc, const json_t **ret_thinking);
 
 /* A request parameter the provider cannot honour: with drop_params it is
  * ignored (returns 0); otherwise a bad_request naming the parameter and the
@@ -77,6 +95,20 @@ int common_check_params(struct pcall *pc, const char *const *known);
 /* The "stop" parameter as an array of strings (new reference; an empty
  * array when absent), or NULL with pc->err set when malformed. */
 json_t *common_stop_list(struct pcall *pc);
+
+/* The "tools" array (borrowed into *ret_tools; NULL when absent or null).
+ * 0, or a bad_request when it is not an array. */
+int common_tools(struct pcall *pc, const json_t **ret_tools);
+/* tools[i] checked as a function tool with a name: 0 with the parts
+ * (borrowed) in ret, or a bad_request naming tools[i]. */
+struct common_tool {
+    const json_t *fn;            /* tools[i].function */
+    const char   *name;
+    const char   *description;   /* NULL when none */
+    const json_t *parameters;    /* NULL unless an object */
+};
+int common_tool(struct pcall *pc, const json_t *tools, size_t i,
+                struct common_tool *ret);
 
 /* tool_choice normalised: "auto", "none", "required", or a function name
  * (*ret_name set, returns "function"). NULL when absent. */
@@ -139,15 +171,30 @@ int common_emit_delta(struct pcall *pc, const struct common_stream_id *s,
 int common_emit(struct pcall *pc, struct common_stream_id *s, json_t *delta,
                 const char *finish_reason);
 
+/* The head of an SSE adapter's stream state, which must be its first
+ * member (as struct sockaddr heads the address structs). */
+struct common_sse_stream {
+    struct sse              sse;
+    struct common_stream_id sid;
+};
+/* pc->state as a stream state of size bytes beginning with a struct
+ * common_sse_stream: made zeroed, its parser ready, on first use. NULL
+ * when out of memory (pc->err set). */
+void *common_sse_state(struct pcall *pc, size_t size);
+/* Frees the state made by common_sse_state (the adapter frees what it
+ * added first); NULL is fine. */
+void common_sse_free(struct pcall *pc);
+
 /* Sets pc->err for a stream framing failure r that the callbacks did not
  * explain: over the cap (EUNAVAIL "<name> sent a <what> over 4 MiB"), the
  * caller gone (ECLOSED), anything else internal. */
 void common_feed_failed(struct pcall *pc, int r, const char *what);
-/* sse_feed / sse_end with pc as the callback's ud and failures explained
- * through common_feed_failed. 0 or the failure. */
-int common_sse_feed(struct pcall *pc, struct sse *s, const char *p, size_t n,
+/* sse_feed / sse_end of the state made by common_sse_state(pc, size),
+ * with pc as the callback's ud and failures explained through
+ * common_feed_failed. 0 or the failure. */
+int common_sse_feed(struct pcall *pc, size_t size, const char *p, size_t n,
                     sse_cb cb);
-int common_sse_end(struct pcall *pc, struct sse *s, sse_cb cb);
+int common_sse_end(struct pcall *pc, size_t size, sse_cb cb);
 
 /* An assistant message {role, content, tool_calls, reasoning_content}
  * (new reference, NULL when out of memory): content is stolen (NULL: a

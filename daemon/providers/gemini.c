@@ -32,8 +32,7 @@ static const char *const known_params[] = {
 };
 
 struct gstream {
-    struct sse              sse;
-    struct common_stream_id sid;
+    struct common_sse_stream h;          /* first: see common.h */
     int                     ntools;     /* function calls emitted */
     int                     finished;   /* finish chunk emitted */
 };
@@ -684,7 +683,7 @@ out:
 static int emit(struct pcall *pc, struct gstream *st, json_t *delta,
                 const char *finish)
 {
-    return common_emit(pc, &st->sid, delta, finish);
+    return common_emit(pc, &st->h.sid, delta, finish);
 }
 
 /* Every event is a whole GenerateContentResponse holding the new parts. */
@@ -707,8 +706,8 @@ static int on_event(void *ud, const struct sse_event *ev)
         json_decref(j);
         return r;
     }
-    if (!st->sid.ready)
-        common_stream_id_init(&st->sid, pc, hub_str(j, "responseId"),
+    if (!st->h.sid.ready)
+        common_stream_id_init(&st->h.sid, pc, hub_str(j, "responseId"),
                               hub_str(j, "modelVersion"));
     if (json_is_object(um = json_object_get(j, "usageMetadata")))
         pcall_set_usage(pc, usage_json(um));
@@ -758,51 +757,24 @@ static int on_event(void *ud, const struct sse_event *ev)
     return r;
 }
 
-static struct gstream *stream_state(struct pcall *pc)
-{
-    struct gstream *st = pc->state;
-
-    if (st == NULL && (st = calloc(1, sizeof(*st))) != NULL) {
-        sse_init(&st->sse, COMMON_MAX_EVENT);
-        pc->state = st;
-    }
-    return st;
-}
-
 static int gemini_stream_feed(struct pcall *pc, const char *p, size_t n)
 {
-    struct gstream *st = stream_state(pc);
-
-    if (st == NULL)
-        return pcall_oom(pc);
-    return common_sse_feed(pc, &st->sse, p, n, on_event);
+    return common_sse_feed(pc, sizeof(struct gstream), p, n, on_event);
 }
 
 static int gemini_stream_end(struct pcall *pc)
 {
-    struct gstream *st = stream_state(pc);
+    struct gstream *st;
     int r;
 
-    if (st == NULL)
-        return pcall_oom(pc);
-    if ((r = common_sse_end(pc, &st->sse, on_event)) < 0)
+    if ((r = common_sse_end(pc, sizeof(*st), on_event)) < 0)
         return r;
+    st = pc->state;
     /* The last event always carries a finishReason. */
     if (!st->finished)
         return pcall_fail(pc, LLMUX_EUNAVAIL, 200, "%s stream ended without "
                           "a finishReason (truncated answer)", pcall_name(pc));
     return 0;
-}
-
-static void gemini_stream_free(struct pcall *pc)
-{
-    struct gstream *st = pc->state;
-
-    if (st) {
-        sse_free(&st->sse);
-        free(st);
-        pc->state = NULL;
-    }
 }
 
 static int gemini_map_error(struct pcall *pc, const struct http_resp *r)
@@ -831,6 +803,6 @@ const struct provider provider_gemini = {
     .parse       = gemini_parse,
     .stream_feed = gemini_stream_feed,
     .stream_end  = gemini_stream_end,
-    .stream_free = gemini_stream_free,
+    .stream_free = common_sse_free,
     .map_error   = gemini_map_error,
 };

@@ -29,8 +29,8 @@ static const char *const control_keys[] = {
 };
 
 struct openai_stream {
-    struct sse sse;
-    int        done;       /* saw data: [DONE] */
+    struct common_sse_stream h;      /* first: see common.h */
+    int                      done;   /* saw data: [DONE] */
 };
 
 static int is_control_key(const char *k)
@@ -204,35 +204,19 @@ static int on_event(void *ud, const struct sse_event *ev)
  * with azure.c, like the two hooks below. */
 int openai_stream_feed(struct pcall *pc, const char *p, size_t n)
 {
-    struct openai_stream *st = pc->state;
-
-    if (st == NULL) {
-        if ((st = calloc(1, sizeof(*st))) == NULL)
-            return pcall_oom(pc);
-        sse_init(&st->sse, COMMON_MAX_EVENT);
-        pc->state = st;
-    }
-    return common_sse_feed(pc, &st->sse, p, n, on_event);
+    return common_sse_feed(pc, sizeof(struct openai_stream), p, n,
+                           on_event);
 }
 
+/* An empty 200 stream has nothing to say: no error. */
 int openai_stream_end(struct pcall *pc)
 {
-    struct openai_stream *st = pc->state;
-
-    if (st == NULL)
-        return 0;     /* an empty 200 stream: nothing to say */
-    return common_sse_end(pc, &st->sse, on_event);
+    return common_sse_end(pc, sizeof(struct openai_stream), on_event);
 }
 
 void openai_stream_free(struct pcall *pc)
 {
-    struct openai_stream *st = pc->state;
-
-    if (st) {
-        sse_free(&st->sse);
-        free(st);
-        pc->state = NULL;
-    }
+    common_sse_free(pc);
 }
 
 /* An {"error": …} body -> pc->err; azure.c adds its retry hints. */

@@ -171,6 +171,24 @@ def test_bedrock_model_id_with_colon_is_signed_right():
             assert path == '/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse', path
 
 
+def test_bedrock_credentials_from_config():
+    # aws_* in litellm_params (here through os.environ/ under other names)
+    # win over the AWS_* variables, which are wrong on purpose.
+    env = {'BR_AK': AWS['AWS_ACCESS_KEY_ID'], 'BR_SK': AWS['AWS_SECRET_ACCESS_KEY'],
+           'AWS_ACCESS_KEY_ID': 'AKIDWRONG', 'AWS_SECRET_ACCESS_KEY': 'wrong'}
+    with Fake() as f:
+        cfg = config(f, 'bedrock', 'echo') + (
+            '      aws_access_key_id: os.environ/BR_AK\n'
+            '      aws_secret_access_key: os.environ/BR_SK\n'
+            '      aws_region_name: eu-west-3\n')
+        with Daemon(cfg, env=env) as d:
+            fr = d.client().chat(1, {'model': 'm', 'messages': user('signed')})
+            assert text_of(fr) == 'signed', fr
+            auth = headers_of(f.requests()[-1])['authorization']
+            assert '/eu-west-3/bedrock/aws4_request' in auth, auth
+            assert 'wJalr' not in d.log()
+
+
 def test_azure():
     reqs = check_text_both_ways('azure')
     h = headers_of(reqs[-1])

@@ -66,6 +66,13 @@ static void aws_env_clear(void)
     unsetenv("AWS_SESSION_TOKEN");
 }
 
+static struct secret *env_secret(const char *name)
+{
+    const char *v = getenv(name);
+
+    return v && *v ? secret_new(v, strlen(v)) : NULL;
+}
+
 /* A deployment of model, region us-west-2, and a request (JSON text, may
  * be NULL for stream/parse tests). */
 static void fx_init(struct fx *f, const char *model, const char *req,
@@ -77,6 +84,11 @@ static void fx_init(struct fx *f, const char *model, const char *req,
     f->d.model_name = (char *)"m";
     f->d.upstream_model = (char *)model;
     f->d.params = json_pack("{s:s}", "aws_region_name", "us-west-2");
+    /* As config.c does at load: the AWS_* variables become the
+     * deployment's keys. */
+    f->d.aws_access_key = env_secret("AWS_ACCESS_KEY_ID");
+    f->d.aws_secret_key = env_secret("AWS_SECRET_ACCESS_KEY");
+    f->d.aws_session_token = env_secret("AWS_SESSION_TOKEN");
     f->req = req ? json_loads(req, 0, NULL) : json_pack("{s:[]}",
                                                         "messages");
     if (f->req == NULL) {
@@ -102,6 +114,9 @@ static void fx_free(struct fx *f)
     json_decref(f->chunks);
     json_decref(f->d.params);
     secret_free(f->d.api_key);
+    secret_free(f->d.aws_access_key);
+    secret_free(f->d.aws_secret_key);
+    secret_free(f->d.aws_session_token);
     http_req_free(&f->h);
 }
 
