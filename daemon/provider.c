@@ -221,6 +221,27 @@ int provider_map_error_default(struct pcall *pc, const struct http_resp *r)
     return code;
 }
 
+int provider_map_error_json(struct pcall *pc, const struct http_resp *r,
+                            provider_error_fn on_error)
+{
+    json_t *j = json_loadb(r->body, r->len, 0, NULL), *e;
+    int code = 0;
+
+    if (json_is_array(j))
+        e = json_object_get(json_array_get(j, 0), "error");
+    else
+        e = json_object_get(j, "error");
+    pc->err.retry_after = -1;
+    if (e && !json_is_null(e))
+        code = on_error(pc, e, r->status);
+    if (code == 0)
+        code = provider_map_error_default(pc, r);
+    if (r->retry_after >= 0)
+        pc->err.retry_after = r->retry_after;
+    json_decref(j);
+    return code;
+}
+
 /* Masks what looks like an API key: the deployment's own key, and
  * "sk-…"-style tokens that upstreams echo back in 401 messages. */
 void provider_scrub(const struct deployment *dep, char *msg)

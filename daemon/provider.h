@@ -115,6 +115,15 @@ int provider_code_for(long status, const char *text);
 /* Default map_error: picks the message out of OpenAI-style and common
  * error bodies, keeps it (minus secrets) so a person can act on it. */
 int provider_map_error_default(struct pcall *pc, const struct http_resp *r);
+/* map_error for upstreams whose error bodies are {"error": …} (also
+ * inside an array, as some front ends send): on_error turns the error
+ * value into pc->err and returns its code, or 0 for a value it does not
+ * know, which goes, like any other body, to provider_map_error_default.
+ * The answer's Retry-After wins over a wait on_error found in the body. */
+typedef int (*provider_error_fn)(struct pcall *pc, const json_t *err,
+                                 long status);
+int provider_map_error_json(struct pcall *pc, const struct http_resp *r,
+                            provider_error_fn on_error);
 /* Removes anything that looks like a key of dep from msg, in place. */
 void provider_scrub(const struct deployment *dep, char *msg);
 /* The most useful message of an error body (error.message, message,

@@ -1,7 +1,8 @@
 /* upstream.c -- libcurl multi driven by the libuv loop (see upstream.h).
  * One uv_poll_t per curl socket, stored with curl_multi_assign; freed in
  * its close callback. The timer callback never calls back into curl from
- * inside curl: it only arms the uv timer. */
+ * inside curl: it only arms the uv timer. Finished easy handles go back to
+ * a small pool instead of being freed. */
 #include "upstream.h"
 #include "log.h"
 
@@ -121,6 +122,7 @@ int upstream_init(struct upstream *u, uv_loop_t *loop)
     u->loop = loop;
     u->running = 0;
     u->closing = 0;
+    u->npool = 0;
     if ((u->multi = curl_multi_init()) == NULL)
         return -1;
     uv_timer_init(loop, &u->timer);
@@ -151,6 +153,8 @@ void upstream_remove(struct upstream *u, CURL *easy)
 
 void upstream_close(struct upstream *u)
 {
+    while (u->npool > 0)
+        curl_easy_cleanup(u->pool[--u->npool]);
     u->closing = 1;
     uv_timer_stop(&u->timer);
     uv_close((uv_handle_t *)&u->timer, NULL);
@@ -160,12 +164,23 @@ void upstream_close(struct upstream *u)
 
 CURL *upstream_easy_get(struct upstream *u)
 {
-    (void)u;
+    if (u->npool > 0)
+        return u->pool[--u->npool];
     return curl_easy_init();
 }
 
+/* curl_easy_reset drops every option (so no pointer into the finished
+ * request survives: header list, body, callbacks, private) but keeps the
+ * handle's buffers and caches. The connection itself stays in the multi
+ * handle's cache either way. Past the cap the handle is freed. */
 void upstream_easy_put(struct upstream *u, CURL *easy)
 {
-    (void)u;
-    curl_easy_cleanup(easy);
+    if (easy == NULL)
+        return;
+    if (u->closing || u->npool == UPSTREAM_POOL_MAX) {
+        curl_easy_cleanup(easy);
+        return;
+    }
+    curl_easy_reset(easy);
+    u->pool[u->npool++] = easy;
 }

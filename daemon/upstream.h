@@ -15,12 +15,18 @@ struct upstream_xfer {
     void (*done)(struct upstream_xfer *x, CURLcode result);
 };
 
+/* Idle easy handles kept for reuse. A handle costs about 22 KiB (its
+ * receive buffer included), so the pool holds at most this many. */
+#define UPSTREAM_POOL_MAX 64
+
 struct upstream {
     uv_loop_t  *loop;
     CURLM      *multi;
     uv_timer_t  timer;
     unsigned    running;    /* easy handles in the multi handle */
     int         closing;
+    CURL       *pool[UPSTREAM_POOL_MAX]; /* owned; idle, options reset */
+    unsigned    npool;
 };
 
 int  upstream_init(struct upstream *u, uv_loop_t *loop);
@@ -32,9 +38,11 @@ void upstream_remove(struct upstream *u, CURL *easy);
 /* Closes the timer and the multi handle; transfers must be gone. */
 void upstream_close(struct upstream *u);
 
-/* A configured easy handle from the shared pool (options reset), or NULL.
- * upstream_easy_put returns it; keeping handles alive keeps their DNS and
- * TLS session caches warm. */
+/* An easy handle from the pool (options at their defaults), or a new
+ * one; NULL when out of memory. upstream_easy_put returns it, after it
+ * left the multi handle: reusing handles skips curl_easy_init/cleanup and
+ * their buffer allocations on every request, and keeps each handle's DNS
+ * and TLS session caches warm. */
 CURL *upstream_easy_get(struct upstream *u);
 void  upstream_easy_put(struct upstream *u, CURL *easy);
 

@@ -11,8 +11,6 @@
 #include "secret.h"
 #include "sse.h"
 
-#include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,30 +69,6 @@ static void copy_cache_control(json_t *block, const json_t *from)
 
     if (json_is_object(cc))
         json_object_set(block, "cache_control", cc);
-}
-
-/* Appends blocks (stolen) as a turn of role; merged into the previous
- * message when it has the same role, since the API wants alternation. */
-static int push_turn(json_t *msgs, const char *role, json_t *blocks)
-{
-    size_t n = json_array_size(msgs);
-    json_t *last = n ? json_array_get(msgs, n - 1) : NULL;
-    int r;
-
-    if (blocks == NULL)
-        return -ENOMEM;
-    if (json_array_size(blocks) == 0) {
-        json_decref(blocks);
-        return 0;
-    }
-    if (last && strcmp(hub_str(last, "role"), role) == 0) {
-        r = json_array_extend(json_object_get(last, "content"), blocks);
-        json_decref(blocks);
-        return r < 0 ? -ENOMEM : 0;
-    }
-    return json_array_append_new(msgs, json_pack("{s:s, s:o}", "role", role,
-                                                 "content", blocks)) < 0 ?
-           -ENOMEM : 0;
 }
 
 static json_t *image_block(const struct common_image *im)
@@ -223,16 +197,16 @@ static json_t *tool_result_block(struct pcall *pc, const json_t *msg)
 /* messages -> top-level system blocks and alternating turns. */
 static int map_messages(struct pcall *pc, json_t *body)
 {
-    const json_t *in = common_messages(pc);
-    json_t *msgs = json_array(), *sys = json_array(), *blocks, *m;
+    const json_t *in;
+    json_t *msgs, *sys, *blocks, *m;
     const char *role;
     size_t i;
     int r = 0;
 
-    if (in == NULL) {
-        r = pc->err.code;
-        goto out;
-    }
+    if ((in = common_messages(pc)) == NULL)
+        return pc->err.code;
+    msgs = json_array();
+    sys = json_array();
     if (msgs == NULL || sys == NULL) {
         r = pcall_oom(pc);
         goto out;
@@ -270,7 +244,7 @@ static int map_messages(struct pcall *pc, json_t *body)
             json_decref(blocks);
             goto out;
         }
-        if (push_turn(msgs, role, blocks) < 0) {
+        if (common_push_turn(msgs, role, blocks) < 0) {
             r = pcall_oom(pc);
             goto out;
         }
@@ -367,12 +341,9 @@ static json_int_t map_thinking(struct pcall *pc, json_t *body)
 
     if (budget < 0)
         return budget;
-    if (th) {
+    if (th)
         json_object_set(body, "thinking", (json_t *)th);
-        return strcmp(hub_str(th, "type") ? hub_str(th, "type") : "",
-                      "enabled") == 0 ? common_int(th, "budget_tokens", 0) : 0;
-    }
-    if (budget > 0)
+    else if (budget > 0)
         json_object_set_new(body, "thinking", json_pack("{s:s, s:i}", "type",
                             "enabled", "budget_tokens", budget));
     return budget;
@@ -472,12 +443,9 @@ static int anthropic_build(struct pcall *pc, struct http_req *out)
         goto fail;
     if (pc->stream)
         json_object_set_new(body, "stream", json_true());
-    if ((r = common_put_json(pc, body, &out->body)) < 0)
-        goto fail;
-    json_decref(body);
+    if ((r = common_post_json(pc, body, out)) < 0)
+        return r;
     r = add_url(d, &out->url);
-    if (r == 0)
-        r = http_header_add(out, "Content-Type: application/json");
     if (r == 0)
         r = http_header_add(out, "anthropic-version: %s", ANTHROPIC_VERSION);
     if (r == 0 && pc->stream)
@@ -519,7 +487,8 @@ static void usage_take(struct ausage *u, const json_t *o)
         return;
     u->input = common_int(o, "input_tokens", u->input);
     u->output = common_int(o, "output_tokens", u->output);
-    u->cache_write = common_int(o, "cache_creation_input_tokens", u->cache_write);
+    u->cache_write = common_int(o, "cache_creation_input_tokens",
+                                u->cache_write);
     if (json_is_number(json_object_get(o, "cache_read_input_tokens"))) {
         u->cache_read = common_int(o, "cache_read_input_tokens", 0);
         u->has_cache_read = 1;
@@ -570,82 +539,57 @@ static int code_for(const char *type, long status, const char *msg)
     return provider_code_for(status, msg ? msg : "");
 }
 
-/* An Anthropic {"type":"error","error":{type, message}} object. */
+/* An Anthropic {"type":"error","error":{type, message}} object -> pc->err
+ * and its code; 0 for an error value that is not an object (for
+ * provider_map_error_json). */
 static int error_obj(struct pcall *pc, const json_t *err, long status)
 {
     const char *type = hub_str(err, "type"), *msg = hub_str(err, "message");
 
+    if (!json_is_object(err))
+        return 0;
     return pcall_fail(pc, code_for(type, status, msg), status, "%s: %s (%s)",
                       pcall_name(pc), msg ? msg : "unknown error",
                       type ? type : "error");
 }
 
-/* The JSON tool's input, as the text of the answer. */
-static int add_json_text(struct buf *b, const json_t *v)
-{
-    char *s = common_json_text(v ? v : json_null());
-    int r = s ? buf_adds(b, s) : -ENOMEM;
-
-    free(s);
-    return r;
-}
-
 static int anthropic_parse(struct pcall *pc, const struct http_resp *r,
                            json_t **ret)
 {
-    json_t *j, *content, *blk, *calls = NULL, *thinking = NULL, *msg;
-    json_t *u = NULL;
-    struct buf text, reason;
+    json_t *j, *content, *blk, *thinking, *msg, *u = NULL;
+    struct common_answer a;
     struct common_stream_id sid;
     struct ausage us = {0};
-    int json_mode = common_json_mode(pc->req), have_text = 0, rc = 0;
+    int json_mode = common_json_mode(pc->req), rc;
     size_t i;
 
     *ret = NULL;
-    if ((j = common_parse_json(pc, r->body, r->len, "response")) == NULL)
+    if ((j = common_parse_answer(pc, r, error_obj)) == NULL)
         return pc->err.code;
-    if (json_is_object(json_object_get(j, "error"))) {
-        rc = error_obj(pc, json_object_get(j, "error"), r->status);
-        json_decref(j);
-        return rc;
-    }
     content = json_object_get(j, "content");
     if (!json_is_array(content)) {
         json_decref(j);
         return pcall_fail(pc, LLMUX_EUNAVAIL, r->status, "%s returned a "
-                          "malformed response (no content array)", pcall_name(pc));
+                          "malformed response (no content array)",
+                          pcall_name(pc));
     }
-    buf_init(&text, HTTP_MAX_BODY);
-    buf_init(&reason, HTTP_MAX_BODY);
-    calls = json_array();
+    common_answer_init(&a);
     thinking = json_array();
     json_array_foreach(content, i, blk) {
         const char *t = hub_str(blk, "type");
-        json_t *v;
 
         if (t == NULL)
             continue;
-        if (strcmp(t, "text") == 0 &&
-            json_is_string(v = json_object_get(blk, "text"))) {
-            rc = buf_add(&text, json_string_value(v), json_string_length(v));
-            have_text = 1;
+        if (strcmp(t, "text") == 0) {
+            common_answer_text(&a, json_object_get(blk, "text"));
         } else if (strcmp(t, "tool_use") == 0) {
-            const char *name = hub_str(blk, "name");
-            json_t *input = json_object_get(blk, "input");
-
-            if (json_mode && name && strcmp(name, COMMON_JSON_TOOL) == 0) {
-                rc = add_json_text(&text, input);
-                have_text = 1;
-                continue;
-            }
-            if (json_array_append_new(calls, common_tool_call(hub_str(blk,
-                                      "id"), name, input)) < 0)
-                rc = -ENOMEM;
+            common_answer_call(&a, json_mode, hub_str(blk, "id"),
+                               hub_str(blk, "name"),
+                               json_object_get(blk, "input"));
         } else if (strcmp(t, "thinking") == 0) {
-            v = json_object_get(blk, "thinking");
-            if (json_is_string(v))
-                rc = buf_add(&reason, json_string_value(v),
-                             json_string_length(v));
+            json_t *v = json_object_get(blk, "thinking");
+
+            common_answer_reasoning(&a, v);
             json_array_append_new(thinking, json_pack("{s:s, s:O?, s:O?}",
                                   "type", "thinking", "thinking", v,
                                   "signature",
@@ -653,30 +597,20 @@ static int anthropic_parse(struct pcall *pc, const struct http_resp *r,
         } else if (strcmp(t, "redacted_thinking") == 0) {
             json_array_append(thinking, blk);
         }
-        if (rc < 0)
-            break;
     }
-    if (rc < 0) {
-        rc = common_read_failed(pc, rc, r->status);
-        goto out;
-    }
-    msg = common_message(have_text ? json_stringn(text.p ? text.p : "",
-                                                  text.len) : NULL, calls,
-                         reason.p, reason.len);
+    msg = common_answer_message(pc, &a, r->status);
     if (msg && json_array_size(thinking))
         json_object_set(msg, "thinking_blocks", thinking);
     /* No usage object: none reported (not zeros). */
-    if (json_is_object(json_object_get(j, "usage"))) {
+    if (msg && json_is_object(json_object_get(j, "usage"))) {
         usage_take(&us, json_object_get(j, "usage"));
         u = usage_json(&us);
     }
     common_stream_id_init(&sid, pc, hub_str(j, "id"), hub_str(j, "model"));
-    rc = common_completion(pc, &sid, msg, map_stop(hub_str(j, "stop_reason"),
-                           json_array_size(calls) > 0), u, ret);
-out:
-    buf_free(&text);
-    buf_free(&reason);
-    json_decref(calls);
+    rc = msg ? common_completion(pc, &sid, msg, map_stop(hub_str(j,
+                                 "stop_reason"), json_array_size(a.calls) > 0),
+                                 u, ret) : pc->err.code;
+    common_answer_free(&a);
     json_decref(thinking);
     json_decref(j);
     return rc;
@@ -843,15 +777,12 @@ static int on_event(void *ud, const struct sse_event *ev)
 {
     struct pcall *pc = ud;
     struct astream *st = pc->state;
-    json_t *j;
     const char *t;
-    int r = 0;
+    json_t *j;
+    int r;
 
-    if (ev->data_len == 0)
-        return 0;
-    if ((j = common_parse_json(pc, ev->data, ev->data_len,
-                               "stream event")) == NULL)
-        return pc->err.code;
+    if ((r = common_parse_event(pc, ev, &j)) < 0 || j == NULL)
+        return r;
     t = hub_str(j, "type");
     if (t == NULL)
         t = ev->event;
@@ -948,17 +879,7 @@ static void anthropic_stream_free(struct pcall *pc)
 
 static int anthropic_map_error(struct pcall *pc, const struct http_resp *r)
 {
-    json_t *j = json_loadb(r->body, r->len, 0, NULL);
-    json_t *e = json_object_get(j, "error");
-    int code;
-
-    if (json_is_object(e))
-        code = error_obj(pc, e, r->status);
-    else
-        code = provider_map_error_default(pc, r);
-    pc->err.retry_after = r->retry_after;
-    json_decref(j);
-    return code;
+    return provider_map_error_json(pc, r, error_obj);
 }
 
 const struct provider provider_anthropic = {

@@ -130,25 +130,22 @@ static int add_text(json_t *blocks, const char *s, size_t n)
 
 /* An image_url part -> {"image":{format, source:{bytes}}}. Converse takes
  * inline bytes only (an S3 location aside), so http(s) URLs are refused. */
-static int add_image(struct pcall *pc, json_t *blocks, const json_t *part)
+static int add_image(struct pcall *pc, json_t *blocks,
+                     const struct common_image *im)
 {
-    struct common_image im;
     const char *fmt;
-    int r;
 
-    if ((r = common_image(pc, part, &im)) < 0)
-        return r;
-    if (im.data == NULL)
+    if (im->data == NULL)
         return bad(pc, "Converse does not fetch image URLs: send the image "
                    "inline as a data: URL (data:image/png;base64,…)");
-    if ((fmt = common_image_format(im.mime, im.mime_len)) == NULL)
+    if ((fmt = common_image_format(im->mime, im->mime_len)) == NULL)
         return pcall_fail(pc, LLMUX_EBADREQ, 0, "bedrock: image type "
                           "\"%.*s\" is not supported (png, jpeg, gif, webp)",
-                          (int)(im.mime_len > 64 ? 64 : im.mime_len),
-                          im.mime);
+                          (int)(im->mime_len > 64 ? 64 : im->mime_len),
+                          im->mime);
     if (json_array_append_new(blocks, json_pack("{s:{s:s, s:{s:s%}}}",
                               "image", "format", fmt, "source", "bytes",
-                              im.data, im.data_len)) < 0)
+                              im->data, im->data_len)) < 0)
         return pcall_oom(pc);
     return 0;
 }
@@ -156,6 +153,8 @@ static int add_image(struct pcall *pc, json_t *blocks, const json_t *part)
 /* A user message's content (string or parts) -> blocks. */
 static int user_blocks(struct pcall *pc, const json_t *content, json_t *out)
 {
+    struct common_image im;
+    const json_t *t;
     json_t *part;
     size_t i;
     int r;
@@ -169,21 +168,15 @@ static int user_blocks(struct pcall *pc, const json_t *content, json_t *out)
         return bad(pc, "message content must be a string or an array of "
                    "parts");
     json_array_foreach(content, i, part) {
-        const char *type = hub_str(part, "type");
-        json_t *t = json_object_get(part, "text");
-
-        if (type && strcmp(type, "image_url") == 0) {
-            if ((r = add_image(pc, out, part)) < 0)
-                return r;
-        } else if ((type == NULL || strcmp(type, "text") == 0) &&
-                   json_is_string(t)) {
-            if (add_text(out, json_string_value(t), json_string_length(t)))
-                return pcall_oom(pc);
-        } else {
-            return pcall_fail(pc, LLMUX_EBADREQ, 0, "bedrock: content part "
-                              "type \"%.40s\" is not supported",
-                              type ? type : "?");
-        }
+        if ((r = common_part(pc, part, &t, &im)) < 0)
+            return r;
+        if (r == COMMON_PART_IMAGE)
+            r = add_image(pc, out, &im);
+        else if (r == COMMON_PART_TEXT &&
+                 add_text(out, json_string_value(t), json_string_length(t)))
+            r = pcall_oom(pc);
+        if (r < 0)
+            return r;
     }
     return 0;
 }
@@ -202,7 +195,8 @@ static int assistant_blocks(struct pcall *pc, const json_t *m, json_t *out)
         r = -ENOMEM;
     buf_free(&text);
     if (r < 0)
-        return r == LLMUX_ETOOBIG ? bad(pc, "message too large") : pcall_oom(pc);
+        return r == LLMUX_ETOOBIG ? bad(pc, "message too large") :
+               pcall_oom(pc);
     json_array_foreach(calls, i, c) {
         json_t *fn = json_object_get(c, "function"), *input;
         const char *id = hub_str(c, "id"), *name = hub_str(fn, "name");
@@ -233,7 +227,8 @@ static int tool_block(struct pcall *pc, const json_t *m, json_t *out)
     buf_init(&text, BEDROCK_MAX_TEXT);
     if ((r = common_content_text(json_object_get(m, "content"), &text)) < 0) {
         buf_free(&text);
-        return r == LLMUX_ETOOBIG ? bad(pc, "message too large") : pcall_oom(pc);
+        return r == LLMUX_ETOOBIG ? bad(pc, "message too large") :
+               pcall_oom(pc);
     }
     b = json_pack("{s:{s:s, s:[{s:s%}]}}", "toolResult", "toolUseId", id,
                   "content", "text", text.p ? text.p : "", text.len);
@@ -243,42 +238,18 @@ static int tool_block(struct pcall *pc, const json_t *m, json_t *out)
     return 0;
 }
 
-/* Appends blocks (stolen) as a message of role, merged into the previous
- * one when it has the same role (Converse wants user/assistant turns to
- * alternate). A message with no blocks is dropped. */
-static int push(struct pcall *pc, json_t *msgs, const char *role,
-                json_t *blocks)
-{
-    json_t *last = json_array_get(msgs, json_array_size(msgs) - 1);
-    int r;
-
-    if (json_array_size(blocks) == 0) {
-        json_decref(blocks);
-        return 0;
-    }
-    if (last && strcmp(hub_str(last, "role"), role) == 0) {
-        r = json_array_extend(json_object_get(last, "content"), blocks);
-        json_decref(blocks);
-    } else {
-        r = json_array_append_new(msgs, json_pack("{s:s, s:o}", "role",
-                                                  role, "content", blocks));
-    }
-    return r < 0 ? pcall_oom(pc) : 0;
-}
-
 /* messages -> body.messages and body.system. */
 static int build_messages(struct pcall *pc, json_t *body)
 {
-    json_t *in = json_object_get(pc->req, "messages"), *m;
-    json_t *msgs = json_array(), *sys = json_array();
+    const json_t *in = common_messages(pc);
+    json_t *msgs, *sys, *m;
     size_t i;
     int r = 0;
 
-    if (!json_is_array(in)) {
-        json_decref(msgs);
-        json_decref(sys);
-        return bad(pc, "messages must be an array");
-    }
+    if (in == NULL)
+        return pc->err.code;
+    msgs = json_array();
+    sys = json_array();
     json_array_foreach(in, i, m) {
         const char *role = hub_str(m, "role");
         json_t *blocks = json_array();
@@ -300,20 +271,22 @@ static int build_messages(struct pcall *pc, json_t *body)
         } else if (strcmp(role, "user") == 0) {
             if ((r = user_blocks(pc, json_object_get(m, "content"),
                                  blocks)) == 0)
-                r = push(pc, msgs, "user", json_incref(blocks));
+                r = common_push_turn(msgs, "user", json_incref(blocks));
         } else if (strcmp(role, "assistant") == 0) {
             if ((r = assistant_blocks(pc, m, blocks)) == 0)
-                r = push(pc, msgs, "assistant", json_incref(blocks));
+                r = common_push_turn(msgs, "assistant", json_incref(blocks));
         } else if (strcmp(role, "tool") == 0) {
             /* Tool results travel in a user turn, merged with their
              * neighbours. */
             if ((r = tool_block(pc, m, blocks)) == 0)
-                r = push(pc, msgs, "user", json_incref(blocks));
+                r = common_push_turn(msgs, "user", json_incref(blocks));
         } else {
             r = pcall_fail(pc, LLMUX_EBADREQ, 0, "bedrock: role \"%.32s\" "
                            "is not supported", role);
         }
         json_decref(blocks);
+        if (r == -ENOMEM)
+            r = pcall_oom(pc);
         if (r < 0)
             break;
     }
@@ -364,38 +337,29 @@ static int has_tool_blocks(const json_t *body)
 /* tools, tool_choice and response_format -> body.toolConfig. */
 static int build_tools(struct pcall *pc, json_t *body, int thinking)
 {
-    json_t *tools = json_object_get(pc->req, "tools"), *t, *specs, *jt;
-    json_t *choice = NULL;
+    const json_t *tools;
+    json_t *specs, *jt, *params, *choice = NULL;
+    struct common_tool t;
     const char *tc, *name;
     size_t i;
     int r;
 
-    if ((r = json_format(pc, &jt)) < 0)
+    if ((r = common_tools(pc, &tools)) < 0 || (r = json_format(pc, &jt)) < 0)
         return r;
     r = 0;
-    if (tools && !json_is_null(tools) && !json_is_array(tools)) {
-        json_decref(jt);
-        return bad(pc, "tools must be an array");
-    }
     specs = json_array();
-    json_array_foreach(tools, i, t) {
-        json_t *fn = json_object_get(t, "function"), *params;
-        const char *type = hub_str(t, "type");
-
-        name = hub_str(fn, "name");
-        if ((type && strcmp(type, "function")) || name == NULL) {
+    for (i = 0; i < json_array_size(tools); i++) {
+        if ((r = common_tool(pc, tools, i, &t)) < 0) {
             json_decref(specs);
             json_decref(jt);
-            return bad(pc, "tools must be {\"type\":\"function\", "
-                       "\"function\":{\"name\":…}}");
+            return r;
         }
-        params = json_object_get(fn, "parameters");
-        params = json_is_object(params) ? json_incref(params) :
+        params = t.parameters ? json_incref((json_t *)t.parameters) :
                  json_pack("{s:s, s:{}}", "type", "object", "properties");
         json_array_append_new(specs, json_pack("{s:{s:s, s:s*, s:{s:o}}}",
-                              "toolSpec", "name", name, "description",
-                              hub_str(fn, "description"), "inputSchema",
-                              "json", params));
+                              "toolSpec", "name", t.name, "description",
+                              t.description, "inputSchema", "json",
+                              params));
     }
     if (jt) {
         json_array_append_new(specs, jt);
@@ -438,29 +402,20 @@ static int build_tools(struct pcall *pc, json_t *body, int thinking)
  * (Anthropic models only). Returns the budget (0: none) or < 0. */
 static int build_thinking(struct pcall *pc, json_t *extra)
 {
-    json_t *th = json_object_get(pc->req, "thinking");
-    int budget = common_reasoning_budget(pc->req), r;
+    const json_t *th;
+    int budget = common_reasoning(pc, &th), r;
 
     if (budget < 0)
-        return bad(pc, "reasoning_effort must be minimal, low, medium, high "
-                   "or none");
-    if (th && !json_is_null(th) && !json_is_object(th))
-        return bad(pc, "thinking must be an object");
-    if ((budget > 0 || json_is_object(th)) && !is_anthropic(pc->dep)) {
-        if ((r = common_unsupported(pc, budget > 0 ? "reasoning_effort" :
-                                    "thinking")) < 0)
+        return budget;
+    if ((budget > 0 || th) && !is_anthropic(pc->dep)) {
+        if ((r = common_unsupported(pc, th ? "thinking" :
+                                    "reasoning_effort")) < 0)
             return r;
         return 0;
     }
-    if (json_is_object(th)) {       /* Anthropic's own shape wins */
-        json_t *b = json_object_get(th, "budget_tokens");
-
-        json_object_set(extra, "thinking", th);
-        return json_is_integer(b) && strcmp(hub_str(th, "type") ?
-               hub_str(th, "type") : "", "enabled") == 0 ?
-               (int)json_integer_value(b) : 0;
-    }
-    if (budget > 0)
+    if (th)
+        json_object_set(extra, "thinking", (json_t *)th);
+    else if (budget > 0)
         json_object_set_new(extra, "thinking", json_pack("{s:s, s:i}",
                             "type", "enabled", "budget_tokens", budget));
     return budget;
@@ -633,18 +588,13 @@ static int bedrock_build(struct pcall *pc, struct http_req *out)
     size_t host_len = 0;
     struct buf base, path;
     char hostbuf[256];
-    json_t *body;
     int r;
 
     if ((r = common_check_params(pc, known_params)) < 0)
         return r;
     if ((region = bedrock_region(pc)) == NULL)
         return pc->err.code;
-    if ((body = build_body(pc)) == NULL)
-        return pc->err.code;
-    r = common_put_json(pc, body, &out->body);
-    json_decref(body);
-    if (r < 0)
+    if ((r = common_put_json(pc, build_body(pc), &out->body)) < 0)
         return r;
 
     /* LiteLLM's "bedrock/converse/<id>" names the route, not the model. */
@@ -736,10 +686,9 @@ static int bedrock_parse(struct pcall *pc, const struct http_resp *r,
                          json_t **ret)
 {
     json_t *j = common_parse_json(pc, r->body, r->len, "response");
-    json_t *content, *b, *msg, *calls = NULL, *u;
+    json_t *content, *b, *msg, *u;
     struct common_stream_id sid;
-    struct buf text, think;
-    int json_mode = common_json_mode(pc->req), njson = 0, rc = 0;
+    struct common_answer a;
     const char *finish;
     size_t i;
 
@@ -754,60 +703,30 @@ static int bedrock_parse(struct pcall *pc, const struct http_resp *r,
                           "a malformed response (no output.message."
                           "content)");
     }
-    buf_init(&text, BEDROCK_MAX_TEXT);
-    buf_init(&think, BEDROCK_MAX_TEXT);
+    common_answer_init(&a);
     json_array_foreach(content, i, b) {
-        json_t *t = json_object_get(b, "text");
         json_t *tu = json_object_get(b, "toolUse");
-        json_t *rt = json_object_get(json_object_get(b, "reasoningContent"),
-                                     "reasoningText");
 
-        if (json_is_string(t)) {
-            rc = buf_add(&text, json_string_value(t), json_string_length(t));
-        } else if (json_is_object(tu)) {
-            const char *name = hub_str(tu, "name");
-            json_t *in = json_object_get(tu, "input");
-            char *args;
-
-            if (json_mode && name && strcmp(name, COMMON_JSON_TOOL) == 0) {
-                njson++;
-                args = common_json_text(in);
-                rc = args ? buf_adds(&text, args) : -ENOMEM;
-                free(args);
-            } else {
-                if (calls == NULL)
-                    calls = json_array();
-                rc = json_array_append_new(calls, common_tool_call(
-                         hub_str(tu, "toolUseId"), name, in));
-            }
-        } else if (json_is_object(rt) &&
-                   json_is_string(json_object_get(rt, "text"))) {
-            t = json_object_get(rt, "text");
-            rc = buf_add(&think, json_string_value(t),
-                         json_string_length(t));
-        }
-        if (rc < 0)
-            break;
+        common_answer_text(&a, json_object_get(b, "text"));
+        common_answer_reasoning(&a, json_object_get(json_object_get(
+            json_object_get(b, "reasoningContent"), "reasoningText"),
+            "text"));
+        if (json_is_object(tu))
+            common_answer_call(&a, common_json_mode(pc->req),
+                               hub_str(tu, "toolUseId"), hub_str(tu, "name"),
+                               json_object_get(tu, "input"));
     }
-    if (rc < 0) {
-        buf_free(&text);
-        buf_free(&think);
-        json_decref(calls);
-        json_decref(j);
-        return common_read_failed(pc, rc, r->status);
-    }
-    msg = common_message(text.len || !calls ? json_stringn(text.p ? text.p :
-                         "", text.len) : NULL, calls, think.p, think.len);
-    buf_free(&text);
-    buf_free(&think);
+    msg = common_answer_message(pc, &a, r->status);
     finish = finish_of(hub_str(j, "stopReason"));
-    if (njson && !calls && strcmp(finish, "tool_calls") == 0)
+    if (a.njson && json_array_size(a.calls) == 0 &&
+        strcmp(finish, "tool_calls") == 0)
         finish = "stop";        /* the forced JSON tool is the answer */
-    json_decref(calls);
-    u = usage_of(json_object_get(j, "usage"));
+    common_answer_free(&a);
+    u = msg ? usage_of(json_object_get(j, "usage")) : NULL;
     json_decref(j);
     common_stream_id_init(&sid, pc, NULL, NULL);
-    return common_completion(pc, &sid, msg, finish, u, ret);
+    return msg ? common_completion(pc, &sid, msg, finish, u, ret) :
+           pc->err.code;
 }
 
 /* ---- errors ------------------------------------------------------------- */

@@ -12,8 +12,6 @@
 #include "secret.h"
 #include "sse.h"
 
-#include <ctype.h>
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -43,40 +41,30 @@ struct cohere_stream {
  * URLs alike. */
 static json_t *user_content(struct pcall *pc, const json_t *content)
 {
+    struct common_image img;
+    const json_t *t;
     json_t *parts, *part;
     size_t i;
-    int images = 0;
+    int r, images = 0;
 
     if (!json_is_array(content))
         return common_text_value(pc, content);
     json_array_foreach(content, i, part) {
-        const char *t = hub_str(part, "type");
-
-        if (t && strcmp(t, "image_url") == 0)
-            images = 1;
-        else if (t == NULL || strcmp(t, "text") != 0) {
-            pcall_fail(pc, LLMUX_EBADREQ, 0, "%s does not accept content "
-                       "parts of type \"%s\"", pcall_name(pc), t ? t : "?");
+        if ((r = common_part(pc, part, &t, &img)) < 0)
             return NULL;
-        }
+        images |= r == COMMON_PART_IMAGE;
     }
     if (!images)
         return common_text_value(pc, content);
     parts = json_array();
     json_array_foreach(content, i, part) {
-        const char *t = hub_str(part, "type");
-        struct common_image img;
         json_t *iu, *detail;
 
-        if (strcmp(t, "text") == 0) {
-            json_array_append_new(parts, json_pack("{s:s, s:O?}", "type",
-                                  "text", "text",
-                                  json_object_get(part, "text")));
+        /* Checked above: no failure now. */
+        if (common_part(pc, part, &t, &img) != COMMON_PART_IMAGE) {
+            json_array_append_new(parts, json_pack("{s:s, s:O}", "type",
+                                  "text", "text", t));
             continue;
-        }
-        if (common_image(pc, part, &img) < 0) {
-            json_decref(parts);
-            return NULL;
         }
         iu = json_pack("{s:s}", "url", img.url);
         detail = json_object_get(json_object_get(part, "image_url"),
@@ -171,36 +159,28 @@ static json_t *message_out(struct pcall *pc, const json_t *m, size_t i)
 
 /* tools -> Cohere's; only (when set) keeps just that function, for a
  * tool_choice naming one. */
-static json_t *tools_out(struct pcall *pc, const char *only, int *ret_strict)
+static json_t *tools_out(struct pcall *pc, const json_t *tools,
+                         const char *only, int *ret_strict)
 {
-    json_t *tools = json_object_get(pc->req, "tools"), *out, *t;
+    struct common_tool t;
+    json_t *out, *o;
     size_t i;
 
-    if (!json_is_array(tools)) {
-        pcall_fail(pc, LLMUX_EBADREQ, 0, "tools must be an array");
-        return NULL;
-    }
     out = json_array();
-    json_array_foreach(tools, i, t) {
-        json_t *fn = json_object_get(t, "function"), *o;
-        const char *type = hub_str(t, "type"), *name = hub_str(fn, "name");
-
-        if ((type && strcmp(type, "function") != 0) || name == NULL) {
+    for (i = 0; i < json_array_size(tools); i++) {
+        if (common_tool(pc, tools, i, &t) < 0) {
             json_decref(out);
-            pcall_fail(pc, LLMUX_EBADREQ, 0, "tools[%zu]: %s takes function "
-                       "tools with a name", i, pcall_name(pc));
             return NULL;
         }
-        if (only && strcmp(only, name) != 0)
+        if (only && strcmp(only, t.name) != 0)
             continue;
-        o = json_pack("{s:s}", "name", name);
-        if (json_is_string(json_object_get(fn, "description")))
-            json_object_set(o, "description",
-                            json_object_get(fn, "description"));
-        if (json_is_object(json_object_get(fn, "parameters")))
-            json_object_set(o, "parameters",
-                            json_object_get(fn, "parameters"));
-        if (hub_bool(fn, "strict", 0))
+        o = json_pack("{s:s}", "name", t.name);
+        if (t.description)
+            json_object_set_new(o, "description",
+                                json_string(t.description));
+        if (t.parameters)
+            json_object_set(o, "parameters", (json_t *)t.parameters);
+        if (hub_bool(t.fn, "strict", 0))
             *ret_strict = 1;
         json_array_append_new(out, json_pack("{s:s, s:o}", "type",
                                              "function", "function", o));
@@ -219,18 +199,17 @@ static json_t *tools_out(struct pcall *pc, const char *only, int *ret_strict)
 static int add_tools(struct pcall *pc, json_t *body)
 {
     const char *name, *choice = common_tool_choice(pc->req, &name);
+    const json_t *list;
     json_t *tools;
-    int strict = 0;
+    int r, strict = 0;
 
-    if (json_object_get(pc->req, "tools") == NULL ||
-        json_is_null(json_object_get(pc->req, "tools")) ||
-        json_array_size(json_object_get(pc->req, "tools")) == 0)
-        return 0;
+    if ((r = common_tools(pc, &list)) < 0 || json_array_size(list) == 0)
+        return r;
     if (choice && strcmp(choice, "auto") != 0 && strcmp(choice, "none") &&
         strcmp(choice, "required") && strcmp(choice, "function"))
         return pcall_fail(pc, LLMUX_EBADREQ, 0, "unknown tool_choice \"%s\"",
                           choice);
-    if ((tools = tools_out(pc, name, &strict)) == NULL)
+    if ((tools = tools_out(pc, list, name, &strict)) == NULL)
         return pc->err.code;
     json_object_set_new(body, "tools", tools);
     if (strict)
@@ -264,11 +243,10 @@ static int add_response_format(struct pcall *pc, json_t *body)
 static int add_thinking(struct pcall *pc, json_t *body)
 {
     const char *e = hub_str(pc->req, "reasoning_effort");
-    int budget = common_reasoning_budget(pc->req);
+    int budget = common_reasoning_budget(pc);
 
     if (budget < 0)
-        return pcall_fail(pc, LLMUX_EBADREQ, 0, "unknown reasoning_effort "
-                          "\"%s\" (low, medium, high, none)", e ? e : "?");
+        return budget;
     if (budget > 0)
         json_object_set_new(body, "thinking", json_pack("{s:s, s:i}", "type",
                             "enabled", "token_budget", budget));
@@ -333,20 +311,13 @@ static json_t *build_body(struct pcall *pc)
 static int cohere_build(struct pcall *pc, struct http_req *out)
 {
     const struct deployment *d = pc->dep;
-    json_t *body;
     int r;
 
     if (d->api_key == NULL)
         return provider_no_key(pc, "COHERE_API_KEY");
-    if ((body = build_body(pc)) == NULL)
-        return pc->err.code;
-    r = common_put_json(pc, body, &out->body);
-    json_decref(body);
-    if (r < 0)
+    if ((r = common_post_json(pc, build_body(pc), out)) < 0)
         return r;
     r = buf_addf(&out->url, "%s/v2/chat", d->api_base);
-    if (r == 0)
-        r = http_header_add(out, "Content-Type: application/json");
     if (r == 0)
         r = http_header_add(out, pc->stream ? "Accept: text/event-stream" :
                             "Accept: application/json");
@@ -408,28 +379,6 @@ static int finish_failed(struct pcall *pc, int code, const char *f,
                       detail ? ": " : "", detail ? detail : "");
 }
 
-/* Tool calls of a response message -> OpenAI's (arguments as strings);
- * a call without an id gets "call_<i>". */
-static json_t *calls_in(const json_t *calls)
-{
-    json_t *out = json_array(), *tc;
-    size_t i;
-
-    json_array_foreach(calls, i, tc) {
-        json_t *fn = json_object_get(tc, "function");
-        const char *id = hub_str(tc, "id");
-        char idbuf[32];
-
-        if (id == NULL) {
-            snprintf(idbuf, sizeof(idbuf), "call_%zu", i);
-            id = idbuf;
-        }
-        json_array_append_new(out, common_tool_call(id, hub_str(fn, "name"),
-                              json_object_get(fn, "arguments")));
-    }
-    return out;
-}
-
 static int cohere_parse(struct pcall *pc, const struct http_resp *r,
                         json_t **ret)
 {
@@ -438,7 +387,7 @@ static int cohere_parse(struct pcall *pc, const struct http_resp *r,
     struct common_stream_id sid;
     const char *finish, *plan;
     size_t i;
-    int code, rc = 0;
+    int code, rc = 0, next = 0;
 
     *ret = NULL;
     if ((j = common_parse_json(pc, r->body, r->len, "response")) == NULL)
@@ -475,7 +424,7 @@ static int cohere_parse(struct pcall *pc, const struct http_resp *r,
         else if (type && strcmp(type, "text") == 0 && hub_str(b, "text"))
             buf_adds(&text, hub_str(b, "text"));
     }
-    calls = calls_in(json_object_get(m, "tool_calls"));
+    calls = common_tool_calls(json_object_get(m, "tool_calls"), &next);
     plan = hub_str(m, "tool_plan");
     if (text.len)
         c = json_stringn(text.p, text.len);
@@ -613,8 +562,8 @@ static int on_error_event(struct pcall *pc, const json_t *ev)
         st = 429;
     else if (provider_code_for(400, m) != LLMUX_EBADREQ)
         st = 400;     /* context window or content policy wording */
-    return pcall_fail(pc, provider_code_for(st, m), 200, "%s: %s", pcall_name(pc),
-                      m);
+    return pcall_fail(pc, provider_code_for(st, m), 200, "%s: %s",
+                      pcall_name(pc), m);
 }
 
 static int on_event(void *ud, const struct sse_event *ev)
@@ -625,12 +574,11 @@ static int on_event(void *ud, const struct sse_event *ev)
     json_t *j;
     int r = 0;
 
-    if (st->finished || ev->data_len == 0 ||
+    if (st->finished ||
         (ev->data_len == 6 && memcmp(ev->data, "[DONE]", 6) == 0))
         return 0;
-    if ((j = common_parse_json(pc, ev->data, ev->data_len,
-                               "stream event")) == NULL)
-        return pc->err.code;
+    if ((r = common_parse_event(pc, ev, &j)) < 0 || j == NULL)
+        return r;
     if ((type = hub_str(j, "type")) == NULL)
         type = ev->event;      /* the SSE event name says the same */
     if (strcmp(type, "message-start") == 0) {

@@ -73,6 +73,28 @@ const json_t *common_messages(struct pcall *pc)
     return m;
 }
 
+int common_push_turn(json_t *msgs, const char *role, json_t *blocks)
+{
+    size_t n = json_array_size(msgs);
+    json_t *last = n ? json_array_get(msgs, n - 1) : NULL;
+    int r;
+
+    if (blocks == NULL)
+        return -ENOMEM;
+    if (json_array_size(blocks) == 0) {
+        json_decref(blocks);
+        return 0;
+    }
+    if (last && strcmp(hub_str(last, "role"), role) == 0) {
+        r = json_array_extend(json_object_get(last, "content"), blocks);
+        json_decref(blocks);
+        return r < 0 ? -ENOMEM : 0;
+    }
+    return json_array_append_new(msgs, json_pack("{s:s, s:o}", "role", role,
+                                                 "content", blocks)) < 0 ?
+           -ENOMEM : 0;
+}
+
 json_t *common_text_value(struct pcall *pc, const json_t *content)
 {
     struct buf b;
@@ -186,9 +208,9 @@ const char *common_mime_from_url(const char *url)
     return NULL;
 }
 
-int common_reasoning_budget(const json_t *req)
+int common_reasoning_budget(struct pcall *pc)
 {
-    const char *e = hub_str(req, "reasoning_effort");
+    const char *e = hub_str(pc->req, "reasoning_effort");
 
     if (e == NULL || strcmp(e, "none") == 0)
         return 0;
@@ -198,23 +220,25 @@ int common_reasoning_budget(const json_t *req)
         return 2048;
     if (strcmp(e, "high") == 0)
         return 4096;
-    return -1;
+    return pcall_fail(pc, LLMUX_EBADREQ, 0, "unknown reasoning_effort "
+                      "\"%.32s\" (none, minimal, low, medium, high)", e);
 }
 
 int common_reasoning(struct pcall *pc, const json_t **ret_thinking)
 {
     json_t *th = json_object_get(pc->req, "thinking");
-    const char *e = hub_str(pc->req, "reasoning_effort");
-    int budget = common_reasoning_budget(pc->req);
+    int budget;
 
     *ret_thinking = json_is_object(th) ? th : NULL;
     if (th && !json_is_null(th) && !json_is_object(th))
         return pcall_fail(pc, LLMUX_EBADREQ, 0, "\"thinking\" must be an "
                           "object");
-    if (budget < 0)
-        return pcall_fail(pc, LLMUX_EBADREQ, 0, "unknown reasoning_effort "
-                          "\"%.32s\" (none, minimal, low, medium, high)",
-                          e ? e : "?");
+    if ((budget = common_reasoning_budget(pc)) < 0)
+        return budget;
+    if (*ret_thinking)          /* Anthropic's own shape wins */
+        return strcmp(hub_str(th, "type") ? hub_str(th, "type") : "",
+                      "enabled") == 0 ?
+               (int)common_int(th, "budget_tokens", 0) : 0;
     return budget;
 }
 
@@ -424,6 +448,27 @@ json_t *common_tool_call(const char *id, const char *name,
     return tc;
 }
 
+json_t *common_tool_calls(const json_t *calls, int *next)
+{
+    json_t *out = json_array(), *tc;
+    size_t i;
+
+    json_array_foreach(calls, i, tc) {
+        json_t *fn = json_object_get(tc, "function");
+        const char *id = hub_str(tc, "id");
+        char idbuf[32];
+
+        if (id == NULL || *id == '\0') {
+            snprintf(idbuf, sizeof(idbuf), "call_%d", *next);
+            id = idbuf;
+        }
+        (*next)++;
+        json_array_append_new(out, common_tool_call(id, hub_str(fn, "name"),
+                              json_object_get(fn, "arguments")));
+    }
+    return out;
+}
+
 json_t *common_tool_delta_start(int index, const char *id, const char *name)
 {
     return json_pack("{s:[{s:i, s:s, s:s, s:{s:s, s:s}}]}", "tool_calls",
@@ -553,6 +598,86 @@ json_t *common_message(json_t *content, const json_t *calls,
     return m;
 }
 
+void common_answer_init(struct common_answer *a)
+{
+    memset(a, 0, sizeof(*a));
+    buf_init(&a->text, HTTP_MAX_BODY);
+    buf_init(&a->reasoning, HTTP_MAX_BODY);
+    if ((a->calls = json_array()) == NULL)
+        a->failed = -ENOMEM;
+}
+
+void common_answer_free(struct common_answer *a)
+{
+    buf_free(&a->text);
+    buf_free(&a->reasoning);
+    json_decref(a->calls);
+    a->calls = NULL;
+}
+
+/* Appends a JSON string to b, remembering the first failure. */
+static void answer_add(struct common_answer *a, struct buf *b,
+                       const json_t *s)
+{
+    int r;
+
+    if (json_is_string(s) && a->failed == 0 &&
+        (r = buf_add(b, json_string_value(s), json_string_length(s))) < 0)
+        a->failed = r;
+}
+
+void common_answer_text(struct common_answer *a, const json_t *s)
+{
+    if (json_is_string(s))
+        a->has_text = 1;
+    answer_add(a, &a->text, s);
+}
+
+void common_answer_reasoning(struct common_answer *a, const json_t *s)
+{
+    answer_add(a, &a->reasoning, s);
+}
+
+void common_answer_call(struct common_answer *a, int json_mode,
+                        const char *id, const char *name,
+                        const json_t *input)
+{
+    char *text;
+
+    if (a->failed)
+        return;
+    if (json_mode && name && strcmp(name, COMMON_JSON_TOOL) == 0) {
+        /* The input is the answer: its JSON text is the content. */
+        a->njson++;
+        a->has_text = 1;
+        text = common_json_text(input ? input : json_null());
+        if (text == NULL)
+            a->failed = -ENOMEM;
+        else if (buf_adds(&a->text, text) < 0)
+            a->failed = LLMUX_ETOOBIG;
+        free(text);
+        return;
+    }
+    if (json_array_append_new(a->calls, common_tool_call(id, name,
+                                                         input)) < 0)
+        a->failed = -ENOMEM;
+}
+
+json_t *common_answer_message(struct pcall *pc, const struct common_answer *a,
+                              long status)
+{
+    json_t *content = NULL;
+
+    if (a->failed) {
+        common_read_failed(pc, a->failed, status);
+        return NULL;
+    }
+    if (a->text.len || (a->has_text && json_array_size(a->calls) == 0))
+        content = json_stringn(a->text.p ? a->text.p : "", a->text.len);
+    return common_message(content, a->calls, a->reasoning.p,
+                          a->reasoning.len);
+}
+
 int common_completion(struct pcall *pc, const struct common_stream_id *s,
                       json_t *message, const char *finish_reason,
                       json_t *usage, json_t **ret)
@@ -613,14 +738,53 @@ json_t *common_parse_json(struct pcall *pc, const char *p, size_t n,
     return j;
 }
 
-int common_put_json(struct pcall *pc, const json_t *body, struct buf *out)
+json_t *common_parse_answer(struct pcall *pc, const struct http_resp *r,
+                            provider_error_fn on_error)
 {
-    char *text = json_dumps(body, JSON_COMPACT);
-    int r = text ? buf_adds(out, text) : -ENOMEM;
+    json_t *j = common_parse_json(pc, r->body, r->len, "response");
 
+    if (j && json_is_object(json_object_get(j, "error"))) {
+        if (on_error(pc, json_object_get(j, "error"), r->status) == 0)
+            pcall_fail(pc, LLMUX_EUNAVAIL, r->status, "%s answered with an "
+                       "error", pcall_name(pc));
+        json_decref(j);
+        return NULL;
+    }
+    return j;
+}
+
+int common_parse_event(struct pcall *pc, const struct sse_event *ev,
+                       json_t **ret)
+{
+    *ret = NULL;
+    if (ev->data_len == 0)
+        return 0;
+    *ret = common_parse_json(pc, ev->data, ev->data_len, "stream event");
+    return *ret ? 0 : pc->err.code;
+}
+
+int common_put_json(struct pcall *pc, json_t *body, struct buf *out)
+{
+    char *text;
+    int r;
+
+    if (body == NULL)
+        return pc->err.code ? pc->err.code : pcall_oom(pc);
+    text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    r = text ? buf_adds(out, text) : -ENOMEM;
     free(text);
     if (r == LLMUX_ETOOBIG)
         return pcall_fail(pc, LLMUX_EBADREQ, 0, "the %s request is over "
                           "%u MiB", pcall_name(pc), HTTP_MAX_BODY >> 20);
     return r < 0 ? pcall_oom(pc) : 0;
+}
+
+int common_post_json(struct pcall *pc, json_t *body, struct http_req *out)
+{
+    int r = common_put_json(pc, body, &out->body);
+
+    if (r == 0 && http_header_add(out, "Content-Type: application/json") < 0)
+        r = pcall_oom(pc);
+    return r;
 }

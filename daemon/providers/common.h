@@ -38,6 +38,12 @@ void common_copy(const json_t *req, const char *from, json_t *to,
  * bad_request in pc->err when it is not an array. */
 const json_t *common_messages(struct pcall *pc);
 
+/* Appends blocks (stolen) as a message {role, content: blocks} to msgs,
+ * merged into the last message when it has the same role: the Messages
+ * and Converse APIs want user and assistant turns to alternate. Empty
+ * blocks are dropped. 0, or -ENOMEM. */
+int common_push_turn(json_t *msgs, const char *role, json_t *blocks);
+
 /* The text of an OpenAI content value (a string, or an array of parts whose
  * "text" parts are joined with no separator), appended to out. */
 int common_content_text(const json_t *content, struct buf *out);
@@ -74,12 +80,13 @@ const char *common_mime_from_url(const char *url);
 
 /* OpenAI reasoning_effort -> a thinking budget in tokens, as LiteLLM maps
  * it: low 1024, medium 2048, high 4096 (minimal: 1024). 0 when absent or
- * "none"; -1 for an unknown value. */
-int common_reasoning_budget(const json_t *req);
-/* The same budget, checked, with Anthropic's own "thinking" object
- * (borrowed into *ret_thinking, NULL when absent), which LiteLLM accepts
- * too: < 0 with a bad_request for an unknown reasoning_effort or a
- * "thinking" that is not an object. */
+ * "none"; < 0 with a bad_request for an unknown value. */
+int common_reasoning_budget(struct pcall *pc);
+/* The same budget, checked, or the budget_tokens of Anthropic's own
+ * "thinking" object ({"type":"enabled", …}; 0 for any other type), which
+ * LiteLLM accepts too and which wins (borrowed into *ret_thinking, NULL
+ * when absent). < 0 with a bad_request for an unknown reasoning_effort or
+ * a "thinking" that is not an object. */
 int common_reasoning(struct pcall *pc, const json_t **ret_thinking);
 
 /* A request parameter the provider cannot honour: with drop_params it is
@@ -143,6 +150,12 @@ char *common_json_text(const json_t *v);
 json_t *common_tool_call(const char *id, const char *name,
                          const json_t *args);
 
+/* Tool calls an upstream gives in OpenAI's shape ({id, function:{name,
+ * arguments}}, arguments a JSON text or a JSON value) as hub tool calls
+ * (a new array); one without an id gets "call_<n>", n counting up from
+ * *next (which a stream keeps across its lines). */
+json_t *common_tool_calls(const json_t *calls, int *next);
+
 /* Streaming tool calls: the OpenAI delta for the start of call number
  * index (id and name) and for a fragment of its arguments. */
 json_t *common_tool_delta_start(int index, const char *id, const char *name);
@@ -202,6 +215,34 @@ int common_sse_end(struct pcall *pc, size_t size, sse_cb cb);
  * not empty. */
 json_t *common_message(json_t *content, const json_t *calls,
                        const char *reasoning, size_t reasoning_len);
+/* A non-streamed answer being read part by part (Messages content
+ * blocks, Gemini parts, Converse blocks). init/free pair up. */
+struct common_answer {
+    struct buf text;        /* text parts joined (capped at HTTP_MAX_BODY) */
+    struct buf reasoning;   /* reasoning parts joined */
+    json_t    *calls;       /* hub tool calls, owned */
+    int        has_text;    /* a text part was seen, even an empty one */
+    int        njson;       /* JSON-tool inputs taken as the text */
+    int        failed;      /* the first failure (LLMUX_ETOOBIG, -ENOMEM) */
+};
+void common_answer_init(struct common_answer *a);
+void common_answer_free(struct common_answer *a);
+/* Adds a text / reasoning part (a JSON string; anything else is
+ * ignored). */
+void common_answer_text(struct common_answer *a, const json_t *s);
+void common_answer_reasoning(struct common_answer *a, const json_t *s);
+/* Adds a tool call, or in JSON mode (json_mode set and name
+ * COMMON_JSON_TOOL) the call's input as the text. */
+void common_answer_call(struct common_answer *a, int json_mode,
+                        const char *id, const char *name,
+                        const json_t *input);
+/* The assistant message (new reference), or NULL with pc->err set when a
+ * part could not be added (status: the answer's). content is the text;
+ * null when there is none, or only empty text next to tool calls (as
+ * OpenAI gives it); "" for empty text parts alone. */
+json_t *common_answer_message(struct pcall *pc, const struct common_answer *a,
+                              long status);
+
 /* A non-streamed answer: *ret becomes a chat.completion with one choice
  * holding message (stolen; NULL is an allocation failure); usage (stolen,
  * may be NULL) goes in it and into pc's record. 0, or out of memory. */
@@ -218,13 +259,26 @@ int common_read_failed(struct pcall *pc, int r, long status);
 json_t *common_usage(json_int_t prompt, json_int_t completion,
                      json_int_t cached, json_int_t reasoning);
 
-/* Parses a JSON body; NULL with pc->err set (EUNAVAIL, "… malformed …"). */
+/* Parses a JSON body; NULL with pc->err set (EUNAVAIL, "… malformed"). */
 json_t *common_parse_json(struct pcall *pc, const char *p, size_t n,
                           const char *what);
+/* A 2xx answer body as a JSON object (new reference), or NULL with pc->err
+ * set: malformed, or an {"error": {…}} object in place of the answer,
+ * which on_error turns into pc->err. */
+json_t *common_parse_answer(struct pcall *pc, const struct http_resp *r,
+                            provider_error_fn on_error);
+/* An SSE event's data as a JSON object: 0 with *ret NULL for an event
+ * without data (a keep-alive), *ret a new reference, or < 0 with pc->err
+ * set for a malformed one. */
+int common_parse_event(struct pcall *pc, const struct sse_event *ev,
+                       json_t **ret);
 
-/* body as compact JSON, appended to out (a request body). Over the body
- * cap: a bad_request saying so; otherwise failing is out of memory. 0, or
- * the error with pc->err set. */
-int common_put_json(struct pcall *pc, const json_t *body, struct buf *out);
+/* body (stolen) as compact JSON, appended to out (a request body). Over
+ * the body cap: a bad_request saying so; otherwise failing is out of
+ * memory. body NULL means building it failed: pc->err says why. 0, or the
+ * error with pc->err set. */
+int common_put_json(struct pcall *pc, json_t *body, struct buf *out);
+/* common_put_json into out->body, with the Content-Type header. */
+int common_post_json(struct pcall *pc, json_t *body, struct http_req *out);
 
 #endif

@@ -87,7 +87,7 @@ static int content_parts(struct pcall *pc, const json_t *msg,
 {
     json_t *c = json_object_get(msg, "content"), *part, *p;
     struct common_image im;
-    const char *type;
+    const json_t *t;
     size_t i;
     int r;
 
@@ -103,25 +103,12 @@ static int content_parts(struct pcall *pc, const json_t *msg,
         return pcall_fail(pc, LLMUX_EBADREQ, 0, "message content must be a "
                           "string or an array of parts");
     json_array_foreach(c, i, part) {
-        type = hub_str(part, "type");
-        if (type == NULL || strcmp(type, "text") == 0) {
-            json_t *t = json_object_get(part, "text");
-
-            if (!json_is_string(t))
-                return pcall_fail(pc, LLMUX_EBADREQ, 0, "a text content part "
-                                  "needs a \"text\" string");
-            if (json_string_length(t) == 0)
-                continue;
-            p = json_pack("{s:O}", "text", t);
-        } else if (strcmp(type, "image_url") == 0) {
-            if ((r = common_image(pc, part, &im)) < 0)
-                return r;
-            p = image_part(&im);
-        } else {
-            return pcall_fail(pc, LLMUX_EBADREQ, 0, "%s does not support "
-                              "content parts of type \"%s\"", pcall_name(pc),
-                              type);
-        }
+        if ((r = common_part(pc, part, &t, &im)) < 0)
+            return r;
+        if (r == COMMON_PART_EMPTY)
+            continue;
+        p = r == COMMON_PART_TEXT ? json_pack("{s:O}", "text", t) :
+            image_part(&im);
         if (push_part(contents, role, p) < 0)
             return pcall_oom(pc);
     }
@@ -199,17 +186,17 @@ static int tool_part(struct pcall *pc, const json_t *msg, json_t *contents,
 
 static int map_messages(struct pcall *pc, json_t *body)
 {
-    json_t *in = json_object_get(pc->req, "messages"), *m;
-    json_t *contents = json_array(), *sys = json_array();
-    json_t *names = json_object();
+    const json_t *in;
+    json_t *contents, *sys, *names, *m;
     const char *role;
     size_t i;
     int r = 0;
 
-    if (!json_is_array(in)) {
-        r = pcall_fail(pc, LLMUX_EBADREQ, 0, "\"messages\" must be an array");
-        goto out;
-    }
+    if ((in = common_messages(pc)) == NULL)
+        return pc->err.code;
+    contents = json_array();
+    sys = json_array();
+    names = json_object();
     if (contents == NULL || sys == NULL || names == NULL) {
         r = pcall_oom(pc);
         goto out;
@@ -253,34 +240,30 @@ out:
  * $schema, …). */
 static int map_tools(struct pcall *pc, json_t *body)
 {
-    json_t *tools = json_object_get(pc->req, "tools"), *t, *decls;
+    const json_t *tools;
+    struct common_tool t;
+    json_t *decls, *d;
     size_t i;
+    int r;
 
-    if (tools == NULL || json_is_null(tools))
-        return 0;
-    if (!json_is_array(tools))
-        return pcall_fail(pc, LLMUX_EBADREQ, 0, "\"tools\" must be an array");
+    if ((r = common_tools(pc, &tools)) < 0)
+        return r;
     if (json_array_size(tools) == 0)
         return 0;
     if ((decls = json_array()) == NULL)
         return pcall_oom(pc);
-    json_array_foreach(tools, i, t) {
-        json_t *fn = json_object_get(t, "function"), *params, *d;
-        const char *type = hub_str(t, "type"), *name = hub_str(fn, "name");
-        const char *desc = hub_str(fn, "description");
-
-        if ((type && strcmp(type, "function") != 0) || name == NULL) {
+    for (i = 0; i < json_array_size(tools); i++) {
+        if ((r = common_tool(pc, tools, i, &t)) < 0) {
             json_decref(decls);
-            return pcall_fail(pc, LLMUX_EBADREQ, 0, "tools[%zu]: %s takes "
-                              "function tools with a function.name", i,
-                              pcall_name(pc));
+            return r;
         }
-        d = json_pack("{s:s}", "name", name);
-        params = json_object_get(fn, "parameters");
-        if (d && desc)
-            json_object_set_new(d, "description", json_string(desc));
-        if (d && json_is_object(params))
-            json_object_set(d, "parametersJsonSchema", params);
+        d = json_pack("{s:s}", "name", t.name);
+        if (d && t.description)
+            json_object_set_new(d, "description",
+                                json_string(t.description));
+        if (d && t.parameters)
+            json_object_set(d, "parametersJsonSchema",
+                            (json_t *)t.parameters);
         if (d == NULL || json_array_append_new(decls, d) < 0) {
             json_decref(decls);
             return pcall_oom(pc);
@@ -323,12 +306,14 @@ static int map_tool_choice(struct pcall *pc, json_t *body)
 /* reasoning_effort / thinking -> generationConfig.thinkingConfig. */
 static int map_thinking(struct pcall *pc, json_t *gc)
 {
-    json_t *th = json_object_get(pc->req, "thinking");
+    const json_t *th;
     const char *effort = hub_str(pc->req, "reasoning_effort");
-    int budget = common_reasoning_budget(pc->req);
+    int budget = common_reasoning(pc, &th);
     json_int_t b;
 
-    if (json_is_object(th)) {
+    if (budget < 0)
+        return budget;
+    if (th) {
         if (strcmp(hub_str(th, "type") ? hub_str(th, "type") : "",
                    "enabled") != 0)
             b = 0;
@@ -340,13 +325,6 @@ static int map_thinking(struct pcall *pc, json_t *gc)
                                       "includeThoughts", 1));
         return 0;
     }
-    if (th && !json_is_null(th))
-        return pcall_fail(pc, LLMUX_EBADREQ, 0, "\"thinking\" must be an "
-                          "object");
-    if (budget < 0)
-        return pcall_fail(pc, LLMUX_EBADREQ, 0, "reasoning_effort must be "
-                          "\"none\", \"minimal\", \"low\", \"medium\" or "
-                          "\"high\"");
     if (budget > 0)
         json_object_set_new(gc, "thinkingConfig", json_pack("{s:i, s:b}",
                             "thinkingBudget", budget, "includeThoughts", 1));
@@ -463,13 +441,9 @@ static int gemini_build(struct pcall *pc, struct http_req *out)
         json_decref(body);
         return r;
     }
-    r = common_put_json(pc, body, &out->body);
-    json_decref(body);
-    if (r < 0)
+    if ((r = common_post_json(pc, body, out)) < 0)
         return r;
     r = add_url(pc, &out->url);
-    if (r == 0)
-        r = http_header_add(out, "Content-Type: application/json");
     if (r == 0 && d->api_key)
         r = http_header_secret(out, "x-goog-api-key: ", d->api_key);
     if (r < 0)
@@ -495,9 +469,10 @@ static double parse_duration(const char *s)
     return v;
 }
 
-/* A google.rpc.Status ({code, message, status, details}) -> pc->err. */
-static int rpc_error(struct pcall *pc, const json_t *e, long http_status,
-                     double retry_after)
+/* A google.rpc.Status ({code, message, status, details}) -> pc->err and
+ * its code; 0 for an error value that is not an object (for
+ * provider_map_error_json). */
+static int rpc_error(struct pcall *pc, const json_t *e, long http_status)
 {
     const char *msg = hub_str(e, "message"), *status = hub_str(e, "status");
     long st = http_status && http_status != 200 ? http_status :
@@ -508,6 +483,8 @@ static int rpc_error(struct pcall *pc, const json_t *e, long http_status,
     size_t i;
     int code;
 
+    if (!json_is_object(e))
+        return 0;
     json_array_foreach(json_object_get(e, "details"), i, det) {
         const char *t = hub_str(det, "@type");
 
@@ -541,7 +518,7 @@ static int rpc_error(struct pcall *pc, const json_t *e, long http_status,
     pcall_fail(pc, code, http_status, "%s: %s%s%s%s", pcall_name(pc),
                msg ? msg : "unknown error", status ? " (" : "",
                status ? status : "", status ? ")" : "");
-    pc->err.retry_after = retry_after >= 0 ? retry_after : delay;
+    pc->err.retry_after = delay;
     return code;
 }
 
@@ -586,7 +563,8 @@ static json_t *usage_json(const json_t *um)
     if (thoughts > 0 && prompt + cand != total)
         completion += thoughts;
     return common_usage(prompt, completion,
-                        common_int(um, "cachedContentTokenCount", -1), thoughts);
+                        common_int(um, "cachedContentTokenCount", -1),
+                        thoughts);
 }
 
 static void tool_id(const struct pcall *pc, const json_t *call, int index,
@@ -604,21 +582,16 @@ static void tool_id(const struct pcall *pc, const json_t *call, int index,
 static int gemini_parse(struct pcall *pc, const struct http_resp *r,
                         json_t **ret)
 {
-    json_t *j, *cand, *parts, *part, *calls, *msg, *u = NULL, *um;
-    struct buf text, reason;
+    json_t *j, *cand, *part, *msg, *u = NULL, *um;
+    struct common_answer a;
     struct common_stream_id sid;
-    int have_text = 0, rc = 0;
     const char *finish;
     size_t i;
+    int rc;
 
     *ret = NULL;
-    if ((j = common_parse_json(pc, r->body, r->len, "response")) == NULL)
+    if ((j = common_parse_answer(pc, r, rpc_error)) == NULL)
         return pc->err.code;
-    if (json_is_object(json_object_get(j, "error"))) {
-        rc = rpc_error(pc, json_object_get(j, "error"), r->status, -1);
-        json_decref(j);
-        return rc;
-    }
     cand = json_array_get(json_object_get(j, "candidates"), 0);
     if (!json_is_object(cand)) {
         rc = hub_str(json_object_get(j, "promptFeedback"), "blockReason") ?
@@ -628,54 +601,35 @@ static int gemini_parse(struct pcall *pc, const struct http_resp *r,
         json_decref(j);
         return rc;
     }
-    buf_init(&text, HTTP_MAX_BODY);
-    buf_init(&reason, HTTP_MAX_BODY);
-    if ((calls = json_array()) == NULL)
-        rc = -ENOMEM;
-    parts = json_object_get(json_object_get(cand, "content"), "parts");
-    json_array_foreach(parts, i, part) {
+    common_answer_init(&a);
+    json_array_foreach(json_object_get(json_object_get(cand, "content"),
+                                       "parts"), i, part) {
         json_t *t = json_object_get(part, "text");
         json_t *fc = json_object_get(part, "functionCall");
+        char id[96];
 
-        if (rc < 0)
-            break;
-        if (json_is_string(t) && json_is_true(json_object_get(part,
-                                                              "thought"))) {
-            rc = buf_add(&reason, json_string_value(t),
-                         json_string_length(t));
+        if (json_is_true(json_object_get(part, "thought"))) {
+            common_answer_reasoning(&a, t);
         } else if (json_is_string(t)) {
-            rc = buf_add(&text, json_string_value(t), json_string_length(t));
-            have_text = 1;
+            common_answer_text(&a, t);
         } else if (json_is_object(fc)) {
-            char id[96];
-
-            tool_id(pc, fc, (int)json_array_size(calls), id, sizeof(id));
-            if (json_array_append_new(calls, common_tool_call(id,
-                                      hub_str(fc, "name"),
-                                      json_object_get(fc, "args"))) < 0)
-                rc = -ENOMEM;
+            tool_id(pc, fc, (int)json_array_size(a.calls), id, sizeof(id));
+            common_answer_call(&a, 0, id, hub_str(fc, "name"),
+                               json_object_get(fc, "args"));
         }
         /* inlineData, executableCode, thoughtSignature…: not hub data. */
     }
-    if (rc < 0) {
-        rc = common_read_failed(pc, rc, r->status);
-        goto out;
-    }
-    msg = common_message(have_text ? json_stringn(text.p ? text.p : "",
-                                                  text.len) : NULL, calls,
-                         reason.p, reason.len);
+    msg = common_answer_message(pc, &a, r->status);
     finish = map_finish(hub_str(cand, "finishReason"),
-                        json_array_size(calls) > 0);
+                        json_array_size(a.calls) > 0);
     um = json_object_get(j, "usageMetadata");
-    if (json_is_object(um))
+    if (msg && json_is_object(um))
         u = usage_json(um);
     common_stream_id_init(&sid, pc, hub_str(j, "responseId"),
                           hub_str(j, "modelVersion"));
-    rc = common_completion(pc, &sid, msg, finish ? finish : "stop", u, ret);
-out:
-    buf_free(&text);
-    buf_free(&reason);
-    json_decref(calls);
+    rc = msg ? common_completion(pc, &sid, msg, finish ? finish : "stop", u,
+                                 ret) : pc->err.code;
+    common_answer_free(&a);
     json_decref(j);
     return rc;
 }
@@ -696,13 +650,10 @@ static int on_event(void *ud, const struct sse_event *ev)
     size_t i;
     int r = 0;
 
-    if (ev->data_len == 0)
-        return 0;
-    if ((j = common_parse_json(pc, ev->data, ev->data_len,
-                               "stream event")) == NULL)
-        return pc->err.code;
+    if ((r = common_parse_event(pc, ev, &j)) < 0 || j == NULL)
+        return r;
     if (json_is_object(json_object_get(j, "error"))) {
-        r = rpc_error(pc, json_object_get(j, "error"), 200, -1);
+        r = rpc_error(pc, json_object_get(j, "error"), 200);
         json_decref(j);
         return r;
     }
@@ -777,24 +728,11 @@ static int gemini_stream_end(struct pcall *pc)
     return 0;
 }
 
+/* The {"error": Status} of a non-2xx answer (some front ends wrap it in
+ * an array). */
 static int gemini_map_error(struct pcall *pc, const struct http_resp *r)
 {
-    json_t *j = json_loadb(r->body, r->len, 0, NULL), *e;
-    int code;
-
-    /* Some front ends wrap the Status in an array. */
-    if (json_is_array(j))
-        e = json_object_get(json_array_get(j, 0), "error");
-    else
-        e = json_object_get(j, "error");
-    if (json_is_object(e)) {
-        code = rpc_error(pc, e, r->status, r->retry_after);
-    } else {
-        code = provider_map_error_default(pc, r);
-        pc->err.retry_after = r->retry_after;
-    }
-    json_decref(j);
-    return code;
+    return provider_map_error_json(pc, r, rpc_error);
 }
 
 const struct provider provider_gemini = {

@@ -13,7 +13,6 @@
 #include "provider.h"
 #include "secret.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,24 +35,18 @@ struct ollama_stream {
 static int images_into(struct pcall *pc, const json_t *content, json_t *m)
 {
     json_t *images = NULL, *part;
+    struct common_image img;
+    const json_t *t;
     size_t i;
+    int r;
 
     json_array_foreach(content, i, part) {
-        const char *t = hub_str(part, "type");
-        struct common_image img;
-
-        if (t && strcmp(t, "text") == 0)
-            continue;
-        if (t == NULL || strcmp(t, "image_url") != 0) {
+        if ((r = common_part(pc, part, &t, &img)) < 0) {
             json_decref(images);
-            return pcall_fail(pc, LLMUX_EBADREQ, 0, "%s does not accept "
-                              "content parts of type \"%s\"", pcall_name(pc),
-                              t ? t : "?");
+            return r;
         }
-        if (common_image(pc, part, &img) < 0) {
-            json_decref(images);
-            return pc->err.code;
-        }
+        if (r != COMMON_PART_IMAGE)
+            continue;           /* the text went into content */
         if (img.data == NULL) {
             json_decref(images);
             return pcall_fail(pc, LLMUX_EBADREQ, 0, "%s cannot fetch image "
@@ -166,21 +159,19 @@ static json_t *message_out(struct pcall *pc, const json_t *msgs, size_t i)
  * forcing a call cannot be honoured. */
 static int add_tools(struct pcall *pc, json_t *body)
 {
-    json_t *tools = json_object_get(pc->req, "tools");
     const char *name, *choice = common_tool_choice(pc->req, &name);
+    const json_t *tools;
     int r;
 
-    if (tools == NULL || json_is_null(tools))
-        return 0;
-    if (!json_is_array(tools))
-        return pcall_fail(pc, LLMUX_EBADREQ, 0, "tools must be an array");
+    if ((r = common_tools(pc, &tools)) < 0 || tools == NULL)
+        return r;
     if (choice && strcmp(choice, "none") == 0)
         return 0;
     if (choice && strcmp(choice, "auto") != 0 &&
         (r = common_unsupported(pc, "tool_choice")) < 0)
         return r;
     if (json_array_size(tools) > 0)
-        json_object_set(body, "tools", tools);
+        json_object_set(body, "tools", (json_t *)tools);
     return 0;
 }
 
@@ -203,13 +194,10 @@ static int add_format(struct pcall *pc, json_t *body)
 static int add_think(struct pcall *pc, json_t *body)
 {
     const char *e = hub_str(pc->req, "reasoning_effort");
-    int budget = common_reasoning_budget(pc->req);
+    int budget = common_reasoning_budget(pc);
 
-    if (e == NULL)
-        return 0;
-    if (budget < 0)
-        return pcall_fail(pc, LLMUX_EBADREQ, 0, "unknown reasoning_effort "
-                          "\"%s\" (low, medium, high, none)", e);
+    if (e == NULL || budget < 0)
+        return budget;
     if (budget == 0)
         json_object_set_new(body, "think", json_false());
     else
@@ -220,9 +208,8 @@ static int add_think(struct pcall *pc, json_t *body)
 
 static json_t *build_body(struct pcall *pc)
 {
-    const json_t *req = pc->req;
-    json_t *msgs = json_object_get(req, "messages"), *body, *out, *opts;
-    json_t *stop;
+    const json_t *req = pc->req, *msgs;
+    json_t *body, *out, *opts, *stop;
     size_t i;
 
     if (common_check_params(pc, known_keys) < 0)
@@ -230,10 +217,8 @@ static json_t *build_body(struct pcall *pc)
     if (json_is_false(json_object_get(req, "parallel_tool_calls")) &&
         common_unsupported(pc, "parallel_tool_calls") < 0)
         return NULL;
-    if (!json_is_array(msgs)) {
-        pcall_fail(pc, LLMUX_EBADREQ, 0, "messages must be an array");
+    if ((msgs = common_messages(pc)) == NULL)
         return NULL;
-    }
     /* Ollama streams unless told not to: always say which. */
     body = json_pack("{s:s, s:[], s:b}", "model", pc->dep->upstream_model,
                      "messages", "stream", pc->stream);
@@ -277,18 +262,11 @@ static json_t *build_body(struct pcall *pc)
 static int ollama_build(struct pcall *pc, struct http_req *out)
 {
     const struct deployment *d = pc->dep;
-    json_t *body;
     int r;
 
-    if ((body = build_body(pc)) == NULL)
-        return pc->err.code;
-    r = common_put_json(pc, body, &out->body);
-    json_decref(body);
-    if (r < 0)
+    if ((r = common_post_json(pc, build_body(pc), out)) < 0)
         return r;
     r = buf_addf(&out->url, "%s/api/chat", d->api_base);
-    if (r == 0)
-        r = http_header_add(out, "Content-Type: application/json");
     /* No auth by default; a key means Ollama sits behind a proxy. */
     if (r == 0 && d->api_key)
         r = http_header_secret(out, "Authorization: Bearer ", d->api_key);
@@ -298,28 +276,6 @@ static int ollama_build(struct pcall *pc, struct http_req *out)
 }
 
 /* ---- answers ------------------------------------------------------------ */
-
-/* Tool calls of an Ollama message -> OpenAI's, numbered from *next. */
-static json_t *calls_in(const json_t *calls, int *next)
-{
-    json_t *out = json_array(), *tc;
-    size_t i;
-
-    json_array_foreach(calls, i, tc) {
-        json_t *fn = json_object_get(tc, "function");
-        const char *id = hub_str(tc, "id");
-        char idbuf[32];
-
-        if (id == NULL || *id == '\0') {
-            snprintf(idbuf, sizeof(idbuf), "call_%d", *next);
-            id = idbuf;
-        }
-        (*next)++;
-        json_array_append_new(out, common_tool_call(id, hub_str(fn, "name"),
-                              json_object_get(fn, "arguments")));
-    }
-    return out;
-}
 
 static const char *map_finish(const char *done_reason, int tools)
 {
@@ -386,7 +342,7 @@ static int ollama_parse(struct pcall *pc, const struct http_resp *r,
         t = json_incref(t);
     else
         t = ntools ? NULL : json_string("");
-    calls = calls_in(calls, &next);
+    calls = common_tool_calls(calls, &next);
     msg = common_message(t, calls, hub_str(m, "thinking"),
                          json_string_length(json_object_get(m, "thinking")));
     json_decref(calls);
@@ -432,7 +388,7 @@ static int on_line(void *ud, const char *line, size_t len)
     calls = json_object_get(m, "tool_calls");
     if (json_array_size(calls) > 0) {
         /* Whole calls arrive in one line: one delta each, complete. */
-        json_t *oc = calls_in(calls, &st->ntools), *tc;
+        json_t *oc = common_tool_calls(calls, &st->ntools), *tc;
         size_t i;
         int first = st->ntools - (int)json_array_size(oc);
 
@@ -502,24 +458,20 @@ static void ollama_stream_free(struct pcall *pc)
 
 /* Ollama answers {"error": "…"} with a fitting status (404 for a model not
  * pulled, 400 for a bad request, 500 when the runner fails). */
+static int status_error(struct pcall *pc, const json_t *err, long status)
+{
+    const char *m = json_is_string(err) ? json_string_value(err) :
+                    hub_str(err, "message");
+
+    if (m == NULL)
+        return 0;
+    return pcall_fail(pc, provider_code_for(status, m), status, "%s: %s",
+                      pcall_name(pc), m);
+}
+
 static int ollama_map_error(struct pcall *pc, const struct http_resp *r)
 {
-    json_t *j = json_loadb(r->body, r->len, 0, NULL);
-    json_t *e = json_object_get(j, "error");
-    const char *m = json_is_string(e) ? json_string_value(e) :
-                    hub_str(e, "message");
-    int code;
-
-    if (m == NULL) {
-        json_decref(j);
-        code = provider_map_error_default(pc, r);
-        return code;
-    }
-    code = provider_code_for(r->status, m);
-    pcall_fail(pc, code, r->status, "%s: %s", pcall_name(pc), m);
-    pc->err.retry_after = r->retry_after;
-    json_decref(j);
-    return code;
+    return provider_map_error_json(pc, r, status_error);
 }
 
 const struct provider provider_ollama = {

@@ -1,10 +1,11 @@
 /* openai.c -- the OpenAI chat-completions dialect, and through presets.c
  * every OpenAI-compatible provider (Mistral, Groq, DeepSeek, xAI, …).
  * Owns: building /chat/completions requests (the hub format is OpenAI's, so
- * the body passes through with the upstream model name and the key), and
- * reading bodies and SSE streams back, normalising where compatible
- * providers drift (usage placement, x_groq). The body builder and the
- * readers are shared with azure.c through openai.h. */
+ * the body passes through with the upstream model name and the key, plus
+ * the rules of OpenAI's reasoning models), and reading bodies and SSE
+ * streams back, normalising where compatible providers drift (usage
+ * placement, x_groq). The body builder and the readers are shared with
+ * azure.c through openai.h. */
 #include "common.h"
 #include "config.h"
 #include "hub.h"
@@ -14,7 +15,7 @@
 #include "secret.h"
 #include "sse.h"
 
-#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,11 +34,140 @@ struct openai_stream {
     int                      done;   /* saw data: [DONE] */
 };
 
+/* What OpenAI's reasoning models refuse or want otherwise (see
+ * reasoning_rules). */
+#define R_MAX_COMPLETION 0x1   /* max_tokens -> max_completion_tokens */
+#define R_DEVELOPER      0x2   /* system messages -> developer */
+#define R_USER           0x4   /* system and developer -> user */
+#define R_SAMPLING       0x8   /* temperature 1 only; no top_p, … */
+
+/* Sampling parameters the o-series refuses ("Unsupported parameter");
+ * the list LiteLLM's OpenAIOSeriesConfig keeps out. */
+static const char *const o_series_refused[] = {
+    "top_p", "presence_penalty", "frequency_penalty", "logprobs",
+    "top_logprobs", NULL,
+};
+
 static int is_control_key(const char *k)
 {
     for (size_t i = 0; control_keys[i]; i++)
         if (strcmp(k, control_keys[i]) == 0)
             return 1;
+    return 0;
+}
+
+static int name_is(const char *model, const char *family)
+{
+    size_t n = strlen(family);
+
+    return strncmp(model, family, n) == 0 &&
+           (model[n] == '\0' || model[n] == '-');
+}
+
+/* The R_* rules for an upstream model of the openai or azure preset:
+ * o1, o3 and o4 take developer messages, max_completion_tokens and the
+ * default sampling only; o1-mini and o1-preview (the September 2024
+ * snapshots) take neither system nor developer messages, so those become
+ * user messages as LiteLLM sends them. gpt-5 (not gpt-5-chat, a chat
+ * model) refuses max_tokens too, but gpt-5.1 and later take temperature
+ * and top_p with reasoning_effort "none", so its sampling is left to the
+ * upstream to judge. An Azure deployment is known by its name. */
+static unsigned reasoning_rules(const struct deployment *d)
+{
+    const char *m = d->upstream_model, *slash = strrchr(m, '/');
+
+    if (strcmp(d->preset->name, "openai") != 0 &&
+        strcmp(d->preset->name, "azure") != 0)
+        return 0;
+    m = slash ? slash + 1 : m;
+    if (name_is(m, "o1-mini") || name_is(m, "o1-preview"))
+        return R_MAX_COMPLETION | R_USER | R_SAMPLING;
+    if (name_is(m, "o1") || name_is(m, "o3") || name_is(m, "o4"))
+        return R_MAX_COMPLETION | R_DEVELOPER | R_SAMPLING;
+    if (strncmp(m, "gpt-5", 5) == 0 && strncmp(m, "gpt-5-chat", 10) != 0)
+        return R_MAX_COMPLETION;
+    return 0;
+}
+
+/* A parameter the model refuses: dropped with drop_params, else a
+ * bad_request naming it. */
+static int refuse(struct pcall *pc, json_t *body, const char *param,
+                  const char *why)
+{
+    if (pc->drop_params) {
+        json_object_del(body, param);
+        return 0;
+    }
+    return pcall_fail(pc, LLMUX_EBADREQ, 0, "%s: the reasoning model %s %s "
+                      "(set drop_params: true to drop it)", pcall_name(pc),
+                      pc->dep->upstream_model, why);
+}
+
+/* messages with the roles the model takes: system (and for R_USER
+ * developer) rewritten, the rest shared. */
+static int map_roles(struct pcall *pc, json_t *body, unsigned rules)
+{
+    json_t *in = json_object_get(body, "messages"), *out, *m, *c;
+    const char *to = rules & R_USER ? "user" : "developer";
+    size_t i;
+
+    if (!json_is_array(in) || (out = json_array()) == NULL)
+        return json_is_array(in) ? pcall_oom(pc) : 0;
+    json_array_foreach(in, i, m) {
+        const char *role = hub_str(m, "role");
+
+        if (role && (strcmp(role, "system") == 0 ||
+                     ((rules & R_USER) && strcmp(role, "developer") == 0))) {
+            c = json_copy(m);
+            if (c)
+                json_object_set_new(c, "role", json_string(to));
+        } else {
+            c = json_incref(m);
+        }
+        if (c == NULL || json_array_append_new(out, c) < 0) {
+            json_decref(out);
+            return pcall_oom(pc);
+        }
+    }
+    json_object_set_new(body, "messages", out);
+    return 0;
+}
+
+/* Applies the reasoning-model rules to body (a shallow copy of the
+ * request). reasoning_effort passes as the caller wrote it. */
+static int reasoning_quirks(struct pcall *pc, json_t *body)
+{
+    unsigned rules = reasoning_rules(pc->dep);
+    json_t *mt = json_object_get(body, "max_tokens"), *t;
+    json_t *mct = json_object_get(body, "max_completion_tokens");
+    char why[96];
+    int r;
+
+    /* An explicit max_completion_tokens wins. */
+    if (rules & R_MAX_COMPLETION && mt) {
+        if (!json_is_null(mt) && (mct == NULL || json_is_null(mct)))
+            json_object_set(body, "max_completion_tokens", mt);
+        json_object_del(body, "max_tokens");
+    }
+    if (rules & (R_DEVELOPER | R_USER) && (r = map_roles(pc, body, rules)) < 0)
+        return r;
+    if (!(rules & R_SAMPLING))
+        return 0;
+    /* 1, the default, is the only temperature they take. */
+    t = json_object_get(body, "temperature");
+    if (t && !json_is_null(t) &&
+        !(json_is_number(t) && json_number_value(t) == 1.0) &&
+        (r = refuse(pc, body, "temperature",
+                    "takes \"temperature\" 1 only")) < 0)
+        return r;
+    for (size_t i = 0; o_series_refused[i]; i++) {
+        t = json_object_get(body, o_series_refused[i]);
+        snprintf(why, sizeof(why), "does not support \"%s\"",
+                 o_series_refused[i]);
+        if (t && !json_is_null(t) &&
+            (r = refuse(pc, body, o_series_refused[i], why)) < 0)
+            return r;
+    }
     return 0;
 }
 
@@ -49,7 +179,6 @@ int openai_build_body(struct pcall *pc, unsigned flags, struct buf *out)
     json_t *body, *v;
     const char *k;
     void *tmp;
-    int r;
 
     /* A shallow copy: only top-level keys change. */
     if ((body = json_object()) == NULL)
@@ -58,6 +187,10 @@ int openai_build_body(struct pcall *pc, unsigned flags, struct buf *out)
         if (!is_control_key(k))
             json_object_set(body, k, v);
     json_object_set_new(body, "model", json_string(d->upstream_model));
+    if (reasoning_quirks(pc, body) < 0) {
+        json_decref(body);
+        return pc->err.code;
+    }
     if (pc->stream && !(flags & OPENAI_BODY_NO_STREAM_OPTIONS) &&
         !(d->preset->quirks & QUIRK_NO_STREAM_OPTIONS)) {
         /* Always ask for usage: the done frame and the ledger need it.
@@ -68,9 +201,7 @@ int openai_build_body(struct pcall *pc, unsigned flags, struct buf *out)
         json_object_set_new(so, "include_usage", json_true());
         json_object_set_new(body, "stream_options", so);
     }
-    r = common_put_json(pc, body, out);
-    json_decref(body);
-    return r;
+    return common_put_json(pc, body, out);
 }
 
 static int openai_build(struct pcall *pc, struct http_req *out)
@@ -97,7 +228,7 @@ static int openai_build(struct pcall *pc, struct http_req *out)
 }
 
 /* An {"error": …} object where a completion or chunk was expected. */
-static int body_error(struct pcall *pc, json_t *err, long status)
+static int body_error(struct pcall *pc, const json_t *err, long status)
 {
     const char *m = json_is_object(err) ?
                     hub_str(err, "message") : json_string_value(err);
@@ -175,16 +306,16 @@ static int on_event(void *ud, const struct sse_event *ev)
     struct pcall *pc = ud;
     struct openai_stream *st = pc->state;
     json_t *chunk, *choices;
+    int r;
 
-    if (st->done || ev->data_len == 0)
+    if (st->done)
         return 0;
     if (ev->data_len == 6 && memcmp(ev->data, "[DONE]", 6) == 0) {
         st->done = 1;
         return 0;
     }
-    if ((chunk = common_parse_json(pc, ev->data, ev->data_len,
-                                   "stream event")) == NULL)
-        return pc->err.code;
+    if ((r = common_parse_event(pc, ev, &chunk)) < 0 || chunk == NULL)
+        return r;
     if (json_object_get(chunk, "error")) {
         int code = body_error(pc, json_object_get(chunk, "error"), 0);
 
@@ -219,24 +350,21 @@ void openai_stream_free(struct pcall *pc)
     common_sse_free(pc);
 }
 
+/* The {"error": …} of a non-2xx answer: the status decides over the
+ * words, except for the two kinds of 400 that callers route on. */
+static int status_error(struct pcall *pc, const json_t *err, long status)
+{
+    int code = body_error(pc, err, status);
+
+    if (code != LLMUX_ECONTEXT && code != LLMUX_EPOLICY)
+        pc->err.code = code = provider_code_for(status, "");
+    return code;
+}
+
 /* An {"error": …} body -> pc->err; azure.c adds its retry hints. */
 int openai_map_error(struct pcall *pc, const struct http_resp *r)
 {
-    json_t *j = json_loadb(r->body, r->len, 0, NULL);
-    int code;
-
-    if (json_is_object(j) && json_object_get(j, "error")) {
-        code = body_error(pc, json_object_get(j, "error"), r->status);
-        /* The status decides over the words, except for the two kinds of
-         * 400 that callers route on. */
-        if (code != LLMUX_ECONTEXT && code != LLMUX_EPOLICY)
-            pc->err.code = code = provider_code_for(r->status, "");
-    } else {
-        code = provider_map_error_default(pc, r);
-    }
-    pc->err.retry_after = r->retry_after;
-    json_decref(j);
-    return code;
+    return provider_map_error_json(pc, r, status_error);
 }
 
 const struct provider provider_openai = {

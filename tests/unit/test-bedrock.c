@@ -5,11 +5,9 @@
  * fed whole, split at every byte and byte by byte, in-stream exceptions,
  * and error bodies through map_error. */
 #include "test.h"
+#include "adapter-harness.h"
 
-#include "config.h"
 #include "eventstream.h"
-#include "presets.h"
-#include "provider.h"
 #include "secret.h"
 
 #include <jansson.h>
@@ -25,20 +23,6 @@ void bedrock_test_set_time(time_t t);
 #define SK      "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
 
 /* ---- fixtures ----------------------------------------------------------- */
-
-struct fx {
-    struct deployment d;
-    struct pcall      pc;
-    struct http_req   h;
-    json_t           *req;
-    json_t           *chunks;     /* what emit collected */
-};
-
-static int collect(void *ud, json_t *chunk)
-{
-    json_array_append_new(ud, chunk);
-    return 0;
-}
 
 static int refuse(void *ud, json_t *chunk)
 {
@@ -73,94 +57,46 @@ static struct secret *env_secret(const char *name)
     return v && *v ? secret_new(v, strlen(v)) : NULL;
 }
 
-/* A deployment of model, region us-west-2, and a request (JSON text, may
- * be NULL for stream/parse tests). */
-static void fx_init(struct fx *f, const char *model, const char *req,
-                    int stream)
+/* Region us-west-2, and as config.c does at load: the AWS_* variables
+ * become the deployment's keys. */
+static void bedrock_setup(struct ah *f)
 {
-    memset(f, 0, sizeof(*f));
-    f->d.preset = preset_find("bedrock", 7);
-    f->d.prov = &provider_bedrock;
-    f->d.model_name = (char *)"m";
-    f->d.upstream_model = (char *)model;
-    f->d.params = json_pack("{s:s}", "aws_region_name", "us-west-2");
-    /* As config.c does at load: the AWS_* variables become the
-     * deployment's keys. */
-    f->d.aws_access_key = env_secret("AWS_ACCESS_KEY_ID");
-    f->d.aws_secret_key = env_secret("AWS_SECRET_ACCESS_KEY");
-    f->d.aws_session_token = env_secret("AWS_SESSION_TOKEN");
-    f->req = req ? json_loads(req, 0, NULL) : json_pack("{s:[]}",
-                                                        "messages");
-    if (f->req == NULL) {
-        fprintf(stderr, "  bad request literal: %s\n", req);
-        abort();
-    }
-    f->chunks = json_array();
-    f->pc.prov = &provider_bedrock;
-    f->pc.dep = &f->d;
-    f->pc.req = f->req;
-    f->pc.stream = stream;
-    f->pc.seq = 7;
-    f->pc.emit = collect;
-    f->pc.emit_ud = f->chunks;
-    http_req_init(&f->h);
+    f->dep.params = json_pack("{s:s}", "aws_region_name", "us-west-2");
+    f->dep.aws_access_key = env_secret("AWS_ACCESS_KEY_ID");
+    f->dep.aws_secret_key = env_secret("AWS_SECRET_ACCESS_KEY");
+    f->dep.aws_session_token = env_secret("AWS_SESSION_TOKEN");
 }
 
-static void fx_free(struct fx *f)
+static void bedrock_teardown(struct ah *f)
 {
-    provider_bedrock.stream_free(&f->pc);
-    json_decref(f->pc.usage);
-    json_decref(f->req);
-    json_decref(f->chunks);
-    json_decref(f->d.params);
-    secret_free(f->d.api_key);
-    secret_free(f->d.aws_access_key);
-    secret_free(f->d.aws_secret_key);
-    secret_free(f->d.aws_session_token);
-    http_req_free(&f->h);
+    json_decref(f->dep.params);
+    secret_free(f->dep.aws_access_key);
+    secret_free(f->dep.aws_secret_key);
+    secret_free(f->dep.aws_session_token);
+}
+
+/* The harness's target (adapter-harness.h); tests vary the model. */
+static const struct ah_target bedrock = {
+    .prov = &provider_bedrock, .preset = "bedrock", .model = CLAUDE,
+    .seq = 7, .setup = bedrock_setup, .teardown = bedrock_teardown,
+};
+
+/* A deployment of model, and a request (JSON text, NULL: {}). */
+static void fx_init(struct ah *f, const char *model, const char *req,
+                    int stream)
+{
+    if (!ah_init(f, &bedrock, req, stream))
+        abort();
+    f->dep.upstream_model = (char *)model;
 }
 
 /* The value of header name in h, or NULL. */
 static const char *header(const struct http_req *h, const char *name)
 {
+    const char *line = ah_header(h, name);
     size_t n = strlen(name);
 
-    for (struct curl_slist *s = h->headers; s; s = s->next)
-        if (strncasecmp(s->data, name, n) == 0 && s->data[n] == ':')
-            return s->data + n + 1 + (s->data[n + 1] == ' ');
-    return NULL;
-}
-
-static int nheaders(const struct http_req *h)
-{
-    int n = 0;
-
-    for (struct curl_slist *s = h->headers; s; s = s->next)
-        n++;
-    return n;
-}
-
-/* Whether the built body equals the JSON literal want; prints both if
- * not. */
-static int body_is(const struct fx *f, const char *want)
-{
-    json_t *got = json_loadb(f->h.body.p, f->h.body.len, 0, NULL);
-    json_t *w = json_loads(want, 0, NULL);
-    int ok = got && w && json_equal(got, w);
-
-    if (!ok) {
-        char *wt = w ? json_dumps(w, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
-        char *gt = got ? json_dumps(got, JSON_SORT_KEYS | JSON_COMPACT)
-                       : NULL;
-
-        fprintf(stderr, "  body mismatch\n    got  %s\n    want %s\n",
-                gt ? gt : f->h.body.p, wt ? wt : want);
-        free(wt);
-        free(gt);
-    }
-    json_decref(got);
-    json_decref(w);
-    return ok;
+    return line ? line + n + 1 + (line[n + 1] == ' ') : NULL;
 }
 
 static void sha256_hex(const void *p, size_t n, char out[65])
@@ -176,7 +112,7 @@ static void sha256_hex(const void *p, size_t n, char out[65])
 
 TEST(bedrock_build_text_signed)
 {
-    struct fx f;
+    struct ah f;
     char hash[65], cred[256], date[9];
     const char *a;
 
@@ -198,7 +134,7 @@ TEST(bedrock_build_text_signed)
     ASSERT_STR_EQ(f.h.url.p, "https://bedrock-runtime.us-west-2.amazonaws"
                   ".com/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0"
                   "/converse");
-    ASSERT(body_is(&f,
+    ASSERT(ah_body_is(&f,
         "{\"messages\":["
         "{\"role\":\"user\",\"content\":[{\"text\":\"Hi\"},"
         "{\"text\":\"there\"}]},"
@@ -228,18 +164,18 @@ TEST(bedrock_build_text_signed)
              "Signature=", date);
     ASSERT(strncmp(a, cred, strlen(cred)) == 0);
     ASSERT_EQ(strlen(a), strlen(cred) + 64);
-    ASSERT_EQ(nheaders(&f.h), 6);
+    ASSERT_EQ(ah_nheaders(&f.h), 6);
     /* The secret key never shows up anywhere. */
     for (struct curl_slist *s = f.h.headers; s; s = s->next)
         ASSERT(strstr(s->data, SK) == NULL);
     ASSERT(strstr(f.h.url.p, AK) == NULL);
-    fx_free(&f);
+    ah_free(&f);
     aws_env_clear();
 }
 
 TEST(bedrock_build_stream_session_token)
 {
-    struct fx f;
+    struct ah f;
     const char *a;
 
     aws_env("FQoGZXIvYXdzEXAMPLETOKEN");
@@ -250,18 +186,18 @@ TEST(bedrock_build_stream_session_token)
     ASSERT_STR_EQ(f.h.url.p, "https://bedrock-runtime.us-west-2.amazonaws"
                   ".com/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0"
                   "/converse-stream");
-    ASSERT(body_is(&f, "{\"messages\":[{\"role\":\"user\",\"content\":"
+    ASSERT(ah_body_is(&f, "{\"messages\":[{\"role\":\"user\",\"content\":"
                    "[{\"text\":\"Hi\"}]}]}"));
     ASSERT_STR_EQ(header(&f.h, "Accept"),
                   "application/vnd.amazon.eventstream");
     ASSERT_STR_EQ(header(&f.h, "X-Amz-Security-Token"),
                   "FQoGZXIvYXdzEXAMPLETOKEN");
-    ASSERT_EQ(nheaders(&f.h), 7);
+    ASSERT_EQ(ah_nheaders(&f.h), 7);
     a = header(&f.h, "Authorization");
     ASSERT(a && strstr(a, "SignedHeaders=accept;content-type;host;"
                        "x-amz-content-sha256;x-amz-date;"
                        "x-amz-security-token, Signature=") != NULL);
-    fx_free(&f);
+    ah_free(&f);
     aws_env_clear();
 }
 
@@ -286,12 +222,12 @@ TEST(bedrock_sign_fixed_time_matches_botocore)
     static const char body[] = "{\"messages\":[{\"role\":\"user\","
         "\"content\":[{\"text\":\"Hello\"}]}],\"inferenceConfig\":"
         "{\"maxTokens\":100}}";
-    struct fx f;
+    struct ah f;
 
     aws_env(NULL);
     fx_init(&f, CLAUDE, "{\"model\":\"c\",\"messages\":[{\"role\":\"user\","
             "\"content\":\"Hello\"}],\"max_tokens\":100}", 0);
-    json_object_set_new(f.d.params, "aws_region_name",
+    json_object_set_new(f.dep.params, "aws_region_name",
                         json_string("us-east-1"));
     bedrock_test_set_time(1440938160);      /* 2015-08-30T12:36:00Z */
     ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
@@ -304,13 +240,13 @@ TEST(bedrock_sign_fixed_time_matches_botocore)
     ASSERT_STR_EQ(header(&f.h, "X-Amz-Content-Sha256"),
                   BOTOCORE_PAYLOAD_HASH);
     ASSERT_STR_EQ(header(&f.h, "Authorization"), BOTOCORE_AUTHORIZATION);
-    fx_free(&f);
+    ah_free(&f);
     aws_env_clear();
 }
 
 TEST(bedrock_build_images)
 {
-    struct fx f;
+    struct ah f;
 
     aws_env(NULL);
     fx_init(&f, CLAUDE, "{\"messages\":[{\"role\":\"user\",\"content\":["
@@ -320,13 +256,13 @@ TEST(bedrock_build_images)
             "{\"type\":\"image_url\",\"image_url\":"
             "\"data:image/jpg;base64,/9j/4AAQ\"}]}]}", 0);
     ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
-    ASSERT(body_is(&f, "{\"messages\":[{\"role\":\"user\",\"content\":["
+    ASSERT(ah_body_is(&f, "{\"messages\":[{\"role\":\"user\",\"content\":["
         "{\"text\":\"What is this?\"},"
         "{\"image\":{\"format\":\"png\",\"source\":{\"bytes\":"
         "\"iVBORw0KGgo=\"}}},"
         "{\"image\":{\"format\":\"jpeg\",\"source\":{\"bytes\":"
         "\"/9j/4AAQ\"}}}]}]}"));
-    fx_free(&f);
+    ah_free(&f);
 
     /* http(s) URLs: Converse has no URL source. */
     fx_init(&f, CLAUDE, "{\"messages\":[{\"role\":\"user\",\"content\":["
@@ -336,7 +272,7 @@ TEST(bedrock_build_images)
     ASSERT_EQ(f.pc.err.code, LLMUX_EBADREQ);
     ASSERT(strstr(f.pc.err.message, "bedrock") != NULL);
     ASSERT(strstr(f.pc.err.message, "data: URL") != NULL);
-    fx_free(&f);
+    ah_free(&f);
 
     /* An image type Converse does not take. */
     fx_init(&f, CLAUDE, "{\"messages\":[{\"role\":\"user\",\"content\":["
@@ -344,14 +280,14 @@ TEST(bedrock_build_images)
             "\"data:image/bmp;base64,Qk0=\"}}]}]}", 0);
     ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), LLMUX_EBADREQ);
     ASSERT(strstr(f.pc.err.message, "image/bmp") != NULL);
-    fx_free(&f);
+    ah_free(&f);
 
     /* Audio parts have no Converse block. */
     fx_init(&f, CLAUDE, "{\"messages\":[{\"role\":\"user\",\"content\":["
             "{\"type\":\"input_audio\",\"input_audio\":{}}]}]}", 0);
     ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), LLMUX_EBADREQ);
     ASSERT(strstr(f.pc.err.message, "input_audio") != NULL);
-    fx_free(&f);
+    ah_free(&f);
     aws_env_clear();
 }
 
@@ -382,7 +318,7 @@ TEST(bedrock_build_tools_and_choice)
           "{\"name\":\"now\"}}" },
     };
     char req[2048], want[2048];
-    struct fx f;
+    struct ah f;
 
     aws_env(NULL);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -391,20 +327,20 @@ TEST(bedrock_build_tools_and_choice)
                  TOOLS_WANT "%s}}", cases[i][1]);
         fx_init(&f, CLAUDE, req, 0);
         ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
-        ASSERT(body_is(&f, want));
-        fx_free(&f);
+        ASSERT(ah_body_is(&f, want));
+        ah_free(&f);
     }
     /* "none" with no tool blocks in the history: no tools at all. */
     fx_init(&f, CLAUDE, "{" HI "," TOOLS_JSON ",\"tool_choice\":\"none\"}",
             0);
     ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
-    ASSERT(body_is(&f, "{" HI_WANT "}"));
-    fx_free(&f);
+    ASSERT(ah_body_is(&f, "{" HI_WANT "}"));
+    ah_free(&f);
     /* Bad tools. */
     fx_init(&f, CLAUDE, "{" HI ",\"tools\":[{\"type\":\"code_interpreter\"}]}",
             0);
     ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), LLMUX_EBADREQ);
-    fx_free(&f);
+    ah_free(&f);
     aws_env_clear();
 }
 
@@ -433,14 +369,14 @@ TEST(bedrock_build_tools_and_choice)
 
 TEST(bedrock_build_tool_results)
 {
-    struct fx f;
+    struct ah f;
 
     aws_env(NULL);
     fx_init(&f, CLAUDE, "{" HISTORY "," TOOLS_JSON "}", 0);
     ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
-    ASSERT(body_is(&f, "{" HISTORY_WANT ",\"toolConfig\":{" TOOLS_WANT
+    ASSERT(ah_body_is(&f, "{" HISTORY_WANT ",\"toolConfig\":{" TOOLS_WANT
                    "}}"));
-    fx_free(&f);
+    ah_free(&f);
 
     /* tool_choice "none" with tool blocks in the history: Converse needs
      * the toolConfig and cannot say "none". */
@@ -449,84 +385,85 @@ TEST(bedrock_build_tool_results)
     ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), LLMUX_EBADREQ);
     ASSERT(strstr(f.pc.err.message, "tool_choice") != NULL);
     ASSERT(strstr(f.pc.err.message, "drop_params") != NULL);
-    fx_free(&f);
+    ah_free(&f);
     fx_init(&f, CLAUDE, "{" HISTORY "," TOOLS_JSON ",\"tool_choice\":"
             "\"none\"}", 0);
     f.pc.drop_params = 1;
     ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
-    ASSERT(body_is(&f, "{" HISTORY_WANT ",\"toolConfig\":{" TOOLS_WANT
+    ASSERT(ah_body_is(&f, "{" HISTORY_WANT ",\"toolConfig\":{" TOOLS_WANT
                    "}}"));
-    fx_free(&f);
+    ah_free(&f);
 
     /* Arguments that are not JSON; a tool message without its id. */
     fx_init(&f, CLAUDE, "{\"messages\":[{\"role\":\"assistant\","
             "\"tool_calls\":[{\"id\":\"t\",\"type\":\"function\","
             "\"function\":{\"name\":\"f\",\"arguments\":\"{oops\"}}]}]}", 0);
     ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), LLMUX_EBADREQ);
-    ASSERT(strstr(f.pc.err.message, "not valid JSON") != NULL);
-    fx_free(&f);
+    ASSERT(strstr(f.pc.err.message, "tool_calls[0].function.arguments") !=
+           NULL);
+    ah_free(&f);
     fx_init(&f, CLAUDE, "{\"messages\":[{\"role\":\"tool\","
             "\"content\":\"x\"}]}", 0);
     ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), LLMUX_EBADREQ);
     ASSERT(strstr(f.pc.err.message, "tool_call_id") != NULL);
-    fx_free(&f);
+    ah_free(&f);
     aws_env_clear();
 }
 
 TEST(bedrock_build_json_mode)
 {
-    struct fx f;
+    struct ah f;
 
     aws_env(NULL);
     fx_init(&f, CLAUDE, "{" HI ",\"response_format\":{\"type\":"
             "\"json_object\"}}", 0);
     ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
-    ASSERT(body_is(&f, "{" HI_WANT ",\"toolConfig\":{\"tools\":[{"
+    ASSERT(ah_body_is(&f, "{" HI_WANT ",\"toolConfig\":{\"tools\":[{"
         "\"toolSpec\":{\"name\":\"json_tool_call\",\"inputSchema\":{\"json\":"
         "{\"type\":\"object\",\"properties\":{},\"additionalProperties\":"
         "true}}}}],\"toolChoice\":{\"tool\":{\"name\":\"json_tool_call\"}}}}"));
-    fx_free(&f);
+    ah_free(&f);
 
     fx_init(&f, CLAUDE, "{" HI ",\"response_format\":{\"type\":"
             "\"json_schema\",\"json_schema\":{\"name\":\"person\","
             "\"description\":\"A person\",\"schema\":{\"type\":\"object\","
             "\"properties\":{\"name\":{\"type\":\"string\"}}}}}}", 0);
     ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
-    ASSERT(body_is(&f, "{" HI_WANT ",\"toolConfig\":{\"tools\":[{"
+    ASSERT(ah_body_is(&f, "{" HI_WANT ",\"toolConfig\":{\"tools\":[{"
         "\"toolSpec\":{\"name\":\"json_tool_call\",\"description\":"
         "\"A person\",\"inputSchema\":{\"json\":{\"type\":\"object\","
         "\"properties\":{\"name\":{\"type\":\"string\"}}}}}}],"
         "\"toolChoice\":{\"tool\":{\"name\":\"json_tool_call\"}}}}"));
-    fx_free(&f);
+    ah_free(&f);
 
     /* "text" is the default: nothing to send. */
     fx_init(&f, CLAUDE, "{" HI ",\"response_format\":{\"type\":\"text\"}}",
             0);
     ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
-    ASSERT(body_is(&f, "{" HI_WANT "}"));
-    fx_free(&f);
+    ASSERT(ah_body_is(&f, "{" HI_WANT "}"));
+    ah_free(&f);
     aws_env_clear();
 }
 
 TEST(bedrock_build_reasoning)
 {
-    struct fx f;
+    struct ah f;
 
     aws_env(NULL);
     /* No max_tokens: budget + 4096, as LiteLLM does. */
     fx_init(&f, CLAUDE, "{" HI ",\"reasoning_effort\":\"high\"}", 0);
     ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
-    ASSERT(body_is(&f, "{" HI_WANT ",\"inferenceConfig\":{\"maxTokens\":"
+    ASSERT(ah_body_is(&f, "{" HI_WANT ",\"inferenceConfig\":{\"maxTokens\":"
         "8192},\"additionalModelRequestFields\":{\"thinking\":{\"type\":"
         "\"enabled\",\"budget_tokens\":4096}}}"));
-    fx_free(&f);
+    ah_free(&f);
 
     /* With json mode: the JSON tool is offered but not forced. */
     fx_init(&f, "us.anthropic.claude-3-7-sonnet-20250219-v1:0",
             "{" HI ",\"reasoning_effort\":\"low\",\"max_tokens\":3000,"
             "\"response_format\":{\"type\":\"json_object\"}}", 0);
     ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
-    ASSERT(body_is(&f, "{" HI_WANT ",\"inferenceConfig\":{\"maxTokens\":"
+    ASSERT(ah_body_is(&f, "{" HI_WANT ",\"inferenceConfig\":{\"maxTokens\":"
         "3000},\"additionalModelRequestFields\":{\"thinking\":{\"type\":"
         "\"enabled\",\"budget_tokens\":1024}},\"toolConfig\":{\"tools\":[{"
         "\"toolSpec\":{\"name\":\"json_tool_call\",\"inputSchema\":{\"json\":"
@@ -535,36 +472,36 @@ TEST(bedrock_build_reasoning)
     ASSERT_STR_EQ(f.h.url.p, "https://bedrock-runtime.us-west-2.amazonaws"
                   ".com/model/us.anthropic.claude-3-7-sonnet-20250219-v1%3A0"
                   "/converse");
-    fx_free(&f);
+    ah_free(&f);
 
     /* "none" means no thinking. */
     fx_init(&f, CLAUDE, "{" HI ",\"reasoning_effort\":\"none\"}", 0);
     ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
-    ASSERT(body_is(&f, "{" HI_WANT "}"));
-    fx_free(&f);
+    ASSERT(ah_body_is(&f, "{" HI_WANT "}"));
+    ah_free(&f);
 
     /* Not an Anthropic model: unsupported, unless dropped. */
     fx_init(&f, "amazon.nova-pro-v1:0", "{" HI ",\"reasoning_effort\":"
             "\"medium\"}", 0);
     ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), LLMUX_EBADREQ);
     ASSERT(strstr(f.pc.err.message, "reasoning_effort") != NULL);
-    fx_free(&f);
+    ah_free(&f);
     fx_init(&f, "amazon.nova-pro-v1:0", "{" HI ",\"reasoning_effort\":"
             "\"medium\"}", 0);
     f.pc.drop_params = 1;
     ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
-    ASSERT(body_is(&f, "{" HI_WANT "}"));
-    fx_free(&f);
+    ASSERT(ah_body_is(&f, "{" HI_WANT "}"));
+    ah_free(&f);
 
     fx_init(&f, CLAUDE, "{" HI ",\"reasoning_effort\":\"extreme\"}", 0);
     ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), LLMUX_EBADREQ);
-    fx_free(&f);
+    ah_free(&f);
     aws_env_clear();
 }
 
 TEST(bedrock_build_unsupported_params)
 {
-    struct fx f;
+    struct ah f;
 
     aws_env(NULL);
     fx_init(&f, CLAUDE, "{" HI ",\"frequency_penalty\":0.5,"
@@ -573,39 +510,39 @@ TEST(bedrock_build_unsupported_params)
     ASSERT(strstr(f.pc.err.message, "\"frequency_penalty\"") != NULL);
     ASSERT(strstr(f.pc.err.message, "bedrock") != NULL);
     ASSERT_EQ(f.h.body.len, 0);
-    fx_free(&f);
+    ah_free(&f);
 
     fx_init(&f, CLAUDE, "{" HI ",\"frequency_penalty\":0.5,\"seed\":3,"
             "\"max_completion_tokens\":50}", 0);
     f.pc.drop_params = 1;
     ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
-    ASSERT(body_is(&f, "{" HI_WANT ",\"inferenceConfig\":{\"maxTokens\":"
+    ASSERT(ah_body_is(&f, "{" HI_WANT ",\"inferenceConfig\":{\"maxTokens\":"
                    "50}}"));
-    fx_free(&f);
+    ah_free(&f);
 
     fx_init(&f, CLAUDE, "{" HI ",\"n\":2}", 0);
     ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), LLMUX_EBADREQ);
-    fx_free(&f);
+    ah_free(&f);
 
     fx_init(&f, CLAUDE, "{" HI ",\"parallel_tool_calls\":false}", 0);
     ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), LLMUX_EBADREQ);
     ASSERT(strstr(f.pc.err.message, "parallel_tool_calls") != NULL);
-    fx_free(&f);
+    ah_free(&f);
 
     fx_init(&f, CLAUDE, "{" HI ",\"max_tokens\":\"many\"}", 0);
     ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), LLMUX_EBADREQ);
-    fx_free(&f);
+    ah_free(&f);
 
     fx_init(&f, CLAUDE, "{\"messages\":[{\"role\":\"function\","
             "\"content\":\"x\"}]}", 0);
     ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), LLMUX_EBADREQ);
-    fx_free(&f);
+    ah_free(&f);
     aws_env_clear();
 }
 
 TEST(bedrock_build_credentials_and_endpoints)
 {
-    struct fx f;
+    struct ah f;
 
     /* No credentials at all. */
     aws_env_clear();
@@ -614,7 +551,7 @@ TEST(bedrock_build_credentials_and_endpoints)
     ASSERT_STR_EQ(f.pc.err.message, "no AWS credentials for bedrock: set "
                   "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or aws_* in "
                   "model_list");
-    fx_free(&f);
+    ah_free(&f);
 
     /* api_base (the fake provider), with and without a path prefix; the
      * region falls back to $AWS_REGION. */
@@ -623,8 +560,8 @@ TEST(bedrock_build_credentials_and_endpoints)
     fx_init(&f, "converse/arn:aws:bedrock:eu-central-1:123456789012:"
             "inference-profile/eu.anthropic.claude-3-haiku-20240307-v1:0",
             "{" HI "}", 1);
-    json_object_clear(f.d.params);
-    f.d.api_base = (char *)"http://127.0.0.1:8080";
+    json_object_clear(f.dep.params);
+    f.dep.api_base = (char *)"http://127.0.0.1:8080";
     ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
     ASSERT_STR_EQ(f.h.url.p, "http://127.0.0.1:8080/model/arn%3Aaws%3A"
                   "bedrock%3Aeu-central-1%3A123456789012%3Ainference-profile"
@@ -633,89 +570,50 @@ TEST(bedrock_build_credentials_and_endpoints)
     ASSERT_STR_EQ(header(&f.h, "Host"), "127.0.0.1:8080");
     ASSERT(strstr(header(&f.h, "Authorization"),
                   "/eu-central-1/bedrock/aws4_request") != NULL);
-    fx_free(&f);
+    ah_free(&f);
     unsetenv("AWS_REGION");
 
     fx_init(&f, CLAUDE, "{" HI "}", 0);
-    f.d.api_base = (char *)"https://proxy.example.com:8443/aws";
+    f.dep.api_base = (char *)"https://proxy.example.com:8443/aws";
     ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
     ASSERT_STR_EQ(f.h.url.p, "https://proxy.example.com:8443/aws/model/"
                   "anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse");
     ASSERT_STR_EQ(header(&f.h, "Host"), "proxy.example.com:8443");
-    fx_free(&f);
+    ah_free(&f);
 
     /* Credentials in api_base, and odd regions, are refused. */
     fx_init(&f, CLAUDE, "{" HI "}", 0);
-    f.d.api_base = (char *)"https://user:pw@example.com";
+    f.dep.api_base = (char *)"https://user:pw@example.com";
     ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), LLMUX_EBADREQ);
-    fx_free(&f);
+    ah_free(&f);
     fx_init(&f, CLAUDE, "{" HI "}", 0);
-    json_object_set_new(f.d.params, "aws_region_name",
+    json_object_set_new(f.dep.params, "aws_region_name",
                         json_string("evil.com/x"));
     ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), LLMUX_EBADREQ);
-    fx_free(&f);
+    ah_free(&f);
 
     /* A Bedrock API key is sent as a bearer token, without SigV4. */
     aws_env_clear();
     fx_init(&f, CLAUDE, "{" HI "}", 0);
-    f.d.api_key = secret_new("test-key", 8);
+    f.dep.api_key = secret_new("test-key", 8);
     ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
     ASSERT_STR_EQ(header(&f.h, "Authorization"), "Bearer test-key");
     ASSERT(header(&f.h, "X-Amz-Date") == NULL);
-    ASSERT_EQ(nheaders(&f.h), 3);
-    fx_free(&f);
+    ASSERT_EQ(ah_nheaders(&f.h), 3);
+    ah_free(&f);
 }
 
 /* ---- non-streamed answers ----------------------------------------------- */
 
-/* Parses body (status 200) through the adapter. */
-static int parse_body(struct fx *f, const char *body, size_t len,
-                      json_t **ret)
-{
-    struct http_resp r = { .status = 200, .body = body, .len = len,
-                           .retry_after = -1 };
-
-    return provider_bedrock.parse(&f->pc, &r, ret);
-}
-
-static json_t *parse_sample(struct fx *f, const char *rel)
-{
-    size_t len;
-    char *p = test_read_file(conformance_path(rel), &len);
-    json_t *c = NULL;
-
-    if (p && parse_body(f, p, len, &c) < 0)
-        c = NULL;
-    free(p);
-    return c;
-}
-
-static json_t *msg_of(const json_t *c)
-{
-    return json_object_get(json_array_get(json_object_get(c, "choices"), 0),
-                           "message");
-}
-
-static const char *finish_of(const json_t *c)
-{
-    return json_string_value(json_object_get(json_array_get(
-        json_object_get(c, "choices"), 0), "finish_reason"));
-}
-
-static long long usage_num(const json_t *u, const char *k)
-{
-    return json_integer_value(json_object_get(u, k));
-}
-
 TEST(bedrock_parse_text)
 {
-    struct fx f;
+    struct ah f;
     json_t *c, *u, *m;
 
     fx_init(&f, CLAUDE, NULL, 0);
-    c = parse_sample(&f, "providers/bedrock/converse_text.json");
+    ah_parse_sample(&f, "providers/bedrock/converse_text.json", &c);
     ASSERT(c != NULL);
-    m = msg_of(c);
+    m = ah_get(c, "choices.0.message");
     ASSERT_STR_EQ(json_string_value(json_object_get(c, "object")),
                   "chat.completion");
     ASSERT_STR_EQ(json_string_value(json_object_get(c, "model")), CLAUDE);
@@ -727,27 +625,27 @@ TEST(bedrock_parse_text)
                   "\"strawberry.\"");
     ASSERT(json_object_get(m, "tool_calls") == NULL);
     ASSERT(json_object_get(m, "reasoning_content") == NULL);
-    ASSERT_STR_EQ(finish_of(c), "stop");
+    ASSERT_STR_EQ(ah_str(c, "choices.0.finish_reason"), "stop");
     u = json_object_get(c, "usage");
-    ASSERT_EQ(usage_num(u, "prompt_tokens"), 22);
-    ASSERT_EQ(usage_num(u, "completion_tokens"), 57);
-    ASSERT_EQ(usage_num(u, "total_tokens"), 79);
-    ASSERT_EQ(usage_num(json_object_get(u, "prompt_tokens_details"),
+    ASSERT_EQ(ah_int(u, "prompt_tokens"), 22);
+    ASSERT_EQ(ah_int(u, "completion_tokens"), 57);
+    ASSERT_EQ(ah_int(u, "total_tokens"), 79);
+    ASSERT_EQ(ah_int(json_object_get(u, "prompt_tokens_details"),
                         "cached_tokens"), 0);
     ASSERT(json_equal(u, f.pc.usage));
     json_decref(c);
-    fx_free(&f);
+    ah_free(&f);
 }
 
 TEST(bedrock_parse_tool_use)
 {
-    struct fx f;
+    struct ah f;
     json_t *c, *m, *tc, *args;
 
     fx_init(&f, CLAUDE, NULL, 0);
-    c = parse_sample(&f, "providers/bedrock/converse_tool_use.json");
+    ah_parse_sample(&f, "providers/bedrock/converse_tool_use.json", &c);
     ASSERT(c != NULL);
-    m = msg_of(c);
+    m = ah_get(c, "choices.0.message");
     ASSERT(json_is_null(json_object_get(m, "content")));
     tc = json_object_get(m, "tool_calls");
     ASSERT_EQ(json_array_size(tc), 1);
@@ -765,35 +663,35 @@ TEST(bedrock_parse_tool_use)
                   "Seattle");
     ASSERT_EQ(json_object_size(args), 1);
     json_decref(args);
-    ASSERT_STR_EQ(finish_of(c), "tool_calls");
-    ASSERT_EQ(usage_num(f.pc.usage, "prompt_tokens"), 407);
-    ASSERT_EQ(usage_num(f.pc.usage, "completion_tokens"), 33);
-    ASSERT_EQ(usage_num(f.pc.usage, "total_tokens"), 440);
+    ASSERT_STR_EQ(ah_str(c, "choices.0.finish_reason"), "tool_calls");
+    ASSERT_EQ(ah_int(f.pc.usage, "prompt_tokens"), 407);
+    ASSERT_EQ(ah_int(f.pc.usage, "completion_tokens"), 33);
+    ASSERT_EQ(ah_int(f.pc.usage, "total_tokens"), 440);
     json_decref(c);
-    fx_free(&f);
+    ah_free(&f);
 }
 
 TEST(bedrock_parse_reasoning)
 {
-    struct fx f;
+    struct ah f;
     json_t *c, *m;
 
     fx_init(&f, CLAUDE, NULL, 0);
-    c = parse_sample(&f, "providers/bedrock/converse_reasoning.json");
+    ah_parse_sample(&f, "providers/bedrock/converse_reasoning.json", &c);
     ASSERT(c != NULL);
-    m = msg_of(c);
+    m = ah_get(c, "choices.0.message");
     ASSERT_STR_EQ(json_string_value(json_object_get(m, "reasoning_content")),
                   "Let me count the r's in \"strawberry\":\n\ns-t-r-a-w-b-e-"
                   "r-r-y\n\nThere are 3 r's.");
     ASSERT_STR_EQ(json_string_value(json_object_get(m, "content")),
                   "There are **3** r's in \"strawberry\":\n\n1. st**r**awbe"
                   "**r****r**y");
-    ASSERT_STR_EQ(finish_of(c), "stop");
-    ASSERT_EQ(usage_num(f.pc.usage, "prompt_tokens"), 51);
-    ASSERT_EQ(usage_num(f.pc.usage, "completion_tokens"), 78);
-    ASSERT_EQ(usage_num(f.pc.usage, "total_tokens"), 129);
+    ASSERT_STR_EQ(ah_str(c, "choices.0.finish_reason"), "stop");
+    ASSERT_EQ(ah_int(f.pc.usage, "prompt_tokens"), 51);
+    ASSERT_EQ(ah_int(f.pc.usage, "completion_tokens"), 78);
+    ASSERT_EQ(ah_int(f.pc.usage, "total_tokens"), 129);
     json_decref(c);
-    fx_free(&f);
+    ah_free(&f);
 }
 
 TEST(bedrock_parse_json_mode_cache_and_errors)
@@ -811,53 +709,53 @@ TEST(bedrock_parse_json_mode_cache_and_errors)
         { "model_context_window_exceeded", "length" },
         { "something_new", "stop" },
     };
-    struct fx f;
+    struct ah f;
     json_t *c, *u;
     char b[512];
 
     /* The forced JSON tool comes back as the content. */
     fx_init(&f, CLAUDE, "{" HI ",\"response_format\":{\"type\":"
             "\"json_object\"}}", 0);
-    ASSERT_EQ(parse_body(&f, body, strlen(body), &c), 0);
-    ASSERT_STR_EQ(json_string_value(json_object_get(msg_of(c), "content")),
+    ASSERT_EQ(ah_parse(&f, body, strlen(body), &c), 0);
+    ASSERT_STR_EQ(ah_str(c, "choices.0.message.content"),
                   "{\"name\":\"Ada\"}");
-    ASSERT(json_object_get(msg_of(c), "tool_calls") == NULL);
-    ASSERT_STR_EQ(finish_of(c), "stop");
+    ASSERT(ah_get(c, "choices.0.message.tool_calls") == NULL);
+    ASSERT_STR_EQ(ah_str(c, "choices.0.finish_reason"), "stop");
     /* Cache reads and writes count as prompt tokens. */
     u = json_object_get(c, "usage");
-    ASSERT_EQ(usage_num(u, "prompt_tokens"), 60);
-    ASSERT_EQ(usage_num(u, "completion_tokens"), 5);
-    ASSERT_EQ(usage_num(u, "total_tokens"), 65);
-    ASSERT_EQ(usage_num(json_object_get(u, "prompt_tokens_details"),
+    ASSERT_EQ(ah_int(u, "prompt_tokens"), 60);
+    ASSERT_EQ(ah_int(u, "completion_tokens"), 5);
+    ASSERT_EQ(ah_int(u, "total_tokens"), 65);
+    ASSERT_EQ(ah_int(json_object_get(u, "prompt_tokens_details"),
                         "cached_tokens"), 40);
     json_decref(c);
-    fx_free(&f);
+    ah_free(&f);
 
     for (size_t i = 0; i < sizeof(stops) / sizeof(stops[0]); i++) {
         snprintf(b, sizeof(b), "{\"output\":{\"message\":{\"content\":"
                  "[{\"text\":\"x\"}]}},\"stopReason\":\"%s\"}", stops[i][0]);
         fx_init(&f, CLAUDE, NULL, 0);
-        ASSERT_EQ(parse_body(&f, b, strlen(b), &c), 0);
-        ASSERT_STR_EQ(finish_of(c), stops[i][1]);
+        ASSERT_EQ(ah_parse(&f, b, strlen(b), &c), 0);
+        ASSERT_STR_EQ(ah_str(c, "choices.0.finish_reason"), stops[i][1]);
         ASSERT(f.pc.usage == NULL);
         json_decref(c);
-        fx_free(&f);
+        ah_free(&f);
     }
 
     /* Malformed bodies. */
     fx_init(&f, CLAUDE, NULL, 0);
     c = (json_t *)1;
-    ASSERT_EQ(parse_body(&f, "{\"output\":", 10, &c), LLMUX_EUNAVAIL);
+    ASSERT_EQ(ah_parse(&f, "{\"output\":", 10, &c), LLMUX_EUNAVAIL);
     ASSERT(c == NULL);
     ASSERT(strstr(f.pc.err.message, "malformed") != NULL);
-    fx_free(&f);
+    ah_free(&f);
     fx_init(&f, CLAUDE, NULL, 0);
-    ASSERT_EQ(parse_body(&f, "{\"output\":{}}", 13, &c), LLMUX_EUNAVAIL);
+    ASSERT_EQ(ah_parse(&f, "{\"output\":{}}", 13, &c), LLMUX_EUNAVAIL);
     ASSERT(strstr(f.pc.err.message, "malformed") != NULL);
-    fx_free(&f);
+    ah_free(&f);
     fx_init(&f, CLAUDE, NULL, 0);
-    ASSERT_EQ(parse_body(&f, "[1]", 3, &c), LLMUX_EUNAVAIL);
-    fx_free(&f);
+    ASSERT_EQ(ah_parse(&f, "[1]", 3, &c), LLMUX_EUNAVAIL);
+    ah_free(&f);
 }
 
 /* ---- streams ------------------------------------------------------------ */
@@ -928,165 +826,25 @@ static void encode_sample(struct buf *out, const char *rel)
     free(t);
 }
 
-/* The chunks, normalised: {"content", "reasoning", "tools":[{id, name,
- * arguments}], "finish", "nfinish", "role", "bad"} ("bad" counts chunks
- * that break the chunk rules). */
-static json_t *normalise(const json_t *chunks)
+/* A stream against model: fed whole (replay), or also split in two at
+ * every byte and byte by byte, which must agree (replay_all; NULL if
+ * not). */
+static json_t *replay(const char *model, const char *req, const char *p,
+                      size_t n)
 {
-    json_t *n = json_pack("{s:s, s:s, s:[], s:n, s:i, s:n, s:i}", "content",
-                          "", "reasoning", "", "tools", "finish", "nfinish",
-                          0, "role", "bad", 0);
-    json_t *tools = json_object_get(n, "tools"), *c, *tc;
-    const char *id0 = NULL;
-    size_t i, k;
-    int bad = 0;
+    struct ah_target t = bedrock;
 
-    json_array_foreach(chunks, i, c) {
-        json_t *ch = json_array_get(json_object_get(c, "choices"), 0);
-        json_t *d = json_object_get(ch, "delta"), *v;
-        const char *id = json_string_value(json_object_get(c, "id"));
-
-        if (strcmp(json_string_value(json_object_get(c, "object")),
-                   "chat.completion.chunk") || id == NULL ||
-            (id0 && strcmp(id, id0)) ||
-            json_array_size(json_object_get(c, "choices")) != 1)
-            bad++;
-        id0 = id0 ? id0 : id;
-        if ((v = json_object_get(d, "role")) != NULL) {
-            if (i != 0)
-                bad++;
-            json_object_set(n, "role", v);
-        }
-        if (json_is_string(v = json_object_get(d, "content"))) {
-            char *s = NULL;
-
-            if (asprintf(&s, "%s%s", json_string_value(json_object_get(n,
-                         "content")), json_string_value(v)) < 0)
-                abort();
-            json_object_set_new(n, "content", json_string(s));
-            free(s);
-        }
-        if (json_is_string(v = json_object_get(d, "reasoning_content"))) {
-            char *s = NULL;
-
-            if (asprintf(&s, "%s%s", json_string_value(json_object_get(n,
-                         "reasoning")), json_string_value(v)) < 0)
-                abort();
-            json_object_set_new(n, "reasoning", json_string(s));
-            free(s);
-        }
-        json_array_foreach(json_object_get(d, "tool_calls"), k, tc) {
-            json_int_t idx = json_integer_value(json_object_get(tc, "index"));
-            json_t *fn = json_object_get(tc, "function"), *t;
-            const char *frag = json_string_value(json_object_get(fn,
-                                                 "arguments"));
-            char *s = NULL;
-
-            if (idx == (json_int_t)json_array_size(tools)) {
-                /* A start: id, type and name, before any fragment. */
-                if (!json_is_string(json_object_get(tc, "id")) ||
-                    !json_is_string(json_object_get(fn, "name")))
-                    bad++;
-                json_array_append_new(tools, json_pack("{s:O, s:O, s:s}",
-                    "id", json_object_get(tc, "id"), "name",
-                    json_object_get(fn, "name"), "arguments", ""));
-            } else if (idx < 0 || idx > (json_int_t)json_array_size(tools) ||
-                       json_object_get(tc, "id")) {
-                bad++;
-                continue;
-            }
-            t = json_array_get(tools, (size_t)idx);
-            if (asprintf(&s, "%s%s", json_string_value(json_object_get(t,
-                         "arguments")), frag ? frag : "") < 0)
-                abort();
-            json_object_set_new(t, "arguments", json_string(s));
-            free(s);
-        }
-        v = json_object_get(ch, "finish_reason");
-        if (json_is_string(v)) {
-            json_object_set(n, "finish", v);
-            json_object_set_new(n, "nfinish", json_integer(json_integer_value(
-                                json_object_get(n, "nfinish")) + 1));
-        } else if (!json_is_null(v)) {
-            bad++;
-        }
-        if (json_object_get(c, "usage"))
-            bad++;                  /* request.c's job, not ours */
-    }
-    json_object_set_new(n, "bad", json_integer(bad));
-    return n;
+    t.model = model;
+    return ah_replay_whole(&t, req, p, n);
 }
 
-/* Feeds p[0..n) to a fresh pcall in pieces: split == 0 whole, split == k
- * as [0,k) and [k,n), split < 0 byte by byte. Returns the normalised
- * chunks plus "feed" (first negative feed result or 0), "end" (stream_end
- * result, if reached), "code" and "message" (pc->err) and "usage". */
-static json_t *run_stream(const char *model, const char *req, const char *p,
-                          size_t n, long split)
+static json_t *replay_all(const char *model, const char *req,
+                          const struct buf *b)
 {
-    struct fx f;
-    json_t *res;
-    int feed = 0, end = 1;
+    struct ah_target t = bedrock;
 
-    fx_init(&f, model, req, 1);
-    if (split < 0) {
-        for (size_t i = 0; i < n && feed == 0; i++)
-            feed = provider_bedrock.stream_feed(&f.pc, p + i, 1);
-    } else if (split == 0) {
-        feed = provider_bedrock.stream_feed(&f.pc, p, n);
-    } else {
-        feed = provider_bedrock.stream_feed(&f.pc, p, (size_t)split);
-        if (feed == 0)
-            feed = provider_bedrock.stream_feed(&f.pc, p + split,
-                                                n - (size_t)split);
-    }
-    if (feed == 0)
-        end = provider_bedrock.stream_end(&f.pc);
-    res = normalise(f.chunks);
-    json_object_set_new(res, "feed", json_integer(feed));
-    json_object_set_new(res, "end", json_integer(end));
-    json_object_set_new(res, "code", json_integer(f.pc.err.code));
-    json_object_set_new(res, "message", json_string(f.pc.err.message));
-    json_object_set(res, "usage", f.pc.usage ? f.pc.usage : json_null());
-    fx_free(&f);
-    return res;
-}
-
-/* Whole, every two-piece split and byte by byte agree with the whole
- * feed; returns the whole-feed result (new reference) or NULL. */
-static json_t *run_all_ways(const char *model, const char *req,
-                            const struct buf *b)
-{
-    json_t *whole = run_stream(model, req, b->p, b->len, 0), *r;
-
-    for (long k = 1; k <= (long)b->len; k++) {
-        r = run_stream(model, req, b->p, b->len, k);
-        if (!json_equal(r, whole)) {
-            fprintf(stderr, "  split at %ld differs\n", k);
-            json_decref(r);
-            json_decref(whole);
-            return NULL;
-        }
-        json_decref(r);
-    }
-    r = run_stream(model, req, b->p, b->len, -1);
-    if (!json_equal(r, whole)) {
-        fprintf(stderr, "  byte-by-byte feed differs\n");
-        json_decref(whole);
-        whole = NULL;
-    }
-    json_decref(r);
-    return whole;
-}
-
-static const char *jstr(const json_t *o, const char *k)
-{
-    return json_string_value(json_object_get(o, k));
-}
-
-static long long jint(const json_t *o, const char *k)
-{
-    return json_integer_value(json_object_get(o, k));
+    t.model = model;
+    return ah_replay_all(&t, req, b->p, b->len, 1);
 }
 
 TEST(bedrock_stream_text_sample)
@@ -1096,23 +854,17 @@ TEST(bedrock_stream_text_sample)
 
     buf_init(&b, 1 << 20);
     encode_sample(&b, "providers/bedrock/converse_stream_text.events.jsonl");
-    r = run_all_ways(CLAUDE, NULL, &b);
+    r = replay_all(CLAUDE, NULL, &b);
     buf_free(&b);
-    ASSERT(r != NULL);
-    ASSERT_EQ(jint(r, "feed"), 0);
-    ASSERT_EQ(jint(r, "end"), 0);
-    ASSERT_EQ(jint(r, "bad"), 0);
-    ASSERT_STR_EQ(jstr(r, "role"), "assistant");
-    ASSERT_STR_EQ(jstr(r, "content"), "Let me count the \"r\"s in "
+    ASSERT(ah_expect(r, "{'feed':0,'end':0,'bad':0,'role':'assistant',"
+        "'tools.#':0,'finish':'stop','nfinish':1}"));
+    ASSERT_STR_EQ(ah_str(r, "content"), "Let me count the \"r\"s in "
                   "\"strawberry\":\n\ns-t-**r**-a-w-b-e-**r**-**r**-y\n\n"
                   "There are **3** r's in \"strawberry.\"");
-    ASSERT_STR_EQ(jstr(r, "reasoning"), "");
-    ASSERT_EQ(json_array_size(json_object_get(r, "tools")), 0);
-    ASSERT_STR_EQ(jstr(r, "finish"), "stop");
-    ASSERT_EQ(jint(r, "nfinish"), 1);
-    ASSERT_EQ(jint(json_object_get(r, "usage"), "prompt_tokens"), 22);
-    ASSERT_EQ(jint(json_object_get(r, "usage"), "completion_tokens"), 55);
-    ASSERT_EQ(jint(json_object_get(r, "usage"), "total_tokens"), 77);
+    ASSERT(json_is_null(ah_get(r, "reasoning")));
+    ASSERT_EQ(ah_int(json_object_get(r, "usage"), "prompt_tokens"), 22);
+    ASSERT_EQ(ah_int(json_object_get(r, "usage"), "completion_tokens"), 55);
+    ASSERT_EQ(ah_int(json_object_get(r, "usage"), "total_tokens"), 77);
     json_decref(r);
 }
 
@@ -1124,22 +876,18 @@ TEST(bedrock_stream_reasoning_sample)
     buf_init(&b, 1 << 20);
     encode_sample(&b,
                   "providers/bedrock/converse_stream_reasoning.events.jsonl");
-    r = run_all_ways(CLAUDE, "{" HI ",\"reasoning_effort\":\"low\"}", &b);
+    r = replay_all(CLAUDE, "{" HI ",\"reasoning_effort\":\"low\"}", &b);
     buf_free(&b);
-    ASSERT(r != NULL);
-    ASSERT_EQ(jint(r, "feed"), 0);
-    ASSERT_EQ(jint(r, "end"), 0);
-    ASSERT_EQ(jint(r, "bad"), 0);
-    ASSERT_STR_EQ(jstr(r, "reasoning"), "Let me count the r's in "
+    ASSERT(ah_expect(r, "{'feed':0,'end':0,'bad':0,'finish':'stop',"
+        "'nfinish':1}"));
+    ASSERT_STR_EQ(ah_str(r, "reasoning"), "Let me count the r's in "
                   "\"strawberry\":\n\ns-t-r-a-w-b-e-r-r-y\n\nr appears at "
                   "positions 3, 8, and 9.\n\nSo there are 3 r's.");
-    ASSERT_STR_EQ(jstr(r, "content"), "There are **3** r's in "
+    ASSERT_STR_EQ(ah_str(r, "content"), "There are **3** r's in "
                   "\"strawberry\":\n\n1. st**r**awbe**r****r**y");
-    ASSERT_STR_EQ(jstr(r, "finish"), "stop");
-    ASSERT_EQ(jint(r, "nfinish"), 1);
-    ASSERT_EQ(jint(json_object_get(r, "usage"), "prompt_tokens"), 51);
-    ASSERT_EQ(jint(json_object_get(r, "usage"), "completion_tokens"), 94);
-    ASSERT_EQ(jint(json_object_get(r, "usage"), "total_tokens"), 145);
+    ASSERT_EQ(ah_int(json_object_get(r, "usage"), "prompt_tokens"), 51);
+    ASSERT_EQ(ah_int(json_object_get(r, "usage"), "completion_tokens"), 94);
+    ASSERT_EQ(ah_int(json_object_get(r, "usage"), "total_tokens"), 145);
     json_decref(r);
 }
 
@@ -1177,29 +925,24 @@ TEST(bedrock_stream_tool_use)
 
     buf_init(&b, 1 << 20);
     encode_jsonl(&b, tool_stream);
-    r = run_all_ways(CLAUDE, NULL, &b);
+    r = replay_all(CLAUDE, NULL, &b);
     buf_free(&b);
-    ASSERT(r != NULL);
-    ASSERT_EQ(jint(r, "feed"), 0);
-    ASSERT_EQ(jint(r, "end"), 0);
-    ASSERT_EQ(jint(r, "bad"), 0);
-    ASSERT_STR_EQ(jstr(r, "content"), "Checking both.");
-    ASSERT_EQ(json_array_size(json_object_get(r, "tools")), 2);
+    ASSERT(ah_expect(r, "{'feed':0,'end':0,'bad':0,"
+        "'content':'Checking both.','tools.#':2}"));
     t = json_array_get(json_object_get(r, "tools"), 0);
-    ASSERT_STR_EQ(jstr(t, "id"), "tooluse_rTk04lpyTTTvtXcoOyVT6p");
-    ASSERT_STR_EQ(jstr(t, "name"), "weather");
-    args = json_loads(jstr(t, "arguments"), 0, NULL);
+    ASSERT_STR_EQ(ah_str(t, "id"), "tooluse_rTk04lpyTTTvtXcoOyVT6p");
+    ASSERT_STR_EQ(ah_str(t, "name"), "weather");
+    args = json_loads(ah_str(t, "arguments"), 0, NULL);
     ASSERT(args != NULL);
-    ASSERT_STR_EQ(jstr(args, "location"), "Seattle");
+    ASSERT_STR_EQ(ah_str(args, "location"), "Seattle");
     json_decref(args);
     t = json_array_get(json_object_get(r, "tools"), 1);
-    ASSERT_STR_EQ(jstr(t, "id"), "tooluse_second");
-    ASSERT_STR_EQ(jstr(t, "name"), "now");
-    ASSERT_STR_EQ(jstr(t, "arguments"), "{}");
-    ASSERT_STR_EQ(jstr(r, "finish"), "tool_calls");
-    ASSERT_EQ(jint(r, "nfinish"), 1);
-    ASSERT_EQ(jint(json_object_get(r, "usage"), "prompt_tokens"), 407);
-    ASSERT_EQ(jint(json_object_get(r, "usage"), "completion_tokens"), 33);
+    ASSERT_STR_EQ(ah_str(t, "id"), "tooluse_second");
+    ASSERT_STR_EQ(ah_str(t, "name"), "now");
+    ASSERT_STR_EQ(ah_str(t, "arguments"), "{}");
+    ASSERT(ah_expect(r, "{'finish':'tool_calls','nfinish':1}"));
+    ASSERT_EQ(ah_int(json_object_get(r, "usage"), "prompt_tokens"), 407);
+    ASSERT_EQ(ah_int(json_object_get(r, "usage"), "completion_tokens"), 33);
     json_decref(r);
 }
 
@@ -1220,16 +963,12 @@ TEST(bedrock_stream_json_mode)
 
     buf_init(&b, 1 << 20);
     encode_jsonl(&b, s);
-    r = run_all_ways(CLAUDE, "{" HI ",\"response_format\":{\"type\":"
+    r = replay_all(CLAUDE, "{" HI ",\"response_format\":{\"type\":"
                      "\"json_object\"}}", &b);
     buf_free(&b);
-    ASSERT(r != NULL);
-    ASSERT_EQ(jint(r, "bad"), 0);
-    ASSERT_STR_EQ(jstr(r, "content"), "{\"name\":\"Ada\"}");
-    ASSERT_EQ(json_array_size(json_object_get(r, "tools")), 0);
-    ASSERT_STR_EQ(jstr(r, "finish"), "stop");
-    ASSERT(json_is_null(json_object_get(r, "usage")));
-    ASSERT_EQ(jint(r, "end"), 0);
+    ASSERT(ah_expect(r, "{'bad':0,'tools.#':0,'finish':'stop',"
+        "'usage':null,'end':0}"));
+    ASSERT_STR_EQ(ah_str(r, "content"), "{\"name\":\"Ada\"}");
     json_decref(r);
 }
 
@@ -1283,17 +1022,14 @@ TEST(bedrock_stream_model_stream_error)
                  "{\"text\":\", wor\"}}}\n");
     ASSERT_EQ(buf_add(&b, raw, n), 0);
     free(raw);
-    r = run_all_ways(CLAUDE, NULL, &b);
+    r = replay_all(CLAUDE, NULL, &b);
     buf_free(&b);
-    ASSERT(r != NULL);
-    ASSERT_EQ(jint(r, "bad"), 0);
-    ASSERT_STR_EQ(jstr(r, "content"), "Hello, wor");
-    ASSERT_EQ(jint(r, "feed"), LLMUX_EUNAVAIL);
-    ASSERT_EQ(jint(r, "code"), LLMUX_EUNAVAIL);
-    ASSERT_STR_EQ(jstr(r, "message"), "bedrock: modelStreamErrorException: "
-                  "Model Stream Error (upstream 500: The model stream "
-                  "failed.)");
-    ASSERT_EQ(jint(r, "nfinish"), 0);
+    ASSERT(ah_expect(r, "{'bad':0,'content':'Hello, wor',"
+        "'message':'bedrock: modelStreamErrorException: Model Stream Error (u"
+        "pstream 500: The model stream failed.)',"
+        "'nfinish':0}"));
+    ASSERT_EQ(ah_int(r, "feed"), LLMUX_EUNAVAIL);
+    ASSERT_EQ(ah_int(r, "code"), LLMUX_EUNAVAIL);
     json_decref(r);
 }
 
@@ -1326,12 +1062,12 @@ TEST(bedrock_stream_exceptions)
         buf_init(&b, 1 << 16);
         encode_jsonl(&b, "{\"messageStart\":{\"role\":\"assistant\"}}\n");
         encode_exception(&b, cases[i].type, cases[i].payload);
-        r = run_stream(CLAUDE, NULL, b.p, b.len, 0);
+        r = replay(CLAUDE, NULL, b.p, b.len);
         buf_free(&b);
-        ASSERT_EQ(jint(r, "feed"), cases[i].code);
-        ASSERT_EQ(jint(r, "code"), cases[i].code);
-        ASSERT(strncmp(jstr(r, "message"), "bedrock: ", 9) == 0);
-        ASSERT(strstr(jstr(r, "message"), cases[i].words) != NULL);
+        ASSERT_EQ(ah_int(r, "feed"), cases[i].code);
+        ASSERT_EQ(ah_int(r, "code"), cases[i].code);
+        ASSERT(strncmp(ah_str(r, "message"), "bedrock: ", 9) == 0);
+        ASSERT(strstr(ah_str(r, "message"), cases[i].words) != NULL);
         json_decref(r);
     }
 }
@@ -1348,15 +1084,15 @@ TEST(bedrock_stream_malformed)
         es_header_string(":message-type", "initial-response"),
     };
     struct buf b;
-    struct fx f;
+    struct ah f;
     json_t *r;
 
     /* A known event whose payload is not JSON. */
     buf_init(&b, 1 << 16);
     ASSERT_EQ(es_encode(&b, h, 3, "{\"delta\":", 9), 0);
-    r = run_stream(CLAUDE, NULL, b.p, b.len, 0);
-    ASSERT_EQ(jint(r, "feed"), LLMUX_EUNAVAIL);
-    ASSERT(strstr(jstr(r, "message"), "malformed") != NULL);
+    r = replay(CLAUDE, NULL, b.p, b.len);
+    ASSERT_EQ(ah_int(r, "feed"), LLMUX_EUNAVAIL);
+    ASSERT(strstr(ah_str(r, "message"), "malformed") != NULL);
     json_decref(r);
     buf_free(&b);
 
@@ -1364,35 +1100,35 @@ TEST(bedrock_stream_malformed)
     buf_init(&b, 1 << 16);
     encode_jsonl(&b, tool_stream);
     b.p[b.len - 1] ^= 0x5a;
-    r = run_stream(CLAUDE, NULL, b.p, b.len, 0);
-    ASSERT_EQ(jint(r, "feed"), LLMUX_EUNAVAIL);
-    ASSERT(strstr(jstr(r, "message"), "checksum") != NULL);
+    r = replay(CLAUDE, NULL, b.p, b.len);
+    ASSERT_EQ(ah_int(r, "feed"), LLMUX_EUNAVAIL);
+    ASSERT(strstr(ah_str(r, "message"), "checksum") != NULL);
     json_decref(r);
 
     /* Cut in the middle of the last frame, and cut after a whole frame
      * but before messageStop: both fail at the end. */
     b.p[b.len - 1] ^= 0x5a;
-    r = run_stream(CLAUDE, NULL, b.p, b.len - 3, 0);
-    ASSERT_EQ(jint(r, "feed"), 0);
-    ASSERT_EQ(jint(r, "end"), LLMUX_EUNAVAIL);
-    ASSERT(strstr(jstr(r, "message"), "middle of a message") != NULL);
+    r = replay(CLAUDE, NULL, b.p, b.len - 3);
+    ASSERT_EQ(ah_int(r, "feed"), 0);
+    ASSERT_EQ(ah_int(r, "end"), LLMUX_EUNAVAIL);
+    ASSERT(strstr(ah_str(r, "message"), "middle of a message") != NULL);
     json_decref(r);
     buf_reset(&b);
     encode_jsonl(&b, "{\"messageStart\":{\"role\":\"assistant\"}}\n");
-    r = run_stream(CLAUDE, NULL, b.p, b.len, 0);
-    ASSERT_EQ(jint(r, "end"), LLMUX_EUNAVAIL);
-    ASSERT(strstr(jstr(r, "message"), "before messageStop") != NULL);
+    r = replay(CLAUDE, NULL, b.p, b.len);
+    ASSERT_EQ(ah_int(r, "end"), LLMUX_EUNAVAIL);
+    ASSERT(strstr(ah_str(r, "message"), "before messageStop") != NULL);
     json_decref(r);
-    r = run_stream(CLAUDE, NULL, "", 0, 0);
-    ASSERT_EQ(jint(r, "end"), LLMUX_EUNAVAIL);
+    r = replay(CLAUDE, NULL, "", 0);
+    ASSERT_EQ(ah_int(r, "end"), LLMUX_EUNAVAIL);
     json_decref(r);
 
     /* toolUse input for a block never started. */
     buf_reset(&b);
     encode_jsonl(&b, "{\"contentBlockDelta\":{\"contentBlockIndex\":3,"
                  "\"delta\":{\"toolUse\":{\"input\":\"{}\"}}}}\n");
-    r = run_stream(CLAUDE, NULL, b.p, b.len, 0);
-    ASSERT_EQ(jint(r, "feed"), LLMUX_EUNAVAIL);
+    r = replay(CLAUDE, NULL, b.p, b.len);
+    ASSERT_EQ(ah_int(r, "feed"), LLMUX_EUNAVAIL);
     json_decref(r);
 
     /* Unknown message types, events without :event-type, odd payload
@@ -1405,12 +1141,9 @@ TEST(bedrock_stream_malformed)
                  "{\"contentBlockStart\":{\"start\":{\"toolUse\":7}}}\n"
                  "{\"metadata\":{\"usage\":{\"inputTokens\":\"x\"}}}\n"
                  "{\"messageStop\":{}}\n");
-    r = run_stream(CLAUDE, NULL, b.p, b.len, 0);
-    ASSERT_EQ(jint(r, "feed"), 0);
-    ASSERT_EQ(jint(r, "end"), 0);
-    ASSERT_STR_EQ(jstr(r, "content"), "");
-    ASSERT_STR_EQ(jstr(r, "finish"), "stop");
-    ASSERT(json_is_null(json_object_get(r, "usage")));
+    r = replay(CLAUDE, NULL, b.p, b.len);
+    ASSERT(ah_expect(r, "{'feed':0,'end':0,'finish':'stop','usage':null}"));
+    ASSERT(json_is_null(ah_get(r, "content")));
     json_decref(r);
 
     /* The caller went away: emit refuses, the feed stops. */
@@ -1422,7 +1155,7 @@ TEST(bedrock_stream_malformed)
               LLMUX_ECLOSED);
     ASSERT_EQ(provider_bedrock.stream_feed(&f.pc, b.p, b.len),
               LLMUX_ECLOSED);
-    fx_free(&f);
+    ah_free(&f);
     buf_free(&b);
 }
 
@@ -1459,11 +1192,11 @@ TEST(bedrock_stream_truncated_payloads)
             encode_jsonl(&b, "{\"messageStart\":{\"role\":\"assistant\"}}\n");
             if (es_encode(&b, h, 3, text, n) < 0)
                 abort();
-            r = run_stream(CLAUDE, NULL, b.p, b.len, 0);
-            if (jint(r, "feed") != (known ? LLMUX_EUNAVAIL : 0) ||
-                (known && strstr(jstr(r, "message"), "malformed") == NULL)) {
+            r = replay(CLAUDE, NULL, b.p, b.len);
+            if (ah_int(r, "feed") != (known ? LLMUX_EUNAVAIL : 0) ||
+                (known && strstr(ah_str(r, "message"), "malformed") == NULL)) {
                 fprintf(stderr, "  %s cut at %zu: %s\n", k, n,
-                        jstr(r, "message"));
+                        ah_str(r, "message"));
                 json_decref(r);
                 ASSERT(0);
             }
@@ -1481,17 +1214,7 @@ TEST(bedrock_stream_truncated_payloads)
 static int map(const char *body, long status, double retry_after,
                struct perr *ret)
 {
-    struct fx f;
-    struct http_resp r = { .status = status, .body = body,
-                           .len = strlen(body),
-                           .retry_after = retry_after };
-    int code;
-
-    fx_init(&f, CLAUDE, NULL, 0);
-    code = provider_bedrock.map_error(&f.pc, &r);
-    *ret = f.pc.err;
-    fx_free(&f);
-    return code;
+    return ah_try_map(&bedrock, status, body, retry_after, ret);
 }
 
 TEST(bedrock_errors_recorded)

@@ -1,0 +1,334 @@
+/* test-openai.c -- unit tests of the OpenAI adapter
+ * (daemon/providers/openai.c): the rules of OpenAI's reasoning models
+ * (o1, o3, o4-mini; o1-mini and o1-preview; gpt-5) as golden requests,
+ * and DeepSeek's answers (reasoning_content in OpenAI's shape) replayed
+ * through provider_openai with the deepseek preset, bodies and streams,
+ * which must come out as they went in. */
+#include "test.h"
+#include "adapter-harness.h"
+
+#include <jansson.h>
+
+#define OPENAI_URL "https://api.openai.com/v1/chat/completions"
+
+static const char *const headers[] = {
+    "Content-Type: application/json", "Authorization: Bearer test-key",
+    NULL,
+};
+
+static const struct ah_target openai = {
+    .prov = &provider_openai, .preset = "openai", .model = "o3-mini",
+    .api_base = "https://api.openai.com/v1", .key = "test-key",
+    .headers = headers, .seq = 5,
+};
+
+static const struct ah_target deepseek = {
+    .prov = &provider_openai, .preset = "deepseek",
+    .model = "deepseek-reasoner", .api_base = "https://api.deepseek.com",
+    .key = "test-key", .headers = headers, .seq = 5,
+    .samples = "providers/deepseek", .eol = "\n",
+};
+
+/* req built for model (of the openai preset), drop_params as given:
+ * the chat/completions URL, the two headers, and want. */
+static int golden(const char *model, const char *req, int drop,
+                  const char *want)
+{
+    struct ah_target t = openai;
+
+    t.model = model;
+    return ah_golden(&t, req, 0, drop, OPENAI_URL, want);
+}
+
+/* req for model refused for param: a bad_request naming it. */
+static int refused(const char *model, const char *req, const char *param)
+{
+    struct ah_target t = openai;
+
+    t.model = model;
+    return ah_unsupported(&t, req, param);
+}
+
+/* ------------------------------------------------------------------------
+ * o-series
+ */
+
+TEST(openai_o_series_developer_and_max_completion_tokens)
+{
+    /* system becomes developer (o1 and later take it; system is only
+     * mapped to it); max_tokens is max_completion_tokens; temperature 1
+     * (the only value) and reasoning_effort pass. */
+    ASSERT(golden("o3-mini", "{'model':'x','messages':["
+        "{'role':'system','content':'Be brief.'},"
+        "{'role':'user','content':'Hi'}],"
+        "'max_tokens':300,'temperature':1,'reasoning_effort':'high'}", 0,
+        "{'model':'o3-mini','messages':["
+        "{'role':'developer','content':'Be brief.'},"
+        "{'role':'user','content':'Hi'}],"
+        "'max_completion_tokens':300,'temperature':1,"
+        "'reasoning_effort':'high'}"));
+    /* o1 and o4-mini alike, developer messages as they are; an explicit
+     * max_completion_tokens wins over max_tokens. */
+    ASSERT(golden("o1", "{'messages':[{'role':'developer','content':'R'},"
+        "{'role':'user','content':'Hi'}],'max_tokens':10,"
+        "'max_completion_tokens':20}", 0,
+        "{'model':'o1','messages':[{'role':'developer','content':'R'},"
+        "{'role':'user','content':'Hi'}],'max_completion_tokens':20}"));
+    ASSERT(golden("o4-mini-2025-04-16", "{'messages':[{'role':'system',"
+        "'content':[{'type':'text','text':'S'}]}]}", 0,
+        "{'model':'o4-mini-2025-04-16','messages':[{'role':'developer',"
+        "'content':[{'type':'text','text':'S'}]}]}"));
+}
+
+TEST(openai_o_series_legacy_o1_mini_user)
+{
+    /* The September 2024 o1-mini and o1-preview take neither system nor
+     * developer messages: they go as user messages, as LiteLLM sends
+     * them. */
+    ASSERT(golden("o1-mini", "{'messages':[{'role':'system','content':'S'},"
+        "{'role':'developer','content':'D'},{'role':'user','content':'U'}],"
+        "'max_tokens':5}", 0,
+        "{'model':'o1-mini','messages':[{'role':'user','content':'S'},"
+        "{'role':'user','content':'D'},{'role':'user','content':'U'}],"
+        "'max_completion_tokens':5}"));
+    ASSERT(golden("o1-preview-2024-09-12", "{'messages':[{'role':'system',"
+        "'content':'S'}]}", 0, "{'model':'o1-preview-2024-09-12',"
+        "'messages':[{'role':'user','content':'S'}]}"));
+}
+
+TEST(openai_o_series_sampling_refused)
+{
+    static const char *const params[] = {
+        "top_p", "presence_penalty", "frequency_penalty", "logprobs",
+        "top_logprobs",
+    };
+    char req[256];
+
+    /* temperature other than 1: a bad_request naming it... */
+    ASSERT(refused("o3", "{'messages':[{'role':'user','content':'Hi'}],"
+                   "'temperature':0.2}", "temperature"));
+    ASSERT(refused("o1-mini", "{'messages':[{'role':'user','content':'Hi'}],"
+                   "'temperature':0}", "temperature"));
+    /* ...dropped with drop_params, with the sampling parameters the
+     * o-series refuses. */
+    ASSERT(golden("o3", "{'messages':[{'role':'user','content':'Hi'}],"
+        "'temperature':0.2,'top_p':0.9,'presence_penalty':0.1,"
+        "'frequency_penalty':0.2,'logprobs':true,'top_logprobs':2,"
+        "'seed':7}", 1,
+        "{'model':'o3','messages':[{'role':'user','content':'Hi'}],"
+        "'seed':7}"));
+    for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
+        snprintf(req, sizeof(req), "{'messages':[{'role':'user','content':"
+                 "'Hi'}],'%s':%s}", params[i],
+                 strcmp(params[i], "logprobs") == 0 ? "true" : "1");
+        ASSERT(refused("o4-mini", req, params[i]));
+    }
+    /* null is no value: nothing to refuse. */
+    ASSERT(golden("o3", "{'messages':[{'role':'user','content':'Hi'}],"
+        "'temperature':null}", 0, "{'model':'o3','messages':[{'role':"
+        "'user','content':'Hi'}],'temperature':null}"));
+}
+
+TEST(openai_reasoning_rules_scope)
+{
+    /* gpt-5 refuses max_tokens; its sampling depends on the version and
+     * reasoning_effort (gpt-5.1 takes temperature with "none"), so it is
+     * left to the upstream, and system stays system. */
+    ASSERT(golden("gpt-5", "{'messages':[{'role':'system','content':'S'}],"
+        "'max_tokens':9,'temperature':0.5}", 0,
+        "{'model':'gpt-5','messages':[{'role':'system','content':'S'}],"
+        "'max_completion_tokens':9,'temperature':0.5}"));
+    /* gpt-5-chat is a chat model, gpt-4o and o-less names untouched. */
+    ASSERT(golden("gpt-5-chat-latest", "{'messages':[],'max_tokens':9}", 0,
+        "{'model':'gpt-5-chat-latest','messages':[],'max_tokens':9}"));
+    ASSERT(golden("gpt-4o", "{'messages':[{'role':'system','content':'S'}],"
+        "'max_tokens':9,'temperature':0.2}", 0,
+        "{'model':'gpt-4o','messages':[{'role':'system','content':'S'}],"
+        "'max_tokens':9,'temperature':0.2}"));
+    ASSERT(golden("o10x", "{'messages':[],'temperature':0.2}", 0,
+        "{'model':'o10x','messages':[],'temperature':0.2}"));
+}
+
+TEST(openai_reasoning_rules_only_openai_and_azure)
+{
+    /* A model named o3 behind another preset is that provider's. */
+    struct ah_target t = deepseek;
+
+    t.model = "o3";
+    ASSERT(ah_golden(&t, "{'messages':[{'role':'system','content':'S'}],"
+        "'max_tokens':3,'temperature':0.2}", 0, 0,
+        "https://api.deepseek.com/chat/completions",
+        "{'model':'o3','messages':[{'role':'system','content':'S'}],"
+        "'max_tokens':3,'temperature':0.2}"));
+}
+
+/* ------------------------------------------------------------------------
+ * DeepSeek: reasoning_content arrives in OpenAI's shape and must pass.
+ */
+
+/* name's body through parse: the completion is the body, and the usage
+ * recorded is its usage (reasoning tokens included). */
+static int body_passes(const char *name)
+{
+    char rel[128];
+    size_t n;
+    char *p;
+    json_t *want, *c = NULL;
+    struct ah f;
+    int ok;
+
+    snprintf(rel, sizeof(rel), "providers/deepseek/%s", name);
+    if ((p = ah_sample(rel, &n)) == NULL)
+        return 0;
+    want = json_loadb(p, n, 0, NULL);
+    ah_init(&f, &deepseek, NULL, 0);
+    ok = ah_parse(&f, p, n, &c) == 0 && ah_same(c, want) &&
+         ah_same(f.pc.usage, json_object_get(want, "usage"));
+    json_decref(c);
+    json_decref(want);
+    ah_free(&f);
+    free(p);
+    return ok;
+}
+
+TEST(openai_deepseek_bodies_pass)
+{
+    json_t *c = NULL;
+    struct ah f;
+
+    ASSERT(body_passes("nonstream_reasoning.json"));
+    ASSERT(body_passes("nonstream_tool_call.json"));
+    ASSERT(body_passes("nonstream_text.json"));
+    ah_init(&f, &deepseek, NULL, 0);
+    ASSERT_EQ(ah_parse_sample(&f, "nonstream_reasoning.json", &c), 0);
+    ASSERT(strncmp(ah_str(c, "choices.0.message.reasoning_content"),
+                   "We are asked: \"How many 'r's are in the word", 44) == 0);
+    ASSERT(ah_expect(c, "{'usage.completion_tokens_details':"
+                     "{'reasoning_tokens':315}}"));
+    json_decref(c);
+    ah_free(&f);
+}
+
+/* name's chunks (one a line) through the stream hooks, whole, split at
+ * every stride-th byte and byte by byte: chunk for chunk what was sent
+ * but usage, which is recorded (the last one's) instead. *ret the
+ * whole replay. */
+static int stream_passes(const char *name, size_t stride, json_t **ret)
+{
+    char rel[128], *raw, *line, *save = NULL;
+    json_t *w, *want = json_array(), *usage = NULL, *j;
+    size_t n;
+    char *p = ah_stream_sample(&deepseek, name, &n);
+    int ok;
+
+    snprintf(rel, sizeof(rel), "providers/deepseek/%s", name);
+    raw = ah_sample(rel, NULL);
+    for (line = raw ? strtok_r(raw, "\n", &save) : NULL; line;
+         line = strtok_r(NULL, "\n", &save)) {
+        j = json_loads(line, 0, NULL);
+        if (json_is_object(json_object_get(j, "usage"))) {
+            json_decref(usage);
+            usage = json_incref(json_object_get(j, "usage"));
+        }
+        json_object_del(j, "usage");
+        json_array_append_new(want, j);
+    }
+    w = p ? ah_replay_all(&deepseek, NULL, p, n, stride) : NULL;
+    ok = w && json_array_size(want) > 0 && ah_int(w, "rc") == 0 &&
+         ah_same(ah_get(w, "chunks"), want) &&
+         ah_same(ah_get(w, "usage"), usage);
+    json_decref(want);
+    json_decref(usage);
+    free(raw);
+    free(p);
+    *ret = w;
+    return ok;
+}
+
+TEST(openai_deepseek_reasoning_stream_passes)
+{
+    json_t *w;
+    const char *r;
+
+    ASSERT(stream_passes("stream_reasoning.chunks.jsonl", 1009, &w));
+    ASSERT(ah_expect(w, "{'bad':0,'finish':'stop','nfinish':1,"
+        "'usage.completion_tokens_details':{'reasoning_tokens':205}}"));
+    ASSERT_STR_EQ(ah_str(w, "content"),
+                  "The word \"strawberry\" contains three \"r\"s.");
+    /* The reasoning, joined: all of it, from its first words to its
+     * last. */
+    r = ah_str(w, "reasoning");
+    ASSERT(r != NULL);
+    ASSERT_EQ(strlen(r), 606);
+    ASSERT(strncmp(r, "We need to count the number of the letter \"r\"",
+                   45) == 0);
+    ASSERT_STR_EQ(r + strlen(r) - 22, "Thus, the answer is 3.");
+    json_decref(w);
+}
+
+TEST(openai_deepseek_tool_call_stream_passes)
+{
+    json_t *w;
+
+    ASSERT(stream_passes("stream_tool_call.chunks.jsonl", 97, &w));
+    ASSERT(ah_expect(w, "{'bad':0,'finish':'tool_calls','content':'',"
+        "'tools.#':1,'tools.0.id':'call_00_ioIn7yN9p1ZOMNpDLwd4MgAF',"
+        "'tools.0.name':'weather',"
+        "'tools.0.arguments':{'location':'San Francisco'},"
+        "'usage.prompt_tokens_details':{'cached_tokens':320},"
+        "'usage.completion_tokens_details':{'reasoning_tokens':39}}"));
+    ASSERT_EQ(strlen(ah_str(w, "reasoning")), 191);
+    json_decref(w);
+}
+
+TEST(openai_deepseek_text_stream_passes)
+{
+    json_t *w;
+
+    ASSERT(stream_passes("stream_text.chunks.jsonl", 1499, &w));
+    ASSERT(ah_expect(w, "{'bad':0,'finish':'length','reasoning':null,"
+        "'usage.completion_tokens':400}"));
+    ASSERT_EQ(strlen(ah_str(w, "content")), 1859);
+    json_decref(w);
+}
+
+/* ------------------------------------------------------------------------
+ * Framing failures are told apart (they were all "over 4 MiB").
+ */
+
+static int refuse(void *ud, json_t *chunk)
+{
+    (void)ud;
+    json_decref(chunk);
+    return -1;
+}
+
+TEST(openai_stream_failures_named)
+{
+    static const char one[] = "data: {\"id\":\"c\",\"object\":"
+        "\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":"
+        "{\"content\":\"x\"},\"finish_reason\":null}]}\n\n";
+    struct ah f;
+    char *big;
+
+    /* The caller went away: emit refused the chunk. */
+    ah_init(&f, &deepseek, NULL, 1);
+    f.pc.emit = refuse;
+    ASSERT_EQ(f.pc.prov->stream_feed(&f.pc, one, sizeof(one) - 1),
+              LLMUX_ECLOSED);
+    ASSERT_EQ(f.pc.err.code, LLMUX_ECLOSED);
+    ASSERT_STR_EQ(f.pc.err.message, "the caller went away");
+    ah_free(&f);
+    /* An event over the cap: the upstream's fault. */
+    big = malloc(5u << 20);
+    ASSERT(big != NULL);
+    memcpy(big, "data: ", 6);
+    memset(big + 6, 'a', (5u << 20) - 6);
+    ah_init(&f, &deepseek, NULL, 1);
+    ASSERT_EQ(f.pc.prov->stream_feed(&f.pc, big, 5u << 20), LLMUX_ETOOBIG);
+    ASSERT_EQ(f.pc.err.code, LLMUX_EUNAVAIL);
+    ASSERT_STR_EQ(f.pc.err.message, "deepseek sent a stream event over "
+                  "4 MiB");
+    ah_free(&f);
+    free(big);
+}
