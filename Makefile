@@ -280,7 +280,7 @@ $(B)/bench-upstream: tests/bench/upstream.c
 	$(CC) $(CFLAGS_BASE) -o $@ $< $(LDFLAGS_ALL)
 
 $(B)/llmux-bench: tests/bench/bench.c tests/bench/loadgen.c tests/bench/loadgen.h $(LIBA)
-	$(CC) $(CLIENT_CFLAGS) -Itests/bench -o $@ tests/bench/bench.c \
+	$(CC) $(CLIENT_CFLAGS) -Itests/bench -pthread -o $@ tests/bench/bench.c \
 	    tests/bench/loadgen.c $(LIBA) $(CLIENT_LIBS) $(LDFLAGS_ALL)
 
 bench: all $(BENCH_BINS)

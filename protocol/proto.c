@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ------------------------------------------------------------------------
@@ -450,6 +451,21 @@ int proto_frame_peek(const void *p, size_t n, size_t max,
     return n - LLMUX_FRAME_HEADER >= len ? 1 : 0;
 }
 
+/* The zone's first chunk, from the body length. msgpack's default 8 KiB
+ * is past what malloc serves from its per-thread cache, so every frame
+ * paid for the slow path twice (malloc and free); a typical request or
+ * cancel frame needs a few hundred bytes of objects (about 4 bytes per
+ * body byte). A zone grows by itself, so this only has to be a good
+ * guess, never a bound. */
+static size_t zone_chunk_size(size_t len)
+{
+    size_t want = len * 4;
+
+    if (want < 512)
+        return 512;
+    return want > MSGPACK_ZONE_CHUNK_SIZE ? MSGPACK_ZONE_CHUNK_SIZE : want;
+}
+
 /* Besides the checks in proto.h: an id that is present must be a uint no
  * larger than LLMUX_MAX_ID (2^63-1), else LLMUX_EPROTO. -ENOMEM if the
  * tree cannot be allocated. */
@@ -467,7 +483,7 @@ int proto_frame_decode(struct proto_frame *f, const char *body, size_t len)
     b = (unsigned char)body[0];
     if (!(b >= 0x80 && b <= 0x8f) && b != 0xde && b != 0xdf)
         return LLMUX_EPROTO;    /* not a map: no need to allocate */
-    f->up.zone = msgpack_zone_new(MSGPACK_ZONE_CHUNK_SIZE);
+    f->up.zone = msgpack_zone_new(zone_chunk_size(len));
     if (f->up.zone == NULL)
         return -ENOMEM;
     r = mp_parse(body, len, f->up.zone, &f->up.data, &used);
@@ -606,12 +622,29 @@ int proto_str_eq(const msgpack_object *o, const char *s)
  * The encoder
  */
 
+/* Most frames are small (a stream chunk is about 300 bytes), so the buffer
+ * starts at 1 KiB, which malloc serves from its per-thread cache, rather
+ * than at msgpack's 8 KiB, which took malloc's slow path for every frame;
+ * msgpack_sbuffer_write doubles it when needed. If this malloc fails the
+ * sbuffer simply starts empty, as msgpack's own would. */
+#define ENC_INIT_SIZE 1024
+
+/* The write callback of every proto_enc: msgpack's sbuffer writer under a
+ * name of our own (msgpack's is static inline, a copy per file), so that
+ * proto_pack_strn can recognise a packer that fills one of our buffers. */
+static int enc_write(void *data, const char *buf, size_t len)
+{
+    return msgpack_sbuffer_write(data, buf, len);
+}
+
 /* e->pk points at e->sb: a proto_enc must not be copied or moved after
  * proto_enc_init. */
 void proto_enc_init(struct proto_enc *e)
 {
     msgpack_sbuffer_init(&e->sb);
-    msgpack_packer_init(&e->pk, &e->sb, msgpack_sbuffer_write);
+    if ((e->sb.data = malloc(ENC_INIT_SIZE)) != NULL)
+        e->sb.alloc = ENC_INIT_SIZE;
+    msgpack_packer_init(&e->pk, &e->sb, enc_write);
     e->start = 0;
 }
 
@@ -685,10 +718,47 @@ void proto_pack_str(msgpack_packer *pk, const char *s)
     proto_pack_strn(pk, s, strlen(s));
 }
 
+/* Strings are most of what llmux packs (every key, most values). Into a
+ * proto_enc buffer with room, header and bytes go in one step instead of
+ * two trips through the write callback; otherwise msgpack does it (and
+ * grows the buffer). The bytes are the same either way. */
 void proto_pack_strn(msgpack_packer *pk, const char *s, size_t n)
 {
-    msgpack_pack_str(pk, n);
-    msgpack_pack_str_body(pk, s, n);
+    msgpack_sbuffer *sb = pk->data;
+    unsigned char *d;
+    size_t h = n < 32 ? 1 : n < 256 ? 2 : n < 65536 ? 3 : 5;
+
+    if (pk->callback != enc_write || n > UINT32_MAX ||
+        sb->alloc - sb->size < h + n) {
+        msgpack_pack_str(pk, n);
+        msgpack_pack_str_body(pk, s, n);
+        return;
+    }
+    d = (unsigned char *)sb->data + sb->size;
+    switch (h) {
+    case 1:
+        d[0] = (unsigned char)(0xa0 | n);
+        break;
+    case 2:
+        d[0] = 0xd9;
+        d[1] = (unsigned char)n;
+        break;
+    case 3:
+        d[0] = 0xda;
+        d[1] = (unsigned char)(n >> 8);
+        d[2] = (unsigned char)n;
+        break;
+    default:
+        d[0] = 0xdb;
+        d[1] = (unsigned char)(n >> 24);
+        d[2] = (unsigned char)(n >> 16);
+        d[3] = (unsigned char)(n >> 8);
+        d[4] = (unsigned char)n;
+        break;
+    }
+    if (n > 0)
+        memcpy(d + h, s, n);
+    sb->size += h + n;
 }
 
 void proto_pack_kv_str(msgpack_packer *pk, const char *k, const char *v)

@@ -3,8 +3,10 @@
 test, then the closing line "N passed, N failed" that CI reads.
 
 usage: tests/run.py [--build DIR] [--only SUBSTRING] [--skip-unit]
+                    [--skip-integration] [--skip-fuzz]
 An integration test is a function test_* in tests/integration/test_*.py;
-each runs under a time limit and fails on any exception.
+each runs under a time limit and fails on any exception. Then each
+libFuzzer target of build-fuzz/ runs for a few seconds (run_fuzz).
 """
 
 import argparse
@@ -91,12 +93,40 @@ def run_integration(only):
     return passed, failed
 
 
+def run_fuzz(only):
+    """The fuzz-smoke step: every libFuzzer target in build-fuzz/ (`make test`
+    builds them) runs for $LLMUX_FUZZ_SECONDS (default 3) seconds, seeds and
+    regression inputs first; each run counts as one test. Nothing built: a
+    note, no count. See tests/fuzz/fuzzrun.py."""
+    build = os.environ.get('LLMUX_FUZZ_BUILD', os.path.join(ROOT, 'build-fuzz'))
+    seconds = int(os.environ.get('LLMUX_FUZZ_SECONDS', '3'))
+    sys.path.insert(0, os.path.join(HERE, 'fuzz'))
+    import fuzzrun
+    results = fuzzrun.run_all(build, seconds, jobs=os.cpu_count() or 1,
+                              only=only, prefix='fuzz/')
+    if not results and not only:
+        print('note fuzz: no targets in %s (make fuzz-build); fuzz step skipped' % build)
+    passed = failed = 0
+    for name, status, execs, detail in results:
+        if status == 'ok':
+            passed += 1
+            print('ok   fuzz/%s (%d runs in %ds)' % (name, execs, seconds))
+        elif status == 'skip':
+            print('skip fuzz/%s (%s)' % (name, detail))
+        else:
+            failed += 1
+            print('FAIL fuzz/%s (%d runs)\n%s' % (name, execs, detail))
+        sys.stdout.flush()
+    return passed, failed
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--build', default=os.environ.get('LLMUX_BUILD', os.path.join(ROOT, 'build')))
     ap.add_argument('--only')
     ap.add_argument('--skip-unit', action='store_true')
     ap.add_argument('--skip-integration', action='store_true')
+    ap.add_argument('--skip-fuzz', action='store_true')
     a = ap.parse_args()
     os.environ['LLMUX_BUILD'] = os.path.abspath(a.build)
     passed = failed = 0
@@ -106,6 +136,10 @@ def main():
         failed += f
     if not a.skip_integration:
         p, f = run_integration(a.only)
+        passed += p
+        failed += f
+    if not a.skip_fuzz:
+        p, f = run_fuzz(a.only)
         passed += p
         failed += f
     print('%d passed, %d failed' % (passed, failed))

@@ -12,13 +12,19 @@
  *        [--scale N] [--scale-conns K] [--no-scale] [--only-scale]
  *        [--keep]   (leave llmuxd running at the end; prints its pid)
  *        [-v]       (one line per run on stderr)
- *        [--only TEXT] (only the scenarios whose "name path" holds TEXT) */
+ *        [--only TEXT] (only the scenarios whose "name path" holds TEXT)
+ *        [--requests N] (each run sends exactly N requests; no warm-up)
+ *        [--wrap "valgrind --tool=callgrind"] (run llmuxd under this)
+ *        [--log-level L] (llmux_settings.log_level; default: llmuxd's,
+ *                       info, one line per request to stderr, a file) */
 #include "loadgen.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +43,8 @@ extern char **environ;
 #define MAX_ROUNDS 32
 
 struct opts {
-    const char *llmuxd, *upstream, *only;
+    const char *llmuxd, *upstream, *only, *wrap, *log_level;
+    long        requests;
     int         rounds, ready_runs, scale, scale_conns, no_scale, only_scale;
     int         keep, verbose;
     double      seconds, rate, stream_rate;
@@ -50,6 +57,8 @@ struct run {
     char        sock[96], cfg[96], notify[96], log[96];
     pid_t       up_pid, d_pid;
     int         port, nfd;
+    int         ready_pipe[2];  /* the drain thread writes a byte per READY */
+    _Atomic double t_ready;     /* when the last READY=1 arrived */
     long        tck;
 };
 
@@ -152,7 +161,7 @@ static pid_t spawn(char *const argv[], char *const envp[], const char *out)
     posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT |
                                      O_APPEND, 0644);
     posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    r = posix_spawn(&pid, argv[0], &fa, NULL, argv, envp);
+    r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, envp);
     posix_spawn_file_actions_destroy(&fa);
     if (r != 0) {
         errno = r;
@@ -177,6 +186,22 @@ static int stop(pid_t pid)
     kill(pid, SIGKILL);
     waitpid(pid, &st, 0);
     return -1;
+}
+
+/* The run whose processes exit() must not leave behind. */
+static struct run *cleanup_run;
+
+static void cleanup(void)
+{
+    struct run *u = cleanup_run;
+
+    if (u == NULL || u->o.keep)
+        return;
+    if (u->d_pid > 0)
+        stop(u->d_pid);
+    if (u->up_pid > 0)
+        stop(u->up_pid);
+    u->d_pid = u->up_pid = 0;
 }
 
 static void start_upstream(struct run *u)
@@ -223,19 +248,58 @@ static void write_config(struct run *u)
         "      model: openai/bench-slow\n"
         "      api_base: http://127.0.0.1:%d/v1\n"
         "      api_key: sk-bench\n", u->port, u->port);
+    if (u->o.log_level)
+        fprintf(f, "llmux_settings:\n  log_level: %s\n", u->o.log_level);
     if (fclose(f) != 0)
         die(u->cfg);
+}
+
+/* The NOTIFY_SOCKET reader. It must never stop reading: llmuxd sends a
+ * STATUS= line every few seconds with a blocking sendmsg, and a full
+ * receive queue would freeze llmuxd's loop (and the benchmark with it). */
+static void *drain_notify(void *arg)
+{
+    struct run *u = arg;
+    char buf[4096];
+
+    for (;;) {
+        ssize_t k = recv(u->nfd, buf, sizeof(buf) - 1, 0);
+
+        if (k < 0 && errno != EINTR)
+            break;              /* never spin on a broken socket */
+        if (k <= 0)
+            continue;
+        buf[k] = '\0';
+        if (strstr(buf, "READY=1") && strstr(buf, "RELOADING=1") == NULL) {
+            atomic_store(&u->t_ready, now_s());
+            (void)!write(u->ready_pipe[1], "r", 1);
+        }
+    }
+    return NULL;
 }
 
 /* Starts llmuxd; returns the ms from exec to its READY=1 datagram. */
 static double start_llmuxd(struct run *u)
 {
-    char envbuf[160], buf[4096];
-    char *argv[] = { (char *)u->o.llmuxd, "-c", u->cfg, "-s", u->sock, NULL };
+    char envbuf[160], c, wrap[512], *argv[32];
     char **envp;
     size_t n = 0;
-    double t0, t;
-    struct pollfd pfd = { .fd = u->nfd, .events = POLLIN };
+    int na = 0;
+
+    /* "--wrap 'valgrind --tool=callgrind'" goes first, split at spaces. */
+    if (u->o.wrap) {
+        snprintf(wrap, sizeof(wrap), "%s", u->o.wrap);
+        for (char *t = strtok(wrap, " "); t && na < 24; t = strtok(NULL, " "))
+            argv[na++] = t;
+    }
+    argv[na++] = (char *)u->o.llmuxd;
+    argv[na++] = "-c";
+    argv[na++] = u->cfg;
+    argv[na++] = "-s";
+    argv[na++] = u->sock;
+    argv[na] = NULL;
+    double t0;
+    struct pollfd pfd = { .fd = u->ready_pipe[0], .events = POLLIN };
 
     for (char **e = environ; *e; e++)
         n++;
@@ -249,40 +313,32 @@ static double start_llmuxd(struct run *u)
     snprintf(envbuf, sizeof(envbuf), "NOTIFY_SOCKET=%s", u->notify);
     envp[n++] = envbuf;
     envp[n] = NULL;
-    /* Drop stale datagrams (a STOPPING=1 from the previous instance). */
-    while (recv(u->nfd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+    /* Forget a READY of the previous instance. */
+    while (read(u->ready_pipe[0], &c, 1) == 1)
         ;
     t0 = now_s();
     u->d_pid = spawn(argv, envp, u->log);
     free(envp);
-    for (;;) {
-        ssize_t k;
-
-        t = now_s();
-        if (t - t0 > 30) {
-            fprintf(stderr, "llmux-bench: llmuxd sent no READY=1 in 30 s "
-                    "(see %s)\n", u->log);
-            exit(1);
-        }
-        if (poll(&pfd, 1, 100) <= 0)
-            continue;
-        if ((k = recv(u->nfd, buf, sizeof(buf) - 1, 0)) <= 0)
-            continue;
-        buf[k] = '\0';
-        if (strstr(buf, "READY=1"))
-            return (now_s() - t0) * 1000.0;
+    if (poll(&pfd, 1, 30000) <= 0) {
+        fprintf(stderr, "llmux-bench: llmuxd sent no READY=1 in 30 s "
+                "(see %s)\n", u->log);
+        exit(1);
     }
+    return (atomic_load(&u->t_ready) - t0) * 1000.0;
 }
 
-static int open_notify(struct run *u)
+static void open_notify(struct run *u)
 {
     struct sockaddr_un a = { .sun_family = AF_UNIX };
-    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    pthread_t t;
 
+    u->nfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     snprintf(a.sun_path, sizeof(a.sun_path), "%s", u->notify);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+    if (u->nfd < 0 || bind(u->nfd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+        pipe2(u->ready_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
         die("notify socket");
-    return fd;
+    if (pthread_create(&t, NULL, drain_notify, u) != 0)
+        die("pthread_create");
 }
 
 /* ---- measuring ---------------------------------------------------------- */
@@ -294,7 +350,7 @@ static void run_scen(struct run *u, const struct scen *sc, double seconds,
         .target = sc->target, .sock_path = u->sock, .port = u->port,
         .model = "bench", .stream = sc->stream, .slots = sc->slots,
         .conns = sc->conns, .rate = sc->rate, .seconds = seconds,
-        .drain_seconds = 10,
+        .drain_seconds = 10, .max_requests = u->o.requests,
     };
     long long c0 = cpu_ticks(u->d_pid), c1;
     char label[96];
@@ -342,20 +398,29 @@ static double median(double *v, int n)
 
 /* ---- the scale run ---------------------------------------------------------- */
 
+/* Sampled every 20 ms while the streams run: the most streams in flight,
+ * and llmuxd's largest RSS and descriptor count (llmuxd opens the upstream
+ * connections a little after the requests arrive, so the peaks are
+ * tracked separately). */
 struct scale_probe {
     pid_t pid;
-    long  rss_at_peak, live_at_peak, fds_at_peak;
+    long  live_max, rss_max, anon_max, fds_max;
 };
 
 static void scale_tick(void *ud, long live)
 {
     struct scale_probe *p = ud;
+    long rss = status_kb(p->pid, "VmRSS"), anon = status_kb(p->pid, "RssAnon");
+    long fds = count_fds(p->pid);
 
-    if (live > p->live_at_peak) {
-        p->live_at_peak = live;
-        p->rss_at_peak = status_kb(p->pid, "VmRSS");
-        p->fds_at_peak = count_fds(p->pid);
-    }
+    if (live > p->live_max)
+        p->live_max = live;
+    if (rss > p->rss_max)
+        p->rss_max = rss;
+    if (anon > p->anon_max)
+        p->anon_max = anon;
+    if (fds > p->fds_max)
+        p->fds_max = fds;
 }
 
 static int log_mentions(const char *path, const char *what)
@@ -382,10 +447,11 @@ static void scale_run(struct run *u)
         .tick = scale_tick, .tick_ud = &p,
     };
     struct lg_result r;
-    long rss0, fds0;
+    long rss0, anon0, fds0;
     long long c0, c1;
 
     rss0 = status_kb(u->d_pid, "VmRSS");
+    anon0 = status_kb(u->d_pid, "RssAnon");
     fds0 = count_fds(u->d_pid);
     c0 = cpu_ticks(u->d_pid);
     if (lg_run(&s, &r) < 0)
@@ -396,13 +462,13 @@ static void scale_run(struct run *u)
     printf("| | |\n|---|---|\n");
     printf("| streams sent / completed / errors / lost | %ld / %ld / %ld / "
            "%ld |\n", r.sent, r.completed, r.errors, r.lost);
-    printf("| most streams live at once | %ld |\n", p.live_at_peak);
-    printf("| llmuxd RSS before / at that peak | %.1f MiB / %.1f MiB |\n",
-           rss0 / 1024.0, p.rss_at_peak / 1024.0);
-    printf("| RSS per live stream | %.1f KiB |\n", p.live_at_peak > 0 ?
-           (double)(p.rss_at_peak - rss0) / (double)p.live_at_peak : 0);
-    printf("| llmuxd fds before / at the peak | %ld / %ld |\n", fds0,
-           p.fds_at_peak);
+    printf("| most streams in flight at once | %ld |\n", p.live_max);
+    printf("| llmuxd RSS before / peak (anonymous: before / peak) | %.1f / "
+           "%.1f MiB (%.1f / %.1f MiB) |\n", rss0 / 1024.0,
+           p.rss_max / 1024.0, anon0 / 1024.0, p.anon_max / 1024.0);
+    printf("| RSS per live stream | %.1f KiB |\n", p.live_max > 0 ?
+           (double)(p.rss_max - rss0) / (double)p.live_max : 0);
+    printf("| llmuxd fds before / peak | %ld / %ld |\n", fds0, p.fds_max);
     printf("| llmuxd CPU per slow stream | %.0f µs |\n", r.completed ?
            (double)(c1 - c0) * 1e6 / (double)u->tck / (double)r.completed
            : 0);
@@ -445,6 +511,9 @@ static void parse_args(struct opts *o, int argc, char **argv)
         if (strcmp(a, "--llmuxd") == 0) o->llmuxd = v;
         else if (strcmp(a, "--upstream") == 0) o->upstream = v;
         else if (strcmp(a, "--only") == 0) o->only = v;
+        else if (strcmp(a, "--wrap") == 0) o->wrap = v;
+        else if (strcmp(a, "--log-level") == 0) o->log_level = v;
+        else if (strcmp(a, "--requests") == 0) o->requests = strtol(v, 0, 10);
         else if (strcmp(a, "--rounds") == 0) o->rounds = (int)strtol(v, 0, 10);
         else if (strcmp(a, "--seconds") == 0) o->seconds = strtod(v, 0);
         else if (strcmp(a, "--rate") == 0) o->rate = strtod(v, 0);
@@ -501,11 +570,13 @@ int main(int argc, char **argv)
     struct run u = { 0 };
     struct rlimit rl;
     double ready[64], t_begin = now_s();
-    long rss_idle, rss_after, hwm;
+    long rss_idle, rss_after, hwm, anon_idle;
     int nready;
 
     parse_args(&u.o, argc, argv);
     signal(SIGPIPE, SIG_IGN);
+    cleanup_run = &u;
+    atexit(cleanup);
     u.tck = sysconf(_SC_CLK_TCK);
     /* The scale run holds thousands of sockets here, in llmuxd and in the
      * upstream: raise the soft limit to the hard one (children inherit). */
@@ -520,7 +591,7 @@ int main(int argc, char **argv)
     snprintf(u.cfg, sizeof(u.cfg), "%s/llmux.yaml", u.dir);
     snprintf(u.notify, sizeof(u.notify), "%s/notify", u.dir);
     snprintf(u.log, sizeof(u.log), "%s/llmuxd.log", u.dir);
-    u.nfd = open_notify(&u);
+    open_notify(&u);
     start_upstream(&u);
     write_config(&u);
 
@@ -532,6 +603,7 @@ int main(int argc, char **argv)
     }
     usleep(200000);
     rss_idle = status_kb(u.d_pid, "VmRSS");
+    anon_idle = status_kb(u.d_pid, "RssAnon");
 
     print_machine();
     printf("llmuxd: %s (pid %d), upstream: bench-upstream on 127.0.0.1:%d, "
@@ -542,7 +614,7 @@ int main(int argc, char **argv)
         struct meas warm;
 
         /* Warm-up: connection pools, allocator arenas, page cache. */
-        for (size_t k = 0; k < NS; k++)
+        for (size_t k = 0; k < NS && u.o.requests == 0; k++)
             if (scens[k].rate == 0)
                 run_scen(&u, &scens[k], 0.3, &warm);
         for (int r = 0; r < u.o.rounds; r++)
@@ -553,7 +625,8 @@ int main(int argc, char **argv)
                     sc.rate = u.o.rate;
                 else if (sc.rate == -2)
                     sc.rate = u.o.stream_rate;
-                run_scen(&u, &sc, u.o.seconds, &ms[k][r]);
+                run_scen(&u, &sc, u.o.requests ? 3600 : u.o.seconds,
+                         &ms[k][r]);
             }
         printf("\n### Latency and cost: medians of %d interleaved rounds of "
                "%.1f s each\n\n", u.o.rounds, u.o.seconds);
@@ -610,6 +683,9 @@ int main(int argc, char **argv)
     printf("| llmuxd RSS idle (after start) / idle after the load / peak "
            "| %.1f / %.1f / %.1f MiB |\n", rss_idle / 1024.0,
            rss_after / 1024.0, hwm / 1024.0);
+    printf("| of which anonymous (heap, stacks) idle / after the load | "
+           "%.1f / %.1f MiB |\n", anon_idle / 1024.0,
+           status_kb(u.d_pid, "RssAnon") / 1024.0);
     printf("| exec to READY=1 (median of %d starts; min / max) | %.1f ms "
            "(%.1f / %.1f) |\n", nready, nready % 2 ? ready[nready / 2] :
            (ready[nready / 2 - 1] + ready[nready / 2]) / 2, ready[0],
@@ -626,6 +702,7 @@ int main(int argc, char **argv)
         int rc = stop(u.d_pid);
 
         stop(u.up_pid);
+        u.d_pid = u.up_pid = 0;
         if (rc != 0)
             printf("note: llmuxd exited with %d (see %s)\n", rc, u.log);
     }

@@ -58,7 +58,7 @@ struct lg {
     struct lreq          *reqs;    /* owned; index = request id - 1 */
     long                  nreqs, reqs_cap;
     double               *lat;     /* owned; µs of each completed request */
-    long                  nlat;
+    long                  nlat, lat_cap;
     long                  live;
     int                   sending;
     uint64_t              t_start, t_stop_send, t_last_done;
@@ -354,7 +354,8 @@ static void complete(struct lg *g, long i, int error, const char *msg,
         return;
     }
     g->r->completed++;
-    g->lat[g->nlat++] = (double)(t - q->t0) / 1000.0;
+    if (g->nlat < g->lat_cap)
+        g->lat[g->nlat++] = (double)(t - q->t0) / 1000.0;
 }
 
 /* ---- reading: frames ----------------------------------------------------- */
@@ -666,6 +667,7 @@ int lg_run(const struct lg_spec *s, struct lg_result *r)
     lat_cap = s->max_requests ? s->max_requests :
               (long)((s->rate > 0 ? s->rate : 200000.0) * (s->seconds + 1)) +
               s->slots + 1024;
+    g.lat_cap = lat_cap;
     if ((g.lat = malloc((size_t)lat_cap * sizeof(double))) == NULL ||
         (g.ep = epoll_create1(EPOLL_CLOEXEC)) < 0 || build_payloads(&g) < 0 ||
         setup(&g) < 0)

@@ -7,8 +7,9 @@ usage: tests/fuzz/fuzzrun.py [--build build-fuzz] [--seconds N] [--jobs J]
 One run per target (build-fuzz/fuzz-NAME, seeds in tests/fuzz/corpus/NAME)
 and one per provider corpus (tests/fuzz/corpus/provider-P, run with
 LLMUX_FUZZ_PROVIDER=P): a provider whose adapter is not registered yet is
-reported as skipped. Each run starts with every seed (regress-* files are
-earlier crashes, so they are regression tests), then mutates for N seconds.
+reported as skipped. Each run first replays the regress-* files (earlier
+crashes and leaks: regression tests), then starts from every seed and
+mutates for N seconds.
 New inputs go to build-fuzz/corpus/NAME, crashes to build-fuzz/artifacts/.
 Prints one line per run with its exec count; exits 1 if any run failed.
 tests/run.py imports this module for the fuzz-smoke step of `make test`.
@@ -60,6 +61,26 @@ def run_one(build, name, binary, seeds, env, seconds):
            '-timeout=20', '-rss_limit_mb=2560', '-max_len=65536',
            '-artifact_prefix=%s/' % arts, work, seeds]
     t0 = time.monotonic()
+    # Earlier crashes first, each run once as a plain input: libFuzzer does
+    # not look for leaks while it loads a corpus, but LeakSanitizer does at
+    # the exit of such a run.
+    regress = sorted(glob.glob(os.path.join(seeds, 'regress-*')))
+    if regress:
+        try:
+            p = subprocess.run([binary] + regress, env=e, capture_output=True,
+                               text=True, errors='replace', timeout=300)
+            rc, log = p.returncode, p.stderr
+        except subprocess.TimeoutExpired:
+            rc, log = -1, '(timed out)'
+        if rc == SKIP_EXIT and 'no provider called' in log:
+            return name, 'skip', 0, 'no adapter registered under that name yet'
+        if rc != 0:
+            m = re.findall(r'^Running: (\S+)', log, re.M)
+            i = max(log.rfind('==ERROR'), log.rfind('fuzz assertion failed'),
+                    log.rfind('runtime error'))
+            return name, 'FAIL', len(m), 'regression input %s fails again ' \
+                '(exit %d)\n%s' % (m[-1] if m else '?', rc,
+                                   log[max(0, i - 200):][:6000])
     try:
         p = subprocess.run(cmd, env=e, capture_output=True, text=True,
                            errors='replace', timeout=seconds + 300)
@@ -80,8 +101,9 @@ def run_one(build, name, binary, seeds, env, seconds):
     return name, 'ok', execs, '%.1fs' % dt
 
 
-def run_all(build, seconds, jobs=2, only=None):
-    todo = [r for r in runs(build) if not only or only in r[0]]
+def run_all(build, seconds, jobs=2, only=None, prefix=''):
+    """Runs every target whose prefix + name holds 'only' (all when None)."""
+    todo = [r for r in runs(build) if not only or only in prefix + r[0]]
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as ex:
         futs = [ex.submit(run_one, build, n, b, s, e, seconds) for n, b, s, e in todo]
         return [f.result() for f in futs]

@@ -1,0 +1,33 @@
+#!/bin/sh
+# callgrind.sh -- instructions llmuxd spends per request, from callgrind.
+# Runs llmuxd under valgrind --tool=callgrind twice with the benchmark's
+# load generator at concurrency 1, once with N and once with 3N requests;
+# the difference divided by 2N is the cost of one request with start-up
+# and shutdown cancelled out (callgrind counts are stable on a noisy
+# machine, unlike timings). Then prints the top inclusive functions of the
+# larger run.
+#
+# usage: tests/bench/callgrind.sh [LLMUXD] [plain|stream] [N]
+#   defaults: build/llmuxd plain 1000; $BENCH_ARGS adds llmux-bench
+#   options (e.g. "--log-level warning"). Needs build/llmux-bench and
+#   build/bench-upstream (make build/llmux-bench build/bench-upstream).
+set -e
+cd "$(dirname "$0")/../.."
+LLMUXD=${1:-build/llmuxd}
+KIND=${2:-plain}
+N=${3:-1000}
+OUT=$(mktemp -d /tmp/llmux-callgrind-XXXXXX)
+total() { sed -n 's/^summary: //p' "$1"; }
+for n in "$N" "$((3 * N))"; do
+    build/llmux-bench --llmuxd "$LLMUXD" --upstream build/bench-upstream \
+        --rounds 1 --no-scale --ready-runs 1 --requests "$n" \
+        --only "$KIND, 1 client llmuxd" $BENCH_ARGS \
+        --wrap "valgrind --tool=callgrind --callgrind-out-file=$OUT/cg.$n" \
+        >/dev/null
+done
+a=$(total "$OUT/cg.$N"); b=$(total "$OUT/cg.$((3 * N))")
+echo "$KIND: $(( (b - a) / (2 * N) )) instructions per request" \
+     "($a for $N requests, $b for $((3 * N)); files in $OUT)"
+callgrind_annotate --inclusive=yes "$OUT/cg.$((3 * N))" 2>/dev/null |
+    grep -E '^ *[0-9,]+ \(' | grep -v -E 'ld-linux|below main|libc_start|PROGRAM' |
+    head -40
