@@ -7,10 +7,20 @@
 #include "server.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+/* How long READY=1, STOPPING=1 and RELOADING=1 may wait for the manager
+ * to make room; periodic messages never wait. */
+#define NOTIFY_WAIT_MS 1000
 
 #define container_of(p, type, member) \
     ((type *)((char *)(p) - offsetof(type, member)))
@@ -65,6 +75,56 @@ static void format_status(const struct server *s, char *out, size_t len)
                  s->reload_error);
 }
 
+/* Sends msg to $NOTIFY_SOCKET, waiting at most wait_ms for room.
+ * sd_notify's sendmsg blocks for as long as the manager's queue is full,
+ * and these run on the loop: a stalled reader must cost a lost STATUS= or
+ * WATCHDOG=1 (wait 0; the next one makes up for it), or a short wait for
+ * READY=1 / STOPPING=1 / RELOADING=1, never a frozen daemon. */
+static void notify_send(const char *msg, int wait_ms)
+{
+    const char *path = getenv("NOTIFY_SOCKET");
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    struct pollfd pfd;
+    size_t n;
+    int fd;
+
+    if (path == NULL || (path[0] != '/' && path[0] != '@') ||
+        (n = strlen(path)) >= sizeof(sa.sun_path))
+        return;
+    memcpy(sa.sun_path, path, n);
+    if (sa.sun_path[0] == '@')
+        sa.sun_path[0] = '\0';         /* abstract namespace */
+    fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return;
+    /* Connected, so that POLLOUT tells whether the receiver has room. */
+    if (connect(fd, (struct sockaddr *)&sa, (socklen_t)(offsetof(
+            struct sockaddr_un, sun_path) + n)) == 0 &&
+        send(fd, msg, strlen(msg), MSG_DONTWAIT | MSG_NOSIGNAL) < 0 &&
+        errno == EAGAIN && wait_ms > 0) {
+        pfd.fd = fd;
+        pfd.events = POLLOUT;
+        if (poll(&pfd, 1, wait_ms) > 0)
+            (void)send(fd, msg, strlen(msg), MSG_DONTWAIT | MSG_NOSIGNAL);
+    }
+    close(fd);
+}
+
+/* notify_send with printf formatting. */
+static void notifyf(int wait_ms, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void notifyf(int wait_ms, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    notify_send(msg, wait_ms);
+}
+
 /* Sends prefix + STATUS= when the text changed (or always with a
  * prefix: READY=1 and friends must go out). */
 static void send_status(struct server *s, const char *prefix)
@@ -75,13 +135,14 @@ static void send_status(struct server *s, const char *prefix)
     if (prefix == NULL && strcmp(text, s->sd.last) == 0)
         return;
     memcpy(s->sd.last, text, sizeof(text));
-    (void)sd_notifyf(0, "%sSTATUS=%s", prefix ? prefix : "", text);
+    notifyf(prefix ? NOTIFY_WAIT_MS : 0, "%sSTATUS=%s", prefix ? prefix : "",
+            text);
 }
 
 static void on_watchdog(uv_timer_t *t)
 {
     (void)t;
-    (void)sd_notify(0, "WATCHDOG=1");
+    notify_send("WATCHDOG=1", 0);
 }
 
 static void on_status(uv_timer_t *t)
@@ -118,8 +179,8 @@ void sd_reloading(struct server *s)
 {
     (void)s;
     /* CLOCK_MONOTONIC, which is what uv_hrtime reads on Linux. */
-    (void)sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
-                     (unsigned long long)(uv_hrtime() / 1000));
+    notifyf(NOTIFY_WAIT_MS, "RELOADING=1\nMONOTONIC_USEC=%llu",
+            (unsigned long long)(uv_hrtime() / 1000));
 }
 
 void sd_reloaded(struct server *s)
@@ -149,5 +210,5 @@ void sd_start_failed(const char *why, int err)
     /* ERRNO= wants an errno; LLMUX_E* codes (<= -1001) are not. */
     int e = err < 0 && err > -1000 ? -err : EINVAL;
 
-    (void)sd_notifyf(0, "STATUS=Failed to start: %s\nERRNO=%d", why, e);
+    notifyf(NOTIFY_WAIT_MS, "STATUS=Failed to start: %s\nERRNO=%d", why, e);
 }

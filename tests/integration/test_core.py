@@ -12,7 +12,7 @@ import time
 
 import msgpack
 
-from harness import (CONFORMANCE, Daemon, Fake, Raw, openai_config, text_of,
+from harness import (CONFORMANCE, LLMUXD, Daemon, Fake, Raw, openai_config, text_of,
                      user, wait_for)
 
 
@@ -471,13 +471,13 @@ def test_config_errors_name_file_and_line():
     ]
     for text, want in cases:
         d = Daemon(text, start=False)
-        p = subprocess.run([d.command()[0], '-c', d.config_path, '--check'], capture_output=True, timeout=10)
+        p = subprocess.run([LLMUXD, '-c', d.config_path, '--check'], capture_output=True, timeout=10)
         assert p.returncode == 1, (text, p)
         assert (d.config_path + want).encode() in p.stderr, (want, p.stderr)
     # unknown keys are reported, not fatal
     d = Daemon('model_list:\n  - model_name: a\n    litellm_params: {model: mock/x, colour: red}\nfoo: 1\n',
                start=False)
-    p = subprocess.run([d.command()[0], '-c', d.config_path, '--check'], capture_output=True, timeout=10)
+    p = subprocess.run([LLMUXD, '-c', d.config_path, '--check'], capture_output=True, timeout=10)
     assert p.returncode == 0, p
     assert b':3: unknown key "colour" in litellm_params' in p.stderr, p.stderr
     assert b':4: unknown top-level key "foo"' in p.stderr, p.stderr
