@@ -69,6 +69,11 @@ struct pcall {
     /* Streams: each canonical chat.completion.chunk goes out through emit,
      * which takes ownership of it and returns < 0 to stop the stream. */
     int                    (*emit)(void *ud, json_t *chunk);
+    /* The same for a chunk that is already in the hub format as JSON text
+     * (OpenAI-compatible streams): packed straight into the frame without
+     * a jansson tree. NULL: use emit. */
+    int                    (*emit_json)(void *ud, const char *json,
+                                        size_t len);
     void                    *emit_ud;
     json_t                  *usage;    /* owned; last usage seen */
     void                    *state;    /* adapter's stream state, owned by

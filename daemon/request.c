@@ -372,6 +372,19 @@ static double first_chunk_timeout(const struct request *rq)
 }
 
 /* pc->emit: one canonical chunk from the adapter, out as a frame now. */
+/* After a chunk frame went out (r is conn_send's answer). */
+static int chunk_sent(struct request *rq, int r)
+{
+    /* The first chunk stops the stream_timeout; each chunk re-arms the
+     * idle timeout (a paused stream waits for the caller, not upstream). */
+    uv_timer_stop(&rq->watch_timer);
+    if (rq->easy)
+        watch_start(rq, rq->idle_s);
+    if (r == 0 && rq->conn && conn_backlogged(rq->conn))
+        request_pause(rq);
+    return r;
+}
+
 static int emit_chunk(void *ud, json_t *chunk)
 {
     struct request *rq = ud;
@@ -402,14 +415,44 @@ static int emit_chunk(void *ud, json_t *chunk)
         r = conn_send(rq->conn, &e);
     }
     proto_enc_free(&e);
-    /* The first chunk stops the stream_timeout; each chunk re-arms the
-     * idle timeout (a paused stream waits for the caller, not upstream). */
-    uv_timer_stop(&rq->watch_timer);
-    if (rq->easy)
-        watch_start(rq, rq->idle_s);
-    if (r == 0 && rq->conn && conn_backlogged(rq->conn))
-        request_pause(rq);
-    return r;
+    return chunk_sent(rq, r);
+}
+
+/* pc->emit_json: a chunk as JSON text, packed into the frame directly.
+ * The first chunk of a stream takes the tree path, which remembers its
+ * id, model and created for the usage chunk request_finish may add. */
+static int emit_chunk_json(void *ud, const char *json, size_t len)
+{
+    struct request *rq = ud;
+    struct proto_enc e;
+    char err[128];
+    json_t *chunk;
+    int r;
+
+    if (rq->conn == NULL)
+        return LLMUX_ECLOSED;
+    if (rq->chunks == 0) {
+        if ((chunk = json_loadb(json, len, 0, NULL)) == NULL)
+            return pcall_fail(&rq->pc, LLMUX_EUNAVAIL, 200, "%s sent a "
+                              "malformed stream event",
+                              pcall_name(&rq->pc));
+        return emit_chunk(rq, chunk);
+    }
+    proto_enc_init(&e);
+    proto_enc_begin(&e, PROTO_CHUNK, rq->id, 1);
+    proto_pack_str(&e.pk, "body");
+    if (proto_json_pack(&e.pk, json, len, err, sizeof(err)) < 0) {
+        proto_enc_free(&e);
+        return pcall_fail(&rq->pc, LLMUX_EUNAVAIL, 200, "%s sent a "
+                          "malformed stream event (%s)",
+                          pcall_name(&rq->pc), err);
+    }
+    if ((r = proto_enc_end(&e)) == 0) {
+        rq->chunks++;
+        r = conn_send(rq->conn, &e);
+    }
+    proto_enc_free(&e);
+    return chunk_sent(rq, r);
 }
 
 /* ---- backpressure ------------------------------------------------------- */
@@ -845,6 +888,7 @@ static void attempt_start(struct request *rq, size_t i)
                                   rq->cfg->drop_params);
     rq->pc.seq = ++rq->srv->seq;
     rq->pc.emit = emit_chunk;
+    rq->pc.emit_json = emit_chunk_json;
     rq->pc.emit_ud = rq;
     rq->idle_s = rq->cfg->router.idle_timeout > 0 ?
                  rq->cfg->router.idle_timeout : first_chunk_timeout(rq);

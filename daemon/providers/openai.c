@@ -301,6 +301,48 @@ static void take_usage(struct pcall *pc, json_t *chunk)
     json_object_del(chunk, "usage");
 }
 
+/* Whether an event can go to the caller as it came: an object with no
+ * error, no empty choices and no usage but a null one (OpenAI sends
+ * "usage":null in every chunk once include_usage is on, which llmux always
+ * asks for). Any of those words anywhere, even as a value, sends the
+ * event the tree way, which is always right. */
+static int passes_as_is(const char *p, size_t n)
+{
+    const char *u;
+
+    while (n && (*p == ' ' || *p == '\t'))
+        p++, n--;
+    if (n == 0 || *p != '{' ||
+        memmem(p, n, "\"error\"", 7) || memmem(p, n, "\"choices\":[]", 12) ||
+        memmem(p, n, "x_groq", 6))
+        return 0;
+    if ((u = memmem(p, n, "\"usage\"", 7)) == NULL)
+        return 1;
+    return (size_t)(p + n - u) >= 12 && memcmp(u, "\"usage\":null", 12) == 0 &&
+           memmem(u + 7, (size_t)(p + n - u - 7), "\"usage\"", 7) == NULL;
+}
+
+/* Hands an event that passes_as_is to the caller, without its
+ * "usage":null (the tree path deletes the key too, so both paths give
+ * the caller the same chunk). */
+static int emit_as_is(struct pcall *pc, const char *p, size_t n)
+{
+    char copy[8192];
+    const char *u = memmem(p, n, ",\"usage\":null", 13);
+    size_t cut = 13;
+
+    if (u == NULL && (u = memmem(p, n, "\"usage\":null,", 13)) == NULL) {
+        if (memmem(p, n, "\"usage\"", 7) != NULL)
+            return 1;            /* {"usage":null} alone: the tree way */
+        return pc->emit_json(pc->emit_ud, p, n);
+    }
+    if (n - cut > sizeof(copy))
+        return 1;
+    memcpy(copy, p, (size_t)(u - p));
+    memcpy(copy + (u - p), u + cut, n - (size_t)(u - p) - cut);
+    return pc->emit_json(pc->emit_ud, copy, n - cut);
+}
+
 static int on_event(void *ud, const struct sse_event *ev)
 {
     struct pcall *pc = ud;
@@ -314,6 +356,10 @@ static int on_event(void *ud, const struct sse_event *ev)
         st->done = 1;
         return 0;
     }
+    if (pc->emit_json && passes_as_is(ev->data, ev->data_len) &&
+        (r = emit_as_is(pc, ev->data, ev->data_len)) <= 0)
+        /* A malformed event set pc->err; anything else: caller gone. */
+        return r < 0 ? (pc->err.code ? r : LLMUX_ECLOSED) : 0;
     if ((r = common_parse_event(pc, ev, &chunk)) < 0 || chunk == NULL)
         return r;
     if (json_object_get(chunk, "error")) {

@@ -332,3 +332,188 @@ TEST(openai_stream_failures_named)
     ah_free(&f);
     free(big);
 }
+
+/* ------------------------------------------------------------------------
+ * The recorded OpenAI streams: every delta, every tool-call fragment and
+ * the usage come out. What to expect is read from the recording itself,
+ * event by event, independently of the adapter.
+ */
+
+static const struct ah_target recorded = {
+    .prov = &provider_openai, .preset = "openai", .model = "gpt-4o",
+    .api_base = "https://api.openai.com/v1", .key = "test-key",
+    .headers = headers, .seq = 5, .samples = "providers/openai",
+    .eol = "\n",
+};
+
+/* From the raw SSE file: choice 0's joined content, each tool call's
+ * joined arguments (by index) and the last usage. */
+static void expected_of(const char *rel, struct buf *text, json_t *args,
+                        json_t **usage)
+{
+    size_t n;
+    char *p = ah_sample(rel, &n), *line, *save = NULL;
+
+    for (line = strtok_r(p, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        json_t *j, *c, *tc;
+        size_t i;
+
+        if (strncmp(line, "data: {", 7) != 0)
+            continue;
+        j = json_loads(line + 6, 0, NULL);
+        if (json_object_get(j, "usage") && !json_is_null(
+                json_object_get(j, "usage"))) {
+            json_decref(*usage);
+            *usage = json_incref(json_object_get(j, "usage"));
+        }
+        c = json_array_get(json_object_get(j, "choices"), 0);
+        if (c && json_integer_value(json_object_get(c, "index")) == 0) {
+            json_t *d = json_object_get(c, "delta");
+            const char *s = json_string_value(json_object_get(d,
+                                                              "content"));
+
+            if (s)
+                buf_adds(text, s);
+            json_array_foreach(json_object_get(d, "tool_calls"), i, tc) {
+                json_int_t k = json_integer_value(json_object_get(tc,
+                                                                  "index"));
+                const char *a = json_string_value(json_object_get(
+                    json_object_get(tc, "function"), "arguments"));
+
+                while ((json_int_t)json_array_size(args) <= k)
+                    json_array_append_new(args, json_string(""));
+                if (a) {
+                    char *joined;
+
+                    if (asprintf(&joined, "%s%s", json_string_value(
+                            json_array_get(args, (size_t)k)), a) > 0) {
+                        json_array_set_new(args, (size_t)k,
+                                           json_string(joined));
+                        free(joined);
+                    }
+                }
+            }
+        }
+        json_decref(j);
+    }
+    free(p);
+}
+
+static int recorded_stream_ok(const char *name, size_t stride)
+{
+    char rel[128];
+    struct buf text;
+    json_t *args = json_array(), *usage = NULL, *w, *tools, *t;
+    size_t i;
+    int ok;
+
+    snprintf(rel, sizeof(rel), "providers/openai/%s", name);
+    buf_init(&text, 1 << 20);
+    expected_of(rel, &text, args, &usage);
+    w = ah_replay_sample(&recorded, NULL, name, stride);
+    ok = w && ah_int(w, "rc") == 0 && ah_int(w, "bad") == 0 &&
+         usage && ah_same(ah_get(w, "usage"), usage);
+    if (ok && text.len)
+        ok = ah_str(w, "content") && strcmp(ah_str(w, "content"),
+                                            text.p) == 0;
+    tools = w ? ah_get(w, "tools") : NULL;
+    ok = ok && json_array_size(tools) == json_array_size(args);
+    json_array_foreach(tools, i, t) {
+        const char *a = json_string_value(json_object_get(t, "arguments"));
+        json_t *parsed = a ? json_loads(a, 0, NULL) : NULL;
+
+        ok = ok && a && strcmp(a, json_string_value(json_array_get(args,
+                                                                   i))) == 0
+             && json_is_object(parsed) && json_object_get(t, "name");
+        json_decref(parsed);
+    }
+    if (!ok)
+        fprintf(stderr, "  %s: the replay does not match the recording\n",
+                name);
+    json_decref(w);
+    json_decref(args);
+    json_decref(usage);
+    buf_free(&text);
+    return ok;
+}
+
+TEST(openai_recorded_streams_every_delta_and_usage)
+{
+    ASSERT(recorded_stream_ok("stream_text.sse", 1));
+    ASSERT(recorded_stream_ok("stream_tool_call.sse", 1));
+    ASSERT(recorded_stream_ok("stream_parallel_tool_calls.sse", 3));
+}
+
+/* ------------------------------------------------------------------------
+ * The fast path (pc->emit_json: chunks packed from their JSON text) gives
+ * the caller exactly what the tree path gives, for every OpenAI-compatible
+ * recording, including DeepSeek's "usage":null chunks and Groq's x_groq.
+ */
+
+static int collect_json(void *ud, const char *json, size_t len)
+{
+    json_t *j = json_loadb(json, len, 0, NULL);
+
+    return j ? json_array_append_new(ud, j) : -1;
+}
+
+static json_t *replay_fast(const struct ah_target *t, const char *p,
+                           size_t n, int fast)
+{
+    struct ah f;
+    json_t *w;
+
+    if (!ah_init(&f, t, NULL, 1))
+        return NULL;
+    if (fast)
+        f.pc.emit_json = collect_json;
+    w = ah_replay(&f, p, n, NULL, 0);
+    ah_free(&f);
+    return w;
+}
+
+static int same_both_ways(const char *samples, const char *name)
+{
+    struct ah_target t = recorded;
+    json_t *slow, *fast;
+    size_t n;
+    char *p;
+    int ok;
+
+    t.samples = samples;
+    p = ah_stream_sample(&t, name, &n);
+    slow = p ? replay_fast(&t, p, n, 0) : NULL;
+    fast = p ? replay_fast(&t, p, n, 1) : NULL;
+    ok = slow && fast && ah_int(slow, "rc") == 0 &&
+         json_array_size(ah_get(slow, "chunks")) > 0 &&
+         ah_same(ah_get(fast, "chunks"), ah_get(slow, "chunks")) &&
+         ah_same(ah_get(fast, "usage"), ah_get(slow, "usage"));
+    if (!ok)
+        fprintf(stderr, "  %s/%s: fast and tree paths differ\n", samples,
+                name);
+    json_decref(slow);
+    json_decref(fast);
+    free(p);
+    return ok;
+}
+
+TEST(openai_fast_path_matches_tree_path)
+{
+    static const char *const cases[][2] = {
+        { "providers/openai", "stream_text.sse" },
+        { "providers/openai", "stream_tool_call.sse" },
+        { "providers/openai", "stream_parallel_tool_calls.sse" },
+        { "providers/openai", "stream_n3_multiple_choices.sse" },
+        { "providers/deepseek", "stream_text.chunks.jsonl" },
+        { "providers/deepseek", "stream_reasoning.chunks.jsonl" },
+        { "providers/deepseek", "stream_tool_call.chunks.jsonl" },
+        { "providers/groq", "stream_text.chunks.jsonl" },
+        { "providers/groq", "stream_tool_call.chunks.jsonl" },
+        { "providers/mistral", "stream_text.chunks.jsonl" },
+        { "providers/mistral", "stream_tool_call.chunks.jsonl" },
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        ASSERT(same_both_ways(cases[i][0], cases[i][1]));
+}
