@@ -121,7 +121,7 @@ int main(int argc, char **argv)
                    (unsigned long long)res.completion_tokens,
                    res.finish_reason, res.provider);
     } else if (strcmp(argv[1], "concurrent") == 0 && argc == 4) {
-        r = concurrent(c, atoi(argv[2]), argv[3]);
+        r = concurrent(c, (int)strtol(argv[2], NULL, 10), argv[3]);
     } else if (strcmp(argv[1], "cancel") == 0) {
         o = opts_for(argv[2], "cancel me", &msg);
         r = llmux_chat_stream(c, &o, cancel_after_first, &pieces, &res, &err);
