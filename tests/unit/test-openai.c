@@ -387,7 +387,7 @@ static void expected_of(const char *rel, struct buf *text, json_t *args,
                     char *joined;
 
                     if (asprintf(&joined, "%s%s", json_string_value(
-                            json_array_get(args, (size_t)k)), a) > 0) {
+                            json_array_get(args, (size_t)k)), a) >= 0) {
                         json_array_set_new(args, (size_t)k,
                                            json_string(joined));
                         free(joined);
