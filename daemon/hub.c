@@ -5,31 +5,14 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char b64[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 static json_t *bin_to_base64(const char *p, size_t n)
 {
     struct buf b;
-    json_t *j;
+    json_t *j = NULL;
 
     buf_init(&b, (n + 2) / 3 * 4 + 1);
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned char)p[i] << 16;
-        char q[4];
-
-        if (i + 1 < n) v |= (unsigned char)p[i + 1] << 8;
-        if (i + 2 < n) v |= (unsigned char)p[i + 2];
-        q[0] = b64[(v >> 18) & 63];
-        q[1] = b64[(v >> 12) & 63];
-        q[2] = i + 1 < n ? b64[(v >> 6) & 63] : '=';
-        q[3] = i + 2 < n ? b64[v & 63] : '=';
-        if (buf_add(&b, q, 4) < 0) {
-            buf_free(&b);
-            return NULL;
-        }
-    }
-    j = json_stringn(b.p ? b.p : "", b.len);
+    if (proto_base64(&b, p, n) == 0)
+        j = json_stringn(b.p ? b.p : "", b.len);
     buf_free(&b);
     return j;
 }

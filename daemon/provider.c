@@ -35,6 +35,24 @@ const struct provider *provider_find(const char *name, size_t len)
     return NULL;
 }
 
+/* Keys of a request that steer llmux (LiteLLM's router and client-side
+ * parameters), never an upstream: api_base and api_key in particular
+ * would let a caller send the daemon's key elsewhere. */
+static const char *const control_keys[] = {
+    "num_retries", "fallbacks", "context_window_fallbacks", "timeout",
+    "disable_fallbacks", "drop_params", "mock_response", "api_base",
+    "base_url", "api_key", "api_version", "caching", "cache",
+    "max_retries", "metadata_llmux", NULL,
+};
+
+int provider_is_control_key(const char *k)
+{
+    for (size_t i = 0; control_keys[i]; i++)
+        if (strcmp(k, control_keys[i]) == 0)
+            return 1;
+    return 0;
+}
+
 void http_req_init(struct http_req *h)
 {
     buf_init(&h->url, HTTP_MAX_URL);

@@ -149,6 +149,10 @@ int provider_key_required(const struct deployment *dep);
  * preset's key variable (dflt_env when the preset has none). */
 int provider_no_key(struct pcall *pc, const char *dflt_env);
 
+/* True for request keys that steer llmux and never reach an upstream
+ * (num_retries, fallbacks, timeout, api_base, api_key, …). */
+int provider_is_control_key(const char *k);
+
 /* Registry of dialects, by name ("openai", "anthropic", …). */
 const struct provider *provider_find(const char *name, size_t len);
 

@@ -372,9 +372,17 @@ static double first_chunk_timeout(const struct request *rq)
 }
 
 /* pc->emit: one canonical chunk from the adapter, out as a frame now. */
-/* After a chunk frame went out (r is conn_send's answer). */
-static int chunk_sent(struct request *rq, int r)
+/* Ends the chunk frame in e, sends it and frees e; then the timers and
+ * backpressure every chunk updates. */
+static int send_chunk(struct request *rq, struct proto_enc *e)
 {
+    int r;
+
+    if ((r = proto_enc_end(e)) == 0) {
+        rq->chunks++;
+        r = conn_send(rq->conn, e);
+    }
+    proto_enc_free(e);
     /* The first chunk stops the stream_timeout; each chunk re-arms the
      * idle timeout (a paused stream waits for the caller, not upstream). */
     uv_timer_stop(&rq->watch_timer);
@@ -390,7 +398,6 @@ static int emit_chunk(void *ud, json_t *chunk)
     struct request *rq = ud;
     struct proto_enc e;
     const char *s;
-    int r;
 
     if (rq->conn == NULL) {
         json_decref(chunk);
@@ -410,12 +417,7 @@ static int emit_chunk(void *ud, json_t *chunk)
     proto_pack_str(&e.pk, "body");
     hub_pack(&e.pk, chunk);
     json_decref(chunk);
-    if ((r = proto_enc_end(&e)) == 0) {
-        rq->chunks++;
-        r = conn_send(rq->conn, &e);
-    }
-    proto_enc_free(&e);
-    return chunk_sent(rq, r);
+    return send_chunk(rq, &e);
 }
 
 /* pc->emit_json: a chunk as JSON text, packed into the frame directly.
@@ -427,7 +429,6 @@ static int emit_chunk_json(void *ud, const char *json, size_t len)
     struct proto_enc e;
     char err[128];
     json_t *chunk;
-    int r;
 
     if (rq->conn == NULL)
         return LLMUX_ECLOSED;
@@ -447,12 +448,7 @@ static int emit_chunk_json(void *ud, const char *json, size_t len)
                           "malformed stream event (%s)",
                           pcall_name(&rq->pc), err);
     }
-    if ((r = proto_enc_end(&e)) == 0) {
-        rq->chunks++;
-        r = conn_send(rq->conn, &e);
-    }
-    proto_enc_free(&e);
-    return chunk_sent(rq, r);
+    return send_chunk(rq, &e);
 }
 
 /* ---- backpressure ------------------------------------------------------- */

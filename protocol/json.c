@@ -713,15 +713,14 @@ static int jd_str(struct buf *out, const char *str, uint32_t n)
     return r;
 }
 
-/* bin as a standard base64 string (RFC 4648, with padding). */
-static int jd_base64(struct buf *out, const unsigned char *p, uint32_t n)
+int proto_base64(struct buf *out, const void *data, size_t n)
 {
     static const char tab[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const unsigned char *p = data;
     char t[256];
-    size_t k = 0;
-    uint32_t i;
-    int r = buf_add(out, "\"", 1);
+    size_t k = 0, i;
+    int r = 0;
 
     for (i = 0; r == 0 && n - i >= 3; i += 3) {
         uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
@@ -744,11 +743,17 @@ static int jd_base64(struct buf *out, const unsigned char *p, uint32_t n)
         t[k++] = n - i > 1 ? tab[v >> 6 & 63] : '=';
         t[k++] = '=';
     }
+    return r == 0 ? buf_add(out, t, k) : r;
+}
+
+/* bin as a standard base64 string. */
+static int jd_base64(struct buf *out, const unsigned char *p, uint32_t n)
+{
+    int r = buf_add(out, "\"", 1);
+
     if (r == 0)
-        r = buf_add(out, t, k);
-    if (r == 0)
-        r = buf_add(out, "\"", 1);
-    return r;
+        r = proto_base64(out, p, n);
+    return r == 0 ? buf_add(out, "\"", 1) : r;
 }
 
 /* An array or a map; depth counts the containers around it. */

@@ -124,5 +124,7 @@ int proto_json_pack(msgpack_packer *pk, const char *json, size_t len,
  * NaN/Inf become null; bin becomes a base64 string; ext is EPROTO; map
  * keys that are not strings are EPROTO. Returns 0 or a negative code. */
 int proto_json_dump(const msgpack_object *o, struct buf *out);
+/* Appends n bytes as standard base64 (RFC 4648, padded). 0 or a code. */
+int proto_base64(struct buf *out, const void *data, size_t n);
 
 #endif

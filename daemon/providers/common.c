@@ -254,10 +254,8 @@ int common_unsupported(struct pcall *pc, const char *param)
 /* Keys that never reach an upstream as such: llmux's own controls, and
  * OpenAI keys with no meaning for a translated request. */
 static const char *const always_ok[] = {
-    "model", "messages", "stream", "stream_options", "num_retries",
-    "fallbacks", "context_window_fallbacks", "timeout", "disable_fallbacks",
-    "drop_params", "mock_response", "user", "metadata", "store", "n",
-    "caching", "cache", "max_retries", NULL,
+    "model", "messages", "stream", "stream_options", "user", "metadata",
+    "store", "n", NULL,
 };
 
 static int in_list(const char *k, const char *const *list)
@@ -275,7 +273,8 @@ int common_check_params(struct pcall *pc, const char *const *known)
     int r;
 
     json_object_foreach((json_t *)pc->req, k, v) {
-        if (in_list(k, always_ok) || in_list(k, known) || json_is_null(v))
+        if (in_list(k, always_ok) || provider_is_control_key(k) ||
+            in_list(k, known) || json_is_null(v))
             continue;
         /* n=1 is the default everywhere; only n>1 is a real request. */
         if ((r = common_unsupported(pc, k)) < 0)

@@ -5,6 +5,7 @@
  * mock_response, or a fixed sentence. A mock_response of the form
  * "error:TYPE" (e.g. error:rate_limit) fails with that error type. Streams
  * come out word by word, as several chunks. */
+#include "common.h"
 #include "config.h"
 #include "hub.h"
 #include "proto.h"
@@ -15,29 +16,6 @@
 #include <time.h>
 
 #define MOCK_DEFAULT "This is a mock response from llmux."
-
-/* The text of a message's content: a string, or the text parts of an
- * array of content parts, appended to out. */
-static void content_text(const json_t *content, struct buf *out)
-{
-    size_t i;
-    json_t *part;
-
-    if (json_is_string(content)) {
-        buf_add(out, json_string_value(content),
-                json_string_length(content));
-        return;
-    }
-    json_array_foreach(content, i, part) {
-        const char *t = hub_str(part, "text");
-
-        if (t) {
-            if (out->len)
-                buf_adds(out, " ");
-            buf_adds(out, t);
-        }
-    }
-}
 
 static void answer_text(const struct pcall *pc, struct buf *out)
 {
@@ -57,7 +35,7 @@ static void answer_text(const struct pcall *pc, struct buf *out)
 
             if (strcmp(hub_str(m, "role") ? hub_str(m, "role") : "",
                        "user") == 0) {
-                content_text(json_object_get(m, "content"), out);
+                common_content_text(json_object_get(m, "content"), out);
                 return;
             }
         }
@@ -90,7 +68,7 @@ static json_int_t prompt_words(const struct pcall *pc)
     buf_init(&b, 1u << 24);
     json_array_foreach(msgs, i, m) {
         buf_reset(&b);
-        content_text(json_object_get(m, "content"), &b);
+        common_content_text(json_object_get(m, "content"), &b);
         n += count_words(b.p ? b.p : "");
     }
     buf_free(&b);

@@ -19,16 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Keys of the request that steer llmux (LiteLLM's router and client-side
- * parameters). They never reach the upstream; api_base and api_key in
- * particular would let a caller send the daemon's key elsewhere. */
-static const char *const control_keys[] = {
-    "num_retries", "fallbacks", "context_window_fallbacks", "timeout",
-    "disable_fallbacks", "drop_params", "mock_response", "api_base",
-    "base_url", "api_key", "api_version", "caching", "cache",
-    "max_retries", "metadata_llmux", NULL,
-};
-
 struct openai_stream {
     struct common_sse_stream h;      /* first: see common.h */
     int                      done;   /* saw data: [DONE] */
@@ -47,14 +37,6 @@ static const char *const o_series_refused[] = {
     "top_p", "presence_penalty", "frequency_penalty", "logprobs",
     "top_logprobs", NULL,
 };
-
-static int is_control_key(const char *k)
-{
-    for (size_t i = 0; control_keys[i]; i++)
-        if (strcmp(k, control_keys[i]) == 0)
-            return 1;
-    return 0;
-}
 
 static int name_is(const char *model, const char *family)
 {
@@ -184,7 +166,7 @@ int openai_build_body(struct pcall *pc, unsigned flags, struct buf *out)
     if ((body = json_object()) == NULL)
         return pcall_oom(pc);
     json_object_foreach_safe((json_t *)pc->req, tmp, k, v)
-        if (!is_control_key(k))
+        if (!provider_is_control_key(k))
             json_object_set(body, k, v);
     json_object_set_new(body, "model", json_string(d->upstream_model));
     if (reasoning_quirks(pc, body) < 0) {
