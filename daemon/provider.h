@@ -103,6 +103,11 @@ struct provider {
     int  (*run_local)(struct pcall *pc, json_t **ret_completion);
 };
 
+/* Builds the upstream request of one attempt: the one entry point the
+ * upstream stage calls (the dialect's body hook runs inside). 0, or < 0
+ * with pc->err set. */
+int provider_build(struct pcall *pc, struct http_req *out);
+
 /* Sets pc->err and returns code. */
 int pcall_fail(struct pcall *pc, int code, long status, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

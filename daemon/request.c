@@ -901,7 +901,7 @@ static void attempt_start(struct request *rq, size_t i)
         json_decref(completion);
         return;
     }
-    if (d->prov->build(&rq->pc, &rq->hreq) < 0 || start_transfer(rq) < 0) {
+    if (provider_build(&rq->pc, &rq->hreq) < 0 || start_transfer(rq) < 0) {
         rq->t_up_end = now_us();
         attempt_failed(rq);
         return;
