@@ -178,7 +178,10 @@ class Daemon:
         e = dict(self.env)
         e['LLMUX_SOCKET'] = self.sock
         e.update(env or {})
+        # llmux chat appends a stdin that is not a terminal to its prompt:
+        # the test runner's own stdin must not leak in.
         return subprocess.run([LLMUX] + list(args), input=input, capture_output=True,
+                              stdin=subprocess.DEVNULL if input is None else None,
                               timeout=timeout, env=e)
 
     def __enter__(self):
