@@ -891,8 +891,9 @@ char *llmux_predict_err(const char *model, const char *query,
     opts.messages = msgs;
     opts.n_messages = n;
     if ((r = llmux_connect(&c, NULL)) < 0) {
-        snprintf(why, sizeof(why), "cannot connect to %s: %s",
-                 llmux_default_socket(), proto_strerror(r));
+        snprintf(why, sizeof(why), "cannot connect to %s%s",
+                 llmux_default_socket(), r == -ENOENT || r == -ECONNREFUSED ?
+                 " (is llmuxd running?)" : "");
         err_local(err, r, why);
         return NULL;
     }

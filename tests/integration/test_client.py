@@ -55,7 +55,7 @@ def test_predict_err_gives_the_daemons_message():
     p = subprocess.run([CLIENT, 'predict-err', 'mock/echo', 'hi'], capture_output=True, timeout=60,
                        env=dict(os.environ, LLMUX_SOCKET='/nonexistent/llmux.sock'))
     assert p.stderr == (b'predict-err: ENOENT (No such file or directory) cannot connect to '
-                        b'/nonexistent/llmux.sock: No such file or directory\n'), p.stderr
+                        b'/nonexistent/llmux.sock (is llmuxd running?)\n'), p.stderr
 
 
 def test_fifty_streams_one_connection_through_the_library():
