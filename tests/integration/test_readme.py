@@ -429,3 +429,13 @@ def test_llmuxd_8_files_names_the_unit_path_make_install_uses():
     unitdir = unitdir.replace('$(PREFIX)', prefix)
     files = roff_text('\n'.join(man_sections(MAN8)['FILES']))
     assert unitdir + '/llmux.service' in files, (unitdir, files)
+
+
+def test_llmux_1_exit_status_is_the_table_of_llmux_help():
+    def table(text):
+        return {int(n): what for n, what in re.findall(r'^\s*(\d+)\s+([a-z_]+)', text, re.M)}
+
+    helptext = subprocess.run([LLMUX, '--help'], capture_output=True, check=True).stdout.decode()
+    helptab = table(helptext[helptext.index('exit status:'):])
+    mantab = table(roff_text('\n'.join(man_sections(MAN1)['EXIT STATUS'])))
+    assert len(helptab) >= 18 and helptab == mantab, set(helptab.items()) ^ set(mantab.items())
