@@ -245,6 +245,9 @@ def test_readme_c_example_against_an_installed_tree():
     assert p.returncode == 0, p.stdout.decode() + p.stderr.decode()
     work = os.path.join(tmp, 'work')
     os.makedirs(work)
+    # The installed header set is complete: -I…/usr/include alone.
+    compile_only_llmux_h(work, dict(os.environ, PKG_CONFIG_SYSROOT_DIR=dest,
+                                    PKG_CONFIG_PATH=os.path.join(dest, 'usr', 'lib', 'pkgconfig')))
     with open(os.path.join(work, 'app.c'), 'w') as f:
         f.write(c[2])
     with Daemon() as d:
@@ -330,23 +333,27 @@ def test_libllmux_3_example_compiles_and_runs():
             % env['LLMUX_SOCKET'].encode()), p.stdout
 
 
-def test_llmux_h_compiles_alone_with_pedantic_c11():
-    """In the build tree here; the installed header set is compiled by
-    test_readme_c_example_against_an_installed_tree (app.c includes only
-    <llmux.h> and the C library's headers)."""
-    tmp = tempfile.mkdtemp(prefix='llmux-hdr-')
+def compile_only_llmux_h(tmp, env):
+    """A file that includes <llmux.h> and nothing else compiles with
+    -pedantic and every warning an error, with pkg-config's flags."""
     src = os.path.join(tmp, 'only.c')
     with open(src, 'w') as f:
         f.write('#include <llmux.h>\n\nint main(void)\n{\n'
                 '    llmux_error_t e = { 0 };\n\n'
                 '    return llmux_err_exit_code(e.code) + (LLMUX_EAUTH < 0 ? 0 : 1);\n}\n')
-    env = dict(os.environ, PKG_CONFIG_PATH=uninstalled_pc_dir(tmp))
     flags = subprocess.run(['pkg-config', '--cflags', 'llmux'], env=env, capture_output=True,
                            check=True).stdout.decode().split()
     for std in ('-std=c11', '-std=c99'):
         p = subprocess.run(['cc', std, '-pedantic', '-Wall', '-Wextra', '-Werror', '-c', src,
                             '-o', os.path.join(tmp, 'only.o')] + flags, capture_output=True)
-        assert p.returncode == 0, (std, p.stderr.decode())
+        assert p.returncode == 0, (std, flags, p.stderr.decode())
+
+
+def test_llmux_h_compiles_alone_with_pedantic_c11():
+    """In the build tree; test_readme_c_example_against_an_installed_tree
+    does the same with the installed headers alone."""
+    tmp = tempfile.mkdtemp(prefix='llmux-hdr-')
+    compile_only_llmux_h(tmp, dict(os.environ, PKG_CONFIG_PATH=uninstalled_pc_dir(tmp)))
 
 
 def test_the_library_exports_exactly_the_functions_of_llmux_h():
@@ -423,12 +430,14 @@ def test_llmux_yaml_5_names_the_keys_and_strategies_config_c_reads():
 
 
 def test_llmuxd_8_files_names_the_unit_path_make_install_uses():
-    make = open(os.path.join(ROOT, 'Makefile')).read()
-    unitdir = re.search(r'^UNITDIR\s*\?=\s*(\S+)$', make, re.M).group(1)
-    prefix = re.search(r'^PREFIX\s*\?=\s*(\S+)$', make, re.M).group(1)
-    unitdir = unitdir.replace('$(PREFIX)', prefix)
+    # Where a default `make install` writes the unit, from the Makefile's
+    # own commands (make -n runs nothing).
+    p = subprocess.run(['make', '-n', '--no-print-directory', '-C', ROOT, 'install-files',
+                        'DESTDIR=/DEST'], capture_output=True, timeout=60, check=True)
+    units = set(re.findall(r'/DEST(/\S*/)llmux\.service', p.stdout.decode()))
+    assert len(units) == 1, units
     files = roff_text('\n'.join(man_sections(MAN8)['FILES']))
-    assert unitdir + '/llmux.service' in files, (unitdir, files)
+    assert units.pop() + 'llmux.service' in files, files
 
 
 def test_llmux_1_exit_status_is_the_table_of_llmux_help():
