@@ -207,6 +207,9 @@ def c_example_and_build():
 # ---- README.md ------------------------------------------------------------
 
 def test_every_readme_shell_block_runs_or_says_why_not():
+    # A shell example in a ```bash or ```shell fence would slip past.
+    langs = {b[1] for b in readme_blocks()}
+    assert langs <= {'sh', 'console', 'c', 'yaml'}, langs
     blocks = [b for b in readme_blocks() if b[1] in ('sh', 'console')]
     ran = 0
     with Fake() as f, readme_daemon(f) as d:
