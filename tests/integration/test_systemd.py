@@ -17,7 +17,7 @@ import subprocess
 import tempfile
 import time
 
-from harness import (BUILD, LLMUX, LLMUXD, PYTHON, ROOT, Daemon, Fake, Raw,
+from harness import (BUILD, LLMUX, LLMUXD, PYTHON, ROOT, Daemon, Fake, Raw, Skip,
                      openai_config, text_of, user, wait_for)
 
 MOCK_CFG = '''model_list:
@@ -385,18 +385,15 @@ def test_credentials_reach_the_provider_and_nothing_else():
         assert CANARY.encode() not in p.stderr
 
 
-def under_valgrind(what):
+def skip_under_valgrind(what):
     """/proc of a process run by valgrind shows valgrind's memory and
     environment, not llmuxd's: such checks mean nothing there."""
     if os.environ.get('LLMUX_VALGRIND'):
-        print('skipped under valgrind: ' + what)
-        return True
-    return False
+        raise Skip('under valgrind %s is valgrind\'s, not llmuxd\'s' % what)
 
 
 def test_environment_keys_are_wiped_from_proc_environ():
-    if under_valgrind('/proc/PID/environ'):
-        return
+    skip_under_valgrind('/proc/PID/environ')
     with Fake() as f:
         cfg = openai_config(f, key='os.environ/MY_PROVIDER_KEY')
         with Daemon(cfg, env={'MY_PROVIDER_KEY': ENV_CANARY, 'GROQ_API_KEY': ENV_CANARY + 'g',
@@ -494,13 +491,11 @@ def sanitized():
 
 
 def test_keys_live_only_in_locked_undumpable_memory_and_are_wiped():
-    if under_valgrind('/proc/PID/mem'):
-        return
+    skip_under_valgrind('/proc/PID/mem')
     # ASan's shadow memory makes /proc/PID/mem terabytes wide; the normal
     # build runs this check.
     if sanitized():
-        print('skipped under ASan: /proc/PID/mem')
-        return
+        raise Skip('under ASan /proc/PID/mem is terabytes of shadow memory')
     old, new = CANARY + '-old', CANARY + '-new'
     creds = cred_dir(openai=old + '\n')
     with Fake() as f, Daemon(openai_config(f, key='credential/openai'),
@@ -761,8 +756,7 @@ print(json.dumps({'journal': run('journal', True), 'stderr': run('plain', False)
 def test_journal_fields_when_stderr_is_the_journal():
     if subprocess.run(['unshare', '-m', '--propagation', 'private', 'true'],
                       capture_output=True).returncode != 0:
-        print('skipped: unshare -m is not permitted here (needs root)')
-        return
+        raise Skip('unshare -m is not permitted here (needs root)')
     t = tempfile.mkdtemp(prefix='llmux-journal-')
     with open(os.path.join(t, 'llmux.yaml'), 'w') as f:
         f.write(MOCK_CFG)
@@ -801,6 +795,46 @@ def test_stderr_lines_cannot_be_forged():
         lines = d.log().splitlines()
         assert not any(l.startswith('<3>forged') for l in lines), lines
         assert any('LLMUX_MODEL=nope\\x0a<3>forged line' in l for l in lines), lines
+
+
+def read_pty(fd):
+    """What was written to the pty's other end, until it closed."""
+    out = b''
+    while True:
+        try:
+            d = os.read(fd, 65536)
+        except OSError:         # EIO: the last writer closed the slave
+            return out
+        if not d:
+            return out
+        out += d
+
+
+def test_terminal_log_lines_read_words_pipes_keep_prefixes():
+    import pty
+    cfg = 'model_list:\n  - model_name: a\n    litellm_params: {model: mock/x}\nfoo: 1\n'
+    d = Daemon(cfg, start=False)
+    want = '%s:4: unknown top-level key "foo" (ignored)' % d.config_path
+    # stderr is a terminal: "warning: ", no "<4>"
+    master, slave = pty.openpty()
+    try:
+        p = subprocess.Popen([LLMUXD, '-c', d.config_path, '--check'], env=d.env,
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=slave)
+        os.close(slave)
+        slave = None
+        text = read_pty(master).decode().replace('\r\n', '\n')
+        assert p.wait(10) == 0, text
+    finally:
+        if slave is not None:
+            os.close(slave)
+        os.close(master)
+    assert text == 'warning: %s\n' % want, text
+    # a pipe (and so the journal's stdout stream): the "<N>" prefix stays
+    p = subprocess.run([LLMUXD, '-c', d.config_path, '--check'], env=d.env,
+                       capture_output=True, timeout=10)
+    assert p.returncode == 0, p
+    assert p.stderr.decode() == '<4>%s\n' % want, p.stderr
 
 
 # ---- units and install ----------------------------------------------------------
