@@ -183,12 +183,13 @@ def test_presets_route_to_their_base_url():
 # ---- errors ------------------------------------------------------------------
 
 def test_upstream_errors_are_typed():
-    cases = [('err-401', 'authentication', 4), ('err-429:2.5', 'rate_limit', 9),
-             ('err-context', 'context_window_exceeded', 7), ('err-500', 'upstream_unavailable', 11),
-             ('err-404', 'not_found', 6), ('malformed', 'upstream_unavailable', 11)]
+    cases = [('err-401', 'authentication', 4, 'EAUTH'), ('err-429:2.5', 'rate_limit', 9, 'ERATELIMIT'),
+             ('err-context', 'context_window_exceeded', 7, 'ECONTEXT'),
+             ('err-500', 'upstream_unavailable', 11, 'EUNAVAIL'),
+             ('err-404', 'not_found', 6, 'ENOTFOUND'), ('malformed', 'upstream_unavailable', 11, 'EUNAVAIL')]
     with Fake() as f, Daemon(openai_config(f)) as d:
         c = d.client()
-        for i, (scn, typ, rc) in enumerate(cases, 1):
+        for i, (scn, typ, rc, name) in enumerate(cases, 1):
             f.queue(scn)
             fr = c.chat(i, {'model': 'gpt', 'messages': user('x')})
             assert fr[-1]['type'] == 'error', (scn, fr)
@@ -200,7 +201,10 @@ def test_upstream_errors_are_typed():
             f.queue(scn)
             p = d.llmux('chat', '-m', 'gpt', 'x')
             assert p.returncode == rc, (scn, p.returncode, p.stderr)
-            assert p.stderr, scn
+            # one line naming the error, its type and the provider
+            assert p.stderr.startswith(('llmux: %s: ' % name).encode()), (scn, p.stderr)
+            assert ('(%s, provider openai' % typ).encode() in p.stderr, (scn, p.stderr)
+            assert p.stderr.count(b'\n') == 1, (scn, p.stderr)
 
 
 def test_upstream_unreachable_and_reset():
@@ -214,6 +218,9 @@ def test_upstream_unreachable_and_reset():
         f.queue('reset')
         fr = d.client().chat(1, {'model': 'gpt', 'messages': user('x'), 'stream': True})
         assert fr[-1]['type'] == 'error', fr
+        e = fr[-1]['error']
+        assert e['type'] == 'upstream_unavailable' and e['provider'] == 'openai', e
+        assert not [x for x in fr if x['type'] == 'chunk'], fr
 
 
 def test_unknown_model_and_missing_fields():
@@ -428,6 +435,7 @@ def test_canary_key_never_leaks():
             # the key did reach the provider...
             assert any(CANARY in json.dumps(r['headers']) for r in f.requests())
             # ...and nothing else
+            assert len(raw) >= 8, raw
             for b in raw:
                 assert CANARY.encode() not in b
             for out in (p.stdout, p.stderr, p2.stdout, p2.stderr, p3.stdout, p3.stderr):

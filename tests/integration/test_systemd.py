@@ -363,6 +363,7 @@ def test_credentials_reach_the_provider_and_nothing_else():
             outs = [d.llmux('status'), d.llmux('metrics'), d.llmux('models')]
             # the key reached the provider, with its trailing newline stripped
             assert 'Bearer ' + CANARY in sent_keys(f), sent_keys(f)
+            assert len(raw) >= 5, raw
             for s in raw:
                 assert CANARY not in s
             for p in outs:
@@ -528,7 +529,8 @@ def test_keys_live_only_in_locked_undumpable_memory_and_are_wiped():
         fr = d.client().chat(9, {'model': 'gpt', 'messages': user('x')})
         assert fr[-1]['type'] == 'done' and sent_keys(f)[-1] == 'Bearer ' + new
         assert memory_hits(d.proc.pid, old.encode()) == []
-        assert all('lo' in fl for _, fl in memory_hits(d.proc.pid, new.encode()))
+        hits = memory_hits(d.proc.pid, new.encode())
+        assert hits and all('lo' in fl and 'dd' in fl for _, fl in hits), hits
 
 
 # ---- access -------------------------------------------------------------------
@@ -670,7 +672,8 @@ def test_status_and_metrics():
         f.queue('text')
         d.client().chat(9, {'model': 'gpt', 'messages': user('x')})
         h = json.loads(d.llmux('status').stdout)['deployments'][0]['health']
-        assert h['consecutive_failures'] == 0 and h['state'] in ('ok', 'cooldown'), h
+        # a lone deployment is never benched (router.c): plainly ok again
+        assert h['consecutive_failures'] == 0 and h['state'] == 'ok', h
 
         p = d.llmux('metrics')
         assert p.returncode == 0, p
