@@ -30,7 +30,15 @@ CONFORMANCE = os.environ.get('LLMUX_CONFORMANCE',
 PYTHON = sys.executable
 
 
+class Skip(Exception):
+    """Raised by a test that cannot run here (no unshare, valgrind's /proc,
+    ...): tests/run.py counts it as skipped with the reason, never as
+    passed."""
+
+
 def wait_for(pred, timeout=10.0, step=0.01, what='condition'):
+    """Polls pred until it returns something true (returned) or timeout
+    seconds pass (AssertionError naming what). The one way a test waits."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         v = pred()
