@@ -1,10 +1,13 @@
-/* opts.c -- the control keys of a chat body, read once into struct
- * request_opts (opts.h), and the checks every chat body passes. */
+/* opts.c -- the opts stage: the control keys of a chat body, read once
+ * into struct request_opts (opts.h), and the checks every chat body
+ * passes before anything else looks at it. */
 #include "opts.h"
 #include "config.h"
 #include "hub.h"
 #include "llmux-errno.h"
 #include "provider.h"
+#include "request.h"
+#include "stage.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -177,3 +180,20 @@ void opts_free(struct request_opts *o)
     json_decref(o->ctl);
     o->ctl = NULL;
 }
+
+static enum stage_rc opts_run(struct request *rq)
+{
+    char msg[512];
+    int r;
+
+    if ((r = opts_read(&rq->opts, rq->body, rq->cfg, msg,
+                       sizeof(msg))) < 0) {
+        request_fail(rq, r, 0, msg, -1);
+        return STAGE_ANSWERED;
+    }
+    /* The timeout is at most the config's, so this cannot overflow. */
+    rq->deadline = rq->t_start + (uint64_t)(rq->opts.timeout * 1e6);
+    return STAGE_CONTINUE;
+}
+
+const struct stage stage_opts = { .name = "opts", .run = opts_run };

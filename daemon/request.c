@@ -716,25 +716,6 @@ static enum stage_rc attempts_run(struct request *rq)
 const struct stage stage_attempts = { .name = "attempts",
                                       .run = attempts_run };
 
-/* ---- the options stage -------------------------------------------------- */
-
-static enum stage_rc opts_run(struct request *rq)
-{
-    char msg[512];
-    int r;
-
-    if ((r = opts_read(&rq->opts, rq->body, rq->cfg, msg,
-                       sizeof(msg))) < 0) {
-        request_fail(rq, r, 0, msg, -1);
-        return STAGE_ANSWERED;
-    }
-    /* The timeout is at most the config's, so this cannot overflow. */
-    rq->deadline = rq->t_start + (uint64_t)(rq->opts.timeout * 1e6);
-    return STAGE_CONTINUE;
-}
-
-const struct stage stage_opts = { .name = "opts", .run = opts_run };
-
 /* ---- start -------------------------------------------------------------- */
 
 void request_continue(struct request *rq)

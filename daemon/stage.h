@@ -25,8 +25,8 @@ struct stage {
 
 /* In request order (request.c holds the list). */
 extern const struct stage stage_ledger;   /* ledger.c: log, metrics */
-extern const struct stage stage_opts;     /* request.c: body checks and
-                                           * control keys (opts.c) */
+extern const struct stage stage_opts;     /* opts.c: body checks and
+                                           * control keys, once */
 extern const struct stage stage_access;   /* access.c: who, may they */
 extern const struct stage stage_limits;   /* limits.c: in flight */
 extern const struct stage stage_cache;    /* cache.c: none yet */
