@@ -4,6 +4,7 @@
 #ifndef LLMUX_LIMITS_H
 #define LLMUX_LIMITS_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -25,6 +26,11 @@ struct limits {
 
 void limits_init(struct limits *l);
 void limits_free(struct limits *l);
+/* Counts one more request of uid: 0, or LLMUX_ERATELIMIT (a limit is
+ * reached) / LLMUX_EINTERNAL with msg set. */
+int  limits_take(struct limits *l, uid_t uid, char *msg, size_t len);
+/* The request counted by limits_take ended. */
+void limits_put(struct limits *l, uid_t uid);
 /* Requests in flight of uid now (status, tests). */
 unsigned limits_inflight(const struct limits *l, uid_t uid);
 

@@ -53,57 +53,66 @@ unsigned limits_inflight(const struct limits *l, uid_t uid)
     return u ? u->n : 0;
 }
 
-static void refuse(struct request *rq, const char *what, unsigned limit)
+int limits_take(struct limits *l, uid_t uid, char *msg, size_t len)
 {
-    char msg[160];
-
-    snprintf(msg, sizeof(msg), "too many requests in flight %s (limit "
-             "%u); retry when some have ended", what, limit);
-    request_fail(rq, LLMUX_ERATELIMIT, 0, msg, 1);
-}
-
-static enum stage_rc limits_run(struct request *rq)
-{
-    struct limits *l = &rq->srv->limits;
     struct limits_uid **p, *u;
 
     if (l->inflight >= l->global) {
-        refuse(rq, "in llmuxd", l->global);
-        return STAGE_ANSWERED;
+        snprintf(msg, len, "too many requests in flight in llmuxd (limit "
+                 "%u); retry when some have ended", l->global);
+        return LLMUX_ERATELIMIT;
     }
-    p = slot(l, rq->caller.uid);
-    if ((u = *p) == NULL) {
+    if ((u = *(p = slot(l, uid))) == NULL) {
         if ((u = calloc(1, sizeof(*u))) == NULL) {
-            request_fail(rq, LLMUX_EINTERNAL, 0, "out of memory", -1);
-            return STAGE_ANSWERED;
+            snprintf(msg, len, "out of memory");
+            return LLMUX_EINTERNAL;
         }
-        u->uid = rq->caller.uid;
+        u->uid = uid;
         *p = u;
     }
     if (u->n >= l->per_caller) {
-        refuse(rq, "for this user", l->per_caller);
-        return STAGE_ANSWERED;
+        snprintf(msg, len, "too many requests in flight for this user "
+                 "(limit %u); retry when some have ended", l->per_caller);
+        return LLMUX_ERATELIMIT;
     }
     u->n++;
     l->inflight++;
+    return 0;
+}
+
+void limits_put(struct limits *l, uid_t uid)
+{
+    struct limits_uid **p = slot(l, uid), *u = *p;
+
+    if (u == NULL)
+        return;
+    l->inflight--;
+    if (--u->n == 0) {
+        *p = u->next;
+        free(u);
+    }
+}
+
+/* The global memory budget goes here too, before any upstream work. */
+static enum stage_rc limits_run(struct request *rq)
+{
+    char msg[160];
+    int r;
+
+    if ((r = limits_take(&rq->srv->limits, rq->caller.uid, msg,
+                         sizeof(msg))) < 0) {
+        request_fail(rq, r, 0, msg, r == LLMUX_ERATELIMIT ? 1 : -1);
+        return STAGE_ANSWERED;
+    }
     rq->limited = 1;
     return STAGE_CONTINUE;
 }
 
 static void limits_end(struct request *rq)
 {
-    struct limits *l = &rq->srv->limits;
-    struct limits_uid **p, *u;
-
-    if (!rq->limited)
-        return;
+    if (rq->limited)
+        limits_put(&rq->srv->limits, rq->caller.uid);
     rq->limited = 0;
-    l->inflight--;
-    p = slot(l, rq->caller.uid);
-    if ((u = *p) != NULL && --u->n == 0) {
-        *p = u->next;
-        free(u);
-    }
 }
 
 const struct stage stage_limits = { .name = "limits", .run = limits_run,

@@ -1,6 +1,7 @@
 /* test-opts.c -- request options read once (daemon/opts.c): control keys
  * leave the body, their ranges are checked against the config; and the
- * hub conversion (daemon/hub.c) tells bad input from a failed allocation. */
+ * hub conversion (daemon/hub.c) tells bad input from a failed allocation;
+ * the limits stage's counting (daemon/limits.c). */
 #include "test.h"
 
 #include "config.h"
@@ -181,4 +182,39 @@ TEST(hub_tells_oom_from_bad_input)
         saw_oom = 1;
     }
     ASSERT(saw_oom);
+}
+
+/* ---- limits: in flight per caller and in all ------------------------- */
+
+#include "limits-state.h"
+
+TEST(limits_per_caller_and_global)
+{
+    struct limits l;
+    char msg[160];
+
+    limits_init(&l);
+    l.per_caller = 3;
+    l.global = 5;
+    for (int i = 0; i < 3; i++)
+        ASSERT_EQ(limits_take(&l, 1000, msg, sizeof(msg)), 0);
+    ASSERT_EQ(limits_take(&l, 1000, msg, sizeof(msg)), LLMUX_ERATELIMIT);
+    ASSERT(strstr(msg, "for this user (limit 3)") != NULL);
+    /* Another caller (same bucket too) is not held back by the first. */
+    ASSERT_EQ(limits_take(&l, 1000 + LIMITS_BUCKETS, msg, sizeof(msg)), 0);
+    ASSERT_EQ(limits_take(&l, 7, msg, sizeof(msg)), 0);
+    ASSERT_EQ(limits_take(&l, 8, msg, sizeof(msg)), LLMUX_ERATELIMIT);
+    ASSERT(strstr(msg, "in llmuxd (limit 5)") != NULL);
+    ASSERT_EQ(limits_inflight(&l, 1000), 3);
+    limits_put(&l, 1000);
+    ASSERT_EQ(limits_take(&l, 8, msg, sizeof(msg)), 0);
+    limits_put(&l, 1000);
+    limits_put(&l, 1000);
+    limits_put(&l, 1000 + LIMITS_BUCKETS);
+    limits_put(&l, 7);
+    limits_put(&l, 8);
+    ASSERT_EQ(l.inflight, 0);
+    ASSERT_EQ(limits_inflight(&l, 1000), 0);
+    ASSERT(l.bucket[1000 % LIMITS_BUCKETS] == NULL);
+    limits_free(&l);
 }
