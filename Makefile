@@ -64,7 +64,8 @@ LIBA        := $(B)/libllmux.a
 UNIT        := $(B)/unit-tests
 CLIENTTEST  := $(B)/llmux-client-test
 PCFILE      := $(B)/llmux.pc
-VERSION     := 0.1.0
+# The version is defined once, in daemon/version.h.
+VERSION     := $(shell sed -n 's/^\#define LLMUX_DAEMON_VERSION "\(.*\)"/\1/p' daemon/version.h)
 
 .PHONY: all deps run test unit clean install install-files uninstall \
         check check-units

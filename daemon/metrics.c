@@ -171,12 +171,22 @@ static void observe(struct hist *h, const struct bound *b, size_t nb,
     h->sum_us += us;
 }
 
+static const char *const frontends[] = METRICS_FRONTENDS;
+
+static void count_frontend(struct metrics *m, const char *fe)
+{
+    for (size_t i = 0; fe && i < METRICS_NFRONTENDS; i++)
+        if (strcmp(fe, frontends[i]) == 0)
+            m->by_frontend[i]++;
+}
+
 void metrics_record(struct metrics *m, const struct metrics_sample *smp)
 {
     struct metrics_series *x;
     size_t n = strcspn(smp->outcome, "/");
     int t;
 
+    count_frontend(m, smp->frontend);
     x = series_for(m, smp->group, smp->deployment, smp->provider);
     if (x == NULL)
         return;  /* out of memory: a lost sample, not a lost request */
@@ -398,6 +408,11 @@ int metrics_render(const struct server *s, char **ret)
              "llmux_reloads_total{result=\"refused\"} %llu\n",
              (unsigned long long)st->reloads,
              (unsigned long long)st->reload_failures);
+    header(&b, "llmux_frontend_requests_total", "counter", "Chat requests "
+           "ended, by the front end they came through.");
+    for (size_t i = 0; i < METRICS_NFRONTENDS; i++)
+        outf(&b, "llmux_frontend_requests_total{frontend=\"%s\"} %llu\n",
+             frontends[i], (unsigned long long)s->metrics.by_frontend[i]);
     render_series(&b, &s->metrics);
     if (b.err) {
         buf_free(&b.b);

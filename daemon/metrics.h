@@ -19,9 +19,14 @@ struct metrics_series;
  * the output must stay bounded. */
 #define METRICS_MAX_SERIES 512
 
+/* Front ends a request can come through (session.h's caller.frontend). */
+#define METRICS_FRONTENDS { "socket", "http" }
+#define METRICS_NFRONTENDS 2
+
 struct metrics {
     struct metrics_series **series;   /* owned, in order of appearance */
     size_t                  n, cap;
+    uint64_t                by_frontend[METRICS_NFRONTENDS];
 };
 
 /* One ended request, as the request log line describes it. */
@@ -29,6 +34,7 @@ struct metrics_sample {
     const char *group;         /* model_name of the deployment, "" if none */
     const char *deployment;    /* deployment id, "" if none was chosen */
     const char *provider;      /* preset name, "" if none */
+    const char *frontend;      /* "socket", …; NULL: not counted */
     const char *outcome;       /* "ok", or an error type, optionally
                                 * followed by "/detail" ("rate_limit/429") */
     uint64_t    prompt_tokens, completion_tokens;
