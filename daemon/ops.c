@@ -80,7 +80,7 @@ static int router_view(const struct server *s, const struct deployment *d,
                        json_t *j)
 {
     uint64_t now_ms = uv_hrtime() / 1000000;
-    const struct rstat *st = router_find(&s->router, d->key ? d->key : d->id);
+    const struct rstat *st = router_dfind(&s->router, d);
 
     if (st == NULL)
         return 0;
@@ -102,7 +102,8 @@ static json_t *health(struct server *s, const struct deployment *d)
     struct metrics_health h;
     json_t *j;
 
-    metrics_health(&s->metrics, d->model_name, d->id, d->preset->name, &h);
+    metrics_health(&s->metrics, d->label_group, d->label_id, d->preset->name,
+                   &h);
     j = json_pack("{s:s, s:I, s:I, s:I}", "state", h.state,
                   "requests", (json_int_t)h.requests,
                   "errors", (json_int_t)h.errors,
@@ -148,6 +149,16 @@ static json_t *groups(const struct config *cfg)
     return g;
 }
 
+struct derived_ud { struct server *s; json_t *deps; };
+
+/* The router's cached derived deployments (resolve.h), after model_list's. */
+static void add_derived(const struct deployment *d, void *ud)
+{
+    struct derived_ud *u = ud;
+
+    json_array_append_new(u->deps, deployment(u->s, d));
+}
+
 static json_t *status(struct server *s)
 {
     const struct config *cfg = s->cfg;
@@ -155,8 +166,8 @@ static json_t *status(struct server *s)
 
     for (size_t i = 0; deps && i < cfg->ndeps; i++)
         json_array_append_new(deps, deployment(s, cfg->deps[i]));
-    for (size_t i = 0; deps && i < cfg->nimplicit; i++)
-        json_array_append_new(deps, deployment(s, cfg->implicit[i]));
+    if (deps)
+        resolve_each(&s->router, add_derived, &(struct derived_ud){ s, deps });
     st = json_pack("{s:s, s:I, s:I, s:s, s:s, s:b, s:I, s:I, s:I, s:I, "
                    "s:I, s:I, s:o, s:o}",
         "version", LLMUX_DAEMON_VERSION,

@@ -34,8 +34,8 @@ struct request {
     uint64_t              id;
     json_t               *body;         /* owned: the canonical request */
     struct config        *cfg;          /* owned reference */
-    struct deployment    *dep;          /* borrowed from cfg: the current
-                                         * (else last) attempt's */
+    struct deployment    *dep;          /* a reference (resolve.h): the
+                                         * current (else last) attempt's */
     struct pcall          pc;           /* the current attempt */
     struct http_req       hreq;         /* owned until the transfer ends */
     CURL                 *easy;         /* owned; NULL when no transfer */
@@ -59,7 +59,8 @@ struct request {
     uint64_t              t_wait;       /* when the current wait began */
     /* Routing: the model group being tried and what is left to try. */
     const char           *group;        /* borrowed from body or cfg */
-    struct deployment    *cands[ROUTER_MAX_GROUP]; /* borrowed from cfg */
+    struct deployment    *cands[ROUTER_MAX_GROUP]; /* references, from
+                                         * router_resolve */
     unsigned char         tried[ROUTER_MAX_GROUP];
     size_t                ncands;
     struct rstat         *st;           /* dep's, while an attempt runs */
@@ -74,7 +75,8 @@ struct request {
     const char           *ov_context[ROUTER_MAX_CHAIN]; /* the body */
     struct fallback_override ov;
     struct perr           last;         /* what to report if all fail */
-    struct deployment    *last_dep;     /* whose answer that was, or NULL */
+    struct deployment    *last_dep;     /* whose answer that was, or NULL;
+                                         * a reference */
     double                idle_s;       /* between chunks; 0 = no limit */
     /* Timers live inside the request, so it is freed only once libuv
      * closed both (on_handle_closed). */
@@ -169,6 +171,21 @@ static void on_handle_closed(uv_handle_t *h)
         free(rq);
 }
 
+/* The deployment references a request holds (resolve.h). */
+static void hold(struct deployment **slot, struct deployment *d)
+{
+    if (d)
+        deployment_ref(d);
+    deployment_unref(*slot);
+    *slot = d;
+}
+
+static void drop_cands(struct request *rq)
+{
+    for (; rq->ncands > 0; rq->ncands--)
+        rq->cands[rq->ncands - 1] = deployment_unref(rq->cands[rq->ncands - 1]);
+}
+
 static void request_free(struct request *rq)
 {
     struct server *s = rq->srv;
@@ -182,6 +199,9 @@ static void request_free(struct request *rq)
     buf_free(&rq->resp);
     json_decref(rq->body);
     rq->body = NULL;
+    drop_cands(rq);
+    rq->dep = deployment_unref(rq->dep);
+    rq->last_dep = deployment_unref(rq->last_dep);
     config_unref(rq->cfg);
     rq->cfg = NULL;
     uv_close((uv_handle_t *)&rq->next_timer, on_handle_closed);
@@ -237,7 +257,7 @@ static void log_request(struct request *rq, const char *status)
     fields[9] = f_lat; fields[10] = f_ovh; fields[11] = NULL;
     log_fields(LOG_INFO, "request", fields);
     metrics_record(&rq->srv->metrics, &(struct metrics_sample){
-        .group = d ? d->model_name : "", .deployment = d ? d->id : "",
+        .group = d ? d->label_group : "", .deployment = d ? d->label_id : "",
         .provider = d ? d->preset->name : "", .outcome = status,
         .prompt_tokens = pt > 0 ? (uint64_t)pt : 0,
         .completion_tokens = ct > 0 ? (uint64_t)ct : 0,
@@ -716,11 +736,14 @@ static void wait_then_next(struct request *rq, double secs)
 static int group_enter(struct request *rq, const char *name, char *msg,
                        size_t len)
 {
-    int n = config_resolve(rq->cfg, name, rq->cands, ROUTER_MAX_GROUP, msg,
-                           len);
+    struct deployment *got[ROUTER_MAX_GROUP];
+    int n = router_resolve(&rq->srv->router, rq->cfg, name, got,
+                           ROUTER_MAX_GROUP, msg, len);
 
     if (n < 0)
         return n;
+    drop_cands(rq);
+    memcpy(rq->cands, got, (size_t)n * sizeof(*got));
     rq->group = config_alias(rq->cfg, name);
     rq->ncands = (size_t)n;
     rq->retries = 0;
@@ -734,7 +757,7 @@ static void fail_last(struct request *rq)
 {
     char msg[sizeof(rq->last.message) + 64];
 
-    rq->dep = rq->last_dep;
+    hold(&rq->dep, rq->last_dep);
     if (rq->attempts > 1 || rq->fallbacks > 0)
         snprintf(msg, sizeof(msg), "%s (after %u attempts, %u fallbacks)",
                  rq->last.message, rq->attempts, rq->fallbacks);
@@ -815,7 +838,7 @@ static void attempt_failed(struct request *rq)
         return;
     }
     rq->last = *e;
-    rq->last_dep = rq->dep;
+    hold(&rq->last_dep, rq->dep);
     if (e->code == LLMUX_ECANCELLED || e->code == LLMUX_ECLOSED) {
         fail_last(rq);
         return;
@@ -871,10 +894,10 @@ static void attempt_start(struct request *rq, size_t i)
     int r;
 
     reset_attempt(rq);
-    rq->dep = d;
+    hold(&rq->dep, d);
     rq->tried[i] = 1;
     rq->attempts++;
-    rq->st = router_stat(&rq->srv->router, d->key ? d->key : d->id);
+    rq->st = router_dstat(&rq->srv->router, d);
     router_begin(rq->st, now_ms());
     rq->pc.prov = d->prov;
     rq->pc.dep = d;
@@ -936,7 +959,7 @@ static void attempt_next(struct request *rq)
         snprintf(rq->last.message, sizeof(rq->last.message), "every "
                  "deployment of \"%s\" is cooling down; the first returns "
                  "in %.1f s", rq->group, ra);
-        rq->last_dep = NULL;
+        hold(&rq->last_dep, NULL);
         group_failed(rq, LLMUX_ERATELIMIT);
         return;
     }

@@ -7,6 +7,8 @@
 #include "config.h"
 #include "llmux-errno.h"
 #include "presets.h"
+#include "resolve.h"
+#include "router.h"
 #include "secret.h"
 
 static struct config *load(const char *text, char *err, size_t errlen)
@@ -26,6 +28,19 @@ static int warned(const struct config *c, const char *s)
         if (strstr(c->warnings[i], s))
             return 1;
     return 0;
+}
+
+/* router_resolve, dropping the caller's references at once: the config
+ * (model_list) or the router's cache (derived) keeps what the test looks
+ * at alive while both live. */
+static int rz(struct router *r, struct config *c, const char *name,
+              struct deployment **out, size_t max, char *err, size_t len)
+{
+    int n = router_resolve(r, c, name, out, max, err, len);
+
+    for (int i = 0; i < n; i++)
+        deployment_unref(out[i]);
+    return n;
 }
 
 static size_t count_warnings(const struct config *c, const char *s)
@@ -355,6 +370,7 @@ TEST(config_router_keys_survive_reload)
 
 TEST(config_resolve_groups_aliases_wildcards)
 {
+    struct router r;
     struct config *c;
     struct deployment *out[8], *again[8];
     char err[512];
@@ -363,17 +379,18 @@ TEST(config_resolve_groups_aliases_wildcards)
     setenv("TEST_CFG_KEY", "sk-x", 1);
     c = load(LITELLM, err, sizeof(err));
     ASSERT(c != NULL);
+    router_init(&r, 1);
     /* A model group: its deployments in file order. */
-    n = config_resolve(c, "gpt-4o", out, 8, err, sizeof(err));
+    n = rz(&r, c, "gpt-4o", out, 8, err, sizeof(err));
     ASSERT_EQ(n, 2);
     ASSERT(out[0] == c->deps[0] && out[1] == c->deps[1]);
     /* An alias resolves to its group. */
-    n = config_resolve(c, "gpt-4", out, 8, err, sizeof(err));
+    n = rz(&r, c, "gpt-4", out, 8, err, sizeof(err));
     ASSERT_EQ(n, 2);
     ASSERT(out[0] == c->deps[0]);
     /* The most specific wildcard: openai/ + '*', with the template's key
      * and the requested model. */
-    n = config_resolve(c, "openai/gpt-4.1-mini", out, 8, err, sizeof(err));
+    n = rz(&r, c, "openai/gpt-4.1-mini", out, 8, err, sizeof(err));
     ASSERT_EQ(n, 1);
     ASSERT_STR_EQ(out[0]->upstream_model, "gpt-4.1-mini");
     ASSERT_STR_EQ(out[0]->preset->name, "openai");
@@ -381,29 +398,31 @@ TEST(config_resolve_groups_aliases_wildcards)
     ASSERT(out[0]->origin == c->wild[0]);
     ASSERT_STR_EQ(out[0]->model_name, "openai/gpt-4.1-mini");
     /* Made once, then found again. */
-    ASSERT_EQ(config_resolve(c, "openai/gpt-4.1-mini", again, 8, err,
+    ASSERT_EQ(rz(&r, c, "openai/gpt-4.1-mini", again, 8, err,
                              sizeof(err)), 1);
     ASSERT(again[0] == out[0]);
     /* "*" catches the rest, by the name's own provider prefix... */
-    n = config_resolve(c, "groq/llama-3.3", out, 8, err, sizeof(err));
+    n = rz(&r, c, "groq/llama-3.3", out, 8, err, sizeof(err));
     ASSERT_EQ(n, 1);
     ASSERT_STR_EQ(out[0]->preset->name, "groq");
     ASSERT_STR_EQ(out[0]->upstream_model, "llama-3.3");
     ASSERT(out[0]->origin == c->wild[1]);
     /* ...or the one LiteLLM infers for bare names. */
-    n = config_resolve(c, "claude-3-haiku", out, 8, err, sizeof(err));
+    n = rz(&r, c, "claude-3-haiku", out, 8, err, sizeof(err));
     ASSERT_EQ(n, 1);
     ASSERT_STR_EQ(out[0]->preset->name, "anthropic");
     /* No inferable provider: not found, naming the model. */
-    n = config_resolve(c, "no-such-thing", out, 8, err, sizeof(err));
+    n = rz(&r, c, "no-such-thing", out, 8, err, sizeof(err));
     ASSERT_EQ(n, LLMUX_ENOTFOUND);
     ASSERT(strstr(err, "no-such-thing") != NULL);
+    router_free(&r);
     config_unref(c);
     unsetenv("TEST_CFG_KEY");
 }
 
 TEST(config_resolve_without_wildcards)
 {
+    struct router r;
     struct config *c;
     struct deployment *out[4], *again[4];
     char err[512];
@@ -411,25 +430,28 @@ TEST(config_resolve_without_wildcards)
     c = load("model_list:\n  - model_name: fast\n    litellm_params: "
              "{model: mock/f, mock_response: hi}\n", err, sizeof(err));
     ASSERT(c != NULL);
-    ASSERT_EQ(config_resolve(c, "fast", out, 4, err, sizeof(err)), 1);
+    router_init(&r, 1);
+    ASSERT_EQ(rz(&r, c, "fast", out, 4, err, sizeof(err)), 1);
     ASSERT_STR_EQ(out[0]->mock_response, "hi");
     /* provider/model works without an entry, made once. */
-    ASSERT_EQ(config_resolve(c, "mock/echo", out, 4, err, sizeof(err)), 1);
+    ASSERT_EQ(rz(&r, c, "mock/echo", out, 4, err, sizeof(err)), 1);
     ASSERT(out[0]->implicit && out[0]->origin == NULL);
-    ASSERT_EQ(config_resolve(c, "mock/echo", again, 4, err, sizeof(err)), 1);
+    ASSERT_EQ(rz(&r, c, "mock/echo", again, 4, err, sizeof(err)), 1);
     ASSERT(again[0] == out[0]);
     ASSERT_STR_EQ(out[0]->key, "implicit|mock/echo");
-    ASSERT_EQ(config_resolve(c, "nope/x", out, 4, err, sizeof(err)),
+    ASSERT_EQ(rz(&r, c, "nope/x", out, 4, err, sizeof(err)),
               LLMUX_ENOTFOUND);
     ASSERT(strstr(err, "unknown provider \"nope\"") != NULL);
-    ASSERT_EQ(config_resolve(c, "fast", out, 0, err, sizeof(err)),
+    ASSERT_EQ(rz(&r, c, "fast", out, 0, err, sizeof(err)),
               LLMUX_EINTERNAL);
+    router_free(&r);
     config_unref(c);
 }
 
 /* The example files in etc/ load (the unit tests run in the tree's root). */
 TEST(config_example_files_load)
 {
+    struct router r;
     struct config *c = NULL;
     char err[512];
     struct deployment *out[8];
@@ -438,12 +460,14 @@ TEST(config_example_files_load)
               0);
     ASSERT(c != NULL);
     ASSERT_EQ(c->ndeps, 4);
-    ASSERT_EQ(config_resolve(c, "smart", out, 8, err, sizeof(err)), 2);
+    router_init(&r, 1);
+    ASSERT_EQ(rz(&r, c, "smart", out, 8, err, sizeof(err)), 2);
     ASSERT(out[0]->weight == 3 && out[1]->weight == 1);
     ASSERT_EQ(c->router.num_retries, 2);
     ASSERT_EQ(c->router.fallbacks.n, 2);
     ASSERT_EQ(c->router.fallbacks.r[0].nto, 2);
     ASSERT_STR_EQ(config_alias(c, "gpt-4o"), "smart");
+    router_free(&r);
     config_unref(c);
     ASSERT_EQ(config_load("etc/llmux.yaml", &c, err, sizeof(err)), 0);
     config_unref(c);
