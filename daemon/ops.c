@@ -189,16 +189,21 @@ static json_t *status(struct server *s)
     return st;
 }
 
-static json_t *metrics(const struct server *s)
+/* A cap hit is said as such, not as "out of memory". */
+static void metrics(struct conn *c, uint64_t id)
 {
     char *text;
     json_t *j;
+    int r;
 
-    if (metrics_render(s, &text) < 0)
-        return NULL;
+    if ((r = metrics_render(c->srv, &text)) < 0) {
+        conn_send_error(c, id, LLMUX_EINTERNAL, r == LLMUX_ETOOBIG ?
+                        "the metrics text is over its cap" : "out of memory");
+        return;
+    }
     j = json_pack("{s:s}", "text", text);
     free(text);
-    return j;
+    answer(c, id, j);
 }
 
 static int is_admin(const struct conn *c)
@@ -239,7 +244,7 @@ void ops_handle(struct conn *c, uint64_t id, const char *op, size_t oplen)
     else if (oplen == 6 && memcmp(op, "status", 6) == 0)
         answer(c, id, status(c->srv));
     else if (oplen == 7 && memcmp(op, "metrics", 7) == 0)
-        answer(c, id, metrics(c->srv));
+        metrics(c, id);
     else if (oplen == 6 && memcmp(op, "reload", 6) == 0)
         reload(c, id);
     else {
