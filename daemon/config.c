@@ -304,7 +304,11 @@ static struct config *config_new(const char *path)
 
     if (c == NULL)
         return NULL;
-    c->refs = 1;
+    if ((c->refs = malloc(sizeof(*c->refs))) == NULL) {
+        free(c);
+        return NULL;
+    }
+    *c->refs = 1;
     c->log_level = LOG_INFO;
     c->grace_period = 30;
     c->request_timeout = 600;
@@ -317,6 +321,7 @@ static struct config *config_new(const char *path)
     c->admin_gid = (gid_t)-1;
     c->path = strdup(path);
     if (c->path == NULL) {
+        free(c->refs);
         free(c);
         return NULL;
     }
@@ -361,16 +366,19 @@ int config_load_text(const char *name, const char *text, size_t n,
     return config_load_any(name, text, n, ret, err, errlen);
 }
 
-struct config *config_ref(struct config *c)
+const struct config *config_ref(const struct config *c)
 {
-    c->refs++;
+    (*c->refs)++;
     return c;
 }
 
-void config_unref(struct config *c)
+void config_unref(const struct config *cc)
 {
-    if (c == NULL || --c->refs > 0)
+    struct config *c = (struct config *)cc;   /* the last reference: ours */
+
+    if (c == NULL || --*c->refs > 0)
         return;
+    free(c->refs);
     for (size_t i = 0; i < c->ndeps; i++)
         deployment_destroy(c->deps[i]);
     free(c->deps);

@@ -7,7 +7,8 @@
  * router derives wildcard and implicit deployments into its own cache,
  * resolve.h). It is reference-counted so a reload can swap it while
  * requests in flight keep using the deployments they started with; the
- * count is the one field that changes after load. */
+ * count lives outside the struct, so a reference works on a const
+ * config. */
 #ifndef LLMUX_CONFIG_H
 #define LLMUX_CONFIG_H
 
@@ -33,7 +34,9 @@ struct config_env {
 };
 
 struct config {
-    unsigned             refs;         /* see the top of this file */
+    unsigned            *refs;         /* owned; outside the struct, so
+                                        * taking a reference never writes
+                                        * the config itself */
     char                *path;
     struct deployment  **deps;         /* owned, model_list order */
     size_t               ndeps;
@@ -68,8 +71,9 @@ int config_load(const char *path, struct config **ret, char *err,
 /* Loads from memory (tests); name is used in messages. */
 int config_load_text(const char *name, const char *text, size_t n,
                      struct config **ret, char *err, size_t errlen);
-struct config *config_ref(struct config *c);
-void config_unref(struct config *c);
+const struct config *config_ref(const struct config *c);
+/* Accepts NULL; frees the config with its last reference. */
+void config_unref(const struct config *c);
 
 /* The model group name stands for: its model_group_alias target (borrowed
  * from c), else name itself. */

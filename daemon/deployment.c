@@ -54,7 +54,7 @@ struct deployment *deployment_ref(struct deployment *d)
 
 struct deployment *deployment_unref(struct deployment *d)
 {
-    struct config *owner;
+    const struct config *owner;
 
     if (d == NULL)
         return NULL;
@@ -559,7 +559,7 @@ static char *join3(const char *a, const char *sep, const char *b)
     return p;
 }
 
-int deployment_derive(struct config *c, const struct deployment *tmpl,
+int deployment_derive(const struct config *c, const struct deployment *tmpl,
                       const char *name, const char *model,
                       struct deployment **ret, char *err, size_t errlen)
 {

@@ -86,7 +86,7 @@ struct deployment {
      * DEPLOYMENT_IMPLICIT_LABEL. Borrowed from the config or static. */
     const char            *label_group, *label_id;
     /* Lifetime (see the top of this file). */
-    struct config         *owner;          /* configured: the config that
+    const struct config   *owner;          /* configured: the config that
                                             * owns it (borrowed); derived:
                                             * a reference on the config it
                                             * was made from (keys, origin) */
@@ -104,7 +104,7 @@ int deployment_read_list(struct cload *l, const struct ynode *y);
  * when the derived deployment goes to the template's own provider. The
  * result holds a reference on c and has refs = 1; st is NULL. Returns 0,
  * or < 0 with err set (ENOTFOUND for unknown names and providers). */
-int deployment_derive(struct config *c, const struct deployment *tmpl,
+int deployment_derive(const struct config *c, const struct deployment *tmpl,
                       const char *name, const char *model,
                       struct deployment **ret, char *err, size_t errlen);
 

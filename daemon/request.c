@@ -33,7 +33,7 @@ struct request {
     struct server        *srv;
     uint64_t              id;
     json_t               *body;         /* owned: the canonical request */
-    struct config        *cfg;          /* owned reference */
+    const struct config  *cfg;          /* owned reference; frozen */
     struct deployment    *dep;          /* a reference (resolve.h): the
                                          * current (else last) attempt's */
     struct pcall          pc;           /* the current attempt */

@@ -119,7 +119,6 @@ static int derive_wild(const struct config *cfg, const char *name,
                        struct deployment **out, size_t max, char *err,
                        size_t errlen)
 {
-    struct config *c = (struct config *)cfg;   /* for references only */
     const struct deployment *best = NULL;
     const char *cap = NULL;
     size_t caplen = 0, n = 0;
@@ -154,7 +153,7 @@ static int derive_wild(const struct config *cfg, const char *name,
                      star + 1);
         else
             snprintf(model, sizeof(model), "%s", t->model);
-        if ((r = deployment_derive(c, t, name, model, &out[n], err,
+        if ((r = deployment_derive(cfg, t, name, model, &out[n], err,
                                    errlen)) < 0) {
             while (n > 0)
                 deployment_unref(out[--n]);
@@ -188,8 +187,8 @@ static int derive_group(const struct config *cfg, const char *name,
 {
     int n = derive_wild(cfg, name, out, ROUTER_MAX_GROUP, err, errlen);
 
-    if (n == 0 && (n = deployment_derive((struct config *)cfg, NULL, name,
-                                         name, &out[0], err, errlen)) == 0)
+    if (n == 0 && (n = deployment_derive(cfg, NULL, name, name, &out[0],
+                                         err, errlen)) == 0)
         n = 1;
     if (n < 0)
         return n;
