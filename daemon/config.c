@@ -257,8 +257,8 @@ static int load_tree(struct cload *l, const struct ynode *root)
     int r;
 
     if (root->kind != Y_MAP)
-        return cload_fail(l, root, "the configuration must be a map (model_list:, "
-                    "litellm_settings:, …)");
+        return cload_fail(l, root, "the configuration must be a map "
+                          "(model_list:, litellm_settings:, …)");
     /* Order matters: variables first, then keys, then what uses them. */
     if ((y = ymap_get(root, "environment_variables")) &&
         (r = read_environment(l, y)) < 0)

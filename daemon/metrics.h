@@ -6,9 +6,10 @@
  * outlives reloads, so counters never go back. Labels are names from the
  * configuration only, never a key, message content or a name a caller
  * chose: a deployment derived from a wildcard template counts under the
- * template's model_name and id (group "*" or "openai/" then "*"), one made for a
- * bare "provider/model" name under group and deployment "_implicit"
- * (DEPLOYMENT_IMPLICIT_LABEL, deployment.h) with its provider. */
+ * template's model_name and id (group "*", or "openai/" then "*"), one
+ * made for a bare "provider/model" name under group and deployment
+ * "_implicit" (DEPLOYMENT_IMPLICIT_LABEL, deployment.h) with its
+ * provider. */
 #ifndef LLMUX_METRICS_H
 #define LLMUX_METRICS_H
 

@@ -183,7 +183,7 @@ static void hold(struct deployment **slot, struct deployment *d)
 static void drop_cands(struct request *rq)
 {
     for (; rq->ncands > 0; rq->ncands--)
-        rq->cands[rq->ncands - 1] = deployment_unref(rq->cands[rq->ncands - 1]);
+        deployment_unref(rq->cands[rq->ncands - 1]);
 }
 
 static void request_free(struct request *rq)

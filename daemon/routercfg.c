@@ -25,8 +25,8 @@ static int read_names(struct cload *l, const struct ynode *y,
         items = (const struct ynode *const *)y->kids;
         n = y->n;
     } else if (y->kind != Y_SCALAR) {
-        return cload_fail(l, y, "%s must be a model group name or a list of them",
-                    what);
+        return cload_fail(l, y, "%s must be a model group name or a list "
+                          "of them", what);
     }
     if ((v = calloc(n + 1, sizeof(*v))) == NULL)
         return -ENOMEM;
@@ -126,8 +126,8 @@ static int read_alias(struct cload *l, const struct ynode *y)
         if (v->kind == Y_MAP && ymap_get(v, "model"))
             v = ymap_get(v, "model");
         if (k->kind != Y_SCALAR || v->kind != Y_SCALAR)
-            return cload_fail(l, v, "model_group_alias.%s must name a model group",
-                        k->kind == Y_SCALAR ? k->s : "?");
+            return cload_fail(l, v, "model_group_alias.%s must name a model "
+                              "group", k->kind == Y_SCALAR ? k->s : "?");
         from = realloc(rs->alias_from, (rs->nalias + 1) * sizeof(*from));
         if (from == NULL)
             return -ENOMEM;
@@ -181,8 +181,8 @@ static int read_policy(struct cload *l, const struct ynode *y,
                 break;
         }
         if (c == ECLASS_COUNT) {
-            cload_warn(l, k, "ignored: %s.%s is not supported by llmux", section,
-                 k->kind == Y_SCALAR ? k->s : "?");
+            cload_warn(l, k, "ignored: %s.%s is not supported by llmux",
+                       section, k->kind == Y_SCALAR ? k->s : "?");
             continue;
         }
         if ((r = cload_count(l, y->kids[i + 1], k->s, &out[c])) < 0)
@@ -210,8 +210,8 @@ static int read_strategy(struct cload *l, const struct ynode *y)
             l->c->router.strategy = t[i].s;
             return 0;
         }
-    cload_warn(l, y, "ignored: routing_strategy \"%s\" is not supported by llmux "
-         "(using simple-shuffle)", y->s);
+    cload_warn(l, y, "ignored: routing_strategy \"%s\" is not supported by "
+               "llmux (using simple-shuffle)", y->s);
     l->c->router.strategy = ROUTE_SIMPLE_SHUFFLE;
     return 0;
 }
@@ -231,8 +231,8 @@ static int read_strategy_args(struct cload *l, const struct ynode *y)
                                &l->c->router.latency_buffer)) < 0)
                 return r;
         } else {
-            cload_warn(l, k, "ignored: routing_strategy_args.%s is not supported "
-                 "by llmux", k->kind == Y_SCALAR ? k->s : "?");
+            cload_warn(l, k, "ignored: routing_strategy_args.%s is not "
+                       "supported by llmux", k->kind == Y_SCALAR ? k->s : "?");
         }
     }
     return 0;
