@@ -65,7 +65,7 @@ static void ledger_end(struct request *rq)
     fields[12] = NULL;
     log_fields(LOG_INFO, "request", fields);
     metrics_record(&rq->srv->metrics, &(struct metrics_sample){
-        .group = d ? d->model_name : "", .deployment = d ? d->id : "",
+        .group = d ? d->label_group : "", .deployment = d ? d->label_id : "",
         .provider = d ? d->preset->name : "", .outcome = status,
         .frontend = fe,
         .prompt_tokens = pt > 0 ? (uint64_t)pt : 0,

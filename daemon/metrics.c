@@ -13,9 +13,6 @@
 #include <string.h>
 #include <uv.h>
 
-/* The output stays well under a frame (16 MiB) even at the series cap. */
-#define METRICS_MAX_TEXT (8u * 1024 * 1024)
-
 /* Error types, from the one error table so they cannot drift. Several
  * codes share a type (bad_request…); a type counts at its first index. */
 static const char *const types[] = {
@@ -247,11 +244,15 @@ struct out {
     int        err;
 };
 
+/* Once an append failed (the cap, or memory) nothing more is added: the
+ * text is thrown away, so the rest of the work would be wasted. */
 static void outn(struct out *o, const char *p, size_t n)
 {
-    int r = buf_add(&o->b, p, n);
+    int r;
 
-    if (r < 0 && o->err == 0)
+    if (o->err)
+        return;
+    if ((r = buf_add(&o->b, p, n)) < 0)
         o->err = r;
 }
 
@@ -269,27 +270,36 @@ static void outf(struct out *o, const char *fmt, ...)
     va_list ap;
     int n;
 
+    if (o->err)
+        return;
     va_start(ap, fmt);
     n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
     va_end(ap);
     if (n < 0 || (size_t)n >= sizeof(tmp)) {
-        o->err = o->err ? o->err : LLMUX_EINTERNAL;
+        o->err = LLMUX_EINTERNAL;
         return;
     }
     outn(o, tmp, (size_t)n);
 }
 
-/* A label value: backslash, double quote and newline escaped. */
+/* A label value: backslash, double quote and newline escaped. Runs of
+ * plain bytes go in one append, so a label costs its length, not a call
+ * per byte. */
 static void add_label(struct out *b, const char *name, const char *v)
 {
-    outf(b, "%s=\"", name);
-    for (const char *c = v; *c; c++) {
-        if (*c == '\\' || *c == '"')
-            outf(b, "\\%c", *c);
-        else if (*c == '\n')
+    outs(b, name);
+    outs(b, "=\"");
+    while (*v && !b->err) {
+        size_t run = strcspn(v, "\\\"\n");
+
+        outn(b, v, run);
+        v += run;
+        if (*v == '\n')
             outs(b, "\\n");
-        else
-            outn(b, c, 1);
+        else if (*v)
+            outn(b, (const char[]){ '\\', *v }, 2);
+        if (*v)
+            v++;
     }
     outs(b, "\"");
 }

@@ -79,7 +79,7 @@ static int router_view(const struct server *s, const struct deployment *d,
                        json_t *j)
 {
     uint64_t now_ms = uv_hrtime() / 1000000;
-    const struct rstat *st = router_find(&s->router, d->key ? d->key : d->id);
+    const struct rstat *st = router_dfind(&s->router, d);
 
     if (st == NULL)
         return 0;
@@ -101,7 +101,8 @@ static json_t *health(struct server *s, const struct deployment *d)
     struct metrics_health h;
     json_t *j;
 
-    metrics_health(&s->metrics, d->model_name, d->id, d->preset->name, &h);
+    metrics_health(&s->metrics, d->label_group, d->label_id, d->preset->name,
+                   &h);
     j = json_pack("{s:s, s:I, s:I, s:I}", "state", h.state,
                   "requests", (json_int_t)h.requests,
                   "errors", (json_int_t)h.errors,
@@ -147,6 +148,16 @@ static json_t *groups(const struct config *cfg)
     return g;
 }
 
+struct derived_ud { struct server *s; json_t *deps; };
+
+/* The router's cached derived deployments (resolve.h), after model_list's. */
+static void add_derived(const struct deployment *d, void *ud)
+{
+    struct derived_ud *u = ud;
+
+    json_array_append_new(u->deps, deployment(u->s, d));
+}
+
 /* Everyone sees the daemon's own figures; admins also see groups and
  * deployments, whose names include the models other callers asked for. */
 static json_t *status(struct server *s, int admin)
@@ -165,8 +176,8 @@ static json_t *status(struct server *s, int admin)
     deps = json_array();
     for (size_t i = 0; deps && i < cfg->ndeps; i++)
         json_array_append_new(deps, deployment(s, cfg->deps[i]));
-    for (size_t i = 0; deps && i < cfg->nimplicit; i++)
-        json_array_append_new(deps, deployment(s, cfg->implicit[i]));
+    if (deps)
+        resolve_each(&s->router, add_derived, &(struct derived_ud){ s, deps });
     st = json_pack("{s:s, s:I, s:I, s:s, s:s, s:b, s:I, s:I, s:I, s:I, "
                    "s:I, s:I, s:o, s:o}",
         "version", LLMUX_DAEMON_VERSION,
@@ -190,16 +201,21 @@ static json_t *status(struct server *s, int admin)
     return st;
 }
 
-static json_t *metrics(const struct server *s)
+/* A cap hit is said as such, not as "out of memory". */
+static void metrics(struct session *s, uint64_t id)
 {
     char *text;
     json_t *j;
+    int r;
 
-    if (metrics_render(s, &text) < 0)
-        return NULL;
+    if ((r = metrics_render(s->srv, &text)) < 0) {
+        fail(s, id, LLMUX_EINTERNAL, r == LLMUX_ETOOBIG ?
+             "the metrics text is over its cap" : "out of memory");
+        return;
+    }
     j = json_pack("{s:s}", "text", text);
     free(text);
-    return j;
+    answer(s, id, j);
 }
 
 static int is_admin(const struct session *s)
@@ -236,7 +252,7 @@ void ops_handle(struct session *s, uint64_t id, const char *op,
     else if (oplen == 6 && memcmp(op, "status", 6) == 0)
         answer(s, id, status(s->srv, is_admin(s)));
     else if (oplen == 7 && memcmp(op, "metrics", 7) == 0)
-        answer(s, id, metrics(s->srv));
+        metrics(s, id);
     else if (oplen == 6 && memcmp(op, "reload", 6) == 0)
         reload(s, id);
     else {

@@ -6,6 +6,7 @@
  * after the first chunk nothing is retried silently. What comes out goes
  * to the session as events (session.h); this file never builds a frame. */
 #include "request.h"
+#include "resolve.h"
 #include "config.h"
 #include "hub.h"
 #include "log.h"
@@ -107,6 +108,21 @@ static void on_handle_closed(uv_handle_t *h)
 
 /* After the terminal event: the end hooks of the stages that ran, last
  * first, then the memory. */
+/* The deployment references a request holds (resolve.h). */
+static void hold(struct deployment **slot, struct deployment *d)
+{
+    if (d)
+        deployment_ref(d);
+    deployment_unref(*slot);
+    *slot = d;
+}
+
+void request_drop_cands(struct request *rq)
+{
+    for (; rq->ncands > 0; rq->ncands--)
+        deployment_unref(rq->cands[rq->ncands - 1]);
+}
+
 static void request_free(struct request *rq)
 {
     struct server *s = rq->srv;
@@ -124,6 +140,9 @@ static void request_free(struct request *rq)
     opts_free(&rq->opts);
     json_decref(rq->body);
     rq->body = NULL;
+    request_drop_cands(rq);
+    rq->dep = deployment_unref(rq->dep);
+    rq->last_dep = deployment_unref(rq->last_dep);
     config_unref(rq->cfg);
     rq->cfg = NULL;
     uv_close((uv_handle_t *)&rq->next_timer, on_handle_closed);
@@ -486,7 +505,7 @@ static void fail_last(struct request *rq)
 {
     char msg[sizeof(rq->last.message) + 64];
 
-    rq->dep = rq->last_dep;
+    hold(&rq->dep, rq->last_dep);
     if (rq->attempts > 1 || rq->fallbacks > 0)
         snprintf(msg, sizeof(msg), "%s (after %u attempts, %u fallbacks)",
                  rq->last.message, rq->attempts, rq->fallbacks);
@@ -588,7 +607,7 @@ static void attempt_failed(struct request *rq)
         return;
     }
     rq->last = *e;
-    rq->last_dep = rq->dep;
+    hold(&rq->last_dep, rq->dep);
     if (e->code == LLMUX_ECANCELLED || e->code == LLMUX_ECLOSED) {
         fail_last(rq);
         return;
@@ -633,10 +652,10 @@ static void attempt_start(struct request *rq, size_t i)
     int r;
 
     reset_attempt(rq);
-    rq->dep = d;
+    hold(&rq->dep, d);
     rq->tried[i] = 1;
     rq->attempts++;
-    rq->st = router_stat(&rq->srv->router, d->key ? d->key : d->id);
+    rq->st = router_dstat(&rq->srv->router, d);
     router_begin(rq->st, now_ms());
     rq->pc.prov = d->prov;
     rq->pc.dep = d;
@@ -698,7 +717,7 @@ static void attempt_next(struct request *rq)
         snprintf(rq->last.message, sizeof(rq->last.message), "every "
                  "deployment of \"%s\" is cooling down; the first returns "
                  "in %.1f s", rq->group, ra);
-        rq->last_dep = NULL;
+        hold(&rq->last_dep, NULL);
         group_failed(rq, LLMUX_ERATELIMIT);
         return;
     }

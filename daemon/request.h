@@ -31,7 +31,7 @@ struct request {
     uint64_t              id;
     json_t               *body;         /* owned: the canonical request,
                                          * minus its control keys */
-    struct config        *cfg;          /* owned reference */
+    const struct config  *cfg;          /* owned reference; frozen */
     struct caller         caller;       /* access.c: once per request */
     struct request_opts   opts;         /* owned (opts.h) */
     unsigned              stage;        /* stages [0, stage) have run */
@@ -39,8 +39,8 @@ struct request {
     char                  outcome_buf[48];
     int                   ended;        /* terminal event sent */
     int                   limited;      /* limits.c counts it */
-    struct deployment    *dep;          /* borrowed from cfg: the current
-                                         * (else last) attempt's */
+    struct deployment    *dep;          /* a reference (resolve.h): the
+                                         * current (else last) attempt's */
     struct pcall          pc;           /* the current attempt */
     struct http_req       hreq;         /* owned until the transfer ends */
     struct xfer           xfer;         /* the upstream stage */
@@ -58,7 +58,8 @@ struct request {
     uint64_t              wait_until_ns;/* uv_hrtime the wait must reach */
     /* Routing: the model group being tried and what is left to try. */
     const char           *group;        /* borrowed from body or cfg */
-    struct deployment    *cands[ROUTER_MAX_GROUP]; /* borrowed from cfg */
+    struct deployment    *cands[ROUTER_MAX_GROUP]; /* references, from
+                                         * router_resolve */
     unsigned char         tried[ROUTER_MAX_GROUP];
     size_t                ncands;
     struct rstat         *st;           /* dep's, while an attempt runs */
@@ -69,7 +70,8 @@ struct request {
     size_t                nchain, next_fallback;
     int                   chain_made;
     struct perr           last;         /* what to report if all fail */
-    struct deployment    *last_dep;     /* whose answer that was, or NULL */
+    struct deployment    *last_dep;     /* whose answer that was, or NULL;
+                                         * a reference */
     double                idle_s;       /* between chunks; 0 = no limit */
     /* Timers live inside the request, so it is freed only once libuv
      * closed both (on_handle_closed). */
@@ -90,6 +92,8 @@ void request_resume(struct request *rq);
 
 /* route.c: makes name the model group to try (the one place a model name
  * is resolved). 0, or < 0 with msg set. */
+/* Releases the references rq->cands holds (route.c refills them). */
+void request_drop_cands(struct request *rq);
 int  route_group(struct request *rq, const char *name, char *msg,
                  size_t len);
 

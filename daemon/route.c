@@ -5,6 +5,8 @@
 #include "config.h"
 #include "hub.h"
 #include "request.h"
+#include "resolve.h"
+#include "server.h"
 #include "stage.h"
 
 #include <string.h>
@@ -12,11 +14,14 @@
 int route_group(struct request *rq, const char *name, char *msg,
                 size_t len)
 {
-    int n = config_resolve(rq->cfg, name, rq->cands, ROUTER_MAX_GROUP, msg,
-                           len);
+    struct deployment *got[ROUTER_MAX_GROUP];
+    int n = router_resolve(&rq->srv->router, rq->cfg, name, got,
+                           ROUTER_MAX_GROUP, msg, len);
 
     if (n < 0)
         return n;
+    request_drop_cands(rq);
+    memcpy(rq->cands, got, (size_t)n * sizeof(*got));
     rq->group = config_alias(rq->cfg, name);
     rq->ncands = (size_t)n;
     rq->retries = 0;
