@@ -7,6 +7,7 @@
 #include "config.h"
 #include "llmux-errno.h"
 #include "presets.h"
+#include "providers/vertex.h"
 #include "provider.h"
 #include "router.h"
 #include "secret.h"
@@ -32,6 +33,9 @@ void deployment_destroy(struct deployment *d)
     secret_free(d->aws_access_key);
     secret_free(d->aws_secret_key);
     secret_free(d->aws_session_token);
+    secret_free(d->vertex_creds);
+    if (d->own_vertex)
+        vertex_dep_free(d->vertex);
     free(d->api_version);
     free(d->aws_region);
     free(d->mock_response);
@@ -192,6 +196,12 @@ static int bind_defaults(const struct config *c, struct deployment *d,
         if (d->aws_session_token == NULL)
             d->aws_session_token = secret_copy(env->aws_session_token);
     }
+    if (strcmp(d->preset->dialect, "vertex_ai") == 0) {
+        int r = vertex_bind(d, d->origin, err, errlen);
+
+        if (r < 0)
+            return r;
+    }
     if (strcmp(d->preset->dialect, "azure") == 0 &&
         (d->api_version == NULL || *d->api_version == '\0')) {
         free(d->api_version);
@@ -211,6 +221,7 @@ static const char *const known_params[] = {
     "max_tokens", "temperature", "top_p", "drop_params", "input_cost_per_token",
     "output_cost_per_token", "num_retries", "merge_reasoning_content_in_choices",
     "reasoning_effort", "vertex_project", "vertex_location", "tags",
+    "vertex_credentials",
     "use_in_pass_through", "seed", "stop", "base_model", NULL,
 };
 
@@ -220,7 +231,8 @@ static int param_is_secret(const char *k)
     return strcmp(k, "api_key") == 0 ||
            strcmp(k, "aws_secret_access_key") == 0 ||
            strcmp(k, "aws_session_token") == 0 ||
-           strcmp(k, "aws_access_key_id") == 0;
+           strcmp(k, "aws_access_key_id") == 0 ||
+           strcmp(k, "vertex_credentials") == 0;
 }
 
 static int known_param(const char *k)
@@ -289,6 +301,8 @@ static int read_params(struct cload *l, struct deployment *d,
             r = cload_secret(l, v, k->s, &d->aws_secret_key, NULL);
         else if (strcmp(k->s, "aws_session_token") == 0)
             r = cload_secret(l, v, k->s, &d->aws_session_token, NULL);
+        else if (strcmp(k->s, "vertex_credentials") == 0)
+            r = cload_secret(l, v, k->s, &d->vertex_creds, NULL);
         else
             r = 0;
         if (r < 0)
@@ -461,6 +475,12 @@ static int read_deployment(struct cload *l, const struct ynode *e,
     if (wild) {
         if ((r = check_template(d, msg, sizeof(msg))) < 0)
             return cload_fail(l, ymap_get(lp, "model"), "%s", msg);
+        if (d->preset && strcmp(d->preset->dialect, "vertex_ai") == 0 &&
+            (r = vertex_bind(d, NULL, msg, sizeof(msg))) < 0)
+            return cload_fail(l, lp, "%s", msg);
+        if (d->vertex && d->vertex->error)
+            cload_warn(l, lp, "%s (its requests fail with EAUTH)",
+                       d->vertex->error);
         return make_key(c->wild, c->nwild, d, explicit_id);
     }
     if ((r = bind_provider(d, msg, sizeof(msg))) < 0 ||
@@ -468,6 +488,9 @@ static int read_deployment(struct cload *l, const struct ynode *e,
         return cload_fail(l, ymap_get(lp, "model"), "%s", msg);
     if ((r = make_key(c->deps, c->ndeps, d, explicit_id)) < 0)
         return r;
+    if (d->vertex && d->vertex->error)
+        cload_warn(l, lp, "%s (its requests fail with EAUTH)",
+                   d->vertex->error);
     if (d->api_key == NULL && !key_missing &&
         !(d->preset->quirks & QUIRK_KEY_OPTIONAL))
         cload_warn(l, lp, "no API key for \"%s\" (%s): set api_key or $%s",

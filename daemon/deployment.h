@@ -48,6 +48,12 @@ struct deployment {
     struct secret         *aws_secret_key; /* from litellm_params aws_*, */
     struct secret         *aws_session_token; /* else the env at load */
     int                    own_key;        /* api_key freed with us */
+    struct secret         *vertex_creds;   /* owned: vertex_credentials as
+                                            * written (a path or JSON) */
+    struct vertex_dep     *vertex;         /* vertex_ai (providers/vertex.h):
+                                            * typed at load; a derived one
+                                            * borrows its template's */
+    int                    own_vertex;
     char                  *api_version;    /* azure: else $AZURE_API_VERSION
                                             * at load; NULL = default */
     char                  *aws_region;     /* bedrock: aws_region_name,

@@ -39,6 +39,9 @@ static const struct preset presets[] = {
       "ANTHROPIC_API_KEY", "ANTHROPIC_API_BASE", 0 },
     { "gemini",       "gemini", "https://generativelanguage.googleapis.com",
       "GEMINI_API_KEY", "GEMINI_API_BASE", 0 },
+    /* Vertex AI: no key but a service account (vertex.c); the host
+     * follows vertex_location, so there is no fixed base. */
+    { "vertex_ai",    "vertex_ai", NULL, NULL, NULL, QUIRK_KEY_OPTIONAL },
     { "cohere",       "cohere", "https://api.cohere.com",
       "COHERE_API_KEY", "COHERE_API_BASE", 0 },
     { "cohere_chat",  "cohere", "https://api.cohere.com",

@@ -24,6 +24,7 @@ static const struct provider *const dialects[] = {
     &provider_cohere,
     &provider_ollama,
     &provider_azure,
+    &provider_vertex,
 };
 
 int provider_build(struct pcall *pc, struct http_req *out)

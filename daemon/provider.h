@@ -69,6 +69,10 @@ struct pcall {
     int                      stream;   /* the caller asked for a stream */
     int                      drop_params;
     uint64_t                 seq;      /* unique number, for ids */
+    const struct secret     *bearer;   /* an access token obtained for
+                                        * this attempt (Vertex AI,
+                                        * gauth.h), borrowed for build;
+                                        * NULL otherwise */
     /* Streams: each canonical chat.completion.chunk goes out through emit,
      * which takes ownership of it and returns < 0 to stop the stream. */
     int                    (*emit)(void *ud, json_t *chunk);
@@ -172,5 +176,6 @@ extern const struct provider provider_gemini;
 extern const struct provider provider_cohere;
 extern const struct provider provider_ollama;
 extern const struct provider provider_azure;
+extern const struct provider provider_vertex;
 
 #endif

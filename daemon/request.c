@@ -8,9 +8,11 @@
 #include "request.h"
 #include "resolve.h"
 #include "config.h"
+#include "container.h"
 #include "hub.h"
 #include "log.h"
 #include "presets.h"
+#include "providers/vertex.h"
 #include "proto.h"
 #include "provider.h"
 #include "router.h"
@@ -128,6 +130,8 @@ static void request_free(struct request *rq)
     struct server *s = rq->srv;
 
     stop_transfer(rq);
+    if (rq->waiting_token)
+        gauth_cancel(&rq->srv->gauth, &rq->gwait);
     router_end_abort(rq->st);   /* an attempt cut short by a cancel */
     rq->st = NULL;
     for (unsigned i = rq->stage; i-- > 0;)
@@ -645,6 +649,57 @@ static void attempt_ok(struct request *rq, json_t *completion)
     request_finish(rq, completion);
 }
 
+/* Builds the upstream request and starts its transfer. */
+static void attempt_send(struct request *rq)
+{
+    int r = provider_build(&rq->pc, &rq->hreq);
+
+    rq->pc.bearer = NULL;   /* borrowed for the build only */
+    if (r < 0 || start_transfer(rq) < 0) {
+        rq->t_up_end = request_now_us();
+        attempt_failed(rq);
+        return;
+    }
+    if (rq->opts.stream)
+        watch_start(rq, first_chunk_timeout(rq));
+}
+
+/* gauth.c has the token the attempt waited for, or says why not. */
+static void on_token(struct gauth_wait *w, int code,
+                     const struct secret *token, const char *msg)
+{
+    struct request *rq = container_of(w, struct request, gwait);
+
+    rq->waiting_token = 0;
+    if (code < 0) {
+        pcall_fail(&rq->pc, code, 0, "%s", msg);
+        rq->t_up_end = request_now_us();
+        attempt_failed(rq);
+        return;
+    }
+    rq->pc.bearer = token;
+    attempt_send(rq);
+}
+
+/* Attempts on a service account need its access token first: at once
+ * when the cached one is fresh, else after the exchange every waiting
+ * request shares (the loop runs on meanwhile). */
+static void attempt_token(struct request *rq, const struct deployment *d)
+{
+    const struct secret *tok;
+    char msg[512];
+    int r;
+
+    rq->gwait.cb = on_token;
+    r = gauth_token(&rq->srv->gauth, d->vertex->key, &rq->gwait, &tok, msg,
+                    sizeof(msg));
+    if (r == 1) {
+        rq->waiting_token = 1;
+        return;
+    }
+    on_token(&rq->gwait, r, tok, msg);
+}
+
 static void attempt_start(struct request *rq, size_t i)
 {
     struct deployment *d = rq->cands[i];
@@ -682,13 +737,11 @@ static void attempt_start(struct request *rq, size_t i)
         json_decref(completion);
         return;
     }
-    if (provider_build(&rq->pc, &rq->hreq) < 0 || start_transfer(rq) < 0) {
-        rq->t_up_end = request_now_us();
-        attempt_failed(rq);
+    if (d->vertex && d->vertex->key) {
+        attempt_token(rq, d);
         return;
     }
-    if (rq->opts.stream)
-        watch_start(rq, first_chunk_timeout(rq));
+    attempt_send(rq);
 }
 
 static void attempt_next(struct request *rq)

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "gauth.h"
 #include "opts.h"
 #include "provider.h"
 #include "router.h"
@@ -44,6 +45,9 @@ struct request {
     struct pcall          pc;           /* the current attempt */
     struct http_req       hreq;         /* owned until the transfer ends */
     struct xfer           xfer;         /* the upstream stage */
+    struct gauth_wait     gwait;        /* the attempt waits for an access
+                                         * token (Vertex AI) */
+    int                   waiting_token;
     int                   paused;
     uint64_t              chunks;
     char                  chunk_id[80]; /* of the first chunk, for the */

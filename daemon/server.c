@@ -236,6 +236,7 @@ int server_init(struct server *s, uv_loop_t *loop, struct config *cfg,
         return -ENOMEM;
     if (upstream_init(&s->up, loop) < 0)
         return LLMUX_EINTERNAL;
+    gauth_pool_init(&s->gauth, loop, &s->up);
     uv_timer_init(loop, &s->drain_timer);
     uv_timer_init(loop, &s->accept_retry);
     uv_signal_init(loop, &s->sigterm);
@@ -250,6 +251,7 @@ int server_init(struct server *s, uv_loop_t *loop, struct config *cfg,
 
 void server_free(struct server *s)
 {
+    gauth_pool_close(&s->gauth);
     upstream_close(&s->up);
     /* Let the close callbacks of curl's sockets and our handles run. */
     uv_run(s->loop, UV_RUN_DEFAULT);

@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "limits-state.h"
+#include "gauth.h"
 #include "metrics.h"
 #include "router.h"
 #include "sd.h"
@@ -54,6 +55,8 @@ struct server {
     struct limits       limits;       /* chat requests in flight, per
                                        * caller and in all (limits.c) */
     struct sd           sd;           /* systemd notifications, watchdog */
+    struct gauth_pool   gauth;        /* Google access tokens, one per
+                                       * service account (Vertex AI) */
     struct secret_env   env_keys;     /* key variables moved out of the
                                        * process environment */
     char               *reload_error; /* owned: why the last reload was

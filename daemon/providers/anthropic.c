@@ -10,6 +10,7 @@
 #include "provider.h"
 #include "secret.h"
 #include "sse.h"
+#include "vertex.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -383,7 +384,9 @@ static int add_url(const struct deployment *d, struct buf *url)
     return buf_addf(url, "%s/v1/messages", d->api_base);
 }
 
-static int anthropic_build(struct pcall *pc, struct http_req *out)
+/* The Messages request body of pc (*ret a new reference), without the
+ * URL and headers, for this dialect and Vertex AI's (vertex.c). */
+int anthropic_body(struct pcall *pc, json_t **ret)
 {
     const struct deployment *d = pc->dep;
     json_t *body, *v, *tools, *stop;
@@ -391,6 +394,7 @@ static int anthropic_build(struct pcall *pc, struct http_req *out)
     json_int_t max_tokens = DEFAULT_MAX_TOKENS, budget;
     int r, mode;
 
+    *ret = NULL;
     if ((r = common_check_params(pc, known_params)) < 0)
         return r;
     /* A proxy in front of Anthropic (api_base changed) may need no key. */
@@ -443,6 +447,21 @@ static int anthropic_build(struct pcall *pc, struct http_req *out)
         goto fail;
     if (pc->stream)
         json_object_set_new(body, "stream", json_true());
+    *ret = body;
+    return 0;
+fail:
+    json_decref(body);
+    return r;
+}
+
+static int anthropic_build(struct pcall *pc, struct http_req *out)
+{
+    const struct deployment *d = pc->dep;
+    json_t *body;
+    int r;
+
+    if ((r = anthropic_body(pc, &body)) < 0)
+        return r;
     if ((r = common_post_json(pc, body, out)) < 0)
         return r;
     r = add_url(d, &out->url);
@@ -455,9 +474,6 @@ static int anthropic_build(struct pcall *pc, struct http_req *out)
     if (r < 0)
         return pcall_oom(pc);
     return 0;
-fail:
-    json_decref(body);
-    return r;
 }
 
 /* ------------------------------------------------------------------------

@@ -12,6 +12,7 @@
 #include "provider.h"
 #include "secret.h"
 #include "sse.h"
+#include "vertex.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -420,12 +421,15 @@ static int add_url(const struct pcall *pc, struct buf *url)
     return r;
 }
 
-static int gemini_build(struct pcall *pc, struct http_req *out)
+/* The GenerateContentRequest body of pc (*ret a new reference), without
+ * the URL and key, for this dialect and Vertex AI's (vertex.c). */
+int gemini_body(struct pcall *pc, json_t **ret)
 {
     const struct deployment *d = pc->dep;
     json_t *body;
     int r;
 
+    *ret = NULL;
     if ((r = common_check_params(pc, known_params)) < 0)
         return r;
     if (json_is_false(json_object_get(pc->req, "parallel_tool_calls")) &&
@@ -441,6 +445,18 @@ static int gemini_build(struct pcall *pc, struct http_req *out)
         json_decref(body);
         return r;
     }
+    *ret = body;
+    return 0;
+}
+
+static int gemini_build(struct pcall *pc, struct http_req *out)
+{
+    const struct deployment *d = pc->dep;
+    json_t *body;
+    int r;
+
+    if ((r = gemini_body(pc, &body)) < 0)
+        return r;
     if ((r = common_post_json(pc, body, out)) < 0)
         return r;
     r = add_url(pc, &out->url);

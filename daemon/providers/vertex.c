@@ -1,0 +1,269 @@
+/* vertex.c -- the Vertex AI dialect: Gemini models on
+ * .../publishers/google/models/M:generateContent (:streamGenerateContent
+ * ?alt=sse) and Anthropic models on .../publishers/anthropic/models/M
+ * :rawPredict (:streamRawPredict), each with its own translation
+ * (gemini.c, anthropic.c), an OAuth2 access token (gauth.h) as the
+ * Bearer. Owns: the deployment's Vertex settings, typed at load, and the
+ * URL. Which publisher serves a model is read off its name (claude-*). */
+#include "vertex.h"
+#include "common.h"
+#include "config.h"
+#include "gauth.h"
+#include "secret.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Anthropic on Vertex AI takes its API version in the body. */
+#define VERTEX_ANTHROPIC_VERSION "vertex-2023-10-16"
+#define DEFAULT_LOCATION         "us-central1"
+
+/* ---- settings, at load --------------------------------------------------- */
+
+struct vertex_dep *vertex_dep_free(struct vertex_dep *v)
+{
+    if (v == NULL)
+        return NULL;
+    free(v->project);
+    free(v->location);
+    gauth_key_free(v->key);
+    free(v->error);
+    free(v);
+    return NULL;
+}
+
+/* Project ids and locations go into the URL and the host name as they
+ * are: letters, digits, '-', '_' and '.' only. */
+static int name_ok(const char *s)
+{
+    if (s == NULL || *s == '\0' || strlen(s) > 64)
+        return 0;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' &&
+            *s != '.')
+            return 0;
+    return 1;
+}
+
+/* A setting from litellm_params (os.environ/ resolved), else the
+ * environment variable env, else dflt; malloc'd into *ret. */
+static int setting(const struct deployment *d, const char *k,
+                   const char *env, const char *dflt, char **ret,
+                   char *err, size_t errlen)
+{
+    const char *s = json_string_value(json_object_get(d->params, k));
+    char msg[256];
+
+    if (s && *s) {
+        if (value_resolve(s, ret, msg, sizeof(msg)) < 0) {
+            snprintf(err, errlen, "%s: %s", k, msg);
+            return LLMUX_EBADREQ;
+        }
+        return 0;
+    }
+    if ((s = getenv(env)) == NULL || *s == '\0')
+        s = dflt;
+    if (s && (*ret = strdup(s)) == NULL)
+        return -ENOMEM;
+    return 0;
+}
+
+/* The key from vertex_credentials or $GOOGLE_APPLICATION_CREDENTIALS;
+ * what is wrong with it goes to v->error. */
+static int load_key(struct deployment *d, struct vertex_dep *v)
+{
+    const char *src = d->vertex_creds ? d->vertex_creds->p :
+                      getenv("GOOGLE_APPLICATION_CREDENTIALS");
+    size_t len = d->vertex_creds ? d->vertex_creds->len :
+                 src ? strlen(src) : 0;
+    char msg[512], full[600];
+    int r;
+
+    if (src == NULL || *src == '\0') {
+        snprintf(full, sizeof(full), "vertex_ai deployment \"%s\" has no "
+                 "credentials: set vertex_credentials (a service-account "
+                 "JSON file, os.environ/NAME or credential/NAME) or "
+                 "$GOOGLE_APPLICATION_CREDENTIALS", d->model_name);
+    } else if ((r = gauth_key_load(src, len, &v->key, msg,
+                                   sizeof(msg))) == 0) {
+        return 0;
+    } else if (r == -ENOMEM) {
+        return r;
+    } else {
+        snprintf(full, sizeof(full), "vertex_credentials of \"%s\": %s",
+                 d->model_name, msg);
+    }
+    return (v->error = strdup(full)) ? 0 : -ENOMEM;
+}
+
+int vertex_bind(struct deployment *d, const struct deployment *tmpl,
+                char *err, size_t errlen)
+{
+    struct vertex_dep *v;
+    int r;
+
+    if (d->vertex)
+        return 0;
+    if (tmpl && tmpl->vertex) {
+        d->vertex = tmpl->vertex;   /* borrowed: d holds the config */
+        d->own_vertex = 0;
+        return 0;
+    }
+    if (d->implicit) {
+        snprintf(err, errlen, "vertex_ai models need a model_list entry "
+                 "(vertex_project, vertex_credentials): \"%s\" has none",
+                 d->model_name);
+        return LLMUX_ENOTFOUND;
+    }
+    if ((v = calloc(1, sizeof(*v))) == NULL)
+        return -ENOMEM;
+    d->vertex = v;
+    d->own_vertex = 1;
+    if ((r = load_key(d, v)) < 0 ||
+        (r = setting(d, "vertex_project", "VERTEXAI_PROJECT",
+                     v->key ? v->key->project_id : NULL, &v->project, err,
+                     errlen)) < 0 ||
+        (r = setting(d, "vertex_location", "VERTEXAI_LOCATION",
+                     DEFAULT_LOCATION, &v->location, err, errlen)) < 0)
+        return r;
+    if (v->project == NULL && v->error == NULL) {
+        snprintf(err, errlen, "vertex_ai deployment \"%s\" has no project: "
+                 "set vertex_project (or $VERTEXAI_PROJECT)", d->model_name);
+        return LLMUX_EBADREQ;
+    }
+    if ((v->project && !name_ok(v->project)) || !name_ok(v->location)) {
+        snprintf(err, errlen, "vertex_project and vertex_location may hold "
+                 "letters, digits, '-', '_' and '.' only");
+        return LLMUX_EBADREQ;
+    }
+    return 0;
+}
+
+/* ---- requests ------------------------------------------------------------ */
+
+static int is_claude(const struct deployment *d)
+{
+    return strncmp(d->upstream_model, "claude", 6) == 0;
+}
+
+int vertex_url(const struct pcall *pc, struct buf *url)
+{
+    const struct deployment *d = pc->dep;
+    const struct vertex_dep *v = d->vertex;
+    const char *m = d->upstream_model, *method;
+    int r, global = strcmp(v->location, "global") == 0;
+
+    /* Regions have their own host; the global endpoint has none. */
+    if (d->api_base)
+        r = buf_adds(url, d->api_base);
+    else if (global)
+        r = buf_adds(url, "https://aiplatform.googleapis.com");
+    else
+        r = buf_addf(url, "https://%s-aiplatform.googleapis.com",
+                     v->location);
+    if (r == 0)
+        r = buf_addf(url, "/v1/projects/%s/locations/%s/publishers/%s/"
+                     "models/", v->project, v->location,
+                     is_claude(d) ? "anthropic" : "google");
+    for (; r == 0 && *m; m++) {
+        unsigned char c = (unsigned char)*m;
+
+        if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' ||
+            c == '@')
+            r = buf_add(url, m, 1);
+        else
+            r = buf_addf(url, "%%%02X", c);
+    }
+    if (is_claude(d))
+        method = pc->stream ? ":streamRawPredict" : ":rawPredict";
+    else
+        method = pc->stream ? ":streamGenerateContent?alt=sse" :
+                 ":generateContent";
+    return r == 0 ? buf_adds(url, method) : r;
+}
+
+/* Anthropic's Messages body, as Vertex AI wants it: the model is in the
+ * URL and the API version in the body. */
+static int claude_body(struct pcall *pc, json_t **ret)
+{
+    int r = anthropic_body(pc, ret);
+
+    if (r < 0)
+        return r;
+    json_object_del(*ret, "model");
+    if (json_object_set_new(*ret, "anthropic_version",
+                            json_string(VERTEX_ANTHROPIC_VERSION)) < 0) {
+        json_decref(*ret);
+        *ret = NULL;
+        return pcall_oom(pc);
+    }
+    return 0;
+}
+
+static int vertex_build(struct pcall *pc, struct http_req *out)
+{
+    const struct deployment *d = pc->dep;
+    const struct vertex_dep *v = d->vertex;
+    json_t *body;
+    int r;
+
+    if (v->error)
+        return pcall_fail(pc, LLMUX_EAUTH, 0, "%s", v->error);
+    if (pc->bearer == NULL)
+        return pcall_fail(pc, LLMUX_EINTERNAL, 0, "vertex_ai: no access "
+                          "token for this call");
+    r = is_claude(d) ? claude_body(pc, &body) : gemini_body(pc, &body);
+    if (r < 0 || (r = common_post_json(pc, body, out)) < 0)
+        return r;
+    r = vertex_url(pc, &out->url);
+    if (r == 0 && pc->stream && is_claude(d))
+        r = http_header_add(out, "Accept: text/event-stream");
+    if (r == 0)
+        r = http_header_secret(out, "Authorization: Bearer ", pc->bearer);
+    return r < 0 ? pcall_oom(pc) : 0;
+}
+
+/* The answers are the publisher's own: its dialect reads them. */
+static const struct provider *publisher(const struct pcall *pc)
+{
+    return is_claude(pc->dep) ? &provider_anthropic : &provider_gemini;
+}
+
+static int vertex_parse(struct pcall *pc, const struct http_resp *r,
+                        json_t **ret)
+{
+    return publisher(pc)->parse(pc, r, ret);
+}
+
+static int vertex_stream_feed(struct pcall *pc, const char *p, size_t n)
+{
+    return publisher(pc)->stream_feed(pc, p, n);
+}
+
+static int vertex_stream_end(struct pcall *pc)
+{
+    return publisher(pc)->stream_end(pc);
+}
+
+static void vertex_stream_free(struct pcall *pc)
+{
+    publisher(pc)->stream_free(pc);
+}
+
+static int vertex_map_error(struct pcall *pc, const struct http_resp *r)
+{
+    return publisher(pc)->map_error(pc, r);
+}
+
+const struct provider provider_vertex = {
+    .name        = "vertex_ai",
+    .build       = vertex_build,
+    .parse       = vertex_parse,
+    .stream_feed = vertex_stream_feed,
+    .stream_end  = vertex_stream_end,
+    .stream_free = vertex_stream_free,
+    .map_error   = vertex_map_error,
+};
