@@ -60,6 +60,13 @@ class State:
         self.aws_sk = DEFAULT_SK
         self.aws_max_skew = 300.0
         self.quiet = False
+        # Vertex AI (POST /_vertex configures): the PEM public key that
+        # JWT assertions must verify with, the lifetime of the tokens
+        # issued, and what was issued.
+        self.vertex_pub = None
+        self.vertex_ttl = 3600
+        self.vertex_tokens = {}       # token -> {'issued', 'exp', 'n'}
+        self.vertex_exchanges = []    # one dict per token request
 
 
 S = State()
@@ -2111,10 +2118,115 @@ GEMINI_RE = re.compile(r'^/(?:v1|v1beta|v1alpha)/(?:models|tunedModels)/(.+):(ge
 BEDROCK_RE = re.compile(r'^/model/([^/]+)/(converse|converse-stream)$')
 
 
+# ----------------------------------------------------------------------------
+# Vertex AI: the OAuth2 JWT-bearer token endpoint and the publisher models
+
+
+VERTEX_RE = re.compile(r'^/v1/projects/([^/]+)/locations/([^/]+)/publishers/(google|anthropic)/models/'
+                       r'([^/:]+):(generateContent|streamGenerateContent|rawPredict|streamRawPredict)$')
+JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer'
+VERTEX_SCOPE = 'https://www.googleapis.com/auth/cloud-platform'
+
+
+def b64url_decode(s):
+    return base64.urlsafe_b64decode(s + '=' * (-len(s) % 4))
+
+
+def rs256_verify(pub_pem, signed, sig):
+    """RS256 with the openssl command (the fake stays stdlib-only)."""
+    import subprocess
+    import tempfile
+    with tempfile.TemporaryDirectory(prefix='fakeprov-jwt-') as d:
+        paths = [os.path.join(d, n) for n in ('pub.pem', 'data', 'sig')]
+        for path, data in zip(paths, (pub_pem.encode(), signed, sig)):
+            with open(path, 'wb') as f:
+                f.write(data)
+        r = subprocess.run(['openssl', 'dgst', '-sha256', '-verify', paths[0], '-signature', paths[2],
+                            paths[1]], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return r.returncode == 0
+
+
+def vertex_check_jwt(assertion, aud_suffix):
+    """-> None, or why the assertion is refused (Google's words where it has them)."""
+    parts = assertion.split('.')
+    if len(parts) != 3:
+        return 'Invalid JWT: not three parts'
+    try:
+        hdr = json.loads(b64url_decode(parts[0]))
+        claims = json.loads(b64url_decode(parts[1]))
+        sig = b64url_decode(parts[2])
+    except (ValueError, UnicodeDecodeError):
+        return 'Invalid JWT: not base64url JSON'
+    if hdr.get('alg') != 'RS256' or hdr.get('typ') not in (None, 'JWT'):
+        return 'Invalid JWT: alg must be RS256'
+    if S.vertex_pub is None or not rs256_verify(S.vertex_pub, (parts[0] + '.' + parts[1]).encode(), sig):
+        return 'Invalid JWT Signature.'
+    now = time.time()
+    for k in ('iss', 'scope', 'aud', 'iat', 'exp'):
+        if k not in claims:
+            return 'Invalid JWT: claim %s missing' % k
+    if claims['scope'] != VERTEX_SCOPE:
+        return 'Invalid JWT: scope %r' % claims['scope']
+    if not str(claims['aud']).endswith(aud_suffix):
+        return 'Invalid JWT: aud %r is not this token endpoint' % claims['aud']
+    if abs(claims['iat'] - now) > 300 or claims['exp'] - claims['iat'] > 3600 or claims['exp'] < now:
+        return 'Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe.'
+    return None
+
+
+def vertex_bearer_error(ctx):
+    """-> None when the Bearer token is one we issued and it is still valid."""
+    h = ctx.hdr.get('authorization', '')
+    tok = h[7:] if h.startswith('Bearer ') else ''
+    ctx.entry['bearer'] = tok
+    with S.lock:
+        t = S.vertex_tokens.get(tok)
+    if t is None:
+        return 'Request had invalid authentication credentials. Expected OAuth 2 access token.'
+    if time.time() >= t['exp']:
+        return 'Request had invalid authentication credentials (the access token expired).'
+    return None
+
+
+class VertexGemini(Gemini):
+    name = 'vertex_gemini'
+
+    def auth_error(self, ctx):
+        if ctx.hdr.get('x-goog-api-key'):
+            ctx.violation('x-goog-api-key sent to Vertex AI')
+        why = vertex_bearer_error(ctx)
+        return None if why is None else self.error_body(401, why, ctx, 'UNAUTHENTICATED')
+
+
+class VertexAnthropic(Anthropic):
+    name = 'vertex_anthropic'
+
+    def model_of(self, ctx):
+        return ctx.route_model or ''
+
+    def wants_stream(self, ctx):
+        return ctx.route_method == 'streamRawPredict'
+
+    def auth_error(self, ctx):
+        r = ctx.req if isinstance(ctx.req, dict) else {}
+        if r.get('anthropic_version') != 'vertex-2023-10-16':
+            ctx.violation('Anthropic on Vertex AI without anthropic_version vertex-2023-10-16 in the body')
+        if 'model' in r:
+            ctx.violation('Anthropic on Vertex AI with "model" in the body (it belongs in the URL)')
+        if (r.get('stream') is True) != (ctx.route_method == 'streamRawPredict'):
+            ctx.violation('"stream" in the body does not match the method %s' % ctx.route_method)
+        why = vertex_bearer_error(ctx)
+        return None if why is None else self.error_body(401, why, ctx, 'authentication_error')
+
+
 def route(method, path):
     """-> (dialect, route_model, route_method) or None"""
     if method != 'POST':
         return None
+    m = VERTEX_RE.match(path)
+    if m:
+        d = VertexAnthropic() if m.group(3) == 'anthropic' else VertexGemini()
+        return d, urllib.parse.unquote(m.group(4)), m.group(5)
     if path.endswith('/chat/completions'):
         if path.startswith('/openai/'):
             m = re.match(r'^/openai/deployments/([^/]+)/chat/completions$', path)
@@ -2396,6 +2508,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.send_json(200, list(S.violations))
         if raw_path == '/_health':
             return self.send_simple(200, 'ok\n', 'text/plain')
+        if raw_path == '/_vertex':
+            return self.vertex_control(method, body)
+        if raw_path == '/vertex/token' and method == 'POST':
+            return self.vertex_token(body)
 
         header_items = list(self.headers.items())
         hdict = {}
@@ -2561,6 +2677,42 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 {'id': 'gpt-4o-2024-08-06', 'object': 'model', 'created': 1722814719, 'owned_by': 'system'}]}) + '\n')
         ctx.entry['status'] = 404
         return self.send_json(404, {'error': {'message': 'fakeprov: no GET endpoint %s' % path}})
+
+    # --- Vertex AI
+    def vertex_control(self, method, body):
+        """GET: the exchanges and tokens; POST {public_key, ttl}: configure."""
+        with S.lock:
+            if method == 'POST':
+                req = json.loads(body.decode('utf-8') or '{}')
+                S.vertex_pub = req.get('public_key', S.vertex_pub)
+                S.vertex_ttl = req.get('ttl', S.vertex_ttl)
+            return self.send_json(200, {'exchanges': list(S.vertex_exchanges),
+                                        'tokens': dict(S.vertex_tokens)})
+
+    def vertex_token(self, body):
+        form = urllib.parse.parse_qs(body.decode('utf-8', errors='replace'))
+        ex = {'time': time.time(), 'ok': False, 'error': None,
+              'ctype': self.headers.get('Content-Type', '')}
+        grant = form.get('grant_type', [''])[0]
+        assertion = form.get('assertion', [''])[0]
+        if grant != JWT_BEARER:
+            why = 'unsupported_grant_type', 'Invalid grant_type: %s' % grant
+        else:
+            why = vertex_check_jwt(assertion, '/vertex/token')
+            why = None if why is None else ('invalid_grant', why)
+        with S.lock:
+            S.vertex_exchanges.append(ex)
+            if why is not None:
+                ex['error'] = why[1]
+                note('vertex token refused: %s' % why[1])
+                return self.send_json(400, {'error': why[0], 'error_description': why[1]})
+            n = len(S.vertex_tokens) + 1
+            tok = 'ya29.fake-%d-%s' % (n, rand_id(32))
+            ttl = S.vertex_ttl
+            S.vertex_tokens[tok] = {'issued': time.time(), 'exp': time.time() + ttl, 'n': n}
+            ex['ok'], ex['token'] = True, tok
+        note('vertex token %d issued for %gs' % (n, ttl))
+        return self.send_json(200, {'access_token': tok, 'expires_in': ttl, 'token_type': 'Bearer'})
 
     # --- control
     def control(self, method, body):
