@@ -1,0 +1,216 @@
+"""test_vertex.py -- Vertex AI end to end: the real llmuxd against the fake
+provider's OAuth2 token endpoint (which verifies each RS256 JWT assertion
+with the test's public key) and its Gemini and Anthropic publisher models.
+The service-account key is made fresh by openssl for each test; it and the
+access tokens must never show in a frame, an error or the daemon's log."""
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+from harness import LLMUXD, Daemon, Fake, text_of, user, wait_for
+
+SA_EMAIL = 'llmux-test@proj-key.iam.gserviceaccount.com'
+
+
+class Account:
+    """A service account: an RSA key made by openssl and its JSON file."""
+
+    def __init__(self, fake, name='sa.json'):
+        self.dir = tempfile.mkdtemp(prefix='llmux-vertex-')
+        key = os.path.join(self.dir, 'key.pem')
+        subprocess.run(['openssl', 'genpkey', '-algorithm', 'RSA', '-pkeyopt',
+                        'rsa_keygen_bits:2048', '-out', key], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.pem = open(key).read()
+        self.public = subprocess.run(['openssl', 'pkey', '-in', key, '-pubout'], check=True,
+                                     capture_output=True, text=True).stdout
+        self.path = os.path.join(self.dir, name)
+        with open(self.path, 'w') as f:
+            json.dump({'type': 'service_account', 'project_id': 'proj-key',
+                       'private_key_id': 'k1', 'private_key': self.pem,
+                       'client_email': SA_EMAIL, 'client_id': '1',
+                       'token_uri': fake.url + '/vertex/token'}, f)
+        os.unlink(key)
+
+    def key_pieces(self):
+        """Lines of the private key's base64: none may leak anywhere."""
+        return [ln for ln in self.pem.splitlines() if ln and not ln.startswith('-----')]
+
+    def remove(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def vertex(fake, **cfg):
+    req = urllib.request.Request(fake.url + '/_vertex', data=json.dumps(cfg).encode(),
+                                 method='POST' if cfg else 'GET')
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def exchanges(fake):
+    return vertex(fake)['exchanges']
+
+
+def deployment(name, model, fake, extra):
+    return ('  - model_name: %s\n    litellm_params:\n      model: vertex_ai/%s\n'
+            '      api_base: %s\n%s' % (name, model, fake.url,
+                                       ''.join('      %s\n' % x for x in extra)))
+
+
+def assert_no_secrets(acct, fake, texts):
+    tokens = [t for t in vertex(fake)['tokens']]
+    for text in texts:
+        for piece in acct.key_pieces():
+            assert piece not in text, 'a piece of the private key leaked'
+        for tok in tokens:
+            assert tok not in text and tok[-32:] not in text, 'an access token leaked'
+
+
+def test_vertex_gemini_and_claude_plain_and_streams():
+    with Fake() as f:
+        acct = Account(f)
+        vertex(f, public_key=acct.public, ttl=3600)
+        cfg = 'model_list:\n' + \
+            deployment('gem', 'gemini-2.5-flash+echo', f,
+                       ['vertex_project: proj-1', 'vertex_location: global',
+                        'vertex_credentials: %s' % acct.path]) + \
+            deployment('claude', 'claude-sonnet-4-5@20250929+echo', f,
+                       ['vertex_location: us-east5']) + \
+            deployment('gem2', 'gemini-2.0-flash+echo', f,
+                       ['vertex_project: os.environ/TEST_VERTEX_PROJECT',
+                        'vertex_location: europe-west4',
+                        'vertex_credentials: os.environ/TEST_SA_PATH'])
+        env = {'GOOGLE_APPLICATION_CREDENTIALS': acct.path, 'TEST_SA_PATH': acct.path,
+               'TEST_VERTEX_PROJECT': 'proj-2'}
+        with Daemon(cfg, env=env) as d:
+            c = d.client()
+            # Four requests before any token: they share one exchange.
+            for i, m in enumerate(('gem', 'claude', 'gem2', 'gem'), 1):
+                c.request(i, {'model': m, 'messages': user('hello vertex %d' % i)})
+            frames = {i: [] for i in range(1, 5)}
+            while not all(fr and fr[-1]['type'] in ('done', 'error') for fr in frames.values()):
+                m = c.recv(30)
+                assert m is not None, 'llmuxd closed the connection'
+                frames[m['id']].append(m)
+            for i, fr in frames.items():
+                assert fr[-1]['type'] == 'done', (i, fr[-1])
+                assert text_of(fr).strip() == 'hello vertex %d' % i, (i, text_of(fr))
+            assert len(exchanges(f)) == 1, exchanges(f)
+            ex = exchanges(f)[0]
+            assert ex['ok'] and ex['ctype'] == 'application/x-www-form-urlencoded', ex
+            for i, m in enumerate(('gem', 'claude', 'gem2'), 10):
+                fr = c.chat(i, {'model': m, 'messages': user('stream me %d' % i), 'stream': True})
+                assert fr[-1]['type'] == 'done', (m, fr[-1])
+                assert sum(1 for x in fr if x['type'] == 'chunk') >= 2, (m, fr)
+                assert text_of(fr).strip() == 'stream me %d' % i, (m, text_of(fr))
+            frames_text = json.dumps(frames)
+        paths = [r['path'] for r in f.requests()]
+        g = '/v1/projects/proj-1/locations/global/publishers/google/models/gemini-2.5-flash%2Becho'
+        a = ('/v1/projects/proj-key/locations/us-east5/publishers/anthropic/models/'
+             'claude-sonnet-4-5@20250929%2Becho')
+        g2 = '/v1/projects/proj-2/locations/europe-west4/publishers/google/models/gemini-2.0-flash%2Becho'
+        assert sorted(set(paths)) == sorted({g + ':generateContent', a + ':rawPredict',
+                                             g2 + ':generateContent',
+                                             g + ':streamGenerateContent?alt=sse',
+                                             a + ':streamRawPredict',
+                                             g2 + ':streamGenerateContent?alt=sse'}), paths
+        tok = ex['token']
+        assert all(r['headers'].get('Authorization') == 'Bearer ' + tok for r in f.requests())
+        assert f.violations() == [], f.violations()
+        assert_no_secrets(acct, f, [d.log(), frames_text])
+        acct.remove()
+
+
+def test_vertex_token_refreshed_ahead_of_expiry():
+    """Tokens of 3 s: the refresh starts before the first expires (the
+    token was in use), so a request after that expiry goes out at once
+    with the new token, which came before it was sent."""
+    with Fake() as f:
+        acct = Account(f)
+        vertex(f, public_key=acct.public, ttl=3)
+        cfg = 'model_list:\n' + deployment('gem', 'gemini-2.5-flash+echo', f, [
+            'vertex_project: proj-1', 'vertex_credentials: %s' % acct.path])
+        with Daemon(cfg) as d:
+            c = d.client()
+            fr = c.chat(1, {'model': 'gem', 'messages': user('first')})
+            assert fr[-1]['type'] == 'done', fr[-1]
+            first = exchanges(f)
+            assert len(first) == 1 and first[0]['ok'], first
+            tok_a = first[0]['token']
+            wait_for(lambda: len(exchanges(f)) >= 2, timeout=10, what='the refresh ahead of expiry')
+            second = exchanges(f)[1]
+            assert second['ok'], second
+            exp_a = vertex(f)['tokens'][tok_a]['exp']
+            assert second['time'] < exp_a, 'the refresh came only after the token expired'
+            wait_for(lambda: time.time() > exp_a, timeout=10, what='the first token to expire')
+            sent = time.time()
+            fr = c.chat(2, {'model': 'gem', 'messages': user('second')})
+            assert fr[-1]['type'] == 'done', fr[-1]
+            reqs = [r for r in f.requests() if r['path'].endswith(':generateContent')]
+            assert reqs[0]['bearer'] == tok_a
+            assert reqs[1]['bearer'] == second['token'], (reqs[1]['bearer'], second)
+            assert second['time'] < sent, 'the second request waited for an exchange'
+            assert all(e['ok'] for e in exchanges(f)), exchanges(f)
+            log = d.log()
+        assert f.violations() == [], f.violations()
+        assert_no_secrets(acct, f, [log])
+        acct.remove()
+
+
+def test_vertex_bad_credentials_are_typed_errors():
+    with Fake() as f:
+        acct = Account(f)
+        other = Account(f, 'other.json')
+        # The fake knows only acct's public key: other's signature fails.
+        vertex(f, public_key=acct.public, ttl=3600)
+        notjson = os.path.join(acct.dir, 'notjson.json')
+        with open(notjson, 'w') as fp:
+            fp.write(acct.pem)   # a PEM where the JSON should be
+        missing = os.path.join(acct.dir, 'missing.json')
+        cfg = 'model_list:\n' + \
+            deployment('missing', 'gemini-2.5-flash', f,
+                       ['vertex_project: p', 'vertex_credentials: %s' % missing]) + \
+            deployment('notjson', 'gemini-2.5-flash', f,
+                       ['vertex_project: p', 'vertex_credentials: %s' % notjson]) + \
+            deployment('wrongkey', 'claude-haiku-4-5', f,
+                       ['vertex_project: p', 'vertex_credentials: %s' % other.path]) + \
+            deployment('none', 'gemini-2.5-flash', f, ['vertex_project: p'])
+        d = Daemon(cfg, start=False)
+        p = subprocess.run([LLMUXD, '--check', '-c', d.config_path], capture_output=True,
+                           text=True, timeout=30, env=d.env)
+        assert p.returncode == 0, p.stderr
+        # Each at the model line of its entry; the key that does not sign
+        # for this account is found out only by the token endpoint.
+        lines = p.stderr.splitlines()
+        assert len(lines) == 3, p.stderr
+        assert 'llmux.yaml:4: ' in lines[0] and missing in lines[0], p.stderr
+        assert 'llmux.yaml:10: ' in lines[1] and 'is not JSON' in lines[1], p.stderr
+        assert 'llmux.yaml:22: ' in lines[2] and 'has no credentials' in lines[2], p.stderr
+        assert 'GOOGLE_APPLICATION_CREDENTIALS' in lines[2], p.stderr
+        with d:
+            d.start()
+            c = d.client()
+            errs = {}
+            for i, m in enumerate(('missing', 'notjson', 'wrongkey', 'none'), 1):
+                fr = c.chat(i, {'model': m, 'messages': user('x')})
+                assert fr[-1]['type'] == 'error', (m, fr[-1])
+                errs[m] = fr[-1]['error']
+                assert errs[m]['type'] == 'authentication', (m, errs[m])
+            assert missing in errs['missing']['message'], errs
+            assert 'is not JSON' in errs['notjson']['message'], errs
+            assert 'Invalid JWT Signature' in errs['wrongkey']['message'], errs
+            assert SA_EMAIL in errs['wrongkey']['message'], errs
+            assert 'has no credentials' in errs['none']['message'], errs
+            log = d.log()
+        # Nothing reached a model: each failed before its request was sent.
+        assert [r for r in f.requests() if '/publishers/' in r['path']] == []
+        texts = [log, p.stderr, p.stdout, json.dumps(errs)]
+        assert_no_secrets(acct, f, texts)
+        assert_no_secrets(other, f, texts)
+        acct.remove()
+        other.remove()
