@@ -301,8 +301,10 @@ static int read_params(struct cload *l, struct deployment *d,
             r = cload_secret(l, v, k->s, &d->aws_secret_key, NULL);
         else if (strcmp(k->s, "aws_session_token") == 0)
             r = cload_secret(l, v, k->s, &d->aws_session_token, NULL);
-        else if (strcmp(k->s, "vertex_credentials") == 0)
+        else if (strcmp(k->s, "vertex_credentials") == 0) {
             r = cload_secret(l, v, k->s, &d->vertex_creds, NULL);
+            d->vertex_creds_set = 1;
+        }
         else
             r = 0;
         if (r < 0)

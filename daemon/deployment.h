@@ -50,6 +50,8 @@ struct deployment {
     int                    own_key;        /* api_key freed with us */
     struct secret         *vertex_creds;   /* owned: vertex_credentials as
                                             * written (a path or JSON) */
+    int                    vertex_creds_set; /* vertex_credentials given,
+                                            * even if its variable is not */
     struct vertex_dep     *vertex;         /* vertex_ai (providers/vertex.h):
                                             * typed at load; a derived one
                                             * borrows its template's */

@@ -82,7 +82,12 @@ static int load_key(struct deployment *d, struct vertex_dep *v)
     char msg[512], full[600];
     int r;
 
-    if (src == NULL || *src == '\0') {
+    if (d->vertex_creds_set && d->vertex_creds == NULL) {
+        /* Its variable or credential is missing (warned already): never
+         * another key in its place. */
+        snprintf(full, sizeof(full), "vertex_credentials of \"%s\" names "
+                 "a variable or credential that is not set", d->model_name);
+    } else if (src == NULL || *src == '\0') {
         snprintf(full, sizeof(full), "vertex_ai deployment \"%s\" has no "
                  "credentials: set vertex_credentials (a service-account "
                  "JSON file, os.environ/NAME or credential/NAME) or "

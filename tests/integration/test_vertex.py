@@ -179,24 +179,34 @@ def test_vertex_bad_credentials_are_typed_errors():
                        ['vertex_project: p', 'vertex_credentials: %s' % notjson]) + \
             deployment('wrongkey', 'claude-haiku-4-5', f,
                        ['vertex_project: p', 'vertex_credentials: %s' % other.path]) + \
-            deployment('none', 'gemini-2.5-flash', f, ['vertex_project: p'])
+            deployment('none', 'gemini-2.5-flash', f, ['vertex_project: p']) + \
+            deployment('unset', 'gemini-2.5-flash', f,
+                       ['vertex_project: p', 'vertex_credentials: os.environ/LLMUX_TEST_UNSET_SA'])
         d = Daemon(cfg, start=False)
+        env = {k: v for k, v in d.env.items() if k not in ('LLMUX_TEST_UNSET_SA',
+                                                            'GOOGLE_APPLICATION_CREDENTIALS')}
         p = subprocess.run([LLMUXD, '--check', '-c', d.config_path], capture_output=True,
-                           text=True, timeout=30, env=d.env)
+                           text=True, timeout=30, env=env)
         assert p.returncode == 0, p.stderr
         # Each at the model line of its entry; the key that does not sign
         # for this account is found out only by the token endpoint.
-        lines = p.stderr.splitlines()
-        assert len(lines) == 3, p.stderr
+        lines = sorted(p.stderr.splitlines(), key=lambda ln: int(ln.split(':')[1]))
+        assert len(lines) == 5, p.stderr
         assert 'llmux.yaml:4: ' in lines[0] and missing in lines[0], p.stderr
         assert 'llmux.yaml:10: ' in lines[1] and 'is not JSON' in lines[1], p.stderr
         assert 'llmux.yaml:22: ' in lines[2] and 'has no credentials' in lines[2], p.stderr
         assert 'GOOGLE_APPLICATION_CREDENTIALS' in lines[2], p.stderr
+        assert 'llmux.yaml:27: ' in lines[3] and 'not set' in lines[3], p.stderr
+        assert 'llmux.yaml:30: ' in lines[4] and 'LLMUX_TEST_UNSET_SA' in lines[4], p.stderr
+        # A vertex_credentials whose variable is missing never falls back
+        # to another key, even when $GOOGLE_APPLICATION_CREDENTIALS has one
+        # (that would fill "none" too; it is tested without it above).
+        d.env = env
         with d:
             d.start()
             c = d.client()
             errs = {}
-            for i, m in enumerate(('missing', 'notjson', 'wrongkey', 'none'), 1):
+            for i, m in enumerate(('missing', 'notjson', 'wrongkey', 'none', 'unset'), 1):
                 fr = c.chat(i, {'model': m, 'messages': user('x')})
                 assert fr[-1]['type'] == 'error', (m, fr[-1])
                 errs[m] = fr[-1]['error']
@@ -206,7 +216,13 @@ def test_vertex_bad_credentials_are_typed_errors():
             assert 'Invalid JWT Signature' in errs['wrongkey']['message'], errs
             assert SA_EMAIL in errs['wrongkey']['message'], errs
             assert 'has no credentials' in errs['none']['message'], errs
+            assert 'not set' in errs['unset']['message'], errs
             log = d.log()
+        d2 = Daemon(cfg, env={'GOOGLE_APPLICATION_CREDENTIALS': acct.path})
+        with d2:
+            fr = d2.client().chat(1, {'model': 'unset', 'messages': user('x')})
+            assert fr[-1]['type'] == 'error' and 'not set' in fr[-1]['error']['message'], fr[-1]
+            log += d2.log()
         # Nothing reached a model: each failed before its request was sent.
         assert [r for r in f.requests() if '/publishers/' in r['path']] == []
         texts = [log, p.stderr, p.stdout, json.dumps(errs)]
