@@ -649,10 +649,12 @@ static void attempt_ok(struct request *rq, json_t *completion)
     request_finish(rq, completion);
 }
 
-/* Builds the upstream request and starts its transfer. */
-static void attempt_send(struct request *rq)
+/* Builds the upstream request and starts its transfer; code < 0 is a
+ * failed token exchange, msg its words. */
+static void attempt_send(struct request *rq, int code, const char *msg)
 {
-    int r = provider_build(&rq->pc, &rq->hreq);
+    int r = code < 0 ? pcall_fail(&rq->pc, code, 0, "%s", msg) :
+                       provider_build(&rq->pc, &rq->hreq);
 
     rq->pc.bearer = NULL;   /* borrowed for the build only */
     if (r < 0 || start_transfer(rq) < 0) {
@@ -664,46 +666,23 @@ static void attempt_send(struct request *rq)
         watch_start(rq, first_chunk_timeout(rq));
 }
 
-/* gauth.c has the token the attempt waited for, or says why not. */
+/* gauth.c has the access token the attempt needs, or says why not. */
 static void on_token(struct gauth_wait *w, int code,
                      const struct secret *token, const char *msg)
 {
     struct request *rq = container_of(w, struct request, gwait);
 
     rq->waiting_token = 0;
-    if (code < 0) {
-        pcall_fail(&rq->pc, code, 0, "%s", msg);
-        rq->t_up_end = request_now_us();
-        attempt_failed(rq);
-        return;
-    }
     rq->pc.bearer = token;
-    attempt_send(rq);
-}
-
-/* Attempts on a service account need its access token first: at once
- * when the cached one is fresh, else after the exchange every waiting
- * request shares (the loop runs on meanwhile). */
-static void attempt_token(struct request *rq, const struct deployment *d)
-{
-    const struct secret *tok;
-    char msg[512];
-    int r;
-
-    rq->gwait.cb = on_token;
-    r = gauth_token(&rq->srv->gauth, d->vertex->key, &rq->gwait, &tok, msg,
-                    sizeof(msg));
-    if (r == 1) {
-        rq->waiting_token = 1;
-        return;
-    }
-    on_token(&rq->gwait, r, tok, msg);
+    attempt_send(rq, code, msg);
 }
 
 static void attempt_start(struct request *rq, size_t i)
 {
     struct deployment *d = rq->cands[i];
+    const struct secret *tok;
     json_t *completion = NULL;
+    char msg[512];
     int r;
 
     reset_attempt(rq);
@@ -738,10 +717,18 @@ static void attempt_start(struct request *rq, size_t i)
         return;
     }
     if (d->vertex && d->vertex->key) {
-        attempt_token(rq, d);
+        /* A service account's access token first: at once when the cached
+         * one is fresh, else after the one exchange every waiting request
+         * shares (the loop runs on meanwhile). */
+        rq->gwait.cb = on_token;
+        r = gauth_token(&rq->srv->gauth, d->vertex->key, &rq->gwait, &tok,
+                        msg, sizeof(msg));
+        rq->waiting_token = r == 1;
+        if (!rq->waiting_token)
+            on_token(&rq->gwait, r, tok, msg);
         return;
     }
-    attempt_send(rq);
+    attempt_send(rq, 0, NULL);
 }
 
 static void attempt_next(struct request *rq)
