@@ -4,7 +4,8 @@
 
 It listens on 127.0.0.1 and speaks the real wire format of each provider llmuxd
 talks to (OpenAI and OpenAI-compatible, Azure OpenAI, Anthropic, Gemini,
-Cohere v2, Bedrock Converse/ConverseStream, Ollama). It replays the recorded
+Cohere v2, Bedrock Converse/ConverseStream, Ollama, Vertex AI with its OAuth2
+token endpoint). It replays the recorded
 responses under shared/conformance/providers/ and injects faults on demand.
 The request path picks the dialect; the model name (words joined by '+') or
 the control queue picks the scenario. See README.md next to this file.
