@@ -353,8 +353,8 @@ static struct gauth_tok *tok_new(struct gauth_pool *p,
     return t;
 }
 
-/* Tells every waiter, in arrival order of the list (newest first does
- * not matter: each gets the same answer). */
+/* Tells every waiter the same answer. The list is taken first: a
+ * callback may end its request, or start another wait. */
 static void wake(struct gauth_tok *t, int code, const char *msg)
 {
     struct gauth_wait *w = t->waiters;
@@ -429,6 +429,7 @@ static int take_token(struct gauth_tok *t, char *msg, size_t len)
 static void exchange_done(struct xfer *x, CURLcode res)
 {
     struct gauth_tok *t = container_of(x, struct gauth_tok, xfer);
+    uint64_t now, ms;
     char msg[512];
     int code;
 
@@ -446,11 +447,11 @@ static void exchange_done(struct xfer *x, CURLcode res)
         wake(t, code, msg);
         return;
     }
+    now = uv_hrtime();
+    ms = t->refresh_at > now ? (t->refresh_at - now) / 1000000 + 1 : 1;
     log_info("vertex_ai: new access token for %s (refresh in %.3g s)",
-             t->key->client_email,
-             (double)(t->refresh_at - uv_hrtime()) / 1e9);
-    uv_timer_start(&t->timer, on_refresh,
-                   (t->refresh_at - uv_hrtime()) / 1000000 + 1, 0);
+             t->key->client_email, (double)ms / 1e3);
+    uv_timer_start(&t->timer, on_refresh, ms, 0);
     wake(t, 0, NULL);
 }
 

@@ -84,15 +84,21 @@ def test_vertex_gemini_and_claude_plain_and_streams():
             deployment('gem2', 'gemini-2.0-flash+echo', f,
                        ['vertex_project: os.environ/TEST_VERTEX_PROJECT',
                         'vertex_location: europe-west4',
-                        'vertex_credentials: os.environ/TEST_SA_PATH'])
+                        'vertex_credentials: os.environ/TEST_SA_PATH']) + \
+            deployment('gem3', 'gemini-2.5-flash-lite+echo', f,
+                       ['vertex_project: proj-3', 'vertex_credentials: credential/vertex-sa'])
+        # A systemd credential holds the JSON itself.
+        creds = os.path.join(acct.dir, 'creds')
+        os.mkdir(creds)
+        shutil.copy(acct.path, os.path.join(creds, 'vertex-sa'))
         env = {'GOOGLE_APPLICATION_CREDENTIALS': acct.path, 'TEST_SA_PATH': acct.path,
-               'TEST_VERTEX_PROJECT': 'proj-2'}
+               'TEST_VERTEX_PROJECT': 'proj-2', 'CREDENTIALS_DIRECTORY': creds}
         with Daemon(cfg, env=env) as d:
             c = d.client()
-            # Four requests before any token: they share one exchange.
-            for i, m in enumerate(('gem', 'claude', 'gem2', 'gem'), 1):
+            # Five requests before any token: they share one exchange.
+            for i, m in enumerate(('gem', 'claude', 'gem2', 'gem', 'gem3'), 1):
                 c.request(i, {'model': m, 'messages': user('hello vertex %d' % i)})
-            frames = {i: [] for i in range(1, 5)}
+            frames = {i: [] for i in range(1, 6)}
             while not all(fr and fr[-1]['type'] in ('done', 'error') for fr in frames.values()):
                 m = c.recv(30)
                 assert m is not None, 'llmuxd closed the connection'
@@ -114,8 +120,10 @@ def test_vertex_gemini_and_claude_plain_and_streams():
         a = ('/v1/projects/proj-key/locations/us-east5/publishers/anthropic/models/'
              'claude-sonnet-4-5@20250929%2Becho')
         g2 = '/v1/projects/proj-2/locations/europe-west4/publishers/google/models/gemini-2.0-flash%2Becho'
+        g3 = ('/v1/projects/proj-3/locations/us-central1/publishers/google/models/'
+              'gemini-2.5-flash-lite%2Becho')
         assert sorted(set(paths)) == sorted({g + ':generateContent', a + ':rawPredict',
-                                             g2 + ':generateContent',
+                                             g2 + ':generateContent', g3 + ':generateContent',
                                              g + ':streamGenerateContent?alt=sse',
                                              a + ':streamRawPredict',
                                              g2 + ':streamGenerateContent?alt=sse'}), paths
