@@ -86,7 +86,9 @@ def test_vertex_gemini_and_claude_plain_and_streams():
                         'vertex_location: europe-west4',
                         'vertex_credentials: os.environ/TEST_SA_PATH']) + \
             deployment('gem3', 'gemini-2.5-flash-lite+echo', f,
-                       ['vertex_project: proj-3', 'vertex_credentials: credential/vertex-sa'])
+                       ['vertex_project: proj-3', 'vertex_credentials: credential/vertex-sa']) + \
+            deployment('"vx/*"', '*', f, ['vertex_project: proj-4',
+                                            'vertex_credentials: %s' % acct.path])
         # A systemd credential holds the JSON itself.
         creds = os.path.join(acct.dir, 'creds')
         os.mkdir(creds)
@@ -114,6 +116,10 @@ def test_vertex_gemini_and_claude_plain_and_streams():
                 assert fr[-1]['type'] == 'done', (m, fr[-1])
                 assert sum(1 for x in fr if x['type'] == 'chunk') >= 2, (m, fr)
                 assert text_of(fr).strip() == 'stream me %d' % i, (m, text_of(fr))
+            # A wildcard template: the deployments made from it share its
+            # settings, key and token.
+            fr = c.chat(20, {'model': 'vx/claude-haiku-4-5+echo', 'messages': user('wild')})
+            assert fr[-1]['type'] == 'done' and text_of(fr).strip() == 'wild', fr[-1]
             frames_text = json.dumps(frames)
         paths = [r['path'] for r in f.requests()]
         g = '/v1/projects/proj-1/locations/global/publishers/google/models/gemini-2.5-flash%2Becho'
@@ -122,10 +128,12 @@ def test_vertex_gemini_and_claude_plain_and_streams():
         g2 = '/v1/projects/proj-2/locations/europe-west4/publishers/google/models/gemini-2.0-flash%2Becho'
         g3 = ('/v1/projects/proj-3/locations/us-central1/publishers/google/models/'
               'gemini-2.5-flash-lite%2Becho')
+        wild = ('/v1/projects/proj-4/locations/us-central1/publishers/anthropic/models/'
+                'claude-haiku-4-5%2Becho:rawPredict')
         assert sorted(set(paths)) == sorted({g + ':generateContent', a + ':rawPredict',
                                              g2 + ':generateContent', g3 + ':generateContent',
                                              g + ':streamGenerateContent?alt=sse',
-                                             a + ':streamRawPredict',
+                                             a + ':streamRawPredict', wild,
                                              g2 + ':streamGenerateContent?alt=sse'}), paths
         tok = ex['token']
         assert all(r['headers'].get('Authorization') == 'Bearer ' + tok for r in f.requests())
