@@ -92,8 +92,9 @@ static void fail_start(const char *what, int err)
 
 /* Moves the keys that came from the environment out of what
  * /proc/PID/environ shows (secret_env_seal): every variable whose value
- * is a key the configuration loaded, and the AWS secrets the Bedrock
- * adapter reads per request. getenv still finds them, so a reload
+ * is a key the configuration loaded (vertex_credentials too, which may
+ * hold a service-account JSON), and the AWS secrets the Bedrock adapter
+ * reads per request. getenv still finds them, so a reload
  * resolves os.environ/NAME exactly as at start. */
 static void seal_key_variables(struct server *s)
 {
@@ -104,14 +105,18 @@ static void seal_key_variables(struct server *s)
     size_t n = 0;
     int r;
 
-    keys = calloc(cfg->ndeps + cfg->nwild + cfg->env.npresets + 1,
+    keys = calloc(2 * (cfg->ndeps + cfg->nwild) + cfg->env.npresets + 1,
                   sizeof(*keys));
     if (keys == NULL)
         fail_start("out of memory", -ENOMEM);
-    for (size_t i = 0; i < cfg->ndeps; i++)
+    for (size_t i = 0; i < cfg->ndeps; i++) {
         keys[n++] = cfg->deps[i]->api_key;
-    for (size_t i = 0; i < cfg->nwild; i++)
+        keys[n++] = cfg->deps[i]->vertex_creds;
+    }
+    for (size_t i = 0; i < cfg->nwild; i++) {
         keys[n++] = cfg->wild[i]->api_key;
+        keys[n++] = cfg->wild[i]->vertex_creds;
+    }
     for (size_t i = 0; i < cfg->env.npresets; i++)
         keys[n++] = cfg->env.keys[i];
     r = secret_env_seal(&s->env_keys, names, keys, n);

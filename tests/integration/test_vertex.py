@@ -142,6 +142,25 @@ def test_vertex_gemini_and_claude_plain_and_streams():
         acct.remove()
 
 
+def test_vertex_key_in_a_variable_leaves_the_process_environment():
+    """vertex_credentials: os.environ/NAME holding the JSON itself: the
+    key works, and /proc/PID/environ no longer shows it."""
+    with Fake() as f:
+        acct = Account(f)
+        vertex(f, public_key=acct.public, ttl=3600)
+        cfg = 'model_list:\n' + deployment('gem', 'gemini-2.5-flash+echo', f, [
+            'vertex_project: proj-1', 'vertex_credentials: os.environ/TEST_SA_JSON'])
+        with Daemon(cfg, env={'TEST_SA_JSON': open(acct.path).read()}) as d:
+            fr = d.client().chat(1, {'model': 'gem', 'messages': user('from the env')})
+            assert fr[-1]['type'] == 'done' and text_of(fr).strip() == 'from the env', fr[-1]
+            with open('/proc/%d/environ' % d.proc.pid, 'rb') as e:
+                environ = e.read().decode('utf-8', 'replace')
+            assert 'TEST_SA_JSON=' in environ
+            log = d.log()
+        assert_no_secrets(acct, f, [environ, log])
+        acct.remove()
+
+
 def test_vertex_token_refreshed_ahead_of_expiry():
     """Tokens of 3 s: the refresh starts before the first expires (the
     token was in use), so a request after that expiry goes out at once
