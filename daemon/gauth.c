@@ -392,6 +392,8 @@ static int take_token(struct gauth_tok *t, char *msg, size_t len)
     json_t *tok = json_object_get(j, "access_token");
     json_t *exp = json_object_get(j, "expires_in");
     const char *err = json_string_value(json_object_get(j, "error"));
+    const char *why = json_string_value(json_object_get(j,
+                                                        "error_description"));
     double secs = json_is_number(exp) ? json_number_value(exp) : 0;
     uint64_t now = uv_hrtime();
     int r = 0;
@@ -402,11 +404,7 @@ static int take_token(struct gauth_tok *t, char *msg, size_t len)
         snprintf(msg, len, "the token exchange at %s for %s failed: HTTP "
                  "%ld%s%.100s%s%.200s", t->key->token_uri,
                  t->key->client_email, x->status, err ? ", " : "",
-                 err ? err : "", json_string_value(json_object_get(j,
-                 "error_description")) ? ": " : "",
-                 json_string_value(json_object_get(j, "error_description"))
-                 ? json_string_value(json_object_get(j, "error_description"))
-                 : "");
+                 err ? err : "", why ? ": " : "", why ? why : "");
         r = LLMUX_EAUTH;
     } else {
         t->token = secret_free(t->token);
