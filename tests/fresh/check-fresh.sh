@@ -74,8 +74,8 @@ bootstrap() {
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mmdebstrap >/dev/null
     fi
     mkdir -p "$WORK"
-    mmdebstrap --quiet --variant=minbase --include=make,ca-certificates \
-        "$SUITE" "$CACHE.part"
+    mmdebstrap --quiet --format=tar --variant=minbase \
+        --include=make,ca-certificates "$SUITE" "$CACHE.part"
     mv "$CACHE.part" "$CACHE"
 }
 
