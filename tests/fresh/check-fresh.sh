@@ -76,7 +76,7 @@ bootstrap() {
     mkdir -p "$WORK"
     mmdebstrap --quiet --format=tar --variant=minbase \
         --include=make,ca-certificates "$SUITE" "$CACHE.part"
-    mv "$CACHE.part" "$CACHE"
+    mv -T "$CACHE.part" "$CACHE"
 }
 
 # new_root NAME: a pristine root with the committed checkout and ../shared
