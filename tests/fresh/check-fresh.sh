@@ -84,6 +84,7 @@ bootstrap() {
 new_root() {
     R=$(mktemp -d "$WORK/$1.XXXXXX")
     ROOTS+=("$R")
+    chmod 0755 "$R"   # it is /: users other than root must enter it
     tar -xf "$CACHE" -C "$R"
     # A clean clone of what is committed: what a new user gets.
     git clone -q --no-hardlinks "$SRC" "$R/work/main"
