@@ -158,7 +158,7 @@ say "checkout $(git -C "$SRC" rev-parse --short HEAD) (what is committed; a clea
 if [ -f "$CACHE" ]; then
     say "pristine root: cached $CACHE"
 else
-    step "bootstrap $SUITE minbase (cached)" bootstrap
+    step "bootstrap $SUITE minbase, cache it" bootstrap
 fi
 step "(a) root: untar, clone, mount" new_root run
 step "(a) make run: deps, build, listen" start_run
