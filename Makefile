@@ -286,8 +286,9 @@ run: deps all
 	@d=$(patsubst %/,%,$(dir $(RUN_SOCKET))); \
 	if [ -z "$(XDG_RUNTIME_DIR)" ]; then mkdir -m 0700 "$$d" 2>/dev/null; \
 	  if [ -L "$$d" ] || [ "$$(stat -c %u:%a "$$d")" != "$$(id -u):700" ]; then \
-	    echo "run: $$d is not a folder of yours alone ($$(stat -c '%U, mode %a' \
-	      "$$d")): remove it, or set XDG_RUNTIME_DIR" >&2; exit 1; fi; fi; \
+	    echo "run: $$d is not a folder of yours alone ($$(stat -c 'owner uid %u,' \
+	      "$$d") mode $$(stat -c %a "$$d")): remove it, or set XDG_RUNTIME_DIR" >&2; \
+	    exit 1; fi; fi; \
 	try="$(LLMUX)"; [ -z "$(XDG_RUNTIME_DIR)" ] && [ -S /run/llmux/llmux.sock ] && \
 	  try="$(LLMUX) -S $(RUN_SOCKET)"; \
 	echo "llmuxd: listening on $(RUN_SOCKET) (etc/llmux.yaml; Ctrl-C stops it);" \

@@ -9,10 +9,11 @@ apt-get) and nothing else but sed, find and grep, so no real package is ever tou
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 
-from harness import LLMUXD, ROOT, wait_for
+from harness import BUILD, LLMUXD, ROOT, wait_for
 
 MAKE = shutil.which('make')
 MOCK_CFG = '''model_list:
@@ -174,3 +175,43 @@ def test_tmp_socket_folder_must_be_ours_alone():
         d.kill()
         d.wait()
         remove(path)
+
+
+def test_make_run_takes_only_a_socket_folder_of_its_own():
+    """make run without $XDG_RUNTIME_DIR listens in /tmp/llmux-UID (as root
+    too: /run/llmux/llmux.sock is the system service's), and refuses that
+    folder when someone else made it. `id` is faked so that make takes a
+    uid of the test's; the build under test is not remade (-o all)."""
+    uid = 40000 + (os.getpid() + 1) % 10000
+    path = '/tmp/llmux-%d' % uid
+    remove(path)
+    os.mkdir(path)
+    os.chmod(path, 0o777)
+    os.chown(path, uid + 1, uid + 1)
+    bin_dir = tempfile.mkdtemp(prefix='llmux-fakeid-')
+    with open(os.path.join(bin_dir, 'id'), 'w') as f:
+        f.write('#!/bin/sh\necho %d\n' % uid)
+    os.chmod(os.path.join(bin_dir, 'id'), 0o755)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ('XDG_RUNTIME_DIR', 'MAKEFLAGS', 'MAKELEVEL')}
+    env['PATH'] = bin_dir + ':' + env.get('PATH', '/usr/bin:/bin')
+    p = subprocess.Popen([MAKE, '--no-print-directory', '-C', ROOT,
+                          'B=' + os.path.abspath(BUILD), '-o', 'all', '-o', 'deps', 'run'],
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=20)   # refused: make stops at once
+        assert p.returncode != 0, (out, err)
+        assert err.startswith('run: %s is not a folder of yours alone (owner uid %d, mode 777)'
+                              % (path, uid + 1)), err
+        assert 'llmuxd' not in out and os.listdir(path) == [], (out, os.listdir(path))
+    finally:
+        if p.poll() is None:                   # llmuxd started: stop make's group
+            os.killpg(p.pid, signal.SIGTERM)   # llmuxd removes its socket
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+        remove(path)
+        shutil.rmtree(bin_dir)
