@@ -7,6 +7,7 @@
 set -euo pipefail
 
 SRC=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
+HEAD_SHA=$(git -C "$SRC" rev-parse HEAD)   # both roots test this commit
 WORK=${FRESH_DIR:-/var/tmp/llmux-fresh}
 SUITE=bookworm
 CACHE=$WORK/$SUITE-minbase.tar
@@ -88,7 +89,7 @@ new_root() {
     tar -xf "$CACHE" -C "$R"
     # A clean clone of what is committed: what a new user gets.
     git clone -q --no-hardlinks "$SRC" "$R/work/main"
-    git -C "$R/work/main" checkout -q --detach "$(git -C "$SRC" rev-parse HEAD)"
+    git -C "$R/work/main" checkout -q --detach "$HEAD_SHA"
     cp -a "$SRC/../shared" "$R/work/shared"
     cp /etc/resolv.conf "$R/etc/resolv.conf"
     # The root as a mount of its own: `unshare --propagation` needs / to
@@ -154,7 +155,7 @@ run_tests() {
     fi
 }
 
-say "checkout $(git -C "$SRC" rev-parse --short HEAD) (what is committed; a clean clone)"
+say "checkout ${HEAD_SHA:0:7} (what is committed; a clean clone)"
 if [ -f "$CACHE" ]; then
     say "pristine root: cached $CACHE"
 else

@@ -4,7 +4,8 @@ what is missing, no root when nothing is), and the /tmp/llmux-UID folder
 that llmuxd takes without $XDG_RUNTIME_DIR (refused unless it is ours).
 
 The package tests run make with a PATH of fakes (dpkg-query, id, sudo,
-apt-get) and nothing else but sed, find and grep, so no real package is ever touched.
+apt-get) and nothing else but sed, find and grep, so no real package is
+ever touched.
 """
 
 import os
@@ -53,16 +54,21 @@ def fake_bin(with_sudo):
 
 def make_with_fakes(goal, missing, with_sudo):
     """make GOAL in the source tree against an empty build folder, with
-    `missing` not installed; returns (process, build folder, apt log)."""
+    `missing` not installed; returns (process, what the build folder
+    holds, the sudo and apt-get command lines)."""
     bin_dir = fake_bin(with_sudo)
     build = tempfile.mkdtemp(prefix='llmux-nobuild-')
     log = os.path.join(bin_dir, 'log')
     env = {'PATH': bin_dir, 'HOME': bin_dir, 'FAKE_MISSING': ' '.join(missing),
            'FAKE_LOG': log}
-    p = subprocess.run([MAKE, '--no-print-directory', '-C', ROOT, 'B=' + build, goal],
-                       env=env, capture_output=True, text=True, timeout=60)
-    calls = open(log).read().splitlines() if os.path.exists(log) else []
-    return p, build, calls
+    try:
+        p = subprocess.run([MAKE, '--no-print-directory', '-C', ROOT, 'B=' + build, goal],
+                           env=env, capture_output=True, text=True, timeout=60)
+        calls = open(log).read().splitlines() if os.path.exists(log) else []
+        return p, os.listdir(build), calls
+    finally:
+        shutil.rmtree(bin_dir)
+        shutil.rmtree(build)
 
 
 def test_missing_package_without_root_or_sudo_stops_with_one_line():
@@ -70,13 +76,13 @@ def test_missing_package_without_root_or_sudo_stops_with_one_line():
     missing and no way to install it is one line naming the package, and
     nothing is compiled (it used to be a page of linker errors)."""
     for goal in ('all', 'test', 'run', 'deps'):
-        p, build, calls = make_with_fakes(goal, ['libjansson-dev', 'valgrind'], with_sudo=False)
+        p, built, calls = make_with_fakes(goal, ['libjansson-dev', 'valgrind'], with_sudo=False)
         assert p.returncode != 0, (goal, p)
         lines = p.stderr.splitlines()
         assert len(lines) == 1, (goal, p.stderr)
         assert 'libjansson-dev valgrind' in lines[0] and 'not root' in lines[0], lines
         assert 'libuv1-dev' not in lines[0], lines          # only what is missing
-        assert os.listdir(build) == [] and calls == [], (goal, os.listdir(build), calls)
+        assert built == [] and calls == [], (goal, built, calls)
 
 
 def test_missing_package_is_installed_with_sudo_and_nothing_else():
@@ -99,7 +105,8 @@ def test_nothing_missing_needs_no_root_and_no_apt():
 
 def start_as(uid, folder_setup):
     """llmuxd as uid, without $XDG_RUNTIME_DIR or --socket, after
-    folder_setup(path) prepared /tmp/llmux-UID; returns (process, path)."""
+    folder_setup(path) prepared /tmp/llmux-UID; returns (process, path,
+    the folder of its configuration)."""
     path = '/tmp/llmux-%d' % uid
     remove(path)
     folder_setup(path)
@@ -113,7 +120,7 @@ def start_as(uid, folder_setup):
     d = subprocess.Popen(['setpriv', '--reuid=%d' % uid, '--regid=%d' % uid, '--clear-groups',
                           LLMUXD, '-c', cfg], env=env, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, text=True)
-    return d, path
+    return d, path, t
 
 
 def remove(path):
@@ -124,7 +131,7 @@ def remove(path):
 
 
 def refused(uid, folder_setup, what):
-    d, path = start_as(uid, folder_setup)
+    d, path, t = start_as(uid, folder_setup)
     try:
         out, _ = d.communicate(timeout=20)   # refused: llmuxd exits at once
         assert d.returncode == 1, (what, d.returncode, out)
@@ -135,6 +142,7 @@ def refused(uid, folder_setup, what):
             d.kill()
             d.wait()
         remove(path)
+        shutil.rmtree(t)
 
 
 def test_tmp_socket_folder_must_be_ours_alone():
@@ -163,7 +171,7 @@ def test_tmp_socket_folder_must_be_ours_alone():
         os.chown(path, uid, uid)
     refused(uid, loose, 'a folder owned by uid %d, mode 0755' % uid)
 
-    d, path = start_as(uid, lambda path: None)
+    d, path, t = start_as(uid, lambda path: None)
     try:
         sock = os.path.join(path, 'llmux.sock')
         wait_for(lambda: os.path.exists(sock) or d.poll() is not None,
@@ -175,6 +183,7 @@ def test_tmp_socket_folder_must_be_ours_alone():
         d.kill()
         d.wait()
         remove(path)
+        shutil.rmtree(t)
 
 
 def test_make_run_takes_only_a_socket_folder_of_its_own():
