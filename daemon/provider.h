@@ -13,6 +13,7 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdint.h>
 
 #include "buf.h"
@@ -108,7 +109,8 @@ struct provider {
  * with pc->err set. */
 int provider_build(struct pcall *pc, struct http_req *out);
 
-/* Sets pc->err and returns code. */
+/* Sets pc->err (its message masked: provider_vformat) and returns
+ * code. */
 int pcall_fail(struct pcall *pc, int code, long status, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* pcall_fail for a failed allocation: LLMUX_EINTERNAL, "out of memory". */
@@ -134,12 +136,30 @@ typedef int (*provider_error_fn)(struct pcall *pc, const json_t *err,
                                  long status);
 int provider_map_error_json(struct pcall *pc, const struct http_resp *r,
                             provider_error_fn on_error);
-/* Removes anything that looks like a key of dep from msg, in place. */
+/* Masking (break 8): any text that may carry an upstream's words goes
+ * through these, which mask every secret dep holds (provider_secrets), in
+ * any letter case, before the text is cut to its buffer, and the start
+ * of a key that runs into the cut (secret_mask); "sk-…" tokens too. */
+#define PROVIDER_MAX_SECRETS 4
+/* dep's secrets (api_key, AWS access key id, secret key, session token)
+ * into keys (PROVIDER_MAX_SECRETS slots, borrowed); how many. */
+size_t provider_secrets(const struct deployment *dep,
+                        const struct secret **keys);
+/* vsnprintf into out, masked before the cut. The length of the whole
+ * text, or -1 (out then says why no text). pcall_fail formats so. */
+int provider_vformat(const struct deployment *dep, char *out, size_t outlen,
+                     const char *fmt, va_list ap);
+int provider_format(const struct deployment *dep, char *out, size_t outlen,
+                    const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Masks msg in place (no cut involved). */
 void provider_scrub(const struct deployment *dep, char *msg);
 /* The most useful message of an error body (error.message, message,
- * Message, error as a string, detail; else the body's first 400 bytes on
- * one line, or "HTTP <status> with an empty body"), into out. */
-void provider_error_text(const struct http_resp *r, char *out,
+ * Message, error as a string, detail; else the body's first bytes on
+ * one line, or "HTTP <status> with an empty body"), masked for dep, into
+ * out. */
+void provider_error_text(const struct deployment *dep,
+                         const struct http_resp *r, char *out,
                          size_t outlen);
 /* Seconds from a wait named in an error message ("Please retry after 6
  * seconds", "try again in 26.604s", "retry in 200ms", "… in 1m"); -1 when

@@ -835,7 +835,7 @@ static int bedrock_map_error(struct pcall *pc, const struct http_resp *r)
     }
     short_type(raw, type, sizeof(type));
     /* AWS's {"message"} or {"Message"}, else the body itself. */
-    provider_error_text(r, text, sizeof(text));
+    provider_error_text(pc->dep, r, text, sizeof(text));
     code = code_for(*type ? type : NULL, r->status, text);
     pcall_fail(pc, code, r->status, "bedrock: %s%s%s", type,
                *type ? ": " : "", text);
@@ -958,7 +958,8 @@ static int stream_exception(struct pcall *pc, const char *type, size_t tlen,
     snprintf(name, sizeof(name), "%.*s", (int)(tlen < 95 ? tlen : 95),
              type ? type : "");
     orig = hub_str(j, "originalMessage");
-    snprintf(text, sizeof(text), "%s", msg ? msg : "(no message)");
+    provider_format(pc->dep, text, sizeof(text), "%s",
+                    msg ? msg : "(no message)");
     code = code_for(*name ? name : NULL, 0, text);
     if (ost == 429)
         code = LLMUX_ERATELIMIT;
@@ -996,8 +997,8 @@ static int on_message(void *ud, const struct es_message *m)
         em = hdr(m, ":error-message", &eml);
         snprintf(name, sizeof(name), "%.*s", (int)(etl < 95 ? etl : 95),
                  et ? et : "");
-        snprintf(text, sizeof(text), "%.*s", (int)(eml < 399 ? eml : 399),
-                 em ? em : "");
+        provider_format(pc->dep, text, sizeof(text), "%.*s",
+                        (int)(eml < 65536 ? eml : 65536), em ? em : "");
         return pcall_fail(pc, code_for(*name ? name : NULL, 0, text), 200,
                           "bedrock: stream error %s: %s", name, text);
     }

@@ -219,9 +219,9 @@ static int body_error(struct pcall *pc, const json_t *err, long status)
     char text[400];
     long st = status;
 
-    snprintf(text, sizeof(text), "%s%s%s%s%s", m ? m : "unknown error",
-             code ? " (" : "", code ? code : "", code ? ")" : "",
-             "");
+    provider_format(pc->dep, text, sizeof(text), "%s%s%s%s",
+                    m ? m : "unknown error", code ? " (" : "",
+                    code ? code : "", code ? ")" : "");
     if (st == 0 || st == 200) {
         /* An error in a 200 body or a stream: infer from its words. */
         if (type && strstr(type, "rate_limit"))

@@ -2301,6 +2301,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
             gap = 0.001
         return n, gap
 
+    @staticmethod
+    def echo_key(ctx):
+        """A 401 whose message is PAD 'A's and then the key the request
+        carried (any of the dialects' key headers), as upstreams echo it."""
+        scn, h = ctx.scn, ctx.hdr
+        key = ''
+        authz = h.get('authorization', '')
+        if authz[:7].lower() == 'bearer ':
+            key = authz[7:].strip()
+        for name in ('x-api-key', 'api-key', 'x-goog-api-key'):
+            key = key or h.get(name, '').strip()
+        pad = int(scn.num('echo-key', scn.num('echo-key-lower', 380)))
+        if scn.has('echo-key-lower'):
+            key = key.lower()
+        msg = 'A' * pad + key
+        return Resp(401, oa_pretty({'error': {'message': msg, 'type': 'invalid_request_error',
+                                              'param': None, 'code': 'invalid_api_key'}}) + '\n')
+
     def send_stream(self, ctx, evs, ctype):
         scn, d = ctx.scn, ctx.dialect
         n = len(evs)
@@ -2491,6 +2509,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if scn.has('reset'):
             ctx.entry['status'] = None
             return self.rst()
+        if scn.has('echo-key') or scn.has('echo-key-lower'):
+            return self.send_body(ctx, self.echo_key(ctx))
         try:
             e = scn.err()
             if e is None and scn.has('sample'):
