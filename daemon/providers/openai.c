@@ -15,13 +15,25 @@
 #include "secret.h"
 #include "sse.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* When an OpenAI-dialect stream is complete. OpenAI ends every stream
+ * with "data: [DONE]"; some compatible servers (proxies, older llama.cpp
+ * builds, vLLM behind some front ends) end with each choice's chunk that
+ * carries a finish_reason (and maybe a usage chunk) and then close the
+ * body. So the terminator is either [DONE], or a finish_reason for every
+ * choice the request asked for (n, default 1) before the end of the body.
+ * A body that ends with neither was cut (a 200 HTML page on stream: true
+ * included): an error, never a success. */
 struct openai_stream {
     struct common_sse_stream h;      /* first: see common.h */
     int                      done;   /* saw data: [DONE] */
+    unsigned long            events; /* events seen, [DONE] included */
+    uint64_t                 finished;  /* choices 0..63 that finished */
+    size_t                   nfinished; /* how many distinct ones */
 };
 
 /* What OpenAI's reasoning models refuse or want otherwise (see
@@ -283,6 +295,45 @@ static void take_usage(struct pcall *pc, json_t *chunk)
     json_object_del(chunk, "usage");
 }
 
+/* Whether a chunk's text has a finish_reason that is not null. Inside a
+ * JSON string a quote is escaped, so "finish_reason" followed by a quote
+ * is a key. Such chunks (one per choice) take the tree way, which counts
+ * the finished choices. */
+static int has_finish(const char *p, size_t n)
+{
+    const char *end = p + n, *k;
+
+    while ((k = memmem(p, (size_t)(end - p), "\"finish_reason\"", 15))) {
+        p = k + 15;
+        while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' ||
+                           *p == '\r' || *p == ':'))
+            p++;
+        if (p < end && *p != 'n')
+            return 1;
+    }
+    return 0;
+}
+
+/* Records the choices of a chunk that carry a finish_reason. */
+static void note_finish(struct openai_stream *st, const json_t *choices)
+{
+    const json_t *c;
+    size_t i;
+
+    json_array_foreach(choices, i, c) {
+        json_int_t idx = common_int(c, "index", 0);
+
+        if (!json_is_string(json_object_get(c, "finish_reason")))
+            continue;
+        if (idx < 0 || idx >= 64)
+            st->nfinished++;
+        else if (!(st->finished & (UINT64_C(1) << idx))) {
+            st->finished |= UINT64_C(1) << idx;
+            st->nfinished++;
+        }
+    }
+}
+
 /* Whether an event can go to the caller as it came: an object with no
  * error, no empty choices and no usage but a null one (OpenAI sends
  * "usage":null in every chunk once include_usage is on, which llmux always
@@ -296,7 +347,7 @@ static int passes_as_is(const char *p, size_t n)
         p++, n--;
     if (n == 0 || *p != '{' ||
         memmem(p, n, "\"error\"", 7) || memmem(p, n, "\"choices\":[]", 12) ||
-        memmem(p, n, "x_groq", 6))
+        memmem(p, n, "x_groq", 6) || has_finish(p, n))
         return 0;
     if ((u = memmem(p, n, "\"usage\"", 7)) == NULL)
         return 1;
@@ -334,6 +385,7 @@ static int on_event(void *ud, const struct sse_event *ev)
 
     if (st->done)
         return 0;
+    st->events++;
     if (ev->data_len == 6 && memcmp(ev->data, "[DONE]", 6) == 0) {
         st->done = 1;
         return 0;
@@ -352,6 +404,7 @@ static int on_event(void *ud, const struct sse_event *ev)
     }
     take_usage(pc, chunk);
     choices = json_object_get(chunk, "choices");
+    note_finish(st, choices);
     if (json_is_array(choices) && json_array_size(choices) == 0) {
         json_decref(chunk);       /* a usage-only chunk */
         return 0;
@@ -367,10 +420,27 @@ int openai_stream_feed(struct pcall *pc, const char *p, size_t n)
                            on_event);
 }
 
-/* An empty 200 stream has nothing to say: no error. */
+/* The end of the body: complete only with its terminator (see struct
+ * openai_stream). */
 int openai_stream_end(struct pcall *pc)
 {
-    return common_sse_end(pc, sizeof(struct openai_stream), on_event);
+    struct openai_stream *st;
+    json_int_t want = common_int(pc->req, "n", 1);
+    int r;
+
+    if ((r = common_sse_end(pc, sizeof(struct openai_stream), on_event)) < 0)
+        return r;
+    st = pc->state;
+    if (st->done || (st->nfinished > 0 &&
+                     (json_int_t)st->nfinished >= (want > 1 ? want : 1)))
+        return 0;
+    if (st->events == 0)
+        return pcall_fail(pc, LLMUX_EUNAVAIL, 200, "%s: the stream was cut: "
+                          "a 200 answer without a single stream event (not "
+                          "an event stream?)", pcall_name(pc));
+    return pcall_fail(pc, LLMUX_EUNAVAIL, 200, "%s: the stream was cut: it "
+                      "ended without [DONE] or a finish_reason (truncated "
+                      "answer)", pcall_name(pc));
 }
 
 void openai_stream_free(struct pcall *pc)

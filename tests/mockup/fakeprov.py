@@ -2321,6 +2321,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def send_stream(self, ctx, evs, ctype):
         scn, d = ctx.scn, ctx.dialect
+        if scn.has('truncate'):
+            # The first N events, then a clean end of the body: a stream
+            # cut without its terminator.
+            evs = evs[:int(scn.num('truncate', 1))]
+        if scn.has('no-done'):
+            evs = [e for e in evs if not e.done]    # OpenAI's [DONE]
         n = len(evs)
         if scn.has('instream-error'):
             evs = evs[:max(1, n // 2)] + d.instream_error_events(ctx)
@@ -2511,6 +2517,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.rst()
         if scn.has('echo-key') or scn.has('echo-key-lower'):
             return self.send_body(ctx, self.echo_key(ctx))
+        if scn.has('html'):
+            return self.send_body(ctx, Resp(200, '<!DOCTYPE html>\n<html><head><title>Sign in'
+                                             '</title></head><body>captive portal</body></html>\n',
+                                             'text/html; charset=utf-8'))
         try:
             e = scn.err()
             if e is None and scn.has('sample'):
