@@ -2,6 +2,7 @@
  * request side first (content, images, parameters, tools, JSON mode,
  * bodies), then the answers and streams. */
 #include "common.h"
+#include "proto.h"
 #include "config.h"
 #include "hub.h"
 #include "presets.h"
@@ -723,11 +724,45 @@ json_t *common_usage(json_int_t prompt, json_int_t completion,
     return u;
 }
 
+/* Whether j nests no deeper than left levels (LLMUX_MAX_DEPTH, the stream
+ * fast path's limit: see the JSON rule in protocol/json.c). */
+static int depth_ok(const json_t *j, int left)
+{
+    const char *k;
+    json_t *v;
+    size_t i;
+
+    if (!json_is_object(j) && !json_is_array(j))
+        return 1;
+    if (left == 0)
+        return 0;
+    if (json_is_array(j)) {
+        json_array_foreach(j, i, v)
+            if (!depth_ok(v, left - 1))
+                return 0;
+        return 1;
+    }
+    json_object_foreach((json_t *)j, k, v)
+        if (!depth_ok(v, left - 1))
+            return 0;
+    return 1;
+}
+
 json_t *common_parse_json(struct pcall *pc, const char *p, size_t n,
                           const char *what)
 {
-    json_t *j = json_loadb(p, n, 0, NULL);
+    /* The JSON rule (protocol/json.c): what the fast path accepts. jansson
+     * reads a NUL byte oddly (it takes "[1\0]"): a text holding one is
+     * malformed, as RFC 8259 has it. */
+    json_t *j = memchr(p, '\0', n) ? NULL :
+                json_loadb(p, n, JSON_REJECT_DUPLICATES, NULL);
 
+    if (j && !depth_ok(j, LLMUX_MAX_DEPTH)) {
+        json_decref(j);
+        pcall_fail(pc, LLMUX_EUNAVAIL, 200, "%s sent a malformed %s (nested "
+                   "deeper than %d)", pcall_name(pc), what, LLMUX_MAX_DEPTH);
+        return NULL;
+    }
     if (!json_is_object(j)) {
         json_decref(j);
         pcall_fail(pc, LLMUX_EUNAVAIL, 200, "%s sent a malformed %s (not a "

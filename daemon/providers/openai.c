@@ -32,6 +32,7 @@ struct openai_stream {
     struct common_sse_stream h;      /* first: see common.h */
     int                      done;   /* saw data: [DONE] */
     unsigned long            events; /* events seen, [DONE] included */
+    int                      first;  /* a chunk went out the tree way */
     uint64_t                 finished;  /* choices 0..63 that finished */
     size_t                   nfinished; /* how many distinct ones */
 };
@@ -390,7 +391,10 @@ static int on_event(void *ud, const struct sse_event *ev)
         st->done = 1;
         return 0;
     }
-    if (pc->emit_json && passes_as_is(ev->data, ev->data_len) &&
+    /* The first chunk always goes the tree way (the caller keeps its id
+     * and model), here rather than in the caller, so every chunk that is
+     * parsed as a tree is parsed under the JSON rule of common.c. */
+    if (pc->emit_json && st->first && passes_as_is(ev->data, ev->data_len) &&
         (r = emit_as_is(pc, ev->data, ev->data_len)) <= 0)
         /* A malformed event set pc->err; anything else: caller gone. */
         return r < 0 ? (pc->err.code ? r : LLMUX_ECLOSED) : 0;
@@ -409,6 +413,7 @@ static int on_event(void *ud, const struct sse_event *ev)
         json_decref(chunk);       /* a usage-only chunk */
         return 0;
     }
+    st->first = 1;
     return pc->emit(pc->emit_ud, chunk) < 0 ? LLMUX_ECLOSED : 0;
 }
 
