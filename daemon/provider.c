@@ -26,11 +26,6 @@ static const struct provider *const dialects[] = {
     &provider_azure,
 };
 
-int provider_build(struct pcall *pc, struct http_req *out)
-{
-    return pc->prov->build(pc, out);
-}
-
 const struct provider *provider_find(const char *name, size_t len)
 {
     for (size_t i = 0; i < sizeof(dialects) / sizeof(dialects[0]); i++)

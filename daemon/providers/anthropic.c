@@ -372,18 +372,7 @@ static int map_json_mode(struct pcall *pc, json_t *body,
     return 0;
 }
 
-static int add_url(const struct deployment *d, struct buf *url)
-{
-    size_t n = strlen(d->api_base);
-
-    if (n >= 12 && strcmp(d->api_base + n - 12, "/v1/messages") == 0)
-        return buf_adds(url, d->api_base);
-    if (n >= 3 && strcmp(d->api_base + n - 3, "/v1") == 0)
-        return buf_addf(url, "%s/messages", d->api_base);
-    return buf_addf(url, "%s/v1/messages", d->api_base);
-}
-
-static int anthropic_build(struct pcall *pc, struct http_req *out)
+static int anthropic_body(struct pcall *pc, struct buf *out)
 {
     const struct deployment *d = pc->dep;
     json_t *body, *v, *tools, *stop;
@@ -393,9 +382,6 @@ static int anthropic_build(struct pcall *pc, struct http_req *out)
 
     if ((r = common_check_params(pc, known_params)) < 0)
         return r;
-    /* A proxy in front of Anthropic (api_base changed) may need no key. */
-    if (d->api_key == NULL && provider_key_required(d))
-        return provider_no_key(pc, "ANTHROPIC_API_KEY");
     if ((mode = common_response_format(pc, 0, &schema)) < 0)
         return mode;
     if ((body = json_object()) == NULL)
@@ -443,18 +429,7 @@ static int anthropic_build(struct pcall *pc, struct http_req *out)
         goto fail;
     if (pc->stream)
         json_object_set_new(body, "stream", json_true());
-    if ((r = common_post_json(pc, body, out)) < 0)
-        return r;
-    r = add_url(d, &out->url);
-    if (r == 0)
-        r = http_header_add(out, "anthropic-version: %s", ANTHROPIC_VERSION);
-    if (r == 0 && pc->stream)
-        r = http_header_add(out, "Accept: text/event-stream");
-    if (r == 0 && d->api_key)
-        r = http_header_secret(out, "x-api-key: ", d->api_key);
-    if (r < 0)
-        return pcall_oom(pc);
-    return 0;
+    return common_put_json(pc, body, out);
 fail:
     json_decref(body);
     return r;
@@ -882,9 +857,27 @@ static int anthropic_map_error(struct pcall *pc, const struct http_resp *r)
     return provider_map_error_json(pc, r, error_obj);
 }
 
+static const char *const fixed_headers[] = {
+    "anthropic-version: " ANTHROPIC_VERSION, NULL,
+};
+
+/* An api_base may name the version (…/v1) or the whole endpoint
+ * (…/v1/messages). */
+static const char *const base_versions[] = { "v1", NULL };
+
 const struct provider provider_anthropic = {
-    .name        = "anthropic",
-    .build       = anthropic_build,
+    .name          = "anthropic",
+    .path          = "/v1/messages",
+    .base_versions = base_versions,
+    .auth          = PROV_AUTH_X_API_KEY,
+    /* A proxy in front of Anthropic (api_base changed) may need no key. */
+    .key           = PROV_KEY_DEFAULT,
+    .key_env       = "ANTHROPIC_API_KEY",
+    .framing       = PROV_FRAMING_SSE,
+    .content_type  = "application/json",
+    .stream_accept = "text/event-stream",
+    .headers       = fixed_headers,
+    .build_body  = anthropic_body,
     .parse       = anthropic_parse,
     .stream_feed = anthropic_stream_feed,
     .stream_end  = anthropic_stream_end,

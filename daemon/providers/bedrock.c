@@ -578,72 +578,65 @@ static int sign(struct pcall *pc, struct http_req *out, const char *region,
     return r < 0 ? pcall_oom(pc) : 0;
 }
 
-static int bedrock_build(struct pcall *pc, struct http_req *out)
+/* PROV_AUTH_SIGV4: the Host header, then sign()'s (Host first). Every header sent (but curl's Content-Length)
+ * is signed. base is the base URL the request was built on; the path
+ * signed is what follows its host in the URL. */
+static int bedrock_sign(struct pcall *pc, struct http_req *out,
+                        const char *base)
+{
+    const char *accept = pc->stream ? provider_bedrock.stream_accept :
+                         provider_bedrock.accept;
+    const char *region, *host, *prefix;
+    size_t host_len;
+    char hostbuf[256];
+
+    if ((region = bedrock_region(pc)) == NULL ||
+        split_base(pc, base, &host, &host_len, &prefix) < 0)
+        return pc->err.code;
+    if (host_len >= sizeof(hostbuf))
+        return bad(pc, "api_base host name too long");
+    snprintf(hostbuf, sizeof(hostbuf), "%.*s", (int)host_len, host);
+    if (http_header_add(out, "Host: %s", hostbuf) < 0)
+        return pcall_oom(pc);
+    /* The URL is base + path: the path signed starts after the host. */
+    return sign(pc, out, region, hostbuf, out->url.p + (prefix - base),
+                accept);
+}
+
+/* The base URL: api_base, else the region's endpoint; checked, since
+ * SigV4 signs its host. */
+static int bedrock_base(struct pcall *pc, struct buf *out)
 {
     const struct deployment *d = pc->dep;
-    const char *accept = pc->stream ? "application/vnd.amazon.eventstream" :
-                         "application/json";
-    const char *region, *model = d->upstream_model;
-    const char *host = "", *prefix = "";
-    size_t host_len = 0;
-    struct buf base, path;
-    char hostbuf[256];
+    const char *region, *host, *prefix;
+    size_t host_len;
+    int r;
+
+    if ((region = bedrock_region(pc)) == NULL)
+        return pc->err.code;
+    if (d->api_base && *d->api_base)
+        r = buf_adds(out, d->api_base);
+    else
+        r = buf_addf(out, "https://bedrock-runtime.%s.amazonaws.com",
+                     region);
+    if (r < 0)
+        return bad(pc, "the api_base is too long");
+    if (split_base(pc, out->p, &host, &host_len, &prefix) < 0)
+        return pc->err.code;
+    if (host_len >= 256)
+        return bad(pc, "api_base host name too long");
+    return 0;
+}
+
+static int bedrock_body(struct pcall *pc, struct buf *out)
+{
     int r;
 
     if ((r = common_check_params(pc, known_params)) < 0)
         return r;
-    if ((region = bedrock_region(pc)) == NULL)
+    if (bedrock_region(pc) == NULL)
         return pc->err.code;
-    if ((r = common_put_json(pc, build_body(pc), &out->body)) < 0)
-        return r;
-
-    /* LiteLLM's "bedrock/converse/<id>" names the route, not the model. */
-    if (strncmp(model, "converse/", 9) == 0)
-        model += 9;
-    buf_init(&base, HTTP_MAX_URL);
-    buf_init(&path, HTTP_MAX_URL);
-    if (d->api_base && *d->api_base)
-        r = buf_adds(&base, d->api_base);
-    else
-        r = buf_addf(&base, "https://bedrock-runtime.%s.amazonaws.com",
-                     region);
-    if (r == 0 && (r = split_base(pc, base.p, &host, &host_len,
-                                  &prefix)) == 0) {
-        if (host_len >= sizeof(hostbuf))
-            r = bad(pc, "api_base host name too long");
-        else
-            snprintf(hostbuf, sizeof(hostbuf), "%.*s", (int)host_len, host);
-    }
-    if (r == 0) {
-        /* The id goes on the wire encoded once (…-v1%3A0); sigv4_sign
-         * encodes the path once more for the signature. */
-        if ((r = buf_addf(&path, "%s/model/", prefix)) == 0 &&
-            (r = sigv4_uri_encode(&path, model, strlen(model), 1)) == 0 &&
-            (r = buf_adds(&path, pc->stream ? "/converse-stream" :
-                          "/converse")) == 0)
-            r = buf_addf(&out->url, "%.*s%s", (int)(prefix - base.p),
-                         base.p, path.p);
-        if (r < 0 && pc->err.code == 0)
-            r = bad(pc, "the model id or api_base is too long");
-    }
-    if (r == 0 &&
-        ((r = http_header_add(out, "Content-Type: application/json")) < 0 ||
-         (r = http_header_add(out, "Accept: %s", accept)) < 0))
-        r = pcall_oom(pc);
-    if (r == 0 && d->api_key) {
-        /* A Bedrock API key replaces SigV4. */
-        if (http_header_secret(out, "Authorization: Bearer ",
-                               d->api_key) < 0)
-            r = pcall_oom(pc);
-    } else if (r == 0) {
-        if (http_header_add(out, "Host: %s", hostbuf) < 0)
-            r = pcall_oom(pc);
-        else
-            r = sign(pc, out, region, hostbuf, path.p, accept);
-    }
-    buf_free(&base);
-    buf_free(&path);
-    return r;
+    return common_put_json(pc, build_body(pc), out);
 }
 
 /* ---- responses ---------------------------------------------------------- */
@@ -1089,8 +1082,22 @@ static void bedrock_stream_free(struct pcall *pc)
 }
 
 const struct provider provider_bedrock = {
-    .name        = "bedrock",
-    .build       = bedrock_build,
+    .name          = "bedrock",
+    /* The id goes on the wire encoded once (…-v1%3A0); sigv4_sign
+     * encodes the path once more for the signature. LiteLLM's
+     * "bedrock/converse/<id>" names the route, not the model. */
+    .path          = "/model/{model}/converse",
+    .stream_path   = "/model/{model}/converse-stream",
+    .model_prefix  = "converse/",
+    .auth          = PROV_AUTH_SIGV4,     /* a Bedrock API key: Bearer */
+    .key           = PROV_KEY_NEVER,
+    .framing       = PROV_FRAMING_EVENTSTREAM,
+    .content_type  = "application/json",
+    .accept        = "application/json",
+    .stream_accept = "application/vnd.amazon.eventstream",
+    .build_body  = bedrock_body,
+    .base_url    = bedrock_base,
+    .sign        = bedrock_sign,
     .parse       = bedrock_parse,
     .stream_feed = bedrock_stream_feed,
     .stream_end  = bedrock_stream_end,

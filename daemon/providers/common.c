@@ -813,12 +813,3 @@ int common_put_json(struct pcall *pc, json_t *body, struct buf *out)
                           "%u MiB", pcall_name(pc), HTTP_MAX_BODY >> 20);
     return r < 0 ? pcall_oom(pc) : 0;
 }
-
-int common_post_json(struct pcall *pc, json_t *body, struct http_req *out)
-{
-    int r = common_put_json(pc, body, &out->body);
-
-    if (r == 0 && http_header_add(out, "Content-Type: application/json") < 0)
-        r = pcall_oom(pc);
-    return r;
-}

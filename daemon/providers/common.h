@@ -278,7 +278,5 @@ int common_parse_event(struct pcall *pc, const struct sse_event *ev,
  * memory. body NULL means building it failed: pc->err says why. 0, or the
  * error with pc->err set. */
 int common_put_json(struct pcall *pc, json_t *body, struct buf *out);
-/* common_put_json into out->body, with the Content-Type header. */
-int common_post_json(struct pcall *pc, json_t *body, struct http_req *out);
 
 #endif

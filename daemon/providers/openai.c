@@ -1,8 +1,9 @@
 /* openai.c -- the OpenAI chat-completions dialect, and through presets.c
  * every OpenAI-compatible provider (Mistral, Groq, DeepSeek, xAI, …).
- * Owns: building /chat/completions requests (the hub format is OpenAI's, so
- * the body passes through with the upstream model name and the key, plus
- * the rules of OpenAI's reasoning models), and reading bodies and SSE
+ * Owns: the body of /chat/completions requests (the hub format is
+ * OpenAI's, so it passes through with the upstream model name, plus the
+ * rules of OpenAI's reasoning models; path, key and headers are data in
+ * provider_openai, for provider_build), and reading bodies and SSE
  * streams back, normalising where compatible providers drift (usage
  * placement, x_groq). The body builder and the readers are shared with
  * azure.c through openai.h. */
@@ -199,27 +200,11 @@ int openai_build_body(struct pcall *pc, unsigned flags, struct buf *out)
     return common_put_json(pc, body, out);
 }
 
-static int openai_build(struct pcall *pc, struct http_req *out)
+/* provider_openai's body: no flags. (openai/ pointed at another server,
+ * vLLM or llama.cpp, may need no key: PROV_KEY_DEFAULT.) */
+static int openai_body(struct pcall *pc, struct buf *body)
 {
-    const struct deployment *d = pc->dep;
-    int r;
-
-    /* openai/ pointed at another server (vLLM, llama.cpp…) may need no
-     * key. */
-    if (d->api_key == NULL && provider_key_required(d))
-        return provider_no_key(pc, "OPENAI_API_KEY");
-    if ((r = openai_build_body(pc, 0, &out->body)) < 0)
-        return r;
-    r = buf_addf(&out->url, "%s/chat/completions", d->api_base);
-    if (r == 0)
-        r = http_header_add(out, "Content-Type: application/json");
-    if (r == 0 && pc->stream)
-        r = http_header_add(out, "Accept: text/event-stream");
-    if (r == 0 && d->api_key)
-        r = http_header_secret(out, "Authorization: Bearer ", d->api_key);
-    if (r < 0)
-        return pcall_oom(pc);
-    return 0;
+    return openai_build_body(pc, 0, body);
 }
 
 /* An {"error": …} object where a completion or chunk was expected. */
@@ -471,8 +456,15 @@ int openai_map_error(struct pcall *pc, const struct http_resp *r)
 }
 
 const struct provider provider_openai = {
-    .name        = "openai",
-    .build       = openai_build,
+    .name          = "openai",
+    .path          = "/chat/completions",
+    .auth          = PROV_AUTH_BEARER,
+    .key           = PROV_KEY_DEFAULT,
+    .key_env       = "OPENAI_API_KEY",
+    .framing       = PROV_FRAMING_SSE,
+    .content_type  = "application/json",
+    .stream_accept = "text/event-stream",
+    .build_body  = openai_body,
     .parse       = openai_parse,
     .stream_feed = openai_stream_feed,
     .stream_end  = openai_stream_end,
