@@ -143,11 +143,13 @@ static locale_t c_locale(void)
 #define JP_LOCAL 64             /* sizes kept on the stack before malloc */
 #define JP_LOCAL_KEYS 32        /* object keys likewise */
 
-/* An object key seen in the validating pass: the hash of its decoded
- * bytes and where it starts (its '"'). */
+/* An object key seen in the validating pass: where it starts (its '"'),
+ * its raw length between the quotes, whether it holds an escape, and (for
+ * large objects only) the hash of its decoded bytes. */
 struct jp_key {
+    size_t   at, len;
+    bool     esc;
     uint64_t hash;
-    size_t   at;
 };
 
 struct jp {
@@ -434,9 +436,12 @@ static bool jp_key_equal(struct jp *j, size_t a, size_t b)
     return c == d;
 }
 
-/* Records the key just validated at s[at]. */
+/* Records the key just validated at s[at] (j->pos is past its closing
+ * quote). */
 static int jp_key_push(struct jp *j, size_t at)
 {
+    struct jp_key *k;
+
     if (j->nkeys == j->keycap) {
         size_t cap = j->keycap * 2;
         struct jp_key *p;
@@ -453,9 +458,13 @@ static int jp_key_push(struct jp *j, size_t at)
         j->keys = p;
         j->keycap = cap;
     }
-    j->keys[j->nkeys].hash = jp_key_hash(j, at);
-    j->keys[j->nkeys].at = at;
-    j->nkeys++;
+    k = &j->keys[j->nkeys++];
+    k->at = at;
+    k->len = j->pos - at - 2;
+    /* Every escape decodes shorter than it is written, so a key holds
+     * one exactly when its decoded length (its slot, the last recorded)
+     * is not its raw length. */
+    k->esc = j->sizes[j->nsizes - 1] != k->len;
     return 0;
 }
 
@@ -468,10 +477,21 @@ static int jp_key_cmp(const void *a, const void *b)
     return x->at < y->at ? -1 : x->at > y->at;
 }
 
+/* Whether a and b are the same key: escape-free keys (nearly all) by
+ * their raw bytes, others decoded. */
+static bool jp_same_key(struct jp *j, const struct jp_key *a,
+                        const struct jp_key *b)
+{
+    if (!a->esc && !b->esc)
+        return a->len == b->len &&
+               memcmp(j->s + a->at + 1, j->s + b->at + 1, a->len) == 0;
+    return jp_key_equal(j, a->at, b->at);
+}
+
 static int jp_dup(struct jp *j, const struct jp_key *a,
                   const struct jp_key *b)
 {
-    if (a->hash != b->hash || !jp_key_equal(j, a->at, b->at))
+    if (!jp_same_key(j, a, b))
         return 0;
     return jp_fail(j, a->at > b->at ? a->at : b->at, "duplicate object key");
 }
@@ -491,9 +511,12 @@ static int jp_keys_check(struct jp *j, size_t base)
             for (size_t b = 0; r == 0 && b < a; b++)
                 r = jp_dup(j, &k[a], &k[b]);
     } else {
+        for (size_t a = 0; a < n; a++)
+            k[a].hash = jp_key_hash(j, k[a].at);
         qsort(k, n, sizeof(*k), jp_key_cmp);
         for (size_t a = 1; r == 0 && a < n; a++)
-            r = jp_dup(j, &k[a], &k[a - 1]);
+            if (k[a].hash == k[a - 1].hash)
+                r = jp_dup(j, &k[a], &k[a - 1]);
     }
     j->nkeys = base;
     return r;
@@ -756,12 +779,19 @@ int proto_json_pack(msgpack_packer *pk, const char *json, size_t len,
     struct jp j;
     int r;
 
-    memset(&j, 0, sizeof(j));
+    /* Field by field: the local arrays need no zeroing, and clearing
+     * them would cost more than a small chunk's whole parse. */
     j.s = (const unsigned char *)json;
     j.len = len;
+    j.pos = 0;
+    j.depth = 0;
+    j.pk = NULL;
     j.sizes = j.local;
+    j.nsizes = 0;
     j.cap = JP_LOCAL;
+    j.next = 0;
     j.keys = j.local_keys;
+    j.nkeys = 0;
     j.keycap = JP_LOCAL_KEYS;
     j.err = err;
     j.errlen = errlen;

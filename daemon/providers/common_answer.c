@@ -195,27 +195,33 @@ json_t *common_usage(json_int_t prompt, json_int_t completion,
     return u;
 }
 
-/* Whether j nests no deeper than left levels (LLMUX_MAX_DEPTH, the stream
- * fast path's limit: see the JSON rule in protocol/json.c). */
-static int depth_ok(const json_t *j, int left)
+/* Whether the JSON text p[0..n) nests no deeper than max containers
+ * (LLMUX_MAX_DEPTH, the stream fast path's limit: see the JSON rule in
+ * protocol/json.c), read off the text before jansson builds the tree. A
+ * text too short to nest that deep is not scanned. */
+static int depth_ok(const char *p, size_t n, int max)
 {
-    const char *k;
-    json_t *v;
-    size_t i;
+    int depth = 0, in_str = 0;
 
-    if (!json_is_object(j) && !json_is_array(j))
+    if (n <= 2 * (size_t)max)
         return 1;
-    if (left == 0)
-        return 0;
-    if (json_is_array(j)) {
-        json_array_foreach(j, i, v)
-            if (!depth_ok(v, left - 1))
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = 0;
+        } else if (c == '"') {
+            in_str = 1;
+        } else if (c == '{' || c == '[') {
+            if (++depth > max)
                 return 0;
-        return 1;
+        } else if (c == '}' || c == ']') {
+            depth--;
+        }
     }
-    json_object_foreach((json_t *)j, k, v)
-        if (!depth_ok(v, left - 1))
-            return 0;
     return 1;
 }
 
@@ -228,7 +234,7 @@ json_t *common_parse_json(struct pcall *pc, const char *p, size_t n,
     json_t *j = memchr(p, '\0', n) ? NULL :
                 json_loadb(p, n, JSON_REJECT_DUPLICATES, NULL);
 
-    if (j && !depth_ok(j, LLMUX_MAX_DEPTH)) {
+    if (j && !depth_ok(p, n, LLMUX_MAX_DEPTH)) {
         json_decref(j);
         pcall_fail(pc, LLMUX_EUNAVAIL, 200, "%s sent a malformed %s (nested "
                    "deeper than %d)", pcall_name(pc), what, LLMUX_MAX_DEPTH);

@@ -25,17 +25,28 @@
  * with "data: [DONE]"; some compatible servers (proxies, older llama.cpp
  * builds, vLLM behind some front ends) end with each choice's chunk that
  * carries a finish_reason (and maybe a usage chunk) and then close the
- * body. So the terminator is either [DONE], or a finish_reason for every
- * choice the request asked for (n, default 1) before the end of the body.
- * A body that ends with neither was cut (a 200 HTML page on stream: true
- * included): an error, never a success. */
+ * body. So the terminator is either [DONE], or, before the end of the
+ * body, a finish_reason for every choice asked for (n > 1: counted by
+ * index), or with one choice (n = 1) a finish_reason in the last chunk
+ * that had choices (usage-only chunks may follow). A body that ends with
+ * neither was cut (a 200 HTML page on stream: true included): an error,
+ * never a success. */
+#define OPENAI_LAST_CHUNK 4096
 struct openai_stream {
     struct common_sse_stream h;      /* first: see common.h */
     int                      done;   /* saw data: [DONE] */
     unsigned long            events; /* events seen, [DONE] included */
     int                      first;  /* a chunk went out the tree way */
+    json_int_t               want;   /* choices asked for (n); 0: unread */
     uint64_t                 finished;  /* choices 0..63 that finished */
     size_t                   nfinished; /* how many distinct ones */
+    /* n = 1: whether the last chunk with choices had a finish_reason.
+     * For a chunk that went the fast way its text is kept instead and
+     * looked at only if the body ends without [DONE]: a copy costs far
+     * less than a search of every chunk. */
+    int                      last_fin;
+    size_t                   last_len;  /* > 0: last holds that chunk */
+    char                     last[OPENAI_LAST_CHUNK];
 };
 
 /* What OpenAI's reasoning models refuse or want otherwise (see
@@ -283,8 +294,8 @@ static void take_usage(struct pcall *pc, json_t *chunk)
 
 /* Whether a chunk's text has a finish_reason that is not null. Inside a
  * JSON string a quote is escaped, so "finish_reason" followed by a quote
- * is a key. Such chunks (one per choice) take the tree way, which counts
- * the finished choices. */
+ * is a key. With n > 1 such chunks take the tree way, which counts the
+ * choices. */
 static int has_finish(const char *p, size_t n)
 {
     const char *end = p + n, *k;
@@ -300,17 +311,22 @@ static int has_finish(const char *p, size_t n)
     return 0;
 }
 
-/* Records the choices of a chunk that carry a finish_reason. */
+/* Records the choices of a chunk (tree way) that carry a finish_reason. */
 static void note_finish(struct openai_stream *st, const json_t *choices)
 {
     const json_t *c;
     size_t i;
 
+    if (json_array_size(choices) > 0) {
+        st->last_len = 0;
+        st->last_fin = 0;
+    }
     json_array_foreach(choices, i, c) {
         json_int_t idx = common_int(c, "index", 0);
 
         if (!json_is_string(json_object_get(c, "finish_reason")))
             continue;
+        st->last_fin = 1;
         if (idx < 0 || idx >= 64)
             st->nfinished++;
         else if (!(st->finished & (UINT64_C(1) << idx))) {
@@ -333,7 +349,7 @@ static int passes_as_is(const char *p, size_t n)
         p++, n--;
     if (n == 0 || *p != '{' ||
         memmem(p, n, "\"error\"", 7) || memmem(p, n, "\"choices\":[]", 12) ||
-        memmem(p, n, "x_groq", 6) || has_finish(p, n))
+        memmem(p, n, "x_groq", 6))
         return 0;
     if ((u = memmem(p, n, "\"usage\"", 7)) == NULL)
         return 1;
@@ -362,6 +378,19 @@ static int emit_as_is(struct pcall *pc, const char *p, size_t n)
     return pc->emit_json(pc->emit_ud, copy, n - cut);
 }
 
+/* n = 1: a chunk with choices went the fast way (see struct
+ * openai_stream). One too large to keep is looked at now. */
+static void keep_last(struct openai_stream *st, const char *p, size_t n)
+{
+    if (n <= sizeof(st->last)) {
+        memcpy(st->last, p, n);
+        st->last_len = n;
+    } else {
+        st->last_len = 0;
+        st->last_fin = has_finish(p, n);
+    }
+}
+
 static int on_event(void *ud, const struct sse_event *ev)
 {
     struct pcall *pc = ud;
@@ -371,6 +400,10 @@ static int on_event(void *ud, const struct sse_event *ev)
 
     if (st->done)
         return 0;
+    if (st->want == 0) {
+        st->want = common_int(pc->req, "n", 1);
+        st->want = st->want > 1 ? st->want : 1;
+    }
     st->events++;
     if (ev->data_len == 6 && memcmp(ev->data, "[DONE]", 6) == 0) {
         st->done = 1;
@@ -380,9 +413,13 @@ static int on_event(void *ud, const struct sse_event *ev)
      * and model), here rather than in the caller, so every chunk that is
      * parsed as a tree is parsed under the JSON rule of common.c. */
     if (pc->emit_json && st->first && passes_as_is(ev->data, ev->data_len) &&
-        (r = emit_as_is(pc, ev->data, ev->data_len)) <= 0)
+        (st->want == 1 || !has_finish(ev->data, ev->data_len)) &&
+        (r = emit_as_is(pc, ev->data, ev->data_len)) <= 0) {
+        if (r == 0)
+            keep_last(st, ev->data, ev->data_len);
         /* A malformed event set pc->err; anything else: caller gone. */
         return r < 0 ? (pc->err.code ? r : LLMUX_ECLOSED) : 0;
+    }
     if ((r = common_parse_event(pc, ev, &chunk)) < 0 || chunk == NULL)
         return r;
     if (json_object_get(chunk, "error")) {
@@ -421,8 +458,10 @@ int openai_stream_end(struct pcall *pc)
     if ((r = common_sse_end(pc, sizeof(struct openai_stream), on_event)) < 0)
         return r;
     st = pc->state;
-    if (st->done || (st->nfinished > 0 &&
-                     (json_int_t)st->nfinished >= (want > 1 ? want : 1)))
+    if (st->last_len > 0)
+        st->last_fin = has_finish(st->last, st->last_len);
+    if (st->done || (want > 1 ? (json_int_t)st->nfinished >= want
+                              : st->last_fin))
         return 0;
     if (st->events == 0)
         return pcall_fail(pc, LLMUX_EUNAVAIL, 200, "%s: the stream was cut: "

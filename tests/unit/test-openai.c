@@ -612,6 +612,30 @@ TEST(openai_stream_terminators)
                    NULL, 1));
 }
 
+/* n = 1: the finish must be in the last chunk with choices; content
+ * after it and then the end of the body is a cut. A chunk too large to
+ * keep is looked at as it passes. */
+TEST(openai_stream_finish_must_be_last)
+{
+    char *big;
+    size_t k = 0;
+
+    ASSERT(ends_as(NULL, CHUNK(0, "a", "\"stop\"") CHUNK(0, "b", "null"),
+                   "the stream was cut", 2));
+    big = malloc(6000 + 1024);
+    ASSERT(big != NULL);
+    k += (size_t)snprintf(big, 512, "%sdata: {\"id\":\"c\",\"object\":"
+                          "\"chat.completion.chunk\",\"created\":1,"
+                          "\"model\":\"m\",\"choices\":[{\"index\":0,"
+                          "\"delta\":{\"content\":\"",
+                          CHUNK(0, "a", "null"));
+    memset(big + k, 'x', 6000);
+    k += 6000;
+    snprintf(big + k, 512, "\"},\"finish_reason\":\"stop\"}]}\n\n");
+    ASSERT(ends_as(NULL, big, NULL, 2));
+    free(big);
+}
+
 TEST(openai_stream_every_choice_must_finish)
 {
     /* n = 2: one finished choice is not the end. */
