@@ -253,8 +253,8 @@ int common_unsupported(struct pcall *pc, const char *param)
                       pcall_name(pc), param);
 }
 
-/* Keys that never reach an upstream as such: llmux's own controls, and
- * OpenAI keys with no meaning for a translated request. */
+/* OpenAI keys with no meaning for a translated request (llmux's own
+ * control keys are stripped before adapters see the request). */
 static const char *const always_ok[] = {
     "model", "messages", "stream", "stream_options", "user", "metadata",
     "store", "n", NULL,
@@ -275,8 +275,7 @@ int common_check_params(struct pcall *pc, const char *const *known)
     int r;
 
     json_object_foreach((json_t *)pc->req, k, v) {
-        if (in_list(k, always_ok) || provider_is_control_key(k) ||
-            in_list(k, known) || json_is_null(v))
+        if (in_list(k, always_ok) || in_list(k, known) || json_is_null(v))
             continue;
         /* n=1 is the default everywhere; only n>1 is a real request. */
         if ((r = common_unsupported(pc, k)) < 0)

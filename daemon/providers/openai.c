@@ -187,12 +187,12 @@ int openai_build_body(struct pcall *pc, unsigned flags, struct buf *out)
     const char *k;
     void *tmp;
 
-    /* A shallow copy: only top-level keys change. */
+    /* A shallow copy: only top-level keys change. llmux's control keys
+     * were stripped once, before any adapter (request_opts). */
     if ((body = json_object()) == NULL)
         return pcall_oom(pc);
     json_object_foreach_safe((json_t *)pc->req, tmp, k, v)
-        if (!provider_is_control_key(k))
-            json_object_set(body, k, v);
+        json_object_set(body, k, v);
     json_object_set_new(body, "model", json_string(d->upstream_model));
     if (reasoning_quirks(pc, body) < 0) {
         json_decref(body);
