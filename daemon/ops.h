@@ -1,16 +1,14 @@
 /* ops.h -- the operations that are not chat: models, status, metrics and
- * reload. Owns: answering them on a connection with a response + done (or
- * an error) frame. */
+ * reload. Owns: answering them through a session with a completion +
+ * done (or an error) event. */
 #ifndef LLMUX_OPS_H
 #define LLMUX_OPS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-struct conn;
-
-#define LLMUX_DAEMON_VERSION "0.1.0"
-
-void ops_handle(struct conn *c, uint64_t id, const char *op, size_t oplen);
+/* The version is in version.h (included here for those that read it
+ * through ops.h); ops_handle is declared in session.h, for front ends. */
+#include "version.h"
 
 #endif

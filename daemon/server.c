@@ -1,10 +1,11 @@
 /* server.c -- the listening socket, signals, reload and the SIGTERM drain
  * (see server.h). */
 #include "server.h"
+#include "container.h"
 #include "config.h"
 #include "conn.h"
 #include "log.h"
-#include "request.h"
+#include "session.h"
 #include "sd.h"
 
 #include <errno.h>
@@ -14,9 +15,6 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
-
-#define container_of(p, type, member) \
-    ((type *)((char *)(p) - offsetof(type, member)))
 
 static void on_connection(uv_stream_t *l, int status);
 
@@ -136,8 +134,7 @@ static void drain_expired(uv_timer_t *t)
     log_warn("grace period over: cancelling %llu requests in flight",
              (unsigned long long)s->stats.inflight);
     for (struct conn *c = s->conns; c; c = c->next)
-        while (c->reqs)
-            request_cancel(c->reqs, LLMUX_EUNAVAIL, "llmuxd is shutting "
+        session_cancel_all(&c->sess, LLMUX_EUNAVAIL, "llmuxd is shutting "
                            "down and the grace period is over");
     finish_stop(s);
 }
@@ -233,6 +230,7 @@ int server_init(struct server *s, uv_loop_t *loop, struct config *cfg,
     s->uid = getuid();
     s->started_ns = uv_hrtime();
     metrics_init(&s->metrics);
+    limits_init(&s->limits);
     router_init(&s->router, uv_hrtime() ^ ((uint64_t)getpid() << 32));
     if ((s->config_path = strdup(config_path)) == NULL)
         return -ENOMEM;
@@ -257,6 +255,7 @@ void server_free(struct server *s)
     uv_run(s->loop, UV_RUN_DEFAULT);
     config_unref(s->cfg);
     metrics_free(&s->metrics);
+    limits_free(&s->limits);
     router_free(&s->router);
     secret_env_free(&s->env_keys);
     free(s->reload_error);

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 #include <uv.h>
 
+#include "limits-state.h"
 #include "metrics.h"
 #include "router.h"
 #include "sd.h"
@@ -50,6 +51,8 @@ struct server {
     struct metrics      metrics;      /* per group/deployment series */
     struct router       router;       /* per-deployment load, latency,
                                        * cooldowns; kept across reloads */
+    struct limits       limits;       /* chat requests in flight, per
+                                       * caller and in all (limits.c) */
     struct sd           sd;           /* systemd notifications, watchdog */
     struct secret_env   env_keys;     /* key variables moved out of the
                                        * process environment */
