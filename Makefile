@@ -34,14 +34,15 @@ PKGS_CLIENT := msgpack
 
 # Debian packages: build, then what the tests use.
 DEB_BUILD := build-essential pkg-config libuv1-dev libcurl4-openssl-dev libmsgpack-dev \
-             libyaml-dev libsystemd-dev libjansson-dev libssl-dev zlib1g-dev
+             libyaml-dev libsystemd-dev libjansson-dev libssl-dev zlib1g-dev \
+             libhttp-parser-dev
 DEB_TEST  := python3 python3-msgpack systemd util-linux procps groff-base jq \
              clang-14 libclang-rt-14-dev valgrind
 
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -MMD -MP \
                -fPIC $(SANFLAGS)
 DAEMON_CFLAGS := $(CFLAGS_BASE) -Iprotocol -Idaemon $(shell pkg-config --cflags $(PKGS_DAEMON) 2>/dev/null)
-DAEMON_LIBS   := $(shell pkg-config --libs $(PKGS_DAEMON) 2>/dev/null) -lm
+DAEMON_LIBS   := $(shell pkg-config --libs $(PKGS_DAEMON) 2>/dev/null) -lhttp_parser -lm
 CLIENT_CFLAGS := $(CFLAGS_BASE) -Iprotocol -Iclient $(shell pkg-config --cflags $(PKGS_CLIENT) 2>/dev/null)
 CLIENT_LIBS   := $(shell pkg-config --libs $(PKGS_CLIENT) 2>/dev/null) -lm
 LDFLAGS_ALL   := $(SANFLAGS)

@@ -3,6 +3,7 @@
  * reading, timeouts, ordered responses with backpressure. */
 #include "http.h"
 #include "http_api.h"
+#include "config.h"
 #include "llmux-errno.h"
 #include "log.h"
 #include "proto.h"
@@ -97,7 +98,7 @@ static struct http_conn *conn_of(http_parser *p)
 static int count_header_bytes(struct http_conn *hc, size_t n)
 {
     hc->hdr_bytes += n;
-    return hc->hdr_bytes > HTTP_MAX_HEADER_SIZE ? -1 : 0;
+    return hc->hdr_bytes > HTTP_MAX_HEAD ? -1 : 0;
 }
 
 static int on_message_begin(http_parser *p)
@@ -340,12 +341,21 @@ static void add_head(struct http_conn *hc, int status, const char *ctype,
     buf_adds(&hc->out, "\r\n");
 }
 
-/* The response is over: the next pipelined request may be read. */
+static void on_next_request(uv_timer_t *t)
+{
+    struct http_conn *hc = container_of(t, struct http_conn, timer);
+
+    parse_input(hc);
+    if (!hc->closing && !hc->busy && !uv_is_active((uv_handle_t *)t))
+        arm(hc, hc->srv->cfg->http_idle_timeout);
+}
+
+/* The response is over: the next pipelined request may be read — from
+ * the loop, not from inside the event that ended this one. */
 static void response_done(struct http_conn *hc)
 {
     hc->busy = 0;
     hc->streaming = 0;
-    hc->api = NULL;
     hc->hdr_bytes = 0;
     start_write(hc);
     if (!hc->msg.keep_alive || hc->srv->stopping) {
@@ -353,12 +363,14 @@ static void response_done(struct http_conn *hc)
         return;
     }
     msg_reset(&hc->msg);
-    arm(hc, hc->srv->cfg->http_idle_timeout);
-    if (hc->read_stopped && backlog(hc) <= HTTP_OUT_LOW) {
+    if (hc->read_stopped) {
         hc->read_stopped = 0;
         uv_read_start(&hc->h.stream, on_alloc, on_read);
     }
-    parse_input(hc);
+    if (hc->in.len)
+        uv_timer_start(&hc->timer, on_next_request, 0, 0);
+    else
+        arm(hc, hc->srv->cfg->http_idle_timeout);
 }
 
 void http_reply(struct http_conn *hc, int status, const char *ctype,
@@ -439,7 +451,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
         }
         return;
     }
-    if (hc->busy && hc->in.len > HTTP_MAX_HEADER_SIZE) {
+    if (hc->busy && hc->in.len > HTTP_MAX_HEAD) {
         /* A pipelined request waits: stop reading until it is its turn. */
         uv_read_stop(st);
         hc->read_stopped = 1;
@@ -454,6 +466,7 @@ static void on_closed(uv_handle_t *h)
 
     if (--hc->open_handles > 0)
         return;
+    http_api_free(hc);
     if (hc->prev)
         hc->prev->next = hc->next;
     else
@@ -581,9 +594,9 @@ static void on_connection(uv_stream_t *l, int status)
         uv_tcp_nodelay(&hc->h.tcp, 1);
     http_parser_init(&hc->parser, HTTP_REQUEST);
     buf_init(&hc->msg.url, HTTP_MAX_URL_LEN);
-    buf_init(&hc->msg.hdrs, HTTP_MAX_HEADER_SIZE);
+    buf_init(&hc->msg.hdrs, HTTP_MAX_HEAD);
     buf_init(&hc->msg.body, LLMUX_MAX_FRAME);
-    buf_init(&hc->in, LLMUX_MAX_FRAME + HTTP_MAX_HEADER_SIZE);
+    buf_init(&hc->in, LLMUX_MAX_FRAME + HTTP_MAX_HEAD);
     buf_init(&hc->out, HTTP_OUT_MAX);
     hc->id = ++s->stats.accepted;
     hc->next = s->hconns;

@@ -23,7 +23,7 @@ struct http_conn;
 
 #define HTTP_MAX_LISTENERS   8
 #define HTTP_MAX_URL_LEN     8192
-#define HTTP_MAX_HEADER_SIZE (64u * 1024)   /* request line + headers */
+#define HTTP_MAX_HEAD (64u * 1024)   /* request line + headers */
 #define HTTP_OUT_HIGH        (1024u * 1024) /* pause the upstream above */
 #define HTTP_OUT_LOW         (256u * 1024)  /* resume it below */
 #define HTTP_OUT_MAX         (256u * 1024 * 1024)

@@ -8,6 +8,7 @@
 #include "http_api.h"
 #include "access.h"
 #include "config.h"
+#include "deployment.h"
 #include "container.h"
 #include "http.h"
 #include "log.h"
@@ -43,7 +44,7 @@ struct http_sess {
     size_t             held_len;
     uint64_t           t_start;    /* uv_hrtime at dispatch */
     char               call_id[48];
-    char               group[LLMUX_MAX_MODEL_NAME + 1];
+    char               group[DEPLOYMENT_MAX_NAME + 1];
     msgpack_sbuffer    scratch;    /* owned: checks chunk JSON text */
 };
 
@@ -236,6 +237,9 @@ static int ev_done(struct session *s, uint64_t id,
     struct http_sess *hs = sess_of(s);
     struct http_conn *hc = hs->hc;
     struct buf h;
+    char *held;
+    size_t held_len;
+    int metrics;
 
     (void)id;
     if (hc == NULL) {
@@ -245,8 +249,8 @@ static int ev_done(struct session *s, uint64_t id,
     if (hs->stream) {
         sse_start(hs);
         http_stream_send(hc, "data: [DONE]\n\n", 14);
-        http_stream_end(hc);
         request_over(hs);
+        http_stream_end(hc);
         return 0;
     }
     buf_init(&h, 8192);
@@ -254,12 +258,16 @@ static int ev_done(struct session *s, uint64_t id,
         litellm_headers(hs, &h, d);
     if (d && d->cost > 0)
         buf_addf(&h, "x-litellm-response-cost: %.10g\r\n", d->cost);
-    http_reply(hc, 200, hs->kind == API_METRICS ?
-               "text/plain; version=0.0.4; charset=utf-8" :
-               "application/json", h.p, hs->held ? hs->held : "",
-               hs->held ? hs->held_len : 0);
-    buf_free(&h);
+    metrics = hs->kind == API_METRICS;
+    held = hs->held;
+    held_len = hs->held_len;
+    hs->held = NULL;
     request_over(hs);
+    http_reply(hc, 200, metrics ? "text/plain; version=0.0.4; charset=utf-8"
+               : "application/json", h.p, held ? held : "",
+               held ? held_len : 0);
+    free(held);
+    buf_free(&h);
     return 0;
 }
 
@@ -269,7 +277,7 @@ static void ev_error(struct session *s, uint64_t id,
     struct http_sess *hs = sess_of(s);
     struct http_conn *hc = hs->hc;
     int status = proto_err_status(e->code);
-    const char *msg = e->message ? e->message : llmux_strerror(e->code);
+    const char *msg = e->message ? e->message : proto_strerror(e->code);
     char *body;
     struct buf h;
 
@@ -288,6 +296,7 @@ static void ev_error(struct session *s, uint64_t id,
          * stream with an error event. */
         if (body)
             sse_event(hs, body, strlen(body));
+        request_over(hs);
         http_stream_end(hc);
     } else {
         buf_init(&h, 4096);
@@ -295,11 +304,11 @@ static void ev_error(struct session *s, uint64_t id,
             litellm_headers(hs, &h, NULL);
         if (status == 429 && e->retry_after >= 0)
             buf_addf(&h, "Retry-After: %.0f\r\n", ceil(e->retry_after));
+        request_over(hs);
         reply_json(hc, status, h.p, body ? body : "{}");
         buf_free(&h);
     }
     free(body);
-    request_over(hs);
 }
 
 static int ev_backlogged(const struct session *s)
@@ -333,9 +342,26 @@ void http_api_abort(struct http_conn *hc)
     hs->hc = NULL;
     session_close(&hs->s);   /* aborts the upstream transfer now */
     request_over(hs);
+}
+
+void http_api_free(struct http_conn *hc)
+{
+    struct http_sess *hs = hc->api;
+
+    if (hs == NULL)
+        return;
+    http_api_abort(hc);
     msgpack_sbuffer_destroy(&hs->scratch);
     free(hs);
     hc->api = NULL;
+}
+
+void http_api_cancel_all(struct server *s, int code, const char *message)
+{
+    for (struct http_conn *hc = s->hconns; hc; hc = hc->next)
+        if (hc->api)
+            session_cancel_all(&((struct http_sess *)hc->api)->s, code,
+                               message);
 }
 
 /* ---- who is calling --------------------------------------------------------- */
@@ -469,7 +495,7 @@ static void chat(struct http_conn *hc, struct http_sess *hs)
     hs->stream = json_is_true(json_object_get(body, "stream"));
     model = json_string_value(json_object_get(body, "model"));
     snprintf(hs->group, sizeof(hs->group), "%s",
-             model && strlen(model) <= LLMUX_MAX_MODEL_NAME ? model : "");
+             model && strlen(model) <= DEPLOYMENT_MAX_NAME ? model : "");
     request_start_chat(&hs->s, hs->id, body);
 }
 
@@ -486,7 +512,7 @@ static void readiness(struct http_conn *hc)
     json_t *j = json_pack("{s:s, s:s, s:n, s:s}", "status",
                           hc->srv->stopping ? "unhealthy" : "healthy",
                           "db", "Not connected", "cache", "llmux_version",
-                          LLMUX_VERSION);
+                          LLMUX_DAEMON_VERSION);
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 
     reply_json(hc, hc->srv->stopping ? 503 : 200, NULL, text ? text : "{}");

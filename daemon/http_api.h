@@ -9,6 +9,7 @@
 #define LLMUX_HTTP_API_H
 
 struct http_conn;
+struct server;
 
 /* A whole request was read (hc->msg): answer it, now or later. */
 void http_api_dispatch(struct http_conn *hc);
@@ -20,5 +21,9 @@ void http_api_error(struct http_conn *hc, int status, const char *type,
 void http_api_drained(struct http_conn *hc);
 /* The connection closes while a response is open: abort its request. */
 void http_api_abort(struct http_conn *hc);
+/* The connection is gone: frees the api's state. */
+void http_api_free(struct http_conn *hc);
+/* Ends every HTTP request in flight with an error (the drain's end). */
+void http_api_cancel_all(struct server *s, int code, const char *message);
 
 #endif
