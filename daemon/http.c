@@ -54,7 +54,7 @@ static void on_timeout(uv_timer_t *t)
              (unsigned long long)hc->id);
     hc->msg.keep_alive = 0;
     hc->busy = 1;
-    http_api_error(hc, 408, "timeout", "the request was not received in "
+    http_api_error(hc, 408, "timeout_error", "the request was not received in "
                    "time");
 }
 
@@ -183,8 +183,11 @@ static int on_headers_complete(http_parser *p)
     }
     expect = http_header(hc, "expect");
     if (expect && strcasecmp(expect, "100-continue") == 0 &&
-        p->http_major == 1 && p->http_minor >= 1)
+        p->http_major == 1 && p->http_minor >= 1) {
+        /* Sent now: the client waits for it before sending the body. */
         buf_adds(&hc->out, "HTTP/1.1 100 Continue\r\n\r\n");
+        start_write(hc);
+    }
     arm(hc, hc->srv->cfg->http_body_timeout);
     return 0;
 }

@@ -1,0 +1,480 @@
+"""test_http.py -- the OpenAI-compatible HTTP front end (daemon/http.c,
+daemon/http_api.c) from the outside: curl as the README shows it, raw
+bytes for what a library would never send (malformed, oversized, trickled,
+pipelined requests), who may call (peer credentials on a Unix socket, the
+master key on TCP), the response headers, errors before and after the
+first chunk, aborts reaching the upstream, socket activation of both
+sockets, and the front end's name in the log and the metrics."""
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import tempfile
+import threading
+
+from harness import (LLMUXD, Daemon, Fake, Skip, openai_config, wait_for)
+
+NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']
+MASTER = 'sk-master-6f3a9c1e7b2d4058'
+BIG = 16 * 1024 * 1024          # the body limit (the frame limit)
+
+
+# ---- a daemon with an HTTP listener -------------------------------------------------
+
+def http_port(d):
+    """The port llmuxd printed for its --http 127.0.0.1:0 listener."""
+    m = wait_for(lambda: re.search(r'serving the OpenAI API on http://127\.0\.0\.1:(\d+)', d.log()),
+                 what='the http listener line')
+    return int(m.group(1))
+
+
+def start(fake, extra='', env=None, http='127.0.0.1:0', model='openai/echo'):
+    """llmuxd with model group "gpt" on the fake and one HTTP listener."""
+    d = Daemon(openai_config(fake, model=model, extra=extra), env=env, args=['--http', http])
+    d.port = http_port(d) if not http.startswith('/') else None
+    return d
+
+
+# ---- raw HTTP/1.1 ---------------------------------------------------------------------
+
+class Resp:
+    def __init__(self, status, reason, hlist, body, chunks):
+        self.status, self.reason, self.hlist = status, reason, hlist
+        self.headers = {k: v for k, v in hlist}
+        self.body, self.chunks = body, chunks
+
+    def json(self):
+        return json.loads(self.body)
+
+    def events(self):
+        """The SSE data: payloads, in order."""
+        out = []
+        for ev in self.body.decode().split('\n\n'):
+            if ev:
+                assert ev.startswith('data: ') and '\n' not in ev, repr(ev)
+                out.append(ev[6:])
+        assert self.body.endswith(b'\n\n'), self.body[-40:]
+        return out
+
+
+class Conn:
+    """One client connection, bytes in, whole responses out."""
+
+    def __init__(self, port=None, path=None, timeout=30):
+        if path:
+            self.s = socket.socket(socket.AF_UNIX)
+            self.s.settimeout(timeout)
+            self.s.connect(path)
+        else:
+            self.s = socket.create_connection(('127.0.0.1', port), timeout=timeout)
+        self.buf = b''
+
+    def send(self, b):
+        self.s.sendall(b)
+
+    def _more(self):
+        d = self.s.recv(65536)
+        if not d:
+            raise EOFError('connection closed; have %r' % self.buf[:200])
+        self.buf += d
+
+    def _take_line(self):
+        while b'\r\n' not in self.buf:
+            self._more()
+        line, self.buf = self.buf.split(b'\r\n', 1)
+        return line
+
+    def _take(self, n):
+        while len(self.buf) < n:
+            self._more()
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def head(self):
+        while b'\r\n\r\n' not in self.buf:
+            self._more()
+        head, self.buf = self.buf.split(b'\r\n\r\n', 1)
+        lines = head.decode('latin-1').split('\r\n')
+        ver, status, reason = (lines[0].split(' ', 2) + [''])[:3]
+        assert ver == 'HTTP/1.1', lines[0]
+        hl = []
+        for l in lines[1:]:
+            k, v = l.split(':', 1)
+            hl.append((k.strip().lower(), v.strip()))
+        return int(status), reason, hl
+
+    def response(self, method='POST', on_chunk=None):
+        status, reason, hl = self.head()
+        h = dict(hl)
+        chunks = []
+        if status == 100 or method == 'HEAD':
+            body = b''
+        elif h.get('transfer-encoding') == 'chunked':
+            while True:
+                n = int(self._take_line().split(b';')[0], 16)
+                if n == 0:
+                    assert self._take_line() == b''
+                    break
+                chunks.append(self._take(n))
+                assert self._take(2) == b'\r\n'
+                if on_chunk:
+                    on_chunk(chunks[-1])
+            body = b''.join(chunks)
+        elif 'content-length' in h:
+            body = self._take(int(h['content-length']))
+        else:
+            raise AssertionError('neither a length nor chunked: %r' % hl)
+        return Resp(status, reason, hl, body, chunks)
+
+    def closed(self):
+        """True once the server closed its side (EOF or RST), having sent
+        nothing more."""
+        try:
+            d = self.s.recv(65536)
+        except ConnectionResetError:
+            return True
+        self.buf += d
+        return not d
+
+    def close(self):
+        self.s.close()
+
+
+def request(method, path, body=None, headers=(), ctype='application/json'):
+    h = ['%s %s HTTP/1.1' % (method, path), 'Host: llmux.test']
+    if body is not None:
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body)
+        if isinstance(body, str):
+            body = body.encode()
+        if ctype:
+            h.append('Content-Type: ' + ctype)
+        h.append('Content-Length: %d' % len(body))
+    h += list(headers)
+    return ('\r\n'.join(h) + '\r\n\r\n').encode() + (body or b'')
+
+
+def chat_body(text, stream=False, **kw):
+    b = {'model': 'gpt', 'messages': [{'role': 'user', 'content': text}]}
+    if stream:
+        b['stream'] = True
+    b.update(kw)
+    return b
+
+
+def check_chat(c, text, headers=()):
+    """A normal request on connection c: the echo of text, 200."""
+    c.send(request('POST', '/v1/chat/completions', chat_body(text), headers))
+    r = c.response()
+    assert r.status == 200, (r.status, r.body)
+    j = r.json()
+    assert j['object'] == 'chat.completion', j
+    assert j['choices'][0]['message']['content'] == text, j
+    return r
+
+
+def check_served(d, text='served afterwards'):
+    c = Conn(d.port)
+    try:
+        return check_chat(c, text)
+    finally:
+        c.close()
+
+
+def check_error(r, status, etype, keep=True):
+    """OpenAI's error JSON with status; Connection: close unless keep."""
+    assert r.status == status, (r.status, r.body)
+    assert r.headers['content-type'] == 'application/json', r.hlist
+    e = r.json()
+    assert set(e) == {'error'} and set(e['error']) >= {'message', 'type', 'param', 'code'}, e
+    assert e['error']['type'] == etype and e['error']['message'], e
+    assert ('connection' in r.headers) == (not keep), r.hlist
+    if not keep:
+        assert r.headers['connection'] == 'close', r.hlist
+    return e['error']
+
+
+def sse_text(events):
+    out = []
+    for e in events:
+        if e == '[DONE]':
+            continue
+        for ch in json.loads(e).get('choices', []):
+            out.append(ch['delta'].get('content') or '')
+    return ''.join(out)
+
+
+# ---- curl, as the README shows it ---------------------------------------------------------
+
+CURL_PLAIN = '''curl -sS "$OPENAI_BASE_URL/chat/completions" \\
+  -H "Authorization: Bearer $OPENAI_API_KEY" \\
+  -H "Content-Type: application/json" \\
+  -d '{"model": "gpt", "messages": [{"role": "user", "content": "Say hello"}]}'
+'''
+CURL_STREAM = '''curl -sS -N "$OPENAI_BASE_URL/chat/completions" \\
+  -H "Authorization: Bearer $OPENAI_API_KEY" \\
+  -H "Content-Type: application/json" \\
+  -d '{"model": "gpt", "stream": true, "messages": [{"role": "user", "content": "Say hello"}]}'
+'''
+CURL_MODELS = '''curl -sS "$OPENAI_BASE_URL/models" -H "Authorization: Bearer $OPENAI_API_KEY"
+'''
+
+
+def sh(cmd, env):
+    return subprocess.run(['bash', '-c', cmd], capture_output=True, timeout=60, env=env)
+
+
+def test_curl_readme_examples():
+    for key in (None, MASTER):
+        extra = 'general_settings:\n  master_key: os.environ/LLMUX_MK\n' if key else ''
+        with Fake() as f, start(f, extra, env={'LLMUX_MK': MASTER} if key else None) as d:
+            env = dict(os.environ, OPENAI_BASE_URL='http://127.0.0.1:%d/v1' % d.port,
+                       OPENAI_API_KEY=key or 'anything')
+            p = sh(CURL_PLAIN, env)
+            assert p.returncode == 0, p.stderr
+            j = json.loads(p.stdout)
+            assert j['object'] == 'chat.completion', j
+            m = j['choices'][0]['message']
+            assert (m['role'], m['content']) == ('assistant', 'Say hello'), j
+            assert j['choices'][0]['finish_reason'] == 'stop' and j['usage']['total_tokens'] > 0, j
+            p = sh(CURL_STREAM, env)
+            assert p.returncode == 0, p.stderr
+            r = Resp(200, '', [], p.stdout, [])
+            ev = r.events()
+            assert ev[-1] == '[DONE]' and len(ev) > 3, ev
+            assert all(json.loads(e)['object'] == 'chat.completion.chunk' for e in ev[:-1]), ev
+            assert sse_text(ev) == 'Say hello', ev
+            p = sh(CURL_MODELS, env)
+            j = json.loads(p.stdout)
+            assert j['object'] == 'list' and j['data'][0]['id'] == 'gpt', j
+            assert all(m['object'] == 'model' for m in j['data']), j
+            if key:
+                # the same curl with another key: OpenAI's 401, exit 0 (no -f)
+                p = sh(CURL_PLAIN, dict(env, OPENAI_API_KEY='sk-wrong'))
+                e = json.loads(p.stdout)['error']
+                assert e['type'] == 'authentication_error', e
+            assert f.violations() == [], f.violations()
+
+
+# ---- keep-alive, pipelining, chunked bodies, 100-continue ---------------------------------
+
+def test_keepalive_pipelining_chunked_and_expect_continue():
+    with Fake() as f, start(f) as d:
+        c = Conn(d.port)
+        # keep-alive: several requests, one connection
+        for i in range(3):
+            check_chat(c, 'keep alive %d' % i)
+        c.send(request('GET', '/v1/models'))
+        r = c.response()
+        assert r.status == 200 and r.json()['data'][0]['id'] == 'gpt', r.body
+        # pipelined: two requests in one write, answered in order
+        c.send(request('POST', '/v1/chat/completions', chat_body('first')) +
+               request('POST', '/chat/completions', chat_body('second', stream=True)) +
+               request('GET', '/health/liveliness'))
+        r1, r2, r3 = c.response(), c.response(), c.response('GET')
+        assert r1.json()['choices'][0]['message']['content'] == 'first', r1.body
+        assert r2.headers['content-type'] == 'text/event-stream', r2.hlist
+        assert sse_text(r2.events()) == 'second', r2.body
+        assert r3.status == 200 and r3.json() == "I'm alive!", r3.body
+        # a chunked request body, in several chunks
+        body = json.dumps(chat_body('chunked body')).encode()
+        parts = [body[:7], body[7:30], body[30:]]
+        c.send(b'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n'
+               b'Transfer-Encoding: chunked\r\n\r\n' +
+               b''.join(b'%x\r\n%s\r\n' % (len(p), p) for p in parts) + b'0\r\n\r\n')
+        r = c.response()
+        assert r.status == 200 and r.json()['choices'][0]['message']['content'] == 'chunked body', r.body
+        # Expect: 100-continue: the interim answer, then the body, then 200
+        body = json.dumps(chat_body('expected')).encode()
+        c.send(b'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n'
+               b'Expect: 100-continue\r\nContent-Length: %d\r\n\r\n' % len(body))
+        r = c.response()
+        assert (r.status, r.hlist, r.body) == (100, [], b''), (r.status, r.hlist)
+        c.send(body)
+        r = c.response()
+        assert r.status == 200 and r.json()['choices'][0]['message']['content'] == 'expected', r.body
+        check_chat(c, 'still the same connection')
+        # HEAD on a GET endpoint: the head alone
+        c.send(request('HEAD', '/v1/models'))
+        r = c.response('HEAD')
+        assert r.status == 200 and int(r.headers['content-length']) > 0 and r.body == b'', r.hlist
+        check_chat(c, 'after HEAD')
+        c.close()
+        # one TCP connection to the fake served them all? no: llmuxd's pool
+        # is its own business; only the client side is asserted here.
+        assert len([q for q in f.requests() if q['method'] == 'POST']) == 9
+
+
+# ---- malformed input ---------------------------------------------------------------------
+
+def test_malformed_request_line_and_oversized_headers():
+    with Fake() as f, start(f) as d:
+        for raw in (b'GARBAGE\r\n\r\n', b'GET /v1/models HTTP/9.x\r\n\r\n',
+                    b'POST /v1/chat/completions HTTP/1.1\r\nContent-Length: x\r\n\r\n'):
+            c = Conn(d.port)
+            c.send(raw)
+            check_error(c.response(), 400, 'invalid_request_error', keep=False)
+            assert wait_for(c.closed, what='the connection to close')
+            c.close()
+            check_served(d)
+        # headers over 64 KiB: 431, whether one header or many
+        for extra in ([b'X-Big: ' + b'a' * (70 * 1024)],
+                      [b'X-H%d: %s' % (i, b'b' * 100) for i in range(700)]):
+            c = Conn(d.port)
+            c.send(b'\r\n'.join([b'GET /v1/models HTTP/1.1', b'Host: x'] + extra) + b'\r\n\r\n')
+            check_error(c.response(), 431, 'invalid_request_error', keep=False)
+            c.close()
+            check_served(d)
+        # a long URL alone is a header byte too
+        c = Conn(d.port)
+        c.send(b'GET /v1/models?' + b'q' * (70 * 1024) + b' HTTP/1.1\r\nHost: x\r\n\r\n')
+        check_error(c.response(), 431, 'invalid_request_error', keep=False)
+        c.close()
+        # just under the limit is served
+        c = Conn(d.port)
+        c.send(request('GET', '/v1/models', headers=['X-Pad: ' + 'p' * (60 * 1024)]))
+        assert c.response().status == 200
+        c.close()
+        check_served(d)
+
+
+def test_body_over_the_limit():
+    with Fake() as f, start(f) as d:
+        # a declared length over the limit: 413 before any body byte
+        c = Conn(d.port)
+        c.send(b'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n'
+               b'Content-Length: %d\r\n\r\n' % (BIG + 1))
+        e = check_error(c.response(), 413, 'invalid_request_error', keep=False)
+        assert '16 MiB' in e['message'], e
+        assert wait_for(c.closed, what='the connection to close')
+        c.close()
+        check_served(d)
+        # with Expect: 100-continue: 413 instead of 100, so the client never sends it
+        c = Conn(d.port)
+        c.send(b'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n'
+               b'Expect: 100-continue\r\nContent-Length: %d\r\n\r\n' % (BIG + 1))
+        check_error(c.response(), 413, 'invalid_request_error', keep=False)
+        assert wait_for(c.closed, what='the connection to close')
+        c.close()
+        check_served(d)
+        # a chunked body that grows past the limit: 413 once it does
+        c = Conn(d.port)
+        c.send(b'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n'
+               b'Transfer-Encoding: chunked\r\n\r\n')
+        piece = b'x' * (1024 * 1024)
+        errs = []
+
+        def feed():
+            try:
+                for _ in range(17):
+                    c.send(b'%x\r\n%s\r\n' % (len(piece), piece))
+            except OSError as ex:      # the server closed: expected
+                errs.append(ex)
+        t = threading.Thread(target=feed)
+        t.start()
+        check_error(c.response(), 413, 'invalid_request_error', keep=False)
+        t.join(60)
+        assert not t.is_alive()
+        c.close()
+        check_served(d)
+        # exactly at the limit is read (and then refused as not JSON: 400)
+        c = Conn(d.port)
+        c.send(b'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n'
+               b'Content-Length: %d\r\n\r\n' % BIG + b' ' * (BIG - 1) + b'x')
+        check_error(c.response(), 400, 'invalid_request_error')
+        check_chat(c, 'after a 16 MiB body')
+        c.close()
+
+
+def test_bad_json_content_type_path_and_method_keep_the_connection():
+    with Fake() as f, start(f) as d:
+        c = Conn(d.port)
+        cases = [
+            (request('POST', '/v1/chat/completions', '{"model": "gpt", "messages": ['), 400,
+             'invalid_request_error'),
+            (request('POST', '/v1/chat/completions', '[1, 2]'), 400, 'invalid_request_error'),
+            (request('POST', '/v1/chat/completions', '{"a": 1, "a": 2}'), 400, 'invalid_request_error'),
+            (request('POST', '/v1/chat/completions', chat_body('x'), ctype='text/plain'), 415,
+             'invalid_request_error'),
+            (request('POST', '/v1/chat/completions', chat_body('x'), ctype='application/jsonx'), 415,
+             'invalid_request_error'),
+            (request('GET', '/v1/nothing/here'), 404, 'not_found_error'),
+            (request('POST', '/v2/chat/completions', chat_body('x')), 404, 'not_found_error'),
+            (request('GET', '/v1/chat/completions'), 405, 'invalid_request_error'),
+            (request('DELETE', '/v1/models'), 405, 'invalid_request_error'),
+            (request('POST', '/health/readiness', '{}'), 405, 'invalid_request_error'),
+            # the pipeline's own refusal: an unknown model group
+            (request('POST', '/v1/chat/completions', dict(chat_body('x'), model='nope')), 404,
+             'not_found_error'),
+            (request('POST', '/v1/chat/completions', {'model': 'gpt'}), 400, 'invalid_request_error'),
+        ]
+        for raw, status, etype in cases:
+            c.send(raw)
+            e = check_error(c.response(), status, etype)
+            assert e['param'] is None, e
+            check_chat(c, 'after %d' % status)
+        c.send(request('GET', '/v1/nothing/here'))
+        assert 'no such endpoint: /nothing/here' in c.response().json()['error']['message']
+        c.close()
+        assert len([q for q in f.requests() if q['method'] == 'POST']) == len(cases)
+
+
+# ---- timeouts: slowloris, slow bodies, idle connections ------------------------------------
+
+TIMEOUTS = 'llmux_settings:\n  http_header_timeout: 1\n  http_body_timeout: 1\n  http_idle_timeout: 1\n'
+
+
+def test_slowloris_and_slow_bodies_are_cut_off_while_others_are_served():
+    with Fake() as f, start(f, TIMEOUTS) as d:
+        stop = threading.Event()
+        slow = [Conn(d.port) for _ in range(4)]
+        # two trickle their headers a byte at a time, forever
+        head = b'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nX-Slow: ' + b'z' * 10000
+
+        def trickle(c):
+            for i in range(len(head)):
+                if stop.is_set():
+                    return
+                try:
+                    c.send(head[i:i + 1])
+                except OSError:
+                    return
+                stop.wait(0.05)
+        ts = [threading.Thread(target=trickle, args=(c,)) for c in slow[:2]]
+        for t in ts:
+            t.start()
+        # one sent half a request line, one all headers and half its body
+        slow[2].send(b'GET /v1/mod')
+        body = json.dumps(chat_body('never finished')).encode()
+        slow[3].send(b'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n'
+                     b'Content-Length: %d\r\n\r\n' % len(body) + body[:10])
+        try:
+            # meanwhile, others are served
+            for i in range(5):
+                check_served(d, 'served beside slowloris %d' % i)
+            for c in slow:
+                check_error(c.response(), 408, 'timeout_error', keep=False)
+                assert wait_for(c.closed, what='a slow client to be cut off')
+        finally:
+            stop.set()
+            for t in ts:
+                t.join(10)
+        check_served(d)
+        # an idle keep-alive connection is closed, without an answer
+        c = Conn(d.port)
+        check_chat(c, 'then idle')
+        assert wait_for(c.closed, what='the idle connection to close')
+        assert c.buf == b'', c.buf
+        c.close()
+        # a connection that never sends a byte is closed too
+        c = Conn(d.port)
+        assert wait_for(c.closed, what='the silent connection to close')
+        assert c.buf == b''
+        c.close()
+        check_served(d)
+        assert not [q for q in f.requests() if 'never finished' in q['body']]
