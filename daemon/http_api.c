@@ -428,8 +428,16 @@ static int authenticate(struct http_conn *hc, struct http_sess *hs)
         }
         return 0;
     }
-    if (cfg->master_key == NULL)
+    if (cfg->master_key == NULL && !cfg->master_key_configured)
         return 0;   /* a loopback listener open to local processes */
+    if (cfg->master_key == NULL) {
+        /* Configured, but its variable or credential was not there at
+         * load: no key can match, and the listener must not fall open. */
+        http_api_error(hc, 401, "authentication_error", "the master key "
+                       "is configured but its value could not be read; "
+                       "every request is refused until a reload finds it");
+        return -1;
+    }
     key = bearer(hc);
     if (key == NULL || !key_matches(key, strlen(key), cfg->master_key)) {
         http_api_error(hc, 401, "authentication_error", key ?

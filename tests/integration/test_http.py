@@ -478,3 +478,117 @@ def test_slowloris_and_slow_bodies_are_cut_off_while_others_are_served():
         c.close()
         check_served(d)
         assert not [q for q in f.requests() if 'never finished' in q['body']]
+
+
+# ---- who may call ------------------------------------------------------------------------
+
+MK_CFG = 'general_settings:\n  master_key: os.environ/LLMUX_MK\n'
+
+
+def test_master_key_on_tcp():
+    with Fake() as f, start(f, MK_CFG, env={'LLMUX_MK': MASTER}) as d:
+        assert 'serving the OpenAI API on http://127.0.0.1:%d (master key required)' % d.port in d.log()
+        c = Conn(d.port)
+        for hdrs, why in (([], 'missing'), (['Authorization: Bearer sk-wrong'], 'invalid'),
+                          (['Authorization: Bearer ' + MASTER[:-1]], 'invalid'),
+                          (['Authorization: Bearer ' + MASTER + 'x'], 'invalid'),
+                          (['Authorization: ' + MASTER + ' '], 'invalid'),
+                          (['Authorization: Basic ' + MASTER], 'invalid')):
+            for raw in (request('POST', '/v1/chat/completions', chat_body('x'), hdrs),
+                        request('GET', '/v1/models', headers=hdrs)):
+                c.send(raw)
+                r = c.response()
+                e = check_error(r, 401, 'authentication_error')
+                assert e['message'].startswith(why), e
+                assert MASTER not in str(r.hlist) + r.body.decode()
+        for h in ('Authorization: Bearer ' + MASTER, 'authorization: bearer ' + MASTER,
+                  'x-litellm-api-key: ' + MASTER, 'api-key: ' + MASTER):
+            r = check_chat(c, 'with the key', [h])
+            assert MASTER not in str(r.hlist)
+        # health and metrics are open, as LiteLLM's are
+        c.send(request('GET', '/health/liveliness'))
+        assert c.response().status == 200
+        c.send(request('GET', '/metrics'))
+        assert c.response().status == 200
+        c.close()
+        # no upstream request was made for a refused one
+        assert len([q for q in f.requests() if q['method'] == 'POST']) == 4
+    log = d.log()
+    assert MASTER not in log and MASTER[3:15] not in log, log
+
+
+def test_master_key_configured_but_unset_refuses_everything():
+    # os.environ/LLMUX_MK names a variable that is not set: the listener
+    # must not fall open (regression: authenticate() let it through).
+    with Fake() as f, start(f, MK_CFG) as d:
+        assert 'master_key' in d.log() and 'master key required' in d.log(), d.log()
+        c = Conn(d.port)
+        for hdrs in ([], ['Authorization: Bearer '], ['Authorization: Bearer anything']):
+            c.send(request('POST', '/v1/chat/completions', chat_body('x'), hdrs))
+            e = check_error(c.response(), 401, 'authentication_error')
+            assert 'could not be read' in e['message'], e
+        c.close()
+        assert f.requests() == []
+
+
+def test_non_loopback_address_needs_a_master_key():
+    t = tempfile.mkdtemp(prefix='llmux-nl-')
+    cfg = os.path.join(t, 'llmux.yaml')
+    with open(cfg, 'w') as fh:
+        fh.write('model_list:\n  - model_name: m\n    litellm_params: {model: mock/m}\n')
+    for addr in ('0.0.0.0:0', '[::]:0'):
+        p = subprocess.run([LLMUXD, '-c', cfg, '-s', os.path.join(t, 's.sock'), '--http', addr],
+                           capture_output=True, timeout=30, env={'PATH': os.environ['PATH']})
+        assert p.returncode != 0, p
+        assert (b'http: %s is not a loopback address; serving it needs general_settings.master_key'
+                % addr.encode()) in p.stderr, p.stderr
+    # from the config file too, and when the key's variable is unset
+    with open(cfg, 'a') as fh:
+        fh.write('llmux_settings:\n  http: ["0.0.0.0:0"]\n' + MK_CFG)
+    p = subprocess.run([LLMUXD, '-c', cfg, '-s', os.path.join(t, 's.sock')],
+                       capture_output=True, timeout=30, env={'PATH': os.environ['PATH']})
+    assert p.returncode != 0 and b'not a loopback address' in p.stderr, p.stderr
+    shutil.rmtree(t)
+
+
+def curl_unix(path, text, as_nobody):
+    cmd = (NOBODY if as_nobody else []) + [
+        'curl', '-sS', '--unix-socket', path, 'http://localhost/v1/chat/completions',
+        '-H', 'Content-Type: application/json', '-w', '\\n%{http_code}',
+        '-d', json.dumps(chat_body(text))]
+    p = subprocess.run(cmd, capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    body, code = p.stdout.rsplit(b'\n', 1)
+    return int(code), json.loads(body)
+
+
+def test_unix_socket_listener_uses_peer_credentials():
+    if os.geteuid() != 0:
+        raise Skip('switching to another uid needs root')
+    for users, nobody_ok in (('[root]', False), ('[root, 65534]', True)):
+        with Fake() as f:
+            t = tempfile.mkdtemp(prefix='llmux-hu-')
+            os.chmod(t, 0o755)
+            path = os.path.join(t, 'http.sock')
+            d = start(f, 'llmux_settings:\n  allow_users: %s\n' % users, http=path)
+            with d:
+                assert 'serving the OpenAI API on %s (callers are their peer credentials)' % path in d.log()
+                # llmuxd makes it 0660; open it so that only allow_users decides
+                assert stat.S_IMODE(os.stat(path).st_mode) == 0o660
+                os.chmod(path, 0o666)
+                code, j = curl_unix(path, 'from root', False)
+                assert code == 200 and j['choices'][0]['message']['content'] == 'from root', j
+                code, j = curl_unix(path, 'from nobody', True)
+                if nobody_ok:
+                    assert code == 200 and j['choices'][0]['message']['content'] == 'from nobody', j
+                else:
+                    assert code == 403 and j['error']['type'] == 'permission_error', j
+                    assert 'allow_users' in j['error']['message'], j
+                    assert 'refused http request from pid' in d.log() and 'uid 65534' in d.log()
+                code, j = curl_unix(path, 'root again', False)
+                assert code == 200, j
+                # no master key is asked on a Unix socket
+                n = len([q for q in f.requests() if q['method'] == 'POST'])
+                assert n == (3 if nobody_ok else 2), n
+            assert not os.path.exists(path)
+            shutil.rmtree(t)
