@@ -592,3 +592,170 @@ def test_unix_socket_listener_uses_peer_credentials():
                 assert n == (3 if nobody_ok else 2), n
             assert not os.path.exists(path)
             shutil.rmtree(t)
+
+
+# ---- response headers ----------------------------------------------------------------------
+
+RATELIMIT = [('x-ratelimit-limit-requests', '10000'), ('x-ratelimit-limit-tokens', '30000000'),
+             ('x-ratelimit-remaining-requests', '9999'), ('x-ratelimit-remaining-tokens', '29999990'),
+             ('x-ratelimit-reset-requests', '6ms'), ('x-ratelimit-reset-tokens', '0s')]
+
+
+def no_secret_in_headers(r, fake):
+    text = '\n'.join('%s: %s' % kv for kv in r.hlist).lower()
+    for bad in ('sk-test-key', str(fake.port), '127.0.0.1', 'api_base', 'authorization'):
+        assert bad not in text, (bad, r.hlist)
+
+
+def test_litellm_and_ratelimit_headers():
+    with Fake() as f, start(f, 'router_settings:\n  num_retries: 2\n') as d:
+        c = Conn(d.port)
+        r = check_chat(c, 'headers please')
+        h = r.headers
+        assert re.fullmatch(r'llmux-\d+-\d+-\d+', h['x-litellm-call-id']), h
+        assert h['x-litellm-model-group'] == 'gpt'
+        assert re.fullmatch(r'\d+', h['x-litellm-response-duration-ms']), h
+        assert re.fullmatch(r'\d+\.\d{3}', h['x-litellm-overhead-duration-ms']), h
+        assert (h['x-litellm-attempted-retries'], h['x-litellm-attempted-fallbacks']) == ('0', '0'), h
+        assert [kv for kv in r.hlist if kv[0].startswith('x-ratelimit-')] == RATELIMIT, r.hlist
+        # the upstream's other headers stay behind
+        assert not [k for k, _ in r.hlist if k in ('x-request-id', 'openai-processing-ms', 'openai-version')]
+        no_secret_in_headers(r, f)
+        first = h['x-litellm-call-id']
+        # a retry is counted
+        f.queue('err-500', 'echo')
+        r = check_chat(c, 'after a retry')
+        assert (r.headers['x-litellm-attempted-retries'],
+                r.headers['x-litellm-attempted-fallbacks']) == ('1', '0'), r.hlist
+        assert r.headers['x-litellm-call-id'] != first
+        # a stream carries the call id and group (its head goes before any usage)
+        c.send(request('POST', '/v1/chat/completions', chat_body('streamed', stream=True)))
+        r = c.response()
+        assert r.headers['content-type'] == 'text/event-stream', r.hlist
+        assert r.headers['transfer-encoding'] == 'chunked' and r.headers['cache-control'] == 'no-cache'
+        assert r.headers['x-litellm-model-group'] == 'gpt' and 'x-litellm-call-id' in r.headers
+        no_secret_in_headers(r, f)
+        # every event was its own HTTP chunk, flushed as it came
+        assert len(r.chunks) == len(r.events()), (r.chunks, r.events())
+        # include_usage: the usage chunk before [DONE]
+        c.send(request('POST', '/v1/chat/completions',
+                       chat_body('with usage', stream=True, stream_options={'include_usage': True})))
+        ev = c.response().events()
+        u = json.loads(ev[-2])
+        assert ev[-1] == '[DONE]' and u['choices'] == [] and u['usage']['total_tokens'] > 0, ev
+        c.send(request('POST', '/v1/chat/completions', chat_body('without usage', stream=True)))
+        ev = c.response().events()
+        assert all(json.loads(e).get('usage') is None for e in ev[:-1]), ev
+        c.close()
+
+
+def test_429_carries_retry_after_and_errors_have_openai_shape():
+    with Fake() as f, start(f) as d:
+        c = Conn(d.port)
+        for scn, status, etype, code in (('err-429:3', 429, 'rate_limit_error', 'rate_limit'),
+                                         ('err-401', 401, 'authentication_error', 'authentication'),
+                                         ('err-context', 400, 'invalid_request_error',
+                                          'context_window_exceeded'),
+                                         ('err-500', 503, 'api_error', 'upstream_unavailable')):
+            for stream in (False, True):
+                f.queue(scn)
+                c.send(request('POST', '/v1/chat/completions', chat_body('x', stream=stream)))
+                r = c.response()
+                e = check_error(r, status, etype)
+                assert e['code'] == code, (scn, e)
+                assert ('retry-after' in r.headers) == (status == 429), (scn, r.hlist)
+                if status == 429:
+                    assert r.headers['retry-after'] == '3', r.hlist
+                assert r.headers['x-litellm-model-group'] == 'gpt'
+                no_secret_in_headers(r, f)
+                assert 'sk-test-key' not in r.body.decode()
+        check_chat(c, 'after the errors')
+        c.close()
+
+
+# ---- errors after the first chunk, aborts --------------------------------------------------
+
+def test_error_after_first_chunk_is_an_sse_error_event():
+    with Fake() as f, start(f, model='openai/text') as d:
+        c = Conn(d.port)
+        # reset-mid: slow, so that the first events are read before the RST
+        # (it would otherwise overtake them and the error is answered as
+        # a 503 before any chunk, as it should then be)
+        for scn in ('instream-error', 'reset-mid+slow:30'):
+            f.queue(scn)
+            c.send(request('POST', '/v1/chat/completions', chat_body('x', stream=True)))
+            r = c.response()
+            assert r.status == 200 and r.headers['content-type'] == 'text/event-stream', (scn, r.hlist, r.body)
+            ev = r.events()
+            assert len(ev) >= 2 and '[DONE]' not in ev, (scn, ev)
+            for e in ev[:-1]:
+                assert json.loads(e)['object'] == 'chat.completion.chunk', (scn, ev)
+            err = json.loads(ev[-1])
+            assert set(err) == {'error'} and err['error']['message'] and err['error']['type'], (scn, err)
+            assert set(err['error']) >= {'message', 'type', 'param', 'code'}, err
+            # the stream ended cleanly (last chunk) and the connection goes on
+            c.send(request('POST', '/v1/chat/completions', chat_body('y', stream=True)))
+            ev = c.response().events()
+            assert ev[-1] == '[DONE]', (scn, ev)
+        c.close()
+
+
+def wait_aborted(f, n):
+    return wait_for(lambda: len(f.requests()) >= n and f.requests()[n - 1]['aborted'],
+                    what='the fake provider to record the aborted transfer')
+
+
+def test_client_leaving_aborts_the_upstream_transfer():
+    with Fake() as f, start(f) as d:
+        # mid-stream
+        f.queue('drip:200')
+        c = Conn(d.port)
+        c.send(request('POST', '/v1/chat/completions', chat_body('x', stream=True)))
+        status, _, hl = c.head()
+        assert status == 200
+        while b'data: ' not in c.buf:
+            c._more()
+        c.close()
+        wait_aborted(f, 1)
+        # before the answer: a non-stream request on a hanging upstream
+        f.queue('hang')
+        c = Conn(d.port)
+        c.send(request('POST', '/v1/chat/completions', chat_body('x')))
+        wait_for(lambda: len(f.requests()) == 2, what='the upstream request')
+        c.close()
+        wait_aborted(f, 2)
+        # half-closing (shutdown of the write side) while streaming is the same
+        f.queue('drip:200')
+        c = Conn(d.port)
+        c.send(request('POST', '/v1/chat/completions', chat_body('x', stream=True)))
+        c.head()
+        c.s.shutdown(socket.SHUT_WR)
+        wait_aborted(f, 3)
+        c.close()
+        check_served(d)
+        assert not f.requests()[-1]['aborted']
+
+
+# ---- which front end -----------------------------------------------------------------------
+
+def test_log_and_metrics_name_the_front_end():
+    with Fake() as f, start(f) as d:
+        c = Conn(d.port)
+        for i in range(3):
+            check_chat(c, 'count me %d' % i)
+        fr = d.client().chat(1, {'model': 'gpt', 'messages': [{'role': 'user', 'content': 'socket'}]})
+        assert fr[-1]['type'] == 'done'
+        c.send(request('GET', '/metrics'))
+        r = c.response('GET')
+        assert r.headers['content-type'] == 'text/plain; version=0.0.4; charset=utf-8', r.hlist
+        m = r.body.decode()
+        assert 'llmux_frontend_requests_total{frontend="http"} 3\n' in m, m
+        assert 'llmux_frontend_requests_total{frontend="socket"} 1\n' in m, m
+        # the same text `llmux metrics` prints
+        p = d.llmux('metrics')
+        assert p.returncode == 0
+        assert 'llmux_frontend_requests_total{frontend="http"} 3\n' in p.stdout.decode()
+        c.close()
+        log = wait_for(lambda: d.log().count('LLMUX_FRONTEND=http') == 3 and d.log(),
+                       what='three request lines from http')
+        assert log.count('LLMUX_FRONTEND=socket') == 1, log
