@@ -759,3 +759,55 @@ def test_log_and_metrics_name_the_front_end():
         log = wait_for(lambda: d.log().count('LLMUX_FRONTEND=http') == 3 and d.log(),
                        what='three request lines from http')
         assert log.count('LLMUX_FRONTEND=socket') == 1, log
+
+
+# ---- socket activation --------------------------------------------------------------------
+
+def free_port():
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_socket_activation_of_both_sockets():
+    from harness import Raw, text_of
+    with Fake() as f:
+        t = tempfile.mkdtemp(prefix='llmux-sah-')
+        sock = os.path.join(t, 'llmux.sock')
+        cfg = os.path.join(t, 'llmux.yaml')
+        with open(cfg, 'w') as fh:
+            fh.write(openai_config(f, model='openai/echo'))
+        port = free_port()
+        log = open(os.path.join(t, 'log'), 'wb')
+        env = {k: v for k, v in os.environ.items() if not k.startswith(('LISTEN_', 'NOTIFY_'))}
+        p = subprocess.Popen(['systemd-socket-activate', '-l', sock, '--fdname=llmux',
+                              '-l', '127.0.0.1:%d' % port, '--fdname=http', LLMUXD, '-c', cfg],
+                             stdout=log, stderr=subprocess.STDOUT, env=env)
+        try:
+            wait_for(lambda: os.path.exists(sock), what='systemd-socket-activate to listen')
+            assert os.readlink('/proc/%d/exe' % p.pid).endswith('systemd-socket-activate')
+            # the first connection is an HTTP one: the launcher execs llmuxd
+            c = Conn(port)
+            check_chat(c, 'activated over http')
+            assert os.readlink('/proc/%d/exe' % p.pid) == os.path.realpath(LLMUXD)
+            fr = Raw(sock).chat(1, {'model': 'gpt', 'messages': [{'role': 'user', 'content': 'and msgpack'}]})
+            assert text_of(fr) == 'and msgpack', fr
+            check_chat(c, 'http again')
+            c2 = Conn(port)
+            check_chat(c2, 'a second http connection')
+            c.close()
+            c2.close()
+            out = open(os.path.join(t, 'log'), 'rb').read().decode()
+            assert ('serving the OpenAI API on http://127.0.0.1:%d, from systemd (no master_key' % port) in out, out
+            p.send_signal(signal.SIGTERM)
+            assert p.wait(10) == 0
+            # systemd owns both: the path is left in place
+            assert stat.S_ISSOCK(os.stat(sock).st_mode)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            log.close()
+        shutil.rmtree(t)
