@@ -69,7 +69,7 @@ PCFILE      := $(B)/llmux.pc
 VERSION     := $(shell sed -n 's/^\#define LLMUX_DAEMON_VERSION "\(.*\)"/\1/p' daemon/version.h)
 
 .PHONY: all deps run test unit clean install install-files uninstall \
-        check check-units
+        check check-units sdk-deps
 all: $(LLMUXD) $(LLMUX) $(LIBSO) $(LIBA) $(UNIT) $(PCFILE) $(CLIENTTEST)
 
 deps:
@@ -131,11 +131,26 @@ unit: $(UNIT)
 
 # The whole suite: C unit tests, then the real daemon, library and shell
 # helper against the fake providers. Ends with "N passed, N failed".
-test: deps all
+test: deps all sdk-deps
 	@rc=0; $(MAKE) --no-print-directory check-units || rc=1; \
 	$(PYTHON) tests/run.py --build $(B) || rc=1; exit $$rc
 
 check: test
+
+# The official openai SDK the HTTP front end is tested with, pinned by
+# tests/sdk/package-lock.json: npm ci when node_modules is missing or older
+# than the lockfile. Without npm the SDK tests count as skipped; a failed
+# install leaves them to fail, saying so.
+SDK_STAMP := tests/sdk/node_modules/.package-lock.json
+sdk-deps:
+	@if ! command -v npm >/dev/null 2>&1; then \
+	  echo "sdk-deps: npm is not installed; the SDK tests will be skipped"; \
+	elif [ ! -e $(SDK_STAMP) ] || [ tests/sdk/package-lock.json -nt $(SDK_STAMP) ] || \
+	     [ tests/sdk/package.json -nt $(SDK_STAMP) ]; then \
+	  echo "sdk-deps: npm ci in tests/sdk"; \
+	  (cd tests/sdk && npm ci --no-audit --no-fund --loglevel=error) || \
+	    echo "sdk-deps: npm ci failed; the SDK tests will fail"; \
+	fi
 
 # The units as `make install` writes them, checked offline. verify must
 # print nothing (it exits 0 even on unknown keys), and the sandbox must
