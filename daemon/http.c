@@ -259,7 +259,10 @@ static void parse_input(struct http_conn *hc)
             hc->busy = 1;
             hc->msg.keep_alive = 0;
             buf_reset(&hc->in);
-            if (big)
+            if (e == HPE_CB_url && hc->hdr_bytes <= HTTP_MAX_HEAD)
+                http_api_error(hc, 414, "invalid_request_error", "the URL "
+                               "is longer than the limit (8 KiB)");
+            else if (big)
                 http_api_error(hc, 431, "invalid_request_error", "the "
                                "request line or headers are too large "
                                "(limit 64 KiB)");
@@ -303,6 +306,7 @@ static void write_done(uv_write_t *req, int status)
 /* Writes what the socket takes now; the rest goes in one write. */
 static void start_write(struct http_conn *hc)
 {
+    char *data;
     size_t len;
     uv_buf_t b;
     int n;
@@ -315,8 +319,8 @@ static void start_write(struct http_conn *hc)
         buf_consume(&hc->out, (size_t)n);
     if (hc->out.len == 0)
         return;
-    hc->wbuf.base = buf_steal(&hc->out, &len);
-    hc->wbuf.len = len;
+    data = buf_steal(&hc->out, &len);
+    hc->wbuf = uv_buf_init(data, (unsigned)len);
     if (uv_write(&hc->wreq, &hc->h.stream, &hc->wbuf, 1, write_done) < 0) {
         free(hc->wbuf.base);
         hc->wbuf.base = NULL;
