@@ -478,6 +478,21 @@ static int json_content_type(const struct http_conn *hc)
            (ct[16] == '\0' || ct[16] == ';' || ct[16] == ' ');
 }
 
+/* The client's model name goes back in x-litellm-model-group: only when
+ * it is printable ASCII of a sane length, or a CR LF in it would write
+ * the client's own headers into the answer. */
+static int header_safe(const char *v)
+{
+    size_t n = v ? strlen(v) : 0;
+
+    if (n == 0 || n > DEPLOYMENT_MAX_NAME)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)v[i] < 0x20 || (unsigned char)v[i] > 0x7e)
+            return 0;
+    return 1;
+}
+
 static void chat(struct http_conn *hc, struct http_sess *hs)
 {
     json_error_t jerr;
@@ -503,7 +518,7 @@ static void chat(struct http_conn *hc, struct http_sess *hs)
     hs->stream = json_is_true(json_object_get(body, "stream"));
     model = json_string_value(json_object_get(body, "model"));
     snprintf(hs->group, sizeof(hs->group), "%s",
-             model && strlen(model) <= DEPLOYMENT_MAX_NAME ? model : "");
+             header_safe(model) ? model : "");
     request_start_chat(&hs->s, hs->id, body);
 }
 

@@ -676,6 +676,15 @@ def test_429_carries_retry_after_and_errors_have_openai_shape():
                 no_secret_in_headers(r, f)
                 assert 'sk-test-key' not in r.body.decode()
         check_chat(c, 'after the errors')
+        # the model name comes back in a header: a CR LF in it must not
+        # write headers of the client's choosing (regression)
+        for model in ('nope\r\nx-injected: 1', 'nope\nx-injected: 1', 'caf\u00e9'):
+            c.send(request('POST', '/v1/chat/completions', dict(chat_body('x'), model=model)))
+            r = c.response()
+            check_error(r, 404, 'not_found_error')
+            assert 'x-injected' not in r.headers and 'x-litellm-model-group' not in r.headers, r.hlist
+            assert all('\n' not in k + v and '\r' not in k + v for k, v in r.hlist), r.hlist
+        check_chat(c, 'after the odd names')
         c.close()
 
 
