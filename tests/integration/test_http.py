@@ -108,8 +108,10 @@ class Conn:
             hl.append((k.strip().lower(), v.strip()))
         return int(status), reason, hl
 
-    def response(self, method='POST', on_chunk=None):
-        status, reason, hl = self.head()
+    def response(self, method='POST', on_chunk=None, head=None):
+        """The next response; head: its (status, reason, headers) when
+        head() has read them already."""
+        status, reason, hl = head or self.head()
         h = dict(hl)
         chunks = []
         if status == 100 or method == 'HEAD':
@@ -305,8 +307,7 @@ def test_keepalive_pipelining_chunked_and_expect_continue():
         assert r.status == 200 and int(r.headers['content-length']) > 0 and r.body == b'', r.hlist
         check_chat(c, 'after HEAD')
         c.close()
-        # one TCP connection to the fake served them all? no: llmuxd's pool
-        # is its own business; only the client side is asserted here.
+        # each chat request reached the upstream exactly once
         assert len([q for q in f.requests() if q['method'] == 'POST']) == 9
 
 
@@ -826,3 +827,37 @@ def test_socket_activation_of_both_sockets():
                 p.wait()
             log.close()
         shutil.rmtree(t)
+
+
+# ---- shutdown --------------------------------------------------------------------------------
+
+def test_sigterm_lets_an_http_stream_finish_then_closes():
+    with Fake() as f, start(f) as d:
+        f.queue('drip:8')
+        c = Conn(d.port)
+        c.send(request('POST', '/v1/chat/completions', chat_body('x', stream=True)))
+        head = c.head()
+        assert head[0] == 200
+        while b'data: ' not in c.buf:
+            c._more()
+        d.signal(signal.SIGTERM)
+        # the listener goes at once...
+        wait_for(lambda: 'connection refused' if refused(d.port) else None,
+                 what='the http listener to close')
+        # ...the stream in flight finishes, then its connection closes
+        ev = c.response(head=head).events()
+        assert ev[-1] == '[DONE]' and sse_text(ev) == ' '.join('tok%d' % i for i in range(8)), ev
+        assert wait_for(c.closed, what='the connection to close after the drain')
+        assert d.proc.wait(30) == 0
+        assert not f.requests()[-1]['aborted']
+
+
+def refused(port):
+    s = socket.socket()
+    try:
+        s.connect(('127.0.0.1', port))
+        return False
+    except ConnectionRefusedError:
+        return True
+    finally:
+        s.close()
