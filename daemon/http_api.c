@@ -403,11 +403,9 @@ static const char *bearer(const struct http_conn *hc)
 }
 
 /* Fills hs->s.caller. 0, or answers 401/403 and returns < 0. */
-static int authenticate(struct http_conn *hc, struct http_sess *hs)
+static void caller_init(struct http_conn *hc, struct http_sess *hs)
 {
-    const struct config *cfg = hc->srv->cfg;
     struct caller *c = &hs->s.caller;
-    const char *key;
 
     memset(c, 0, sizeof(*c));
     c->frontend = "http";
@@ -416,6 +414,15 @@ static int authenticate(struct http_conn *hc, struct http_sess *hs)
     c->pid = hc->pid;
     c->groups = hc->groups;
     c->ngroups = hc->ngroups;
+}
+
+static int authenticate(struct http_conn *hc, struct http_sess *hs)
+{
+    const struct config *cfg = hc->srv->cfg;
+    struct caller *c = &hs->s.caller;
+    const char *key;
+
+    caller_init(hc, hs);
     if (hc->lst->is_unix) {
         if (!access_peer_allowed(cfg, hc->srv->uid, c)) {
             log_warn("refused http request from pid %d uid %u: not in "
@@ -607,6 +614,12 @@ void http_api_dispatch(struct http_conn *hc)
         return;
     }
     if (path_is(p, n, "/metrics")) {
+        /* Open on TCP, as LiteLLM's is. On a Unix listener the peer
+         * rules cover all but the health probes, as on the msgpack
+         * socket, where a refused peer reads no metrics either. */
+        caller_init(hc, hs);
+        if (hc->lst->is_unix && authenticate(hc, hs) < 0)
+            return;
         if (method_ok(hc, HTTP_GET))
             op(hc, hs, API_METRICS, "metrics");
         return;

@@ -569,6 +569,15 @@ def curl_unix(path, text, as_nobody):
     return int(code), json.loads(body)
 
 
+def curl_unix_get(path, url, as_nobody):
+    cmd = (NOBODY if as_nobody else []) + [
+        'curl', '-sS', '--unix-socket', path, 'http://localhost' + url, '-w', '\n%{http_code}']
+    p = subprocess.run(cmd, capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    body, code = p.stdout.rsplit(b'\n', 1)
+    return int(code), body.decode()
+
+
 def test_unix_socket_listener_uses_peer_credentials():
     if os.geteuid() != 0:
         raise Skip('switching to another uid needs root')
@@ -592,6 +601,15 @@ def test_unix_socket_listener_uses_peer_credentials():
                     assert code == 403 and j['error']['type'] == 'permission_error', j
                     assert 'allow_users' in j['error']['message'], j
                     assert 'refused http request from pid' in d.log() and 'uid 65534' in d.log()
+                # metrics too (regression: /metrics skipped the peer check);
+                # the health probes are open
+                code, text = curl_unix_get(path, '/metrics', True)
+                if nobody_ok:
+                    assert code == 200 and 'llmux_frontend_requests_total{frontend="http"}' in text, text
+                else:
+                    assert code == 403 and json.loads(text)['error']['type'] == 'permission_error', text
+                code, text = curl_unix_get(path, '/health/liveliness', True)
+                assert code == 200 and json.loads(text) == "I'm alive!", text
                 code, j = curl_unix(path, 'root again', False)
                 assert code == 200, j
                 # no master key is asked on a Unix socket
