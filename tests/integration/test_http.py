@@ -306,9 +306,22 @@ def test_keepalive_pipelining_chunked_and_expect_continue():
         r = c.response('HEAD')
         assert r.status == 200 and int(r.headers['content-length']) > 0 and r.body == b'', r.hlist
         check_chat(c, 'after HEAD')
+        # Connection: close is honoured: answered, then closed
+        c.send(request('POST', '/v1/chat/completions', chat_body('last one'), ['Connection: close']))
+        r = c.response()
+        assert r.json()['choices'][0]['message']['content'] == 'last one'
+        assert r.headers['connection'] == 'close', r.hlist
+        assert wait_for(c.closed, what='the connection to close')
+        c.close()
+        # so is HTTP/1.0 without keep-alive
+        c = Conn(d.port)
+        c.send(request('GET', '/v1/models').replace(b'HTTP/1.1', b'HTTP/1.0', 1))
+        r = c.response()
+        assert r.status == 200 and r.headers['connection'] == 'close', r.hlist
+        assert wait_for(c.closed, what='the connection to close')
         c.close()
         # each chat request reached the upstream exactly once
-        assert len([q for q in f.requests() if q['method'] == 'POST']) == 9
+        assert len([q for q in f.requests() if q['method'] == 'POST']) == 10
 
 
 # ---- malformed input ---------------------------------------------------------------------
