@@ -54,8 +54,8 @@ static void on_timeout(uv_timer_t *t)
              (unsigned long long)hc->id);
     hc->msg.keep_alive = 0;
     hc->busy = 1;
-    http_api_error(hc, 408, "timeout_error", "the request was not received in "
-                   "time");
+    http_api_error(hc, 408, "timeout_error", "the request was not "
+                   "received in time");
 }
 
 static void arm(struct http_conn *hc, double secs)

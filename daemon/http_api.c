@@ -402,7 +402,7 @@ static const char *bearer(const struct http_conn *hc)
     return http_header(hc, "api-key");
 }
 
-/* Fills hs->s.caller. 0, or answers 401/403 and returns < 0. */
+/* The caller as the connection knows it (the peer on a Unix socket). */
 static void caller_init(struct http_conn *hc, struct http_sess *hs)
 {
     struct caller *c = &hs->s.caller;
@@ -416,6 +416,7 @@ static void caller_init(struct http_conn *hc, struct http_sess *hs)
     c->ngroups = hc->ngroups;
 }
 
+/* Fills hs->s.caller. 0, or answers 401/403 and returns < 0. */
 static int authenticate(struct http_conn *hc, struct http_sess *hs)
 {
     const struct config *cfg = hc->srv->cfg;
