@@ -45,7 +45,7 @@ PKGS_CLIENT := msgpack
 DEB_BUILD := build-essential pkg-config libuv1-dev libcurl4-openssl-dev libmsgpack-dev \
              libyaml-dev libsystemd-dev libjansson-dev libssl-dev zlib1g-dev \
              libhttp-parser-dev
-DEB_TEST  := python3 python3-msgpack systemd util-linux procps groff-base jq \
+DEB_TEST  := python3 python3-msgpack systemd util-linux procps groff-base jq wrk \
              clang-14 libclang-rt-14-dev valgrind
 DEB_ALL   := $(DEB_BUILD) $(DEB_TEST)
 
@@ -300,6 +300,8 @@ uninstall:
 # system service's. That folder must be ours alone (mode 0700, not a
 # symlink): /tmp is shared, and whoever owns it could swap the socket.
 RUN_SOCKET = $(or $(XDG_RUNTIME_DIR),/tmp/llmux-$(shell id -u))/llmux.sock
+# make run's HTTP front end: loopback only (no master key in etc/llmux.yaml).
+RUN_HTTP  ?= 127.0.0.1:4000
 run: deps all
 	@d=$(patsubst %/,%,$(dir $(RUN_SOCKET))); \
 	if [ -z "$(XDG_RUNTIME_DIR)" ]; then mkdir -m 0700 "$$d" 2>/dev/null; \
@@ -310,8 +312,10 @@ run: deps all
 	try="$(LLMUX)"; [ -z "$(XDG_RUNTIME_DIR)" ] && [ -S /run/llmux/llmux.sock ] && \
 	  try="$(LLMUX) -S $(RUN_SOCKET)"; \
 	echo "llmuxd: listening on $(RUN_SOCKET) (etc/llmux.yaml; Ctrl-C stops it);" \
-	  "try: $$try chat -m mock/echo hi"
-	exec $(LLMUXD) -c etc/llmux.yaml -s $(RUN_SOCKET)
+	  "try: $$try chat -m mock/echo hi"; \
+	echo "llmuxd: OpenAI-compatible HTTP on http://$(RUN_HTTP)/v1; try:" \
+	  "OPENAI_BASE_URL=http://$(RUN_HTTP)/v1 with any OpenAI SDK"
+	exec $(LLMUXD) -c etc/llmux.yaml -s $(RUN_SOCKET) --http $(RUN_HTTP)
 
 # The two commands on pristine Debian 12 roots that it bootstraps (and
 # caches under /var/tmp); needs root and the Debian mirror; not in `make
@@ -380,6 +384,7 @@ $(B)/llmux-bench: tests/bench/bench.c tests/bench/loadgen.c tests/bench/loadgen.
 
 bench: all $(BENCH_BINS)
 	$(B)/llmux-bench --llmuxd $(LLMUXD) --upstream $(B)/bench-upstream $(BENCH_ARGS)
+	$(PYTHON) tests/bench/http_bench.py --build $(B)
 
 memcheck: deps all
 	$(PYTHON) tests/bench/memcheck.py --build $(B)

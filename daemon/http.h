@@ -106,6 +106,9 @@ void http_stop_listening(struct server *s);
 /* Closes every connection (end of the drain). */
 void http_close_all(struct server *s);
 
+/* Accepts a connection on a listener (http_listen.c arms it). */
+void http_on_connection(uv_stream_t *l, int status);
+
 /* The value of header name (lower case) of the request, or NULL. */
 const char *http_header(const struct http_conn *hc, const char *name);
 

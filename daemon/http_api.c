@@ -103,6 +103,8 @@ static struct http_sess *sess_of(struct session *s)
     return container_of(s, struct http_sess, s);
 }
 
+static int header_safe(const char *v);
+
 /* x-litellm-* headers every answer of a chat request carries. */
 static void litellm_headers(struct http_sess *hs, struct buf *h,
                             const struct session_done *d)
@@ -110,7 +112,11 @@ static void litellm_headers(struct http_sess *hs, struct buf *h,
     uint64_t ms = (uv_hrtime() - hs->t_start) / 1000000;
 
     buf_addf(h, "x-litellm-call-id: %s\r\n", hs->call_id);
-    if (hs->group[0])
+    /* The group that answered (a fallback's, after one); before the end,
+     * the one the client asked for. */
+    if (d && d->group && header_safe(d->group))
+        buf_addf(h, "x-litellm-model-group: %s\r\n", d->group);
+    else if (hs->group[0])
         buf_addf(h, "x-litellm-model-group: %s\r\n", hs->group);
     if (d == NULL)
         return;
