@@ -4,6 +4,8 @@
 #include "container.h"
 #include "config.h"
 #include "conn.h"
+#include "http.h"
+#include "http_api.h"
 #include "log.h"
 #include "session.h"
 #include "sd.h"
@@ -108,6 +110,7 @@ static void close_handles(struct server *s)
 {
     for (struct conn *c = s->conns; c; c = c->next)
         conn_close(c);
+    http_close_all(s);
     uv_timer_stop(&s->drain_timer);
     uv_close((uv_handle_t *)&s->drain_timer, NULL);
     uv_timer_stop(&s->accept_retry);
@@ -136,6 +139,8 @@ static void drain_expired(uv_timer_t *t)
     for (struct conn *c = s->conns; c; c = c->next)
         session_cancel_all(&c->sess, LLMUX_EUNAVAIL, "llmuxd is shutting "
                            "down and the grace period is over");
+    http_api_cancel_all(s, LLMUX_EUNAVAIL, "llmuxd is shutting down and "
+                        "the grace period is over");
     finish_stop(s);
 }
 
@@ -153,6 +158,7 @@ void server_stop(struct server *s)
         if (!s->inherited && s->socket_path)
             (void)unlink(s->socket_path);
     }
+    http_stop_listening(s);
     if (s->stats.inflight == 0) {
         finish_stop(s);
         return;

@@ -20,6 +20,8 @@
 
 struct config;
 struct conn;
+struct http_conn;
+struct http_listener;
 
 struct server_stats {
     uint64_t requests;          /* chat requests started */
@@ -44,6 +46,9 @@ struct server {
     uv_signal_t         sigterm, sigint, sighup;
     uv_timer_t          drain_timer;
     struct conn        *conns;        /* doubly linked, owned */
+    struct http_listener *http[8];    /* owned: the HTTP front end's */
+    size_t              nhttp;
+    struct http_conn   *hconns;       /* doubly linked, owned (http.c) */
     int                 stopping;
     uint64_t            started_ns;
     uint64_t            seq;          /* unique numbers for ids */

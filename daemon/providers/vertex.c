@@ -3,8 +3,9 @@
  * ?alt=sse) and Anthropic models on .../publishers/anthropic/models/M
  * :rawPredict (:streamRawPredict), each with its own translation
  * (gemini.c, anthropic.c), an OAuth2 access token (gauth.h) as the
- * Bearer. Owns: the deployment's Vertex settings, typed at load, and the
- * URL. Which publisher serves a model is read off its name (claude-*). */
+ * Bearer (PROV_AUTH_TOKEN). Owns: the deployment's Vertex settings,
+ * typed at load, and the two tables, one per publisher, whose data the
+ * generic builder reads; the deployment is bound to one at load. */
 #include "vertex.h"
 #include "common.h"
 #include "config.h"
@@ -104,12 +105,23 @@ static int load_key(struct deployment *d, struct vertex_dep *v)
     return (v->error = strdup(full)) ? 0 : -ENOMEM;
 }
 
+/* Which table serves d: the publisher is read off the model's name
+ * (claude-* is Anthropic's). A template has no model yet. */
+static void bind_publisher(struct deployment *d)
+{
+    if (d->prov == NULL || d->upstream_model == NULL)
+        return;
+    d->prov = strncmp(d->upstream_model, "claude", 6) == 0 ?
+              &provider_vertex_anthropic : &provider_vertex;
+}
+
 int vertex_bind(struct deployment *d, const struct deployment *tmpl,
                 char *err, size_t errlen)
 {
     struct vertex_dep *v;
     int r;
 
+    bind_publisher(d);
     if (d->vertex)
         return 0;
     if (tmpl && tmpl->vertex) {
@@ -149,92 +161,71 @@ int vertex_bind(struct deployment *d, const struct deployment *tmpl,
 
 /* ---- requests ------------------------------------------------------------ */
 
-static int is_claude(const struct deployment *d)
-{
-    return strncmp(d->upstream_model, "claude", 6) == 0;
-}
-
-int vertex_url(const struct pcall *pc, struct buf *url)
+/* The host of the location (the global endpoint has no region in it),
+ * or api_base, then the project and location: the publisher's path
+ * (the tables below) follows. */
+static int vertex_base(struct pcall *pc, struct buf *out)
 {
     const struct deployment *d = pc->dep;
     const struct vertex_dep *v = d->vertex;
-    const char *m = d->upstream_model, *method;
-    int r, global = strcmp(v->location, "global") == 0;
+    int r;
 
-    /* Regions have their own host; the global endpoint has none. */
     if (d->api_base)
-        r = buf_adds(url, d->api_base);
-    else if (global)
-        r = buf_adds(url, "https://aiplatform.googleapis.com");
+        r = buf_adds(out, d->api_base);
+    else if (strcmp(v->location, "global") == 0)
+        r = buf_adds(out, "https://aiplatform.googleapis.com");
     else
-        r = buf_addf(url, "https://%s-aiplatform.googleapis.com",
+        r = buf_addf(out, "https://%s-aiplatform.googleapis.com",
                      v->location);
     if (r == 0)
-        r = buf_addf(url, "/v1/projects/%s/locations/%s/publishers/%s/"
-                     "models/", v->project, v->location,
-                     is_claude(d) ? "anthropic" : "google");
-    for (; r == 0 && *m; m++) {
-        unsigned char c = (unsigned char)*m;
+        r = buf_addf(out, "/v1/projects/%s/locations/%s", v->project,
+                     v->location);
+    return r < 0 ? pcall_oom(pc) : 0;
+}
 
-        if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' ||
-            c == '@')
-            r = buf_add(url, m, 1);
-        else
-            r = buf_addf(url, "%%%02X", c);
-    }
-    if (is_claude(d))
-        method = pc->stream ? ":streamRawPredict" : ":rawPredict";
-    else
-        method = pc->stream ? ":streamGenerateContent?alt=sse" :
-                 ":generateContent";
-    return r == 0 ? buf_adds(url, method) : r;
+/* Credentials that cannot give a token fail every call as EAUTH, before
+ * anything is built (request.c asks gauth only for a usable key). */
+static int creds_usable(struct pcall *pc)
+{
+    const struct vertex_dep *v = pc->dep->vertex;
+
+    return v->error ? pcall_fail(pc, LLMUX_EAUTH, 0, "%s", v->error) : 0;
+}
+
+static int gemini_on_vertex(struct pcall *pc, struct buf *out)
+{
+    json_t *body;
+    int r;
+
+    if ((r = creds_usable(pc)) < 0 || (r = gemini_body_json(pc, &body)) < 0)
+        return r;
+    return common_put_json(pc, body, out);
 }
 
 /* Anthropic's Messages body, as Vertex AI wants it: the model is in the
  * URL and the API version in the body. */
-static int claude_body(struct pcall *pc, json_t **ret)
+static int claude_on_vertex(struct pcall *pc, struct buf *out)
 {
-    int r = anthropic_body(pc, ret);
-
-    if (r < 0)
-        return r;
-    json_object_del(*ret, "model");
-    if (json_object_set_new(*ret, "anthropic_version",
-                            json_string(VERTEX_ANTHROPIC_VERSION)) < 0) {
-        json_decref(*ret);
-        *ret = NULL;
-        return pcall_oom(pc);
-    }
-    return 0;
-}
-
-static int vertex_build(struct pcall *pc, struct http_req *out)
-{
-    const struct deployment *d = pc->dep;
-    const struct vertex_dep *v = d->vertex;
     json_t *body;
     int r;
 
-    if (v->error)
-        return pcall_fail(pc, LLMUX_EAUTH, 0, "%s", v->error);
-    if (pc->bearer == NULL)
-        return pcall_fail(pc, LLMUX_EINTERNAL, 0, "vertex_ai: no access "
-                          "token for this call");
-    r = is_claude(d) ? claude_body(pc, &body) : gemini_body(pc, &body);
-    if (r < 0 || (r = common_post_json(pc, body, out)) < 0)
+    if ((r = creds_usable(pc)) < 0 ||
+        (r = anthropic_body_json(pc, &body)) < 0)
         return r;
-    r = vertex_url(pc, &out->url);
-    if (r == 0 && pc->stream && is_claude(d))
-        r = http_header_add(out, "Accept: text/event-stream");
-    if (r == 0)
-        r = http_header_secret(out, "Authorization: Bearer ", pc->bearer);
-    return r < 0 ? pcall_oom(pc) : 0;
+    json_object_del(body, "model");
+    if (json_object_set_new(body, "anthropic_version",
+                            json_string(VERTEX_ANTHROPIC_VERSION)) < 0) {
+        json_decref(body);
+        return pcall_oom(pc);
+    }
+    return common_put_json(pc, body, out);
 }
 
 /* The answers are the publisher's own: its dialect reads them. */
 static const struct provider *publisher(const struct pcall *pc)
 {
-    return is_claude(pc->dep) ? &provider_anthropic : &provider_gemini;
+    return pc->prov == &provider_vertex_anthropic ? &provider_anthropic :
+                                                    &provider_gemini;
 }
 
 static int vertex_parse(struct pcall *pc, const struct http_resp *r,
@@ -263,12 +254,44 @@ static int vertex_map_error(struct pcall *pc, const struct http_resp *r)
     return publisher(pc)->map_error(pc, r);
 }
 
+/* Gemini models (publishers/google): the registry's vertex_ai. */
 const struct provider provider_vertex = {
-    .name        = "vertex_ai",
-    .build       = vertex_build,
-    .parse       = vertex_parse,
-    .stream_feed = vertex_stream_feed,
-    .stream_end  = vertex_stream_end,
-    .stream_free = vertex_stream_free,
-    .map_error   = vertex_map_error,
+    .name         = "vertex_ai",
+    .path         = "/publishers/google/models/{model}:generateContent",
+    .stream_path  = "/publishers/google/models/{model}"
+                    ":streamGenerateContent?alt=sse",
+    .model_keep   = "@",
+    .auth         = PROV_AUTH_TOKEN,
+    .key          = PROV_KEY_NEVER,
+    .framing      = PROV_FRAMING_SSE,
+    .content_type = "application/json",
+    .build_body   = gemini_on_vertex,
+    .base_url     = vertex_base,
+    .parse        = vertex_parse,
+    .stream_feed  = vertex_stream_feed,
+    .stream_end   = vertex_stream_end,
+    .stream_free  = vertex_stream_free,
+    .map_error    = vertex_map_error,
+};
+
+/* Anthropic models (publishers/anthropic; vertex_bind picks this table
+ * for claude-* models). */
+const struct provider provider_vertex_anthropic = {
+    .name          = "vertex_ai",
+    .path          = "/publishers/anthropic/models/{model}:rawPredict",
+    .stream_path   = "/publishers/anthropic/models/{model}"
+                     ":streamRawPredict",
+    .model_keep    = "@",
+    .auth          = PROV_AUTH_TOKEN,
+    .key           = PROV_KEY_NEVER,
+    .framing       = PROV_FRAMING_SSE,
+    .content_type  = "application/json",
+    .stream_accept = "text/event-stream",
+    .build_body    = claude_on_vertex,
+    .base_url      = vertex_base,
+    .parse         = vertex_parse,
+    .stream_feed   = vertex_stream_feed,
+    .stream_end    = vertex_stream_end,
+    .stream_free   = vertex_stream_free,
+    .map_error     = vertex_map_error,
 };

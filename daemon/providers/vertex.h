@@ -35,12 +35,14 @@ int vertex_bind(struct deployment *d, const struct deployment *tmpl,
 /* Accepts NULL; returns NULL. */
 struct vertex_dep *vertex_dep_free(struct vertex_dep *v);
 
-/* The upstream URL of one call, into url (tests see it too). */
-int vertex_url(const struct pcall *pc, struct buf *url);
+/* provider_vertex (provider.h) serves Gemini models; this table the
+ * Anthropic ones. vertex_bind binds a deployment to the one its model
+ * needs. */
+extern const struct provider provider_vertex_anthropic;
 
-/* The request bodies of the two translations Vertex AI serves (*ret a new
- * reference; 0, or < 0 with pc->err set). */
-int gemini_body(struct pcall *pc, json_t **ret);
-int anthropic_body(struct pcall *pc, json_t **ret);
+/* The request bodies of the two translations Vertex AI serves, as trees
+ * (*ret a new reference; 0, or < 0 with pc->err set). */
+int gemini_body_json(struct pcall *pc, json_t **ret);
+int anthropic_body_json(struct pcall *pc, json_t **ret);
 
 #endif

@@ -56,13 +56,13 @@ static const struct ah_target gemini_global = {
     .setup = setup_global, .teardown = teardown,
 };
 static const struct ah_target claude = {
-    .prov = &provider_vertex, .preset = "vertex_ai",
+    .prov = &provider_vertex_anthropic, .preset = "vertex_ai",
     .model = "claude-sonnet-4-5@20250929", .headers = headers,
     .stream_headers = claude_stream_headers,
     .setup = setup_regional, .teardown = teardown,
 };
 static const struct ah_target claude_broken = {
-    .prov = &provider_vertex, .preset = "vertex_ai",
+    .prov = &provider_vertex_anthropic, .preset = "vertex_ai",
     .model = "claude-sonnet-4-5", .headers = headers,
     .setup = setup_broken, .teardown = teardown,
 };
@@ -155,5 +155,18 @@ TEST(vertex_unusable_credentials_are_eauth)
 
     ASSERT(ah_init(&f, &claude_broken, "{" HI "}", 0));
     ASSERT(ah_build_fails(&f, LLMUX_EAUTH, "/nope.json"));
+    ah_free(&f);
+}
+
+TEST(vertex_without_a_token_builds_nothing)
+{
+    /* PROV_AUTH_TOKEN: the builder never sends a call without its
+     * Bearer (nor falls back to an api_key). */
+    struct ah f;
+
+    ASSERT(ah_init(&f, &gemini_eu, "{" HI "}", 0));
+    f.pc.bearer = NULL;
+    f.dep.api_key = secret_new("sk-unused", 9);   /* freed by ah_free */
+    ASSERT(ah_build_fails(&f, LLMUX_EINTERNAL, "no access token"));
     ah_free(&f);
 }
