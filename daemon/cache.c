@@ -448,7 +448,7 @@ static void store(struct request *rq)
     if (c->redis) {
         n = snprintf(head, sizeof(head), "%llu ",
                      (unsigned long long)wall_ms());
-        buf_init(&v, (size_t)-1);
+        buf_init(&v, strlen(text) + sizeof(head));
         if (buf_add(&v, head, (size_t)n) == 0 && buf_adds(&v, text) == 0) {
             cache_redis_set(c->redis, cr->key, v.p, v.len, cr->ttl_ms);
             c->stores++;

@@ -115,6 +115,7 @@ static void close_handles(struct server *s)
     uv_close((uv_handle_t *)&s->sigterm, NULL);
     uv_close((uv_handle_t *)&s->sigint, NULL);
     uv_close((uv_handle_t *)&s->sighup, NULL);
+    cache_free(&s->cache);      /* the Redis connection's handles */
     sd_close(s);
 }
 
@@ -253,7 +254,7 @@ int server_init(struct server *s, uv_loop_t *loop, struct config *cfg,
 
 void server_free(struct server *s)
 {
-    cache_free(&s->cache);      /* its Redis handles close in the run */
+    cache_free(&s->cache);      /* if the loop ended another way */
     upstream_close(&s->up);
     /* Let the close callbacks of curl's sockets and our handles run. */
     uv_run(s->loop, UV_RUN_DEFAULT);
