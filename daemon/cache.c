@@ -50,8 +50,10 @@ int cache_configure(struct cache *c, uv_loop_t *loop,
         cache_redis_free(c->redis);
         c->redis = NULL;
     }
-    if (redis && c->redis == NULL)
+    if (redis && c->redis == NULL) {
+        cache_mem_flush(&c->mem, NULL);   /* no longer read: give it back */
         return cache_redis_new(loop, cs, &c->redis);
+    }
     return 0;
 }
 
@@ -100,16 +102,18 @@ static int replay_chunks(struct request *rq, const json_t *comp,
         json_t *msg = json_deep_copy(json_object_get(ch, "message"));
         json_t *fr = json_object_get(ch, "finish_reason");
         json_t *tc = json_object_get(msg, "tool_calls"), *t;
+        json_t *idx = json_integer((json_int_t)i);
         size_t j;
 
         json_array_foreach(tc, j, t)     /* a delta's calls are indexed */
             json_object_set_new(t, "index", json_integer((json_int_t)j));
         json_array_append_new(json_object_get(c[0], "choices"), json_pack(
-            "{s:O,s:o,s:n}", "index", json_object_get(ch, "index"),
-            "delta", msg ? msg : json_object(), "finish_reason"));
+            "{s:O,s:o,s:n}", "index", idx, "delta",
+            msg ? msg : json_object(), "finish_reason"));
         json_array_append_new(json_object_get(c[1], "choices"), json_pack(
-            "{s:O,s:{},s:O}", "index", json_object_get(ch, "index"),
-            "delta", "finish_reason", fr ? fr : json_null()));
+            "{s:O,s:{},s:O}", "index", idx, "delta", "finish_reason",
+            fr ? fr : json_null()));
+        json_decref(idx);
     }
     if (c[2] && json_object_get(comp, "usage"))
         json_object_set(c[2], "usage", json_object_get(comp, "usage"));
