@@ -415,7 +415,9 @@ def test_redis_down_is_a_miss_and_comes_back():
                 ask(c, 1, 'before')
                 wait_for(lambda: b':1\r\n' in r.cmd('DBSIZE'), what='the entry in Redis')
                 assert done(ask(c, 2, 'before'))['cache_hit'] is True
-                r.stop()
+                r.proc.kill()           # killed, not shut down
+                r.proc.wait()
+                r.log.close()
                 wait_for(lambda: metric(d, 'llmux_cache_backend_up') == 0, what='Redis seen down')
                 # answered, from the upstream, while Redis is down
                 for i in range(3):
