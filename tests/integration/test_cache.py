@@ -301,6 +301,18 @@ def test_cache_stats_and_flush():
         assert r.returncode == 0, r.stderr
         ask(c, 5, 'keep')
         assert upstream_count(f) == 4
+        if os.getuid() != 0:
+            return      # switching to another uid needs root
+        os.chmod(d.dir, 0o755)
+        os.chmod(d.sock, 0o666)
+        p = subprocess.run(NOBODY + [LLMUX, '-S', d.sock, 'cache', 'flush'],
+                           capture_output=True, stdin=subprocess.DEVNULL, timeout=30)
+        assert p.returncode == 5 and b'admin' in p.stderr, p
+        ask(c, 6, 'keep')
+        assert upstream_count(f) == 4, 'a caller who is not an admin flushed the cache'
+        p = subprocess.run(NOBODY + [LLMUX, '-S', d.sock, 'cache', 'stats'],
+                           capture_output=True, stdin=subprocess.DEVNULL, timeout=30)
+        assert p.returncode == 0 and json.loads(p.stdout)['entries'] == 2, p
 
 
 # ---- Redis ------------------------------------------------------------------------
