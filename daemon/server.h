@@ -10,6 +10,7 @@
 #include <sys/types.h>
 #include <uv.h>
 
+#include "cache.h"
 #include "limits-state.h"
 #include "metrics.h"
 #include "router.h"
@@ -59,6 +60,8 @@ struct server {
     struct limits       limits;       /* chat requests in flight, per
                                        * caller and in all (limits.c) */
     struct sd           sd;           /* systemd notifications, watchdog */
+    struct cache        cache;        /* the response cache; kept across
+                                       * reloads (cache.h) */
     struct secret_env   env_keys;     /* key variables moved out of the
                                        * process environment */
     char               *reload_error; /* owned: why the last reload was
