@@ -35,7 +35,7 @@ B        ?= build
 SANFLAGS :=
 endif
 
-PKGS_DAEMON := libuv libcurl msgpack yaml-0.1 jansson libsystemd libcrypto zlib
+PKGS_DAEMON := libuv libcurl msgpack yaml-0.1 jansson libsystemd libcrypto zlib hiredis
 PKGS_CLIENT := msgpack
 
 # Debian packages: build, then what the tests use (the suite runs groff,
@@ -44,9 +44,9 @@ PKGS_CLIENT := msgpack
 # ca-certificates: `make check-fresh` proves it.
 DEB_BUILD := build-essential pkg-config libuv1-dev libcurl4-openssl-dev libmsgpack-dev \
              libyaml-dev libsystemd-dev libjansson-dev libssl-dev zlib1g-dev \
-             libhttp-parser-dev
+             libhttp-parser-dev libhiredis-dev
 DEB_TEST  := python3 python3-msgpack systemd util-linux procps groff-base jq wrk \
-             clang-14 libclang-rt-14-dev valgrind openssl
+             clang-14 libclang-rt-14-dev valgrind redis-server openssl
 DEB_ALL   := $(DEB_BUILD) $(DEB_TEST)
 
 # ---- packages first --------------------------------------------------------

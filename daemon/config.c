@@ -194,6 +194,8 @@ static int read_llmux_settings(struct cload *l, const struct ynode *y)
         else if (strcmp(k->s, "allow_groups") == 0)
             r = read_id_list(l, v, 1, (unsigned **)&c->allow_gids,
                              &c->nallow_gids);
+        else if (strcmp(k->s, "cache_per_caller") == 0)
+            r = cload_bool(l, v, "cache_per_caller", &c->cache.per_caller);
         else if (strcmp(k->s, "admin_group") == 0) {
             unsigned *g = NULL;
             size_t n = 0;
@@ -232,6 +234,8 @@ static int read_litellm_settings(struct cload *l, const struct ynode *y)
             r = cload_secs(l, v, "request_timeout", &c->request_timeout);
         else if (strcmp(k->s, "timeout") != 0 &&
                  routercfg_read_key(l, k, v, &r))
+            continue;
+        else if (cachecfg_read_key(l, k, v, &r))
             continue;
         else
             cload_warn(l, k, "ignored: litellm_settings.%s is not supported by "
@@ -383,6 +387,7 @@ static struct config *config_new(const char *path)
     for (size_t i = 0; i < ECLASS_COUNT; i++)
         c->router.retry_policy[i] = c->router.allowed_fails_policy[i] = -1;
     c->admin_gid = (gid_t)-1;
+    cachecfg_init(&c->cache);
     c->path = strdup(path);
     if (c->path == NULL) {
         free(c->refs);
@@ -450,6 +455,7 @@ void config_unref(const struct config *cc)
         deployment_destroy(c->wild[i]);
     free(c->wild);
     routercfg_free(&c->router);
+    cachecfg_free(&c->cache);
     env_free(&c->env);
     for (size_t i = 0; i < c->nwarnings; i++)
         free(c->warnings[i]);

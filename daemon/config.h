@@ -12,6 +12,7 @@
 #ifndef LLMUX_CONFIG_H
 #define LLMUX_CONFIG_H
 
+#include "cachecfg.h"
 #include "deployment.h"
 #include "routercfg.h"
 
@@ -68,6 +69,7 @@ struct config {
     int                  drop_params;
     double               request_timeout;
     struct router_settings router;
+    struct cache_settings cache;       /* cache, cache_params */
     /* Collected while loading: "file:line: …" lines, logged by the
      * caller. Owned. */
     char               **warnings;

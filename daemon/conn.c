@@ -3,6 +3,7 @@
  * and close (see conn.h). */
 #include "conn.h"
 #include "access.h"
+#include "cache.h"
 #include "container.h"
 #include "config.h"
 #include "hub.h"
@@ -274,7 +275,8 @@ static int ev_done(struct session *s, uint64_t id,
     if (d->model == NULL) {
         proto_enc_begin(e, PROTO_DONE, id, 0);    /* an op's */
     } else {
-        proto_enc_begin(e, PROTO_DONE, id, 7 + (uint32_t)has_usage);
+        proto_enc_begin(e, PROTO_DONE, id, 7 + (uint32_t)has_usage +
+                        2 * (uint32_t)(d->cache_hit != 0));
         if (has_usage) {
             proto_pack_str(&e->pk, "usage");
             hub_pack(&e->pk, d->usage);
@@ -287,6 +289,12 @@ static int ev_done(struct session *s, uint64_t id,
         proto_pack_kv_uint(&e->pk, "chunks", d->chunks);
         proto_pack_str(&e->pk, "timing");
         pack_timing(&e->pk, &d->timing);
+        if (d->cache_hit) {
+            proto_pack_str(&e->pk, "cache_hit");
+            msgpack_pack_true(&e->pk);
+            proto_pack_str(&e->pk, "cost");
+            msgpack_pack_double(&e->pk, 0.0);
+        }
     }
     if (proto_enc_end(e) < 0) {
         /* Not a done the client could read: the held completion goes
@@ -428,6 +436,17 @@ static void handle_request(struct conn *c, const struct proto_frame *f)
             return;
         }
         request_start_chat(&c->sess, f->id, j);
+        return;
+    }
+    if (oplen == 5 && memcmp(op, "cache", 5) == 0) {
+        j = NULL;
+        if (body && body->type == MSGPACK_OBJECT_MAP &&
+            (r = hub_from_msgpack_checked(body, &j, msg, sizeof(msg))) < 0) {
+            conn_send_error(c, f->id, r, msg);
+            return;
+        }
+        cache_op(&c->sess, f->id, j);
+        json_decref(j);
         return;
     }
     ops_handle(&c->sess, f->id, op, oplen);

@@ -264,6 +264,8 @@ static int ev_done(struct session *s, uint64_t id,
         litellm_headers(hs, &h, d);
     if (d && d->cost > 0)
         buf_addf(&h, "x-litellm-response-cost: %.10g\r\n", d->cost);
+    if (d && d->cache_key && header_safe(d->cache_key))
+        buf_addf(&h, "x-litellm-cache-key: %s\r\n", d->cache_key);
     metrics = hs->kind == API_METRICS;
     held = hs->held;
     held_len = hs->held_len;

@@ -6,6 +6,7 @@
  * after the first chunk nothing is retried silently. What comes out goes
  * to the session as events (session.h); this file never builds a frame. */
 #include "request.h"
+#include "cache.h"
 #include "resolve.h"
 #include "config.h"
 #include "container.h"
@@ -209,6 +210,8 @@ static void request_finish(struct request *rq, json_t *completion)
     const struct deployment *d = rq->dep;
     struct session_done dn;
 
+    if (rq->cache && completion)
+        cache_note_completion(rq, completion);
     if (s) {
         if (completion && s->ops->completion(s, rq->id, completion) < 0) {
             request_fail(rq, LLMUX_EUNAVAIL, 0, "the upstream answer is "
@@ -224,7 +227,8 @@ static void request_finish(struct request *rq, json_t *completion)
             .upstream_headers = rq->xfer.ratelimit.len ?
                                 rq->xfer.ratelimit.p : NULL,
             .attempts = rq->attempts, .fallbacks = rq->fallbacks,
-            .chunks = rq->chunks };
+            .chunks = rq->chunks,
+            .cache_key = rq->cache ? rq->cache->key : NULL };
         timing(rq, &dn.timing);
         if (s->ops->done(s, rq->id, &dn) < 0) {
             request_fail(rq, LLMUX_EINTERNAL, 0, "the end of the answer "
@@ -233,8 +237,13 @@ static void request_finish(struct request *rq, json_t *completion)
             return;
         }
     }
+    request_end(rq, "ok");
+}
+
+void request_end(struct request *rq, const char *outcome)
+{
     rq->ended = 1;
-    rq->outcome = "ok";
+    rq->outcome = outcome;
     request_free(rq);
 }
 
@@ -294,6 +303,8 @@ static int emit_chunk(void *ud, json_t *chunk)
         rq->chunk_created = json_integer_value(json_object_get(chunk,
                                                                "created"));
     }
+    if (rq->cache)
+        cache_note_chunk(rq, chunk);
     r = rq->sess->ops->chunk(rq->sess, rq->id, chunk);
     json_decref(chunk);
     return chunk_sent(rq, r);
@@ -318,6 +329,8 @@ static int emit_chunk_json(void *ud, const char *json, size_t len)
                               pcall_name(&rq->pc));
         return emit_chunk(rq, chunk);
     }
+    if (rq->cache)
+        cache_note_chunk_json(rq, json, len);
     err[0] = '\0';
     r = rq->sess->ops->chunk_json(rq->sess, rq->id, json, len, err,
                                   sizeof(err));

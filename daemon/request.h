@@ -22,6 +22,7 @@
 #include "session.h"
 #include "xfer.h"
 
+struct cache_req;
 struct config;
 struct deployment;
 
@@ -40,6 +41,13 @@ struct request {
     char                  outcome_buf[48];
     int                   ended;        /* terminal event sent */
     int                   limited;      /* limits.c counts it */
+    struct cache_req     *cache;        /* owned by cache.c; NULL: the
+                                         * request is not cached */
+    /* Answered from the cache: limits and spend must charge it no tokens
+     * and no money (rpm still counts it); pc.usage stays NULL. */
+    int                   cache_hit;
+    const char           *cache_status; /* for the log: "hit", "miss",
+                                         * "skip"; NULL: not cached */
     struct deployment    *dep;          /* a reference (resolve.h): the
                                          * current (else last) attempt's */
     struct pcall          pc;           /* the current attempt */
@@ -88,6 +96,9 @@ struct request {
  * rq->dep (the deployment whose answer caused it) when there is one. */
 void request_fail(struct request *rq, int code, long status,
                   const char *message, double retry_after);
+/* A stage answered rq through the session itself (completion or chunks,
+ * then done): ends it with outcome (static) and frees it. */
+void request_end(struct request *rq, const char *outcome);
 /* The session is going away: abort silently, no events. */
 void request_abort(struct request *rq);
 /* Backpressure from the session. */

@@ -118,6 +118,7 @@ static void close_handles(struct server *s)
     uv_close((uv_handle_t *)&s->sigterm, NULL);
     uv_close((uv_handle_t *)&s->sigint, NULL);
     uv_close((uv_handle_t *)&s->sighup, NULL);
+    cache_free(&s->cache);      /* the Redis connection's handles */
     sd_close(s);
 }
 
@@ -206,6 +207,8 @@ int server_reload(struct server *s, char *err, size_t errlen)
     config_unref(s->cfg);
     s->cfg = cfg;
     router_prune(&s->router, cfg);  /* unchanged deployments keep stats */
+    if (cache_configure(&s->cache, s->loop, cfg) < 0)
+        log_err("reload: out of memory for the cache's Redis connection");
     s->stats.reloads++;
     free(s->reload_error);
     s->reload_error = NULL;
@@ -238,7 +241,8 @@ int server_init(struct server *s, uv_loop_t *loop, struct config *cfg,
     metrics_init(&s->metrics);
     limits_init(&s->limits);
     router_init(&s->router, uv_hrtime() ^ ((uint64_t)getpid() << 32));
-    if ((s->config_path = strdup(config_path)) == NULL)
+    if ((s->config_path = strdup(config_path)) == NULL ||
+        cache_configure(&s->cache, loop, cfg) < 0)
         return -ENOMEM;
     if (upstream_init(&s->up, loop) < 0)
         return LLMUX_EINTERNAL;
@@ -258,6 +262,7 @@ int server_init(struct server *s, uv_loop_t *loop, struct config *cfg,
 void server_free(struct server *s)
 {
     gauth_pool_close(&s->gauth);
+    cache_free(&s->cache);      /* if the loop ended another way */
     upstream_close(&s->up);
     /* Let the close callbacks of curl's sockets and our handles run. */
     uv_run(s->loop, UV_RUN_DEFAULT);

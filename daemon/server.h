@@ -10,6 +10,7 @@
 #include <sys/types.h>
 #include <uv.h>
 
+#include "cache.h"
 #include "limits-state.h"
 #include "gauth.h"
 #include "metrics.h"
@@ -62,6 +63,8 @@ struct server {
     struct sd           sd;           /* systemd notifications, watchdog */
     struct gauth_pool   gauth;        /* Google access tokens, one per
                                        * service account (Vertex AI) */
+    struct cache        cache;        /* the response cache; kept across
+                                       * reloads (cache.h) */
     struct secret_env   env_keys;     /* key variables moved out of the
                                        * process environment */
     char               *reload_error; /* owned: why the last reload was

@@ -48,6 +48,10 @@ struct session_done {
     unsigned               attempts, fallbacks;
     uint64_t               chunks;
     struct session_timing  timing;
+    int                    cache_hit;   /* answered from the cache: cost
+                                         * 0, no upstream */
+    const char            *cache_key;   /* borrowed; NULL: not cached.
+                                         * HTTP's x-litellm-cache-key */
 };
 
 /* The end of a failed request. */

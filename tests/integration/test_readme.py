@@ -189,10 +189,14 @@ def build_tree_env(d, tmp):
 
 def readme_daemon(fake):
     """gpt4o and openai/… go to the fake upstream (gpt4o echoes); no other
-    provider has a key, so anthropic/… fails as the README shows."""
+    provider has a key, so anthropic/… fails as the README shows. The
+    response cache is on for requests that ask (Caching)."""
     cfg = '''model_list:
   - model_name: gpt4o
     litellm_params: {model: openai/echo, api_base: %s/v1, api_key: sk-test-key}
+litellm_settings:
+  cache: true
+  cache_params: {type: local, mode: default_off}
 ''' % fake.url
     port = free_tcp_port()
     d = Daemon(cfg, env={'OPENAI_API_KEY': 'sk-test-key', 'OPENAI_API_BASE': fake.url + '/v1'},
