@@ -5,6 +5,7 @@
 #include "config.h"
 #include "llmux-errno.h"
 #include "secret.h"
+#include "yaml11.h"
 #include "yamltree.h"
 
 #include <errno.h>
@@ -90,6 +91,24 @@ int cload_num(struct cload *l, const struct ynode *y, const char *what,
         if (value_resolve(y->s, &txt, msg, sizeof(msg)) < 0)
             return cload_fail(l, y, "%s: %s", what, msg);
     }
+    if (txt == NULL) {
+        struct y11val yv;
+
+        /* As PyYAML reads it: 20_000, 0x1f, 1.5e+3 (YAML 1.1). */
+        yaml11_resolve(y, &yv);
+        if (yv.type == Y11_INT || yv.type == Y11_FLOAT) {
+            if (yv.d != yv.d || yv.d - yv.d != 0)
+                return cload_fail(l, y, "%s must be a finite number, not "
+                                  "\"%s\"", what, y->s);
+            *ret = yv.d;
+            return 0;
+        }
+        if (yv.type == Y11_BOOL)
+            return cload_fail(l, y, "%s must be a number, not \"%s\" (a "
+                              "boolean in YAML 1.1)", what, y->s);
+    }
+    /* A string: LiteLLM converts "100" and "1e3" (a string to PyYAML)
+     * with Python's float(). */
     errno = 0;
     v = strtod(txt ? txt : y->s, &end);
     r = end == (txt ? txt : y->s) || *end != '\0' || errno || v != v;
@@ -133,15 +152,17 @@ int cload_secs(struct cload *l, const struct ynode *y,
 int cload_bool(struct cload *l, const struct ynode *y, const char *what,
                      int *ret)
 {
-    static const char *const t[] = { "true", "True", "TRUE", "yes", "on" };
-    static const char *const f[] = { "false", "False", "FALSE", "no", "off" };
+    struct y11val v;
     int r;
 
     if ((r = cload_scalar(l, y, what)) < 0)
         return r;
-    for (size_t i = 0; i < 5; i++) {
-        if (strcmp(y->s, t[i]) == 0) { *ret = 1; return 0; }
-        if (strcmp(y->s, f[i]) == 0) { *ret = 0; return 0; }
+    /* The YAML 1.1 booleans (yes/No/ON/off…); a quoted "true" too, as
+     * LiteLLM's settings take strings for booleans. */
+    yaml11_resolve_text(y->s, &v);
+    if (v.type == Y11_BOOL) {
+        *ret = v.b;
+        return 0;
     }
     return cload_fail(l, y, "%s must be true or false, not \"%s\"", what, y->s);
 }
@@ -149,28 +170,26 @@ int cload_bool(struct cload *l, const struct ynode *y, const char *what,
 /* A YAML value as JSON, for params adapters read (numbers stay numbers). */
 json_t *cload_json(const struct ynode *y)
 {
+    struct y11val v;
     json_t *j;
-    char *end;
 
     switch (y->kind) {
     case Y_SCALAR:
-        if (y->plain) {
-            long long i;
-            double d;
-
-            if (ynode_is_null(y))
-                return json_null();
-            if (!strcmp(y->s, "true") || !strcmp(y->s, "True"))
-                return json_true();
-            if (!strcmp(y->s, "false") || !strcmp(y->s, "False"))
-                return json_false();
-            errno = 0;
-            i = strtoll(y->s, &end, 10);
-            if (*y->s && *end == '\0' && !errno)
-                return json_integer(i);
-            d = strtod(y->s, &end);
-            if (*y->s && *end == '\0' && !errno)
-                return json_real(d);
+        yaml11_resolve(y, &v);
+        switch (v.type) {
+        case Y11_NULL:
+            return json_null();
+        case Y11_BOOL:
+            return json_boolean(v.b);
+        case Y11_INT:
+            return json_integer(v.i);
+        case Y11_FLOAT:
+            /* JSON has no inf or nan: those travel as written. */
+            if (v.d == v.d && v.d - v.d == 0)
+                return json_real(v.d);
+            break;
+        case Y11_STR:
+            break;
         }
         return json_string(y->s);
     case Y_SEQ:
