@@ -14,39 +14,88 @@
 #include <stdlib.h>
 #include <string.h>
 
+static void record(struct cload *l, const struct ynode *y, int error,
+                   const char *fmt, va_list ap)
+{
+    char line[1024];
+    struct cmsg *m;
+    size_t off;
+
+    off = (size_t)snprintf(line, sizeof(line), "%s:%d: ", l->file,
+                           y ? y->line : 1);
+    if (off < sizeof(line))
+        vsnprintf(line + off, sizeof(line) - off, fmt, ap);
+    if (error && l->nerrors == 0)
+        snprintf(l->err, l->errlen, "%s", line);   /* if memory runs out */
+    l->nerrors += error;
+    m = realloc(l->msgs, (l->nmsgs + 1) * sizeof(*m));
+    if (m == NULL)
+        return;
+    l->msgs = m;
+    m[l->nmsgs].line = y ? y->line : 1;
+    m[l->nmsgs].error = error;
+    if ((m[l->nmsgs].text = strdup(line)) != NULL)
+        l->nmsgs++;
+}
+
 int cload_fail(struct cload *l, const struct ynode *y, const char *fmt, ...)
 {
-    size_t off;
     va_list ap;
 
-    off = (size_t)snprintf(l->err, l->errlen, "%s:%d: ", l->file,
-                           y ? y->line : 1);
-    if (off < l->errlen) {
-        va_start(ap, fmt);
-        vsnprintf(l->err + off, l->errlen - off, fmt, ap);
-        va_end(ap);
-    }
+    va_start(ap, fmt);
+    record(l, y, 1, fmt, ap);
+    va_end(ap);
     return LLMUX_EBADREQ;
 }
 
 void cload_warn(struct cload *l, const struct ynode *y, const char *fmt, ...)
 {
-    struct config *c = l->c;
-    char line[512], **w;
-    size_t off;
     va_list ap;
 
-    off = (size_t)snprintf(line, sizeof(line), "%s:%d: ", l->file,
-                           y ? y->line : 1);
     va_start(ap, fmt);
-    vsnprintf(line + off, sizeof(line) - off, fmt, ap);
+    record(l, y, 0, fmt, ap);
     va_end(ap);
-    w = realloc(c->warnings, (c->nwarnings + 1) * sizeof(*w));
-    if (w == NULL)
-        return;
-    c->warnings = w;
-    if ((w[c->nwarnings] = strdup(line)) != NULL)
-        c->nwarnings++;
+}
+
+int cload_recorded(int r)
+{
+    return r == LLMUX_EBADREQ;
+}
+
+int cload_missing(struct cload *l, const struct ynode *y, const char *what,
+                  const char *value)
+{
+    const char *name = value + 11, *v = getenv(name);
+    char **m;
+
+    for (size_t i = 0; i < l->nmissing; i++)
+        if (strcmp(l->missing[i], name) == 0)
+            return l->strict ? LLMUX_EBADREQ : 0;
+    if ((m = realloc(l->missing, (l->nmissing + 1) * sizeof(*m))) != NULL) {
+        l->missing = m;
+        if ((m[l->nmissing] = strdup(name)) != NULL)
+            l->nmissing++;
+    }
+    if (l->strict)
+        return cload_fail(l, y, "%s: environment variable %s is %s", what,
+                          name, v ? "set but empty" : "not set");
+    cload_warn(l, y, "%s: environment variable %s is %s (first use; the "
+               "deployments that need it fail until a reload brings it)",
+               what, name, v ? "set but empty" : "not set");
+    return 0;
+}
+
+void cload_free(struct cload *l)
+{
+    for (size_t i = 0; i < l->nmsgs; i++)
+        free(l->msgs[i].text);
+    free(l->msgs);
+    for (size_t i = 0; i < l->nmissing; i++)
+        free(l->missing[i]);
+    free(l->missing);
+    l->msgs = NULL;
+    l->missing = NULL;
+    l->nmsgs = l->nmissing = l->nerrors = 0;
 }
 
 /* ---- scalar readers ---------------------------------------------------- */
@@ -71,8 +120,11 @@ int cload_str(struct cload *l, const struct ynode *y, const char *what,
     *ret = NULL;
     if (ynode_is_null(y))
         return 0;
-    if ((r = value_resolve(y->s, ret, msg, sizeof(msg))) < 0)
-        return cload_fail(l, y, "%s: %s", what, msg);
+    r = value_resolve(y->s, ret, msg, sizeof(msg));
+    if (r == LLMUX_ENOTFOUND && strncmp(y->s, "os.environ/", 11) == 0)
+        return cload_missing(l, y, what, y->s);   /* *ret stays NULL */
+    if (r < 0)
+        return r == -ENOMEM ? r : cload_fail(l, y, "%s: %s", what, msg);
     return 0;
 }
 
@@ -88,8 +140,11 @@ int cload_num(struct cload *l, const struct ynode *y, const char *what,
     if ((r = cload_scalar(l, y, what)) < 0)
         return r;
     if (strncmp(y->s, "os.environ/", 11) == 0) {
-        if (value_resolve(y->s, &txt, msg, sizeof(msg)) < 0)
-            return cload_fail(l, y, "%s: %s", what, msg);
+        r = value_resolve(y->s, &txt, msg, sizeof(msg));
+        if (r == LLMUX_ENOTFOUND)
+            return cload_missing(l, y, what, y->s);  /* *ret unchanged */
+        if (r < 0)
+            return r == -ENOMEM ? r : cload_fail(l, y, "%s: %s", what, msg);
     }
     if (txt == NULL) {
         struct y11val yv;
@@ -222,8 +277,13 @@ int cload_secret(struct cload *l, const struct ynode *v, const char *what,
         return LLMUX_EINTERNAL;
     *slot = secret_free(*slot);
     r = secret_resolve(v->s, slot, msg, sizeof(msg));
-    if (r == LLMUX_ENOTFOUND) {
+    if (r == LLMUX_ENOTFOUND && strncmp(v->s, "os.environ/", 11) == 0) {
         /* The deployment answers EAUTH until a reload brings the key. */
+        if (ret_missing)
+            *ret_missing = 1;
+        return cload_missing(l, v, what, v->s);
+    }
+    if (r == LLMUX_ENOTFOUND) {   /* credential/NAME not there */
         cload_warn(l, v, "%s: %s", what, msg);
         if (ret_missing)
             *ret_missing = 1;

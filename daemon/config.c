@@ -7,6 +7,7 @@
  * fatal, so a valid LiteLLM file always loads. */
 #include "config.h"
 #include "cload.h"
+#include "cwords.h"
 #include "llmux-errno.h"
 #include "presets.h"
 #include "secret.h"
@@ -93,6 +94,12 @@ static int read_level(struct cload *l, const struct ynode *y)
                 "debug, not \"%s\"", y->s);
 }
 
+static const char *const llmux_keys[] = {
+    "socket", "log_level", "log_content", "grace_period",
+    "stream_idle_timeout", "allow_users", "allow_groups", "admin_group",
+    NULL,
+};
+
 static int read_llmux_settings(struct cload *l, const struct ynode *y)
 {
     struct config *c = l->c;
@@ -102,9 +109,12 @@ static int read_llmux_settings(struct cload *l, const struct ynode *y)
         return 0;
     if (y->kind != Y_MAP)
         return cload_fail(l, y, "llmux_settings must be a map");
-    for (size_t i = 0; i + 1 < y->n && r == 0; i += 2) {
+    for (size_t i = 0; i + 1 < y->n; i += 2) {
         const struct ynode *k = y->kids[i], *v = y->kids[i + 1];
 
+        if (r < 0 && !cload_recorded(r))
+            return r;
+        r = 0;
         if (strcmp(k->s, "socket") == 0)
             r = cload_str(l, v, "socket", &c->socket_path);
         else if (strcmp(k->s, "log_level") == 0)
@@ -133,12 +143,19 @@ static int read_llmux_settings(struct cload *l, const struct ynode *y)
                 c->admin_gid = g[0];
             free(g);
         } else
-            cload_warn(l, k, "unknown key \"%s\" in llmux_settings (ignored)",
-                 k->s);
+            cwords_warn(l, k, CSEC_LLMUX, llmux_keys);
     }
     return r;
 }
 
+
+/* Read here or by routercfg_read_key: for did-you-mean. */
+static const char *const litellm_keys[] = {
+    "drop_params", "request_timeout", "num_retries", "fallbacks",
+    "context_window_fallbacks", "content_policy_fallbacks",
+    "default_fallbacks", "allowed_fails", "cooldown_time", "retry_after",
+    "max_fallbacks", "disable_cooldowns", NULL,
+};
 
 static int read_litellm_settings(struct cload *l, const struct ynode *y)
 {
@@ -149,11 +166,12 @@ static int read_litellm_settings(struct cload *l, const struct ynode *y)
         return 0;
     if (y->kind != Y_MAP)
         return cload_fail(l, y, "litellm_settings must be a map");
-    for (size_t i = 0; i + 1 < y->n && r == 0; i += 2) {
+    for (size_t i = 0; i + 1 < y->n; i += 2) {
         const struct ynode *k = y->kids[i], *v = y->kids[i + 1];
 
-        if (k->kind != Y_SCALAR)
-            return cload_fail(l, k, "litellm_settings keys must be names");
+        if (r < 0 && !cload_recorded(r))
+            return r;
+        r = 0;
         if (strcmp(k->s, "drop_params") == 0)
             r = cload_bool(l, v, "drop_params", &c->drop_params);
         else if (strcmp(k->s, "request_timeout") == 0)
@@ -162,10 +180,9 @@ static int read_litellm_settings(struct cload *l, const struct ynode *y)
                  routercfg_read_key(l, k, v, &r))
             continue;
         else
-            cload_warn(l, k, "ignored: litellm_settings.%s is not supported by "
-                 "llmux", k->s);
+            cwords_warn(l, k, CSEC_LITELLM, litellm_keys);
     }
-    return r;
+    return r < 0 && cload_recorded(r) ? 0 : r;
 }
 
 /* environment_variables: set before any os.environ/ lookup, as LiteLLM. */
@@ -179,23 +196,29 @@ static int read_environment(struct cload *l, const struct ynode *y)
         const struct ynode *k = y->kids[i], *v = y->kids[i + 1];
 
         if (v->kind != Y_SCALAR)
-            return cload_fail(l, v, "environment_variables.%s must be a value",
-                        k->s);
-        if (setenv(k->s, v->s, 1) < 0)
-            return cload_fail(l, k, "cannot set %s: %s", k->s, strerror(errno));
+            cload_fail(l, v, "environment_variables.%s must be a value",
+                       k->s);
+        else if (setenv(k->s, ynode_is_null(v) ? "" : v->s, 1) < 0)
+            cload_fail(l, k, "cannot set %s: %s", k->s, strerror(errno));
+        /* A variable set to "" is said "set but empty" where a key uses
+         * it (cload_missing), once. */
     }
     return 0;
 }
 
 static void ignore_section(struct cload *l, const struct ynode *y,
-                           const char *name)
+                           enum csection sec)
 {
     if (y->kind != Y_MAP)
         return;
     for (size_t i = 0; i + 1 < y->n; i += 2)
-        cload_warn(l, y->kids[i], "ignored: %s.%s is not supported by llmux",
-             name, y->kids[i]->s);
+        cwords_warn(l, y->kids[i], sec, NULL);
 }
+
+static const char *const top_keys[] = {
+    "model_list", "llmux_settings", "environment_variables",
+    "litellm_settings", "router_settings", "general_settings", NULL,
+};
 
 /* The environment the config depends on, read once: preset keys and
  * base URLs, and the AWS and Azure variables (config.h). */
@@ -260,16 +283,13 @@ static int load_tree(struct cload *l, const struct ynode *root)
         return cload_fail(l, root, "the configuration must be a map "
                           "(model_list:, litellm_settings:, …)");
     /* Order matters: variables first, then keys, then what uses them. */
-    if ((y = ymap_get(root, "environment_variables")) &&
-        (r = read_environment(l, y)) < 0)
-        return r;
+    if ((y = ymap_get(root, "environment_variables")))
+        read_environment(l, y);
     if ((r = load_env(l->c)) < 0)
         return r;
     for (size_t i = 0; i + 1 < root->n; i += 2) {
         const struct ynode *k = root->kids[i], *v = root->kids[i + 1];
 
-        if (k->kind != Y_SCALAR)
-            return cload_fail(l, k, "top-level keys must be names");
         if (strcmp(k->s, "model_list") == 0)
             r = deployment_read_list(l, v);
         else if (strcmp(k->s, "llmux_settings") == 0)
@@ -279,21 +299,21 @@ static int load_tree(struct cload *l, const struct ynode *root)
                  strcmp(k->s, "router_settings") == 0)
             r = 0;   /* read before or after this loop */
         else if (strcmp(k->s, "general_settings") == 0) {
-            ignore_section(l, v, k->s);
+            ignore_section(l, v, CSEC_GENERAL);
             r = 0;
         } else {
-            cload_warn(l, k, "unknown top-level key \"%s\" (ignored)", k->s);
+            cwords_warn(l, k, CSEC_TOP, top_keys);
             r = 0;
         }
-        if (r < 0)
+        if (r < 0 && !cload_recorded(r))
             return r;
     }
     /* Where both sections set a key, router_settings wins (LiteLLM). */
     if ((y = ymap_get(root, "litellm_settings")) &&
-        (r = read_litellm_settings(l, y)) < 0)
+        (r = read_litellm_settings(l, y)) < 0 && !cload_recorded(r))
         return r;
     if ((y = ymap_get(root, "router_settings")) &&
-        (r = routercfg_read(l, y)) < 0)
+        (r = routercfg_read(l, y)) < 0 && !cload_recorded(r))
         return r;
     return 0;
 }
@@ -328,10 +348,61 @@ static struct config *config_new(const char *path)
     return c;
 }
 
-static int config_load_any(const char *path, const char *text, size_t n,
-                           struct config **ret, char *err, size_t errlen)
+static int by_line(const void *a, const void *b)
 {
-    struct cload l = { .file = path, .err = err, .errlen = errlen };
+    const struct cmsg *x = a, *y = b;
+
+    if (x->line != y->line)
+        return x->line < y->line ? -1 : 1;
+    return x < y ? -1 : x > y;   /* stable: the order found */
+}
+
+/* Every problem, in line order, one a line, into err (errors as they
+ * are, warnings marked); what does not fit is counted at the end. */
+static void report_all(struct cload *l)
+{
+    size_t off = 0, shown = 0;
+
+    for (size_t i = 0; i < l->nmsgs; i++) {
+        const struct cmsg *m = &l->msgs[i];
+        const char *colon = strstr(m->text, ": ");
+        int n, at = colon ? (int)(colon - m->text) + 2 : 0;
+
+        /* Room for the count line after this one. */
+        n = snprintf(NULL, 0, "%s%.*s%s%s", off ? "\n" : "", at, m->text,
+                     m->error ? "" : "warning: ", m->text + at);
+        if (off + (size_t)n + 64 >= l->errlen)
+            break;
+        off += (size_t)snprintf(l->err + off, l->errlen - off, "%s%.*s%s%s",
+                                off ? "\n" : "", at, m->text,
+                                m->error ? "" : "warning: ", m->text + at);
+        shown++;
+    }
+    if (shown < l->nmsgs && off < l->errlen)
+        snprintf(l->err + off, l->errlen - off, "%s… and %zu more",
+                 off ? "\n" : "", l->nmsgs - shown);
+}
+
+/* The warnings, in line order, to the config. */
+static int keep_warnings(struct cload *l)
+{
+    struct config *c = l->c;
+
+    if ((c->warnings = calloc(l->nmsgs + 1, sizeof(*c->warnings))) == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < l->nmsgs; i++) {
+        c->warnings[c->nwarnings++] = l->msgs[i].text;
+        l->msgs[i].text = NULL;
+    }
+    return 0;
+}
+
+static int config_load_any(const char *path, const char *text, size_t n,
+                           unsigned flags, struct config **ret, char *err,
+                           size_t errlen)
+{
+    struct cload l = { .file = path, .err = err, .errlen = errlen,
+                       .strict = !!(flags & CONFIG_STRICT) };
     struct ynode *root;
     int r;
 
@@ -344,6 +415,14 @@ static int config_load_any(const char *path, const char *text, size_t n,
     }
     r = load_tree(&l, root);
     ynode_free(root);
+    qsort(l.msgs, l.nmsgs, sizeof(*l.msgs), by_line);
+    if (r == 0 && l.nerrors > 0)
+        r = LLMUX_EBADREQ;
+    if (r == LLMUX_EBADREQ)
+        report_all(&l);
+    if (r == 0)
+        r = keep_warnings(&l);
+    cload_free(&l);
     if (r < 0) {
         if (r == -ENOMEM)
             snprintf(err, errlen, "%s: out of memory", path);
@@ -357,13 +436,19 @@ static int config_load_any(const char *path, const char *text, size_t n,
 int config_load(const char *path, struct config **ret, char *err,
                 size_t errlen)
 {
-    return config_load_any(path, NULL, 0, ret, err, errlen);
+    return config_load_any(path, NULL, 0, 0, ret, err, errlen);
+}
+
+int config_load_flags(const char *path, unsigned flags, struct config **ret,
+                      char *err, size_t errlen)
+{
+    return config_load_any(path, NULL, 0, flags, ret, err, errlen);
 }
 
 int config_load_text(const char *name, const char *text, size_t n,
                      struct config **ret, char *err, size_t errlen)
 {
-    return config_load_any(name, text, n, ret, err, errlen);
+    return config_load_any(name, text, n, 0, ret, err, errlen);
 }
 
 const struct config *config_ref(const struct config *c)

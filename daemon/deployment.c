@@ -4,6 +4,7 @@
  * load or when the router derives one, never by an adapter per request. */
 #include "deployment.h"
 #include "cload.h"
+#include "cwords.h"
 #include "config.h"
 #include "llmux-errno.h"
 #include "presets.h"
@@ -35,6 +36,10 @@ void deployment_destroy(struct deployment *d)
     free(d->api_version);
     free(d->aws_region);
     free(d->mock_response);
+    free(d->unusable);
+    if (d->own_preset)
+        free((char *)d->own_preset->name);
+    free(d->own_preset);
     free(d->id);
     free(d->key);
     json_decref(d->params);
@@ -231,6 +236,17 @@ static int known_param(const char *k)
     return 0;
 }
 
+/* "api_base needs $NAME", the reason a deployment is unusable. */
+static char *join_what(const char *key, const char *var)
+{
+    size_t n = strlen(key) + strlen(var) + 32;
+    char *p = malloc(n);
+
+    if (p)
+        snprintf(p, n, "%s needs $%s, which was not set at load", key, var);
+    return p;
+}
+
 /* litellm_params -> d. *ret_key_missing is set when api_key names a
  * variable that is not set (already warned about). */
 static int read_params(struct cload *l, struct deployment *d,
@@ -245,11 +261,8 @@ static int read_params(struct cload *l, struct deployment *d,
     for (size_t i = 0; i + 1 < p->n; i += 2) {
         const struct ynode *k = p->kids[i], *v = p->kids[i + 1];
 
-        if (k->kind != Y_SCALAR)
-            return cload_fail(l, k, "litellm_params keys must be names");
         if (!known_param(k->s))
-            cload_warn(l, k, "unknown key \"%s\" in litellm_params (ignored)",
-                 k->s);
+            cwords_warn(l, k, CSEC_PARAMS, known_params);
         if (strcmp(k->s, "model") == 0)
             r = cload_str(l, v, "model", &d->model);
         else if (strcmp(k->s, "api_base") == 0)
@@ -291,8 +304,20 @@ static int read_params(struct cload *l, struct deployment *d,
             r = cload_secret(l, v, k->s, &d->aws_session_token, NULL);
         else
             r = 0;
-        if (r < 0)
+        if (r < 0 && !cload_recorded(r))
             return r;
+        if (r < 0)
+            continue;    /* recorded; the other keys are read too */
+        if ((strcmp(k->s, "model") == 0 || strcmp(k->s, "api_base") == 0) &&
+            v->kind == Y_SCALAR && strncmp(v->s, "os.environ/", 11) == 0 &&
+            !(strcmp(k->s, "model") == 0 ? d->model : d->api_base)) {
+            /* Warned once (cload_missing); no call can use it until a
+             * reload brings the variable. */
+            if (d->unusable == NULL &&
+                (d->unusable = join_what(k->s, v->s + 11)) == NULL)
+                return -ENOMEM;
+            continue;
+        }
         if (param_is_secret(k->s) || strcmp(k->s, "api_base") == 0)
             d->explicit_creds = 1;
         if (!param_is_secret(k->s) && strcmp(k->s, "model") != 0)
@@ -390,6 +415,24 @@ static void read_prices(struct deployment *d)
         d->output_cost = json_number_value(v);
 }
 
+/* A deployment no call can use still shows in `llmux models` and
+ * status under its provider's name: a preset of its own, only named. */
+static int unusable_preset(struct deployment *d, const char *name)
+{
+    if ((d->own_preset = calloc(1, sizeof(*d->own_preset))) == NULL ||
+        (d->own_preset->name = strdup(name)) == NULL)
+        return -ENOMEM;
+    d->own_preset->dialect = "none";
+    d->own_preset->quirks = QUIRK_KEY_OPTIONAL;
+    d->preset = d->own_preset;
+    d->prov = NULL;
+    return 0;
+}
+
+static const char *const entry_keys[] = {
+    "model_name", "litellm_params", "model_info", NULL,
+};
+
 static int read_deployment(struct cload *l, const struct ynode *e,
                            size_t index)
 {
@@ -407,8 +450,7 @@ static int read_deployment(struct cload *l, const struct ynode *e,
 
         if (k && strcmp(k, "model_name") && strcmp(k, "litellm_params") &&
             strcmp(k, "model_info"))
-            cload_warn(l, e->kids[i], "unknown key \"%s\" in model_list entry "
-                 "(ignored)", k);
+            cwords_warn(l, e->kids[i], CSEC_ENTRY, entry_keys);
     }
     mn = ymap_get(e, "model_name");
     lp = ymap_get(e, "litellm_params");
@@ -438,9 +480,11 @@ static int read_deployment(struct cload *l, const struct ynode *e,
     d->owner = c;
     if ((r = read_params(l, d, lp, &key_missing)) < 0)
         return r;
-    if (d->model == NULL)
+    if (d->model == NULL && d->unusable == NULL)
         return cload_fail(l, lp, "litellm_params of \"%s\" has no model",
                     d->model_name);
+    if (d->model == NULL && (d->model = strdup("")) == NULL)
+        return -ENOMEM;
     if ((mi = ymap_get(e, "model_info")) != NULL) {
         d->model_info = cload_json(mi);
         if ((id = ymap_get(mi, "id")) && id->kind == Y_SCALAR &&
@@ -458,6 +502,9 @@ static int read_deployment(struct cload *l, const struct ynode *e,
         return -ENOMEM;
     d->label_group = d->model_name;
     d->label_id = d->id;
+    if (d->unusable && !wild)
+        return unusable_preset(d, "") < 0 ? -ENOMEM :
+               make_key(c->deps, c->ndeps, d, explicit_id);
     if (wild) {
         if ((r = check_template(d, msg, sizeof(msg))) < 0)
             return cload_fail(l, ymap_get(lp, "model"), "%s", msg);
@@ -485,8 +532,9 @@ int deployment_read_list(struct cload *l, const struct ynode *y)
     if (y->kind != Y_SEQ)
         return cload_fail(l, y, "model_list must be a list");
     for (size_t i = 0; i < y->n; i++)
-        if ((r = read_deployment(l, y->kids[i], i)) < 0)
-            return r;
+        if ((r = read_deployment(l, y->kids[i], i)) < 0 &&
+            !cload_recorded(r))
+            return r;     /* recorded problems: on to the next entry */
     return 0;
 }
 

@@ -40,7 +40,12 @@ struct deployment {
     const struct preset   *preset;         /* from the prefix; for a
                                             * template, NULL when its
                                             * provider is a '*' */
-    const struct provider *prov;           /* the wire dialect */
+    const struct provider *prov;           /* the wire dialect; NULL
+                                            * when unusable */
+    struct preset         *own_preset;     /* owned: the preset of a
+                                            * provider llmux lacks (only
+                                            * its name), preset points
+                                            * here */
     char                  *upstream_model; /* "llama3-8b" */
     char                  *api_base;       /* resolved, no trailing '/' */
     struct secret         *api_key;        /* NULL when none */
@@ -55,6 +60,11 @@ struct deployment {
                                             * $AWS_DEFAULT_REGION at load;
                                             * NULL = the adapter's default */
     char                  *mock_response;  /* mock: fixed answer */
+    char                  *unusable;       /* owned: why no call can use
+                                            * it (provider llmux lacks, a
+                                            * variable unset at load), or
+                                            * NULL; its group serves the
+                                            * others (dfilter.c) */
     char                  *id;             /* model_info.id or generated */
     json_t                *params;         /* other litellm_params, minus
                                             * secrets */

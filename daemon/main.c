@@ -25,7 +25,7 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-        "usage: llmuxd [-c CONFIG] [-s SOCKET] [--check] [-v] [-V]\n"
+        "usage: llmuxd [-c CONFIG] [-s SOCKET] [--check [--strict]] [-v] [-V]\n"
         "  -c, --config PATH   configuration (default " DEFAULT_CONFIG ")\n"
         "  -s, --socket PATH   listen here (default: llmux_settings.socket,\n"
         "                      $XDG_RUNTIME_DIR/llmux.sock, /run/llmux/"
@@ -33,7 +33,9 @@ static void usage(FILE *f)
         "                      else /tmp/llmux-UID/llmux.sock); ignored when"
         " systemd\n"
         "                      passes a socket\n"
-        "      --check         load the configuration, report, exit\n"
+        "      --check         load the configuration, report every problem"
+        ", exit\n"
+        "      --strict        with --check: an unset variable is an error\n"
         "  -v, --verbose       log at debug level\n"
         "  -V, --version       print the version\n");
 }
@@ -130,23 +132,25 @@ int main(int argc, char **argv)
         { "config",  required_argument, NULL, 'c' },
         { "socket",  required_argument, NULL, 's' },
         { "check",   no_argument,       NULL, 'C' },
+        { "strict",  no_argument,       NULL, 'S' },
         { "verbose", no_argument,       NULL, 'v' },
         { "version", no_argument,       NULL, 'V' },
         { "help",    no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *config_path = DEFAULT_CONFIG, *socket_path = NULL;
-    char err[1024], sock[512];
+    char err[16384], sock[512];   /* err: every problem of the file */
     struct config *cfg;
     struct server srv;
     uv_loop_t loop;
-    int o, r, check = 0, verbose = 0, fd;
+    int o, r, check = 0, strict = 0, verbose = 0, fd;
 
     while ((o = getopt_long(argc, argv, "c:s:vVh", opts, NULL)) != -1) {
         switch (o) {
         case 'c': config_path = optarg; break;
         case 's': socket_path = optarg; break;
         case 'C': check = 1; break;
+        case 'S': strict = 1; break;
         case 'v': verbose = 1; break;
         case 'V': printf("llmuxd %s\n", LLMUX_DAEMON_VERSION); return 0;
         case 'h': usage(stdout); return 0;
@@ -156,7 +160,8 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     fd = inherited_socket();
     secret_harden_process();
-    if ((r = config_load(config_path, &cfg, err, sizeof(err))) < 0)
+    if ((r = config_load_flags(config_path, check && strict ? CONFIG_STRICT :
+                               0, &cfg, err, sizeof(err))) < 0)
         fail_start(err, r);
     log_init(verbose ? LOG_DEBUG : cfg->log_level, cfg->log_content);
     for (size_t i = 0; i < cfg->nwarnings; i++)

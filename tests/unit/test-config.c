@@ -189,15 +189,18 @@ TEST(config_litellm_file_loads_as_is)
     ASSERT_EQ(rs->allowed_fails_policy[ECLASS_RATE_LIMIT], 10);
     ASSERT_EQ(rs->allowed_fails_policy[ECLASS_AUTH], -1);
     /* What llmux does not do is said once per key, with file:line. */
-    ASSERT(warned(c, "t.yaml:68: ignored: general_settings.master_key is "
-                     "not supported by llmux"));
-    ASSERT(warned(c, "ignored: general_settings.database_url is not "
-                     "supported by llmux"));
-    ASSERT(warned(c, "ignored: router_settings.redis_host is not supported "
-                     "by llmux"));
-    ASSERT(warned(c, "ignored: router_settings.enable_pre_call_checks"));
-    ASSERT(warned(c, "ignored: litellm_settings.set_verbose"));
-    ASSERT(warned(c, "ignored: litellm_settings.success_callback"));
+    ASSERT(warned(c, "t.yaml:68: general_settings.master_key: not "
+                     "supported by llmux — ignored: callers are the local "
+                     "users"));
+    ASSERT(warned(c, "general_settings.database_url: not supported by "
+                     "llmux — not used: llmux keeps keys and spend in its "
+                     "embedded database"));
+    ASSERT(warned(c, "router_settings.redis_host: not supported by llmux"));
+    ASSERT(warned(c, "router_settings.enable_pre_call_checks: not supported"));
+    ASSERT(warned(c, "litellm_settings.set_verbose: not supported"));
+    ASSERT(warned(c, "litellm_settings.success_callback: not supported by "
+                     "llmux — ignored: llmux logs to the journal and "
+                     "answers `llmux metrics` itself (prometheus included)"));
     ASSERT(warned(c, "ignored: routing_strategy_args.ttl"));
     ASSERT_EQ(count_warnings(c, "master_key"), 1);
     /* The secret never lands in a warning. */
@@ -242,7 +245,8 @@ TEST(config_litellm_settings_alone_set_the_router)
     ASSERT_EQ(c->router.ndefault_fallbacks, 1);
     /* litellm_settings has request_timeout, not timeout. */
     ASSERT(c->router.timeout == 0);
-    ASSERT(warned(c, "t.yaml:6: ignored: litellm_settings.timeout"));
+    ASSERT(warned(c, "t.yaml:6: litellm_settings.timeout: not supported by "
+                     "llmux"));
     config_unref(c);
     /* The order of the sections in the file does not matter. */
     c = load("router_settings:\n  num_retries: 1\nlitellm_settings:\n"

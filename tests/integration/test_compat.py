@@ -1,0 +1,139 @@
+"""test_compat.py -- LiteLLM's config.yaml as people really write it
+(issue 13), table-driven: each feature in a small config of its own, with
+the messages `llmuxd --check` must print and, where it applies, the
+request the fake provider must receive."""
+
+import json
+import os
+import subprocess
+
+import yaml
+
+from harness import LLMUXD, Daemon, Fake, user
+
+
+def check(text, env=None, strict=False):
+    """(exit code, [stderr lines]) of llmuxd --check on text."""
+    d = Daemon(text, env=env, start=False)
+    cmd = [LLMUXD, '-c', d.config_path, '--check'] + (['--strict'] if strict else [])
+    p = subprocess.run(cmd, capture_output=True, timeout=20, env=d.env)
+    lines = [l.replace(d.config_path, 'F') for l in p.stderr.decode().splitlines()]
+    return p.returncode, lines
+
+
+def has(lines, want):
+    return any(want in l for l in lines)
+
+
+# ---- every problem in one run, in line order -------------------------------
+
+MANY_ERRORS = '''model_list:
+  - model_name: a
+    litellm_params:
+      model: mock/echo
+      tpm: lots
+  - model_name: b
+    litellm_params:
+      model: mock/echo
+      rpm: [1]
+llmux_settings:
+  log_level: loud
+router_settings:
+  num_retries: -2
+'''
+
+
+def test_every_error_of_a_file_in_one_run_in_line_order():
+    rc, lines = check(MANY_ERRORS)
+    assert rc == 1, lines
+    want = ['F:5: tpm must be a number', 'F:9: rpm must be a single value',
+            'F:11: log_level must be', 'F:13: num_retries']
+    got = [next((i for i, l in enumerate(lines) if w in l), None) for w in want]
+    assert None not in got, (want, lines)
+    assert got == sorted(got), lines
+
+
+KNOWN_KEYS = [
+    # (yaml, expected line)
+    ('files_settings:\n  - custom_llm_provider: azure\n',
+     'F:1: files_settings: not supported by llmux — ignored: llmux serves chat completions only'),
+    ('finetune_settings:\n  - custom_llm_provider: azure\n',
+     'F:1: finetune_settings: not supported by llmux'),
+    ('guardrails:\n  - guardrail_name: g\n', 'F:1: guardrails: not supported by llmux'),
+    ('pass_through_endpoints: []\n', 'F:1: pass_through_endpoints: not supported by llmux'),
+    ('telemetry: false\n', 'F:1: telemetry: not supported by llmux'),
+    ('litellm_settings:\n  callbacks: [prometheus]\n',
+     'F:2: litellm_settings.callbacks: not supported by llmux — ignored: llmux logs to the '
+     'journal and answers `llmux metrics` itself (prometheus included)'),
+    ('litellm_settings:\n  success_callback: [langfuse]\n',
+     'F:2: litellm_settings.success_callback: not supported by llmux'),
+    ('general_settings:\n  database_url: postgres://x\n',
+     'F:2: general_settings.database_url: not supported by llmux — not used: llmux keeps keys '
+     'and spend in its embedded database'),
+    ('router_settings:\n  redis_host: localhost\n',
+     'F:2: router_settings.redis_host: not supported by llmux — not used'),
+    # Not LiteLLM's either: unknown, with a did-you-mean when one is close.
+    ('model_list:\n  - model_nmae: a\n    model_name: a\n    litellm_params: {model: mock/x}\n',
+     'F:2: unknown key "model_nmae" in model_list entry (ignored), LiteLLM does not define it '
+     'either; did you mean "model_name"?'),
+    ('router_settings:\n  num_retires: 2\n',
+     'F:2: unknown key "num_retires" in router_settings (ignored), LiteLLM does not define it '
+     'either; did you mean "num_retries"?'),
+    ('litelm_settings: {}\n', 'F:1: unknown top-level key "litelm_settings" (ignored), LiteLLM '
+     'does not define it either; did you mean "litellm_settings"?'),
+    ('colour: red\n', 'F:1: unknown top-level key "colour" (ignored), LiteLLM does not define '
+     'it either'),
+]
+
+
+def test_litellm_keys_are_known_and_others_unknown():
+    for text, want in KNOWN_KEYS:
+        rc, lines = check(text)
+        assert rc == 0, (text, lines)
+        assert has(lines, want), (text, want, lines)
+        if 'unknown' not in want:
+            assert not has(lines, 'unknown'), (text, lines)
+    rc, lines = check('colour: red\n')
+    assert not has(lines, 'did you mean'), lines
+
+
+MISSING_VARS = '''environment_variables:
+  EMPTY_KEY: ""
+model_list:
+  - model_name: a
+    litellm_params:
+      model: openai/x
+      api_key: os.environ/NO_SUCH_KEY_1
+      api_base: os.environ/NO_SUCH_BASE_1
+  - model_name: b
+    litellm_params:
+      model: os.environ/NO_SUCH_MODEL_1
+      api_key: os.environ/NO_SUCH_KEY_1
+  - model_name: c
+    litellm_params:
+      model: openai/y
+      api_key: os.environ/EMPTY_KEY
+  - model_name: d
+    litellm_params:
+      model: openai/z
+      api_key: os.environ/EMPTY_KEY
+'''
+
+
+def test_missing_variables_once_each_in_every_position():
+    rc, lines = check(MISSING_VARS)
+    assert rc == 0, lines
+    for var, line in (('NO_SUCH_KEY_1', 7), ('NO_SUCH_BASE_1', 8), ('NO_SUCH_MODEL_1', 11)):
+        said = [l for l in lines if var in l]
+        assert len(said) == 1, (var, lines)
+        # A warning: logged at syslog level 4 (the journal's prefix).
+        assert said[0].startswith('<4>F:%d: ' % line) and 'is not set' in said[0], said
+    empty = [l for l in lines if 'EMPTY_KEY' in l]
+    assert len(empty) == 1 and 'F:16: ' in empty[0] and 'set but empty' in empty[0], lines
+    # --strict: the same variables, now errors, and the check fails.
+    rc, lines = check(MISSING_VARS, strict=True)
+    assert rc == 1, lines
+    for var in ('NO_SUCH_KEY_1', 'NO_SUCH_BASE_1', 'NO_SUCH_MODEL_1', 'EMPTY_KEY'):
+        said = [l for l in lines if var in l]
+        assert len(said) == 1 and not said[0].startswith('<4>'), (var, lines)
+        assert 'warning' not in said[0], said
