@@ -5,6 +5,8 @@
 #include "deployment.h"
 #include "cload.h"
 #include "cwords.h"
+#include "dprovider.h"
+#include "modeltab.h"
 #include "config.h"
 #include "llmux-errno.h"
 #include "presets.h"
@@ -121,36 +123,6 @@ static const char *param_str(const json_t *params, const char *k)
 }
 
 /* ---- provider and defaults ---------------------------------------------- */
-
-/* preset, prov and upstream_model from d->model ("prefix/model").
- * Returns 0 or an error with err set (no file:line: callers add it). */
-static int bind_provider(struct deployment *d, char *err, size_t errlen)
-{
-    const char *slash = strchr(d->model, '/');
-
-    if (slash == NULL) {
-        snprintf(err, errlen, "model \"%s\" has no provider prefix (write "
-                 "it as provider/model, e.g. openai/%s)", d->model, d->model);
-        return LLMUX_ENOTFOUND;
-    }
-    d->preset = preset_find(d->model, (size_t)(slash - d->model));
-    if (d->preset == NULL) {
-        snprintf(err, errlen, "unknown provider \"%.*s\" in model \"%s\"",
-                 (int)(slash - d->model), d->model, d->model);
-        return LLMUX_ENOTFOUND;
-    }
-    d->prov = provider_find(d->preset->dialect, strlen(d->preset->dialect));
-    if (d->prov == NULL) {
-        snprintf(err, errlen, "provider \"%s\" (dialect %s) is not "
-                 "available in this llmuxd", d->preset->name,
-                 d->preset->dialect);
-        return LLMUX_ENOTFOUND;
-    }
-    if (d->upstream_model == NULL &&
-        (d->upstream_model = strdup(slash + 1)) == NULL)
-        return -ENOMEM;
-    return 0;
-}
 
 /* What the config does not say, from the preset and the environment as
  * the config read it at load (config.h): base URL, key, and the
@@ -392,8 +364,11 @@ static int check_template(struct deployment *d, char *err, size_t errlen)
     }
     if ((d->preset = preset_find(d->model,
                                  (size_t)(slash - d->model))) == NULL) {
-        snprintf(err, errlen, "unknown provider \"%.*s\" in model \"%s\"",
-                 (int)(slash - d->model), d->model, d->model);
+        snprintf(err, errlen, "unknown provider \"%.*s\" in model \"%s\": %s "
+                 "(the template is not used)", (int)(slash - d->model),
+                 d->model, d->model, modeltab_litellm_provider(d->model,
+                 (unsigned)(slash - d->model)) ? "not supported by llmux" :
+                 "not a provider LiteLLM knows either");
         return LLMUX_ENOTFOUND;
     }
     return 0;
@@ -413,20 +388,6 @@ static void read_prices(struct deployment *d)
         json_is_number(v = json_object_get(d->model_info,
                                            "output_cost_per_token")))
         d->output_cost = json_number_value(v);
-}
-
-/* A deployment no call can use still shows in `llmux models` and
- * status under its provider's name: a preset of its own, only named. */
-static int unusable_preset(struct deployment *d, const char *name)
-{
-    if ((d->own_preset = calloc(1, sizeof(*d->own_preset))) == NULL ||
-        (d->own_preset->name = strdup(name)) == NULL)
-        return -ENOMEM;
-    d->own_preset->dialect = "none";
-    d->own_preset->quirks = QUIRK_KEY_OPTIONAL;
-    d->preset = d->own_preset;
-    d->prov = NULL;
-    return 0;
 }
 
 static const char *const entry_keys[] = {
@@ -502,16 +463,33 @@ static int read_deployment(struct cload *l, const struct ynode *e,
         return -ENOMEM;
     d->label_group = d->model_name;
     d->label_id = d->id;
-    if (d->unusable && !wild)
-        return unusable_preset(d, "") < 0 ? -ENOMEM :
-               make_key(c->deps, c->ndeps, d, explicit_id);
+    if (d->unusable && !wild) {
+        char *why = d->unusable;     /* a variable unset at load */
+
+        d->unusable = NULL;
+        r = dprovider_unusable(d, "unknown", 7, why);
+        free(why);
+        return r < 0 ? r : make_key(c->deps, c->ndeps, d, explicit_id);
+    }
     if (wild) {
-        if ((r = check_template(d, msg, sizeof(msg))) < 0)
+        r = check_template(d, msg, sizeof(msg));
+        if (r == LLMUX_ENOTFOUND) {
+            /* Not fatal: the template matches nothing (resolve.c). */
+            cload_warn(l, ymap_get(lp, "model"), "%s", msg);
+            if ((r = dprovider_unusable(d, "unknown", 7, msg)) < 0)
+                return r;
+        } else if (r < 0)
             return cload_fail(l, ymap_get(lp, "model"), "%s", msg);
         return make_key(c->wild, c->nwild, d, explicit_id);
     }
-    if ((r = bind_provider(d, msg, sizeof(msg))) < 0 ||
-        (r = bind_defaults(c, d, msg, sizeof(msg))) < 0)
+    if ((r = dprovider_bind(c, d, msg, sizeof(msg))) < 0)
+        return r;
+    if (r > 0) {
+        /* Said once, here; the group serves its other deployments. */
+        cload_warn(l, ymap_get(lp, "model"), "%s", msg);
+        return make_key(c->deps, c->ndeps, d, explicit_id);
+    }
+    if ((r = bind_defaults(c, d, msg, sizeof(msg))) < 0)
         return cload_fail(l, ymap_get(lp, "model"), "%s", msg);
     if ((r = make_key(c->deps, c->ndeps, d, explicit_id)) < 0)
         return r;
@@ -540,21 +518,6 @@ int deployment_read_list(struct cload *l, const struct ynode *y)
 
 /* ---- derived deployments ------------------------------------------------ */
 
-/* LiteLLM accepts some bare model names and infers the provider. */
-static const char *infer_prefix(const char *name)
-{
-    static const struct { const char *start, *prefix; } rules[] = {
-        { "gpt-", "openai" }, { "chatgpt-", "openai" }, { "o1", "openai" },
-        { "o3", "openai" }, { "o4", "openai" }, { "claude-", "anthropic" },
-        { "gemini-", "gemini" }, { "command", "cohere" },
-    };
-
-    for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
-        if (strncmp(name, rules[i].start, strlen(rules[i].start)) == 0)
-            return rules[i].prefix;
-    return NULL;
-}
-
 /* The template's settings, every pointer copied; its explicit keys and
  * base only when d goes to the template's own provider (check_template
  * set tmpl->preset; a '*' provider has none and no keys either). */
@@ -573,7 +536,6 @@ static int copy_template(struct deployment *d, const struct deployment *tmpl)
     d->input_cost = tmpl->input_cost;
     d->output_cost = tmpl->output_cost;
     d->line = tmpl->line;
-    d->params = json_incref(tmpl->params);
     d->model_info = json_incref(tmpl->model_info);
     d->mock_response = strdup_or_null(tmpl->mock_response, &oom);
     d->origin = tmpl;
@@ -612,31 +574,32 @@ int deployment_derive(const struct config *c, const struct deployment *tmpl,
                       struct deployment **ret, char *err, size_t errlen)
 {
     struct deployment *d;
-    const char *prefix = NULL;
     int r;
 
     *ret = NULL;
-    if (strchr(model, '/') == NULL && (prefix = infer_prefix(model)) == NULL) {
-        snprintf(err, errlen, "unknown model \"%s\": not in model_list and "
-                 "no provider prefix (e.g. openai/%s, mock/echo)", name,
-                 model);
-        return LLMUX_ENOTFOUND;
-    }
     if ((d = deployment_new()) == NULL)
         return -ENOMEM;
     d->implicit = 1;
     d->refs = 1;
     d->owner = config_ref(c);
     d->model_name = strdup(name);
-    d->model = prefix ? join3(prefix, "/", model) : strdup(model);
+    d->model = strdup(model);
     d->key = join3(tmpl ? tmpl->key : "implicit", "|", name);
     if (!d->model_name || !d->model || !d->key) {
         deployment_unref(d);
         return -ENOMEM;
     }
-    if ((r = bind_provider(d, err, errlen)) < 0) {
+    if (tmpl)
+        d->params = json_incref(tmpl->params);   /* custom_llm_provider */
+    if ((r = dprovider_bind(c, d, err, errlen)) != 0) {
+        /* A name nobody configured: the caller hears why, typed. */
+        if (r > 0 && strchr(model, '/') == NULL &&
+            strstr(err, "LiteLLM would refuse") != NULL)
+            snprintf(err, errlen, "unknown model \"%s\": not in model_list "
+                     "and no provider prefix (e.g. openai/%s, mock/echo)",
+                     name, model);
         deployment_unref(d);
-        return r;
+        return r > 0 ? LLMUX_ENOTFOUND : r;
     }
     if (tmpl) {
         r = copy_template(d, tmpl);

@@ -137,3 +137,107 @@ def test_missing_variables_once_each_in_every_position():
         said = [l for l in lines if var in l]
         assert len(said) == 1 and not said[0].startswith('<4>'), (var, lines)
         assert 'warning' not in said[0], said
+
+
+# ---- models written the way LiteLLM accepts them ---------------------------
+
+def entry(name, model, fake=None, key='sk-test-key', extra=()):
+    lines = ['  - model_name: %s' % name, '    litellm_params:', '      model: %s' % model]
+    if fake is not None:
+        lines += ['      api_base: %s/v1' % fake.url, '      api_key: %s' % key]
+    lines += ['      %s' % x for x in extra]
+    return '\n'.join(lines) + '\n'
+
+
+def body_of(req):
+    return json.loads(req['body'])
+
+
+INFERRED = [
+    # (model as written, extra params, provider llmuxd picks, upstream path, upstream model)
+    ('gpt-3.5-turbo', (), 'openai', '/v1/chat/completions', 'gpt-3.5-turbo'),
+    ('claude-3-5-sonnet-20240620', (), 'anthropic', '/v1/messages', 'claude-3-5-sonnet-20240620'),
+    ('command-r', (), 'cohere_chat', '/v1/v2/chat', 'command-r'),
+    ('my-own-model', ('custom_llm_provider: groq',), 'groq', '/v1/chat/completions', 'my-own-model'),
+    ('openai/gpt-4o', (), 'openai', '/v1/chat/completions', 'gpt-4o'),
+]
+
+
+def test_provider_inferred_as_litellm_does():
+    with Fake() as f:
+        cfg = 'model_list:\n' + ''.join(entry('m%d' % i, m, f, extra=x)
+                                        for i, (m, x, _, _, _) in enumerate(INFERRED))
+        rc, lines = check(cfg)
+        assert rc == 0 and not has(lines, 'not served'), lines
+        with Daemon(cfg) as d:
+            c = d.client()
+            for i, (model, _, prov, path, upstream) in enumerate(INFERRED):
+                f.reset()
+                fr = c.chat(i + 1, {'model': 'm%d' % i, 'messages': user('hello there')})
+                assert fr[-1]['type'] == 'done', (model, fr[-1])
+                assert fr[-1]['provider'] == prov, (model, fr[-1])
+                req = f.requests()[-1]
+                assert req['path'].split('?')[0] == path, (model, req['path'])
+                assert body_of(req)['model'] == upstream, (model, req['body'])
+
+
+UNSERVABLE = '''model_list:
+  - model_name: smart
+    litellm_params:
+      model: sagemaker/jumpstart-llama
+  - model_name: smart
+    litellm_params:
+      model: mock/echo
+  - model_name: old
+    litellm_params:
+      model: text-completion-openai/gpt-3.5-turbo-instruct
+  - model_name: pic
+    litellm_params:
+      model: dall-e-3
+  - model_name: emb
+    litellm_params:
+      model: text-embedding-3-small
+  - model_name: voy
+    litellm_params:
+      model: voyage/voyage-3
+  - model_name: warped
+    litellm_params:
+      model: warp/x
+  - model_name: nameless
+    litellm_params:
+      model: my-private-model
+'''
+
+
+def test_deployments_llmux_cannot_serve_never_refuse_the_file():
+    rc, lines = check(UNSERVABLE)
+    assert rc == 0, lines
+    want = [
+        'F:4: model "sagemaker/jumpstart-llama": provider "sagemaker" is not supported by llmux',
+        'F:10: model "text-completion-openai/gpt-3.5-turbo-instruct": provider '
+        '"text-completion-openai" is not supported by llmux',
+        'F:13: model "dall-e-3" is an image generation model: not supported by llmux',
+        'F:16: model "text-embedding-3-small" is an embedding model: not supported by llmux',
+        'F:19: model "voyage/voyage-3": provider "voyage" is not supported by llmux',
+        'F:22: unknown provider "warp" in model "warp/x": not a provider LiteLLM knows either',
+        'F:25: model "my-private-model" has no provider prefix and LiteLLM\'s model table '
+        'does not name it, so LiteLLM would refuse it too',
+    ]
+    for w in want:
+        assert sum(w in l for l in lines) == 1, (w, lines)   # once each
+    with Daemon(UNSERVABLE) as d:
+        log = d.log()
+        for w in want:      # at start, too, once each
+            assert log.count(w[3:]) == 1, (w, log[-3000:])
+        c = d.client()
+        # The group serves its other deployment, every time.
+        for i in range(5):
+            fr = c.chat(i + 1, {'model': 'smart', 'messages': user('still here')})
+            assert fr[-1]['type'] == 'done' and fr[-1]['provider'] == 'mock', fr[-1]
+        # A group with nothing usable: a typed error naming the provider.
+        for i, (group, prov) in enumerate((('old', 'text-completion-openai'), ('pic', 'openai'),
+                                            ('voy', 'voyage'), ('warped', 'warp'))):
+            fr = c.chat(10 + i, {'model': group, 'messages': user('x')})
+            assert fr[-1]['type'] == 'error', fr[-1]
+            assert fr[-1]['error']['type'] == 'not_found', fr[-1]
+            assert 'provider "%s"' % prov in fr[-1]['error']['message'], fr[-1]

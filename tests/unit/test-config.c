@@ -290,12 +290,6 @@ TEST(config_errors_name_file_and_line)
         { "model_list:\n  - model_name: a\n    litellm_params: {api_key: k}\n",
           "t.yaml:3: litellm_params of \"a\" has no model" },
         { "model_list:\n  - model_name: a\n    litellm_params:\n"
-          "      model: warp/x\n",
-          "t.yaml:4: unknown provider \"warp\" in model \"warp/x\"" },
-        { "model_list:\n  - model_name: \"w/*\"\n    litellm_params:\n"
-          "      model: warp/*\n",
-          "t.yaml:4: unknown provider \"warp\"" },
-        { "model_list:\n  - model_name: a\n    litellm_params:\n"
           "      model: mock/x\n      weight: -2\n",
           "t.yaml:5: weight must be a number >= 0, not \"-2\"" },
         { "model_list:\n  - model_name: a\n    litellm_params:\n"
