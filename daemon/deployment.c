@@ -3,6 +3,7 @@
  * base URL, keys and the settings adapters need, all resolved here, at
  * load or when the router derives one, never by an adapter per request. */
 #include "deployment.h"
+#include "callparams.h"
 #include "cload.h"
 #include "cwords.h"
 #include "dprovider.h"
@@ -46,6 +47,7 @@ void deployment_destroy(struct deployment *d)
     free(d->key);
     json_decref(d->params);
     json_decref(d->model_info);
+    json_decref(d->call_defaults);
     free(d->file);
     free(d);
 }
@@ -134,6 +136,9 @@ static int bind_defaults(const struct config *c, struct deployment *d,
     size_t i = preset_index(d->preset);
     int oom = 0;
 
+    if (d->api_base == NULL && strcmp(d->preset->dialect, "bedrock") == 0)
+        d->api_base = strdup_or_null(param_str(d->params,
+                                     "aws_bedrock_runtime_endpoint"), &oom);
     if (d->api_base == NULL)
         d->api_base = strdup_or_null(i < env->npresets && env->bases[i] ?
                                      env->bases[i] : d->preset->api_base,
@@ -185,10 +190,9 @@ static const char *const known_params[] = {
     "max_retries", "cooldown_time", "region_name", "aws_region_name",
     "aws_access_key_id", "aws_secret_access_key", "aws_session_token",
     "aws_bedrock_runtime_endpoint", "organization", "extra_headers",
-    "max_tokens", "temperature", "top_p", "drop_params", "input_cost_per_token",
-    "output_cost_per_token", "num_retries", "merge_reasoning_content_in_choices",
-    "reasoning_effort", "vertex_project", "vertex_location", "tags",
-    "use_in_pass_through", "seed", "stop", "base_model", NULL,
+    "drop_params", "input_cost_per_token", "output_cost_per_token",
+    "num_retries", "vertex_project", "vertex_location", "tags",
+    "base_model", "custom_llm_provider", NULL,
 };
 
 /* Keys whose values are secrets: never kept in params. */
@@ -202,6 +206,8 @@ static int param_is_secret(const char *k)
 
 static int known_param(const char *k)
 {
+    if (callparams_is(k))
+        return 1;
     for (size_t i = 0; known_params[i]; i++)
         if (strcmp(known_params[i], k) == 0)
             return 1;
@@ -441,6 +447,8 @@ static int read_deployment(struct cload *l, const struct ynode *e,
     d->owner = c;
     if ((r = read_params(l, d, lp, &key_missing)) < 0)
         return r;
+    if ((r = callparams_read(d)) < 0)
+        return r;
     if (d->model == NULL && d->unusable == NULL)
         return cload_fail(l, lp, "litellm_params of \"%s\" has no model",
                     d->model_name);
@@ -537,6 +545,7 @@ static int copy_template(struct deployment *d, const struct deployment *tmpl)
     d->output_cost = tmpl->output_cost;
     d->line = tmpl->line;
     d->model_info = json_incref(tmpl->model_info);
+    d->call_defaults = json_incref(tmpl->call_defaults);
     d->mock_response = strdup_or_null(tmpl->mock_response, &oom);
     d->origin = tmpl;
     d->id = strdup_or_null(tmpl->id, &oom);

@@ -69,6 +69,10 @@ struct deployment {
     json_t                *params;         /* other litellm_params, minus
                                             * secrets */
     json_t                *model_info;     /* model_info map or NULL */
+    json_t                *call_defaults;  /* owned: litellm_params that are
+                                            * call parameters (temperature,
+                                            * stop, extra_body, …), merged
+                                            * into each call (callparams.h) */
     double                 timeout;        /* seconds, 0 = config default */
     double                 stream_timeout; /* seconds to the first chunk */
     /* Router inputs (litellm_params; prices also from model_info). */

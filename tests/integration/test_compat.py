@@ -241,3 +241,83 @@ def test_deployments_llmux_cannot_serve_never_refuse_the_file():
             assert fr[-1]['type'] == 'error', fr[-1]
             assert fr[-1]['error']['type'] == 'not_found', fr[-1]
             assert 'provider "%s"' % prov in fr[-1]['error']['message'], fr[-1]
+
+
+# ---- default call parameters in litellm_params ------------------------------
+
+DEFAULTS = ['temperature: 0.2', 'max_tokens: 77', 'top_p: 0.9', 'stop: ["END"]', 'seed: 42',
+            'response_format: {type: json_object}', 'presence_penalty: 0.1',
+            'extra_body: {top_k: 5, repetition_penalty: 1.1}',
+            'extra_headers: {X-Team: blue, X-Num: 7}', 'organization: org-123',
+            'timeout: 30', 'stream_timeout: 20', 'max_retries: 1']
+
+
+def test_default_call_parameters_reach_the_upstream_request_winning():
+    with Fake() as f:
+        cfg = 'model_list:\n' + entry('m', 'openai/text', f, extra=DEFAULTS)
+        rc, lines = check(cfg)
+        assert rc == 0 and not has(lines, 'unknown') and not has(lines, 'not supported'), lines
+        with Daemon(cfg) as d:
+            c = d.client()
+            for stream in (False, True):
+                f.reset()
+                fr = c.chat(1, {'model': 'm', 'messages': user('hi'), 'temperature': 0.7,
+                                'stream': stream})
+                assert fr[-1]['type'] == 'done', fr[-1]
+                req = f.requests()[-1]
+                b = body_of(req)
+                assert b['temperature'] == 0.7, b          # the request's own wins
+                assert b['max_tokens'] == 77 and b['top_p'] == 0.9 and b['seed'] == 42, b
+                assert b['stop'] == ['END'] and b['response_format'] == {'type': 'json_object'}, b
+                assert b['presence_penalty'] == 0.1, b
+                assert b['top_k'] == 5 and b['repetition_penalty'] == 1.1, b   # extra_body merged
+                for k in ('extra_body', 'extra_headers', 'organization', 'timeout',
+                          'stream_timeout', 'max_retries'):
+                    assert k not in b, (k, b)
+                h = {k.lower(): v for k, v in req['headers'].items()}
+                assert h['x-team'] == 'blue' and h['x-num'] == '7', h
+                assert h['openai-organization'] == 'org-123', h
+            # A request without temperature gets the deployment's.
+            f.reset()
+            fr = c.chat(2, {'model': 'm', 'messages': user('hi')})
+            assert body_of(f.requests()[-1])['temperature'] == 0.2
+
+
+def test_a_default_the_provider_cannot_take_follows_drop_params():
+    with Fake() as f:
+        base = 'model_list:\n' + entry('m', 'anthropic/claude-echo', f,
+                                       extra=['presence_penalty: 0.5', 'max_tokens: 64'])
+        with Daemon(base) as d:
+            fr = d.client().chat(1, {'model': 'm', 'messages': user('hi')})
+            assert fr[-1]['type'] == 'error', fr[-1]
+            assert fr[-1]['error']['type'] == 'bad_request', fr[-1]
+            assert 'presence_penalty' in fr[-1]['error']['message'], fr[-1]
+            assert f.requests() == [], 'sent upstream anyway'
+        with Daemon(base + 'litellm_settings:\n  drop_params: true\n') as d:
+            fr = d.client().chat(1, {'model': 'm', 'messages': user('hi')})
+            assert fr[-1]['type'] == 'done', fr[-1]
+            b = body_of(f.requests()[-1])
+            assert 'presence_penalty' not in b and b['max_tokens'] == 64, b
+
+
+# Plain scalars, as PyYAML (what LiteLLM loads configs with) reads them.
+YAML11 = ['20_000', 'yes', 'No', 'ON', 'off', 'y', '0o17', '017', '0x1F', '0b101', '1e3',
+          '1.5e+3', '1.0e3', '1_000.5', '.5', '1:30', '-0x10', '+12', '~', 'null', '1.', '0',
+          '00', '08', '0.1', '1__0', '190:20:30', 'TRUE', 'tRUE', '"yes"', "'12'", '-1.5']
+
+
+def test_yaml_scalars_reach_the_upstream_as_pyyaml_reads_them():
+    with Fake() as f:
+        body = '{%s}' % ', '.join('v%d: %s' % (i, s) for i, s in enumerate(YAML11))
+        cfg = 'model_list:\n' + entry('m', 'openai/text', f, extra=['extra_body: ' + body])
+        want = yaml.safe_load(cfg)['model_list'][0]['litellm_params']['extra_body']
+        with Daemon(cfg) as d:
+            fr = d.client().chat(1, {'model': 'm', 'messages': user('hi')})
+            assert fr[-1]['type'] == 'done', fr[-1]
+            got = body_of(f.requests()[-1])
+        for i, s in enumerate(YAML11):
+            k = 'v%d' % i
+            if want[k] is None:
+                assert k not in got or got[k] is None, (s, got.get(k))
+                continue
+            assert type(got[k]) is type(want[k]) and got[k] == want[k], (s, got[k], want[k])
