@@ -147,3 +147,35 @@ TEST(config_unservable_deployments_load)
     ASSERT(c->wild[0]->unusable != NULL);
     config_unref(c);
 }
+
+/* The OpenAI-compatible providers of issue 13, with LiteLLM's prefixes
+ * and key variables, and 30 presets or more in all. */
+TEST(presets_litellm_prefixes_and_keys)
+{
+    static const struct { const char *name, *key; } want[] = {
+        { "dashscope", "DASHSCOPE_API_KEY" }, { "ai21", "AI21_API_KEY" },
+        { "nvidia_nim", "NVIDIA_NIM_API_KEY" },
+        { "sambanova", "SAMBANOVA_API_KEY" }, { "novita", "NOVITA_API_KEY" },
+        { "nebius", "NEBIUS_API_KEY" },
+        { "featherless_ai", "FEATHERLESS_AI_API_KEY" },
+        { "huggingface", "HUGGINGFACE_API_KEY" },
+        { "cloudflare", "CLOUDFLARE_API_KEY" }, { "github", "GITHUB_API_KEY" },
+        { "llamafile", "LLAMAFILE_API_KEY" },
+        { "xinference", "XINFERENCE_API_KEY" },
+        { "litellm_proxy", "LITELLM_PROXY_API_KEY" },
+    };
+    size_t n = 0;
+
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        const struct preset *p = preset_find(want[i].name,
+                                             strlen(want[i].name));
+
+        ASSERT(p != NULL);
+        ASSERT_STR_EQ(p->dialect, "openai");
+        ASSERT_STR_EQ(p->key_env, want[i].key);
+        ASSERT(p->api_base || (p->quirks & QUIRK_NEEDS_API_BASE));
+    }
+    while (preset_at(n))
+        n++;
+    ASSERT(n >= 30);
+}
