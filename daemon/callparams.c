@@ -1,6 +1,7 @@
 /* callparams.c -- default call parameters of a deployment (see
  * callparams.h). */
 #include "callparams.h"
+#include "cprovider.h"
 #include "deployment.h"
 #include "presets.h"
 #include "provider.h"
@@ -48,8 +49,11 @@ int callparams_read(struct deployment *d)
 /* Sets k to v in out unless out has it. */
 static int add_missing(json_t *out, const char *k, json_t *v)
 {
-    if (json_object_get(out, k) != NULL)
-        return 0;              /* the request's own value wins */
+    json_t *cur = json_object_get(out, k);
+
+    if (cur != NULL && !json_is_null(cur))
+        return 0;              /* the request's own value wins; a null
+                                * says nothing, as in LiteLLM */
     return json_object_set(out, k, v);
 }
 
@@ -58,7 +62,10 @@ json_t *callparams_merge(const struct deployment *d, json_t *body)
     const char *k;
     json_t *out, *v, *extra;
 
-    if (d->call_defaults == NULL || json_object_size(d->call_defaults) == 0)
+    if ((d->call_defaults == NULL ||
+         json_object_size(d->call_defaults) == 0) &&
+        (d->cprov == NULL || (d->cprov->renames == NULL &&
+                              d->cprov->drop == NULL)))
         return json_incref(body);
     if ((out = json_copy(body)) == NULL)    /* shallow: values shared */
         return NULL;
@@ -73,6 +80,9 @@ json_t *callparams_merge(const struct deployment *d, json_t *body)
     json_object_foreach(extra, k, v)
         if (!provider_is_control_key(k) && add_missing(out, k, v) < 0)
             goto fail;
+    /* A provider by config: its names for the parameters, its drops. */
+    if (d->cprov && cprovider_apply(d->cprov, out) < 0)
+        goto fail;
     return out;
 fail:
     json_decref(out);
@@ -107,5 +117,5 @@ int callparams_headers(const struct deployment *d, struct http_req *h)
         if ((r = http_header_add(h, "%s: %s", k, s)) < 0)
             return r;
     }
-    return 0;
+    return d->cprov ? cprovider_auth(d->cprov, d->api_key, h) : 0;
 }

@@ -7,6 +7,7 @@
  * fatal, so a valid LiteLLM file always loads. */
 #include "config.h"
 #include "cload.h"
+#include "cprovider.h"
 #include "cwords.h"
 #include "llmux-errno.h"
 #include "presets.h"
@@ -97,7 +98,7 @@ static int read_level(struct cload *l, const struct ynode *y)
 static const char *const llmux_keys[] = {
     "socket", "log_level", "log_content", "grace_period",
     "stream_idle_timeout", "allow_users", "allow_groups", "admin_group",
-    NULL,
+    "providers", NULL,
 };
 
 static int read_llmux_settings(struct cload *l, const struct ynode *y)
@@ -115,7 +116,9 @@ static int read_llmux_settings(struct cload *l, const struct ynode *y)
         if (r < 0 && !cload_recorded(r))
             return r;
         r = 0;
-        if (strcmp(k->s, "socket") == 0)
+        if (strcmp(k->s, "providers") == 0)
+            r = 0;      /* read before model_list (load_tree) */
+        else if (strcmp(k->s, "socket") == 0)
             r = cload_str(l, v, "socket", &c->socket_path);
         else if (strcmp(k->s, "log_level") == 0)
             r = read_level(l, v);
@@ -286,6 +289,11 @@ static int load_tree(struct cload *l, const struct ynode *root)
     if ((y = ymap_get(root, "environment_variables")))
         read_environment(l, y);
     if ((r = load_env(l->c)) < 0)
+        return r;
+    /* Providers by config, before the deployments that name them. */
+    if ((y = ymap_get(root, "llmux_settings")) &&
+        (y = ymap_get(y, "providers")) &&
+        (r = cprovider_read(l, y)) < 0 && !cload_recorded(r))
         return r;
     for (size_t i = 0; i + 1 < root->n; i += 2) {
         const struct ynode *k = root->kids[i], *v = root->kids[i + 1];
@@ -471,6 +479,7 @@ void config_unref(const struct config *cc)
         deployment_destroy(c->wild[i]);
     free(c->wild);
     routercfg_free(&c->router);
+    cprovider_free_all(c);
     env_free(&c->env);
     for (size_t i = 0; i < c->nwarnings; i++)
         free(c->warnings[i]);

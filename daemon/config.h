@@ -55,6 +55,9 @@ struct config {
     gid_t               *allow_gids;   /* owned */
     size_t               nallow_gids;
     gid_t                admin_gid;    /* (gid_t)-1: root only */
+    struct cprovider    *providers;    /* owned: llmux_settings.providers
+                                        * (cprovider.h) */
+    size_t               nproviders;
     /* litellm_settings */
     int                  drop_params;
     double               request_timeout;

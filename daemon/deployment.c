@@ -5,6 +5,7 @@
 #include "deployment.h"
 #include "callparams.h"
 #include "cload.h"
+#include "cprovider.h"
 #include "cwords.h"
 #include "dprovider.h"
 #include "modeltab.h"
@@ -156,6 +157,8 @@ static int bind_defaults(const struct config *c, struct deployment *d,
     if (d->api_key == NULL) {
         if (i < env->npresets)
             d->api_key = env->keys[i];
+        else if (d->cprov && d->cprov->auth_header == NULL)
+            d->api_key = d->cprov->key;   /* borrowed from the config */
         d->own_key = 0;
     }
     if (strcmp(d->preset->dialect, "bedrock") == 0) {
@@ -501,7 +504,7 @@ static int read_deployment(struct cload *l, const struct ynode *e,
         return cload_fail(l, ymap_get(lp, "model"), "%s", msg);
     if ((r = make_key(c->deps, c->ndeps, d, explicit_id)) < 0)
         return r;
-    if (d->api_key == NULL && !key_missing &&
+    if (d->api_key == NULL && !key_missing && d->cprov == NULL &&
         !(d->preset->quirks & QUIRK_KEY_OPTIONAL))
         cload_warn(l, lp, "no API key for \"%s\" (%s): set api_key or $%s",
              d->model_name, d->model, d->preset->key_env ?

@@ -18,6 +18,7 @@
 
 struct cload;
 struct config;
+struct cprovider;
 struct preset;
 struct provider;
 struct rstat;
@@ -42,6 +43,9 @@ struct deployment {
                                             * provider is a '*' */
     const struct provider *prov;           /* the wire dialect; NULL
                                             * when unusable */
+    const struct cprovider *cprov;         /* the provider by config it
+                                            * goes to (borrowed from the
+                                            * config), or NULL */
     struct preset         *own_preset;     /* owned: the preset of a
                                             * provider llmux lacks (only
                                             * its name), preset points

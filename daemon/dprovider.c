@@ -2,6 +2,7 @@
  * (see dprovider.h). */
 #include "dprovider.h"
 #include "config.h"
+#include "cprovider.h"
 #include "deployment.h"
 #include "modeltab.h"
 #include "presets.h"
@@ -86,7 +87,6 @@ int dprovider_bind(const struct config *c, struct deployment *d, char *msg,
     size_t plen;
     enum mtype mode;
 
-    (void)c;
     if (custom && *custom) {
         /* LiteLLM keeps the model as written, less a repeated prefix. */
         prefix = custom;
@@ -96,6 +96,8 @@ int dprovider_bind(const struct config *c, struct deployment *d, char *msg,
             memcmp(d->model, custom, plen) == 0)
             model = slash + 1;
     } else if (slash && (preset_find(d->model, (size_t)(slash - d->model)) ||
+                         cprovider_find(c, d->model,
+                                        (size_t)(slash - d->model)) ||
                          modeltab_litellm_provider(d->model,
                              (unsigned)(slash - d->model)))) {
         prefix = d->model;
@@ -120,7 +122,11 @@ int dprovider_bind(const struct config *c, struct deployment *d, char *msg,
                  "openai/%s)", d->model, d->model);
         return cannot(d, "unknown", 7, msg);
     }
-    if ((d->preset = preset_find(prefix, plen)) == NULL) {
+    if ((d->cprov = cprovider_find(c, prefix, plen)) != NULL)
+        d->preset = &d->cprov->p;     /* a provider by config */
+    else
+        d->preset = preset_find(prefix, plen);
+    if (d->preset == NULL) {
         if (modeltab_litellm_provider(prefix, (unsigned)plen))
             snprintf(msg, len, "model \"%s\": provider \"%.*s\" is not "
                      "supported by llmux (not served; the group serves its "

@@ -321,3 +321,76 @@ def test_yaml_scalars_reach_the_upstream_as_pyyaml_reads_them():
                 assert k not in got or got[k] is None, (s, got.get(k))
                 continue
             assert type(got[k]) is type(want[k]) and got[k] == want[k], (s, got[k], want[k])
+
+
+# ---- providers by config ----------------------------------------------------
+
+PROVIDERS_CFG = '''llmux_settings:
+  providers:
+    - name: acme
+      dialect: openai
+      api_base: %(url)s/v1
+      api_key_env: ACME_KEY
+      auth: header:X-Acme-Key
+      param_renames: {max_tokens: max_output_tokens}
+      drop: [seed]
+    - name: beta
+      dialect: anthropic
+      api_base: %(url)s
+      api_key_env: BETA_KEY
+model_list:
+  - model_name: configured
+    litellm_params:
+      model: acme/big-model
+      max_tokens: 99
+'''
+
+
+def test_a_provider_added_by_config_works_like_a_preset():
+    with Fake() as f:
+        cfg = PROVIDERS_CFG % {'url': f.url}
+        env = {'ACME_KEY': 'acme-secret-123', 'BETA_KEY': 'beta-secret-456'}
+        rc, lines = check(cfg, env=env)
+        assert rc == 0 and not has(lines, 'unknown') and not has(lines, 'not supported'), lines
+        with Daemon(cfg, env=env) as d:
+            c = d.client()
+            # A model_list entry, and a bare acme/… name nobody configured.
+            for i, (model, want_max) in enumerate((('configured', 99), ('acme/other', 5))):
+                f.reset()
+                fr = c.chat(i + 1, {'model': model, 'messages': user('hello acme'),
+                                    'seed': 7, 'max_tokens': 5 if want_max == 5 else None})
+                assert fr[-1]['type'] == 'done', fr[-1]
+                assert fr[-1]['provider'] == 'acme', fr[-1]
+                req = f.requests()[-1]
+                assert req['path'] == '/v1/chat/completions', req['path']
+                h = {k.lower(): v for k, v in req['headers'].items()}
+                assert h.get('x-acme-key') == 'acme-secret-123', h
+                assert 'authorization' not in h, h
+                b = body_of(req)
+                assert b['max_output_tokens'] == want_max and 'max_tokens' not in b, b
+                assert 'seed' not in b, b
+            # The anthropic dialect, bearer-less: the dialect's own header.
+            f.reset()
+            fr = c.chat(9, {'model': 'beta/claude-echo', 'messages': user('hello beta')})
+            assert fr[-1]['type'] == 'done' and fr[-1]['provider'] == 'beta', fr[-1]
+            req = f.requests()[-1]
+            assert req['path'] == '/v1/messages', req['path']
+            assert {k.lower(): v for k, v in req['headers'].items()}['x-api-key'] == 'beta-secret-456'
+            assert 'acme-secret' not in d.log() and 'beta-secret' not in d.log()
+
+
+def test_provider_config_problems_are_reported_together():
+    rc, lines = check('''llmux_settings:
+  providers:
+    - name: openai
+      dialect: openai
+    - name: x
+      dialect: smoke-signals
+    - name: y
+      dialect: openai
+      auth: cookie
+''')
+    assert rc == 1, lines
+    assert has(lines, 'F:3: provider "openai" is already defined'), lines
+    assert has(lines, 'F:6: provider "x" needs a dialect llmux speaks'), lines
+    assert has(lines, 'F:9: auth must be bearer or header:NAME, not "cookie"'), lines
