@@ -344,6 +344,7 @@ static struct config *config_new(const char *path)
     c->router.allowed_fails = 3;          /* LiteLLM's defaults */
     c->router.cooldown_time = 5;
     c->router.max_fallbacks = 5;
+    c->router.tag_match_any = 1;          /* LiteLLM's default */
     for (size_t i = 0; i < ECLASS_COUNT; i++)
         c->router.retry_policy[i] = c->router.allowed_fails_policy[i] = -1;
     c->admin_gid = (gid_t)-1;

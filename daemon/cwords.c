@@ -137,10 +137,8 @@ static const struct kword router_words[] = {
     { "ignore_invalid_deployments", "ignored: llmux always loads the "
       "deployments it can serve and reports the others" },
     { "search_tools", W_ENDPT }, { "guardrail_list", W_PY },
-    { "tag_filtering_match_any", NULL }, { "default_litellm_params", NULL },
-    { "default_max_parallel_requests", NULL },
-    { "enable_pre_call_checks", NULL }, { "enable_pre_call_check", NULL },
-    { "enable_tag_filtering", NULL }, { NULL, NULL },
+    { "default_litellm_params", NULL },
+    { "default_max_parallel_requests", NULL }, { NULL, NULL },
 };
 
 static const struct kword entry_words[] = { { NULL, NULL } };

@@ -283,7 +283,8 @@ static const char *const router_keys[] = {
     "stream_timeout", "fallbacks", "context_window_fallbacks",
     "content_policy_fallbacks", "default_fallbacks", "allowed_fails",
     "cooldown_time", "retry_after", "max_fallbacks", "disable_cooldowns",
-    NULL,
+    "enable_pre_call_checks", "enable_tag_filtering",
+    "tag_filtering_match_any", NULL,
 };
 
 int routercfg_read(struct cload *l, const struct ynode *y)
@@ -309,6 +310,13 @@ int routercfg_read(struct cload *l, const struct ynode *y)
             r = read_strategy_args(l, v);
         else if (strcmp(k->s, "model_group_alias") == 0)
             r = read_alias(l, v);
+        else if (strcmp(k->s, "enable_pre_call_checks") == 0 ||
+                 strcmp(k->s, "enable_pre_call_check") == 0)
+            r = cload_bool(l, v, k->s, &rs->pre_call_checks);
+        else if (strcmp(k->s, "enable_tag_filtering") == 0)
+            r = cload_bool(l, v, k->s, &rs->tag_filtering);
+        else if (strcmp(k->s, "tag_filtering_match_any") == 0)
+            r = cload_bool(l, v, k->s, &rs->tag_match_any);
         else if (strcmp(k->s, "retry_policy") == 0)
             r = read_policy(l, v, "retry_policy", "Retries",
                             rs->retry_policy);

@@ -394,3 +394,97 @@ def test_provider_config_problems_are_reported_together():
     assert has(lines, 'F:3: provider "openai" is already defined'), lines
     assert has(lines, 'F:6: provider "x" needs a dialect llmux speaks'), lines
     assert has(lines, 'F:9: auth must be bearer or header:NAME, not "cookie"'), lines
+
+
+# ---- model_info and routing by it -----------------------------------------
+
+def test_pre_call_checks_skip_a_deployment_the_request_does_not_fit():
+    with Fake() as f:
+        small = entry('g', 'openai/small', f) + '    model_info:\n      max_input_tokens: 30\n'
+        big = entry('g', 'openai/big', f) + '    model_info:\n      max_input_tokens: 100000\n'
+        tiny = entry('t', 'openai/tiny', f) + '    model_info:\n      max_input_tokens: 10\n'
+        cfg = 'model_list:\n' + small + big + tiny + \
+              'router_settings:\n  enable_pre_call_checks: true\n'
+        rc, lines = check(cfg)
+        assert rc == 0 and not has(lines, 'enable_pre_call_checks'), lines
+        long_text = 'word ' * 100          # about 128 tokens by the estimate
+        with Daemon(cfg) as d:
+            c = d.client()
+            for i in range(8):
+                fr = c.chat(i + 1, {'model': 'g', 'messages': user(long_text)})
+                assert fr[-1]['type'] == 'done', fr[-1]
+            models = [body_of(r)['model'] for r in f.requests()]
+            assert models == ['big'] * 8, models
+            # A short request may go to either.
+            f.reset()
+            for i in range(20):
+                assert c.chat(20 + i, {'model': 'g', 'messages': user('hi')})[-1]['type'] == 'done'
+            assert {body_of(r)['model'] for r in f.requests()} == {'small', 'big'}
+            # Nothing fits: context_window_exceeded before any upstream call.
+            f.reset()
+            fr = c.chat(50, {'model': 't', 'messages': user(long_text)})
+            assert fr[-1]['type'] == 'error', fr[-1]
+            assert fr[-1]['error']['type'] == 'context_window_exceeded', fr[-1]
+            assert 'takes 10' in fr[-1]['error']['message'], fr[-1]
+            assert f.requests() == []
+
+
+TAGS = '''model_list:
+  - model_name: g
+    litellm_params: {model: mock/a, mock_response: paid-one, tags: [paid]}
+  - model_name: g
+    litellm_params: {model: mock/b, mock_response: free-one, tags: [free, fast]}
+  - model_name: g
+    litellm_params: {model: mock/c, mock_response: default-one, tags: [default]}
+  - model_name: h
+    litellm_params: {model: mock/d, mock_response: only-paid, tags: [paid]}
+router_settings:
+  enable_tag_filtering: true
+'''
+
+
+def test_tag_routing_as_litellm_does():
+    with Daemon(TAGS) as d:
+        c = d.client()
+        for i in range(6):
+            assert d.client().chat(i + 1, {'model': 'g', 'messages': user('x'), 'tags': ['free']})[0] \
+                ['body']['choices'][0]['message']['content'] == 'free-one'
+        for i, tags in enumerate((['paid'], ['paid', 'other'])):
+            fr = c.chat(10 + i, {'model': 'g', 'messages': user('x'), 'tags': tags})
+            assert fr[0]['body']['choices'][0]['message']['content'] == 'paid-one', fr
+        for i, tags in enumerate((['nobody'], None)):       # the default deployment
+            body = {'model': 'g', 'messages': user('x')}
+            if tags:
+                body['tags'] = tags
+            fr = c.chat(20 + i, body)
+            assert fr[0]['body']['choices'][0]['message']['content'] == 'default-one', fr
+        fr = c.chat(30, {'model': 'h', 'messages': user('x'), 'tags': ['free']})
+        assert fr[-1]['type'] == 'error' and fr[-1]['error']['type'] == 'not_found', fr[-1]
+        assert "has the request's tags" in fr[-1]['error']['message'], fr[-1]
+
+
+def test_models_verbose_shows_model_info():
+    cfg = '''model_list:
+  - model_name: seeing
+    litellm_params: {model: mock/echo}
+    model_info:
+      id: dep-seeing-1
+      mode: chat
+      base_model: gpt-4o
+      max_input_tokens: 128000
+      supports_vision: true
+      supports_function_calling: true
+      supports_audio_input: false
+'''
+    with Daemon(cfg) as d:
+        p = d.llmux('models', '-v')
+        assert p.returncode == 0, p.stderr
+        line = [l for l in p.stdout.decode().splitlines() if l.startswith('seeing')]
+        assert line, p.stdout
+        assert 'mode=chat' in line[0] and 'max_input_tokens=128000' in line[0], line
+        assert 'supports_vision' in line[0] and 'supports_function_calling' in line[0], line
+        assert 'supports_audio_input' not in line[0], line
+        p = d.llmux('models')
+        assert b'seeing\n' in p.stdout and b'mode=' not in p.stdout, p.stdout
+        st = d.llmux('raw', 'status')
+        assert b'dep-seeing-1' in st.stdout, st.stdout[:500]

@@ -6,6 +6,7 @@
  * deployments llmux cannot serve. */
 #include "test.h"
 #include "config.h"
+#include "dfilter.h"
 #include "presets.h"
 #include "yaml11.h"
 
@@ -178,4 +179,17 @@ TEST(presets_litellm_prefixes_and_keys)
     while (preset_at(n))
         n++;
     ASSERT(n >= 30);
+}
+
+/* The estimate enable_pre_call_checks compares with max_input_tokens. */
+TEST(dfilter_token_estimate)
+{
+    json_t *req = json_pack("{s:[{s:s,s:s},{s:s,s:[{s:s,s:s}]}]}",
+                            "messages", "role", "system", "content",
+                            "12345678", "role", "user", "content", "type",
+                            "text", "text", "abcd");
+
+    /* (12 + 3) / 4 = 3, + 4 * 2 messages, + 3 */
+    ASSERT_EQ(dfilter_estimate_tokens(req), 14);
+    json_decref(req);
 }

@@ -196,7 +196,8 @@ TEST(config_litellm_file_loads_as_is)
                      "llmux — not used: llmux keeps keys and spend in its "
                      "embedded database"));
     ASSERT(warned(c, "router_settings.redis_host: not supported by llmux"));
-    ASSERT(warned(c, "router_settings.enable_pre_call_checks: not supported"));
+    ASSERT(!warned(c, "enable_pre_call_checks"));   /* read (dfilter.c) */
+    ASSERT_EQ(c->router.pre_call_checks, 1);
     ASSERT(warned(c, "litellm_settings.set_verbose: not supported"));
     ASSERT(warned(c, "litellm_settings.success_callback: not supported by "
                      "llmux — ignored: llmux logs to the journal and "
