@@ -424,7 +424,8 @@ static int config_load_any(const char *path, const char *text, size_t n,
     }
     r = load_tree(&l, root);
     ynode_free(root);
-    qsort(l.msgs, l.nmsgs, sizeof(*l.msgs), by_line);
+    if (l.nmsgs > 1)     /* qsort's array may not be NULL */
+        qsort(l.msgs, l.nmsgs, sizeof(*l.msgs), by_line);
     if (r == 0 && l.nerrors > 0)
         r = LLMUX_EBADREQ;
     if (r == LLMUX_EBADREQ)

@@ -340,6 +340,8 @@ static int make_key(struct deployment *const *list, size_t nlist,
     for (size_t i = 0; i < nlist && list[i] != d; i++) {
         const struct deployment *o = list[i];
 
+        if (o->model_name == NULL || o->model == NULL)
+            continue;    /* an entry with errors: the load fails anyway */
         if (strcmp(o->model_name, d->model_name) == 0 &&
             strcmp(o->model, d->model) == 0 &&
             strcmp(o->api_base ? o->api_base : "", base) == 0)

@@ -826,7 +826,8 @@ def test_terminal_log_lines_read_words_pipes_keep_prefixes():
     import pty
     cfg = 'model_list:\n  - model_name: a\n    litellm_params: {model: mock/x}\nfoo: 1\n'
     d = Daemon(cfg, start=False)
-    want = '%s:4: unknown top-level key "foo" (ignored)' % d.config_path
+    want = ('%s:4: unknown top-level key "foo" (ignored), LiteLLM does not define it '
+            'either' % d.config_path)
     # stderr is a terminal: "warning: ", no "<4>"
     master, slave = pty.openpty()
     try:
