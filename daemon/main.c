@@ -27,8 +27,8 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-        "usage: llmuxd [-c CONFIG] [-s SOCKET] [--http ADDR]... [--check] "
-        "[-v] [-V]\n"
+        "usage: llmuxd [-c CONFIG] [-s SOCKET] [--http ADDR]... "
+        "[--check [--strict]] [-v] [-V]\n"
         "  -c, --config PATH   configuration (default " DEFAULT_CONFIG ")\n"
         "  -s, --socket PATH   listen here (default: llmux_settings.socket,\n"
         "                      $XDG_RUNTIME_DIR/llmux.sock, /run/llmux/"
@@ -40,7 +40,9 @@ static void usage(FILE *f)
         "                      (HOST:PORT or a socket path; repeatable;\n"
         "                      default: llmux_settings.http; ignored when\n"
         "                      systemd passes an \"http\" socket)\n"
-        "      --check         load the configuration, report, exit\n"
+        "      --check         load the configuration, report every problem"
+        ", exit\n"
+        "      --strict        with --check: an unset variable is an error\n"
         "  -v, --verbose       log at debug level\n"
         "  -V, --version       print the version\n");
 }
@@ -196,17 +198,19 @@ int main(int argc, char **argv)
         { "socket",  required_argument, NULL, 's' },
         { "http",    required_argument, NULL, 'H' },
         { "check",   no_argument,       NULL, 'C' },
+        { "strict",  no_argument,       NULL, 'S' },
         { "verbose", no_argument,       NULL, 'v' },
         { "version", no_argument,       NULL, 'V' },
         { "help",    no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *config_path = DEFAULT_CONFIG, *socket_path = NULL;
-    char err[1024], sock[512];
+    char err[16384], sock[512];   /* err: every problem of the file */
     struct config *cfg;
     struct server srv;
     uv_loop_t loop;
-    int o, r, check = 0, verbose = 0, fd, http_fds[HTTP_MAX_LISTENERS];
+    int o, r, check = 0, strict = 0, verbose = 0, fd;
+    int http_fds[HTTP_MAX_LISTENERS];
     char *http_addrs[HTTP_MAX_LISTENERS];
     size_t nhttp_fds, nhttp_addrs = 0;
 
@@ -223,6 +227,7 @@ int main(int argc, char **argv)
             http_addrs[nhttp_addrs++] = optarg;
             break;
         case 'C': check = 1; break;
+        case 'S': strict = 1; break;
         case 'v': verbose = 1; break;
         case 'V': printf("llmuxd %s\n", LLMUX_DAEMON_VERSION); return 0;
         case 'h': usage(stdout); return 0;
@@ -232,7 +237,8 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     inherited_sockets(&fd, http_fds, &nhttp_fds);
     secret_harden_process();
-    if ((r = config_load(config_path, &cfg, err, sizeof(err))) < 0)
+    if ((r = config_load_flags(config_path, check && strict ? CONFIG_STRICT :
+                               0, &cfg, err, sizeof(err))) < 0)
         fail_start(err, r);
     log_init(verbose ? LOG_DEBUG : cfg->log_level, cfg->log_content);
     for (size_t i = 0; i < cfg->nwarnings; i++)

@@ -53,6 +53,22 @@ static int listed(json_t *data, const char *name)
     return 0;
 }
 
+/* What model_info says a group's first deployment is and can do (mode,
+ * max_input_tokens, the supports_* flags), for `llmux models -v`. */
+static json_t *model_info_view(const struct deployment *d)
+{
+    json_t *out = json_object(), *v;
+    const char *k;
+
+    json_object_foreach(d->model_info, k, v)
+        if ((strncmp(k, "supports_", 9) == 0 && json_is_boolean(v)) ||
+            strcmp(k, "mode") == 0 || strcmp(k, "max_input_tokens") == 0 ||
+            strcmp(k, "max_output_tokens") == 0 ||
+            strcmp(k, "base_model") == 0)
+            json_object_set(out, k, v);
+    return out;
+}
+
 static json_t *models(const struct config *cfg)
 {
     json_t *data = json_array();
@@ -61,9 +77,10 @@ static json_t *models(const struct config *cfg)
         const struct deployment *d = cfg->deps[i];
 
         if (!listed(data, d->model_name))
-            json_array_append_new(data, json_pack("{s:s, s:s, s:i, s:s}",
+            json_array_append_new(data, json_pack("{s:s, s:s, s:i, s:s, s:o}",
                 "id", d->model_name, "object", "model", "created", 0,
-                "owned_by", d->preset->name));
+                "owned_by", d->preset->name, "model_info",
+                model_info_view(d)));
     }
     if (data && !listed(data, "mock/echo"))
         json_array_append_new(data, json_pack("{s:s, s:s, s:i, s:s}",

@@ -7,6 +7,7 @@
  * to the session as events (session.h); this file never builds a frame. */
 #include "request.h"
 #include "cache.h"
+#include "callparams.h"
 #include "resolve.h"
 #include "config.h"
 #include "hub.h"
@@ -140,6 +141,7 @@ static void request_free(struct request *rq)
     xfer_free(&rq->xfer);
     opts_free(&rq->opts);
     json_decref(rq->body);
+    json_decref(rq->body_dep);
     rq->body = NULL;
     request_drop_cands(rq);
     rq->dep = deployment_unref(rq->dep);
@@ -675,10 +677,15 @@ static void attempt_start(struct request *rq, size_t i)
     router_begin(rq->st, now_ms());
     rq->pc.prov = d->prov;
     rq->pc.dep = d;
-    rq->pc.req = rq->body;
+    /* The deployment's default call parameters, the request's winning. */
+    json_decref(rq->body_dep);
+    rq->body_dep = callparams_merge(d, rq->body);
+    rq->pc.req = rq->body_dep ? rq->body_dep : rq->body;
     rq->pc.opts = &rq->opts;
     rq->pc.stream = rq->opts.stream;
-    rq->pc.drop_params = rq->opts.drop_params;
+    rq->pc.drop_params = rq->opts.drop_params ||
+                         json_is_true(json_object_get(d->params,
+                                                      "drop_params"));
     rq->pc.seq = ++rq->srv->seq;
     rq->pc.emit = emit_chunk;
     rq->pc.emit_json = emit_chunk_json;
@@ -687,6 +694,12 @@ static void attempt_start(struct request *rq, size_t i)
                  rq->cfg->router.idle_timeout : first_chunk_timeout(rq);
     rq->t_up_start = request_now_us();
     rq->t_up_end = 0;
+    if (rq->body_dep == NULL) {    /* never without the defaults */
+        pcall_oom(&rq->pc);
+        rq->t_up_end = request_now_us();
+        attempt_failed(rq);
+        return;
+    }
     if (d->prov->flags & PROV_LOCAL) {
         /* No transfer: the answer is ready now. */
         r = d->prov->run_local(&rq->pc, &completion);
@@ -698,7 +711,10 @@ static void attempt_start(struct request *rq, size_t i)
         json_decref(completion);
         return;
     }
-    if (provider_build(&rq->pc, &rq->hreq) < 0 || start_transfer(rq) < 0) {
+    if (provider_build(&rq->pc, &rq->hreq) < 0 ||
+        (callparams_headers(d, &rq->hreq) < 0 &&
+         pcall_fail(&rq->pc, LLMUX_EBADREQ, 0, "extra_headers of %s do not "
+                    "fit a header", d->id)) || start_transfer(rq) < 0) {
         rq->t_up_end = request_now_us();
         attempt_failed(rq);
         return;

@@ -32,6 +32,8 @@ struct request {
     uint64_t              id;
     json_t               *body;         /* owned: the canonical request,
                                          * minus its control keys */
+    json_t               *body_dep;     /* owned: body with the current
+                                         * deployment's call defaults */
     const struct config  *cfg;          /* owned reference; frozen */
     struct caller         caller;       /* access.c: once per request */
     struct request_opts   opts;         /* owned (opts.h) */
