@@ -718,6 +718,12 @@ static int read_llmux_settings(struct cload *l, const struct ynode *y)
             r = read_bool(l, v, "log_content", &c->log_content);
         else if (strcmp(k->s, "grace_period") == 0)
             r = read_num(l, v, "grace_period", &c->grace_period);
+        else if (strcmp(k->s, "hello_timeout") == 0)
+            r = read_secs(l, v, "hello_timeout", &c->hello_timeout);
+        else if (strcmp(k->s, "frame_timeout") == 0)
+            r = read_secs(l, v, "frame_timeout", &c->frame_timeout);
+        else if (strcmp(k->s, "max_memory") == 0)
+            r = read_secs(l, v, "max_memory", &c->max_memory);
         else if (strcmp(k->s, "stream_idle_timeout") == 0)
             r = read_secs(l, v, "stream_idle_timeout",
                           &c->router.idle_timeout);
@@ -1197,6 +1203,9 @@ static struct config *config_new(const char *path)
     c->refs = 1;
     c->log_level = LOG_INFO;
     c->grace_period = 30;
+    c->hello_timeout = 10;
+    c->frame_timeout = 30;
+    c->max_memory = 256;
     c->request_timeout = 600;
     c->router.strategy = ROUTE_SIMPLE_SHUFFLE;
     c->router.allowed_fails = 3;          /* LiteLLM's defaults */

@@ -1,6 +1,7 @@
 /* conn.c -- one client connection: accept and peer credentials, frame
  * reading, dispatch, writes with backpressure, and close (see conn.h). */
 #include "conn.h"
+#include "budget.h"
 #include "config.h"
 #include "hub.h"
 #include "log.h"
@@ -27,18 +28,36 @@ struct wreq {
     uv_buf_t    buf;      /* base owned (stolen from conn->out) */
 };
 
+/* The budget charge of one request's tree, while it is in flight. */
+struct body_charge {
+    uint64_t id;
+    size_t   bytes;
+};
+
 static void start_write(struct conn *c);
 static void write_done(uv_write_t *req, int status);
+static void deadline_start(struct conn *c, enum conn_deadline d,
+                           double secs);
+
+static void conn_freed(uv_handle_t *h)
+{
+    free(container_of((uv_timer_t *)h, struct conn, timer));
+}
 
 static void conn_closed(uv_handle_t *h)
 {
     struct conn *c = container_of((uv_pipe_t *)h, struct conn, pipe);
+    struct budget *b = &c->srv->budget;
 
     server_conn_gone(c->srv, c);
     buf_free(&c->in);
     buf_free(&c->out);
+    budget_give(b, c->mem_in + c->mem_out + c->mem_frame);
+    for (size_t i = 0; i < c->ncharges; i++)
+        budget_give(b, c->charges[i].bytes);
+    free(c->charges);
     free(c->groups);
-    free(c);
+    uv_close((uv_handle_t *)&c->timer, conn_freed);
 }
 
 static void shutdown_done(uv_shutdown_t *req, int status)
@@ -47,7 +66,9 @@ static void shutdown_done(uv_shutdown_t *req, int status)
 
     (void)status;
     free(req);
-    uv_close((uv_handle_t *)&c->pipe, conn_closed);
+    /* The linger deadline may have closed the pipe (status ECANCELED). */
+    if (!uv_is_closing((uv_handle_t *)&c->pipe))
+        uv_close((uv_handle_t *)&c->pipe, conn_closed);
 }
 
 void conn_close(struct conn *c)
@@ -66,8 +87,12 @@ void conn_close(struct conn *c)
     req = malloc(sizeof(*req));
     if (req) {
         req->data = c;
-        if (uv_shutdown(req, (uv_stream_t *)&c->pipe, shutdown_done) == 0)
+        if (uv_shutdown(req, (uv_stream_t *)&c->pipe, shutdown_done) == 0) {
+            /* A client that never reads must not keep us waiting (nor
+             * keep a stopping llmuxd from exiting). */
+            deadline_start(c, CONN_DL_LINGER, CONN_LINGER_MS / 1000.0);
             return;
+        }
         free(req);
     }
     uv_close((uv_handle_t *)&c->pipe, conn_closed);
@@ -76,6 +101,19 @@ void conn_close(struct conn *c)
 static size_t backlog(const struct conn *c)
 {
     return c->out.len + (c->writing ? c->writing->buf.len : 0);
+}
+
+/* Output cannot be refused once a request is answered: it is charged past
+ * the limit if need be, so that new input is refused instead. */
+static void out_charged(struct conn *c)
+{
+    size_t want = c->out.cap + (c->writing ? c->writing->buf.len : 0);
+
+    if (want > c->mem_out)
+        budget_force(&c->srv->budget, want - c->mem_out);
+    else
+        budget_give(&c->srv->budget, c->mem_out - want);
+    c->mem_out = want;
 }
 
 int conn_backlogged(const struct conn *c)
@@ -137,12 +175,14 @@ static void write_done(uv_write_t *req, int status)
     c->writing = NULL;
     free(w->buf.base);
     free(w);
+    out_charged(c);
     if (status < 0) {
         conn_close(c);
         return;
     }
     if (c->out.len)
         start_write(c);
+    out_charged(c);
     if (c->read_paused || c->upstream_paused)
         resume_after_drain(c);
 }
@@ -176,6 +216,7 @@ int conn_send(struct conn *c, struct proto_enc *e)
         return LLMUX_ETOOBIG;
     if (c->writing == NULL)
         start_write(c);
+    out_charged(c);
     if (!c->read_paused && conn_backlogged(c)) {
         /* A client that does not read its answers does not get to send
          * more requests either. */
@@ -204,8 +245,41 @@ struct request *conn_find_request(struct conn *c, uint64_t id)
     return NULL;
 }
 
-void conn_request_gone(struct conn *c)
+/* Returns the budget charge of request id's tree, if it has one. */
+static void tree_released(struct conn *c, uint64_t id)
 {
+    for (size_t i = 0; i < c->ncharges; i++)
+        if (c->charges[i].id == id) {
+            budget_give(&c->srv->budget, c->charges[i].bytes);
+            c->charges[i] = c->charges[--c->ncharges];
+            return;
+        }
+}
+
+/* The tree of the frame being decoded stays charged while request id is
+ * in flight. On failure (no memory for the list) it is returned with the
+ * frame, which only makes the estimate low for a while. */
+static void tree_kept(struct conn *c, uint64_t id)
+{
+    struct body_charge *n;
+    size_t cap;
+
+    if (c->ncharges == c->charges_cap) {
+        cap = c->charges_cap ? 2 * c->charges_cap : 8;
+        if ((n = realloc(c->charges, cap * sizeof(*n))) == NULL)
+            return;
+        c->charges = n;
+        c->charges_cap = cap;
+    }
+    c->charges[c->ncharges].id = id;
+    c->charges[c->ncharges++].bytes = c->mem_tree;
+    c->mem_frame -= c->mem_tree;
+    c->mem_tree = 0;
+}
+
+void conn_request_gone(struct conn *c, uint64_t id)
+{
+    tree_released(c, id);
     if (c->upstream_paused == 0)
         return;
     c->upstream_paused = 0;
@@ -239,6 +313,120 @@ static void fatal(struct conn *c, int code, const char *message)
     conn_close(c);
 }
 
+/* ---- deadlines and the memory budget ------------------------------------ */
+
+static void on_deadline(uv_timer_t *t)
+{
+    struct conn *c = container_of(t, struct conn, timer);
+    double secs;
+    char msg[128];
+
+    switch (c->deadline) {
+    case CONN_DL_LINGER:
+        log_info("conn %llu (pid %d uid %u): closed without waiting "
+                 "longer for it to read", (unsigned long long)c->id,
+                 (int)c->pid, (unsigned)c->uid);
+        if (!uv_is_closing((uv_handle_t *)&c->pipe))
+            uv_close((uv_handle_t *)&c->pipe, conn_closed);
+        return;
+    case CONN_DL_FRAME:
+        secs = c->srv->cfg->frame_timeout;
+        if (c->read_paused) {
+            /* We stopped reading (its answers are backlogged): the rest of
+             * its frame cannot arrive, so the clock starts again. */
+            deadline_start(c, CONN_DL_FRAME, secs);
+            return;
+        }
+        snprintf(msg, sizeof(msg), "a frame took longer than %g s to "
+                 "arrive (frame_timeout)", secs);
+        break;
+    case CONN_DL_HELLO:
+        snprintf(msg, sizeof(msg), "no hello within %g s of connecting "
+                 "(hello_timeout)", c->srv->cfg->hello_timeout);
+        break;
+    default:
+        return;
+    }
+    c->deadline = CONN_DL_NONE;
+    fatal(c, LLMUX_ETIMEOUT, msg);
+}
+
+/* Arms the timer for d; secs <= 0 means no deadline. */
+static void deadline_start(struct conn *c, enum conn_deadline d,
+                           double secs)
+{
+    uv_timer_stop(&c->timer);
+    c->deadline = CONN_DL_NONE;
+    if (secs <= 0)
+        return;
+    c->deadline = d;
+    uv_timer_start(&c->timer, on_deadline, (uint64_t)(secs * 1000), 0);
+}
+
+/* After a read: charge what c->in holds, or the whole frame it is
+ * receiving as soon as its header says how large (so 16 MiB frames that
+ * stall half way cannot add up), and time that frame. new_frame: the
+ * bytes left in c->in begin a frame that was not there before. */
+static void input_settled(struct conn *c, int new_frame)
+{
+    size_t want = c->in.cap, body;
+
+    if (c->closing)
+        return;
+    if (c->in.len == 0 && c->in.cap > sizeof(c->srv->rbuf)) {
+        buf_free(&c->in);   /* do not keep a big frame's memory */
+        buf_init(&c->in, LLMUX_MAX_FRAME + LLMUX_FRAME_HEADER);
+        want = 0;
+    }
+    if (proto_frame_peek(c->in.p, c->in.len, LLMUX_MAX_FRAME, &body) == 0 &&
+        c->in.len >= LLMUX_FRAME_HEADER &&
+        want < LLMUX_FRAME_HEADER + body + 1)
+        want = LLMUX_FRAME_HEADER + body + 1;
+    if (budget_adjust(&c->srv->budget, &c->mem_in, want) < 0) {
+        fatal(c, LLMUX_EUNAVAIL, "llmuxd is overloaded: no memory left "
+              "for this frame (max_memory)");
+        return;
+    }
+    if (!c->greeted)
+        return;             /* hello_timeout covers the first frame */
+    if (c->in.len == 0) {
+        if (c->deadline == CONN_DL_FRAME)
+            deadline_start(c, CONN_DL_NONE, 0);
+    } else if (new_frame || c->deadline != CONN_DL_FRAME) {
+        deadline_start(c, CONN_DL_FRAME, c->srv->cfg->frame_timeout);
+    }
+}
+
+/* Before decoding a whole frame: charges what its trees will cost, from
+ * the count of its values, so a frame of millions of tiny values is
+ * refused before it is built. Small frames are charged their worst case
+ * without counting. Returns 0, or LLMUX_EUNAVAIL (conn closing). */
+static int frame_admit(struct conn *c, const char *body, size_t len)
+{
+    uint64_t n = len;
+    char msg[160];
+
+    if (len > 4096 && proto_msgpack_count(body, len, &n) < 0)
+        n = 0;              /* malformed: decoding says so, builds nothing */
+    c->mem_frame = budget_frame_cost(len, n);
+    c->mem_tree = budget_tree_cost(len, n);
+    if (budget_take(&c->srv->budget, c->mem_frame) == 0)
+        return 0;
+    snprintf(msg, sizeof(msg), "llmuxd is overloaded: this frame would "
+             "need %zu MiB to decode (max_memory %g MiB)",
+             c->mem_frame >> 20, c->srv->cfg->max_memory);
+    c->mem_frame = c->mem_tree = 0;
+    fatal(c, LLMUX_EUNAVAIL, msg);
+    return LLMUX_EUNAVAIL;
+}
+
+/* After a frame was handled: its decoding memory is freed. */
+static void frame_settled(struct conn *c)
+{
+    budget_give(&c->srv->budget, c->mem_frame);
+    c->mem_frame = c->mem_tree = 0;
+}
+
 static void handle_hello(struct conn *c, const struct proto_frame *f)
 {
     char msg[128];
@@ -260,6 +448,7 @@ static void handle_hello(struct conn *c, const struct proto_frame *f)
         return;
     }
     c->greeted = 1;
+    deadline_start(c, CONN_DL_NONE, 0);   /* hello_timeout met */
     send_hello(c);
 }
 
@@ -291,9 +480,8 @@ static void handle_request(struct conn *c, const struct proto_frame *f)
                         "llmuxd is shutting down");
         return;
     }
-    if (c->nreqs >= LLMUX_MAX_INFLIGHT) {
-        conn_send_error(c, f->id, LLMUX_ERATELIMIT, "too many requests in "
-                        "flight on this connection (limit 1024)");
+    if (server_inflight_refused(c->srv, c, msg, sizeof(msg))) {
+        conn_send_error(c, f->id, LLMUX_ERATELIMIT, msg);
         return;
     }
     body = proto_get(f->map, "body");
@@ -314,7 +502,10 @@ static void handle_request(struct conn *c, const struct proto_frame *f)
                             "types");
             return;
         }
+        tree_kept(c, f->id);
         request_start_chat(c, f->id, j);
+        if (conn_find_request(c, f->id) == NULL)
+            tree_released(c, f->id);  /* refused before it was linked */
         return;
     }
     ops_handle(c, f->id, op, oplen);
@@ -376,7 +567,10 @@ static size_t handle_frames(struct conn *c, const char *p, size_t n)
                   "is 16 MiB)" : "malformed frame: zero length");
             return n;
         }
+        if (frame_admit(c, p + off + LLMUX_FRAME_HEADER, body) < 0)
+            return n;
         handle_frame(c, p + off + LLMUX_FRAME_HEADER, body);
+        frame_settled(c);
         off += LLMUX_FRAME_HEADER + body;
     }
     return off;
@@ -408,6 +602,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
         if (!c->closing && used < (size_t)n &&
             buf_add(&c->in, b->base + used, (size_t)n - used) < 0)
             fatal(c, LLMUX_ETOOBIG, "frame too large");
+        input_settled(c, 1);
         return;
     }
     if (buf_add(&c->in, b->base, (size_t)n) < 0) {
@@ -417,6 +612,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
     used = handle_frames(c, c->in.p, c->in.len);
     if (!c->closing)
         buf_consume(&c->in, used);
+    input_settled(c, used > 0);
 }
 
 /* ---- accept ------------------------------------------------------------- */
@@ -500,6 +696,8 @@ int conn_accept(struct server *s)
         uv_close((uv_handle_t *)&c->pipe, conn_unaccepted);
         return r;
     }
+    uv_timer_init(s->loop, &c->timer);
+    deadline_start(c, CONN_DL_HELLO, s->cfg->hello_timeout);
     c->id = ++s->stats.accepted;
     c->next = s->conns;
     if (s->conns)

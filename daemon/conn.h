@@ -16,6 +16,19 @@
 struct server;
 struct request;
 struct wreq;
+struct body_charge;
+
+/* How long a closing connection may wait for its last frames to reach a
+ * client that does not read, before it is closed anyway (ms). */
+#define CONN_LINGER_MS 2000
+
+/* What the conn's timer is counting down to. */
+enum conn_deadline {
+    CONN_DL_NONE,
+    CONN_DL_HELLO,     /* hello_timeout from accept */
+    CONN_DL_FRAME,     /* frame_timeout from a frame's first byte */
+    CONN_DL_LINGER,    /* CONN_LINGER_MS from conn_close */
+};
 
 /* Output above HIGH pauses the conn's upstream transfers and its reading;
  * below LOW resumes them. */
@@ -46,6 +59,19 @@ struct conn {
     gid_t          *groups;          /* owned: supplementary groups */
     int             ngroups;
     uint64_t        id;              /* connection number, for logs */
+    /* Deadlines: one timer; the conn is freed in its close callback,
+     * which runs after the pipe's. */
+    uv_timer_t      timer;
+    enum conn_deadline deadline;
+    /* Bytes charged to the server's memory budget (budget.h). */
+    size_t          mem_in;          /* c->in, or the frame it is
+                                      * receiving when that is larger */
+    size_t          mem_out;         /* c->out and the write in flight */
+    size_t          mem_frame;       /* the frame being decoded */
+    size_t          mem_tree;        /* of mem_frame: its request tree */
+    struct body_charge *charges;     /* owned: the trees of requests in
+                                      * flight, by id */
+    size_t          ncharges, charges_cap;
 };
 
 /* Accepts a pending connection on the server's listener. */
@@ -67,7 +93,7 @@ int  peer_in_group(const struct conn *c, gid_t gid);
 
 /* Requests link themselves into c->reqs (request.c); this finds one. */
 struct request *conn_find_request(struct conn *c, uint64_t id);
-/* Called by request.c when a request left c->reqs. */
-void conn_request_gone(struct conn *c);
+/* Called by request.c when request id left c->reqs. */
+void conn_request_gone(struct conn *c, uint64_t id);
 
 #endif

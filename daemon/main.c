@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -81,6 +82,22 @@ static int inherited_socket(void)
     }
     free(names);
     return fd;
+}
+
+/* Raises the soft fd limit to the hard one: the soft default of 1024 is
+ * for select(), which llmuxd does not use, and each client and upstream
+ * transfer holds an fd. Under systemd, LimitNOFILE= sets both and
+ * setrlimit is filtered (EPERM): nothing to do then. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+        return;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+        log_warn("cannot raise the file descriptor limit: %s",
+                 strerror(errno));
 }
 
 static void fail_start(const char *what, int err)
@@ -179,6 +196,7 @@ int main(int argc, char **argv)
     if (curl_global_init_mem(CURL_GLOBAL_DEFAULT, malloc, secret_wipe_free,
                              secret_wipe_realloc, strdup, calloc) != CURLE_OK)
         fail_start("libcurl failed to initialise", -EIO);
+    raise_fd_limit();
     uv_loop_init(&loop);
     if ((r = server_init(&srv, &loop, cfg, config_path)) < 0)
         fail_start("cannot initialise the server", r);
@@ -187,6 +205,8 @@ int main(int argc, char **argv)
         snprintf(err, sizeof(err), "cannot listen on %s: %s",
                  fd >= 0 ? "the socket from systemd" : socket_path,
                  r == -EADDRINUSE ? "another llmuxd is serving it" :
+                 r == -EEXIST ? "something that is not a socket is there "
+                 "(llmuxd removes only a dead socket); move it away" :
                  uv_strerror(r));
         fail_start(err, r);
     }

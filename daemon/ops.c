@@ -201,9 +201,6 @@ static int is_admin(const struct conn *c)
 
 static void reload(struct conn *c, uint64_t id)
 {
-    char err[512];
-    int r;
-
     if (!is_admin(c)) {
         log_warn("refused reload from pid %d uid %u: not an admin",
                  (int)c->pid, (unsigned)c->uid);
@@ -211,7 +208,12 @@ static void reload(struct conn *c, uint64_t id)
                         "the admin_group only");
         return;
     }
-    if ((r = server_reload(c->srv, err, sizeof(err))) < 0) {
+    server_reload(c->srv, c->id, id);   /* answered when it ended */
+}
+
+void ops_reload_answer(struct conn *c, uint64_t id, int r, const char *err)
+{
+    if (r < 0) {
         conn_send_error(c, id, r == -ENOMEM ? LLMUX_EINTERNAL :
                         LLMUX_EBADREQ, err);
         return;

@@ -125,7 +125,7 @@ static void request_unlink(struct request *rq)
     rq->next = rq->prev = NULL;
     c->nreqs--;
     rq->conn = NULL;
-    conn_request_gone(c);
+    conn_request_gone(c, rq->id);
 }
 
 /* The transfer is over (or never started): forget the pause it held. */

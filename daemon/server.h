@@ -10,6 +10,7 @@
 #include <sys/types.h>
 #include <uv.h>
 
+#include "budget.h"
 #include "metrics.h"
 #include "router.h"
 #include "sd.h"
@@ -18,6 +19,8 @@
 
 struct config;
 struct conn;
+struct reload_job;
+struct reload_waiter;
 
 struct server_stats {
     uint64_t requests;          /* chat requests started */
@@ -38,7 +41,18 @@ struct server {
     int                 listening;
     int                 inherited;    /* listener came from systemd */
     char               *socket_path;  /* owned; unlinked at exit if ours */
-    uv_timer_t          accept_retry; /* re-arms accept after EMFILE */
+    dev_t               sock_dev;     /* the socket file we bound: only */
+    ino_t               sock_ino;     /* that one is unlinked at exit */
+    int                 spare_fd;     /* /dev/null held in reserve: freed
+                                       * on EMFILE to refuse a client
+                                       * with an error frame */
+    uint64_t            fd_refused;   /* clients refused for want of fds */
+    uint64_t            fd_logged_ms; /* when that was last logged */
+    unsigned            inflight_max; /* requests in flight, all conns:
+                                       * each may hold an upstream fd */
+    unsigned            conn_inflight_max; /* per connection */
+    unsigned            conn_max;     /* connections: the fds left */
+    struct budget       budget;       /* memory all callers may hold */
     uv_signal_t         sigterm, sigint, sighup;
     uv_timer_t          drain_timer;
     struct conn        *conns;        /* doubly linked, owned */
@@ -55,6 +69,11 @@ struct server {
                                        * process environment */
     char               *reload_error; /* owned: why the last reload was
                                        * refused; NULL once one succeeds */
+    struct reload_job  *reload_job;   /* owned: the load running in a
+                                       * worker thread, or NULL */
+    struct reload_waiter *reload_waiters; /* owned: who wants an answer */
+    uint64_t            reload_runs;  /* loads started */
+    int                 reload_again; /* asked for during a run */
     /* One read buffer for every connection: libuv calls alloc, read and
      * the read callback back to back, and frames are decoded at once. */
     char                rbuf[64 * 1024];
@@ -70,9 +89,19 @@ int  server_listen(struct server *s, const char *path, int inherited_fd);
 void server_stop(struct server *s);
 void server_free(struct server *s);
 
-/* Re-reads the config file; on failure keeps the old one and err says
- * why (file:line). In-flight requests keep the config they started with. */
-int  server_reload(struct server *s, char *err, size_t errlen);
+/* Re-reads the config file in a worker thread (user and group names are
+ * looked up through NSS, which may block) and swaps it in on the loop; on
+ * failure keeps the old one. In-flight requests keep the config they
+ * started with. When conn_id is not 0, request req_id of that connection
+ * is answered (ops_reload_answer) once a load that read the file after
+ * this call ended. */
+void server_reload(struct server *s, uint64_t conn_id, uint64_t req_id);
+
+/* True when a new request of c must be refused because c or the whole
+ * daemon has as many in flight as the file descriptors allow; msg says
+ * why. */
+int  server_inflight_refused(const struct server *s, const struct conn *c,
+                             char *msg, size_t len);
 
 /* Called by conn.c when a connection closed for good. */
 void server_conn_gone(struct server *s, struct conn *c);
