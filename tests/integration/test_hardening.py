@@ -13,7 +13,6 @@ import stat
 import struct
 import subprocess
 import tempfile
-import threading
 
 import msgpack
 
@@ -42,13 +41,13 @@ def message(m):
     return m['error']['message']
 
 
-def start_limited(d, nofile):
-    """Starts d's llmuxd with RLIMIT_NOFILE nofile (soft and hard, so
-    llmuxd cannot raise it)."""
+def start_limited(d, nofile, hard=None):
+    """Starts d's llmuxd with RLIMIT_NOFILE nofile (soft, and hard unless
+    given, so llmuxd cannot raise it)."""
     d.logf = open(d.logpath, 'ab')
     d.proc = subprocess.Popen(
         d.command(), env=d.env, stdout=d.logf, stderr=subprocess.STDOUT,
-        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile)))
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, hard or nofile)))
     wait_for(d.ready, timeout=30, what='llmuxd to listen')
 
 
@@ -205,6 +204,19 @@ def test_big_frame_of_few_values_is_still_served():
 
 # ---- file descriptors ----------------------------------------------------------------
 
+def test_soft_fd_limit_is_raised_and_unit_sets_it():
+    d = Daemon(start=False)
+    start_limited(d, 256, 4096)
+    with d:
+        with open('/proc/%d/limits' % d.proc.pid) as f:
+            line = [l for l in f if l.startswith('Max open files')][0]
+        assert line.split()[3:5] == ['4096', '4096'], line
+    unit = open(os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))), 'systemd', 'llmux.service')).read()
+    limits = [l for l in unit.splitlines() if l.startswith('LimitNOFILE=')]
+    assert limits and int(limits[0].split('=')[1].split(':')[-1]) >= 16384, limits
+
+
 def test_out_of_fds_new_client_gets_error_frame_and_recovers():
     d = Daemon(start=False)
     start_limited(d, 64)
@@ -270,9 +282,41 @@ llmux_settings:
 
 # ---- lifetimes -----------------------------------------------------------------------
 
+def daemon_status(d):
+    c = d.client()
+    try:
+        c.request(1, None, op='status')
+        return c.until_end(1, timeout=10)[0]['body']
+    finally:
+        c.close()
+
+
 def test_sigterm_exits_although_a_client_never_reads():
+    d = Daemon('llmux_settings:\n  grace_period: 1\n')
+    c = d.client()
+    c.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    # An 8 MiB answer that the client never reads: it stays queued.
+    c.request(1, {'model': 'mock/echo', 'messages': user('a' * (8 * MiB))})
+    wait_for(lambda: (lambda st: st['requests'] >= 1 and st['inflight'] == 0)(daemon_status(d)),
+             timeout=20, what='the answer to be queued')
+    d.signal(signal.SIGTERM)
+    try:
+        # grace_period 1 s + CONN_LINGER_MS 2 s + margin
+        rc = d.proc.wait(10)
+    except subprocess.TimeoutExpired:
+        d.proc.kill()
+        d.proc.wait()
+        raise AssertionError('llmuxd did not exit after SIGTERM: a client that never '
+                             'reads kept it alive')
+    finally:
+        c.close()
+        d.logf.close()
+    assert rc == 0, d.log()[-2000:]
+
+
+def test_sigterm_exits_with_a_stream_to_a_client_that_never_reads():
     with Fake() as f:
-        cfg = openai_config(f, model='openai/drip:200000+slow:0.001') + \
+        cfg = openai_config(f, model='openai/drip:200000') + \
             'llmux_settings:\n  grace_period: 1\n'
         d = Daemon(cfg)
         c = d.client()
@@ -281,13 +325,11 @@ def test_sigterm_exits_although_a_client_never_reads():
         wait_for(lambda: len(f.requests()) >= 1, timeout=10, what='the stream to start')
         d.signal(signal.SIGTERM)
         try:
-            # grace_period 1 s + CONN_LINGER_MS 2 s + margin
             rc = d.proc.wait(10)
         except subprocess.TimeoutExpired:
             d.proc.kill()
             d.proc.wait()
-            raise AssertionError('llmuxd did not exit after SIGTERM: a client that never '
-                                 'reads kept it alive')
+            raise AssertionError('llmuxd did not exit after SIGTERM with a stream in flight')
         finally:
             c.close()
             d.logf.close()
@@ -340,37 +382,31 @@ def test_reload_with_blocking_nss_keeps_serving():
         env['LD_PRELOAD'] = os.pathsep.join(filter(None, [os.environ.get('LD_PRELOAD'), so]))
     d = Daemon('', env=env)
 
-    def open_gate():
+    def writer():
         try:
-            fd = os.open(gate, os.O_WRONLY | os.O_NONBLOCK)
+            return os.open(gate, os.O_WRONLY | os.O_NONBLOCK)
         except OSError as e:
             if e.errno == errno.ENXIO:
-                return False        # the reload has not reached NSS yet
+                return None         # the reload has not reached NSS yet
             raise
-        os.write(fd, b'x')
-        os.close(fd)
-        return True
 
     with d:
         d.write_config('llmux_settings:\n  allow_users: [nss-slow]\n')
         reload = subprocess.Popen([os.path.join(os.path.dirname(d.command()[0]), 'llmux'),
                                    'reload'], env=dict(d.env, LLMUX_SOCKET=d.sock),
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        released = threading.Event()
+        fd = None
         try:
-            wait_for(lambda: os.path.exists('/proc/%d/task' % d.proc.pid) and
-                     len(os.listdir('/proc/%d/task' % d.proc.pid)) > 1, timeout=10,
-                     what='a worker thread')
-            # While the lookup blocks, the loop serves.
+            # Holding the FIFO open without writing keeps the lookup blocked.
+            fd = wait_for(writer, timeout=10, what='the reload to reach getpwnam')
             assert echo_served(d), 'no answer while a reload waits for NSS'
             assert reload.poll() is None, 'reload answered before its lookup ended'
-            wait_for(open_gate, timeout=10, what='the reload to reach getpwnam')
-            released.set()
+            os.write(fd, b'x')
             out, _ = reload.communicate(timeout=20)
             assert reload.returncode == 0, out
         finally:
-            if not released.is_set():
-                threading.Thread(target=lambda: wait_for(open_gate, timeout=30), daemon=True).start()
+            if fd is not None:
+                os.close(fd)        # EOF lets a blocked lookup go on
             if reload.poll() is None:
                 reload.kill()
                 reload.wait()
