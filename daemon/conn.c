@@ -321,6 +321,8 @@ static void on_deadline(uv_timer_t *t)
     double secs;
     char msg[128];
 
+    if (c->closing && c->deadline != CONN_DL_LINGER)
+        return;             /* fired between conn_close and its close */
     switch (c->deadline) {
     case CONN_DL_LINGER:
         log_info("conn %llu (pid %d uid %u): closed without waiting "
@@ -363,13 +365,29 @@ static void deadline_start(struct conn *c, enum conn_deadline d,
     uv_timer_start(&c->timer, on_deadline, (uint64_t)(secs * 1000), 0);
 }
 
+/* Charges up to this are always granted: what one read brings, or what a
+ * frame of 4 KiB may cost decoded. So a full budget refuses big frames,
+ * not a client's small ones (a cancel, a short request). */
+#define CHARGE_GRANTED (512u * 1024)
+
+/* Charges *have -> want (see CHARGE_GRANTED). */
+static int charge(struct conn *c, size_t *have, size_t want)
+{
+    if (want > *have && want <= CHARGE_GRANTED) {
+        budget_force(&c->srv->budget, want - *have);
+        *have = want;
+        return 0;
+    }
+    return budget_adjust(&c->srv->budget, have, want);
+}
+
 /* After a read: charge what c->in holds, or the whole frame it is
  * receiving as soon as its header says how large (so 16 MiB frames that
  * stall half way cannot add up), and time that frame. new_frame: the
  * bytes left in c->in begin a frame that was not there before. */
 static void input_settled(struct conn *c, int new_frame)
 {
-    size_t want = c->in.cap, body;
+    size_t want = c->in.cap, body = 0;
 
     if (c->closing)
         return;
@@ -382,7 +400,7 @@ static void input_settled(struct conn *c, int new_frame)
         c->in.len >= LLMUX_FRAME_HEADER &&
         want < LLMUX_FRAME_HEADER + body + 1)
         want = LLMUX_FRAME_HEADER + body + 1;
-    if (budget_adjust(&c->srv->budget, &c->mem_in, want) < 0) {
+    if (charge(c, &c->mem_in, want) < 0) {
         fatal(c, LLMUX_EUNAVAIL, "llmuxd is overloaded: no memory left "
               "for this frame (max_memory)");
         return;
@@ -400,17 +418,20 @@ static void input_settled(struct conn *c, int new_frame)
 /* Before decoding a whole frame: charges what its trees will cost, from
  * the count of its values, so a frame of millions of tiny values is
  * refused before it is built. Small frames are charged their worst case
- * without counting. Returns 0, or LLMUX_EUNAVAIL (conn closing). */
+ * without counting (at most ~360 KiB: always granted).
+ * Returns 0, or LLMUX_EUNAVAIL (conn closing). */
 static int frame_admit(struct conn *c, const char *body, size_t len)
 {
     uint64_t n = len;
+    size_t cost;
     char msg[160];
 
     if (len > 4096 && proto_msgpack_count(body, len, &n) < 0)
         n = 0;              /* malformed: decoding says so, builds nothing */
-    c->mem_frame = budget_frame_cost(len, n);
+    cost = budget_frame_cost(len, n);
+    c->mem_frame = 0;
     c->mem_tree = budget_tree_cost(len, n);
-    if (budget_take(&c->srv->budget, c->mem_frame) == 0)
+    if (charge(c, &c->mem_frame, cost) == 0)
         return 0;
     snprintf(msg, sizeof(msg), "llmuxd is overloaded: this frame would "
              "need %zu MiB to decode (max_memory %g MiB)",
