@@ -375,11 +375,10 @@ def test_reload_with_blocking_nss_keeps_serving():
         fh.write(NSS_SHIM)
     subprocess.run(['cc', '-shared', '-fPIC', '-o', so, src, '-ldl'], check=True, timeout=60)
     os.mkfifo(gate)
-    env = {'NSS_GATE': gate}
-    if not SANITIZED:   # ASan must come first in the preload list
-        env['LD_PRELOAD'] = so
-    else:
-        env['LD_PRELOAD'] = os.pathsep.join(filter(None, [os.environ.get('LD_PRELOAD'), so]))
+    env = {'NSS_GATE': gate, 'LD_PRELOAD': so}
+    if SANITIZED:       # ASan wants its runtime first; the shim may precede it
+        env['ASAN_OPTIONS'] = ':'.join(filter(None, [os.environ.get('ASAN_OPTIONS'),
+                                                     'verify_asan_link_order=0']))
     d = Daemon('', env=env)
 
     def writer():
