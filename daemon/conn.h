@@ -1,8 +1,9 @@
 /* conn.h -- one client connection on the Unix socket.
  * Owns: the pipe handle, the partial-frame input buffer, the caller's
  * credentials (SO_PEERCRED at accept), the list of its requests in flight,
- * output backpressure, and the lifetime rule: a conn is freed only in its
- * close callback, after every request detached from it. */
+ * output backpressure, its deadlines (hello, frame, linger) and what it is
+ * charged in the memory budget, and the lifetime rule: a conn is freed
+ * only in its close callback, after every request detached from it. */
 #ifndef LLMUX_CONN_H
 #define LLMUX_CONN_H
 

@@ -88,13 +88,16 @@ static int inherited_socket(void)
  * for select(), which llmuxd does not use, and each client and upstream
  * transfer holds an fd. Under systemd, LimitNOFILE= sets both and
  * setrlimit is filtered (EPERM): nothing to do then. */
+#define FD_LIMIT_MAX ((rlim_t)1 << 20)  /* a container's hard limit may be
+                                          * a billion: no use for so many */
 static void raise_fd_limit(void)
 {
     struct rlimit rl;
 
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max ||
+        rl.rlim_cur >= FD_LIMIT_MAX)
         return;
-    rl.rlim_cur = rl.rlim_max;
+    rl.rlim_cur = rl.rlim_max < FD_LIMIT_MAX ? rl.rlim_max : FD_LIMIT_MAX;
     if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
         log_warn("cannot raise the file descriptor limit: %s",
                  strerror(errno));

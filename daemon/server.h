@@ -1,8 +1,10 @@
 /* server.h -- struct server: the one place llmuxd keeps mutable state.
- * Owns: the loop, the listening socket (own or inherited from systemd), the
- * live configuration, the upstream glue, the list of connections, signal
- * handling and the SIGTERM drain. Everything else receives a server
- * pointer; nothing keeps global state (Redis's struct redisServer). */
+ * Owns: the loop, the listening socket (own or inherited from systemd) and
+ * its file descriptor reserve, the live configuration and its reload in a
+ * worker thread, the upstream glue, the list of connections, the memory
+ * budget and the in-flight limits, signal handling and the SIGTERM drain.
+ * Everything else receives a server pointer; nothing keeps global state
+ * (Redis's struct redisServer). */
 #ifndef LLMUX_SERVER_H
 #define LLMUX_SERVER_H
 
