@@ -24,6 +24,16 @@
 #define container_of(p, type, member) \
     ((type *)((char *)(p) - offsetof(type, member)))
 
+/* The error frame a client refused for want of fds gets (e is
+ * initialised here; empty if packing failed). Retry after a second. */
+static void refusal_frame(struct proto_enc *e)
+{
+    proto_enc_init(e);
+    (void)proto_pack_error(e, 0, LLMUX_EUNAVAIL, "llmuxd has as many "
+                           "connections as its file descriptors allow; try "
+                           "again later", NULL, NULL, 1);
+}
+
 /* Out of file descriptors (status < 0 from libuv's accept; libuv 1.44
  * drops the client itself first, which fds_short keeps from happening):
  * free the spare, and with it accept every waiting client, tell each why
@@ -41,10 +51,7 @@ static void refuse_clients(struct server *s, int status)
 
     if (uv_fileno((uv_handle_t *)&s->listener, &lfd) < 0)
         return;
-    proto_enc_init(&e);
-    (void)proto_pack_error(&e, 0, LLMUX_EUNAVAIL, "llmuxd is out of file "
-                           "descriptors (too many connections); try again "
-                           "later", NULL, NULL, 1);
+    refusal_frame(&e);
     if (s->spare_fd >= 0)
         close(s->spare_fd);
     while ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK))
@@ -99,13 +106,10 @@ static void refuse_one(struct server *s)
         return;
     uv_pipe_init(s->loop, p, 0);
     if (uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)p) == 0) {
-        proto_enc_init(&e);
-        if (proto_pack_error(&e, 0, LLMUX_EUNAVAIL, "llmuxd has as many "
-                             "connections as its file descriptors allow; "
-                             "try again later", NULL, NULL, 1) == 0) {
-            b = uv_buf_init(e.sb.data, (unsigned)e.sb.size);
+        refusal_frame(&e);
+        b = uv_buf_init(e.sb.data, (unsigned)e.sb.size);
+        if (b.len)
             (void)uv_try_write((uv_stream_t *)p, &b, 1);
-        }
         proto_enc_free(&e);
         s->fd_refused++;
     }
