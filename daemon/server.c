@@ -233,12 +233,29 @@ int server_listen(struct server *s, const char *path, int inherited_fd)
 
 /* ---- stop --------------------------------------------------------------- */
 
+/* A reload still blocked in NSS when everything else closed: a worker
+ * thread cannot be cancelled, and the loop would wait for it. Stop the
+ * loop instead; exit ends the thread. */
+static void reload_abandoned(uv_timer_t *t)
+{
+    struct server *s = container_of(t, struct server, drain_timer);
+
+    log_warn("exiting while a reload still waits for user and group "
+             "lookups");
+    uv_close((uv_handle_t *)t, NULL);
+    uv_stop(s->loop);
+}
+
 static void close_handles(struct server *s)
 {
     for (struct conn *c = s->conns; c; c = c->next)
         conn_close(c);
     uv_timer_stop(&s->drain_timer);
-    uv_close((uv_handle_t *)&s->drain_timer, NULL);
+    if (s->reload_job)      /* after the connections' linger */
+        uv_timer_start(&s->drain_timer, reload_abandoned,
+                       CONN_LINGER_MS + 500, 0);
+    else
+        uv_close((uv_handle_t *)&s->drain_timer, NULL);
     uv_close((uv_handle_t *)&s->sigterm, NULL);
     uv_close((uv_handle_t *)&s->sigint, NULL);
     uv_close((uv_handle_t *)&s->sighup, NULL);
@@ -312,6 +329,8 @@ void server_conn_gone(struct server *s, struct conn *c)
 struct reload_job {
     uv_work_t      work;
     struct server *srv;
+    char          *path;          /* owned: the thread's copy, which an
+                                   * abandoned load may outlive s with */
     uint64_t       run;           /* s->reload_runs when it started */
     struct config *cfg;           /* owned: the result, NULL on error */
     int            r;
@@ -332,8 +351,7 @@ static void reload_work(uv_work_t *w)
 {
     struct reload_job *j = container_of(w, struct reload_job, work);
 
-    j->r = config_load(j->srv->config_path, &j->cfg, j->err,
-                       sizeof(j->err));
+    j->r = config_load(j->path, &j->cfg, j->err, sizeof(j->err));
 }
 
 /* On the loop: the new configuration replaces the old, as one step. */
@@ -399,12 +417,15 @@ static void reload_done(uv_work_t *w, int status)
     s->reload_job = NULL;
     if (s->stopping) {
         r = UV_ECANCELED;   /* no READY=1 after STOPPING=1 */
+        if (s->stopping == 2 && !uv_is_closing((uv_handle_t *)&s->drain_timer))
+            uv_close((uv_handle_t *)&s->drain_timer, NULL);
     } else {
         r = status < 0 ? status : reload_apply(s, j);
         sd_reloaded(s);
     }
     reload_answer(s, j->run, r, j->err);
     config_unref(j->cfg);
+    free(j->path);
     free(j);
     if (s->reload_again && !s->stopping)
         reload_start(s);
@@ -416,7 +437,8 @@ static void reload_start(struct server *s)
 
     s->reload_again = 0;
     s->reload_runs++;
-    if (j == NULL) {
+    if (j == NULL || (j->path = strdup(s->config_path)) == NULL) {
+        free(j);
         reload_answer(s, s->reload_runs, -ENOMEM, "out of memory");
         return;
     }
@@ -426,6 +448,7 @@ static void reload_start(struct server *s)
     if (uv_queue_work(s->loop, &j->work, reload_work, reload_done) < 0) {
         sd_reloaded(s);
         reload_answer(s, j->run, -ENOMEM, "cannot start a worker thread");
+        free(j->path);
         free(j);
         return;
     }
@@ -539,8 +562,9 @@ int server_init(struct server *s, uv_loop_t *loop, struct config *cfg,
 void server_free(struct server *s)
 {
     upstream_close(&s->up);
-    /* Let the close callbacks of curl's sockets and our handles run. */
-    uv_run(s->loop, UV_RUN_DEFAULT);
+    /* Let the close callbacks of curl's sockets and our handles run (one
+     * pass if a reload was abandoned: its work would keep the loop). */
+    uv_run(s->loop, s->reload_job ? UV_RUN_NOWAIT : UV_RUN_DEFAULT);
     config_unref(s->cfg);
     metrics_free(&s->metrics);
     router_free(&s->router);

@@ -16,7 +16,7 @@ import tempfile
 
 import msgpack
 
-from harness import Daemon, Fake, Raw, openai_config, text_of, user, wait_for
+from harness import LLMUX, Daemon, Fake, Raw, openai_config, text_of, user, wait_for
 
 ETIMEOUT = -1008
 EUNAVAIL = -1009
@@ -368,7 +368,11 @@ struct passwd *getpwnam(const char *name)
 '''
 
 
-def test_reload_with_blocking_nss_keeps_serving():
+def nss_daemon():
+    """llmuxd with getpwnam("nss-slow") blocking on a FIFO, and a function
+    that opens the FIFO's writing end once a lookup waits on it (None
+    before). Holding it open without writing keeps the lookup blocked;
+    a byte or closing it lets the lookup go on."""
     tmp = tempfile.mkdtemp(prefix='llmux-nss-')
     src, so, gate = (os.path.join(tmp, n) for n in ('shim.c', 'shim.so', 'gate'))
     with open(src, 'w') as fh:
@@ -379,20 +383,22 @@ def test_reload_with_blocking_nss_keeps_serving():
     if SANITIZED:       # ASan wants its runtime first; the shim may precede it
         env['ASAN_OPTIONS'] = ':'.join(filter(None, [os.environ.get('ASAN_OPTIONS'),
                                                      'verify_asan_link_order=0']))
-    d = Daemon('', env=env)
 
     def writer():
         try:
             return os.open(gate, os.O_WRONLY | os.O_NONBLOCK)
         except OSError as e:
             if e.errno == errno.ENXIO:
-                return None         # the reload has not reached NSS yet
+                return None         # no lookup waits yet
             raise
+    return Daemon('', env=env), writer
 
+
+def test_reload_with_blocking_nss_keeps_serving():
+    d, writer = nss_daemon()
     with d:
         d.write_config('llmux_settings:\n  allow_users: [nss-slow]\n')
-        reload = subprocess.Popen([os.path.join(os.path.dirname(d.command()[0]), 'llmux'),
-                                   'reload'], env=dict(d.env, LLMUX_SOCKET=d.sock),
+        reload = subprocess.Popen([LLMUX, 'reload'], env=dict(d.env, LLMUX_SOCKET=d.sock),
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         fd = None
         try:
@@ -414,3 +420,26 @@ def test_reload_with_blocking_nss_keeps_serving():
         frames = st.until_end(1, timeout=10)
         assert frames[0]['type'] == 'response' and frames[0]['body']['reloads'] == 1, frames
         assert echo_served(d)
+
+
+def test_sigterm_exits_while_a_reload_waits_for_nss():
+    d, writer = nss_daemon()
+    fd = None
+    try:
+        d.write_config('llmux_settings:\n  allow_users: [nss-slow]\n  grace_period: 1\n')
+        d.signal(signal.SIGHUP)
+        fd = wait_for(writer, timeout=10, what='the reload to reach getpwnam')
+        d.signal(signal.SIGTERM)
+        try:
+            rc = d.proc.wait(10)    # linger 2 s + 0.5 s, and a margin
+        except subprocess.TimeoutExpired:
+            raise AssertionError('llmuxd did not exit while a reload waited for NSS')
+        assert rc == 0, d.log()[-2000:]
+        assert 'still waits for user and group lookups' in d.log()
+    finally:
+        if fd is not None:
+            os.close(fd)
+        if d.proc.poll() is None:
+            d.proc.kill()
+        d.proc.wait()
+        d.logf.close()
