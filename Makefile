@@ -35,7 +35,7 @@ PKGS_CLIENT := msgpack
 # Debian packages: build, then what the tests use.
 DEB_BUILD := build-essential pkg-config libuv1-dev libcurl4-openssl-dev libmsgpack-dev \
              libyaml-dev libsystemd-dev libjansson-dev libssl-dev zlib1g-dev
-DEB_TEST  := python3 python3-msgpack systemd util-linux procps groff-base \
+DEB_TEST  := python3 python3-msgpack systemd util-linux procps groff-base jq \
              clang-14 libclang-rt-14-dev valgrind
 
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -MMD -MP \
@@ -64,7 +64,8 @@ LIBA        := $(B)/libllmux.a
 UNIT        := $(B)/unit-tests
 CLIENTTEST  := $(B)/llmux-client-test
 PCFILE      := $(B)/llmux.pc
-VERSION     := 0.1.0
+# The version is defined once, in daemon/version.h.
+VERSION     := $(shell sed -n 's/^\#define LLMUX_DAEMON_VERSION "\(.*\)"/\1/p' daemon/version.h)
 
 .PHONY: all deps run test unit clean install install-files uninstall \
         check check-units

@@ -151,8 +151,9 @@ static const char *const usage_text =
 "       [--no-stream] [--usage] [PROMPT... | -]\n"
 "        Asks MODEL and streams the answer to stdout as it arrives, with a\n"
 "        newline at the end. The prompt is the arguments joined by spaces,\n"
-"        or stdin when it is \"-\" or absent (stdin must not be a terminal\n"
-"        then).\n"
+"        then, when stdin is not a terminal, a blank line and what stdin\n"
+"        holds (give </dev/null to send the arguments alone); or stdin\n"
+"        alone when the prompt is \"-\" or absent.\n"
 "          -m, --model MODEL      the model or model group (required)\n"
 "          -s, --system TEXT      a system prompt\n"
 "          -t, --temperature T    the sampling temperature\n"
@@ -181,7 +182,9 @@ static const char *const usage_text =
 "\n"
 "environment:\n"
 "  LLMUX_SOCKET        the socket when -S is not given; when it is unset,\n"
-"                      $XDG_RUNTIME_DIR/llmux.sock, else /run/llmux/llmux.sock\n";
+"                      the first that exists of $XDG_RUNTIME_DIR/llmux.sock,\n"
+"                      /run/llmux/llmux.sock (the system service) and\n"
+"                      /tmp/llmux-UID/llmux.sock (llmuxd run by hand)\n";
 
 /* The exit-status table, generated from LLMUX_ERRNO_MAP so that it cannot
  * drift from llmux-errno.h: one line per exit code, with every error
@@ -453,7 +456,28 @@ static void print_usage_line(const llmux_result_t *res)
             res->deployment[0] ? "/" : "", res->deployment);
 }
 
-/* The prompt: the arguments joined by spaces, or stdin. */
+/* Appends what stdin holds to the prompt in b, after a blank line: that
+ * is `llmux chat -m M "Summarise this:" < notes.txt`. An empty stdin
+ * (</dev/null) adds nothing. Returns 0 or an exit code. */
+static int chat_add_stdin(struct buf *b)
+{
+    struct buf in;
+    int r;
+
+    buf_init(&in, LLMUX_MAX_FRAME);
+    r = read_input("-", &in, "the prompt");
+    if (r == 0 && in.len > 0 &&
+        (buf_add(b, "\n\n", 2) < 0 || buf_add(b, in.p, in.len) < 0)) {
+        fprintf(stderr, "llmux: %s: the prompt and stdin are larger than "
+                "%u bytes\n", llmux_err_name(LLMUX_ETOOBIG), LLMUX_MAX_FRAME);
+        r = llmux_err_exit_code(LLMUX_ETOOBIG);
+    }
+    buf_free(&in);
+    return r;
+}
+
+/* The prompt: the arguments joined by spaces, then stdin when it is not a
+ * terminal; or stdin alone ("-" or no arguments). */
 static int chat_prompt(int argc, char **argv, struct buf *b)
 {
     int i, r;
@@ -468,6 +492,8 @@ static int chat_prompt(int argc, char **argv, struct buf *b)
         for (i = 0; i < argc; i++)
             if ((i && buf_add(b, " ", 1) < 0) || buf_adds(b, argv[i]) < 0)
                 return report(LLMUX_ETOOBIG, NULL);
+        if (!isatty(0) && (r = chat_add_stdin(b)) != 0)
+            return r;
     }
     if (b->p == NULL && buf_add(b, "", 0) < 0)
         return report(-ENOMEM, NULL);

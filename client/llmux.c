@@ -866,20 +866,23 @@ int llmux_chat_stream(llmux_client_t *c, const llmux_chat_opts_t *opts,
     return r;
 }
 
-/* Connect, llmux_chat, close: a whole session per question. */
-char *llmux_predict(const char *model, const char *query,
-                    const char *system_prompt, int *ret_code)
+/* Connect, llmux_chat, close: a whole session per question. err (may be
+ * NULL) gets what the error frame said, or the local failure; a failed
+ * connect names the socket, since that is what a person must fix. */
+char *llmux_predict_err(const char *model, const char *query,
+                        const char *system_prompt, llmux_error_t *err)
 {
     llmux_message_t msgs[2];
     llmux_chat_opts_t opts = { 0 };
     llmux_client_t *c;
-    char *text = NULL;
+    char *text = NULL, why[sizeof(err->message)];
     size_t n = 0;
     int r;
 
+    err_clear(err);
     if (model == NULL || query == NULL) {
-        r = -EINVAL;
-        goto out;
+        err_local(err, -EINVAL, NULL);
+        return NULL;
     }
     if (system_prompt)
         msgs[n++] = (llmux_message_t){ "system", system_prompt };
@@ -887,14 +890,29 @@ char *llmux_predict(const char *model, const char *query,
     opts.model = model;
     opts.messages = msgs;
     opts.n_messages = n;
-    if ((r = llmux_connect(&c, NULL)) == 0) {
-        r = llmux_chat(c, &opts, &text, NULL, NULL);
-        llmux_close(c);
+    if ((r = llmux_connect(&c, NULL)) < 0) {
+        snprintf(why, sizeof(why), "cannot connect to %s%s",
+                 llmux_default_socket(), r == -ENOENT || r == -ECONNREFUSED ?
+                 " (is llmuxd running?)" : "");
+        err_local(err, r, why);
+        return NULL;
     }
-out:
-    if (ret_code)
-        *ret_code = r;
+    /* llmux_chat fills err itself, from the frame or the local failure. */
+    r = llmux_chat(c, &opts, &text, NULL, err);
+    llmux_close(c);
     return r == 0 ? text : NULL;
+}
+
+/* The code alone: llmux_predict_err without the message. */
+char *llmux_predict(const char *model, const char *query,
+                    const char *system_prompt, int *ret_code)
+{
+    llmux_error_t err;
+    char *text = llmux_predict_err(model, query, system_prompt, &err);
+
+    if (ret_code)
+        *ret_code = text ? 0 : err.code;
+    return text;
 }
 
 /* Like llmux_chat, but the answer stays JSON: the events' JSON is

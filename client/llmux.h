@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Installed next to this header; in the source tree it is in protocol/,
+ * which llmux-uninstalled.pc (pkg-config) puts on the include path. */
 #include "llmux-errno.h"
 
 #ifdef __cplusplus
@@ -63,8 +65,10 @@ typedef struct llmux_result {
     char     finish_reason[32];
 } llmux_result_t;
 
-/* Connects to llmuxd. path NULL means $LLMUX_SOCKET, else
- * $XDG_RUNTIME_DIR/llmux.sock, else /run/llmux/llmux.sock. Performs the
+/* Connects to llmuxd. path NULL means $LLMUX_SOCKET, else the first of
+ * these that exists: $XDG_RUNTIME_DIR/llmux.sock, /run/llmux/llmux.sock
+ * (the system service), /tmp/llmux-UID/llmux.sock (llmuxd started by
+ * hand without $XDG_RUNTIME_DIR). Performs the
  * hello handshake, waiting up to 30 s for the daemon's hello (else
  * -ETIMEDOUT; -EINTR if a signal handler interrupted the wait); a
  * refusal returns the daemon's code (LLMUX_EVERSION, …).
@@ -101,7 +105,13 @@ int llmux_chat_stream(llmux_client_t *c, const llmux_chat_opts_t *opts,
 
 /* One-liner: connects to the default socket, asks, returns the answer as a
  * malloc'd string (the caller frees it). system_prompt may be NULL.
- * Returns NULL on failure with *ret_code (if not NULL) set. */
+ * Returns NULL on failure with *err (if not NULL) filled: err->code, and
+ * err->message with the daemon's words ("no API key for openai: set
+ * $OPENAI_API_KEY …") or, when it could not connect, the socket's path. */
+char *llmux_predict_err(const char *model, const char *query,
+                        const char *system_prompt, llmux_error_t *err);
+/* The same with the code alone: NULL on failure with *ret_code (if not
+ * NULL) set. */
 char *llmux_predict(const char *model, const char *query,
                     const char *system_prompt, int *ret_code);
 

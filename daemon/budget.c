@@ -46,6 +46,25 @@ int budget_adjust(struct budget *b, size_t *have, size_t want)
     return 0;
 }
 
+int budget_charge(struct budget *b, size_t *have, size_t want)
+{
+    if (want > *have && want <= BUDGET_GRANTED) {
+        budget_force(b, want - *have);
+        *have = want;
+        return 0;
+    }
+    return budget_adjust(b, have, want);
+}
+
+size_t budget_limit_mib(double mib)
+{
+    double bytes = mib * 1024 * 1024;
+
+    /* A limit that cannot be reached is no limit; the cast of a double
+     * past SIZE_MAX would be undefined. */
+    return bytes >= (double)SIZE_MAX ? 0 : (size_t)bytes;
+}
+
 size_t budget_tree_cost(size_t len, uint64_t nobjects)
 {
     /* Strings are copied out of the frame once: len bounds their bytes. */

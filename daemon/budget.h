@@ -30,6 +30,15 @@ void budget_give(struct budget *b, size_t n);
  * limit. */
 int  budget_adjust(struct budget *b, size_t *have, size_t want);
 
+/* Charges up to this are always granted: what one read brings, or what a
+ * frame of 4 KiB may cost decoded. So a full budget refuses big frames
+ * and requests, not a client's small ones (a cancel, a short request). */
+#define BUDGET_GRANTED (512u * 1024)
+/* budget_adjust, but growth to at most BUDGET_GRANTED always succeeds. */
+int  budget_charge(struct budget *b, size_t *have, size_t want);
+/* The limit for max_memory MiB (0: none; huge values saturate). */
+size_t budget_limit_mib(double mib);
+
 /* What decoding a frame of len bytes holding nobjects msgpack values
  * costs: the msgpack tree, the jansson tree made from it and the bytes
  * the strings are copied to. An upper estimate (see budget.c). */

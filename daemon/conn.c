@@ -1,12 +1,14 @@
 /* conn.c -- one client connection: accept and peer credentials, frame
- * reading, dispatch, writes with backpressure, and close (see conn.h). */
+ * reading, dispatch, session events as frames, writes with backpressure,
+ * and close (see conn.h). */
 #include "conn.h"
+#include "access.h"
 #include "budget.h"
+#include "container.h"
 #include "config.h"
 #include "hub.h"
 #include "log.h"
 #include "ops.h"
-#include "request.h"
 #include "server.h"
 
 #include <errno.h>
@@ -19,19 +21,10 @@
 #define SO_PEERGROUPS 59
 #endif
 
-#define container_of(p, type, member) \
-    ((type *)((char *)(p) - offsetof(type, member)))
-
 /* A write in flight; the bytes belong to it until write_cb. */
 struct wreq {
     uv_write_t  req;
     uv_buf_t    buf;      /* base owned (stolen from conn->out) */
-};
-
-/* The budget charge of one request's tree, while it is in flight. */
-struct body_charge {
-    uint64_t id;
-    size_t   bytes;
 };
 
 static void start_write(struct conn *c);
@@ -47,15 +40,12 @@ static void conn_freed(uv_handle_t *h)
 static void conn_closed(uv_handle_t *h)
 {
     struct conn *c = container_of((uv_pipe_t *)h, struct conn, pipe);
-    struct budget *b = &c->srv->budget;
 
     server_conn_gone(c->srv, c);
     buf_free(&c->in);
     buf_free(&c->out);
-    budget_give(b, c->mem_in + c->mem_out + c->mem_frame);
-    for (size_t i = 0; i < c->ncharges; i++)
-        budget_give(b, c->charges[i].bytes);
-    free(c->charges);
+    proto_enc_free(&c->enc);
+    budget_give(&c->srv->budget, c->mem_in + c->mem_out + c->mem_frame);
     free(c->groups);
     uv_close((uv_handle_t *)&c->timer, conn_freed);
 }
@@ -79,8 +69,7 @@ void conn_close(struct conn *c)
         return;
     c->closing = 1;
     uv_read_stop((uv_stream_t *)&c->pipe);
-    while (c->reqs)
-        request_abort(c->reqs);
+    session_close(&c->sess);
     if (c->writing == NULL && c->out.len)
         start_write(c);
     /* Let queued frames (a final error) reach the client, then close. */
@@ -116,7 +105,7 @@ static void out_charged(struct conn *c)
     c->mem_out = want;
 }
 
-int conn_backlogged(const struct conn *c)
+static int backlogged(const struct conn *c)
 {
     return backlog(c) > CONN_OUT_HIGH;
 }
@@ -128,15 +117,7 @@ static void resume_after_drain(struct conn *c)
 {
     if (c->closing || backlog(c) > CONN_OUT_LOW)
         return;
-    if (c->upstream_paused) {
-        /* request_resume may emit (and even end the request), so walk
-         * with the next pointer taken first. */
-        for (struct request *rq = c->reqs, *next; rq; rq = next) {
-            next = request_next(rq);
-            if (request_paused(rq))
-                request_resume(rq);
-        }
-    }
+    session_drained(&c->sess);
     if (c->read_paused && !c->closing) {
         c->read_paused = 0;
         uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
@@ -183,7 +164,7 @@ static void write_done(uv_write_t *req, int status)
     if (c->out.len)
         start_write(c);
     out_charged(c);
-    if (c->read_paused || c->upstream_paused)
+    if (c->read_paused || c->sess.paused)
         resume_after_drain(c);
 }
 
@@ -217,7 +198,7 @@ int conn_send(struct conn *c, struct proto_enc *e)
     if (c->writing == NULL)
         start_write(c);
     out_charged(c);
-    if (!c->read_paused && conn_backlogged(c)) {
+    if (!c->read_paused && backlogged(c)) {
         /* A client that does not read its answers does not get to send
          * more requests either. */
         c->read_paused = 1;
@@ -237,56 +218,144 @@ void conn_send_error(struct conn *c, uint64_t id, int code,
     proto_enc_free(&e);
 }
 
-struct request *conn_find_request(struct conn *c, uint64_t id)
+/* ---- session events as frames ------------------------------------------ */
+
+/* A frame that once needed more than this gives its memory back. */
+#define CONN_ENC_KEEP (64u * 1024)
+
+static struct conn *conn_of(struct session *s)
 {
-    for (struct request *rq = c->reqs; rq; rq = request_next(rq))
-        if (request_id(rq) == id)
-            return rq;
-    return NULL;
+    return container_of(s, struct conn, sess);
 }
 
-/* Returns the budget charge of request id's tree, if it has one. */
-static void tree_released(struct conn *c, uint64_t id)
+/* Sends what c->enc holds. */
+static int flush(struct conn *c)
 {
-    for (size_t i = 0; i < c->ncharges; i++)
-        if (c->charges[i].id == id) {
-            budget_give(&c->srv->budget, c->charges[i].bytes);
-            c->charges[i] = c->charges[--c->ncharges];
-            return;
-        }
-}
+    int r = conn_send(c, &c->enc);
 
-/* The tree of the frame being decoded stays charged while request id is
- * in flight. On failure (no memory for the list) it is returned with the
- * frame, which only makes the estimate low for a while. */
-static void tree_kept(struct conn *c, uint64_t id)
-{
-    struct body_charge *n;
-    size_t cap;
-
-    if (c->ncharges == c->charges_cap) {
-        cap = c->charges_cap ? 2 * c->charges_cap : 8;
-        if ((n = realloc(c->charges, cap * sizeof(*n))) == NULL)
-            return;
-        c->charges = n;
-        c->charges_cap = cap;
+    if (c->enc.sb.alloc > CONN_ENC_KEEP) {
+        proto_enc_free(&c->enc);
+        proto_enc_init(&c->enc);
     }
-    c->charges[c->ncharges].id = id;
-    c->charges[c->ncharges++].bytes = c->mem_tree;
-    c->mem_frame -= c->mem_tree;
-    c->mem_tree = 0;
+    return r;
 }
 
-void conn_request_gone(struct conn *c, uint64_t id)
+static int ev_chunk(struct session *s, uint64_t id, const json_t *chunk)
 {
-    tree_released(c, id);
-    if (c->upstream_paused == 0)
-        return;
-    c->upstream_paused = 0;
-    for (struct request *rq = c->reqs; rq; rq = request_next(rq))
-        if (request_paused(rq))
-            c->upstream_paused++;
+    struct conn *c = conn_of(s);
+    int r;
+
+    proto_enc_begin(&c->enc, PROTO_CHUNK, id, 1);
+    proto_pack_str(&c->enc.pk, "body");
+    hub_pack(&c->enc.pk, chunk);
+    if ((r = proto_enc_end(&c->enc)) < 0)
+        return r;
+    return flush(c);
 }
+
+static int ev_chunk_json(struct session *s, uint64_t id, const char *json,
+                         size_t len, char *err, size_t errlen)
+{
+    struct conn *c = conn_of(s);
+    int r;
+
+    proto_enc_begin(&c->enc, PROTO_CHUNK, id, 1);
+    proto_pack_str(&c->enc.pk, "body");
+    if (proto_json_pack(&c->enc.pk, json, len, err, errlen) < 0) {
+        c->enc.sb.size = c->enc.start;
+        return LLMUX_EUNAVAIL;
+    }
+    if ((r = proto_enc_end(&c->enc)) < 0)
+        return r;
+    return flush(c);
+}
+
+/* Held in c->enc until done: the two leave in one write. */
+static int ev_completion(struct session *s, uint64_t id, const json_t *body)
+{
+    struct conn *c = conn_of(s);
+
+    proto_enc_begin(&c->enc, PROTO_RESPONSE, id, 1);
+    proto_pack_str(&c->enc.pk, "body");
+    hub_pack(&c->enc.pk, body);
+    return proto_enc_end(&c->enc);
+}
+
+static void pack_timing(msgpack_packer *pk, const struct session_timing *t)
+{
+    int first = t->first_chunk_us != 0, waited = t->wait_us != 0;
+
+    msgpack_pack_map(pk, 3 + (uint32_t)first + (uint32_t)waited);
+    proto_pack_kv_uint(pk, "total_us", t->total_us);
+    proto_pack_kv_uint(pk, "upstream_us", t->upstream_us);
+    proto_pack_kv_uint(pk, "overhead_us", t->overhead_us);
+    if (first)
+        proto_pack_kv_uint(pk, "first_chunk_us", t->first_chunk_us);
+    if (waited)
+        proto_pack_kv_uint(pk, "wait_us", t->wait_us);
+}
+
+static int ev_done(struct session *s, uint64_t id,
+                   const struct session_done *d)
+{
+    struct conn *c = conn_of(s);
+    struct proto_enc *e = &c->enc;
+    int has_usage = d->usage != NULL;
+
+    if (d->model == NULL) {
+        proto_enc_begin(e, PROTO_DONE, id, 0);    /* an op's */
+    } else {
+        proto_enc_begin(e, PROTO_DONE, id, 7 + (uint32_t)has_usage);
+        if (has_usage) {
+            proto_pack_str(&e->pk, "usage");
+            hub_pack(&e->pk, d->usage);
+        }
+        proto_pack_kv_str(&e->pk, "model", d->model);
+        proto_pack_kv_str(&e->pk, "provider", d->provider);
+        proto_pack_kv_str(&e->pk, "deployment", d->deployment);
+        proto_pack_kv_uint(&e->pk, "attempts", d->attempts);
+        proto_pack_kv_uint(&e->pk, "fallbacks", d->fallbacks);
+        proto_pack_kv_uint(&e->pk, "chunks", d->chunks);
+        proto_pack_str(&e->pk, "timing");
+        pack_timing(&e->pk, &d->timing);
+    }
+    if (proto_enc_end(e) < 0) {
+        /* Not a done the client could read: the held completion goes
+         * too, and the caller sends an error instead. */
+        e->sb.size = 0;
+        return LLMUX_ETOOBIG;
+    }
+    flush(c);
+    return 0;
+}
+
+static void ev_error(struct session *s, uint64_t id,
+                     const struct session_error *er)
+{
+    struct conn *c = conn_of(s);
+
+    c->enc.sb.size = 0;     /* a completion held for this id */
+    if (proto_pack_error(&c->enc, id, er->code, er->message, er->provider,
+                         er->deployment, er->retry_after) < 0)
+        /* Names too long for a frame: the error still arrives. */
+        proto_pack_error(&c->enc, id, er->code, er->message, NULL, NULL,
+                         er->retry_after);
+    flush(c);
+}
+
+static int ev_backlogged(const struct session *s)
+{
+    return backlogged(container_of(s, struct conn, sess));
+}
+
+static const struct session_ops conn_session_ops = {
+    .chunk = ev_chunk,
+    .chunk_json = ev_chunk_json,
+    .completion = ev_completion,
+    .done = ev_done,
+    .error = ev_error,
+    .backlogged = ev_backlogged,
+};
 
 /* ---- frames ------------------------------------------------------------- */
 
@@ -307,7 +376,8 @@ static void send_hello(struct conn *c)
 static void fatal(struct conn *c, int code, const char *message)
 {
     log_info("conn %llu (pid %d uid %u): %s; closing",
-             (unsigned long long)c->id, (int)c->pid, (unsigned)c->uid,
+             (unsigned long long)c->id, (int)c->sess.caller.pid,
+             (unsigned)c->sess.caller.uid,
              message);
     conn_send_error(c, 0, code, message);
     conn_close(c);
@@ -327,7 +397,7 @@ static void on_deadline(uv_timer_t *t)
     case CONN_DL_LINGER:
         log_info("conn %llu (pid %d uid %u): closed without waiting "
                  "longer for it to read", (unsigned long long)c->id,
-                 (int)c->pid, (unsigned)c->uid);
+                 (int)c->sess.caller.pid, (unsigned)c->sess.caller.uid);
         if (!uv_is_closing((uv_handle_t *)&c->pipe))
             uv_close((uv_handle_t *)&c->pipe, conn_closed);
         return;
@@ -362,23 +432,9 @@ static void deadline_start(struct conn *c, enum conn_deadline d,
     if (secs <= 0)
         return;
     c->deadline = d;
+    if (secs > CONN_DEADLINE_MAX_S)
+        secs = CONN_DEADLINE_MAX_S;     /* 1e300 s must not wrap to 0 */
     uv_timer_start(&c->timer, on_deadline, (uint64_t)(secs * 1000), 0);
-}
-
-/* Charges up to this are always granted: what one read brings, or what a
- * frame of 4 KiB may cost decoded. So a full budget refuses big frames,
- * not a client's small ones (a cancel, a short request). */
-#define CHARGE_GRANTED (512u * 1024)
-
-/* Charges *have -> want (see CHARGE_GRANTED). */
-static int charge(struct conn *c, size_t *have, size_t want)
-{
-    if (want > *have && want <= CHARGE_GRANTED) {
-        budget_force(&c->srv->budget, want - *have);
-        *have = want;
-        return 0;
-    }
-    return budget_adjust(&c->srv->budget, have, want);
 }
 
 /* After a read: charge what c->in holds, or the whole frame it is
@@ -400,7 +456,7 @@ static void input_settled(struct conn *c, int new_frame)
         c->in.len >= LLMUX_FRAME_HEADER &&
         want < LLMUX_FRAME_HEADER + body + 1)
         want = LLMUX_FRAME_HEADER + body + 1;
-    if (charge(c, &c->mem_in, want) < 0) {
+    if (budget_charge(&c->srv->budget, &c->mem_in, want) < 0) {
         fatal(c, LLMUX_EUNAVAIL, "llmuxd is overloaded: no memory left "
               "for this frame (max_memory)");
         return;
@@ -431,14 +487,27 @@ static int frame_admit(struct conn *c, const char *body, size_t len)
     cost = budget_frame_cost(len, n);
     c->mem_frame = 0;
     c->mem_tree = budget_tree_cost(len, n);
-    if (charge(c, &c->mem_frame, cost) == 0)
+    if (budget_charge(&c->srv->budget, &c->mem_frame, cost) == 0)
         return 0;
     snprintf(msg, sizeof(msg), "llmuxd is overloaded: this frame would "
              "need %zu MiB to decode (max_memory %g MiB)",
-             c->mem_frame >> 20, c->srv->cfg->max_memory);
+             cost >> 20, c->srv->cfg->max_memory);
     c->mem_frame = c->mem_tree = 0;
     fatal(c, LLMUX_EUNAVAIL, msg);
     return LLMUX_EUNAVAIL;
+}
+
+/* A chat request keeps the frame's tree while in flight: that part of
+ * the frame's charge is handed to the request, whose limits stage charges
+ * it again (limits.c). Returns the bytes handed over. */
+static size_t tree_handed_over(struct conn *c)
+{
+    size_t tree = c->mem_tree;
+
+    budget_give(&c->srv->budget, tree);
+    c->mem_frame -= tree;
+    c->mem_tree = 0;
+    return tree;
 }
 
 /* After a frame was handled: its decoding memory is freed. */
@@ -480,13 +549,14 @@ static void handle_request(struct conn *c, const struct proto_frame *f)
     size_t oplen;
     char msg[160];
     json_t *j;
+    int r;
 
     if (!f->has_id || f->id == 0 || f->id > LLMUX_MAX_ID) {
         conn_send_error(c, 0, LLMUX_EPROTO, "request without a valid id "
                         "(a uint from 1 to 2^63-1)");
         return;
     }
-    if (conn_find_request(c, f->id)) {
+    if (session_find(&c->sess, f->id)) {
         snprintf(msg, sizeof(msg), "request id %llu is already in flight "
                  "on this connection", (unsigned long long)f->id);
         conn_send_error(c, 0, LLMUX_EBADREQ, msg);
@@ -501,7 +571,10 @@ static void handle_request(struct conn *c, const struct proto_frame *f)
                         "llmuxd is shutting down");
         return;
     }
-    if (server_inflight_refused(c->srv, c, msg, sizeof(msg))) {
+    if (c->sess.nreqs >= c->srv->conn_inflight_max) {
+        /* One connection may not take every fd left for upstreams. */
+        snprintf(msg, sizeof(msg), "too many requests in flight on this "
+                 "connection (limit %u)", c->srv->conn_inflight_max);
         conn_send_error(c, f->id, LLMUX_ERATELIMIT, msg);
         return;
     }
@@ -517,19 +590,15 @@ static void handle_request(struct conn *c, const struct proto_frame *f)
                             "(an OpenAI chat completions request)");
             return;
         }
-        if ((j = hub_from_msgpack(body)) == NULL) {
-            conn_send_error(c, f->id, LLMUX_EBADREQ, "body is not valid: "
-                            "strings must be UTF-8, keys strings, no ext "
-                            "types");
+        if ((r = hub_from_msgpack_checked(body, &j, msg,
+                                          sizeof(msg))) < 0) {
+            conn_send_error(c, f->id, r, msg);
             return;
         }
-        tree_kept(c, f->id);
-        request_start_chat(c, f->id, j);
-        if (conn_find_request(c, f->id) == NULL)
-            tree_released(c, f->id);  /* refused before it was linked */
+        request_start_chat(&c->sess, f->id, j, tree_handed_over(c));
         return;
     }
-    ops_handle(c, f->id, op, oplen);
+    ops_handle(&c->sess, f->id, op, oplen);
 }
 
 static void handle_frame(struct conn *c, const char *body, size_t len)
@@ -556,7 +625,7 @@ static void handle_frame(struct conn *c, const char *body, size_t len)
         handle_request(c, &f);
         break;
     case PROTO_CANCEL: {
-        struct request *rq = f.has_id ? conn_find_request(c, f.id) : NULL;
+        struct request *rq = f.has_id ? session_find(&c->sess, f.id) : NULL;
 
         /* A cancel for a request that already ended is not an error. */
         if (rq)
@@ -645,50 +714,25 @@ static void read_peer(struct conn *c)
     gid_t groups[256];
     uv_os_fd_t fd;
 
-    c->uid = (uid_t)-1;
-    c->gid = (gid_t)-1;
+    struct caller *who = &c->sess.caller;
+
+    who->uid = (uid_t)-1;
+    who->gid = (gid_t)-1;
+    who->frontend = "socket";
     if (uv_fileno((uv_handle_t *)&c->pipe, &fd) < 0)
         return;
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
-        c->uid = cred.uid;
-        c->gid = cred.gid;
-        c->pid = cred.pid;
+        who->uid = cred.uid;
+        who->gid = cred.gid;
+        who->pid = cred.pid;
     }
     len = sizeof(groups);
     if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0 &&
         len > 0 && (c->groups = malloc(len)) != NULL) {
         memcpy(c->groups, groups, len);
-        c->ngroups = (int)(len / sizeof(gid_t));
+        who->groups = c->groups;
+        who->ngroups = (int)(len / sizeof(gid_t));
     }
-}
-
-int peer_in_group(const struct conn *c, gid_t gid)
-{
-    if (c->gid == gid)
-        return 1;
-    for (int g = 0; g < c->ngroups; g++)
-        if (c->groups[g] == gid)
-            return 1;
-    return 0;
-}
-
-/* tmux's server_acl_join: root and our own uid always, then uid entries,
- * then gid entries (primary and supplementary), then the admin group. No
- * list: everyone the socket's permissions let in. */
-static int peer_allowed(const struct conn *c, const struct config *cfg)
-{
-    if (cfg->nallow_uids == 0 && cfg->nallow_gids == 0)
-        return 1;
-    if (c->uid == 0 || c->uid == c->srv->uid)
-        return 1;
-    for (size_t i = 0; i < cfg->nallow_uids; i++)
-        if (cfg->allow_uids[i] == c->uid)
-            return 1;
-    for (size_t i = 0; i < cfg->nallow_gids; i++)
-        if (peer_in_group(c, cfg->allow_gids[i]))
-            return 1;
-    /* Whoever may administer llmuxd may also use it. */
-    return cfg->admin_gid != (gid_t)-1 && peer_in_group(c, cfg->admin_gid);
 }
 
 static void conn_unaccepted(uv_handle_t *h)
@@ -697,6 +741,7 @@ static void conn_unaccepted(uv_handle_t *h)
 
     buf_free(&c->in);
     buf_free(&c->out);
+    proto_enc_free(&c->enc);
     free(c);
 }
 
@@ -707,7 +752,9 @@ int conn_accept(struct server *s)
 
     if (c == NULL)
         return -ENOMEM;
+    session_init(&c->sess, &conn_session_ops, s);
     c->srv = s;
+    proto_enc_init(&c->enc);
     buf_init(&c->in, LLMUX_MAX_FRAME + LLMUX_FRAME_HEADER);
     buf_init(&c->out, CONN_OUT_MAX);
     uv_pipe_init(s->loop, &c->pipe, 0);
@@ -726,10 +773,10 @@ int conn_accept(struct server *s)
     s->conns = c;
     s->stats.connections++;
     read_peer(c);
-    if (!peer_allowed(c, s->cfg)) {
+    if (!access_peer_allowed(s->cfg, s->uid, &c->sess.caller)) {
         log_warn("refused connection from pid %d uid %u gid %u: not in "
-                 "allow_users/allow_groups", (int)c->pid, (unsigned)c->uid,
-                 (unsigned)c->gid);
+                 "allow_users/allow_groups", (int)c->sess.caller.pid,
+                 (unsigned)c->sess.caller.uid, (unsigned)c->sess.caller.gid);
         conn_send_error(c, 0, LLMUX_EPERMISSION, "permission denied: this "
                         "user may not use llmuxd (allow_users, "
                         "allow_groups)");

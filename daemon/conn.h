@@ -1,9 +1,11 @@
-/* conn.h -- one client connection on the Unix socket.
+/* conn.h -- one client connection on the Unix socket: the msgpack front
+ * end, the first implementation of struct session (session.h).
  * Owns: the pipe handle, the partial-frame input buffer, the caller's
- * credentials (SO_PEERCRED at accept), the list of its requests in flight,
- * output backpressure, its deadlines (hello, frame, linger) and what it is
- * charged in the memory budget, and the lifetime rule: a conn is freed
- * only in its close callback, after every request detached from it. */
+ * credentials (SO_PEERCRED at accept), turning session events into frames
+ * (the only place chat frames are built), output backpressure, its
+ * deadlines (hello, frame, linger) and what it is charged in the memory
+ * budget, and the lifetime rule: a conn is freed only in its close
+ * callback, after every request detached from it. */
 #ifndef LLMUX_CONN_H
 #define LLMUX_CONN_H
 
@@ -13,15 +15,17 @@
 
 #include "buf.h"
 #include "proto.h"
+#include "session.h"
 
 struct server;
-struct request;
 struct wreq;
-struct body_charge;
 
 /* How long a closing connection may wait for its last frames to reach a
  * client that does not read, before it is closed anyway (ms). */
 #define CONN_LINGER_MS 2000
+/* hello_timeout and frame_timeout above this are this (a timer's ms
+ * must not overflow): about 31 years. */
+#define CONN_DEADLINE_MAX_S 1e9
 
 /* What the conn's timer is counting down to. */
 enum conn_deadline {
@@ -40,6 +44,8 @@ enum conn_deadline {
 #define CONN_OUT_MAX   (256u * 1024 * 1024)
 
 struct conn {
+    struct session  sess;            /* the base: caller, requests in
+                                      * flight, pause count (session.h) */
     uv_pipe_t       pipe;
     struct server  *srv;
     struct conn    *next, *prev;     /* server's list */
@@ -48,17 +54,14 @@ struct conn {
                                       * libuv; they go in one write once
                                       * the write in flight completes */
     struct wreq    *writing;         /* the one write in flight, or NULL */
-    struct request *reqs;            /* requests in flight, linked */
-    unsigned        nreqs;
+    struct proto_enc enc;            /* owned: frames being built; a
+                                      * completion waits here for its done,
+                                      * so both go out in one write */
     int             greeted;         /* hello received */
     int             closing;
     int             read_paused;     /* stopped reading: output backlog */
-    unsigned        upstream_paused; /* requests paused for backlog */
-    uid_t           uid;
-    gid_t           gid;
-    pid_t           pid;
-    gid_t          *groups;          /* owned: supplementary groups */
-    int             ngroups;
+    gid_t          *groups;          /* owned: supplementary groups
+                                      * (sess.caller.groups borrows them) */
     uint64_t        id;              /* connection number, for logs */
     /* Deadlines: one timer; the conn is freed in its close callback,
      * which runs after the pipe's. */
@@ -69,10 +72,8 @@ struct conn {
                                       * receiving when that is larger */
     size_t          mem_out;         /* c->out and the write in flight */
     size_t          mem_frame;       /* the frame being decoded */
-    size_t          mem_tree;        /* of mem_frame: its request tree */
-    struct body_charge *charges;     /* owned: the trees of requests in
-                                      * flight, by id */
-    size_t          ncharges, charges_cap;
+    size_t          mem_tree;        /* of mem_frame: its request tree,
+                                      * handed to a chat request */
 };
 
 /* Accepts a pending connection on the server's listener. */
@@ -84,17 +85,7 @@ int  conn_send(struct conn *c, struct proto_enc *e);
 /* Sends one error frame. */
 void conn_send_error(struct conn *c, uint64_t id, int code,
                      const char *message);
-/* True when the output backlog is over CONN_OUT_HIGH. */
-int  conn_backlogged(const struct conn *c);
-/* Closes: cancels every request in flight, then frees in close_cb. */
+/* Closes: aborts every request in flight, then frees in close_cb. */
 void conn_close(struct conn *c);
-
-/* True when the peer's primary or a supplementary group is gid. */
-int  peer_in_group(const struct conn *c, gid_t gid);
-
-/* Requests link themselves into c->reqs (request.c); this finds one. */
-struct request *conn_find_request(struct conn *c, uint64_t id);
-/* Called by request.c when request id left c->reqs. */
-void conn_request_gone(struct conn *c, uint64_t id);
 
 #endif

@@ -11,6 +11,12 @@
 
 /* New reference, or NULL (bin becomes a base64 string; ext is refused). */
 json_t *hub_from_msgpack(const msgpack_object *o);
+/* The same, saying why not: LLMUX_EBADREQ for input that has no JSON form
+ * (not UTF-8, a NUL in a key, a non-string key, ext, too deep), with msg
+ * set for the caller; LLMUX_EINTERNAL when memory ran out. 0 and *ret
+ * (a new reference) otherwise. */
+int hub_from_msgpack_checked(const msgpack_object *o, json_t **ret,
+                             char *msg, size_t len);
 /* Packs j as msgpack (reals stay float64, integers stay integers). */
 int hub_pack(msgpack_packer *pk, const json_t *j);
 

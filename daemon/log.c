@@ -1,7 +1,8 @@
-/* log.c -- journald or "<N>"-prefixed stderr logging (see log.h).
+/* log.c -- journald, "<N>"-prefixed or plain-word stderr logging (log.h).
  * The journal is used only when $JOURNAL_STREAM names the device and inode
  * of our stderr, as systemd documents: that is the one reliable sign that
- * stderr goes to journald and structured fields will be kept. */
+ * stderr goes to journald and structured fields will be kept. A terminal
+ * gets "warning: " words; pipes and files keep the "<N>" prefixes. */
 #include "log.h"
 
 #include <stdarg.h>
@@ -17,8 +18,9 @@
 static struct {
     int level;
     int journal;
+    int tty;        /* stderr is a terminal: words, not "<N>" */
     int content;
-} logcfg = { LOG_INFO, 0, 0 };
+} logcfg = { LOG_INFO, 0, 0, 0 };
 
 static int stderr_is_journal(void)
 {
@@ -38,6 +40,7 @@ void log_init(int level, int debug_content)
 {
     logcfg.level = level;
     logcfg.journal = stderr_is_journal();
+    logcfg.tty = !logcfg.journal && isatty(STDERR_FILENO);
     logcfg.content = debug_content;
 }
 
@@ -51,13 +54,31 @@ int log_content_allowed(void)
     return logcfg.content;
 }
 
-/* One "<N>" line on stderr in a single write. Control characters are
- * escaped: a model name or an upstream message must not be able to start
- * a forged log line of its own. */
+/* What a person reads before a line on a terminal ("" for info): the
+ * words of log_level in llmux.yaml, so the two read alike. */
+static const char *prio_word(int prio)
+{
+    if (prio <= LOG_ERR)
+        return "error: ";
+    if (prio == LOG_WARNING)
+        return "warning: ";
+    if (prio == LOG_NOTICE)
+        return "notice: ";
+    if (prio == LOG_INFO)
+        return "";
+    return "debug: ";
+}
+
+/* One line on stderr in a single write, "<N>" first (what journald and
+ * a syslog-reading pipe understand) or, on a terminal, a word. Control
+ * characters are escaped: a model name or an upstream message must not
+ * be able to start a forged log line of its own. */
 static void put_stderr(int prio, const char *line)
 {
     char out[4096];
-    size_t n = (size_t)snprintf(out, sizeof(out), "<%d>", prio);
+    size_t n = logcfg.tty ?
+        (size_t)snprintf(out, sizeof(out), "%s", prio_word(prio)) :
+        (size_t)snprintf(out, sizeof(out), "<%d>", prio);
 
     for (const unsigned char *c = (const unsigned char *)line;
          *c && n + 6 < sizeof(out); c++) {

@@ -1,6 +1,7 @@
 /* log.h -- llmuxd's one logging path.
  * Owns: the log level, the choice between journald (structured fields,
- * when stderr is the journal) and "<N>"-prefixed stderr lines. Only the
+ * when stderr is the journal), "<N>"-prefixed stderr lines (pipes, files)
+ * and "warning: "-worded ones (stderr is a terminal). Only the
  * daemon logs; nothing here ever receives a secret (callers pass names and
  * fingerprints, not keys). */
 #ifndef LLMUX_LOG_H
@@ -19,7 +20,8 @@ void log_msg(int prio, const char *fmt, ...)
 /* One structured line. fields are "KEY=value" strings ending with NULL
  * (names [A-Z0-9_], never a key as value). The readable line is message
  * and fields joined by spaces: the journal gets it as MESSAGE= plus each
- * field on its own, stderr gets it with a "<N>" prefix. */
+ * field on its own, stderr gets it with a "<N>" prefix (a word on a
+ * terminal). */
 void log_fields(int prio, const char *message, const char *const *fields);
 
 #define log_err(...)    log_msg(LOG_ERR, __VA_ARGS__)

@@ -124,7 +124,7 @@ static void seal_key_variables(struct server *s)
     size_t n = 0;
     int r;
 
-    keys = calloc(cfg->ndeps + cfg->nwild + cfg->npreset_keys + 1,
+    keys = calloc(cfg->ndeps + cfg->nwild + cfg->env.npresets + 1,
                   sizeof(*keys));
     if (keys == NULL)
         fail_start("out of memory", -ENOMEM);
@@ -132,8 +132,8 @@ static void seal_key_variables(struct server *s)
         keys[n++] = cfg->deps[i]->api_key;
     for (size_t i = 0; i < cfg->nwild; i++)
         keys[n++] = cfg->wild[i]->api_key;
-    for (size_t i = 0; i < cfg->npreset_keys; i++)
-        keys[n++] = cfg->preset_keys[i];
+    for (size_t i = 0; i < cfg->env.npresets; i++)
+        keys[n++] = cfg->env.keys[i];
     r = secret_env_seal(&s->env_keys, names, keys, n);
     free(keys);
     if (r < 0)
@@ -182,8 +182,8 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < cfg->nwarnings; i++)
         log_warn("%s", cfg->warnings[i]);
     if (check) {
-        printf("%s: ok, %zu deployments, %zu warnings\n", config_path,
-               cfg->ndeps, cfg->nwarnings);
+        config_summary(cfg, sock, sizeof(sock));
+        printf("%s: ok, %s\n", config_path, sock);
         config_unref(cfg);
         return 0;
     }

@@ -13,9 +13,6 @@
 #include <string.h>
 #include <uv.h>
 
-/* The output stays well under a frame (16 MiB) even at the series cap. */
-#define METRICS_MAX_TEXT (8u * 1024 * 1024)
-
 /* Error types, from the one error table so they cannot drift. Several
  * codes share a type (bad_request…); a type counts at its first index. */
 static const char *const types[] = {
@@ -171,12 +168,22 @@ static void observe(struct hist *h, const struct bound *b, size_t nb,
     h->sum_us += us;
 }
 
+static const char *const frontends[] = METRICS_FRONTENDS;
+
+static void count_frontend(struct metrics *m, const char *fe)
+{
+    for (size_t i = 0; fe && i < METRICS_NFRONTENDS; i++)
+        if (strcmp(fe, frontends[i]) == 0)
+            m->by_frontend[i]++;
+}
+
 void metrics_record(struct metrics *m, const struct metrics_sample *smp)
 {
     struct metrics_series *x;
     size_t n = strcspn(smp->outcome, "/");
     int t;
 
+    count_frontend(m, smp->frontend);
     x = series_for(m, smp->group, smp->deployment, smp->provider);
     if (x == NULL)
         return;  /* out of memory: a lost sample, not a lost request */
@@ -237,11 +244,15 @@ struct out {
     int        err;
 };
 
+/* Once an append failed (the cap, or memory) nothing more is added: the
+ * text is thrown away, so the rest of the work would be wasted. */
 static void outn(struct out *o, const char *p, size_t n)
 {
-    int r = buf_add(&o->b, p, n);
+    int r;
 
-    if (r < 0 && o->err == 0)
+    if (o->err)
+        return;
+    if ((r = buf_add(&o->b, p, n)) < 0)
         o->err = r;
 }
 
@@ -259,27 +270,36 @@ static void outf(struct out *o, const char *fmt, ...)
     va_list ap;
     int n;
 
+    if (o->err)
+        return;
     va_start(ap, fmt);
     n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
     va_end(ap);
     if (n < 0 || (size_t)n >= sizeof(tmp)) {
-        o->err = o->err ? o->err : LLMUX_EINTERNAL;
+        o->err = LLMUX_EINTERNAL;
         return;
     }
     outn(o, tmp, (size_t)n);
 }
 
-/* A label value: backslash, double quote and newline escaped. */
+/* A label value: backslash, double quote and newline escaped. Runs of
+ * plain bytes go in one append, so a label costs its length, not a call
+ * per byte. */
 static void add_label(struct out *b, const char *name, const char *v)
 {
-    outf(b, "%s=\"", name);
-    for (const char *c = v; *c; c++) {
-        if (*c == '\\' || *c == '"')
-            outf(b, "\\%c", *c);
-        else if (*c == '\n')
+    outs(b, name);
+    outs(b, "=\"");
+    while (*v && !b->err) {
+        size_t run = strcspn(v, "\\\"\n");
+
+        outn(b, v, run);
+        v += run;
+        if (*v == '\n')
             outs(b, "\\n");
-        else
-            outn(b, c, 1);
+        else if (*v)
+            outn(b, (const char[]){ '\\', *v }, 2);
+        if (*v)
+            v++;
     }
     outs(b, "\"");
 }
@@ -398,6 +418,11 @@ int metrics_render(const struct server *s, char **ret)
              "llmux_reloads_total{result=\"refused\"} %llu\n",
              (unsigned long long)st->reloads,
              (unsigned long long)st->reload_failures);
+    header(&b, "llmux_frontend_requests_total", "counter", "Chat requests "
+           "ended, by the front end they came through.");
+    for (size_t i = 0; i < METRICS_NFRONTENDS; i++)
+        outf(&b, "llmux_frontend_requests_total{frontend=\"%s\"} %llu\n",
+             frontends[i], (unsigned long long)s->metrics.by_frontend[i]);
     render_series(&b, &s->metrics);
     if (b.err) {
         buf_free(&b.b);

@@ -4,7 +4,12 @@
  * requests, errors by type, tokens, latency and overhead histograms, and
  * the deployment's recent health. The state hangs off struct server and
  * outlives reloads, so counters never go back. Labels are names from the
- * configuration, never a key or message content. */
+ * configuration only, never a key, message content or a name a caller
+ * chose: a deployment derived from a wildcard template counts under the
+ * template's model_name and id (group "*", or "openai/" then "*"), one
+ * made for a bare "provider/model" name under group and deployment
+ * "_implicit" (DEPLOYMENT_IMPLICIT_LABEL, deployment.h) with its
+ * provider. */
 #ifndef LLMUX_METRICS_H
 #define LLMUX_METRICS_H
 
@@ -14,14 +19,21 @@
 struct server;
 struct metrics_series;
 
-/* Past this many series, new label sets share one "_other" series: a
- * caller can make implicit deployments ("openai/anything") at will, and
- * the output must stay bounded. */
+/* Past this many series, new label sets share one "_other" series, so
+ * the output stays bounded even for a very large model_list. */
 #define METRICS_MAX_SERIES 512
+
+/* Front ends a request can come through (session.h's caller.frontend). */
+#define METRICS_FRONTENDS { "socket", "http" }
+#define METRICS_NFRONTENDS 2
+
+/* The output stays well under a frame (16 MiB) even at the series cap. */
+#define METRICS_MAX_TEXT (8u * 1024 * 1024)
 
 struct metrics {
     struct metrics_series **series;   /* owned, in order of appearance */
     size_t                  n, cap;
+    uint64_t                by_frontend[METRICS_NFRONTENDS];
 };
 
 /* One ended request, as the request log line describes it. */
@@ -29,6 +41,7 @@ struct metrics_sample {
     const char *group;         /* model_name of the deployment, "" if none */
     const char *deployment;    /* deployment id, "" if none was chosen */
     const char *provider;      /* preset name, "" if none */
+    const char *frontend;      /* "socket", …; NULL: not counted */
     const char *outcome;       /* "ok", or an error type, optionally
                                 * followed by "/detail" ("rate_limit/429") */
     uint64_t    prompt_tokens, completion_tokens;
@@ -55,7 +68,8 @@ void metrics_free(struct metrics *m);
 void metrics_record(struct metrics *m, const struct metrics_sample *smp);
 
 /* The whole exposition text, NUL-terminated; the caller frees *ret.
- * Returns 0 or a negative code. */
+ * Returns 0, LLMUX_ETOOBIG when the text would pass its cap
+ * (METRICS_MAX_TEXT; nothing past it is built), or -ENOMEM. */
 int  metrics_render(const struct server *s, char **ret);
 
 /* Health of one deployment; state "unknown" when it served nothing yet. */

@@ -1,16 +1,20 @@
-/* ops.c -- models, status, metrics and reload over the socket (ops.h).
- * Reload runs to its end before it answers, so `llmux reload` (systemd's
- * ExecReload=) returns once the new configuration serves, or fails with
- * the file:line that kept the old one. Reload is for admins only. */
+/* ops.c -- models, status, metrics and reload (ops.h), answered through
+ * the session like chat (a completion + a bare done, or an error).
+ * Reload is answered once its load (a worker thread, server.c) ended, so
+ * `llmux reload` (systemd's ExecReload=) returns once the new config
+ * serves, or fails with the file:line that kept the old one. Reload is
+ * for admins only; so are status's deployments (other callers' names). */
 #include "ops.h"
+#include "access.h"
 #include "config.h"
-#include "conn.h"
 #include "hub.h"
+#include "llmux-errno.h"
 #include "log.h"
 #include "metrics.h"
 #include "presets.h"
 #include "secret.h"
 #include "server.h"
+#include "session.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -19,28 +23,23 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Sends body (stolen) as a response, then a bare done. */
-static void answer(struct conn *c, uint64_t id, json_t *body)
+static void fail(struct session *s, uint64_t id, int code, const char *msg)
 {
-    struct proto_enc e;
+    s->ops->error(s, id, &(struct session_error){ .code = code,
+                  .message = msg, .retry_after = -1 });
+}
 
+/* Answers body (stolen) as a completion, then a bare done. */
+static void answer(struct session *s, uint64_t id, json_t *body)
+{
     if (body == NULL) {
-        conn_send_error(c, id, LLMUX_EINTERNAL, "out of memory");
+        fail(s, id, LLMUX_EINTERNAL, "out of memory");
         return;
     }
-    proto_enc_init(&e);
-    proto_enc_begin(&e, PROTO_RESPONSE, id, 1);
-    proto_pack_str(&e.pk, "body");
-    hub_pack(&e.pk, body);
+    if (s->ops->completion(s, id, body) < 0 ||
+        s->ops->done(s, id, &(struct session_done){ .model = NULL }) < 0)
+        fail(s, id, LLMUX_EINTERNAL, "answer too large");
     json_decref(body);
-    if (proto_enc_end(&e) == 0) {
-        proto_enc_begin(&e, PROTO_DONE, id, 0);
-        proto_enc_end(&e);
-        conn_send(c, &e);
-    } else {
-        conn_send_error(c, id, LLMUX_EINTERNAL, "answer too large");
-    }
-    proto_enc_free(&e);
 }
 
 static int listed(json_t *data, const char *name)
@@ -80,7 +79,7 @@ static int router_view(const struct server *s, const struct deployment *d,
                        json_t *j)
 {
     uint64_t now_ms = uv_hrtime() / 1000000;
-    const struct rstat *st = router_find(&s->router, d->key ? d->key : d->id);
+    const struct rstat *st = router_dfind(&s->router, d);
 
     if (st == NULL)
         return 0;
@@ -102,7 +101,8 @@ static json_t *health(struct server *s, const struct deployment *d)
     struct metrics_health h;
     json_t *j;
 
-    metrics_health(&s->metrics, d->model_name, d->id, d->preset->name, &h);
+    metrics_health(&s->metrics, d->label_group, d->label_id, d->preset->name,
+                   &h);
     j = json_pack("{s:s, s:I, s:I, s:I}", "state", h.state,
                   "requests", (json_int_t)h.requests,
                   "errors", (json_int_t)h.errors,
@@ -119,14 +119,14 @@ static json_t *health(struct server *s, const struct deployment *d)
     return j;
 }
 
-/* One deployment: what it calls, whether it has a key (by fingerprint,
- * never the key), and its health. */
+/* One deployment: what it calls, whether it has a key (never the key,
+ * nor a fingerprint: a short hash would confirm a guessed key), and its
+ * health. */
 static json_t *deployment(struct server *s, const struct deployment *d)
 {
-    return json_pack("{s:s, s:s, s:s, s:s, s:b, s:s?, s:b, s:o}",
+    return json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:o}",
         "id", d->id, "model_name", d->model_name, "model", d->model,
         "provider", d->preset->name, "has_key", d->api_key != NULL,
-        "key_fingerprint", d->api_key ? d->api_key->fpr : NULL,
         "implicit", d->implicit, "health", health(s, d));
 }
 
@@ -148,15 +148,36 @@ static json_t *groups(const struct config *cfg)
     return g;
 }
 
-static json_t *status(struct server *s)
+struct derived_ud { struct server *s; json_t *deps; };
+
+/* The router's cached derived deployments (resolve.h), after model_list's. */
+static void add_derived(const struct deployment *d, void *ud)
+{
+    struct derived_ud *u = ud;
+
+    json_array_append_new(u->deps, deployment(u->s, d));
+}
+
+/* Everyone sees the daemon's own figures; admins also see groups and
+ * deployments, whose names include the models other callers asked for. */
+static json_t *status(struct server *s, int admin)
 {
     const struct config *cfg = s->cfg;
-    json_t *deps = json_array(), *st;
+    json_t *deps, *st;
 
+    if (!admin)
+        return json_pack("{s:s, s:I, s:I, s:I, s:b}",
+            "version", LLMUX_DAEMON_VERSION,
+            "uptime_s", (json_int_t)((uv_hrtime() - s->started_ns) /
+                                     1000000000),
+            "inflight", (json_int_t)s->stats.inflight,
+            "connections", (json_int_t)s->stats.connections,
+            "details", 0);
+    deps = json_array();
     for (size_t i = 0; deps && i < cfg->ndeps; i++)
         json_array_append_new(deps, deployment(s, cfg->deps[i]));
-    for (size_t i = 0; deps && i < cfg->nimplicit; i++)
-        json_array_append_new(deps, deployment(s, cfg->implicit[i]));
+    if (deps)
+        resolve_each(&s->router, add_derived, &(struct derived_ud){ s, deps });
     st = json_pack("{s:s, s:I, s:I, s:s, s:s, s:b, s:I, s:I, s:I, s:I, "
                    "s:I, s:I, s:o, s:o}",
         "version", LLMUX_DAEMON_VERSION,
@@ -172,71 +193,75 @@ static json_t *status(struct server *s)
         "reload_failures", (json_int_t)s->stats.reload_failures,
         "groups", groups(cfg),
         "deployments", deps);
+    if (st)
+        json_object_set_new(st, "details", json_true());
     if (st && s->reload_error)
         json_object_set_new(st, "last_reload_error",
                             json_string(s->reload_error));
     return st;
 }
 
-static json_t *metrics(const struct server *s)
+/* A cap hit is said as such, not as "out of memory". */
+static void metrics(struct session *s, uint64_t id)
 {
     char *text;
     json_t *j;
+    int r;
 
-    if (metrics_render(s, &text) < 0)
-        return NULL;
+    if ((r = metrics_render(s->srv, &text)) < 0) {
+        fail(s, id, LLMUX_EINTERNAL, r == LLMUX_ETOOBIG ?
+             "the metrics text is over its cap" : "out of memory");
+        return;
+    }
     j = json_pack("{s:s}", "text", text);
     free(text);
-    return j;
+    answer(s, id, j);
 }
 
-static int is_admin(const struct conn *c)
+static int is_admin(const struct session *s)
 {
-    const struct config *cfg = c->srv->cfg;
-
-    if (c->uid == 0 || c->uid == c->srv->uid)
-        return 1;
-    return cfg->admin_gid != (gid_t)-1 && peer_in_group(c, cfg->admin_gid);
+    return access_admin(s->srv->cfg, s->srv->uid, &s->caller);
 }
 
-static void reload(struct conn *c, uint64_t id)
+static void reload(struct session *s, uint64_t id)
 {
-    if (!is_admin(c)) {
+    if (!is_admin(s)) {
         log_warn("refused reload from pid %d uid %u: not an admin",
-                 (int)c->pid, (unsigned)c->uid);
-        conn_send_error(c, id, LLMUX_EPERMISSION, "reload is for root and "
-                        "the admin_group only");
+                 (int)s->caller.pid, (unsigned)s->caller.uid);
+        fail(s, id, LLMUX_EPERMISSION, "reload is for root and the "
+             "admin_group only");
         return;
     }
-    server_reload(c->srv, c->id, id);   /* answered when it ended */
+    server_reload(s->srv, s, id);   /* answered when it ended */
 }
 
-void ops_reload_answer(struct conn *c, uint64_t id, int r, const char *err)
+void ops_reload_answer(struct session *s, uint64_t id, int r,
+                       const char *err)
 {
     if (r < 0) {
-        conn_send_error(c, id, r == -ENOMEM ? LLMUX_EINTERNAL :
-                        LLMUX_EBADREQ, err);
+        fail(s, id, r == -ENOMEM ? LLMUX_EINTERNAL : LLMUX_EBADREQ, err);
         return;
     }
-    answer(c, id, json_pack("{s:b}", "reloaded", 1));
+    answer(s, id, json_pack("{s:b}", "reloaded", 1));
 }
 
-void ops_handle(struct conn *c, uint64_t id, const char *op, size_t oplen)
+void ops_handle(struct session *s, uint64_t id, const char *op,
+                size_t oplen)
 {
     char msg[128];
 
     if (oplen == 6 && memcmp(op, "models", 6) == 0)
-        answer(c, id, models(c->srv->cfg));
+        answer(s, id, models(s->srv->cfg));
     else if (oplen == 6 && memcmp(op, "status", 6) == 0)
-        answer(c, id, status(c->srv));
+        answer(s, id, status(s->srv, is_admin(s)));
     else if (oplen == 7 && memcmp(op, "metrics", 7) == 0)
-        answer(c, id, metrics(c->srv));
+        metrics(s, id);
     else if (oplen == 6 && memcmp(op, "reload", 6) == 0)
-        reload(c, id);
+        reload(s, id);
     else {
         snprintf(msg, sizeof(msg), "unknown op '%.*s' (chat, models, "
                  "status, metrics, reload)", (int)(oplen > 32 ? 32 : oplen),
                  op);
-        conn_send_error(c, id, LLMUX_EBADREQ, msg);
+        fail(s, id, LLMUX_EBADREQ, msg);
     }
 }

@@ -1,18 +1,21 @@
 /* ops.h -- the operations that are not chat: models, status, metrics and
- * reload. Owns: answering them on a connection with a response + done (or
- * an error) frame. */
+ * reload. Owns: answering them through a session with a completion +
+ * done (or an error) event. */
 #ifndef LLMUX_OPS_H
 #define LLMUX_OPS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-struct conn;
+/* The version is in version.h (included here for those that read it
+ * through ops.h); ops_handle is declared in session.h, for front ends. */
+#include "version.h"
 
-#define LLMUX_DAEMON_VERSION "0.1.0"
+struct session;
 
-void ops_handle(struct conn *c, uint64_t id, const char *op, size_t oplen);
-/* Answers reload request id of c: r is 0, or why it was refused (err). */
-void ops_reload_answer(struct conn *c, uint64_t id, int r, const char *err);
+/* Answers reload request id of s (server.c, once its load ended): r is
+ * 0, or why it was refused (err). */
+void ops_reload_answer(struct session *s, uint64_t id, int r,
+                       const char *err);
 
 #endif

@@ -19,6 +19,7 @@
 #include "llmux-errno.h"
 
 struct deployment;   /* config.h */
+struct request_opts; /* opts.h */
 struct secret;
 
 #define HTTP_MAX_URL     8192
@@ -63,6 +64,8 @@ struct pcall {
     const struct provider   *prov;
     const struct deployment *dep;      /* borrowed */
     const json_t            *req;      /* canonical request, borrowed */
+    const struct request_opts *opts;   /* llmux's options, borrowed;
+                                        * NULL in adapter unit tests */
     int                      stream;   /* the caller asked for a stream */
     int                      drop_params;
     uint64_t                 seq;      /* unique number, for ids */

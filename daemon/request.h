@@ -1,38 +1,109 @@
 /* request.h -- one chat request from the frame that started it to its
- * terminal frame.
- * Owns: the canonical request body, its attempts (one deployment each, as
- * router.h chooses: retries with backoff, fallbacks to other groups), the
- * provider call (struct pcall) and its libcurl transfer, the upstream body
- * buffer, the backoff / first-chunk / idle timers, timing, and turning
- * provider output into chunk/response/done/error frames on the
- * connection. A request outlives its connection only as long as it takes
- * to abort its transfer; its memory goes once libuv closed its timers. */
+ * terminal event, as the stages see it (stage.h).
+ * Owns: struct request: the canonical body, the options read from it
+ * (opts.h), the caller, the attempts (one deployment each, as router.h
+ * chooses: retries with backoff, fallbacks to other groups), the provider
+ * call (struct pcall) and its transfer (xfer.h), the backoff and
+ * first-chunk/idle timers, timing, and its place in the session's list.
+ * A request outlives its session only as long as it takes to abort its
+ * transfer; its memory goes once libuv closed its timers. Front ends use
+ * session.h only; this header is for the stages. */
 #ifndef LLMUX_REQUEST_H
 #define LLMUX_REQUEST_H
 
 #include <jansson.h>
 #include <stdint.h>
+#include <uv.h>
 
-struct conn;
-struct request;
+#include "opts.h"
+#include "provider.h"
+#include "router.h"
+#include "session.h"
+#include "xfer.h"
 
-/* Starts a chat request; takes ownership of body. Errors are answered on
- * the connection (an error frame), so this cannot fail. */
-void request_start_chat(struct conn *c, uint64_t id, json_t *body);
+struct config;
+struct deployment;
 
-/* Ends the request with an error frame of code (ECANCELLED for a cancel
- * frame), aborting its upstream transfer. */
-void request_cancel(struct request *rq, int code, const char *message);
-/* The connection is going away: abort silently, no frames. */
+struct request {
+    struct request       *next, *prev;  /* sess->reqs */
+    struct session       *sess;         /* NULL once detached */
+    struct server        *srv;
+    uint64_t              id;
+    json_t               *body;         /* owned: the canonical request,
+                                         * minus its control keys */
+    const struct config  *cfg;          /* owned reference; frozen */
+    struct caller         caller;       /* access.c: once per request */
+    struct request_opts   opts;         /* owned (opts.h) */
+    unsigned              stage;        /* stages [0, stage) have run */
+    const char           *outcome;      /* for the ledger: "ok", … */
+    char                  outcome_buf[48];
+    int                   ended;        /* terminal event sent */
+    int                   limited;      /* limits.c counts it */
+    size_t                body_cost;    /* the session's estimate of what
+                                         * body holds (budget.h) */
+    size_t                mem_charged;  /* of it, charged to srv->budget
+                                         * by limits.c until the end */
+    struct deployment    *dep;          /* a reference (resolve.h): the
+                                         * current (else last) attempt's */
+    struct pcall          pc;           /* the current attempt */
+    struct http_req       hreq;         /* owned until the transfer ends */
+    struct xfer           xfer;         /* the upstream stage */
+    int                   paused;
+    uint64_t              chunks;
+    char                  chunk_id[80]; /* of the first chunk, for the */
+    char                  chunk_model[128]; /* usage chunk we synthesise */
+    json_int_t            chunk_created;
+    /* Microseconds (uv_hrtime): t_up_* are the current attempt's. */
+    uint64_t              t_start, t_up_start, t_up_end, t_first_chunk;
+    uint64_t              deadline;     /* of the whole request */
+    uint64_t              up_us;        /* upstream time, all attempts */
+    uint64_t              wait_us;      /* backoff waits */
+    uint64_t              t_wait;       /* when the current wait began */
+    uint64_t              wait_until_ns;/* uv_hrtime the wait must reach */
+    /* Routing: the model group being tried and what is left to try. */
+    const char           *group;        /* borrowed from body or cfg */
+    struct deployment    *cands[ROUTER_MAX_GROUP]; /* references, from
+                                         * router_resolve */
+    unsigned char         tried[ROUTER_MAX_GROUP];
+    size_t                ncands;
+    struct rstat         *st;           /* dep's, while an attempt runs */
+    unsigned              retries;      /* in this group */
+    unsigned              attempts;     /* in all */
+    unsigned              fallbacks;    /* groups entered after the first */
+    const char           *chain[ROUTER_MAX_CHAIN]; /* fallback groups */
+    size_t                nchain, next_fallback;
+    int                   chain_made;
+    struct perr           last;         /* what to report if all fail */
+    struct deployment    *last_dep;     /* whose answer that was, or NULL;
+                                         * a reference */
+    double                idle_s;       /* between chunks; 0 = no limit */
+    /* Timers live inside the request, so it is freed only once libuv
+     * closed both (on_handle_closed). */
+    uv_timer_t            next_timer;   /* backoff, then the next attempt */
+    uv_timer_t            watch_timer;  /* the first chunk, then idle gaps */
+    int                   open_handles;
+};
+
+/* Ends the request with an error event, then frees it. The error names
+ * rq->dep (the deployment whose answer caused it) when there is one. */
+void request_fail(struct request *rq, int code, long status,
+                  const char *message, double retry_after);
+/* The session is going away: abort silently, no events. */
 void request_abort(struct request *rq);
-
-/* Backpressure from the connection. */
+/* Backpressure from the session. */
 void request_pause(struct request *rq);
 void request_resume(struct request *rq);
-int  request_paused(const struct request *rq);
 
-/* The linkage conn.c keeps (kept here so struct request stays private). */
-struct request *request_next(const struct request *rq);
-uint64_t request_id(const struct request *rq);
+/* route.c: makes name the model group to try (the one place a model name
+ * is resolved). 0, or < 0 with msg set. */
+/* Releases the references rq->cands holds (route.c refills them). */
+void request_drop_cands(struct request *rq);
+int  route_group(struct request *rq, const char *name, char *msg,
+                 size_t len);
+
+static inline uint64_t request_now_us(void)
+{
+    return uv_hrtime() / 1000;
+}
 
 #endif

@@ -22,10 +22,12 @@ void router_init(struct router *r, uint64_t seed)
 {
     memset(r, 0, sizeof(*r));
     r->rng = seed;
+    rcache_init(&r->cache, RESOLVE_CACHE_MAX);
 }
 
 void router_free(struct router *r)
 {
+    rcache_free(&r->cache);
     for (size_t i = 0; i < r->n; i++) {
         free(r->st[i]->key);
         free(r->st[i]);
@@ -94,6 +96,42 @@ struct rstat *router_stat(struct router *r, const char *key)
     return s;
 }
 
+struct rstat *router_stat_new(void)
+{
+    struct rstat *s = calloc(1, sizeof(*s));
+
+    if (s) {
+        s->refs = 1;
+        s->latency_ms = -1;
+    }
+    return s;
+}
+
+struct rstat *router_stat_ref(struct rstat *s)
+{
+    s->refs++;
+    return s;
+}
+
+void router_stat_unref(struct rstat *s)
+{
+    if (s && --s->refs == 0) {
+        free(s->key);
+        free(s);
+    }
+}
+
+struct rstat *router_dstat(struct router *r, const struct deployment *d)
+{
+    return d->st ? d->st : router_stat(r, d->key ? d->key : d->id);
+}
+
+const struct rstat *router_dfind(const struct router *r,
+                                 const struct deployment *d)
+{
+    return d->st ? d->st : router_find(r, d->key ? d->key : d->id);
+}
+
 static int key_in(struct deployment *const *list, size_t n, const char *key)
 {
     for (size_t i = 0; i < n; i++)
@@ -111,7 +149,7 @@ void router_prune(struct router *r, const struct config *cfg)
 
         /* A request of the old config still running keeps its entry;
          * the next reload takes it. Derived (wildcard, implicit)
-         * deployments are made again on demand, so theirs go. */
+         * deployments hold their own (resolve_reload below). */
         if (s->inflight > 0 || key_in(cfg->deps, cfg->ndeps, s->key)) {
             r->st[keep++] = s;
             continue;
@@ -120,6 +158,7 @@ void router_prune(struct router *r, const struct config *cfg)
         free(s);
     }
     r->n = keep;
+    resolve_reload(r, cfg);
 }
 
 /* splitmix64: small, fast, good enough for load balancing, and seeded per
@@ -437,7 +476,7 @@ int router_pick(struct router *r, const struct router_settings *rs,
     if (n > ROUTER_MAX_GROUP)
         n = ROUTER_MAX_GROUP;
     for (size_t i = 0; i < n; i++) {
-        st[i] = router_stat(r, group[i]->key ? group[i]->key : group[i]->id);
+        st[i] = router_dstat(r, group[i]);
         if (benched(st[i], now_ms)) {
             if (st[i]->cool_until < back)
                 back = st[i]->cool_until;
@@ -497,8 +536,7 @@ size_t router_untried(struct router *r, struct deployment *const *group,
     size_t k = 0;
 
     for (size_t i = 0; i < n && i < ROUTER_MAX_GROUP; i++) {
-        const struct rstat *s = router_stat(r, group[i]->key ?
-                                            group[i]->key : group[i]->id);
+        const struct rstat *s = router_dstat(r, group[i]);
 
         k += !(tried && tried[i]) && !benched(s, now_ms);
     }

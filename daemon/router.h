@@ -5,9 +5,12 @@
  * policy and backoff schedule, and the fallback chain. Every function takes
  * the time as an argument (monotonic milliseconds), so tests inject a
  * clock; nothing here touches the loop, timers or the network (request.c
- * runs the attempts). */
+ * runs the attempts). Model-name resolution and the cache of derived
+ * deployments are in resolve.h. */
 #ifndef LLMUX_ROUTER_H
 #define LLMUX_ROUTER_H
+
+#include "resolve.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -19,11 +22,15 @@ struct router_settings;
 #define ROUTER_MAX_GROUP 64     /* deployments considered per model group */
 #define ROUTER_MAX_CHAIN 16     /* fallback groups kept per request */
 
-/* What the router remembers about one deployment. It lives in struct
- * router under the deployment's key (config.h), not in the deployment, so
- * a reload keeps it for every deployment that did not change. */
+/* What the router remembers about one deployment. For a configured
+ * deployment it lives in struct router under the deployment's key
+ * (deployment.h), not in the deployment, so a reload keeps it for every
+ * deployment that did not change. A derived deployment holds its own,
+ * reference-counted (deployment.h's st), which the router's cache hands
+ * on to the deployment derived again after a reload. */
 struct rstat {
-    char     *key;          /* owned */
+    char     *key;          /* owned; NULL for a derived deployment's */
+    unsigned  refs;         /* derived deployments' only */
     unsigned  inflight;     /* attempts running now */
     double    latency_ms;   /* moving average, < 0 = no sample yet */
     uint64_t  minute;       /* now_ms / 60000 the counters below are for */
@@ -34,9 +41,10 @@ struct rstat {
 };
 
 struct router {
-    struct rstat **st;      /* owned, sorted by key */
+    struct rstat **st;      /* owned, sorted by key: configured ones */
     size_t         n, cap;
     uint64_t       rng;     /* splitmix64 state, seeded per server */
+    struct rcache  cache;   /* derived deployments (resolve.h) */
 };
 
 void router_init(struct router *r, uint64_t seed);
@@ -45,7 +53,19 @@ void router_free(struct router *r);
 struct rstat *router_stat(struct router *r, const char *key);
 /* The statistics of key if it has any, never creating them (status). */
 const struct rstat *router_find(const struct router *r, const char *key);
-/* After a reload: forgets deployments that are gone from cfg and idle. */
+/* The statistics of a deployment, configured or derived: its own st, else
+ * router_stat / router_find of its key. */
+struct rstat *router_dstat(struct router *r, const struct deployment *d);
+const struct rstat *router_dfind(const struct router *r,
+                                 const struct deployment *d);
+/* A derived deployment's statistics: new (refs = 1), another reference,
+ * or one dropped (accepts NULL). */
+struct rstat *router_stat_new(void);
+struct rstat *router_stat_ref(struct rstat *s);
+void router_stat_unref(struct rstat *s);
+/* After a reload to cfg: forgets configured deployments that are gone
+ * from cfg and idle, and derives the cache's entries again from cfg
+ * (resolve_reload), keeping the statistics of unchanged ones. */
 void router_prune(struct router *r, const struct config *cfg);
 /* Uniform in [0, 1). */
 double router_random(struct router *r);

@@ -2,6 +2,7 @@
  * systemd (see sd.h). The watchdog pings from the loop, never from a
  * thread, so a loop that hangs stops the pings and systemd restarts us. */
 #include "sd.h"
+#include "container.h"
 #include "config.h"
 #include "presets.h"
 #include "server.h"
@@ -21,9 +22,6 @@
 /* How long READY=1, STOPPING=1 and RELOADING=1 may wait for the manager
  * to make room; periodic messages never wait. */
 #define NOTIFY_WAIT_MS 1000
-
-#define container_of(p, type, member) \
-    ((type *)((char *)(p) - offsetof(type, member)))
 
 /* Distinct values of one string field among the deployments; the lists
  * are short and this runs once per load, not per request. */

@@ -2,10 +2,12 @@
  * signals, reload in a worker thread and the SIGTERM drain (see
  * server.h). */
 #include "server.h"
+#include "container.h"
 #include "config.h"
 #include "conn.h"
 #include "log.h"
 #include "ops.h"
+#include "session.h"
 #include "proto.h"
 #include "request.h"
 #include "sd.h"
@@ -20,9 +22,6 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
-
-#define container_of(p, type, member) \
-    ((type *)((char *)(p) - offsetof(type, member)))
 
 /* The error frame a client refused for want of fds gets (e is
  * initialised here; empty if packing failed). Retry after a second. */
@@ -278,8 +277,7 @@ static void drain_expired(uv_timer_t *t)
     log_warn("grace period over: cancelling %llu requests in flight",
              (unsigned long long)s->stats.inflight);
     for (struct conn *c = s->conns; c; c = c->next)
-        while (c->reqs)
-            request_cancel(c->reqs, LLMUX_EUNAVAIL, "llmuxd is shutting "
+        session_cancel_all(&c->sess, LLMUX_EUNAVAIL, "llmuxd is shutting "
                            "down and the grace period is over");
     finish_stop(s);
 }
@@ -337,11 +335,13 @@ struct reload_job {
     char           err[512];
 };
 
-/* Who asked for a reload and waits for its answer. A connection is named
- * by number, not pointer: it may be gone when the load ends. */
+/* Who asked for a reload and waits for its answer. The session may go
+ * before the load ends: session_close calls server_reload_forget, which
+ * drops its waiters, so sess is live while the waiter is listed. */
 struct reload_waiter {
     struct reload_waiter *next;
-    uint64_t              conn_id, req_id;
+    struct session       *sess;    /* borrowed, see above */
+    uint64_t              req_id;
     uint64_t              run;     /* the load that answers it */
 };
 
@@ -372,7 +372,7 @@ static int reload_apply(struct server *s, struct reload_job *j)
     config_unref(s->cfg);
     s->cfg = cfg;
     j->cfg = NULL;
-    s->budget.limit = (size_t)(cfg->max_memory * 1024 * 1024);
+    s->budget.limit = budget_limit_mib(cfg->max_memory);
     router_prune(&s->router, cfg);  /* unchanged deployments keep stats */
     s->stats.reloads++;
     free(s->reload_error);
@@ -381,20 +381,11 @@ static int reload_apply(struct server *s, struct reload_job *j)
     return 0;
 }
 
-static struct conn *find_conn(struct server *s, uint64_t id)
-{
-    for (struct conn *c = s->conns; c; c = c->next)
-        if (c->id == id)
-            return c->closing ? NULL : c;
-    return NULL;
-}
-
 /* Answers the waiters of load run; the others stay for the next. */
 static void reload_answer(struct server *s, uint64_t run, int r,
                           const char *err)
 {
     struct reload_waiter **pw = &s->reload_waiters, *w;
-    struct conn *c;
 
     while ((w = *pw) != NULL) {
         if (w->run != run) {
@@ -402,9 +393,26 @@ static void reload_answer(struct server *s, uint64_t run, int r,
             continue;
         }
         *pw = w->next;
-        if (r != UV_ECANCELED && (c = find_conn(s, w->conn_id)) != NULL)
-            ops_reload_answer(c, w->req_id, r, err);
+        /* Unlinked first: answering may close the session, whose
+         * server_reload_forget then walks the list. */
+        if (r != UV_ECANCELED)
+            ops_reload_answer(w->sess, w->req_id, r, err);
         free(w);
+        pw = &s->reload_waiters;    /* the list may have changed */
+    }
+}
+
+void server_reload_forget(struct server *s, const struct session *sess)
+{
+    struct reload_waiter **pw = &s->reload_waiters, *w;
+
+    while ((w = *pw) != NULL) {
+        if (w->sess == sess) {
+            *pw = w->next;
+            free(w);
+        } else {
+            pw = &w->next;
+        }
     }
 }
 
@@ -455,14 +463,18 @@ static void reload_start(struct server *s)
     s->reload_job = j;
 }
 
-void server_reload(struct server *s, uint64_t conn_id, uint64_t req_id)
+void server_reload(struct server *s, struct session *sess, uint64_t req_id)
 {
     struct reload_waiter *w = NULL;
 
     if (s->stopping)
         return;
-    if (conn_id && (w = calloc(1, sizeof(*w))) != NULL) {
-        w->conn_id = conn_id;
+    if (sess && (w = calloc(1, sizeof(*w))) == NULL) {
+        ops_reload_answer(sess, req_id, -ENOMEM, "out of memory");
+        return;
+    }
+    if (w) {
+        w->sess = sess;
         w->req_id = req_id;
         /* A load already running may have read the file before the
          * change this caller wants: it waits for the next. */
@@ -476,16 +488,16 @@ void server_reload(struct server *s, uint64_t conn_id, uint64_t req_id)
         reload_start(s);
 }
 
-/* ---- limits --------------------------------------------------------------- */
+/* ---- file descriptor limits ---------------------------------------------- */
 
 /* Each request in flight may hold an upstream socket, each connection
  * holds one: half of what is left after a reserve for the loop, curl and
- * logs goes to requests, the rest to connections, and one connection gets
- * a quarter of the requests' share, so one client's slow requests cannot
- * take every fd from the others. */
+ * logs goes to requests (the limits stage's global count), the rest to
+ * connections, and one connection gets a quarter of the requests' share,
+ * so one client's slow requests cannot take every fd from the others. */
 #define FD_RESERVE 32
 
-static void limits_init(struct server *s)
+static void fd_limits_init(struct server *s)
 {
     struct rlimit rl;
     rlim_t n = 1024;
@@ -501,23 +513,9 @@ static void limits_init(struct server *s)
     s->conn_inflight_max = s->inflight_max / 4 ? s->inflight_max / 4 : 1;
     if (s->conn_inflight_max > LLMUX_MAX_INFLIGHT)
         s->conn_inflight_max = LLMUX_MAX_INFLIGHT;
+    if (s->limits.global > s->inflight_max)
+        s->limits.global = s->inflight_max;
     s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-}
-
-int server_inflight_refused(const struct server *s, const struct conn *c,
-                            char *msg, size_t len)
-{
-    if (c->nreqs >= s->conn_inflight_max) {
-        snprintf(msg, len, "too many requests in flight on this connection "
-                 "(limit %u)", s->conn_inflight_max);
-        return 1;
-    }
-    if (s->stats.inflight >= s->inflight_max) {
-        snprintf(msg, len, "llmuxd has %u requests in flight, as many as "
-                 "its file descriptors allow", s->inflight_max);
-        return 1;
-    }
-    return 0;
 }
 
 /* ---- signals ------------------------------------------------------------ */
@@ -541,11 +539,12 @@ int server_init(struct server *s, uv_loop_t *loop, struct config *cfg,
     s->uid = getuid();
     s->started_ns = uv_hrtime();
     metrics_init(&s->metrics);
+    limits_init(&s->limits);
     router_init(&s->router, uv_hrtime() ^ ((uint64_t)getpid() << 32));
     if ((s->config_path = strdup(config_path)) == NULL)
         return -ENOMEM;
-    s->budget.limit = (size_t)(cfg->max_memory * 1024 * 1024);
-    limits_init(s);
+    s->budget.limit = budget_limit_mib(cfg->max_memory);
+    fd_limits_init(s);
     if (upstream_init(&s->up, loop) < 0)
         return LLMUX_EINTERNAL;
     uv_timer_init(loop, &s->drain_timer);
@@ -567,6 +566,7 @@ void server_free(struct server *s)
     uv_run(s->loop, s->reload_job ? UV_RUN_NOWAIT : UV_RUN_DEFAULT);
     config_unref(s->cfg);
     metrics_free(&s->metrics);
+    limits_free(&s->limits);
     router_free(&s->router);
     secret_env_free(&s->env_keys);
     free(s->reload_error);

@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "budget.h"
+#include "limits-state.h"
 #include "metrics.h"
 #include "router.h"
 #include "sd.h"
@@ -23,6 +24,7 @@ struct config;
 struct conn;
 struct reload_job;
 struct reload_waiter;
+struct session;
 
 struct server_stats {
     uint64_t requests;          /* chat requests started */
@@ -51,7 +53,8 @@ struct server {
     uint64_t            fd_refused;   /* clients refused for want of fds */
     uint64_t            fd_logged_ms; /* when that was last logged */
     unsigned            inflight_max; /* requests in flight, all conns:
-                                       * each may hold an upstream fd */
+                                       * each may hold an upstream fd
+                                       * (caps limits.global) */
     unsigned            conn_inflight_max; /* per connection */
     unsigned            conn_max;     /* connections: the fds left */
     struct budget       budget;       /* memory all callers may hold */
@@ -66,6 +69,8 @@ struct server {
     struct metrics      metrics;      /* per group/deployment series */
     struct router       router;       /* per-deployment load, latency,
                                        * cooldowns; kept across reloads */
+    struct limits       limits;       /* chat requests in flight, per
+                                       * caller and in all (limits.c) */
     struct sd           sd;           /* systemd notifications, watchdog */
     struct secret_env   env_keys;     /* key variables moved out of the
                                        * process environment */
@@ -94,16 +99,12 @@ void server_free(struct server *s);
 /* Re-reads the config file in a worker thread (user and group names are
  * looked up through NSS, which may block) and swaps it in on the loop; on
  * failure keeps the old one. In-flight requests keep the config they
- * started with. When conn_id is not 0, request req_id of that connection
- * is answered (ops_reload_answer) once a load that read the file after
- * this call ended. */
-void server_reload(struct server *s, uint64_t conn_id, uint64_t req_id);
-
-/* True when a new request of c must be refused because c or the whole
- * daemon has as many in flight as the file descriptors allow; msg says
- * why. */
-int  server_inflight_refused(const struct server *s, const struct conn *c,
-                             char *msg, size_t len);
+ * started with. When sess is not NULL, its request req_id is answered
+ * (ops_reload_answer) once a load that read the file after this call
+ * ended, unless the session went first (server_reload_forget). */
+void server_reload(struct server *s, struct session *sess, uint64_t req_id);
+/* sess is going away: nothing is answered to it any more (session.c). */
+void server_reload_forget(struct server *s, const struct session *sess);
 
 /* Called by conn.c when a connection closed for good. */
 void server_conn_gone(struct server *s, struct conn *c);

@@ -4,6 +4,7 @@
  * inside curl: it only arms the uv timer. Finished easy handles go back to
  * a small pool instead of being freed. */
 #include "upstream.h"
+#include "container.h"
 #include "log.h"
 
 #include <stdlib.h>
@@ -13,9 +14,6 @@ struct upsock {
     curl_socket_t    fd;
     struct upstream *up;
 };
-
-#define container_of(p, type, member) \
-    ((type *)((char *)(p) - offsetof(type, member)))
 
 static void check_done(struct upstream *u)
 {

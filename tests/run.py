@@ -1,12 +1,14 @@
 #!/usr/bin/python3
 """run.py -- llmux's test runner: the C unit tests, then every integration
-test, then the closing line "N passed, N failed" that CI reads.
+test, then the closing line "N passed, N failed, N skipped" that CI reads.
 
 usage: tests/run.py [--build DIR] [--only SUBSTRING] [--skip-unit]
                     [--skip-integration] [--skip-fuzz]
 An integration test is a function test_* in tests/integration/test_*.py;
-each runs under a time limit and fails on any exception. Then each
-libFuzzer target of build-fuzz/ runs for a few seconds (run_fuzz).
+each runs under a time limit and fails on any exception but harness.Skip,
+which counts it as skipped (never as passed). Then each libFuzzer target
+of build-fuzz/ runs for a few seconds (run_fuzz). Exit status 1 when
+anything failed; skips alone leave it 0.
 """
 
 import argparse
@@ -34,7 +36,7 @@ def on_alarm(signum, frame):
 
 def run_unit(build, only):
     binary = os.path.join(build, 'unit-tests')
-    passed = failed = 0
+    passed = failed = skipped = 0
     args = [binary] + ([only] if only else [])
     p = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=1800)
     for line in p.stdout.splitlines():
@@ -44,12 +46,15 @@ def run_unit(build, only):
         elif line.startswith('FAIL'):
             failed += 1
             print(line)
+        elif line.startswith('skip'):
+            skipped += 1
+            print(line)
     if p.returncode != 0 and failed == 0:
         failed += 1
         print('FAIL unit-tests exited with %d' % p.returncode)
     if failed:
         sys.stdout.write(p.stderr[-20000:])
-    return passed, failed
+    return passed, failed, skipped
 
 
 def load(path):
@@ -62,7 +67,8 @@ def load(path):
 
 def run_integration(only):
     sys.path.insert(0, os.path.join(HERE, 'integration'))
-    passed = failed = 0
+    import harness          # the module the tests import: its Skip class
+    passed = failed = skipped = 0
     signal.signal(signal.SIGALRM, on_alarm)
     for path in sorted(glob.glob(os.path.join(HERE, 'integration', 'test_*.py'))):
         name, mod = load(path)
@@ -72,9 +78,12 @@ def run_integration(only):
                 continue
             t0 = time.monotonic()
             signal.alarm(TEST_TIMEOUT)
+            why = None
             try:
                 getattr(mod, fname)()
                 ok = True
+            except harness.Skip as e:
+                ok, why = True, str(e) or 'no reason given'
             except BaseException as e:  # a test's failure is never ours
                 if isinstance(e, KeyboardInterrupt):
                     raise
@@ -83,41 +92,46 @@ def run_integration(only):
             finally:
                 signal.alarm(0)
             dt = time.monotonic() - t0
-            if ok:
+            if why is not None:
+                skipped += 1
+                print('skip %s: %s' % (full, why))
+            elif ok:
                 passed += 1
                 print('ok   %s (%.2fs)' % (full, dt))
             else:
                 failed += 1
                 print('FAIL %s (%.2fs)\n%s' % (full, dt, err))
             sys.stdout.flush()
-    return passed, failed
+    return passed, failed, skipped
 
 
 def run_fuzz(only):
     """The fuzz-smoke step: every libFuzzer target in build-fuzz/ (`make test`
     builds them) runs for $LLMUX_FUZZ_SECONDS (default 3) seconds, seeds and
-    regression inputs first; each run counts as one test. Nothing built: a
-    note, no count. See tests/fuzz/fuzzrun.py."""
+    regression inputs first; each run counts as one test. Nothing built:
+    one skip (the step did not run). See tests/fuzz/fuzzrun.py."""
     build = os.environ.get('LLMUX_FUZZ_BUILD', os.path.join(ROOT, 'build-fuzz'))
     seconds = int(os.environ.get('LLMUX_FUZZ_SECONDS', '3'))
     sys.path.insert(0, os.path.join(HERE, 'fuzz'))
     import fuzzrun
     results = fuzzrun.run_all(build, seconds, jobs=os.cpu_count() or 1,
                               only=only, prefix='fuzz/')
+    passed = failed = skipped = 0
     if not results and not only:
-        print('note fuzz: no targets in %s (make fuzz-build); fuzz step skipped' % build)
-    passed = failed = 0
+        skipped += 1
+        print('skip fuzz: no targets in %s (make fuzz-build)' % build)
     for name, status, execs, detail in results:
         if status == 'ok':
             passed += 1
             print('ok   fuzz/%s (%d runs in %ds)' % (name, execs, seconds))
         elif status == 'skip':
-            print('skip fuzz/%s (%s)' % (name, detail))
+            skipped += 1
+            print('skip fuzz/%s: %s' % (name, detail))
         else:
             failed += 1
             print('FAIL fuzz/%s (%d runs)\n%s' % (name, execs, detail))
         sys.stdout.flush()
-    return passed, failed
+    return passed, failed, skipped
 
 
 def main():
@@ -129,21 +143,15 @@ def main():
     ap.add_argument('--skip-fuzz', action='store_true')
     a = ap.parse_args()
     os.environ['LLMUX_BUILD'] = os.path.abspath(a.build)
-    passed = failed = 0
-    if not a.skip_unit:
-        p, f = run_unit(a.build, a.only)
-        passed += p
-        failed += f
-    if not a.skip_integration:
-        p, f = run_integration(a.only)
-        passed += p
-        failed += f
-    if not a.skip_fuzz:
-        p, f = run_fuzz(a.only)
-        passed += p
-        failed += f
-    print('%d passed, %d failed' % (passed, failed))
-    return 1 if failed else 0
+    total = [0, 0, 0]          # passed, failed, skipped
+    steps = [(a.skip_unit, lambda: run_unit(a.build, a.only)),
+             (a.skip_integration, lambda: run_integration(a.only)),
+             (a.skip_fuzz, lambda: run_fuzz(a.only))]
+    for off, step in steps:
+        if not off:
+            total = [t + n for t, n in zip(total, step())]
+    print('%d passed, %d failed, %d skipped' % tuple(total))
+    return 1 if total[1] else 0
 
 
 if __name__ == '__main__':

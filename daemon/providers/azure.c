@@ -32,14 +32,12 @@ static int url_safe(const char *s)
     return 1;
 }
 
-/* The api-version: the deployment's, else $AZURE_API_VERSION, else the
- * default above. */
+/* The api-version: the deployment's (config.c took $AZURE_API_VERSION at
+ * load), else the default above. */
 static const char *api_version(const struct deployment *d)
 {
     const char *v = d->api_version;
 
-    if (v == NULL || *v == '\0')
-        v = getenv("AZURE_API_VERSION");
     if (v == NULL || *v == '\0')
         v = AZURE_DEFAULT_API_VERSION;
     return v;

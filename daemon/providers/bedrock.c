@@ -85,20 +85,13 @@ static int bedrock_creds(struct pcall *pc, struct sigv4_creds *c)
     return 0;
 }
 
-/* The region: aws_region_name / region_name, $AWS_REGION,
- * $AWS_DEFAULT_REGION, us-east-1. Refuses anything that is not a plain
- * region name, since it goes into a host name. */
+/* The region: the deployment's (aws_region_name, region_name, $AWS_REGION
+ * or $AWS_DEFAULT_REGION, taken at load), else us-east-1. Refuses anything
+ * that is not a plain region name, since it goes into a host name. */
 static const char *bedrock_region(struct pcall *pc)
 {
-    const json_t *p = pc->dep->params;
-    const char *r = hub_str(p, "aws_region_name");
+    const char *r = pc->dep->aws_region;
 
-    if (r == NULL || *r == '\0')
-        r = hub_str(p, "region_name");
-    if (r == NULL || *r == '\0')
-        r = getenv("AWS_REGION");
-    if (r == NULL || *r == '\0')
-        r = getenv("AWS_DEFAULT_REGION");
     if (r == NULL || *r == '\0')
         r = "us-east-1";
     if (strlen(r) > 64 || r[strspn(r, "abcdefghijklmnopqrstuvwxyz"

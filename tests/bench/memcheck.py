@@ -51,7 +51,7 @@ def main():
     p = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True,
                        errors='replace', timeout=4 * 3600)
     failed_tests = re.findall(r'^FAIL (\S+)', p.stdout, re.M)
-    summary = re.findall(r'^(\d+) passed, (\d+) failed$', p.stdout, re.M)
+    summary = re.findall(r'^(\d+) passed, (\d+) failed(?:, \d+ skipped)?$', p.stdout, re.M)
     rc99 = [t for t in failed_tests
             if re.search(r'FAIL %s .*?exited with 99' % re.escape(t), p.stdout, re.S)]
     findings = []

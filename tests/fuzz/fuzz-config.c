@@ -1,20 +1,25 @@
 /* fuzz-config.c -- libFuzzer target: the configuration loader
  * (daemon/config.c over daemon/yamltree.c, config_load_text). A config
- * that loads is resolved for a few names, as requests would; one that
- * fails must say why in err. */
+ * that loads is resolved for a few names, as requests would (router_resolve,
+ * twice: derived, then cached); one that fails must say why in err. */
 #include "config.h"
 #include "fuzz.h"
+#include "resolve.h"
+#include "router.h"
 
 #include <string.h>
 
+#define NNAMES 8
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const char *const names[] = {
+    static const char *const names[NNAMES] = {
         "gpt", "gpt4o", "openai/gpt-4o", "mock/echo", "anthropic/claude",
         "nope", "", "a/b/c",
     };
     struct deployment *out[16];
     struct config *cfg = NULL;
+    struct router rt;
     char err[512], *text;
     int r;
 
@@ -27,13 +32,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_ASSERT(err[0] != '\0');
     } else {
         FUZZ_ASSERT(cfg != NULL);
-        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-            int n = config_resolve(cfg, names[i], out, 16, err, sizeof(err));
+        router_init(&rt, 1);
+        for (size_t i = 0; i < 2 * NNAMES; i++) {
+            int n = router_resolve(&rt, cfg, names[i % NNAMES], out, 16, err,
+                                   sizeof(err));
 
             FUZZ_ASSERT(n < 0 || (n >= 1 && n <= 16));
-            for (int k = 0; k < n; k++)
+            for (int k = 0; k < n; k++) {
                 FUZZ_ASSERT(out[k] != NULL && out[k]->prov != NULL);
+                deployment_unref(out[k]);
+            }
         }
+        router_free(&rt);
         config_unref(cfg);
     }
     free(text);

@@ -128,7 +128,9 @@ def main():
             failed += 1
             print(detail)
     total = sum(r[2] for r in res)
-    print('fuzzrun: %d runs of %ds, %d executions in all, %d failed' % (len(res), a.seconds, total, failed))
+    skipped = sum(1 for r in res if r[1] == 'skip')
+    print('fuzzrun: %d runs of %ds, %d executions in all, %d failed, %d skipped'
+          % (len(res) - skipped, a.seconds, total, failed, skipped))
     return 1 if failed else 0
 
 

@@ -3,6 +3,8 @@
  * public API against a running llmuxd and prints what it saw, for
  * test_client.py to check.
  *   predict MODEL PROMPT         llmux_predict, prints the answer
+ *   predict-err MODEL PROMPT     llmux_predict_err: the answer, or the
+ *                                error's name, code and message
  *   stream MODEL PROMPT          llmux_chat_stream, prints pieces and usage
  *   concurrent N MODEL           N streams in flight on one connection
  *   cancel MODEL                 cancels a stream from its callback */
@@ -104,6 +106,15 @@ int main(int argc, char **argv)
 
         if (s == NULL)
             return fail("predict", r, NULL);
+        printf("%s\n", s);
+        free(s);
+        return 0;
+    }
+    if (strcmp(argv[1], "predict-err") == 0 && argc == 4) {
+        char *s = llmux_predict_err(argv[2], argv[3], NULL, &err);
+
+        if (s == NULL)
+            return fail("predict-err", err.code, &err);
         printf("%s\n", s);
         free(s);
         return 0;

@@ -30,7 +30,15 @@ CONFORMANCE = os.environ.get('LLMUX_CONFORMANCE',
 PYTHON = sys.executable
 
 
+class Skip(Exception):
+    """Raised by a test that cannot run here (no unshare, valgrind's /proc,
+    ...): tests/run.py counts it as skipped with the reason, never as
+    passed."""
+
+
 def wait_for(pred, timeout=10.0, step=0.01, what='condition'):
+    """Polls pred until it returns something true (returned) or timeout
+    seconds pass (AssertionError naming what). The one way a test waits."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         v = pred()
@@ -178,7 +186,10 @@ class Daemon:
         e = dict(self.env)
         e['LLMUX_SOCKET'] = self.sock
         e.update(env or {})
+        # llmux chat appends a stdin that is not a terminal to its prompt:
+        # the test runner's own stdin must not leak in.
         return subprocess.run([LLMUX] + list(args), input=input, capture_output=True,
+                              stdin=subprocess.DEVNULL if input is None else None,
                               timeout=timeout, env=e)
 
     def __enter__(self):

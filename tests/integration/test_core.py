@@ -183,12 +183,13 @@ def test_presets_route_to_their_base_url():
 # ---- errors ------------------------------------------------------------------
 
 def test_upstream_errors_are_typed():
-    cases = [('err-401', 'authentication', 4), ('err-429:2.5', 'rate_limit', 9),
-             ('err-context', 'context_window_exceeded', 7), ('err-500', 'upstream_unavailable', 11),
-             ('err-404', 'not_found', 6), ('malformed', 'upstream_unavailable', 11)]
+    cases = [('err-401', 'authentication', 4, 'EAUTH'), ('err-429:2.5', 'rate_limit', 9, 'ERATELIMIT'),
+             ('err-context', 'context_window_exceeded', 7, 'ECONTEXT'),
+             ('err-500', 'upstream_unavailable', 11, 'EUNAVAIL'),
+             ('err-404', 'not_found', 6, 'ENOTFOUND'), ('malformed', 'upstream_unavailable', 11, 'EUNAVAIL')]
     with Fake() as f, Daemon(openai_config(f)) as d:
         c = d.client()
-        for i, (scn, typ, rc) in enumerate(cases, 1):
+        for i, (scn, typ, rc, name) in enumerate(cases, 1):
             f.queue(scn)
             fr = c.chat(i, {'model': 'gpt', 'messages': user('x')})
             assert fr[-1]['type'] == 'error', (scn, fr)
@@ -200,7 +201,10 @@ def test_upstream_errors_are_typed():
             f.queue(scn)
             p = d.llmux('chat', '-m', 'gpt', 'x')
             assert p.returncode == rc, (scn, p.returncode, p.stderr)
-            assert p.stderr, scn
+            # one line naming the error, its type and the provider
+            assert p.stderr.startswith(('llmux: %s: ' % name).encode()), (scn, p.stderr)
+            assert ('(%s, provider openai' % typ).encode() in p.stderr, (scn, p.stderr)
+            assert p.stderr.count(b'\n') == 1, (scn, p.stderr)
 
 
 def test_upstream_unreachable_and_reset():
@@ -214,6 +218,9 @@ def test_upstream_unreachable_and_reset():
         f.queue('reset')
         fr = d.client().chat(1, {'model': 'gpt', 'messages': user('x'), 'stream': True})
         assert fr[-1]['type'] == 'error', fr
+        e = fr[-1]['error']
+        assert e['type'] == 'upstream_unavailable' and e['provider'] == 'openai', e
+        assert not [x for x in fr if x['type'] == 'chunk'], fr
 
 
 def test_unknown_model_and_missing_fields():
@@ -350,18 +357,42 @@ def rss_kb(pid):
     return 0
 
 
+def unread_from(port):
+    """Bytes the kernel holds, unread, on connections to 127.0.0.1:port
+    (rx_queue in /proc/net/tcp): here, what llmuxd has not read of the
+    fake's answer. It only piles up while llmuxd does not read."""
+    total = 0
+    with open('/proc/net/tcp') as f:
+        next(f)
+        for line in f:
+            x = line.split()
+            if int(x[2].split(':')[1], 16) == port:
+                total += int(x[4].split(':')[1], 16)
+    return total
+
+
 def test_slow_reader_pauses_upstream():
     # 200 000 events of ~200 bytes: ~40 MB that a client never reads. The
     # daemon must stop reading upstream instead of buffering it all.
-    with Fake() as f, Daemon(openai_config(f, model='openai/drip:200000+slow:0.001')) as d:
+    with Fake() as f, Daemon(openai_config(f, model='openai/drip:200000+slow:0.001') +
+                             'llmux_settings:\n  log_level: debug\n') as d:
         c = d.client()
         c.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         base = rss_kb(d.proc.pid)
         c.request(1, {'model': 'gpt', 'messages': user('x'), 'stream': True})
-        time.sleep(3)
+        # The daemon says it paused the transfer (its output backlog is
+        # full), and the kernel shows it: the fake's bytes pile up unread.
+        wait_for(lambda: 'paused, client output backlog' in d.log(), timeout=60,
+                 what='llmuxd to pause the upstream of a client that does not read')
+        # 32 KiB: a paused transfer's socket fills up to its receive
+        # window, which the kernel does not grow for a reader that stopped
+        # (128 KiB at most by default, less the kernel's own overhead).
+        wait_for(lambda: unread_from(f.port) >= 32 * 1024, timeout=60,
+                 what='32 KiB of the upstream answer to wait unread')
+        assert 'resumed' not in d.log(), d.log()[-2000:]
         grown = rss_kb(d.proc.pid) - base
         # Under ASan freed memory sits in quarantine, so RSS says nothing
-        # about buffering there; the normal build checks the bound.
+        # about buffering there; the pause above is checked in every build.
         if not os.environ.get('LLMUX_BUILD', '').rstrip('/').endswith('build-san'):
             assert grown < 4 * 1024, 'llmuxd grew by %d KiB for a client that does not read' % grown
         # another client is still served while the first one is stuck
@@ -407,6 +438,7 @@ def test_canary_key_never_leaks():
             # the key did reach the provider...
             assert any(CANARY in json.dumps(r['headers']) for r in f.requests())
             # ...and nothing else
+            assert len(raw) >= 8, raw
             for b in raw:
                 assert CANARY.encode() not in b
             for out in (p.stdout, p.stderr, p2.stdout, p2.stderr, p3.stdout, p3.stderr):
@@ -424,16 +456,19 @@ def test_sigterm_drains_in_flight_streams():
             c.request(1, {'model': 'gpt', 'messages': user('x'), 'stream': True})
             assert c.recv(10)['type'] == 'chunk'
             d.signal(signal.SIGTERM)
-            time.sleep(0.2)
-            # no new connections once stopping
-            s = socket.socket(socket.AF_UNIX)
-            try:
-                s.connect(d.sock)
-                refused = False
-            except OSError:
-                refused = True
-            s.close()
-            assert refused
+
+            # no new connections once stopping, while the stream still runs
+            def refused():
+                assert d.proc.poll() is None, 'llmuxd exited before refusing connections'
+                s = socket.socket(socket.AF_UNIX)
+                try:
+                    s.connect(d.sock)
+                    return False
+                except OSError:
+                    return True
+                finally:
+                    s.close()
+            wait_for(refused, timeout=10, what='llmuxd to refuse new connections')
             fr = c.until_end(1, timeout=30)
             assert fr[-1]['type'] == 'done', fr[-1]
             assert want.endswith(text_of(fr))
@@ -449,7 +484,7 @@ def test_sigterm_grace_period_cancels_stragglers():
         try:
             c = d.client()
             c.request(1, {'model': 'gpt', 'messages': user('x'), 'stream': True})
-            time.sleep(0.3)
+            wait_for(lambda: f.requests(), what='the request to reach the fake')
             d.signal(signal.SIGTERM)
             fr = c.until_end(1, timeout=10)
             assert fr[-1]['type'] == 'error' and fr[-1]['error']['type'] == 'upstream_unavailable'

@@ -422,6 +422,38 @@ def test_reload_with_blocking_nss_keeps_serving():
         assert echo_served(d)
 
 
+def test_reload_asker_gone_before_the_load_ends_is_not_answered():
+    """The session that asked for a reload closes while the load waits for
+    NSS: the answer must go nowhere, not to a freed session nor to a new
+    connection that took its memory (its own request 1 must get only its
+    own answer)."""
+    d, writer = nss_daemon()
+    with d:
+        d.write_config('llmux_settings:\n  allow_users: [nss-slow]\n')
+        a = d.client()
+        a.request(1, None, op='reload')
+        fd = None
+        try:
+            fd = wait_for(writer, timeout=10, what='the reload to reach getpwnam')
+            a.close()
+            wait_for(lambda: daemon_status(d)['connections'] == 1, timeout=10,
+                     what='llmuxd to see the asker close')
+            b = d.client()
+            os.write(fd, b'x')
+            wait_for(lambda: daemon_status(d)['reloads'] == 1, timeout=20,
+                     what='the reload to end')
+            b.request(1, {'model': 'mock/echo', 'messages': user('mine')})
+            m = b.recv(10)
+            assert m is not None and m['id'] == 1 and m['type'] == 'response', m
+            assert text_of([m]) == 'mine', m
+            assert b.recv(10)['type'] == 'done'
+            b.close()
+        finally:
+            if fd is not None:
+                os.close(fd)
+        assert echo_served(d)
+
+
 def test_sigterm_exits_while_a_reload_waits_for_nss():
     d, writer = nss_daemon()
     fd = None

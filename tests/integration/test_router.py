@@ -9,7 +9,22 @@ import signal
 import subprocess
 import time
 
-from harness import LLMUXD, ROOT, Daemon, Fake, text_of, user, wait_for
+from harness import CONFORMANCE, LLMUXD, ROOT, Daemon, Fake, text_of, user, wait_for
+
+
+def recorded_text(stream):
+    """What the fake's 'text' scenario answers: the recorded OpenAI reply."""
+    if not stream:
+        with open(os.path.join(CONFORMANCE, 'providers/openai/nonstream_text.json')) as f:
+            return json.load(f)['choices'][0]['message']['content']
+    out = ''
+    with open(os.path.join(CONFORMANCE, 'providers/openai/stream_text.sse')) as f:
+        for line in f:
+            if line.startswith('data: ') and '[DONE]' not in line:
+                for c in json.loads(line[6:]).get('choices', []):
+                    if c['index'] == 0:
+                        out += c['delta'].get('content') or ''
+    return out
 
 
 def dep(fake, name, model, key='sk-test-key', id=None, extra=''):
@@ -52,7 +67,7 @@ def test_429_then_success_honours_retry_after():
             x = done(fr)
             assert x['attempts'] == 2 and x['fallbacks'] == 0, x
             assert x['deployment'] == 'only'
-            assert text_of(fr), fr
+            assert text_of(fr) == recorded_text(False), fr
             reqs = f.requests()
             assert [r['status'] for r in reqs] == [429, 200], reqs
             # Retry-After (retry-after-ms: 300) was honoured
@@ -62,7 +77,7 @@ def test_429_then_success_honours_retry_after():
             f.queue('err-429:0.05', 'text')
             fr = c.chat(2, {'model': 'gpt', 'messages': user('hi'), 'stream': True})
             assert done(fr)['attempts'] == 2
-            assert text_of(fr)
+            assert text_of(fr) == recorded_text(True), fr
             # no retry on authentication (the default policy)
             f.reset()
             f.queue('err-401', 'text')
@@ -109,7 +124,8 @@ def test_fallback_to_another_group():
             assert hdr['authorization'] == 'Bearer sk-backup'
             # streams fall back the same way before their first chunk
             fr = c.chat(2, {'model': 'main', 'messages': user('hi'), 'stream': True})
-            assert done(fr)['deployment'] == 'backup-1' and text_of(fr)
+            assert done(fr)['deployment'] == 'backup-1', fr
+            assert text_of(fr) == recorded_text(True), fr
             # per request: no fallbacks...
             e = error(c.chat(3, {'model': 'main', 'messages': user('hi'),
                                  'disable_fallbacks': True}))
@@ -147,46 +163,77 @@ def test_context_window_fallback_only_for_that_error():
 
 # ---- cooldowns -----------------------------------------------------------------
 
+def health(d):
+    """Each deployment's health as `llmux status` reports it: the daemon's
+    own view of its cooldowns, on its own clock."""
+    p = d.llmux('status')
+    assert p.returncode == 0, p
+    return {x['id']: x['health'] for x in json.loads(p.stdout)['deployments']}
+
+
 def test_cooldown_benches_a_deployment_and_it_returns():
+    # No assertion here depends on how fast the machine is. Group g benches
+    # a for 600 s, longer than the runner lets a test live (180 s): while
+    # the test runs, a is benched. Group h benches c for 0.5 s, and the test
+    # asks again only once llmux status says the bench is over.
     with Fake() as f:
         cfg = ('model_list:\n' +
                dep(f, 'g', 'openai/err-429:0.05', id='a', extra='      order: 1\n') +
                dep(f, 'g', 'openai/text', id='b', extra='      order: 2\n') +
-               'router_settings:\n  num_retries: 1\n  cooldown_time: 1\n')
+               dep(f, 'h', 'openai/err-429:0.04', id='c',
+                   extra='      order: 1\n      cooldown_time: 0.5\n') +
+               dep(f, 'h', 'openai/text', id='e', extra='      order: 2\n') +
+               'router_settings:\n  num_retries: 1\n  cooldown_time: 600\n')
         with Daemon(cfg) as d:
             c = d.client()
             x = done(c.chat(1, {'model': 'g', 'messages': user('x')}))
             # a (order 1) answered 429 and was benched at once; b served
             assert x['deployment'] == 'b' and x['attempts'] == 2, x
-            t_bench = time.monotonic()
+            h = health(d)['a']
+            assert h['state'] == 'cooldown' and 590 < h['cooldown_s'] <= 600, h
             # a reload keeps the bench of an unchanged deployment
             d.signal(signal.SIGHUP)
             wait_for(lambda: 'reloaded' in d.log(), timeout=5, what='the reload')
             for i in range(2, 6):
                 x = done(c.chat(i, {'model': 'g', 'messages': user('x')}))
                 assert x['deployment'] == 'b' and x['attempts'] == 1, x
-            if time.monotonic() - t_bench < 0.9:
-                assert models_seen(f).count('err-429:0.05') == 1, models_seen(f)
-            # after cooldown_time a is tried again (and benched again)
-            time.sleep(max(0.0, 1.15 - (time.monotonic() - t_bench)))
-            x = done(c.chat(9, {'model': 'g', 'messages': user('x')}))
-            assert x['attempts'] == 2 and x['deployment'] == 'b', x
-            assert models_seen(f).count('err-429:0.05') == 2
+            assert models_seen(f).count('err-429:0.05') == 1, models_seen(f)
+            assert health(d)['a']['state'] == 'cooldown'
+            # h: c is benched for its own cooldown_time...
+            x = done(c.chat(10, {'model': 'h', 'messages': user('x')}))
+            assert x['deployment'] == 'e' and x['attempts'] == 2, x
+            h = health(d)['c']
+            assert h['state'] == 'cooldown' and 0 < h['cooldown_s'] <= 0.5, h
+            # ...and once the daemon says it is over, c is tried again (and
+            # benched again)
+            wait_for(lambda: health(d)['c']['state'] != 'cooldown', timeout=10, step=0.05,
+                     what="c's cooldown to end")
+            x = done(c.chat(11, {'model': 'h', 'messages': user('x')}))
+            assert x['attempts'] == 2 and x['deployment'] == 'e', x
+            assert models_seen(f).count('err-429:0.04') == 2, models_seen(f)
+            assert health(d)['c']['state'] == 'cooldown'
+            assert models_seen(f).count('err-429:0.05') == 1, models_seen(f)
 
 
 def test_every_deployment_cooling_gives_rate_limit_with_retry_after():
     with Fake() as f:
         cfg = ('model_list:\n' + dep(f, 'g', 'openai/err-429:0.05', id='a') +
                dep(f, 'g', 'openai/err-429:0.05', id='b') +
-               'router_settings:\n  num_retries: 1\n  cooldown_time: 2\n')
+               'router_settings:\n  num_retries: 1\n  cooldown_time: 600\n')
         with Daemon(cfg) as d:
             c = d.client()
             e = error(c.chat(1, {'model': 'g', 'messages': user('x')}))
             assert e['type'] == 'rate_limit', e
             assert len(f.requests()) == 2     # a and b, once each
+            # retry_after is the cooldown left, by the daemon's clock: at
+            # most what status said before the request, at least what it
+            # says after it (1 ms of rounding either way)
+            before = min(h['cooldown_s'] for h in health(d).values())
             e = error(c.chat(2, {'model': 'g', 'messages': user('x')}))
+            after = min(h['cooldown_s'] for h in health(d).values())
             assert e['type'] == 'rate_limit' and 'cooling down' in e['message'], e
-            assert 1.0 < e['retry_after'] <= 2.0, e
+            assert 0 < after and after - 0.001 <= e['retry_after'] <= before + 0.001, \
+                (before, e, after)
             assert len(f.requests()) == 2     # nobody was called
             p = d.llmux('chat', '-m', 'g', 'x')
             assert p.returncode == 9, p
@@ -204,9 +251,12 @@ def test_stream_timeout_fires_on_time():
             fr = c.chat(1, {'model': 'slow', 'messages': user('x'), 'stream': True})
             dt = time.monotonic() - t0
             e = error(fr)
+            # It fired before the upstream's first byte (due at 2 s: a chunk
+            # would have come) and not before its time. No upper bound on
+            # dt: a loaded machine may deliver the error late.
             assert e['type'] == 'timeout' and 'stream_timeout' in e['message'], e
-            assert 0.45 <= dt <= 0.75, dt     # within 10 % (+ slack) of 0.5 s
-            assert not [x for x in fr if x['type'] == 'chunk']
+            assert not [x for x in fr if x['type'] == 'chunk'], fr
+            assert dt >= 0.45, dt
 
 
 def test_stream_timeout_is_retried_before_the_first_chunk():
@@ -217,7 +267,7 @@ def test_stream_timeout_is_retried_before_the_first_chunk():
             f.queue('delay:2000', 'text')
             fr = d.client().chat(1, {'model': 'g', 'messages': user('x'), 'stream': True})
             x = done(fr)
-            assert x['attempts'] == 2 and text_of(fr), x
+            assert x['attempts'] == 2 and text_of(fr) == recorded_text(True), (x, fr)
 
 
 def test_idle_timeout_between_chunks_cuts_the_stream():

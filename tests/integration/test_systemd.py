@@ -17,7 +17,7 @@ import subprocess
 import tempfile
 import time
 
-from harness import (BUILD, LLMUX, LLMUXD, PYTHON, ROOT, Daemon, Fake, Raw,
+from harness import (BUILD, LLMUX, LLMUXD, PYTHON, ROOT, Daemon, Fake, Raw, Skip,
                      openai_config, text_of, user, wait_for)
 
 MOCK_CFG = '''model_list:
@@ -84,15 +84,20 @@ def fields(msg):
 def test_notify_ready_watchdog_reload_stopping():
     ns = Notify()
     try:
+        t_start = time.monotonic()      # every ping was sent after this
         d = Daemon(MOCK_CFG, env={'NOTIFY_SOCKET': ns.path, 'WATCHDOG_USEC': '200000'})
         try:
             ready = fields(ns.wait(lambda m: 'READY=1' in m, what='READY=1')[-1])
             # one datagram: READY=1 with what is served and where
             assert 'Serving 2 groups (2 deployments, 1 providers) on ' + d.sock in ready['STATUS'], ready
-            # WATCHDOG=1 every WATCHDOG_USEC/2 = 100 ms: about 10 in a
-            # second (a generous range, not a timing test)
-            n = sum(1 for m in ns.collect(1.0) if m == 'WATCHDOG=1')
-            assert 5 <= n <= 20, n
+            # WATCHDOG=1 every WATCHDOG_USEC/2 = 100 ms: pings keep coming,
+            # and never faster than that. Every ping counted was sent
+            # between t_start and t_end, so a slow machine can only make
+            # the count smaller: no bound on how long the five take.
+            ns.wait(lambda m: ns.seen.count('WATCHDOG=1') >= 5, what='five WATCHDOG=1')
+            t_end = time.monotonic()
+            n = ns.seen.count('WATCHDOG=1')
+            assert n <= (t_end - t_start) / 0.09 + 1, (n, t_end - t_start)
             # SIGHUP: RELOADING=1 with MONOTONIC_USEC=, then READY=1
             before = time.monotonic()
             d.signal(signal.SIGHUP)
@@ -130,7 +135,9 @@ def test_stalled_notify_reader_never_blocks_the_loop():
     try:
         ns.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
         with Daemon(MOCK_CFG, env={'NOTIFY_SOCKET': ns.path, 'WATCHDOG_USEC': '20000'}) as d:
-            time.sleep(2.5)      # ~250 pings into a queue of a few
+            # Not a synchronisation: the idle time is the load under test,
+            # ~250 pings into a queue of a few that nobody reads.
+            time.sleep(2.5)
             c = d.client()
             for i in range(1, 6):
                 fr = c.chat(i, {'model': 'mock/echo', 'messages': [{'role': 'user', 'content': 'alive'}]},
@@ -356,6 +363,7 @@ def test_credentials_reach_the_provider_and_nothing_else():
             outs = [d.llmux('status'), d.llmux('metrics'), d.llmux('models')]
             # the key reached the provider, with its trailing newline stripped
             assert 'Bearer ' + CANARY in sent_keys(f), sent_keys(f)
+            assert len(raw) >= 5, raw
             for s in raw:
                 assert CANARY not in s
             for p in outs:
@@ -364,9 +372,10 @@ def test_credentials_reach_the_provider_and_nothing_else():
             assert CANARY not in d.log()
             with open('/proc/%d/environ' % d.proc.pid, 'rb') as e:
                 assert CANARY.encode() not in e.read()   # never was there
-            # status names the key by fingerprint only
+            # status says a key is there, and nothing of it: a fingerprint
+            # would confirm a guessed key
             dep = json.loads(outs[0].stdout)['deployments'][0]
-            assert dep['has_key'] and re.fullmatch(r'[0-9a-f]{8}', dep['key_fingerprint']), dep
+            assert dep['has_key'] and 'key_fingerprint' not in dep, dep
     # An empty credential, or a symlink to one, is refused at start with
     # file:line; a missing one is a warning (the deployment answers EAUTH).
     link = cred_dir(real=CANARY)
@@ -385,18 +394,15 @@ def test_credentials_reach_the_provider_and_nothing_else():
         assert CANARY.encode() not in p.stderr
 
 
-def under_valgrind(what):
+def skip_under_valgrind(what):
     """/proc of a process run by valgrind shows valgrind's memory and
     environment, not llmuxd's: such checks mean nothing there."""
     if os.environ.get('LLMUX_VALGRIND'):
-        print('skipped under valgrind: ' + what)
-        return True
-    return False
+        raise Skip('under valgrind %s is valgrind\'s, not llmuxd\'s' % what)
 
 
 def test_environment_keys_are_wiped_from_proc_environ():
-    if under_valgrind('/proc/PID/environ'):
-        return
+    skip_under_valgrind('/proc/PID/environ')
     with Fake() as f:
         cfg = openai_config(f, key='os.environ/MY_PROVIDER_KEY')
         with Daemon(cfg, env={'MY_PROVIDER_KEY': ENV_CANARY, 'GROQ_API_KEY': ENV_CANARY + 'g',
@@ -494,13 +500,11 @@ def sanitized():
 
 
 def test_keys_live_only_in_locked_undumpable_memory_and_are_wiped():
-    if under_valgrind('/proc/PID/mem'):
-        return
+    skip_under_valgrind('/proc/PID/mem')
     # ASan's shadow memory makes /proc/PID/mem terabytes wide; the normal
     # build runs this check.
     if sanitized():
-        print('skipped under ASan: /proc/PID/mem')
-        return
+        raise Skip('under ASan /proc/PID/mem is terabytes of shadow memory')
     old, new = CANARY + '-old', CANARY + '-new'
     creds = cred_dir(openai=old + '\n')
     with Fake() as f, Daemon(openai_config(f, key='credential/openai'),
@@ -526,7 +530,8 @@ def test_keys_live_only_in_locked_undumpable_memory_and_are_wiped():
         fr = d.client().chat(9, {'model': 'gpt', 'messages': user('x')})
         assert fr[-1]['type'] == 'done' and sent_keys(f)[-1] == 'Bearer ' + new
         assert memory_hits(d.proc.pid, old.encode()) == []
-        assert all('lo' in fl for _, fl in memory_hits(d.proc.pid, new.encode()))
+        hits = memory_hits(d.proc.pid, new.encode())
+        assert hits and all('lo' in fl and 'dd' in fl for _, fl in hits), hits
 
 
 # ---- access -------------------------------------------------------------------
@@ -668,7 +673,8 @@ def test_status_and_metrics():
         f.queue('text')
         d.client().chat(9, {'model': 'gpt', 'messages': user('x')})
         h = json.loads(d.llmux('status').stdout)['deployments'][0]['health']
-        assert h['consecutive_failures'] == 0 and h['state'] in ('ok', 'cooldown'), h
+        # a lone deployment is never benched (router.c): plainly ok again
+        assert h['consecutive_failures'] == 0 and h['state'] == 'ok', h
 
         p = d.llmux('metrics')
         assert p.returncode == 0, p
@@ -761,8 +767,7 @@ print(json.dumps({'journal': run('journal', True), 'stderr': run('plain', False)
 def test_journal_fields_when_stderr_is_the_journal():
     if subprocess.run(['unshare', '-m', '--propagation', 'private', 'true'],
                       capture_output=True).returncode != 0:
-        print('skipped: unshare -m is not permitted here (needs root)')
-        return
+        raise Skip('unshare -m is not permitted here (needs root)')
     t = tempfile.mkdtemp(prefix='llmux-journal-')
     with open(os.path.join(t, 'llmux.yaml'), 'w') as f:
         f.write(MOCK_CFG)
@@ -801,6 +806,46 @@ def test_stderr_lines_cannot_be_forged():
         lines = d.log().splitlines()
         assert not any(l.startswith('<3>forged') for l in lines), lines
         assert any('LLMUX_MODEL=nope\\x0a<3>forged line' in l for l in lines), lines
+
+
+def read_pty(fd):
+    """What was written to the pty's other end, until it closed."""
+    out = b''
+    while True:
+        try:
+            d = os.read(fd, 65536)
+        except OSError:         # EIO: the last writer closed the slave
+            return out
+        if not d:
+            return out
+        out += d
+
+
+def test_terminal_log_lines_read_words_pipes_keep_prefixes():
+    import pty
+    cfg = 'model_list:\n  - model_name: a\n    litellm_params: {model: mock/x}\nfoo: 1\n'
+    d = Daemon(cfg, start=False)
+    want = '%s:4: unknown top-level key "foo" (ignored)' % d.config_path
+    # stderr is a terminal: "warning: ", no "<4>"
+    master, slave = pty.openpty()
+    try:
+        p = subprocess.Popen([LLMUXD, '-c', d.config_path, '--check'], env=d.env,
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=slave)
+        os.close(slave)
+        slave = None
+        text = read_pty(master).decode().replace('\r\n', '\n')
+        assert p.wait(10) == 0, text
+    finally:
+        if slave is not None:
+            os.close(slave)
+        os.close(master)
+    assert text == 'warning: %s\n' % want, text
+    # a pipe (and so the journal's stdout stream): the "<N>" prefix stays
+    p = subprocess.run([LLMUXD, '-c', d.config_path, '--check'], env=d.env,
+                       capture_output=True, timeout=10)
+    assert p.returncode == 0, p
+    assert p.stderr.decode() == '<4>%s\n' % want, p.stderr
 
 
 # ---- units and install ----------------------------------------------------------

@@ -2491,6 +2491,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if scn.has('reset'):
             ctx.entry['status'] = None
             return self.rst()
+        if scn.has('bare'):
+            # bare:NNN[:S]: status NNN, Content-Length: 0, Retry-After: S
+            st, _, ra = scn.arg('bare', '500').partition(':')
+            ctx.entry['status'] = int(st)
+            return self.send_simple(int(st), b'', 'application/json',
+                                    [('Retry-After', ra)] if ra else [])
         try:
             e = scn.err()
             if e is None and scn.has('sample'):

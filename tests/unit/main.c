@@ -1,6 +1,7 @@
 /* main.c -- the unit-test runner: runs every TEST() registered by the
  * tests/unit/test-*.c files, prints one line per test and a closing
- * "N passed, N failed" line. An argument filters tests by substring. */
+ * "N passed, N failed, N skipped" line. An argument filters tests by
+ * substring. A skipped test (SKIP()) is never counted as passed. */
 #include "test.h"
 
 #include <signal.h>
@@ -10,6 +11,7 @@
 static struct { const char *name; test_fn fn; } tests[MAX_TESTS];
 static int ntests;
 int test_failed;
+const char *test_skipped;
 
 void test_register(const char *name, test_fn fn)
 {
@@ -61,7 +63,7 @@ static int by_name(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-    int passed = 0, failed = 0;
+    int passed = 0, failed = 0, skipped = 0;
 
     signal(SIGPIPE, SIG_IGN);
     /* Constructors run in link order; sort so output is stable. */
@@ -70,14 +72,20 @@ int main(int argc, char **argv)
         if (argc > 1 && strstr(tests[i].name, argv[1]) == NULL)
             continue;
         test_failed = 0;
+        test_skipped = NULL;
         tests[i].fn();
-        printf("%s unit/%s\n", test_failed ? "FAIL" : "ok  ", tests[i].name);
-        fflush(stdout);
-        if (test_failed)
+        if (test_failed) {
+            printf("FAIL unit/%s\n", tests[i].name);
             failed++;
-        else
+        } else if (test_skipped) {
+            printf("skip unit/%s: %s\n", tests[i].name, test_skipped);
+            skipped++;
+        } else {
+            printf("ok   unit/%s\n", tests[i].name);
             passed++;
+        }
+        fflush(stdout);
     }
-    printf("%d passed, %d failed\n", passed, failed);
+    printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
     return failed ? 1 : 0;
 }

@@ -134,17 +134,8 @@ TEST(azure_request_versions)
         "{\"model\":\"gpt-4o-prod\",\"stream\":true,\"messages\":[{\"role\":"
         "\"user\",\"content\":\"Hi\"}]}");
     ASSERT(ok);
-    /* $AZURE_API_VERSION when the deployment names none. */
-    env_set("2024-08-01-preview");
-    ok = golden(
-        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":"
-        "\"Hi\"}]}", 0, NULL,
-        BASE "/openai/deployments/gpt-4o-prod/chat/completions"
-        "?api-version=2024-08-01-preview",
-        "{\"model\":\"gpt-4o-prod\",\"messages\":[{\"role\":\"user\","
-        "\"content\":\"Hi\"}]}");
-    env_restore();
-    ASSERT(ok);
+    /* $AZURE_API_VERSION is the deployment's api_version, set at load
+     * (test-config.c: config_settings_typed_at_load). */
 }
 
 TEST(azure_request_o_series)

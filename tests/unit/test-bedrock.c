@@ -62,6 +62,7 @@ static struct secret *env_secret(const char *name)
 static void bedrock_setup(struct ah *f)
 {
     f->dep.params = json_pack("{s:s}", "aws_region_name", "us-west-2");
+    f->dep.aws_region = (char *)"us-west-2";   /* config.c: from params */
     f->dep.aws_access_key = env_secret("AWS_ACCESS_KEY_ID");
     f->dep.aws_secret_key = env_secret("AWS_SECRET_ACCESS_KEY");
     f->dep.aws_session_token = env_secret("AWS_SESSION_TOKEN");
@@ -227,8 +228,7 @@ TEST(bedrock_sign_fixed_time_matches_botocore)
     aws_env(NULL);
     fx_init(&f, CLAUDE, "{\"model\":\"c\",\"messages\":[{\"role\":\"user\","
             "\"content\":\"Hello\"}],\"max_tokens\":100}", 0);
-    json_object_set_new(f.dep.params, "aws_region_name",
-                        json_string("us-east-1"));
+    f.dep.aws_region = (char *)"us-east-1";
     bedrock_test_set_time(1440938160);      /* 2015-08-30T12:36:00Z */
     ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
     bedrock_test_set_time(0);
@@ -554,13 +554,13 @@ TEST(bedrock_build_credentials_and_endpoints)
     ah_free(&f);
 
     /* api_base (the fake provider), with and without a path prefix; the
-     * region falls back to $AWS_REGION. */
+     * region config.c resolved (test-config: $AWS_REGION at load). */
     aws_env(NULL);
-    setenv("AWS_REGION", "eu-central-1", 1);
     fx_init(&f, "converse/arn:aws:bedrock:eu-central-1:123456789012:"
             "inference-profile/eu.anthropic.claude-3-haiku-20240307-v1:0",
             "{" HI "}", 1);
     json_object_clear(f.dep.params);
+    f.dep.aws_region = (char *)"eu-central-1";
     f.dep.api_base = (char *)"http://127.0.0.1:8080";
     ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
     ASSERT_STR_EQ(f.h.url.p, "http://127.0.0.1:8080/model/arn%3Aaws%3A"
@@ -571,7 +571,6 @@ TEST(bedrock_build_credentials_and_endpoints)
     ASSERT(strstr(header(&f.h, "Authorization"),
                   "/eu-central-1/bedrock/aws4_request") != NULL);
     ah_free(&f);
-    unsetenv("AWS_REGION");
 
     fx_init(&f, CLAUDE, "{" HI "}", 0);
     f.dep.api_base = (char *)"https://proxy.example.com:8443/aws";
@@ -587,8 +586,7 @@ TEST(bedrock_build_credentials_and_endpoints)
     ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), LLMUX_EBADREQ);
     ah_free(&f);
     fx_init(&f, CLAUDE, "{" HI "}", 0);
-    json_object_set_new(f.dep.params, "aws_region_name",
-                        json_string("evil.com/x"));
+    f.dep.aws_region = (char *)"evil.com/x";
     ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), LLMUX_EBADREQ);
     ah_free(&f);
 

@@ -69,3 +69,25 @@ TEST(proto_msgpack_count_values)
     /* truncated: an array announcing more elements than bytes */
     ASSERT_EQ(proto_msgpack_count((const char *)m, 5, &n), LLMUX_EPROTO);
 }
+
+TEST(budget_charge_grants_small_and_refuses_big_past_limit)
+{
+    struct budget b = { .limit = 100 };
+    size_t small = 0, big = 0;
+
+    budget_force(&b, 100);          /* full */
+    ASSERT_EQ(budget_charge(&b, &small, BUDGET_GRANTED), 0);
+    ASSERT_EQ(small, BUDGET_GRANTED);
+    ASSERT_EQ(budget_charge(&b, &big, BUDGET_GRANTED + 1), LLMUX_EUNAVAIL);
+    ASSERT_EQ(big, 0);
+    ASSERT_EQ(b.used, 100 + BUDGET_GRANTED);
+    ASSERT_EQ(budget_charge(&b, &small, 0), 0);     /* gives back */
+    ASSERT_EQ(b.used, 100);
+}
+
+TEST(budget_limit_mib_saturates)
+{
+    ASSERT_EQ(budget_limit_mib(0), 0);
+    ASSERT_EQ(budget_limit_mib(2), 2u * 1024 * 1024);
+    ASSERT_EQ(budget_limit_mib(1e300), 0);          /* no limit, no UB */
+}

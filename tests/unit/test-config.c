@@ -7,6 +7,8 @@
 #include "config.h"
 #include "llmux-errno.h"
 #include "presets.h"
+#include "resolve.h"
+#include "router.h"
 #include "secret.h"
 
 static struct config *load(const char *text, char *err, size_t errlen)
@@ -26,6 +28,19 @@ static int warned(const struct config *c, const char *s)
         if (strstr(c->warnings[i], s))
             return 1;
     return 0;
+}
+
+/* router_resolve, dropping the caller's references at once: the config
+ * (model_list) or the router's cache (derived) keeps what the test looks
+ * at alive while both live. */
+static int rz(struct router *r, struct config *c, const char *name,
+              struct deployment **out, size_t max, char *err, size_t len)
+{
+    int n = router_resolve(r, c, name, out, max, err, len);
+
+    for (int i = 0; i < n; i++)
+        deployment_unref(out[i]);
+    return n;
 }
 
 static size_t count_warnings(const struct config *c, const char *s)
@@ -355,6 +370,7 @@ TEST(config_router_keys_survive_reload)
 
 TEST(config_resolve_groups_aliases_wildcards)
 {
+    struct router r;
     struct config *c;
     struct deployment *out[8], *again[8];
     char err[512];
@@ -363,17 +379,18 @@ TEST(config_resolve_groups_aliases_wildcards)
     setenv("TEST_CFG_KEY", "sk-x", 1);
     c = load(LITELLM, err, sizeof(err));
     ASSERT(c != NULL);
+    router_init(&r, 1);
     /* A model group: its deployments in file order. */
-    n = config_resolve(c, "gpt-4o", out, 8, err, sizeof(err));
+    n = rz(&r, c, "gpt-4o", out, 8, err, sizeof(err));
     ASSERT_EQ(n, 2);
     ASSERT(out[0] == c->deps[0] && out[1] == c->deps[1]);
     /* An alias resolves to its group. */
-    n = config_resolve(c, "gpt-4", out, 8, err, sizeof(err));
+    n = rz(&r, c, "gpt-4", out, 8, err, sizeof(err));
     ASSERT_EQ(n, 2);
     ASSERT(out[0] == c->deps[0]);
     /* The most specific wildcard: openai/ + '*', with the template's key
      * and the requested model. */
-    n = config_resolve(c, "openai/gpt-4.1-mini", out, 8, err, sizeof(err));
+    n = rz(&r, c, "openai/gpt-4.1-mini", out, 8, err, sizeof(err));
     ASSERT_EQ(n, 1);
     ASSERT_STR_EQ(out[0]->upstream_model, "gpt-4.1-mini");
     ASSERT_STR_EQ(out[0]->preset->name, "openai");
@@ -381,29 +398,31 @@ TEST(config_resolve_groups_aliases_wildcards)
     ASSERT(out[0]->origin == c->wild[0]);
     ASSERT_STR_EQ(out[0]->model_name, "openai/gpt-4.1-mini");
     /* Made once, then found again. */
-    ASSERT_EQ(config_resolve(c, "openai/gpt-4.1-mini", again, 8, err,
+    ASSERT_EQ(rz(&r, c, "openai/gpt-4.1-mini", again, 8, err,
                              sizeof(err)), 1);
     ASSERT(again[0] == out[0]);
     /* "*" catches the rest, by the name's own provider prefix... */
-    n = config_resolve(c, "groq/llama-3.3", out, 8, err, sizeof(err));
+    n = rz(&r, c, "groq/llama-3.3", out, 8, err, sizeof(err));
     ASSERT_EQ(n, 1);
     ASSERT_STR_EQ(out[0]->preset->name, "groq");
     ASSERT_STR_EQ(out[0]->upstream_model, "llama-3.3");
     ASSERT(out[0]->origin == c->wild[1]);
     /* ...or the one LiteLLM infers for bare names. */
-    n = config_resolve(c, "claude-3-haiku", out, 8, err, sizeof(err));
+    n = rz(&r, c, "claude-3-haiku", out, 8, err, sizeof(err));
     ASSERT_EQ(n, 1);
     ASSERT_STR_EQ(out[0]->preset->name, "anthropic");
     /* No inferable provider: not found, naming the model. */
-    n = config_resolve(c, "no-such-thing", out, 8, err, sizeof(err));
+    n = rz(&r, c, "no-such-thing", out, 8, err, sizeof(err));
     ASSERT_EQ(n, LLMUX_ENOTFOUND);
     ASSERT(strstr(err, "no-such-thing") != NULL);
+    router_free(&r);
     config_unref(c);
     unsetenv("TEST_CFG_KEY");
 }
 
 TEST(config_resolve_without_wildcards)
 {
+    struct router r;
     struct config *c;
     struct deployment *out[4], *again[4];
     char err[512];
@@ -411,25 +430,28 @@ TEST(config_resolve_without_wildcards)
     c = load("model_list:\n  - model_name: fast\n    litellm_params: "
              "{model: mock/f, mock_response: hi}\n", err, sizeof(err));
     ASSERT(c != NULL);
-    ASSERT_EQ(config_resolve(c, "fast", out, 4, err, sizeof(err)), 1);
+    router_init(&r, 1);
+    ASSERT_EQ(rz(&r, c, "fast", out, 4, err, sizeof(err)), 1);
     ASSERT_STR_EQ(out[0]->mock_response, "hi");
     /* provider/model works without an entry, made once. */
-    ASSERT_EQ(config_resolve(c, "mock/echo", out, 4, err, sizeof(err)), 1);
+    ASSERT_EQ(rz(&r, c, "mock/echo", out, 4, err, sizeof(err)), 1);
     ASSERT(out[0]->implicit && out[0]->origin == NULL);
-    ASSERT_EQ(config_resolve(c, "mock/echo", again, 4, err, sizeof(err)), 1);
+    ASSERT_EQ(rz(&r, c, "mock/echo", again, 4, err, sizeof(err)), 1);
     ASSERT(again[0] == out[0]);
     ASSERT_STR_EQ(out[0]->key, "implicit|mock/echo");
-    ASSERT_EQ(config_resolve(c, "nope/x", out, 4, err, sizeof(err)),
+    ASSERT_EQ(rz(&r, c, "nope/x", out, 4, err, sizeof(err)),
               LLMUX_ENOTFOUND);
     ASSERT(strstr(err, "unknown provider \"nope\"") != NULL);
-    ASSERT_EQ(config_resolve(c, "fast", out, 0, err, sizeof(err)),
+    ASSERT_EQ(rz(&r, c, "fast", out, 0, err, sizeof(err)),
               LLMUX_EINTERNAL);
+    router_free(&r);
     config_unref(c);
 }
 
 /* The example files in etc/ load (the unit tests run in the tree's root). */
 TEST(config_example_files_load)
 {
+    struct router r;
     struct config *c = NULL;
     char err[512];
     struct deployment *out[8];
@@ -438,13 +460,177 @@ TEST(config_example_files_load)
               0);
     ASSERT(c != NULL);
     ASSERT_EQ(c->ndeps, 4);
-    ASSERT_EQ(config_resolve(c, "smart", out, 8, err, sizeof(err)), 2);
+    router_init(&r, 1);
+    ASSERT_EQ(rz(&r, c, "smart", out, 8, err, sizeof(err)), 2);
     ASSERT(out[0]->weight == 3 && out[1]->weight == 1);
     ASSERT_EQ(c->router.num_retries, 2);
     ASSERT_EQ(c->router.fallbacks.n, 2);
     ASSERT_EQ(c->router.fallbacks.r[0].nto, 2);
     ASSERT_STR_EQ(config_alias(c, "gpt-4o"), "smart");
+    router_free(&r);
     config_unref(c);
     ASSERT_EQ(config_load("etc/llmux.yaml", &c, err, sizeof(err)), 0);
+    config_unref(c);
+}
+
+/* ---- a key belongs to one provider (issue 10, break 1) ------------------ */
+
+/* The README's old pattern: a bare "*" template with a key would send it
+ * to whatever provider a caller names. Refused, saying what to write. */
+TEST(config_bare_star_template_with_a_key_is_refused)
+{
+    static const char *const bad[] = {
+        "model_list:\n  - model_name: \"*\"\n    litellm_params:\n"
+        "      model: \"*\"\n      api_key: sk-openai-secret\n",
+        "model_list:\n  - model_name: \"*\"\n    litellm_params:\n"
+        "      model: \"*\"\n      api_base: https://proxy.example.com\n",
+        "model_list:\n  - model_name: \"*\"\n    litellm_params:\n"
+        "      model: \"*/x\"\n      aws_secret_access_key: s\n",
+    };
+    struct config *c;
+    char err[512];
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        c = load(bad[i], err, sizeof(err));
+        ASSERT(c == NULL);
+        ASSERT(strstr(err, "t.yaml:4: ") == err);
+        ASSERT(strstr(err, "model: openai/*") != NULL);
+        ASSERT(strstr(err, "sk-openai-secret") == NULL);
+    }
+    /* Naming the provider is fine, and so is a bare "*" without a key. */
+    c = load("model_list:\n  - model_name: \"*\"\n    litellm_params:\n"
+             "      model: \"openai/*\"\n      api_key: k\n"
+             "  - model_name: \"x/*\"\n    litellm_params: {model: \"*\"}\n",
+             err, sizeof(err));
+    ASSERT(c != NULL);
+    config_unref(c);
+}
+
+/* An explicit key and api_base go only to the template's own provider;
+ * other providers get their own preset's key (none here) and base. */
+TEST(config_template_key_goes_only_to_its_provider)
+{
+    struct router r;
+    struct deployment *out[4];
+    struct config *c;
+    char err[512];
+
+    unsetenv("LM_STUDIO_API_KEY");
+    unsetenv("LM_STUDIO_API_BASE");
+    c = load("model_list:\n"
+             "  - model_name: \"openai/*\"\n    litellm_params:\n"
+             "      model: \"openai/*\"\n      api_key: sk-openai-secret\n"
+             "      api_base: http://127.0.0.1:9/v1\n"
+             "  - model_name: \"*\"\n    litellm_params: {model: \"*\"}\n",
+             err, sizeof(err));
+    ASSERT(c != NULL);
+    router_init(&r, 1);
+    ASSERT_EQ(rz(&r, c, "openai/gpt-4o", out, 4, err, sizeof(err)), 1);
+    ASSERT(out[0]->api_key && strcmp(out[0]->api_key->p,
+                                     "sk-openai-secret") == 0);
+    ASSERT_STR_EQ(out[0]->api_base, "http://127.0.0.1:9/v1");
+    ASSERT_EQ(rz(&r, c, "lm_studio/x", out, 4, err, sizeof(err)), 1);
+    ASSERT_STR_EQ(out[0]->preset->name, "lm_studio");
+    ASSERT(out[0]->api_key == NULL);
+    ASSERT_STR_EQ(out[0]->api_base, "http://localhost:1234/v1");
+    ASSERT_EQ(rz(&r, c, "ollama/x", out, 4, err, sizeof(err)), 1);
+    ASSERT(out[0]->api_key == NULL);
+    router_free(&r);
+    config_unref(c);
+}
+
+/* ---- --check's words (issue 9) ------------------------------------------- */
+
+TEST(config_missing_key_is_reported_once)
+{
+    struct config *c;
+    char err[512];
+
+    unsetenv("TEST_CFG_UNSET_KEY");
+    c = load("model_list:\n  - model_name: g\n    litellm_params:\n"
+             "      model: openai/gpt-4o\n"
+             "      api_key: os.environ/TEST_CFG_UNSET_KEY\n",
+             err, sizeof(err));
+    ASSERT(c != NULL);
+    ASSERT_EQ(c->nwarnings, 1);
+    ASSERT_EQ(count_warnings(c, "TEST_CFG_UNSET_KEY"), 1);
+    config_unref(c);
+    /* Without api_key the preset's variable is named, once. */
+    unsetenv("GROQ_API_KEY");
+    c = load("model_list:\n  - model_name: g\n    litellm_params:\n"
+             "      model: groq/llama\n", err, sizeof(err));
+    ASSERT(c != NULL);
+    ASSERT_EQ(c->nwarnings, 1);
+    ASSERT_EQ(count_warnings(c, "$GROQ_API_KEY"), 1);
+    config_unref(c);
+}
+
+TEST(config_summary_counts_wildcards_and_says_warning_right)
+{
+    struct config *c;
+    char err[512], s[128];
+
+    c = load("model_list:\n  - model_name: g\n    litellm_params:\n"
+             "      model: mock/x\n      bogus: 1\n", err, sizeof(err));
+    ASSERT(c != NULL);
+    config_summary(c, s, sizeof(s));
+    ASSERT_STR_EQ(s, "1 deployment (0 wildcard), 1 warning");
+    config_unref(c);
+    c = load("model_list:\n  - model_name: g\n    litellm_params:\n"
+             "      model: mock/x\n      bogus: 1\n      other: 2\n"
+             "  - model_name: \"*\"\n    litellm_params: {model: \"*\"}\n"
+             "  - model_name: h\n    litellm_params: {model: mock/y}\n",
+             err, sizeof(err));
+    ASSERT(c != NULL);
+    config_summary(c, s, sizeof(s));
+    ASSERT_STR_EQ(s, "3 deployments (1 wildcard), 2 warnings");
+    config_unref(c);
+    c = load("model_list: []\n", err, sizeof(err));
+    ASSERT(c != NULL);
+    config_summary(c, s, sizeof(s));
+    ASSERT_STR_EQ(s, "0 deployments (0 wildcard), 0 warnings");
+    config_unref(c);
+}
+
+/* ---- settings typed at load ---------------------------------------------- */
+
+/* What adapters used to read from the environment or raw params per
+ * request is a deployment field after load, for configured and derived
+ * deployments alike. */
+TEST(config_settings_typed_at_load)
+{
+    struct router r;
+    struct deployment *out[2];
+    struct config *c;
+    char err[512];
+
+    setenv("AWS_REGION", "eu-west-3", 1);
+    setenv("AZURE_API_VERSION", "2024-08-01-preview", 1);
+    setenv("AZURE_API_BASE", "https://res.example.com", 1);
+    c = load("model_list:\n"
+             "  - model_name: b\n    litellm_params: {model: bedrock/m}\n"
+             "  - model_name: b2\n    litellm_params:\n"
+             "      model: bedrock/m\n      region_name: ap-south-1\n"
+             "  - model_name: az\n    litellm_params: {model: azure/d}\n"
+             "  - model_name: az2\n    litellm_params:\n"
+             "      model: azure/d\n      api_version: \"2025-01-01\"\n",
+             err, sizeof(err));
+    unsetenv("AWS_REGION");
+    unsetenv("AZURE_API_VERSION");
+    unsetenv("AZURE_API_BASE");
+    ASSERT(c != NULL);
+    ASSERT_STR_EQ(c->deps[0]->aws_region, "eu-west-3");
+    ASSERT_STR_EQ(c->deps[1]->aws_region, "ap-south-1");
+    ASSERT_STR_EQ(c->deps[2]->api_version, "2024-08-01-preview");
+    ASSERT_STR_EQ(c->deps[3]->api_version, "2025-01-01");
+    ASSERT_STR_EQ(c->deps[2]->api_base, "https://res.example.com");
+    /* Derived later, with the variables gone: still what load saw. */
+    router_init(&r, 1);
+    ASSERT_EQ(rz(&r, c, "bedrock/other", out, 2, err, sizeof(err)), 1);
+    ASSERT_STR_EQ(out[0]->aws_region, "eu-west-3");
+    ASSERT_EQ(rz(&r, c, "azure/other", out, 2, err, sizeof(err)), 1);
+    ASSERT_STR_EQ(out[0]->api_version, "2024-08-01-preview");
+    ASSERT_STR_EQ(out[0]->api_base, "https://res.example.com");
+    router_free(&r);
     config_unref(c);
 }

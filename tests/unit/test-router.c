@@ -5,6 +5,8 @@
 
 #include "config.h"
 #include "llmux-errno.h"
+#include "presets.h"
+#include "resolve.h"
 #include "router.h"
 
 #include <math.h>
@@ -632,4 +634,158 @@ TEST(router_prune_keeps_live_deployments)
     ASSERT_EQ(router_stat(&r, "gone")->cool_until, 0);
     ASSERT_EQ(r.n, 3);
     router_free(&r);
+}
+
+/* ---- resolution and the cache of derived deployments (resolve.c) -------- */
+
+static struct config *load_cfg(const char *text)
+{
+    struct config *c = NULL;
+    char err[512];
+
+    if (config_load_text("t.yaml", text, strlen(text), &c, err,
+                         sizeof(err)) < 0)
+        fprintf(stderr, "load: %s\n", err);
+    return c;
+}
+
+/* Break 2 of issue 10: after 1 029 distinct names every new one failed
+ * for everyone. The cache evicts instead, stays bounded, and a reference
+ * a request holds outlives the eviction of its entry. */
+TEST(router_resolve_evicts_instead_of_failing)
+{
+    struct config *c = load_cfg("model_list: []\n");
+    struct deployment *held, *d;
+    struct router r;
+    char name[64], err[512];
+
+    ASSERT(c != NULL);
+    router_init(&r, 1);
+    ASSERT_EQ(router_resolve(&r, c, "mock/held", &held, 1, err,
+                             sizeof(err)), 1);
+    for (int i = 1; i <= 1100; i++) {
+        snprintf(name, sizeof(name), "mock/a%d", i);
+        ASSERT_EQ(router_resolve(&r, c, name, &d, 1, err, sizeof(err)), 1);
+        ASSERT_STR_EQ(d->model_name, name);
+        deployment_unref(d);
+        ASSERT(r.cache.n <= RESOLVE_CACHE_MAX);
+    }
+    ASSERT_EQ(r.cache.n, RESOLVE_CACHE_MAX);
+    ASSERT_EQ(router_resolve(&r, c, "mock/brand-new", &d, 1, err,
+                             sizeof(err)), 1);
+    deployment_unref(d);
+    /* Evicted long ago, still whole for its holder. */
+    ASSERT_STR_EQ(held->model_name, "mock/held");
+    ASSERT_STR_EQ(held->preset->name, "mock");
+    router_free(&r);
+    config_unref(c);
+    ASSERT_STR_EQ(held->upstream_model, "held");   /* and after both */
+    deployment_unref(held);
+}
+
+/* Break 3: names are bounded before anything is copied. */
+TEST(router_resolve_refuses_long_names)
+{
+    struct config *c = load_cfg("model_list: []\n");
+    char name[DEPLOYMENT_MAX_NAME + 2], err[512];
+    struct deployment *d;
+    struct router r;
+
+    ASSERT(c != NULL);
+    router_init(&r, 1);
+    memset(name, 'a', sizeof(name) - 1);
+    name[sizeof(name) - 1] = '\0';
+    memcpy(name, "mock/", 5);
+    ASSERT_EQ(router_resolve(&r, c, name, &d, 1, err, sizeof(err)),
+              LLMUX_EBADREQ);
+    ASSERT(strstr(err, "longer than 256 bytes") != NULL);
+    ASSERT_EQ(r.cache.n, 0);
+    name[DEPLOYMENT_MAX_NAME] = '\0';                  /* exactly 256 */
+    ASSERT_EQ(router_resolve(&r, c, name, &d, 1, err, sizeof(err)), 1);
+    deployment_unref(d);
+    router_free(&r);
+    config_unref(c);
+}
+
+/* Most recently used entries stay; the least recently used one goes. */
+TEST(router_resolve_evicts_the_least_recently_used)
+{
+    struct config *c = load_cfg("model_list: []\n");
+    struct deployment *a, *d;
+    struct router r;
+    char name[64], err[512];
+
+    ASSERT(c != NULL);
+    router_init(&r, 1);
+    ASSERT_EQ(router_resolve(&r, c, "mock/keep", &a, 1, err, sizeof(err)),
+              1);
+    deployment_unref(a);
+    for (int i = 0; i < RESOLVE_CACHE_MAX * 2; i++) {
+        snprintf(name, sizeof(name), "mock/n%d", i);
+        ASSERT_EQ(router_resolve(&r, c, name, &d, 1, err, sizeof(err)), 1);
+        deployment_unref(d);
+        /* Used again each round: never the least recent. */
+        ASSERT_EQ(router_resolve(&r, c, "mock/keep", &d, 1, err,
+                                 sizeof(err)), 1);
+        ASSERT(d == a);
+        deployment_unref(d);
+    }
+    router_free(&r);
+    config_unref(c);
+}
+
+/* After a reload an unchanged derived deployment keeps its statistics
+ * (cooldown, latency); a changed template starts afresh; a request that
+ * still holds the old deployment keeps it. */
+TEST(router_resolve_keeps_statistics_across_a_reload)
+{
+    static const char *const A =
+        "model_list:\n  - model_name: \"openai/*\"\n    litellm_params:\n"
+        "      model: \"openai/*\"\n      api_key: k\n";
+    static const char *const B =   /* another base: another deployment */
+        "model_list:\n  - model_name: \"openai/*\"\n    litellm_params:\n"
+        "      model: \"openai/*\"\n      api_key: k\n"
+        "      api_base: http://127.0.0.1:9\n";
+    struct config *a = load_cfg(A), *a2 = load_cfg(A), *b = load_cfg(B);
+    struct deployment *d1, *d2, *imp1, *imp2;
+    struct router r;
+    char err[512];
+
+    ASSERT(a && a2 && b);
+    router_init(&r, 1);
+    ASSERT_EQ(router_resolve(&r, a, "openai/gpt-4o", &d1, 1, err,
+                             sizeof(err)), 1);
+    ASSERT_EQ(router_resolve(&r, a, "mock/x", &imp1, 1, err, sizeof(err)),
+              1);
+    router_dstat(&r, d1)->cool_until = T0 + 5000;
+    router_dstat(&r, imp1)->latency_ms = 42;
+    router_prune(&r, a2);                  /* the same file again */
+    ASSERT_EQ(router_resolve(&r, a2, "openai/gpt-4o", &d2, 1, err,
+                             sizeof(err)), 1);
+    ASSERT_EQ(router_resolve(&r, a2, "mock/x", &imp2, 1, err, sizeof(err)),
+              1);
+    ASSERT(d2 != d1 && d2->owner == a2);
+    ASSERT_EQ(router_dstat(&r, d2)->cool_until, T0 + 5000);
+    ASSERT(near(router_dstat(&r, imp2)->latency_ms, 42));
+    ASSERT_STR_EQ(d1->model_name, "openai/gpt-4o");   /* still held */
+    deployment_unref(d2);
+    router_prune(&r, b);                   /* the template changed */
+    ASSERT_EQ(router_resolve(&r, b, "openai/gpt-4o", &d2, 1, err,
+                             sizeof(err)), 1);
+    ASSERT_EQ(router_dstat(&r, d2)->cool_until, 0);
+    ASSERT_STR_EQ(d2->api_base, "http://127.0.0.1:9");
+    deployment_unref(d2);
+    /* A request of the old config resolves against it, uncached. */
+    ASSERT_EQ(router_resolve(&r, a, "openai/new-one", &d2, 1, err,
+                             sizeof(err)), 1);
+    ASSERT(d2->owner == a && d2->api_base &&
+           strcmp(d2->api_base, "https://api.openai.com/v1") == 0);
+    deployment_unref(d2);
+    deployment_unref(d1);
+    deployment_unref(imp1);
+    deployment_unref(imp2);
+    router_free(&r);
+    config_unref(a);
+    config_unref(a2);
+    config_unref(b);
 }

@@ -14,6 +14,11 @@ void test_register(const char *name, test_fn fn);
 
 /* Set by the ASSERT macros; the runner reads it after each test. */
 extern int test_failed;
+/* Set by SKIP(): the reason this test could not run here. The runner
+ * prints "skip unit/NAME: reason" and counts it apart from passes. */
+extern const char *test_skipped;
+
+#define SKIP(reason) do { test_skipped = (reason); return; } while (0)
 
 #define TEST(name)                                                          \
     static void test_##name(void);                                          \

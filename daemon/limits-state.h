@@ -1,0 +1,37 @@
+/* limits-state.h -- (not limits.h: that name would hide <limits.h>
+ * behind -Idaemon) the limits stage's state: chat requests in flight, per
+ * caller (uid) and for the whole daemon. It hangs off struct server. */
+#ifndef LLMUX_LIMITS_H
+#define LLMUX_LIMITS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Defaults until the config carries them: a caller may have this many
+ * chat requests in flight over all its connections, the daemon this many
+ * in all. Beyond, a typed rate_limit error, never a dropped request. */
+#define LIMITS_PER_CALLER  1024
+#define LIMITS_GLOBAL      16384
+#define LIMITS_BUCKETS     64
+
+struct limits_uid;
+
+struct limits {
+    struct limits_uid *bucket[LIMITS_BUCKETS]; /* owned; entries live
+                                                * while a count is > 0 */
+    uint64_t           inflight;
+    unsigned           per_caller, global;
+};
+
+void limits_init(struct limits *l);
+void limits_free(struct limits *l);
+/* Counts one more request of uid: 0, or LLMUX_ERATELIMIT (a limit is
+ * reached) / LLMUX_EINTERNAL with msg set. */
+int  limits_take(struct limits *l, uid_t uid, char *msg, size_t len);
+/* The request counted by limits_take ended. */
+void limits_put(struct limits *l, uid_t uid);
+/* Requests in flight of uid now (status, tests). */
+unsigned limits_inflight(const struct limits *l, uid_t uid);
+
+#endif

@@ -1,0 +1,45 @@
+/* route.c -- the route stage: the model name a request asks for -> its
+ * model group -> the deployments to try (router.c then picks one per
+ * attempt). The one place a model name is resolved, for the first group
+ * and for every fallback group. */
+#include "config.h"
+#include "hub.h"
+#include "request.h"
+#include "resolve.h"
+#include "server.h"
+#include "stage.h"
+
+#include <string.h>
+
+int route_group(struct request *rq, const char *name, char *msg,
+                size_t len)
+{
+    struct deployment *got[ROUTER_MAX_GROUP];
+    int n = router_resolve(&rq->srv->router, rq->cfg, name, got,
+                           ROUTER_MAX_GROUP, msg, len);
+
+    if (n < 0)
+        return n;
+    request_drop_cands(rq);
+    memcpy(rq->cands, got, (size_t)n * sizeof(*got));
+    rq->group = config_alias(rq->cfg, name);
+    rq->ncands = (size_t)n;
+    rq->retries = 0;
+    memset(rq->tried, 0, sizeof(rq->tried));
+    return 0;
+}
+
+static enum stage_rc route_run(struct request *rq)
+{
+    char msg[512];
+    int r;
+
+    if ((r = route_group(rq, hub_str(rq->body, "model"), msg,
+                         sizeof(msg))) < 0) {
+        request_fail(rq, r, 0, msg, -1);
+        return STAGE_ANSWERED;
+    }
+    return STAGE_CONTINUE;
+}
+
+const struct stage stage_route = { .name = "route", .run = route_run };
