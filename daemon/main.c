@@ -40,24 +40,43 @@ static void usage(FILE *f)
 }
 
 /* The socket path when neither systemd, --socket nor the config give one.
- * Writes into out (len bytes). */
+ * Writes into out (len bytes). The /tmp fallback folder must be ours
+ * alone -- a real folder (lstat: not a symlink), owned by us, mode 0700:
+ * /tmp is shared, and whoever made /tmp/llmux-UID first could swap the
+ * socket for theirs and read every prompt. /tmp's sticky bit keeps a
+ * folder that passes from being renamed or removed by anyone else. */
 static int default_socket(char *out, size_t len)
 {
     const char *xdg = getenv("XDG_RUNTIME_DIR");
-    char dir[256];
+    uid_t uid = getuid();
+    struct stat st;
+    char dir[64];
 
     if (xdg && *xdg) {
         snprintf(out, len, "%s/llmux.sock", xdg);
         return 0;
     }
-    if (getuid() == 0) {
+    if (uid == 0) {
         (void)mkdir("/run/llmux", 0755);
         snprintf(out, len, "/run/llmux/llmux.sock");
         return 0;
     }
-    snprintf(dir, sizeof(dir), "/tmp/llmux-%u", (unsigned)getuid());
+    snprintf(dir, sizeof(dir), "/tmp/llmux-%u", (unsigned)uid);
     if (mkdir(dir, 0700) < 0 && errno != EEXIST)
         return -errno;
+    if (lstat(dir, &st) < 0)
+        return -errno;
+    if (!S_ISDIR(st.st_mode) || st.st_uid != uid ||
+        (st.st_mode & 07777) != 0700) {
+        log_err("refusing %s for the socket: it is %s owned by uid %u, "
+                "mode %04o, not a folder of uid %u with mode 0700; remove "
+                "it, or set $XDG_RUNTIME_DIR or --socket", dir,
+                S_ISLNK(st.st_mode) ? "a symlink" :
+                S_ISDIR(st.st_mode) ? "a folder" : "a file",
+                (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777),
+                (unsigned)uid);
+        return -EPERM;
+    }
     snprintf(out, len, "%s/llmux.sock", dir);
     return 0;
 }

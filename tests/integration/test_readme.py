@@ -30,6 +30,7 @@ MAN3 = os.path.join(ROOT, 'client', 'libllmux.3')
 MAN5 = os.path.join(ROOT, 'etc', 'llmux.yaml.5')
 MAN8 = os.path.join(ROOT, 'daemon', 'llmuxd.8')
 CONFIG_C = os.path.join(ROOT, 'daemon', 'config.c')
+CONFIG_SOURCES = ('config.c', 'routercfg.c', 'deployment.c', 'cload.c')
 
 NOT_RUN = re.compile(r'^<!-- not run: (.+) -->$')
 EXITS = re.compile(r'\s+# exits (\d+)$')
@@ -393,14 +394,17 @@ def test_llmuxd_help_and_llmuxd_8_name_the_same_options():
 
 
 def c_function(src, name):
-    """The body of static int NAME(...) in a C source."""
-    m = re.search(r'\nstatic int %s\(.*?\n}\n' % name, src, re.S)
+    """The body of [static] int NAME(...) in a C source."""
+    m = re.search(r'\n(?:static )?int %s\(.*?\n}\n' % name, src, re.S)
     assert m, name
     return m.group(0)
 
 
 def test_llmux_yaml_5_names_the_keys_and_strategies_config_c_reads():
-    src = open(CONFIG_C).read()
+    # The loader is split by section (config.c, routercfg.c, deployment.c,
+    # cload.c): read them as one.
+    src = '\n'.join(open(os.path.join(ROOT, 'daemon', f)).read()
+                    for f in CONFIG_SOURCES)
     secs = man_sections(MAN5)
     desc = secs['DESCRIPTION']
 
@@ -417,8 +421,8 @@ def test_llmux_yaml_5_names_the_keys_and_strategies_config_c_reads():
     assert strategies >= {'simple-shuffle', 'cost-based-routing'}, strategies
     router = subsection('router_settings')
     assert {w for w in words(router) if '-' in w} == strategies, router
-    keys = set(re.findall(r'strcmp\(n, "([a-z_]+)"\)', c_function(src, 'read_router_key')))
-    keys |= set(re.findall(r'strcmp\(k->s, "([a-z_]+)"\)', c_function(src, 'read_router_settings')))
+    keys = set(re.findall(r'strcmp\(n, "([a-z_]+)"\)', c_function(src, 'routercfg_read_key')))
+    keys |= set(re.findall(r'strcmp\(k->s, "([a-z_]+)"\)', c_function(src, 'routercfg_read')))
     keys |= set(re.findall(r'"([a-z_]+)"\) == 0\) \{?\s*$', c_function(src, 'read_strategy_args'),
                            re.M))
     assert keys - words(router) == set(), keys - words(router)
