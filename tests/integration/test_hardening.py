@@ -202,6 +202,39 @@ def test_big_frame_of_few_values_is_still_served():
         assert text_of(c.chat(1, {'model': 'mock/echo', 'messages': msgs}, timeout=60)) == 'hi'
 
 
+def test_bodies_in_flight_stay_charged_until_their_request_ends():
+    """A chat request's body stays charged to max_memory while it is in
+    flight (the limits stage takes it, its end gives it back): four 2 MiB
+    bodies waiting on a hanging upstream leave no room for a fifth under
+    11 MiB, and once they ended the same body is served again."""
+    body = 'a' * (2 * MiB - 1024)    # a frame just under c->in's 2 MiB cap
+    with Fake() as f:
+        cfg = openai_config(f, name='slow', model='openai/hang') + \
+            'llmux_settings:\n  max_memory: 11\n  grace_period: 0.5\n'
+        with Daemon(cfg) as d:
+            a = d.client()
+            for i in range(1, 5):
+                a.request(i, {'model': 'slow', 'messages': user(body)})
+                # one at a time: each frame in alone, so only trees add up
+                wait_for(lambda: len(f.requests()) == i, timeout=20,
+                         what='request %d at the fake' % i)
+            b = d.client()
+            b.request(1, {'model': 'mock/echo', 'messages': user(body)})
+            m = b.recv(20)
+            # (a served body would be 2 MiB of text: name only its type)
+            assert m is not None and m['type'] == 'error', m and m['type']
+            assert code(m) == EUNAVAIL and 'overloaded' in message(m), m
+            assert closed(b)
+            a.close()
+            wait_for(lambda: daemon_status(d)['inflight'] == 0, timeout=20,
+                     what='the hanging requests to end')
+            c = d.client()
+            fr = c.chat(1, {'model': 'mock/echo', 'messages': user(body)}, timeout=60)
+            assert fr[-1]['type'] == 'done', fr[-1]['type']
+            assert text_of(fr) == body
+            c.close()
+
+
 # ---- file descriptors ----------------------------------------------------------------
 
 def test_soft_fd_limit_is_raised_and_unit_sets_it():
