@@ -2301,8 +2301,32 @@ class Handler(http.server.BaseHTTPRequestHandler):
             gap = 0.001
         return n, gap
 
+    @staticmethod
+    def echo_key(ctx):
+        """A 401 whose message is PAD 'A's and then the key the request
+        carried (any of the dialects' key headers), as upstreams echo it."""
+        scn, h = ctx.scn, ctx.hdr
+        key = ''
+        authz = h.get('authorization', '')
+        if authz[:7].lower() == 'bearer ':
+            key = authz[7:].strip()
+        for name in ('x-api-key', 'api-key', 'x-goog-api-key'):
+            key = key or h.get(name, '').strip()
+        pad = int(scn.num('echo-key', scn.num('echo-key-lower', 380)))
+        if scn.has('echo-key-lower'):
+            key = key.lower()
+        msg = 'A' * pad + key
+        return Resp(401, oa_pretty({'error': {'message': msg, 'type': 'invalid_request_error',
+                                              'param': None, 'code': 'invalid_api_key'}}) + '\n')
+
     def send_stream(self, ctx, evs, ctype):
         scn, d = ctx.scn, ctx.dialect
+        if scn.has('truncate'):
+            # The first N events, then a clean end of the body: a stream
+            # cut without its terminator.
+            evs = evs[:int(scn.num('truncate', 1))]
+        if scn.has('no-done'):
+            evs = [e for e in evs if not e.done]    # OpenAI's [DONE]
         n = len(evs)
         if scn.has('instream-error'):
             evs = evs[:max(1, n // 2)] + d.instream_error_events(ctx)
@@ -2497,6 +2521,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             ctx.entry['status'] = int(st)
             return self.send_simple(int(st), b'', 'application/json',
                                     [('Retry-After', ra)] if ra else [])
+        if scn.has('echo-key') or scn.has('echo-key-lower'):
+            return self.send_body(ctx, self.echo_key(ctx))
+        if scn.has('html'):
+            return self.send_body(ctx, Resp(200, '<!DOCTYPE html>\n<html><head><title>Sign in'
+                                             '</title></head><body>captive portal</body></html>\n',
+                                             'text/html; charset=utf-8'))
         try:
             e = scn.err()
             if e is None and scn.has('sample'):
