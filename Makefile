@@ -43,8 +43,9 @@ PKGS_CLIENT := msgpack
 # Complete for a bare `mmdebstrap --variant=minbase` root with make and
 # ca-certificates: `make check-fresh` proves it.
 DEB_BUILD := build-essential pkg-config libuv1-dev libcurl4-openssl-dev libmsgpack-dev \
-             libyaml-dev libsystemd-dev libjansson-dev libssl-dev zlib1g-dev
-DEB_TEST  := python3 python3-msgpack systemd util-linux procps groff-base jq \
+             libyaml-dev libsystemd-dev libjansson-dev libssl-dev zlib1g-dev \
+             libhttp-parser-dev
+DEB_TEST  := python3 python3-msgpack systemd util-linux procps groff-base jq wrk \
              clang-14 libclang-rt-14-dev valgrind
 DEB_ALL   := $(DEB_BUILD) $(DEB_TEST)
 
@@ -93,8 +94,9 @@ PC_CLIENT_LIBS   = $(eval PC_CLIENT_LIBS := $(call pkgconf,--libs,$(PKGS_CLIENT)
 
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -MMD -MP \
                -fPIC $(SANFLAGS)
+# http_parser ships no .pc file: linked by name.
 DAEMON_CFLAGS  = $(CFLAGS_BASE) -Iprotocol -Idaemon $(PC_DAEMON_CFLAGS)
-DAEMON_LIBS    = $(PC_DAEMON_LIBS) -lm
+DAEMON_LIBS    = $(PC_DAEMON_LIBS) -lhttp_parser -lm
 CLIENT_CFLAGS  = $(CFLAGS_BASE) -Iprotocol -Iclient $(PC_CLIENT_CFLAGS)
 CLIENT_LIBS    = $(PC_CLIENT_LIBS) -lm
 LDFLAGS_ALL   := $(SANFLAGS)
@@ -124,7 +126,7 @@ PCUNINST    := $(B)/llmux-uninstalled.pc
 VERSION     := $(shell sed -n 's/^\#define LLMUX_DAEMON_VERSION "\(.*\)"/\1/p' daemon/version.h)
 
 .PHONY: all deps run test unit clean install install-files uninstall \
-        check check-units check-fresh
+        check check-units check-fresh sdk-deps
 all: $(LLMUXD) $(LLMUX) $(LIBSO) $(LIBA) $(UNIT) $(PCFILE) $(PCUNINST) $(CLIENTTEST)
 
 $(B)/obj/daemon/%.o: daemon/%.c | deps
@@ -190,11 +192,26 @@ unit: $(UNIT)
 
 # The whole suite: C unit tests, then the real daemon, library and shell
 # helper against the fake providers. Ends with "N passed, N failed".
-test: deps all
+test: deps all sdk-deps
 	@rc=0; $(MAKE) --no-print-directory check-units || rc=1; \
 	$(PYTHON) tests/run.py --build $(B) || rc=1; exit $$rc
 
 check: test
+
+# The official openai SDK the HTTP front end is tested with, pinned by
+# tests/sdk/package-lock.json: npm ci when node_modules is missing or older
+# than the lockfile. Without npm the SDK tests count as skipped; a failed
+# install leaves them to fail, saying so.
+SDK_STAMP := tests/sdk/node_modules/.package-lock.json
+sdk-deps:
+	@if ! command -v npm >/dev/null 2>&1; then \
+	  echo "sdk-deps: npm is not installed; the SDK tests will be skipped"; \
+	elif [ ! -e $(SDK_STAMP) ] || [ tests/sdk/package-lock.json -nt $(SDK_STAMP) ] || \
+	     [ tests/sdk/package.json -nt $(SDK_STAMP) ]; then \
+	  echo "sdk-deps: npm ci in tests/sdk"; \
+	  (cd tests/sdk && npm ci --no-audit --no-fund --loglevel=error) || \
+	    echo "sdk-deps: npm ci failed; the SDK tests will fail"; \
+	fi
 
 # The units as `make install` writes them, checked offline. verify must
 # print nothing (it exits 0 even on unknown keys), and the sandbox must
@@ -283,6 +300,8 @@ uninstall:
 # system service's. That folder must be ours alone (mode 0700, not a
 # symlink): /tmp is shared, and whoever owns it could swap the socket.
 RUN_SOCKET = $(or $(XDG_RUNTIME_DIR),/tmp/llmux-$(shell id -u))/llmux.sock
+# make run's HTTP front end: loopback only (no master key in etc/llmux.yaml).
+RUN_HTTP  ?= 127.0.0.1:4000
 run: deps all
 	@d=$(patsubst %/,%,$(dir $(RUN_SOCKET))); \
 	if [ -z "$(XDG_RUNTIME_DIR)" ]; then mkdir -m 0700 "$$d" 2>/dev/null; \
@@ -293,8 +312,10 @@ run: deps all
 	try="$(LLMUX)"; [ -z "$(XDG_RUNTIME_DIR)" ] && [ -S /run/llmux/llmux.sock ] && \
 	  try="$(LLMUX) -S $(RUN_SOCKET)"; \
 	echo "llmuxd: listening on $(RUN_SOCKET) (etc/llmux.yaml; Ctrl-C stops it);" \
-	  "try: $$try chat -m mock/echo hi"
-	exec $(LLMUXD) -c etc/llmux.yaml -s $(RUN_SOCKET)
+	  "try: $$try chat -m mock/echo hi"; \
+	echo "llmuxd: OpenAI-compatible HTTP on http://$(RUN_HTTP)/v1; try:" \
+	  "OPENAI_BASE_URL=http://$(RUN_HTTP)/v1 with any OpenAI SDK"
+	exec $(LLMUXD) -c etc/llmux.yaml -s $(RUN_SOCKET) --http $(RUN_HTTP)
 
 # The two commands on pristine Debian 12 roots that it bootstraps (and
 # caches under /var/tmp); needs root and the Debian mirror; not in `make
@@ -363,6 +384,7 @@ $(B)/llmux-bench: tests/bench/bench.c tests/bench/loadgen.c tests/bench/loadgen.
 
 bench: all $(BENCH_BINS)
 	$(B)/llmux-bench --llmuxd $(LLMUXD) --upstream $(B)/bench-upstream $(BENCH_ARGS)
+	$(PYTHON) tests/bench/http_bench.py --build $(B)
 
 memcheck: deps all
 	$(PYTHON) tests/bench/memcheck.py --build $(B)

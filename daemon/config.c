@@ -93,6 +93,69 @@ static int read_level(struct cload *l, const struct ynode *y)
                 "debug, not \"%s\"", y->s);
 }
 
+/* llmux_settings.http: one address or a list ("127.0.0.1:4000",
+ * "/run/llmux/http.sock"); http.c checks each when it binds. */
+static int read_http(struct cload *l, const struct ynode *y)
+{
+    struct config *c = l->c;
+    const struct ynode *one[1] = { y };
+    const struct ynode *const *items = one;
+    size_t n = 1;
+
+    if (ynode_is_null(y))
+        return 0;
+    if (y->kind == Y_SEQ) {
+        items = (const struct ynode *const *)y->kids;
+        n = y->n;
+    }
+    if (n > 8)
+        return cload_fail(l, y, "http: at most 8 addresses");
+    for (size_t i = 0; i < n; i++) {
+        char *addr = NULL, **grown;
+        int r;
+
+        if ((r = cload_str(l, items[i], "http", &addr)) < 0)
+            return r;
+        if (addr == NULL || *addr == '\0') {
+            free(addr);
+            return cload_fail(l, items[i], "http: an address is HOST:PORT "
+                              "or a socket path");
+        }
+        if ((grown = realloc(c->http, (c->nhttp + 1) * sizeof(*grown))) ==
+            NULL) {
+            free(addr);
+            return -ENOMEM;
+        }
+        c->http = grown;
+        c->http[c->nhttp++] = addr;
+    }
+    return 0;
+}
+
+/* general_settings: LiteLLM's proxy settings. llmux reads master_key
+ * (the HTTP front end's admin key); the others are reported. */
+static int read_general_settings(struct cload *l, const struct ynode *y)
+{
+    struct config *c = l->c;
+    int missing = 0, r;
+
+    if (y->kind != Y_MAP)
+        return 0;
+    for (size_t i = 0; i + 1 < y->n; i += 2) {
+        const struct ynode *k = y->kids[i], *v = y->kids[i + 1];
+
+        if (strcmp(k->s, "master_key") == 0 && !ynode_is_null(v)) {
+            c->master_key_configured = 1;
+            if ((r = cload_secret(l, v, "master_key", &c->master_key,
+                                  &missing)) < 0)
+                return r;
+        } else
+            cload_warn(l, k, "ignored: general_settings.%s is not "
+                       "supported by llmux", k->s);
+    }
+    return 0;
+}
+
 static int read_llmux_settings(struct cload *l, const struct ynode *y)
 {
     struct config *c = l->c;
@@ -107,6 +170,15 @@ static int read_llmux_settings(struct cload *l, const struct ynode *y)
 
         if (strcmp(k->s, "socket") == 0)
             r = cload_str(l, v, "socket", &c->socket_path);
+        else if (strcmp(k->s, "http") == 0)
+            r = read_http(l, v);
+        else if (strcmp(k->s, "http_header_timeout") == 0)
+            r = cload_secs(l, v, "http_header_timeout",
+                           &c->http_header_timeout);
+        else if (strcmp(k->s, "http_body_timeout") == 0)
+            r = cload_secs(l, v, "http_body_timeout", &c->http_body_timeout);
+        else if (strcmp(k->s, "http_idle_timeout") == 0)
+            r = cload_secs(l, v, "http_idle_timeout", &c->http_idle_timeout);
         else if (strcmp(k->s, "log_level") == 0)
             r = read_level(l, v);
         else if (strcmp(k->s, "log_content") == 0)
@@ -193,16 +265,6 @@ static int read_environment(struct cload *l, const struct ynode *y)
     return 0;
 }
 
-static void ignore_section(struct cload *l, const struct ynode *y,
-                           const char *name)
-{
-    if (y->kind != Y_MAP)
-        return;
-    for (size_t i = 0; i + 1 < y->n; i += 2)
-        cload_warn(l, y->kids[i], "ignored: %s.%s is not supported by llmux",
-             name, y->kids[i]->s);
-}
-
 /* The environment the config depends on, read once: preset keys and
  * base URLs, and the AWS and Azure variables (config.h). */
 static int load_env(struct config *c)
@@ -285,8 +347,7 @@ static int load_tree(struct cload *l, const struct ynode *root)
                  strcmp(k->s, "router_settings") == 0)
             r = 0;   /* read before or after this loop */
         else if (strcmp(k->s, "general_settings") == 0) {
-            ignore_section(l, v, k->s);
-            r = 0;
+            r = read_general_settings(l, v);
         } else {
             cload_warn(l, k, "unknown top-level key \"%s\" (ignored)", k->s);
             r = 0;
@@ -320,6 +381,9 @@ static struct config *config_new(const char *path)
     c->hello_timeout = 10;
     c->frame_timeout = 30;
     c->max_memory = 256;
+    c->http_header_timeout = 10;
+    c->http_body_timeout = 60;
+    c->http_idle_timeout = 120;
     c->request_timeout = 600;
     c->router.strategy = ROUTE_SIMPLE_SHUFFLE;
     c->router.allowed_fails = 3;          /* LiteLLM's defaults */
@@ -402,6 +466,10 @@ void config_unref(const struct config *cc)
     free(c->allow_uids);
     free(c->allow_gids);
     free(c->socket_path);
+    for (size_t i = 0; i < c->nhttp; i++)
+        free(c->http[i]);
+    free(c->http);
+    secret_free(c->master_key);
     free(c->path);
     free(c);
 }

@@ -47,6 +47,15 @@ struct config {
     struct config_env    env;
     /* llmux_settings */
     char                *socket_path;  /* NULL: command line / default */
+    /* The HTTP front end (llmux_settings.http; general_settings). */
+    char               **http;         /* owned: addresses to serve */
+    size_t               nhttp;
+    double               http_header_timeout; /* request line + headers */
+    double               http_body_timeout;   /* the body, after them */
+    double               http_idle_timeout;   /* keep-alive between */
+    struct secret       *master_key;   /* owned; NULL: none */
+    int                  master_key_configured; /* even if unresolved:
+                                        * then TCP callers are refused */
     int                  log_level;    /* syslog priority */
     double               grace_period; /* seconds for SIGTERM drain */
     double               hello_timeout; /* seconds from accept to hello,

@@ -3,6 +3,7 @@
  * advice: take inherited fds, harden, load config and keys, listen, then
  * READY=1. */
 #include "config.h"
+#include "http.h"
 #include "log.h"
 #include "ops.h"
 #include "sd.h"
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -26,7 +28,8 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-        "usage: llmuxd [-c CONFIG] [-s SOCKET] [--check] [-v] [-V]\n"
+        "usage: llmuxd [-c CONFIG] [-s SOCKET] [--http ADDR]... [--check] "
+        "[-v] [-V]\n"
         "  -c, --config PATH   configuration (default " DEFAULT_CONFIG ")\n"
         "  -s, --socket PATH   listen here (default: llmux_settings.socket,\n"
         "                      $XDG_RUNTIME_DIR/llmux.sock, /run/llmux/"
@@ -34,6 +37,10 @@ static void usage(FILE *f)
         "                      else /tmp/llmux-UID/llmux.sock); ignored when"
         " systemd\n"
         "                      passes a socket\n"
+        "      --http ADDR     serve the OpenAI-compatible HTTP API on ADDR\n"
+        "                      (HOST:PORT or a socket path; repeatable;\n"
+        "                      default: llmux_settings.http; ignored when\n"
+        "                      systemd passes an \"http\" socket)\n"
         "      --check         load the configuration, report, exit\n"
         "  -v, --verbose       log at debug level\n"
         "  -V, --version       print the version\n");
@@ -81,28 +88,6 @@ static int default_socket(char *out, size_t len)
     return 0;
 }
 
-/* The listening socket systemd passed (named "llmux", or the only one),
- * or -1. Anything else passed is closed: sd_listen_fds(3) asks daemons
- * not to keep fds they do not expect. */
-static int inherited_socket(void)
-{
-    char **names = NULL;
-    int n = sd_listen_fds_with_names(1, &names), fd = -1;
-
-    for (int i = 0; i < n; i++) {
-        int f = SD_LISTEN_FDS_START + i;
-
-        if (fd < 0 && (n == 1 || strcmp(names[i], "llmux") == 0) &&
-            sd_is_socket_unix(f, SOCK_STREAM, 1, NULL, 0) > 0)
-            fd = f;
-        else
-            close(f);
-        free(names[i]);
-    }
-    free(names);
-    return fd;
-}
-
 /* Raises the soft fd limit to the hard one: the soft default of 1024 is
  * for select(), which llmuxd does not use, and each client and upstream
  * transfer holds an fd. Under systemd, LimitNOFILE= sets both and
@@ -121,13 +106,73 @@ static void raise_fd_limit(void)
         log_warn("cannot raise the file descriptor limit: %s",
                  strerror(errno));
 }
-
 static void fail_start(const char *what, int err)
 {
     fprintf(stderr, "llmuxd: %s\n", what);
     sd_start_failed(what, err);
     exit(1);
 }
+
+/* The sockets systemd passed: the one named "llmux" (or the only one,
+ * when it is a Unix socket) for the msgpack protocol, into *ret_fd, and
+ * those named "http" for the HTTP front end, into http_fds. Anything else
+ * is closed: sd_listen_fds(3) asks daemons not to keep fds they do not
+ * expect. */
+static void inherited_sockets(int *ret_fd, int *http_fds, size_t *ret_nhttp)
+{
+    char **names = NULL;
+    int n = sd_listen_fds_with_names(1, &names);
+
+    *ret_fd = -1;
+    *ret_nhttp = 0;
+    for (int i = 0; i < n; i++) {
+        int f = SD_LISTEN_FDS_START + i;
+
+        if (strcmp(names[i], "http") == 0 && *ret_nhttp < HTTP_MAX_LISTENERS &&
+            sd_is_socket(f, AF_UNSPEC, SOCK_STREAM, 1) > 0)
+            http_fds[(*ret_nhttp)++] = f;
+        else if (*ret_fd < 0 && (n == 1 || strcmp(names[i], "llmux") == 0) &&
+                 sd_is_socket_unix(f, SOCK_STREAM, 1, NULL, 0) > 0)
+            *ret_fd = f;
+        else
+            close(f);
+        free(names[i]);
+    }
+    free(names);
+}
+
+/* The HTTP front end: systemd's sockets, else --http, else the config's
+ * llmux_settings.http. */
+static void listen_http(struct server *s, const int *fds, size_t nfds,
+                        char **addrs, size_t naddrs)
+{
+    const struct config *cfg = s->cfg;
+    char err[512];
+    int r;
+
+    if (nfds == 0 && naddrs == 0) {
+        addrs = cfg->http;
+        naddrs = cfg->nhttp;
+    }
+    for (size_t i = 0; i < nfds + naddrs; i++) {
+        const char *a = i < nfds ? NULL : addrs[i - nfds];
+
+        if ((r = http_listen(s, a, i < nfds ? fds[i] : -1, err,
+                             sizeof(err))) < 0)
+            fail_start(err, r);
+    }
+    for (size_t i = 0; i < s->nhttp; i++) {
+        const struct http_listener *hl = s->http[i];
+
+        log_notice("http: serving the OpenAI API on %s%s%s%s", hl->is_unix ?
+                   "" : "http://", hl->name, hl->inherited ?
+                   ", from systemd" : "", hl->is_unix ? " (callers are "
+                   "their peer credentials)" : cfg->master_key_configured ?
+                   " (master key required)" : " (no master_key: open to "
+                   "every local process)");
+    }
+}
+
 
 /* Moves the keys that came from the environment out of what
  * /proc/PID/environ shows (secret_env_seal): every variable whose value
@@ -168,6 +213,7 @@ int main(int argc, char **argv)
     static const struct option opts[] = {
         { "config",  required_argument, NULL, 'c' },
         { "socket",  required_argument, NULL, 's' },
+        { "http",    required_argument, NULL, 'H' },
         { "check",   no_argument,       NULL, 'C' },
         { "verbose", no_argument,       NULL, 'v' },
         { "version", no_argument,       NULL, 'V' },
@@ -179,12 +225,22 @@ int main(int argc, char **argv)
     struct config *cfg;
     struct server srv;
     uv_loop_t loop;
-    int o, r, check = 0, verbose = 0, fd;
+    int o, r, check = 0, verbose = 0, fd, http_fds[HTTP_MAX_LISTENERS];
+    char *http_addrs[HTTP_MAX_LISTENERS];
+    size_t nhttp_fds, nhttp_addrs = 0;
 
     while ((o = getopt_long(argc, argv, "c:s:vVh", opts, NULL)) != -1) {
         switch (o) {
         case 'c': config_path = optarg; break;
         case 's': socket_path = optarg; break;
+        case 'H':
+            if (nhttp_addrs == HTTP_MAX_LISTENERS) {
+                fprintf(stderr, "llmuxd: at most %d --http addresses\n",
+                        HTTP_MAX_LISTENERS);
+                return 2;
+            }
+            http_addrs[nhttp_addrs++] = optarg;
+            break;
         case 'C': check = 1; break;
         case 'v': verbose = 1; break;
         case 'V': printf("llmuxd %s\n", LLMUX_DAEMON_VERSION); return 0;
@@ -193,7 +249,7 @@ int main(int argc, char **argv)
         }
     }
     signal(SIGPIPE, SIG_IGN);
-    fd = inherited_socket();
+    inherited_sockets(&fd, http_fds, &nhttp_fds);
     secret_harden_process();
     if ((r = config_load(config_path, &cfg, err, sizeof(err))) < 0)
         fail_start(err, r);
@@ -235,6 +291,7 @@ int main(int argc, char **argv)
     log_notice("listening on %s%s (%zu deployments from %s)",
                srv.socket_path, fd >= 0 ? ", from systemd" : "",
                cfg->ndeps, config_path);
+    listen_http(&srv, http_fds, nhttp_fds, http_addrs, nhttp_addrs);
     sd_ready(&srv);
     uv_run(&loop, UV_RUN_DEFAULT);
     server_free(&srv);

@@ -216,6 +216,9 @@ static void request_finish(struct request *rq, json_t *completion)
         dn = (struct session_done){
             .usage = rq->pc.usage, .model = d->upstream_model,
             .provider = d->preset->name, .deployment = d->id,
+            .group = d->model_name,
+            .upstream_headers = rq->xfer.ratelimit.len ?
+                                rq->xfer.ratelimit.p : NULL,
             .attempts = rq->attempts, .fallbacks = rq->fallbacks,
             .chunks = rq->chunks };
         timing(rq, &dn.timing);

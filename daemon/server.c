@@ -5,6 +5,8 @@
 #include "container.h"
 #include "config.h"
 #include "conn.h"
+#include "http.h"
+#include "http_api.h"
 #include "log.h"
 #include "ops.h"
 #include "session.h"
@@ -249,6 +251,7 @@ static void close_handles(struct server *s)
 {
     for (struct conn *c = s->conns; c; c = c->next)
         conn_close(c);
+    http_close_all(s);
     uv_timer_stop(&s->drain_timer);
     if (s->reload_job)      /* after the connections' linger */
         uv_timer_start(&s->drain_timer, reload_abandoned,
@@ -279,6 +282,8 @@ static void drain_expired(uv_timer_t *t)
     for (struct conn *c = s->conns; c; c = c->next)
         session_cancel_all(&c->sess, LLMUX_EUNAVAIL, "llmuxd is shutting "
                            "down and the grace period is over");
+    http_api_cancel_all(s, LLMUX_EUNAVAIL, "llmuxd is shutting down and "
+                        "the grace period is over");
     finish_stop(s);
 }
 
@@ -295,6 +300,7 @@ void server_stop(struct server *s)
         s->listening = 0;
         unlink_own_socket(s);
     }
+    http_stop_listening(s);
     if (s->stats.inflight == 0) {
         finish_stop(s);
         return;

@@ -25,6 +25,8 @@ struct conn;
 struct reload_job;
 struct reload_waiter;
 struct session;
+struct http_conn;
+struct http_listener;
 
 struct server_stats {
     uint64_t requests;          /* chat requests started */
@@ -61,6 +63,9 @@ struct server {
     uv_signal_t         sigterm, sigint, sighup;
     uv_timer_t          drain_timer;
     struct conn        *conns;        /* doubly linked, owned */
+    struct http_listener *http[8];    /* owned: the HTTP front end's */
+    size_t              nhttp;
+    struct http_conn   *hconns;       /* doubly linked, owned (http.c) */
     int                 stopping;
     uint64_t            started_ns;
     uint64_t            seq;          /* unique numbers for ids */

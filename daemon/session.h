@@ -26,7 +26,8 @@ struct caller {
     const gid_t *groups;       /* borrowed from the session: supplementary */
     int          ngroups;
     int          admin;        /* set by access.c: root, daemon uid, group */
-    const char  *frontend;     /* "socket"; static string */
+    const char  *frontend;     /* "socket" or "http"; static string */
+    int          master;       /* presented the master key (HTTP) */
 };
 
 /* How long a request took, microseconds. first_chunk_us and wait_us are
@@ -40,6 +41,10 @@ struct session_done {
     const json_t          *usage;       /* borrowed; NULL: none */
     double                 cost;        /* USD; 0 until spend exists */
     const char            *model, *provider, *deployment; /* borrowed */
+    const char            *group;       /* the model group that answered */
+    const char            *upstream_headers; /* borrowed: the answer's
+                                         * x-ratelimit-* lines ("name:
+                                         * value\r\n"), or NULL */
     unsigned               attempts, fallbacks;
     uint64_t               chunks;
     struct session_timing  timing;

@@ -19,6 +19,7 @@ person would run them, and the man pages held to the code.
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 
@@ -193,7 +194,20 @@ def readme_daemon(fake):
   - model_name: gpt4o
     litellm_params: {model: openai/echo, api_base: %s/v1, api_key: sk-test-key}
 ''' % fake.url
-    return Daemon(cfg, env={'OPENAI_API_KEY': 'sk-test-key', 'OPENAI_API_BASE': fake.url + '/v1'})
+    port = free_tcp_port()
+    d = Daemon(cfg, env={'OPENAI_API_KEY': 'sk-test-key', 'OPENAI_API_BASE': fake.url + '/v1'},
+               args=['--http', '127.0.0.1:%d' % port])
+    # "Use your existing OpenAI SDK" has the reader export these first.
+    d.env['OPENAI_BASE_URL'] = 'http://127.0.0.1:%d/v1' % port
+    return d
+
+
+def free_tcp_port():
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 def c_example_and_build():

@@ -816,8 +816,15 @@ class OpenAI(Dialect):
         if self.azure:
             return [('apim-request-id', str(uuid.uuid4())), ('x-ms-region', 'East US'),
                     ('x-request-id', str(uuid.uuid4()))]
-        return [('x-request-id', 'req_' + uuid.uuid4().hex), ('openai-processing-ms', '117'),
+        hdrs = [('x-request-id', 'req_' + uuid.uuid4().hex), ('openai-processing-ms', '117'),
                 ('openai-version', '2020-10-01')]
+        if ctx.scn is not None and ctx.scn.err() is None:
+            # what api.openai.com sends on every answer (the 429 has its own)
+            hdrs += [('x-ratelimit-limit-requests', '10000'), ('x-ratelimit-limit-tokens', '30000000'),
+                     ('x-ratelimit-remaining-requests', '9999'),
+                     ('x-ratelimit-remaining-tokens', '29999990'),
+                     ('x-ratelimit-reset-requests', '6ms'), ('x-ratelimit-reset-tokens', '0s')]
+        return hdrs
 
     def body_dumps(self, obj, ctx):
         # api.openai.com pretty-prints non-stream bodies; the OpenAI-compatible
