@@ -160,7 +160,8 @@ static const char *const llmux_keys[] = {
     "socket", "log_level", "log_content", "grace_period",
     "stream_idle_timeout", "allow_users", "allow_groups", "admin_group",
     "providers", "http", "http_header_timeout", "http_body_timeout",
-    "http_idle_timeout", "cache_per_caller", NULL,
+    "http_idle_timeout", "cache_per_caller", "hello_timeout",
+    "frame_timeout", "max_memory", NULL,
 };
 
 static int read_llmux_settings(struct cload *l, const struct ynode *y)
@@ -197,6 +198,12 @@ static int read_llmux_settings(struct cload *l, const struct ynode *y)
             r = cload_bool(l, v, "log_content", &c->log_content);
         else if (strcmp(k->s, "grace_period") == 0)
             r = cload_num(l, v, "grace_period", &c->grace_period);
+        else if (strcmp(k->s, "hello_timeout") == 0)
+            r = cload_secs(l, v, "hello_timeout", &c->hello_timeout);
+        else if (strcmp(k->s, "frame_timeout") == 0)
+            r = cload_secs(l, v, "frame_timeout", &c->frame_timeout);
+        else if (strcmp(k->s, "max_memory") == 0)
+            r = cload_secs(l, v, "max_memory", &c->max_memory);
         else if (strcmp(k->s, "stream_idle_timeout") == 0)
             r = cload_secs(l, v, "stream_idle_timeout",
                           &c->router.idle_timeout);
@@ -404,6 +411,9 @@ static struct config *config_new(const char *path)
     *c->refs = 1;
     c->log_level = LOG_INFO;
     c->grace_period = 30;
+    c->hello_timeout = 10;
+    c->frame_timeout = 30;
+    c->max_memory = 256;
     c->http_header_timeout = 10;
     c->http_body_timeout = 60;
     c->http_idle_timeout = 120;

@@ -59,6 +59,12 @@ struct config {
                                         * then TCP callers are refused */
     int                  log_level;    /* syslog priority */
     double               grace_period; /* seconds for SIGTERM drain */
+    double               hello_timeout; /* seconds from accept to hello,
+                                         * 0 = no limit */
+    double               frame_timeout; /* seconds from a frame's first
+                                         * byte to its last, 0 = none */
+    double               max_memory;   /* MiB all callers' frames, trees
+                                        * and output may hold, 0 = none */
     int                  log_content;
     uid_t               *allow_uids;   /* owned */
     size_t               nallow_uids;

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
@@ -89,6 +90,24 @@ static int default_socket(char *out, size_t len)
     return 0;
 }
 
+/* Raises the soft fd limit to the hard one: the soft default of 1024 is
+ * for select(), which llmuxd does not use, and each client and upstream
+ * transfer holds an fd. Under systemd, LimitNOFILE= sets both and
+ * setrlimit is filtered (EPERM): nothing to do then. */
+#define FD_LIMIT_MAX ((rlim_t)1 << 20)  /* a container's hard limit may be
+                                          * a billion: no use for so many */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max ||
+        rl.rlim_cur >= FD_LIMIT_MAX)
+        return;
+    rl.rlim_cur = rl.rlim_max < FD_LIMIT_MAX ? rl.rlim_max : FD_LIMIT_MAX;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+        log_warn("cannot raise the file descriptor limit: %s",
+                 strerror(errno));
+}
 static void fail_start(const char *what, int err)
 {
     fprintf(stderr, "llmuxd: %s\n", what);
@@ -261,6 +280,7 @@ int main(int argc, char **argv)
     if (curl_global_init_mem(CURL_GLOBAL_DEFAULT, malloc, secret_wipe_free,
                              secret_wipe_realloc, strdup, calloc) != CURLE_OK)
         fail_start("libcurl failed to initialise", -EIO);
+    raise_fd_limit();
     uv_loop_init(&loop);
     if ((r = server_init(&srv, &loop, cfg, config_path)) < 0)
         fail_start("cannot initialise the server", r);
@@ -269,6 +289,8 @@ int main(int argc, char **argv)
         snprintf(err, sizeof(err), "cannot listen on %s: %s",
                  fd >= 0 ? "the socket from systemd" : socket_path,
                  r == -EADDRINUSE ? "another llmuxd is serving it" :
+                 r == -EEXIST ? "something that is not a socket is there "
+                 "(llmuxd removes only a dead socket); move it away" :
                  uv_strerror(r));
         fail_start(err, r);
     }
@@ -279,6 +301,12 @@ int main(int argc, char **argv)
     sd_ready(&srv);
     uv_run(&loop, UV_RUN_DEFAULT);
     server_free(&srv);
+    if (srv.reload_job) {
+        /* libuv's destructor joins its worker threads, and one is still
+         * blocked in a user or group lookup: leave without it. */
+        fflush(NULL);
+        _exit(0);
+    }
     uv_loop_close(&loop);
     curl_global_cleanup();
     return 0;

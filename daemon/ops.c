@@ -1,9 +1,9 @@
 /* ops.c -- models, status, metrics and reload (ops.h), answered through
  * the session like chat (a completion + a bare done, or an error).
- * Reload runs to its end before it answers, so `llmux reload` (systemd's
- * ExecReload=) returns once the new configuration serves, or fails with
- * the file:line that kept the old one. Reload is for admins only; so are
- * status's deployments (their model names come from other callers). */
+ * Reload is answered once its load (a worker thread, server.c) ended, so
+ * `llmux reload` (systemd's ExecReload=) returns once the new config
+ * serves, or fails with the file:line that kept the old one. Reload is
+ * for admins only; so are status's deployments (other callers' names). */
 #include "ops.h"
 #include "access.h"
 #include "config.h"
@@ -242,9 +242,6 @@ static int is_admin(const struct session *s)
 
 static void reload(struct session *s, uint64_t id)
 {
-    char err[512];
-    int r;
-
     if (!is_admin(s)) {
         log_warn("refused reload from pid %d uid %u: not an admin",
                  (int)s->caller.pid, (unsigned)s->caller.uid);
@@ -252,7 +249,13 @@ static void reload(struct session *s, uint64_t id)
              "admin_group only");
         return;
     }
-    if ((r = server_reload(s->srv, err, sizeof(err))) < 0) {
+    server_reload(s->srv, s, id);   /* answered when it ended */
+}
+
+void ops_reload_answer(struct session *s, uint64_t id, int r,
+                       const char *err)
+{
+    if (r < 0) {
         fail(s, id, r == -ENOMEM ? LLMUX_EINTERNAL : LLMUX_EBADREQ, err);
         return;
     }

@@ -779,7 +779,8 @@ void request_continue(struct request *rq)
     }
 }
 
-void request_start_chat(struct session *sess, uint64_t id, json_t *body)
+void request_start_chat(struct session *sess, uint64_t id, json_t *body,
+                        size_t body_cost)
 {
     struct server *s = sess->srv;
     struct request *rq = calloc(1, sizeof(*rq));
@@ -795,6 +796,7 @@ void request_start_chat(struct session *sess, uint64_t id, json_t *body)
     rq->srv = s;
     rq->id = id;
     rq->body = body;
+    rq->body_cost = body_cost;
     rq->cfg = config_ref(s->cfg);
     rq->pc.err.retry_after = -1;
     rq->opts.num_retries = -1;

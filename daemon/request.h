@@ -49,6 +49,10 @@ struct request {
     int                   cache_hit;
     const char           *cache_status; /* for the log: "hit", "miss",
                                          * "skip"; NULL: not cached */
+    size_t                body_cost;    /* the session's estimate of what
+                                         * body holds (budget.h) */
+    size_t                mem_charged;  /* of it, charged to srv->budget
+                                         * by limits.c until the end */
     struct deployment    *dep;          /* a reference (resolve.h): the
                                          * current (else last) attempt's */
     struct pcall          pc;           /* the current attempt */

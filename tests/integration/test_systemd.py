@@ -212,6 +212,19 @@ def test_refused_reload_shows_in_status_until_fixed():
 
 # ---- socket activation ----------------------------------------------------------
 
+def unix_listening(path):
+    """True once a socket bound at path listens (/proc/net/unix: the
+    __SO_ACCEPTCON flag). The file exists from bind() on, but connect()
+    is refused until listen(), which systemd-socket-activate calls after."""
+    with open('/proc/net/unix') as f:
+        next(f)
+        for line in f:
+            col = line.split()
+            if len(col) >= 8 and col[7] == path and int(col[3], 16) & 0x10000:
+                return True
+    return False
+
+
 def test_socket_activation_serves_first_connection_and_keeps_socket():
     ns = Notify()
     t = tempfile.mkdtemp(prefix='llmux-sa-')
@@ -224,7 +237,7 @@ def test_socket_activation_serves_first_connection_and_keeps_socket():
                           '-E', 'NOTIFY_SOCKET=' + ns.path, LLMUXD, '-c', cfg],
                          stdout=log, stderr=subprocess.STDOUT)
     try:
-        wait_for(lambda: os.path.exists(sock), what='systemd-socket-activate to listen')
+        wait_for(lambda: unix_listening(sock), what='systemd-socket-activate to listen')
         # llmuxd is not running yet: the launcher waits for a connection
         assert os.readlink('/proc/%d/exe' % p.pid).endswith('systemd-socket-activate')
         c = Raw(sock)          # the first connection: the launcher execs llmuxd
