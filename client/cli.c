@@ -161,8 +161,9 @@ static const char *const usage_text =
 "              --json             ask for a JSON object (response_format)\n"
 "              --no-stream        wait for the whole answer, then print it\n"
 "              --usage            print tokens, timing and provider to stderr\n"
-"  models\n"
-"        Prints the ids of the models llmuxd serves, one per line.\n"
+"  models [-v]\n"
+"        Prints the ids of the models llmuxd serves, one per line; with -v\n"
+"        also model_info's mode, max_input_tokens and supports_* flags.\n"
 "  raw OP [FILE | -]\n"
 "        Sends FILE, or stdin (\"-\", or absent and not a terminal), as the\n"
 "        JSON body of a request of op OP (empty: no body) and prints the\n"
@@ -636,21 +637,68 @@ static int bad_answer(const char *op)
     return llmux_err_exit_code(LLMUX_EPROTO);
 }
 
+/* -v: "\tmode=chat max_input_tokens=128000 supports_vision,…" from an
+ * entry's model_info. */
+static void print_model_info(const msgpack_object *o)
+{
+    const msgpack_object *mi = proto_get(o, "model_info");
+    const char *s;
+    size_t len;
+    int64_t n;
+    char num[32];
+    int any = 0;
+
+    if (mi == NULL || mi->type != MSGPACK_OBJECT_MAP)
+        return;
+    if (proto_get_str(mi, "mode", &s, &len) == 0) {
+        out_write("\tmode=", 6, 0);
+        out_write(s, len, 0);
+    }
+    if (proto_get_int(mi, "max_input_tokens", &n) == 0) {
+        snprintf(num, sizeof(num), " max_input_tokens=%lld", (long long)n);
+        out_write(num, strlen(num), 0);
+    }
+    for (uint32_t i = 0; i < mi->via.map.size; i++) {
+        const msgpack_object_kv *kv = &mi->via.map.ptr[i];
+
+        if (kv->key.type != MSGPACK_OBJECT_STR ||
+            kv->val.type != MSGPACK_OBJECT_BOOLEAN || !kv->val.via.boolean ||
+            kv->key.via.str.size < 9 ||
+            memcmp(kv->key.via.str.ptr, "supports_", 9) != 0)
+            continue;
+        out_write(any++ ? "," : " ", 1, 0);
+        out_write(kv->key.via.str.ptr, kv->key.via.str.size, 0);
+    }
+}
+
 /* llmux models: data[].id of the "models" answer, one per line. */
 static int cmd_models(struct cli *cli, int argc, char **argv)
 {
+    static const struct option opts[] = {
+        { "socket",  required_argument, NULL, 'S' },
+        { "verbose", no_argument,       NULL, 'v' },
+        { "help",    no_argument,       NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
     const msgpack_object *data, *o;
     struct jdoc d;
     char *json, why[128];
     const char *id;
     size_t len;
     uint32_t i;
-    int r;
+    int r, ch, verbose = 0;
 
-    if ((r = simple_opts(cli, argc, argv)) >= 0)
-        return r;
+    optind = 0;
+    while ((ch = getopt_long(argc, argv, "+S:vh", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'S': cli->socket = optarg; break;
+        case 'v': verbose = 1; break;
+        case 'h': return help();
+        default:  return bad_option(argv[0], argv);
+        }
+    }
     if (optind != argc)
-        return usage_error("models takes no arguments");
+        return usage_error("models takes no arguments but -v");
     if ((r = simple_call(cli, "models", &json)) != 0)
         return r;
     r = jdoc_parse(&d, json, strlen(json), why, sizeof(why));
@@ -662,6 +710,8 @@ static int cmd_models(struct cli *cli, int argc, char **argv)
             if (o->type == MSGPACK_OBJECT_MAP &&
                 proto_get_str(o, "id", &id, &len) == 0) {
                 out_write(id, len, 0);
+                if (verbose)
+                    print_model_info(o);
                 out_write("\n", 1, 0);
             }
         }

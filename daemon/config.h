@@ -59,12 +59,21 @@ struct config {
                                         * then TCP callers are refused */
     int                  log_level;    /* syslog priority */
     double               grace_period; /* seconds for SIGTERM drain */
+    double               hello_timeout; /* seconds from accept to hello,
+                                         * 0 = no limit */
+    double               frame_timeout; /* seconds from a frame's first
+                                         * byte to its last, 0 = none */
+    double               max_memory;   /* MiB all callers' frames, trees
+                                        * and output may hold, 0 = none */
     int                  log_content;
     uid_t               *allow_uids;   /* owned */
     size_t               nallow_uids;
     gid_t               *allow_gids;   /* owned */
     size_t               nallow_gids;
     gid_t                admin_gid;    /* (gid_t)-1: root only */
+    struct cprovider    *providers;    /* owned: llmux_settings.providers
+                                        * (cprovider.h) */
+    size_t               nproviders;
     /* litellm_settings */
     int                  drop_params;
     double               request_timeout;
@@ -76,9 +85,15 @@ struct config {
     size_t               nwarnings;
 };
 
-/* Loads path. On failure returns < 0 and err holds "file:line: what". */
+/* Loads path. On failure returns < 0 and err holds every problem of the
+ * file, one "file:line: what" a line in line order (warnings marked
+ * "warning: "), as much as fits. */
 int config_load(const char *path, struct config **ret, char *err,
                 size_t errlen);
+/* An unset os.environ/ variable is an error (llmuxd --check --strict). */
+#define CONFIG_STRICT 0x1
+int config_load_flags(const char *path, unsigned flags, struct config **ret,
+                      char *err, size_t errlen);
 /* Loads from memory (tests); name is used in messages. */
 int config_load_text(const char *name, const char *text, size_t n,
                      struct config **ret, char *err, size_t errlen);

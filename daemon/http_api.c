@@ -535,7 +535,9 @@ static void chat(struct http_conn *hc, struct http_sess *hs)
     model = json_string_value(json_object_get(body, "model"));
     snprintf(hs->group, sizeof(hs->group), "%s",
              header_safe(model) ? model : "");
-    request_start_chat(&hs->s, hs->id, body);
+    /* The body's text length: a low estimate of its tree (budget.h),
+     * which the limits stage charges while the request is in flight. */
+    request_start_chat(&hs->s, hs->id, body, hc->msg.body.len);
 }
 
 static void op(struct http_conn *hc, struct http_sess *hs,

@@ -1,8 +1,10 @@
 /* limits.c -- the limits stage: per caller and global chat requests in
- * flight (limits.h); later rpm/tpm/budget per caller and model. The
- * global memory budget belongs here too: it is checked in limits_run,
- * before any upstream work, with the same typed refusal. */
+ * flight (limits.h), and the request body's share of the global memory
+ * budget (budget.h) while it is in flight; later rpm/tpm/budget per
+ * caller and model. */
 #include "limits-state.h"
+#include "budget.h"
+#include "config.h"
 #include "llmux-errno.h"
 #include "log.h"
 #include "request.h"
@@ -93,7 +95,20 @@ void limits_put(struct limits *l, uid_t uid)
     }
 }
 
-/* The global memory budget goes here too, before any upstream work. */
+/* The body stays in memory until the request ends: it is charged to the
+ * global budget before any upstream work, and refused when the budget is
+ * full (a small body always passes: BUDGET_GRANTED). */
+static int memory_take(struct request *rq, char *msg, size_t len)
+{
+    if (budget_charge(&rq->srv->budget, &rq->mem_charged,
+                      rq->body_cost) == 0)
+        return 0;
+    snprintf(msg, len, "llmuxd is overloaded: no memory left for this "
+             "request's %zu MiB body (max_memory %g MiB)",
+             rq->body_cost >> 20, rq->cfg->max_memory);
+    return LLMUX_EUNAVAIL;
+}
+
 static enum stage_rc limits_run(struct request *rq)
 {
     char msg[160];
@@ -105,6 +120,10 @@ static enum stage_rc limits_run(struct request *rq)
         return STAGE_ANSWERED;
     }
     rq->limited = 1;
+    if ((r = memory_take(rq, msg, sizeof(msg))) < 0) {
+        request_fail(rq, r, 0, msg, -1);
+        return STAGE_ANSWERED;
+    }
     return STAGE_CONTINUE;
 }
 
@@ -113,6 +132,8 @@ static void limits_end(struct request *rq)
     if (rq->limited)
         limits_put(&rq->srv->limits, rq->caller.uid);
     rq->limited = 0;
+    budget_give(&rq->srv->budget, rq->mem_charged);
+    rq->mem_charged = 0;
 }
 
 const struct stage stage_limits = { .name = "limits", .run = limits_run,

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
@@ -27,8 +28,8 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-        "usage: llmuxd [-c CONFIG] [-s SOCKET] [--http ADDR]... [--check] "
-        "[-v] [-V]\n"
+        "usage: llmuxd [-c CONFIG] [-s SOCKET] [--http ADDR]... "
+        "[--check [--strict]] [-v] [-V]\n"
         "  -c, --config PATH   configuration (default " DEFAULT_CONFIG ")\n"
         "  -s, --socket PATH   listen here (default: llmux_settings.socket,\n"
         "                      $XDG_RUNTIME_DIR/llmux.sock, /run/llmux/"
@@ -40,7 +41,9 @@ static void usage(FILE *f)
         "                      (HOST:PORT or a socket path; repeatable;\n"
         "                      default: llmux_settings.http; ignored when\n"
         "                      systemd passes an \"http\" socket)\n"
-        "      --check         load the configuration, report, exit\n"
+        "      --check         load the configuration, report every problem"
+        ", exit\n"
+        "      --strict        with --check: an unset variable is an error\n"
         "  -v, --verbose       log at debug level\n"
         "  -V, --version       print the version\n");
 }
@@ -87,6 +90,24 @@ static int default_socket(char *out, size_t len)
     return 0;
 }
 
+/* Raises the soft fd limit to the hard one: the soft default of 1024 is
+ * for select(), which llmuxd does not use, and each client and upstream
+ * transfer holds an fd. Under systemd, LimitNOFILE= sets both and
+ * setrlimit is filtered (EPERM): nothing to do then. */
+#define FD_LIMIT_MAX ((rlim_t)1 << 20)  /* a container's hard limit may be
+                                          * a billion: no use for so many */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max ||
+        rl.rlim_cur >= FD_LIMIT_MAX)
+        return;
+    rl.rlim_cur = rl.rlim_max < FD_LIMIT_MAX ? rl.rlim_max : FD_LIMIT_MAX;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+        log_warn("cannot raise the file descriptor limit: %s",
+                 strerror(errno));
+}
 static void fail_start(const char *what, int err)
 {
     fprintf(stderr, "llmuxd: %s\n", what);
@@ -201,17 +222,19 @@ int main(int argc, char **argv)
         { "socket",  required_argument, NULL, 's' },
         { "http",    required_argument, NULL, 'H' },
         { "check",   no_argument,       NULL, 'C' },
+        { "strict",  no_argument,       NULL, 'S' },
         { "verbose", no_argument,       NULL, 'v' },
         { "version", no_argument,       NULL, 'V' },
         { "help",    no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *config_path = DEFAULT_CONFIG, *socket_path = NULL;
-    char err[1024], sock[512];
+    char err[16384], sock[512];   /* err: every problem of the file */
     struct config *cfg;
     struct server srv;
     uv_loop_t loop;
-    int o, r, check = 0, verbose = 0, fd, http_fds[HTTP_MAX_LISTENERS];
+    int o, r, check = 0, strict = 0, verbose = 0, fd;
+    int http_fds[HTTP_MAX_LISTENERS];
     char *http_addrs[HTTP_MAX_LISTENERS];
     size_t nhttp_fds, nhttp_addrs = 0;
 
@@ -228,6 +251,7 @@ int main(int argc, char **argv)
             http_addrs[nhttp_addrs++] = optarg;
             break;
         case 'C': check = 1; break;
+        case 'S': strict = 1; break;
         case 'v': verbose = 1; break;
         case 'V': printf("llmuxd %s\n", LLMUX_DAEMON_VERSION); return 0;
         case 'h': usage(stdout); return 0;
@@ -237,7 +261,8 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     inherited_sockets(&fd, http_fds, &nhttp_fds);
     secret_harden_process();
-    if ((r = config_load(config_path, &cfg, err, sizeof(err))) < 0)
+    if ((r = config_load_flags(config_path, check && strict ? CONFIG_STRICT :
+                               0, &cfg, err, sizeof(err))) < 0)
         fail_start(err, r);
     log_init(verbose ? LOG_DEBUG : cfg->log_level, cfg->log_content);
     for (size_t i = 0; i < cfg->nwarnings; i++)
@@ -260,6 +285,7 @@ int main(int argc, char **argv)
     if (curl_global_init_mem(CURL_GLOBAL_DEFAULT, malloc, secret_wipe_free,
                              secret_wipe_realloc, strdup, calloc) != CURLE_OK)
         fail_start("libcurl failed to initialise", -EIO);
+    raise_fd_limit();
     uv_loop_init(&loop);
     if ((r = server_init(&srv, &loop, cfg, config_path)) < 0)
         fail_start("cannot initialise the server", r);
@@ -268,6 +294,8 @@ int main(int argc, char **argv)
         snprintf(err, sizeof(err), "cannot listen on %s: %s",
                  fd >= 0 ? "the socket from systemd" : socket_path,
                  r == -EADDRINUSE ? "another llmuxd is serving it" :
+                 r == -EEXIST ? "something that is not a socket is there "
+                 "(llmuxd removes only a dead socket); move it away" :
                  uv_strerror(r));
         fail_start(err, r);
     }
@@ -278,6 +306,12 @@ int main(int argc, char **argv)
     sd_ready(&srv);
     uv_run(&loop, UV_RUN_DEFAULT);
     server_free(&srv);
+    if (srv.reload_job) {
+        /* libuv's destructor joins its worker threads, and one is still
+         * blocked in a user or group lookup: leave without it. */
+        fflush(NULL);
+        _exit(0);
+    }
     uv_loop_close(&loop);
     curl_global_cleanup();
     return 0;

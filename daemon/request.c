@@ -7,6 +7,7 @@
  * to the session as events (session.h); this file never builds a frame. */
 #include "request.h"
 #include "cache.h"
+#include "callparams.h"
 #include "resolve.h"
 #include "config.h"
 #include "container.h"
@@ -144,6 +145,7 @@ static void request_free(struct request *rq)
     xfer_free(&rq->xfer);
     opts_free(&rq->opts);
     json_decref(rq->body);
+    json_decref(rq->body_dep);
     rq->body = NULL;
     request_drop_cands(rq);
     rq->dep = deployment_unref(rq->dep);
@@ -669,10 +671,14 @@ static void attempt_ok(struct request *rq, json_t *completion)
  * failed token exchange, msg its words. */
 static void attempt_send(struct request *rq, int code, const char *msg)
 {
+    const struct deployment *d = rq->pc.dep;
     int r = code < 0 ? pcall_fail(&rq->pc, code, 0, "%s", msg) :
                        provider_build(&rq->pc, &rq->hreq);
 
     rq->pc.bearer = NULL;   /* borrowed for the build only */
+    if (r == 0 && callparams_headers(d, &rq->hreq) < 0)
+        r = pcall_fail(&rq->pc, LLMUX_EBADREQ, 0, "extra_headers of %s do "
+                       "not fit a header", d->id);
     if (r < 0 || start_transfer(rq) < 0) {
         rq->t_up_end = request_now_us();
         attempt_failed(rq);
@@ -709,10 +715,15 @@ static void attempt_start(struct request *rq, size_t i)
     router_begin(rq->st, now_ms());
     rq->pc.prov = d->prov;
     rq->pc.dep = d;
-    rq->pc.req = rq->body;
+    /* The deployment's default call parameters, the request's winning. */
+    json_decref(rq->body_dep);
+    rq->body_dep = callparams_merge(d, rq->body);
+    rq->pc.req = rq->body_dep ? rq->body_dep : rq->body;
     rq->pc.opts = &rq->opts;
     rq->pc.stream = rq->opts.stream;
-    rq->pc.drop_params = rq->opts.drop_params;
+    rq->pc.drop_params = rq->opts.drop_params ||
+                         json_is_true(json_object_get(d->params,
+                                                      "drop_params"));
     rq->pc.seq = ++rq->srv->seq;
     rq->pc.emit = emit_chunk;
     rq->pc.emit_json = emit_chunk_json;
@@ -721,6 +732,12 @@ static void attempt_start(struct request *rq, size_t i)
                  rq->cfg->router.idle_timeout : first_chunk_timeout(rq);
     rq->t_up_start = request_now_us();
     rq->t_up_end = 0;
+    if (rq->body_dep == NULL) {    /* never without the defaults */
+        pcall_oom(&rq->pc);
+        rq->t_up_end = request_now_us();
+        attempt_failed(rq);
+        return;
+    }
     if (d->prov->flags & PROV_LOCAL) {
         /* No transfer: the answer is ready now. */
         r = d->prov->run_local(&rq->pc, &completion);
@@ -803,7 +820,8 @@ void request_continue(struct request *rq)
     }
 }
 
-void request_start_chat(struct session *sess, uint64_t id, json_t *body)
+void request_start_chat(struct session *sess, uint64_t id, json_t *body,
+                        size_t body_cost)
 {
     struct server *s = sess->srv;
     struct request *rq = calloc(1, sizeof(*rq));
@@ -819,6 +837,7 @@ void request_start_chat(struct session *sess, uint64_t id, json_t *body)
     rq->srv = s;
     rq->id = id;
     rq->body = body;
+    rq->body_cost = body_cost;
     rq->cfg = config_ref(s->cfg);
     rq->pc.err.retry_after = -1;
     rq->opts.num_retries = -1;

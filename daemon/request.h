@@ -33,6 +33,8 @@ struct request {
     uint64_t              id;
     json_t               *body;         /* owned: the canonical request,
                                          * minus its control keys */
+    json_t               *body_dep;     /* owned: body with the current
+                                         * deployment's call defaults */
     const struct config  *cfg;          /* owned reference; frozen */
     struct caller         caller;       /* access.c: once per request */
     struct request_opts   opts;         /* owned (opts.h) */
@@ -48,6 +50,10 @@ struct request {
     int                   cache_hit;
     const char           *cache_status; /* for the log: "hit", "miss",
                                          * "skip"; NULL: not cached */
+    size_t                body_cost;    /* the session's estimate of what
+                                         * body holds (budget.h) */
+    size_t                mem_charged;  /* of it, charged to srv->budget
+                                         * by limits.c until the end */
     struct deployment    *dep;          /* a reference (resolve.h): the
                                          * current (else last) attempt's */
     struct pcall          pc;           /* the current attempt */

@@ -112,13 +112,17 @@ struct request *session_find(const struct session *s, uint64_t id);
 void session_drained(struct session *s);
 /* Ends every request in flight with an error event (shutdown). */
 void session_cancel_all(struct session *s, int code, const char *message);
-/* The front end is going away: requests abort silently, no events. */
+/* The front end is going away: requests abort silently, no events, and
+ * a reload it asked for is not answered. */
 void session_close(struct session *s);
 
 /* Entry points of the pipeline (request.c), for front ends. */
-/* Starts a chat request; takes ownership of body. Errors are answered
- * through the session, so this cannot fail. */
-void request_start_chat(struct session *s, uint64_t id, json_t *body);
+/* Starts a chat request; takes ownership of body. body_cost is what the
+ * front end estimates holding body costs (budget.h); the limits stage
+ * charges it to the memory budget while the request is in flight. Errors
+ * are answered through the session, so this cannot fail. */
+void request_start_chat(struct session *s, uint64_t id, json_t *body,
+                        size_t body_cost);
 /* Answers a non-chat op (status, models, metrics, reload) (ops.c). */
 void ops_handle(struct session *s, uint64_t id, const char *op,
                 size_t oplen);

@@ -500,8 +500,8 @@ def test_config_errors_name_file_and_line():
         ('model_list:\n  - model_name: a\n    litellm_params:\n      model: mock/x\n      timeout: soon\n',
          ':5: timeout must be a number'),
         ('model_list:\n  - model_name: a\n', ':2: model_list entry "a" has no litellm_params'),
-        ('model_list:\n  - model_name: a\n    litellm_params:\n      model: warp/x\n',
-         ':4: unknown provider "warp"'),
+        ('model_list:\n  - model_name: a\n    litellm_params:\n      model: mock/x\n      weight: -1\n',
+         ':5: weight must be a number >= 0'),
         ('model_list: [\n', ':'),
         ('llmux_settings:\n  log_level: loud\n', ':2: log_level must be'),
     ]
