@@ -12,7 +12,8 @@
  *        [--scale N] [--scale-conns K] [--no-scale] [--only-scale]
  *        [--keep]   (leave llmuxd running at the end; prints its pid)
  *        [-v]       (one line per run on stderr)
- *        [--only TEXT] (only the scenarios whose "name path" holds TEXT)
+ *        [--only TEXT] (only the scenarios whose "name path" holds TEXT;
+ *                      ^TEXT: that starts with TEXT)
  *        [--requests N] (each run sends exactly N requests; no warm-up)
  *        [--wrap "valgrind --tool=callgrind"] (run llmuxd under this)
  *        [--log-level L] (llmux_settings.log_level; default: llmuxd's,
@@ -366,7 +367,11 @@ static void run_scen(struct run *u, const struct scen *sc, double seconds,
     memset(m, 0, sizeof(*m));
     snprintf(label, sizeof(label), "%s %s", sc->name,
              sc->target == LG_HTTP ? "direct" : "llmuxd");
-    if (u->o.only && strstr(label, u->o.only) == NULL)
+    /* "^TEXT" matches at the start only: "^plain, 1 client llmuxd" is not
+     * "cache hit, plain, 1 client llmuxd" (callgrind.sh needs one). */
+    if (u->o.only && (u->o.only[0] == '^' ?
+                      strncmp(label, u->o.only + 1, strlen(u->o.only + 1)) :
+                      strstr(label, u->o.only) == NULL))
         return;
     if (lg_run(&s, &m->r) < 0)
         exit(1);

@@ -21,7 +21,7 @@ total() { sed -n 's/^summary: //p' "$1"; }
 for n in "$N" "$((3 * N))"; do
     build/llmux-bench --llmuxd "$LLMUXD" --upstream build/bench-upstream \
         --rounds 1 --no-scale --ready-runs 1 --requests "$n" \
-        --only "$KIND, 1 client llmuxd" $BENCH_ARGS \
+        --only "^$KIND, 1 client llmuxd" $BENCH_ARGS \
         --wrap "valgrind --tool=callgrind --callgrind-out-file=$OUT/cg.$n" \
         >/dev/null
 done
