@@ -5,6 +5,7 @@
 #include "access.h"
 #include "cache.h"
 #include "container.h"
+#include "embed.h"
 #include "config.h"
 #include "hub.h"
 #include "log.h"
@@ -251,6 +252,17 @@ static int ev_completion(struct session *s, uint64_t id, const json_t *body)
     return proto_enc_end(&c->enc);
 }
 
+/* The same for an embeddings answer: its vectors as float32 arrays. */
+static int ev_embedding(struct session *s, uint64_t id, const json_t *body)
+{
+    struct conn *c = conn_of(s);
+
+    proto_enc_begin(&c->enc, PROTO_RESPONSE, id, 1);
+    proto_pack_str(&c->enc.pk, "body");
+    embed_pack(&c->enc.pk, body);
+    return proto_enc_end(&c->enc);
+}
+
 static void pack_timing(msgpack_packer *pk, const struct session_timing *t)
 {
     int first = t->first_chunk_us != 0, waited = t->wait_us != 0;
@@ -329,6 +341,7 @@ static const struct session_ops conn_session_ops = {
     .chunk = ev_chunk,
     .chunk_json = ev_chunk_json,
     .completion = ev_completion,
+    .embedding = ev_embedding,
     .done = ev_done,
     .error = ev_error,
     .backlogged = ev_backlogged,
@@ -424,10 +437,15 @@ static void handle_request(struct conn *c, const struct proto_frame *f)
         conn_send_error(c, f->id, LLMUX_EBADREQ, "body must be a map");
         return;
     }
-    if (oplen == 4 && memcmp(op, "chat", 4) == 0) {
+    if ((oplen == 4 && memcmp(op, "chat", 4) == 0) ||
+        (oplen == 10 && memcmp(op, "embeddings", 10) == 0)) {
+        int embed = oplen == 10;
+
         if (body == NULL || body->type != MSGPACK_OBJECT_MAP) {
-            conn_send_error(c, f->id, LLMUX_EBADREQ, "chat needs a body "
-                            "(an OpenAI chat completions request)");
+            conn_send_error(c, f->id, LLMUX_EBADREQ, embed ?
+                            "embeddings needs a body (an OpenAI embeddings "
+                            "request)" : "chat needs a body (an OpenAI chat "
+                            "completions request)");
             return;
         }
         if ((r = hub_from_msgpack_checked(body, &j, msg,
@@ -435,7 +453,10 @@ static void handle_request(struct conn *c, const struct proto_frame *f)
             conn_send_error(c, f->id, r, msg);
             return;
         }
-        request_start_chat(&c->sess, f->id, j);
+        if (embed)
+            request_start_embed(&c->sess, f->id, j);
+        else
+            request_start_chat(&c->sess, f->id, j);
         return;
     }
     if (oplen == 5 && memcmp(op, "cache", 5) == 0) {

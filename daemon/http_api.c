@@ -509,7 +509,10 @@ static int header_safe(const char *v)
     return 1;
 }
 
-static void chat(struct http_conn *hc, struct http_sess *hs)
+/* POST /chat/completions, or /embeddings when embed is set: the same
+ * pipeline, the same x-litellm-* headers; an embeddings answer is
+ * OpenAI's JSON as it is (never a stream). */
+static void chat(struct http_conn *hc, struct http_sess *hs, int embed)
 {
     json_error_t jerr;
     const char *model;
@@ -531,11 +534,14 @@ static void chat(struct http_conn *hc, struct http_sess *hs)
         return;
     }
     hs->kind = API_CHAT;
-    hs->stream = json_is_true(json_object_get(body, "stream"));
+    hs->stream = !embed && json_is_true(json_object_get(body, "stream"));
     model = json_string_value(json_object_get(body, "model"));
     snprintf(hs->group, sizeof(hs->group), "%s",
              header_safe(model) ? model : "");
-    request_start_chat(&hs->s, hs->id, body);
+    if (embed)
+        request_start_embed(&hs->s, hs->id, body);
+    else
+        request_start_chat(&hs->s, hs->id, body);
 }
 
 static void op(struct http_conn *hc, struct http_sess *hs,
@@ -637,7 +643,10 @@ void http_api_dispatch(struct http_conn *hc)
         return;
     if (path_is(p, n, "/chat/completions")) {
         if (method_ok(hc, HTTP_POST))
-            chat(hc, hs);
+            chat(hc, hs, 0);
+    } else if (path_is(p, n, "/embeddings")) {
+        if (method_ok(hc, HTTP_POST))
+            chat(hc, hs, 1);
     } else if (path_is(p, n, "/models")) {
         if (method_ok(hc, HTTP_GET))
             op(hc, hs, API_MODELS, "models");

@@ -2111,6 +2111,60 @@ class Ollama(Dialect):
 
 
 # ----------------------------------------------------------------------------
+# embeddings (issue 14): each dialect's embedding answer, from its docs
+
+
+def fake_vector(text, dims):
+    """A deterministic vector for one input: values as OpenAI prints them
+    (about 9 significant digits), from a hash of the input."""
+    out = []
+    for j in range(dims):
+        h = hashlib.sha256(('%s|%d' % (text, j)).encode()).digest()
+        out.append(round(int.from_bytes(h[:4], 'big') / 2.0 ** 31 - 1.0, 9))
+    return out
+
+
+def embed_text_of(item):
+    return item if isinstance(item, str) else json.dumps(item, separators=(',', ':'))
+
+
+class OpenAIEmbed(OpenAI):
+    """POST /v1/embeddings (and Azure's /openai/deployments/{d}/embeddings):
+    {"object": "list", "data": [{"object": "embedding", "index", "embedding"}],
+    "model", "usage": {"prompt_tokens", "total_tokens"}}; base64 is the
+    little-endian float32 bytes, as the OpenAI API reference says."""
+
+    def __init__(self, azure=False):
+        OpenAI.__init__(self, azure)
+        self.name = 'azure-embed' if azure else 'openai-embed'
+
+    def wants_stream(self, ctx):
+        return False
+
+    def body_needs_obj(self, ctx):
+        return False
+
+    def post_body(self, obj, ctx):
+        return obj
+
+    def body(self, ctx):
+        r = ctx.req if isinstance(ctx.req, dict) else {}
+        inp = r.get('input')
+        items = [inp] if isinstance(inp, str) or (isinstance(inp, list) and inp and
+                                                   isinstance(inp[0], int)) else (inp or [])
+        dims = r.get('dimensions') if isinstance(r.get('dimensions'), int) else 4
+        data, tokens = [], 0
+        for i, it in enumerate(items):
+            v = fake_vector(embed_text_of(it), dims)
+            if r.get('encoding_format') == 'base64':
+                v = base64.b64encode(struct.pack('<%df' % len(v), *v)).decode()
+            data.append({'object': 'embedding', 'index': i, 'embedding': v})
+            tokens += len(it.split()) if isinstance(it, str) else len(it)
+        return {'object': 'list', 'data': data, 'model': r.get('model') or ctx.route_model or '',
+                'usage': {'prompt_tokens': tokens, 'total_tokens': tokens}}, None
+
+
+# ----------------------------------------------------------------------------
 # routing
 
 
@@ -2122,6 +2176,11 @@ def route(method, path):
     """-> (dialect, route_model, route_method) or None"""
     if method != 'POST':
         return None
+    if path.endswith('/embeddings'):
+        if path.startswith('/openai/'):
+            m = re.match(r'^/openai/deployments/([^/]+)/embeddings$', path)
+            return OpenAIEmbed(azure=True), (urllib.parse.unquote(m.group(1)) if m else None), None
+        return OpenAIEmbed(), None, None
     if path.endswith('/chat/completions'):
         if path.startswith('/openai/'):
             m = re.match(r'^/openai/deployments/([^/]+)/chat/completions$', path)
