@@ -66,7 +66,7 @@ def raw_frame(c):
 
 
 def embed_requests(fake):
-    return [r for r in fake.requests() if r['path'].endswith('/embeddings')]
+    return [r for r in fake.requests() if r['path'].split('?')[0].endswith('/embeddings')]
 
 
 def test_mock_deterministic_batch():
@@ -146,3 +146,142 @@ def test_openai_request_and_answer():
         assert done['usage'] == {'prompt_tokens': 6, 'total_tokens': 6}
         assert done['deployment'] and done['provider'] == 'openai'
         assert fake.violations() == []
+
+
+def test_openai_base64_batch():
+    with Fake() as fake, Daemon(oa_config(fake)) as d:
+        c = Raw(d.sock)
+        inputs = ['one', 'two words', 'three little words', 'four']
+        body, _ = answer(embed(c, 1, {'model': 'emb', 'input': inputs,
+                                      'encoding_format': 'base64'}))
+        (up,) = embed_requests(fake)
+        # llmux asks for floats and encodes base64 itself, for every dialect
+        assert json.loads(up['body'])['encoding_format'] == 'float'
+        assert len(body['data']) == 4
+        for i, e in enumerate(body['data']):
+            raw = base64.b64decode(e['embedding'])
+            assert list(struct.unpack('<4f', raw)) == [f32(x) for x in fake_vector(inputs[i], 4)]
+
+
+def test_azure_embeddings_path():
+    with Fake() as fake:
+        cfg = '''model_list:
+  - model_name: emb
+    litellm_params:
+      model: azure/my-embedder
+      api_base: %s
+      api_key: azure-test-key
+      api_version: "2024-10-21"
+''' % fake.url
+        with Daemon(cfg) as d:
+            body, done = answer(embed(Raw(d.sock), 1, {'model': 'emb', 'input': 'hello'}))
+            (up,) = embed_requests(fake)
+            assert up['path'] == '/openai/deployments/my-embedder/embeddings?api-version=2024-10-21'
+            assert up['headers']['api-key'] == 'azure-test-key'
+            assert body['data'][0]['embedding'] == [f32(x) for x in fake_vector('hello', 4)]
+            assert done['provider'] == 'azure'
+
+
+def test_http_v1_embeddings():
+    with Fake() as fake, Daemon(oa_config(fake), args=['--http', '127.0.0.1:0']) as d:
+        port = int(wait_for(lambda: re.search(r'serving the OpenAI API on http://127\.0\.0\.1:(\d+)',
+                                              d.log()), what='the http listener').group(1))
+        for path in ('/v1/embeddings', '/embeddings'):
+            req = urllib.request.Request('http://127.0.0.1:%d%s' % (port, path), data=json.dumps(
+                {'model': 'emb', 'input': ['a b', 'c']}).encode(),
+                headers={'Content-Type': 'application/json'})
+            with urllib.request.urlopen(req, timeout=30) as r:
+                assert r.status == 200
+                assert r.headers['x-litellm-model-group'] == 'emb'
+                j = json.loads(r.read())
+            assert j['object'] == 'list' and [e['index'] for e in j['data']] == [0, 1]
+            assert j['data'][1]['embedding'] == [f32(x) for x in fake_vector('c', 4)]
+            assert j['usage'] == {'prompt_tokens': 3, 'total_tokens': 3}
+        req = urllib.request.Request('http://127.0.0.1:%d/v1/embeddings' % port, data=json.dumps(
+            {'model': 'emb'}).encode(), headers={'Content-Type': 'application/json'})
+        try:
+            urllib.request.urlopen(req, timeout=30)
+            raise AssertionError('an embeddings body without input was answered')
+        except urllib.error.HTTPError as e:
+            assert e.code == 400
+            assert '"input"' in json.loads(e.read())['error']['message']
+
+
+def test_cache_answers_the_second_call():
+    extra = 'litellm_settings:\n  cache: true\n  cache_params:\n    type: local\n'
+    with Fake() as fake, Daemon(oa_config(fake, extra)) as d:
+        c = Raw(d.sock)
+        first, d1 = answer(embed(c, 1, {'model': 'emb', 'input': ['p', 'q r']}))
+        second, d2 = answer(embed(c, 2, {'model': 'emb', 'input': ['p', 'q r']}))
+        assert len(embed_requests(fake)) == 1
+        assert 'cache_hit' not in d1 and d2['cache_hit'] is True and d2['cost'] == 0
+        assert second['data'] == first['data']
+        # base64 is another answer: another entry
+        third, _ = answer(embed(c, 3, {'model': 'emb', 'input': ['p', 'q r'],
+                                       'encoding_format': 'base64'}))
+        assert len(embed_requests(fake)) == 2
+        assert isinstance(third['data'][0]['embedding'], str)
+        # a chat with the same model never shares an entry with an embedding
+        assert embed(c, 4, {'model': 'emb', 'input': ['p', 'q r'],
+                            'cache': {'no-cache': True}})[-1]['type'] == 'done'
+        assert len(embed_requests(fake)) == 3
+
+
+def test_cache_call_types_exclude_embeddings():
+    extra = ('litellm_settings:\n  cache: true\n  cache_params:\n    type: local\n'
+             '    supported_call_types: ["completion"]\n')
+    with Fake() as fake, Daemon(oa_config(fake, extra)) as d:
+        c = Raw(d.sock)
+        for i in (1, 2):
+            assert answer(embed(c, i, {'model': 'emb', 'input': 'same'}))[1].get('cache_hit') is None
+        assert len(embed_requests(fake)) == 2
+
+
+def test_retry_then_answer():
+    with Fake() as fake, Daemon(oa_config(fake, 'router_settings:\n  num_retries: 2\n'
+                                          '  retry_after: 0\n')) as d:
+        fake.queue('err-500')
+        body, done = answer(embed(Raw(d.sock), 1, {'model': 'emb', 'input': 'again'}))
+        assert len(embed_requests(fake)) == 2
+        assert done['attempts'] == 2
+        assert body['data'][0]['embedding'] == [f32(x) for x in fake_vector('again', 4)]
+
+
+def test_fallback_to_another_group():
+    with Fake() as fake:
+        cfg = oa_config(fake, name='first') + '''  - model_name: second
+    litellm_params:
+      model: mock/embed
+router_settings:
+  num_retries: 0
+  fallbacks: [{"first": ["second"]}]
+'''
+        with Daemon(cfg) as d:
+            fake.queue('err-500')
+            body, done = answer(embed(Raw(d.sock), 1, {'model': 'first', 'input': 'x'}))
+            assert done['provider'] == 'mock' and done['fallbacks'] == 1
+            assert len(body['data'][0]['embedding']) == 8
+
+
+def test_provider_without_embeddings_is_named():
+    with Fake() as fake:
+        cfg = '''model_list:
+  - model_name: claude
+    litellm_params:
+      model: anthropic/claude-haiku-4-5
+      api_base: %s
+      api_key: sk-ant-test
+  - model_name: fast
+    litellm_params:
+      model: groq/llama-3.1-8b-instant
+      api_base: %s/openai/v1
+      api_key: gsk-test
+''' % (fake.url, fake.url)
+        with Daemon(cfg) as d:
+            c = Raw(d.sock)
+            e = embed(c, 1, {'model': 'claude', 'input': 'x'})[-1]
+            assert e['type'] == 'error' and e['error']['type'] == 'bad_request', e
+            assert 'anthropic does not offer embeddings' in e['error']['message'], e
+            e = embed(c, 2, {'model': 'fast', 'input': 'x'})[-1]
+            assert e['type'] == 'error' and 'groq offers no embeddings API' in e['error']['message'], e
+            assert embed_requests(fake) == []
