@@ -285,3 +285,27 @@ def test_provider_without_embeddings_is_named():
             e = embed(c, 2, {'model': 'fast', 'input': 'x'})[-1]
             assert e['type'] == 'error' and 'groq offers no embeddings API' in e['error']['message'], e
             assert embed_requests(fake) == []
+
+
+def test_cli_embed_lines_and_raw():
+    with Fake() as fake, Daemon(oa_config(fake)) as d:
+        r = d.llmux('embed', '-m', 'emb', 'hello world', 'second', input=b'')
+        assert r.returncode == 0, r.stderr
+        lines = [json.loads(x) for x in r.stdout.decode().splitlines()]
+        assert [x['index'] for x in lines] == [0, 1]
+        # 9 digits: the float32 comes back exactly
+        assert [f32(x) for x in lines[1]['embedding']] == [f32(x) for x in fake_vector('second', 4)]
+        r = d.llmux('embed', '-m', 'emb', '--dimensions', '3', '-', input=b'one\ntwo\nthree\n')
+        assert r.returncode == 0, r.stderr
+        lines = [json.loads(x) for x in r.stdout.decode().splitlines()]
+        assert len(lines) == 3 and all(len(x['embedding']) == 3 for x in lines)
+        assert json.loads(embed_requests(fake)[-1]['body'])['input'] == ['one', 'two', 'three']
+        r = d.llmux('embed', '-m', 'emb', '--raw', '--base64', 'x', input=b'')
+        assert r.returncode == 0, r.stderr
+        j = json.loads(r.stdout)
+        assert j['object'] == 'list' and isinstance(j['data'][0]['embedding'], str)
+        assert j['usage']['prompt_tokens'] == 1
+        r = d.llmux('embed', '-m', 'nope', 'x', input=b'')
+        assert r.returncode != 0 and b'nope' in r.stderr, (r.returncode, r.stderr)
+        r = d.llmux('embed', 'x', input=b'')
+        assert r.returncode == 2 and b'-m MODEL' in r.stderr
