@@ -309,3 +309,94 @@ def test_cli_embed_lines_and_raw():
         assert r.returncode != 0 and b'nope' in r.stderr, (r.returncode, r.stderr)
         r = d.llmux('embed', 'x', input=b'')
         assert r.returncode == 2 and b'-m MODEL' in r.stderr
+
+
+AWS = {'AWS_ACCESS_KEY_ID': 'AKIDEXAMPLE',
+       'AWS_SECRET_ACCESS_KEY': 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY',
+       'AWS_REGION': 'us-east-1'}
+
+
+def native(fake, model, key=''):
+    return '''model_list:
+  - model_name: emb
+    litellm_params:
+      model: %s
+      api_base: %s
+%s''' % (model, fake.url, ('      api_key: %s\n' % key) if key else '')
+
+
+def check_native(fake, d, body, inputs, dims=4):
+    """The normalised answer: one float32 vector per input, in order."""
+    out, done = answer(embed(Raw(d.sock), 1, body))
+    assert [e['index'] for e in out['data']] == list(range(len(inputs)))
+    for i, e in enumerate(out['data']):
+        assert e['embedding'] == [f32(x) for x in fake_vector(inputs[i], dims)], (i, e)
+    assert fake.violations() == []
+    return out, done, fake.requests()[-1]
+
+
+def test_ollama_api_embed():
+    with Fake() as fake, Daemon(native(fake, 'ollama/all-minilm')) as d:
+        inputs = ['why is the sky blue', 'why is the grass green']
+        out, done, up = check_native(fake, d, {'model': 'emb', 'input': inputs, 'dimensions': 3}, inputs, 3)
+        assert up['path'] == '/api/embed'
+        assert json.loads(up['body']) == {'model': 'all-minilm', 'input': inputs, 'dimensions': 3}
+        assert done['usage']['prompt_tokens'] == 10
+
+
+def test_cohere_v2_embed():
+    with Fake() as fake, Daemon(native(fake, 'cohere/embed-english-v3.0', 'co-test-key')) as d:
+        inputs = ['hello there', 'general kenobi', 'third']
+        out, done, up = check_native(fake, d, {'model': 'emb', 'input': inputs,
+                                               'input_type': 'search_query'}, inputs)
+        assert up['path'] == '/v2/embed'
+        assert up['headers']['Authorization'] == 'Bearer co-test-key'
+        assert json.loads(up['body']) == {'model': 'embed-english-v3.0', 'texts': inputs,
+                                          'input_type': 'search_query', 'embedding_types': ['float']}
+        assert done['usage']['prompt_tokens'] == 5
+        # LiteLLM's default input_type when the caller gives none
+        answer(embed(Raw(d.sock), 2, {'model': 'emb', 'input': 'x', 'dimensions': 4}))
+        sent = json.loads(fake.requests()[-1]['body'])
+        assert sent['input_type'] == 'search_document' and sent['output_dimension'] == 4
+
+
+def test_gemini_batch_embed_contents():
+    with Fake() as fake, Daemon(native(fake, 'gemini/text-embedding-004', 'gm-test-key')) as d:
+        inputs = ['What is the meaning of life?', 'How much wood?']
+        out, done, up = check_native(fake, d, {'model': 'emb', 'input': inputs, 'dimensions': 6,
+                                               'input_type': 'search_document'}, inputs, 6)
+        assert up['path'] == '/v1beta/models/text-embedding-004:batchEmbedContents'
+        assert up['headers']['x-goog-api-key'] == 'gm-test-key'
+        sent = json.loads(up['body'])
+        assert sent == {'requests': [
+            {'model': 'models/text-embedding-004', 'content': {'parts': [{'text': t}]},
+             'taskType': 'RETRIEVAL_DOCUMENT', 'outputDimensionality': 6} for t in inputs]}
+        answer(embed(Raw(d.sock), 2, {'model': 'emb', 'input': 'q', 'task_type': 'SEMANTIC_SIMILARITY'}))
+        assert json.loads(fake.requests()[-1]['body'])['requests'][0]['taskType'] == 'SEMANTIC_SIMILARITY'
+
+
+def test_bedrock_cohere_embed_signed():
+    with Fake() as fake, Daemon(native(fake, 'bedrock/cohere.embed-english-v3'), env=AWS) as d:
+        inputs = ['doc one', 'doc two', 'doc three']
+        out, done, up = check_native(fake, d, {'model': 'emb', 'input': inputs,
+                                               'encoding_format': 'float'}, inputs)
+        assert up['path'] == '/model/cohere.embed-english-v3/invoke'
+        assert up['headers']['Authorization'].startswith('AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/')
+        assert json.loads(up['body']) == {'texts': inputs, 'input_type': 'search_document',
+                                          'embedding_types': ['float']}
+        assert 'wJalr' not in d.log()
+
+
+def test_bedrock_titan_is_refused_by_name():
+    with Fake() as fake, Daemon(native(fake, 'bedrock/amazon.titan-embed-text-v2:0'), env=AWS) as d:
+        e = embed(Raw(d.sock), 1, {'model': 'emb', 'input': 'x'})[-1]
+        assert e['type'] == 'error' and e['error']['type'] == 'bad_request', e
+        assert 'Cohere Embed models' in e['error']['message'] and 'amazon.titan' in e['error']['message']
+        assert fake.requests() == []
+
+
+def test_token_arrays_to_a_text_only_dialect():
+    with Fake() as fake, Daemon(native(fake, 'cohere/embed-english-v3.0', 'co-test-key')) as d:
+        e = embed(Raw(d.sock), 1, {'model': 'emb', 'input': [[1, 2, 3]]})[-1]
+        assert e['type'] == 'error' and 'not token arrays' in e['error']['message'], e
+        assert fake.requests() == []
