@@ -400,3 +400,29 @@ def test_token_arrays_to_a_text_only_dialect():
         e = embed(Raw(d.sock), 1, {'model': 'emb', 'input': [[1, 2, 3]]})[-1]
         assert e['type'] == 'error' and 'not token arrays' in e['error']['message'], e
         assert fake.requests() == []
+
+
+def test_deployment_tpm_counts_input_tokens_and_rpm_counts_calls():
+    cfg = '''model_list:
+  - model_name: emb
+    litellm_params:
+      model: mock/embed
+      tpm: %d
+      rpm: %d
+router_settings:
+  routing_strategy: usage-based-routing-v2
+'''
+    with Daemon(cfg % (6, 100)) as d:
+        c = Raw(d.sock)
+        answer(embed(c, 1, {'model': 'emb', 'input': 'one two three four five six seven eight'}))
+        e = embed(c, 2, {'model': 'emb', 'input': 'x'})[-1]
+        assert e['type'] == 'error' and e['error']['type'] == 'rate_limit', e
+    with Daemon(cfg % (1000, 1)) as d:
+        c = Raw(d.sock)
+        answer(embed(c, 1, {'model': 'emb', 'input': 'x'}))
+        e = embed(c, 2, {'model': 'emb', 'input': 'y'})[-1]
+        assert e['type'] == 'error' and e['error']['type'] == 'rate_limit', e
+    with Daemon(cfg % (1000, 100)) as d:     # under both: no refusal
+        c = Raw(d.sock)
+        for i in range(1, 4):
+            answer(embed(c, i, {'model': 'emb', 'input': 'x %d' % i}))
