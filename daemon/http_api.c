@@ -4,7 +4,9 @@
  * runs through the same pipeline (request_start_chat); its events become
  * either one chat.completion JSON answer, or SSE "data:" lines flushed as
  * each chunk arrives, or OpenAI's error JSON with the taxonomy's status.
- * Ops (models, metrics) answer through the same session. */
+ * POST /v1/embeddings takes the same way (request_start_embed) and
+ * answers OpenAI's embeddings JSON. Ops (models, metrics) answer through
+ * the same session. */
 #include "http_api.h"
 #include "access.h"
 #include "config.h"
