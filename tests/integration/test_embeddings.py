@@ -221,7 +221,7 @@ def test_cache_answers_the_second_call():
                                        'encoding_format': 'base64'}))
         assert len(embed_requests(fake)) == 2
         assert isinstance(third['data'][0]['embedding'], str)
-        # a chat with the same model never shares an entry with an embedding
+        # no-cache skips the lookup: the upstream is asked again
         assert embed(c, 4, {'model': 'emb', 'input': ['p', 'q r'],
                             'cache': {'no-cache': True}})[-1]['type'] == 'done'
         assert len(embed_requests(fake)) == 3
