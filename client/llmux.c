@@ -34,6 +34,10 @@ struct llmux_client_s {
     size_t     in_off;
     struct buf json;      /* the last event's JSON (llmux_event_t.json) */
     struct buf text;      /* the last event's text (llmux_event_t.text) */
+    struct buf vecs;      /* llmux_embed: the response's vectors, float
+                           * after float, while embedding is set */
+    int        embedding; /* llmux_embed is waiting: keep the vectors */
+    size_t     dims;      /* … and their length (all must be equal) */
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -321,6 +325,40 @@ static int event_text(llmux_client_t *c, llmux_event_t *ev,
     return 0;
 }
 
+/* llmux_embed: the vectors of an embeddings response into c->vecs, in
+ * input order (data[] is in that order); LLMUX_EPROTO for vectors of
+ * different lengths or values that are not numbers. */
+static int embed_vectors(llmux_client_t *c, const msgpack_object *body)
+{
+    const msgpack_object *data = proto_get(body, "data"), *v;
+    uint32_t i, j;
+
+    buf_reset(&c->vecs);
+    c->dims = 0;
+    if (data == NULL || data->type != MSGPACK_OBJECT_ARRAY)
+        return LLMUX_EPROTO;
+    for (i = 0; i < data->via.array.size; i++) {
+        v = data->via.array.ptr[i].type == MSGPACK_OBJECT_MAP ?
+            proto_get(&data->via.array.ptr[i], "embedding") : NULL;
+        if (v == NULL || v->type != MSGPACK_OBJECT_ARRAY ||
+            (i > 0 && v->via.array.size != c->dims))
+            return LLMUX_EPROTO;
+        c->dims = v->via.array.size;
+        for (j = 0; j < v->via.array.size; j++) {
+            const msgpack_object *x = &v->via.array.ptr[j];
+            float f;
+
+            if (x->type != MSGPACK_OBJECT_FLOAT32 &&
+                x->type != MSGPACK_OBJECT_FLOAT64)
+                return LLMUX_EPROTO;
+            f = (float)x->via.f64;
+            if (buf_add(&c->vecs, &f, sizeof(f)) < 0)
+                return -ENOMEM;
+        }
+    }
+    return 0;
+}
+
 /* Fills ev from a decoded data or terminal frame. Returns 1, 0 for a frame
  * that is not an event (skipped), or a negative code. */
 static int event_fill(llmux_client_t *c, const struct proto_frame *f,
@@ -342,6 +380,9 @@ static int event_fill(llmux_client_t *c, const struct proto_frame *f,
         ev->kind = f->type == PROTO_CHUNK ? LLMUX_EV_CHUNK : LLMUX_EV_RESPONSE;
         if ((r = proto_json_dump(body, &c->json)) < 0)
             return r;
+        if (c->embedding && f->type == PROTO_RESPONSE &&
+            (r = embed_vectors(c, body)) < 0)
+            return r == LLMUX_EPROTO ? client_fail(c, r) : r;
         if ((choice = first_choice(body)) != NULL) {
             o = get_map(choice, f->type == PROTO_CHUNK ? "delta" : "message");
             if (o && (r = event_text(c, ev, proto_get(o, "content"))) < 0)
@@ -717,6 +758,7 @@ int llmux_connect(llmux_client_t **ret, const char *path)
     buf_init(&c->in, LLMUX_FRAME_HEADER + LLMUX_MAX_FRAME + READ_CHUNK);
     buf_init(&c->json, JSON_MAX);
     buf_init(&c->text, LLMUX_MAX_FRAME);
+    buf_init(&c->vecs, LLMUX_MAX_FRAME);   /* float32: 4 of a value's 5 */
     c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (c->fd < 0) {
         r = -errno;
@@ -758,6 +800,7 @@ void llmux_close(llmux_client_t *c)
     buf_free(&c->in);
     buf_free(&c->json);
     buf_free(&c->text);
+    buf_free(&c->vecs);
     free(c);
 }
 
@@ -808,6 +851,93 @@ int llmux_chat(llmux_client_t *c, const llmux_chat_opts_t *opts,
             r = err_local(err, -ENOMEM, NULL);
     }
     buf_free(&text);
+    return r;
+}
+
+/* Sends an embeddings request built from opts, packed directly. */
+static int client_submit_embed(llmux_client_t *c,
+                               const llmux_embed_opts_t *opts,
+                               uint64_t *ret_id, llmux_error_t *err)
+{
+    struct proto_enc e;
+    uint64_t id;
+    size_t i;
+    int r;
+
+    if (c == NULL || opts == NULL)
+        return err_local(err, -EINVAL, NULL);
+    if (c->dead)
+        return err_local(err, c->dead, NULL);
+    if (opts->model == NULL || opts->model[0] == '\0')
+        return err_local(err, LLMUX_EBADREQ, "no model given");
+    if (opts->n_inputs == 0 || opts->inputs == NULL)
+        return err_local(err, LLMUX_EBADREQ, "no inputs given");
+    for (i = 0; i < opts->n_inputs; i++)
+        if (opts->inputs[i] == NULL)
+            return err_local(err, LLMUX_EBADREQ, "an input is NULL");
+    id = client_take_id(c);
+    proto_enc_init(&e);
+    proto_enc_begin(&e, PROTO_REQUEST, id, 2);
+    proto_pack_kv_str(&e.pk, "op", "embeddings");
+    proto_pack_str(&e.pk, "body");
+    msgpack_pack_map(&e.pk, 2 + (opts->dimensions > 0));
+    proto_pack_kv_str(&e.pk, "model", opts->model);
+    proto_pack_str(&e.pk, "input");
+    msgpack_pack_array(&e.pk, (uint32_t)opts->n_inputs);
+    for (i = 0; i < opts->n_inputs; i++)
+        proto_pack_str(&e.pk, opts->inputs[i]);
+    if (opts->dimensions > 0) {
+        proto_pack_str(&e.pk, "dimensions");
+        msgpack_pack_int64(&e.pk, opts->dimensions);
+    }
+    r = client_send_enc(c, &e);
+    proto_enc_free(&e);
+    if (r < 0) {
+        c->next_id = id;
+        return err_local(err, r, NULL);
+    }
+    *ret_id = id;
+    return 0;
+}
+
+int llmux_embed(llmux_client_t *c, const llmux_embed_opts_t *opts,
+                float **ret_vectors, size_t *ret_dims,
+                llmux_result_t *result, llmux_error_t *err)
+{
+    llmux_event_t ev = { 0 };
+    int r, got = 0;
+    uint64_t id = 0;
+
+    if (ret_vectors)
+        *ret_vectors = NULL;
+    if (ret_dims)
+        *ret_dims = 0;
+    if (result)
+        memset(result, 0, sizeof(*result));
+    err_clear(err);
+    if ((r = client_submit_embed(c, opts, &id, err)) < 0)
+        return r;
+    c->embedding = 1;
+    for (;;) {
+        if ((r = client_event(c, &ev, -1, id)) < 0 || is_terminal(&ev))
+            break;
+        got |= ev.kind == LLMUX_EV_RESPONSE;
+    }
+    c->embedding = 0;
+    if (r < 0) {
+        buf_free(&c->vecs);
+        return call_abort(c, id, &ev, r, err);
+    }
+    r = call_end(&ev, "", result, err);
+    if (r == 0 && (!got || c->dims == 0 ||
+                   c->vecs.len != opts->n_inputs * c->dims * sizeof(float)))
+        r = err_local(err, LLMUX_EPROTO, "the answer does not hold one "
+                      "vector per input");
+    if (r == 0 && ret_vectors)
+        *ret_vectors = (float *)buf_steal(&c->vecs, NULL);
+    if (r == 0 && ret_dims)
+        *ret_dims = c->dims;
+    buf_free(&c->vecs);
     return r;
 }
 

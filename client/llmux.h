@@ -103,6 +103,24 @@ int llmux_chat_stream(llmux_client_t *c, const llmux_chat_opts_t *opts,
                       llmux_text_cb cb, void *ud,
                       llmux_result_t *result, llmux_error_t *err);
 
+/* Options of an embeddings call. Zero-initialise, then set what you
+ * need. */
+typedef struct llmux_embed_opts {
+    const char        *model;          /* required */
+    const char *const *inputs;         /* required: the texts */
+    size_t             n_inputs;
+    long               dimensions;     /* used when > 0 */
+} llmux_embed_opts_t;
+
+/* Blocking embeddings call (the "embeddings" op). On success
+ * *ret_vectors (malloc'd, the caller frees it) holds n_inputs vectors of
+ * *ret_dims floats each, one after the other, in input order; the
+ * daemon sends them as float32, so they are exactly what the provider
+ * returned. result (usage: prompt_tokens) and err may be NULL. */
+int llmux_embed(llmux_client_t *c, const llmux_embed_opts_t *opts,
+                float **ret_vectors, size_t *ret_dims,
+                llmux_result_t *result, llmux_error_t *err);
+
 /* One-liner: connects to the default socket, asks, returns the answer as a
  * malloc'd string (the caller frees it). system_prompt may be NULL.
  * Returns NULL on failure with *err (if not NULL) filled: err->code, and

@@ -142,8 +142,10 @@ static int answer_hit(struct request *rq, const char *val, size_t len)
     uint64_t now;
     int r;
 
+    /* An entry of the other call type cannot share a key (cachekey.h);
+     * the shape is checked all the same. */
     if (!json_is_object(comp) || !json_is_array(json_object_get(comp,
-                                                               "choices"))) {
+            rq->kind == REQ_EMBED ? "data" : "choices"))) {
         json_decref(comp);
         return -1;
     }
@@ -152,7 +154,7 @@ static int answer_hit(struct request *rq, const char *val, size_t len)
     rq->cache_status = "hit";
     rq->cache->store = 0;
     r = rq->opts.stream ? replay_chunks(rq, comp, &dn.chunks) :
-        s->ops->completion(s, rq->id, comp);
+        session_answer(s, rq->id, comp, rq->kind == REQ_EMBED);
     if (r < 0) {
         json_decref(comp);
         request_fail(rq, LLMUX_EINTERNAL, 0, "the cached answer cannot be "
@@ -311,7 +313,9 @@ static int wanted(const struct request *rq)
     const struct cache_settings *cs = &rq->cfg->cache;
     const struct cache_ctl *cc = &rq->opts.cache;
 
-    if (!cachecfg_on(cs) || !(cs->call_types & CACHE_CALL_CHAT))
+    if (!cachecfg_on(cs) || !(cs->call_types & (rq->kind == REQ_EMBED ?
+                                                CACHE_CALL_EMBEDDING :
+                                                CACHE_CALL_CHAT)))
         return 0;
     if (cs->default_off && !cc->use_cache)
         return 0;
@@ -332,7 +336,8 @@ static int make_req(struct request *rq)
         return LLMUX_EINTERNAL;
     /* Who the answer is for: the uid until virtual keys exist. */
     snprintf(caller, sizeof(caller), "uid:%u", (unsigned)rq->caller.uid);
-    if (cachekey_make(rq->body, config_alias(rq->cfg, model), "chat",
+    if (cachekey_make(rq->body, config_alias(rq->cfg, model),
+                      rq->kind == REQ_EMBED ? "embedding" : "chat",
                       cs->per_caller ? caller : NULL, ns, cr->key) < 0) {
         free(cr);
         return LLMUX_EINTERNAL;

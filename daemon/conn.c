@@ -6,6 +6,7 @@
 #include "cache.h"
 #include "budget.h"
 #include "container.h"
+#include "embed.h"
 #include "config.h"
 #include "hub.h"
 #include "log.h"
@@ -282,6 +283,17 @@ static int ev_completion(struct session *s, uint64_t id, const json_t *body)
     return proto_enc_end(&c->enc);
 }
 
+/* The same for an embeddings answer: its vectors as float32 arrays. */
+static int ev_embedding(struct session *s, uint64_t id, const json_t *body)
+{
+    struct conn *c = conn_of(s);
+
+    proto_enc_begin(&c->enc, PROTO_RESPONSE, id, 1);
+    proto_pack_str(&c->enc.pk, "body");
+    embed_pack(&c->enc.pk, body);
+    return proto_enc_end(&c->enc);
+}
+
 static void pack_timing(msgpack_packer *pk, const struct session_timing *t)
 {
     int first = t->first_chunk_us != 0, waited = t->wait_us != 0;
@@ -360,6 +372,7 @@ static const struct session_ops conn_session_ops = {
     .chunk = ev_chunk,
     .chunk_json = ev_chunk_json,
     .completion = ev_completion,
+    .embedding = ev_embedding,
     .done = ev_done,
     .error = ev_error,
     .backlogged = ev_backlogged,
@@ -592,10 +605,15 @@ static void handle_request(struct conn *c, const struct proto_frame *f)
         conn_send_error(c, f->id, LLMUX_EBADREQ, "body must be a map");
         return;
     }
-    if (oplen == 4 && memcmp(op, "chat", 4) == 0) {
+    if ((oplen == 4 && memcmp(op, "chat", 4) == 0) ||
+        (oplen == 10 && memcmp(op, "embeddings", 10) == 0)) {
+        int embed = oplen == 10;
+
         if (body == NULL || body->type != MSGPACK_OBJECT_MAP) {
-            conn_send_error(c, f->id, LLMUX_EBADREQ, "chat needs a body "
-                            "(an OpenAI chat completions request)");
+            conn_send_error(c, f->id, LLMUX_EBADREQ, embed ?
+                            "embeddings needs a body (an OpenAI embeddings "
+                            "request)" : "chat needs a body (an OpenAI chat "
+                            "completions request)");
             return;
         }
         if ((r = hub_from_msgpack_checked(body, &j, msg,
@@ -603,7 +621,10 @@ static void handle_request(struct conn *c, const struct proto_frame *f)
             conn_send_error(c, f->id, r, msg);
             return;
         }
-        request_start_chat(&c->sess, f->id, j, tree_handed_over(c));
+        if (embed)
+            request_start_embed(&c->sess, f->id, j, tree_handed_over(c));
+        else
+            request_start_chat(&c->sess, f->id, j, tree_handed_over(c));
         return;
     }
     if (oplen == 5 && memcmp(op, "cache", 5) == 0) {

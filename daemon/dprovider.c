@@ -137,11 +137,13 @@ int dprovider_bind(const struct config *c, struct deployment *d, char *msg,
                      (int)plen, prefix);
         return cannot(d, prefix, plen, msg);
     }
-    if ((mode = deployment_mode(d, prefix, plen, model)) != MT_CHAT) {
+    mode = deployment_mode(d, prefix, plen, model);
+    if (mode != MT_CHAT && mode != MT_EMBEDDING) {
         const char *what = modeltab_mode_name(mode);
 
         snprintf(msg, len, "model \"%s\" is a%s %s model: not supported by "
-                 "llmux, which serves chat completions (not served)",
+                 "llmux, which serves chat completions and embeddings "
+                 "(not served)",
                  d->model, strchr("aeiou", what[0]) ? "n" : "", what);
         return cannot(d, prefix, plen, msg);
     }

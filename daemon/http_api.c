@@ -4,7 +4,9 @@
  * runs through the same pipeline (request_start_chat); its events become
  * either one chat.completion JSON answer, or SSE "data:" lines flushed as
  * each chunk arrives, or OpenAI's error JSON with the taxonomy's status.
- * Ops (models, metrics) answer through the same session. */
+ * POST /v1/embeddings takes the same way (request_start_embed) and
+ * answers OpenAI's embeddings JSON. Ops (models, metrics) answer through
+ * the same session. */
 #include "http_api.h"
 #include "access.h"
 #include "config.h"
@@ -509,7 +511,10 @@ static int header_safe(const char *v)
     return 1;
 }
 
-static void chat(struct http_conn *hc, struct http_sess *hs)
+/* POST /chat/completions, or /embeddings when embed is set: the same
+ * pipeline, the same x-litellm-* headers; an embeddings answer is
+ * OpenAI's JSON as it is (never a stream). */
+static void chat(struct http_conn *hc, struct http_sess *hs, int embed)
 {
     json_error_t jerr;
     const char *model;
@@ -531,13 +536,16 @@ static void chat(struct http_conn *hc, struct http_sess *hs)
         return;
     }
     hs->kind = API_CHAT;
-    hs->stream = json_is_true(json_object_get(body, "stream"));
+    hs->stream = !embed && json_is_true(json_object_get(body, "stream"));
     model = json_string_value(json_object_get(body, "model"));
     snprintf(hs->group, sizeof(hs->group), "%s",
              header_safe(model) ? model : "");
     /* The body's text length: a low estimate of its tree (budget.h),
      * which the limits stage charges while the request is in flight. */
-    request_start_chat(&hs->s, hs->id, body, hc->msg.body.len);
+    if (embed)
+        request_start_embed(&hs->s, hs->id, body, hc->msg.body.len);
+    else
+        request_start_chat(&hs->s, hs->id, body, hc->msg.body.len);
 }
 
 static void op(struct http_conn *hc, struct http_sess *hs,
@@ -639,7 +647,10 @@ void http_api_dispatch(struct http_conn *hc)
         return;
     if (path_is(p, n, "/chat/completions")) {
         if (method_ok(hc, HTTP_POST))
-            chat(hc, hs);
+            chat(hc, hs, 0);
+    } else if (path_is(p, n, "/embeddings")) {
+        if (method_ok(hc, HTTP_POST))
+            chat(hc, hs, 1);
     } else if (path_is(p, n, "/models")) {
         if (method_ok(hc, HTTP_GET))
             op(hc, hs, API_MODELS, "models");

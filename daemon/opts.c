@@ -3,6 +3,7 @@
  * passes before anything else looks at it. */
 #include "opts.h"
 #include "config.h"
+#include "embed.h"
 #include "hub.h"
 #include "llmux-errno.h"
 #include "provider.h"
@@ -203,6 +204,12 @@ static int read_cache(struct request_opts *o, char *msg, size_t len)
 int opts_read(struct request_opts *o, json_t *body,
               const struct config *cfg, char *msg, size_t len)
 {
+    return opts_read_as(o, body, cfg, 0, msg, len);
+}
+
+int opts_read_as(struct request_opts *o, json_t *body,
+                 const struct config *cfg, int embed, char *msg, size_t len)
+{
     int r;
 
     memset(o, 0, sizeof(*o));
@@ -210,7 +217,9 @@ int opts_read(struct request_opts *o, json_t *body,
     o->cache.ttl = o->cache.s_maxage = -1;
     o->timeout = opts_config_timeout(cfg);
     o->drop_params = cfg->drop_params;
-    if ((r = validate(o, body, msg, len)) < 0)
+    /* An embeddings call never streams (o->stream stays 0). */
+    if ((r = embed ? embed_validate(body, msg, len) :
+         validate(o, body, msg, len)) < 0)
         return r;
     if ((r = take_controls(o, body)) < 0) {
         snprintf(msg, len, "out of memory");
@@ -241,8 +250,8 @@ static enum stage_rc opts_run(struct request *rq)
     char msg[512];
     int r;
 
-    if ((r = opts_read(&rq->opts, rq->body, rq->cfg, msg,
-                       sizeof(msg))) < 0) {
+    if ((r = opts_read_as(&rq->opts, rq->body, rq->cfg,
+                          rq->kind == REQ_EMBED, msg, sizeof(msg))) < 0) {
         request_fail(rq, r, 0, msg, -1);
         return STAGE_ANSWERED;
     }

@@ -58,6 +58,11 @@ struct request_opts {
  * ROUTER_MAX_CHAIN are not tried. Clamped, not refused, as before. */
 int  opts_read(struct request_opts *o, json_t *body,
                const struct config *cfg, char *msg, size_t len);
+/* The same for an embeddings body when embed is set (embed_validate
+ * instead of the chat checks). */
+int  opts_read_as(struct request_opts *o, json_t *body,
+                  const struct config *cfg, int embed, char *msg,
+                  size_t len);
 void opts_free(struct request_opts *o);
 /* The config's whole-request time, seconds. */
 double opts_config_timeout(const struct config *cfg);

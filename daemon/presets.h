@@ -12,6 +12,9 @@
 #define QUIRK_USAGE_X_GROQ      0x02  /* stream usage under x_groq.usage */
 #define QUIRK_KEY_OPTIONAL      0x04  /* local servers: no key needed */
 #define QUIRK_NEEDS_API_BASE    0x08  /* no default base URL */
+#define QUIRK_EMBEDDINGS        0x10  /* offers POST /embeddings (an
+                                       * OpenAI-compatible row without it
+                                       * answers embeddings with an error) */
 
 struct preset {
     const char *name;      /* the model prefix: "groq" */

@@ -68,6 +68,9 @@ struct pcall {
     const struct request_opts *opts;   /* llmux's options, borrowed;
                                         * NULL in adapter unit tests */
     int                      stream;   /* the caller asked for a stream */
+    int                      embed;    /* an embeddings call (embed.h):
+                                        * the embed_* hooks, never a
+                                        * stream */
     int                      drop_params;
     uint64_t                 seq;      /* unique number, for ids */
     const struct secret     *bearer;   /* an access token obtained for
@@ -186,6 +189,18 @@ struct provider {
     int  (*map_error)(struct pcall *pc, const struct http_resp *r);
     /* PROV_LOCAL: answer directly (completion, or chunks through emit). */
     int  (*run_local)(struct pcall *pc, json_t **ret_completion);
+
+    /* ---- embeddings (embed.h); all NULL: the dialect has none, and an
+     * embeddings call answers a typed error naming the provider ---- */
+    const char *embed_path;             /* as path; NULL: path */
+    /* The canonical embeddings request -> the upstream body. */
+    int  (*build_embed_body)(struct pcall *pc, struct buf *body);
+    /* A whole 2xx body -> the canonical embeddings answer (embed_answer
+     * makes it from the vectors). */
+    int  (*parse_embed)(struct pcall *pc, const struct http_resp *r,
+                        json_t **ret);
+    /* PROV_LOCAL: the embeddings answer, directly. */
+    int  (*run_local_embed)(struct pcall *pc, json_t **ret);
 };
 
 /* Builds the upstream request of one attempt (providers/http.c): the one

@@ -11,6 +11,7 @@
 #include "resolve.h"
 #include "config.h"
 #include "container.h"
+#include "embed.h"
 #include "hub.h"
 #include "log.h"
 #include "presets.h"
@@ -215,7 +216,8 @@ static void request_finish(struct request *rq, json_t *completion)
     if (rq->cache && completion)
         cache_note_completion(rq, completion);
     if (s) {
-        if (completion && s->ops->completion(s, rq->id, completion) < 0) {
+        if (completion && session_answer(s, rq->id, completion,
+                                         rq->kind == REQ_EMBED) < 0) {
             request_fail(rq, LLMUX_EUNAVAIL, 0, "the upstream answer is "
                          "larger than a frame (16 MiB)", -1);
             return;
@@ -436,7 +438,8 @@ static void transfer_done(struct xfer *x, CURLcode res)
             attempt_ok(rq, NULL);
         return;
     }
-    if (rq->pc.prov->parse(&rq->pc, &r, &completion) < 0) {
+    if ((rq->pc.embed ? embed_parse(&rq->pc, &r, &completion) :
+         rq->pc.prov->parse(&rq->pc, &r, &completion)) < 0) {
         attempt_failed(rq);
         return;
     }
@@ -721,6 +724,7 @@ static void attempt_start(struct request *rq, size_t i)
     rq->pc.req = rq->body_dep ? rq->body_dep : rq->body;
     rq->pc.opts = &rq->opts;
     rq->pc.stream = rq->opts.stream;
+    rq->pc.embed = rq->kind == REQ_EMBED;
     rq->pc.drop_params = rq->opts.drop_params ||
                          json_is_true(json_object_get(d->params,
                                                       "drop_params"));
@@ -738,9 +742,15 @@ static void attempt_start(struct request *rq, size_t i)
         attempt_failed(rq);
         return;
     }
+    if (rq->pc.embed && embed_supported(&rq->pc) < 0) {
+        rq->t_up_end = request_now_us();
+        attempt_failed(rq);
+        return;
+    }
     if (d->prov->flags & PROV_LOCAL) {
         /* No transfer: the answer is ready now. */
-        r = d->prov->run_local(&rq->pc, &completion);
+        r = rq->pc.embed ? embed_run_local(&rq->pc, &completion) :
+            d->prov->run_local(&rq->pc, &completion);
         rq->t_up_end = request_now_us();
         if (r < 0)
             attempt_failed(rq);
@@ -820,8 +830,8 @@ void request_continue(struct request *rq)
     }
 }
 
-void request_start_chat(struct session *sess, uint64_t id, json_t *body,
-                        size_t body_cost)
+static void request_start(struct session *sess, uint64_t id, json_t *body,
+                          size_t body_cost, enum request_kind kind)
 {
     struct server *s = sess->srv;
     struct request *rq = calloc(1, sizeof(*rq));
@@ -834,6 +844,7 @@ void request_start_chat(struct session *sess, uint64_t id, json_t *body,
         return;
     }
     rq->t_start = request_now_us();
+    rq->kind = kind;
     rq->srv = s;
     rq->id = id;
     rq->body = body;
@@ -852,6 +863,18 @@ void request_start_chat(struct session *sess, uint64_t id, json_t *body,
     s->stats.inflight++;
     s->stats.requests++;
     request_continue(rq);
+}
+
+void request_start_chat(struct session *sess, uint64_t id, json_t *body,
+                        size_t body_cost)
+{
+    request_start(sess, id, body, body_cost, REQ_CHAT);
+}
+
+void request_start_embed(struct session *sess, uint64_t id, json_t *body,
+                         size_t body_cost)
+{
+    request_start(sess, id, body, body_cost, REQ_EMBED);
 }
 
 void request_cancel(struct request *rq, int code, const char *message)

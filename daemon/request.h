@@ -1,4 +1,4 @@
-/* request.h -- one chat request from the frame that started it to its
+/* request.h -- one chat or embeddings request from the frame that started it to its
  * terminal event, as the stages see it (stage.h).
  * Owns: struct request: the canonical body, the options read from it
  * (opts.h), the caller, the attempts (one deployment each, as router.h
@@ -26,8 +26,13 @@ struct cache_req;
 struct config;
 struct deployment;
 
+/* What a request asks for: the stages are the same, the provider hooks
+ * and the answer's shape differ (embed.h). */
+enum request_kind { REQ_CHAT, REQ_EMBED };
+
 struct request {
     struct request       *next, *prev;  /* sess->reqs */
+    enum request_kind     kind;
     struct session       *sess;         /* NULL once detached */
     struct server        *srv;
     uint64_t              id;

@@ -79,6 +79,9 @@ struct session_ops {
      * It may be held until done, which must follow. < 0: it cannot be
      * encoded (too big); the caller then ends with error instead. */
     int  (*completion)(struct session *s, uint64_t id, const json_t *body);
+    /* An embeddings answer (embed.h; borrowed), held as completion is.
+     * NULL: completion takes it (HTTP writes the same JSON). */
+    int  (*embedding)(struct session *s, uint64_t id, const json_t *body);
     /* Terminal. < 0: done (or the held completion) could not be encoded;
      * nothing was sent, and the caller must end with error instead. */
     int  (*done)(struct session *s, uint64_t id,
@@ -123,6 +126,17 @@ void session_close(struct session *s);
  * are answered through the session, so this cannot fail. */
 void request_start_chat(struct session *s, uint64_t id, json_t *body,
                         size_t body_cost);
+/* The same for an embeddings request (OpenAI's /v1/embeddings body). */
+void request_start_embed(struct session *s, uint64_t id, json_t *body,
+                         size_t body_cost);
+/* A non-stream answer of either kind through the session's op for it. */
+static inline int session_answer(struct session *s, uint64_t id,
+                                 const json_t *body, int embed)
+{
+    if (embed && s->ops->embedding)
+        return s->ops->embedding(s, id, body);
+    return s->ops->completion(s, id, body);
+}
 /* Answers a non-chat op (status, models, metrics, reload) (ops.c). */
 void ops_handle(struct session *s, uint64_t id, const char *op,
                 size_t oplen);

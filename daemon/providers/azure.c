@@ -105,4 +105,8 @@ const struct provider provider_azure = {
     .stream_end  = openai_stream_end,
     .stream_free = openai_stream_free,
     .map_error   = azure_map_error,
+    .embed_path       = "/openai/deployments/{model}/embeddings"
+                        "?api-version={version}",
+    .build_embed_body = openai_embed_body,
+    .parse_embed      = openai_embed_parse,
 };

@@ -4,6 +4,7 @@
  * signature (sigv4.c) or a Bedrock API key, and Bedrock's error shapes
  * (REST bodies) -> the error taxonomy. The Converse translation is
  * bedrock_converse.c's, the stream bedrock_stream.c's (bedrock.h). */
+#include "embed_native.h"
 #include "bedrock.h"
 #include "common.h"
 #include "config.h"
@@ -349,5 +350,9 @@ const struct provider provider_bedrock = {
     .stream_end  = bedrock_stream_end,
     .stream_free = bedrock_stream_free,
     .map_error   = bedrock_map_error,
+
+    .embed_path       = "/model/{model}/invoke",
+    .build_embed_body = bedrock_embed_body,
+    .parse_embed      = bedrock_embed_parse,
 };
 

@@ -4,6 +4,7 @@
  * billed/real token counts) and the event-typed SSE stream (message-start …
  * message-end) back into canonical completions and chunks; Cohere's error
  * bodies ({"message": …}) and statuses (498 blocked, 499 cancelled). */
+#include "embed_native.h"
 #include "common.h"
 #include "config.h"
 #include "hub.h"
@@ -655,4 +656,8 @@ const struct provider provider_cohere = {
     .stream_end  = cohere_stream_end,
     .stream_free = common_sse_free,
     .map_error   = cohere_map_error,
+
+    .embed_path       = "/v2/embed",
+    .build_embed_body = cohere_embed_body,
+    .parse_embed      = cohere_embed_parse,
 };

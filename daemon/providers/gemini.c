@@ -5,6 +5,7 @@
  * with JSON mode and thinking), and GenerateContentResponse bodies, SSE
  * streams and google.rpc error bodies back to the hub format.
  * The key travels in x-goog-api-key, never in the URL. */
+#include "embed_native.h"
 #include "common.h"
 #include "config.h"
 #include "hub.h"
@@ -729,4 +730,8 @@ const struct provider provider_gemini = {
     .stream_end  = gemini_stream_end,
     .stream_free = common_sse_free,
     .map_error   = gemini_map_error,
+
+    .embed_path       = "/{version}/models/{model}:batchEmbedContents",
+    .build_embed_body = gemini_embed_body,
+    .parse_embed      = gemini_embed_parse,
 };

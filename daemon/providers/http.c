@@ -105,7 +105,8 @@ static int add_model(struct buf *url, const char *m, const char *keep)
 static int add_url(struct pcall *pc, const char *base, struct buf *url)
 {
     const struct provider *p = pc->prov;
-    const char *path = pc->stream && p->stream_path ? p->stream_path
+    const char *path = pc->embed && p->embed_path ? p->embed_path :
+                       pc->stream && p->stream_path ? p->stream_path
                                                     : p->path;
     const char *m = pc->dep->upstream_model, *t;
     size_t pl = p->model_prefix ? strlen(p->model_prefix) : 0;
@@ -153,7 +154,8 @@ static int add_base(struct pcall *pc, struct buf *base)
 static int add_headers(const struct pcall *pc, struct http_req *out)
 {
     const struct provider *p = pc->prov;
-    const char *accept = pc->stream ? p->stream_accept : p->accept;
+    const char *accept = pc->stream && !pc->embed ? p->stream_accept
+                                                  : p->accept;
     int r = 0;
 
     if (p->content_type)
@@ -188,15 +190,17 @@ static int add_auth(struct pcall *pc, struct http_req *out, const char *base)
 int provider_build(struct pcall *pc, struct http_req *out)
 {
     const struct provider *p = pc->prov;
+    int (*body)(struct pcall *, struct buf *) = pc->embed ?
+        p->build_embed_body : p->build_body;
     struct buf base;
     int r;
 
-    if (p->flags & PROV_LOCAL || p->build_body == NULL)
+    if (p->flags & PROV_LOCAL || body == NULL)
         return pcall_fail(pc, LLMUX_EINTERNAL, 0, "%s answers without HTTP",
                           p->name);
     if (key_missing(p, pc->dep))
         return provider_no_key(pc, p->key_env ? p->key_env : "API_KEY");
-    if ((r = p->build_body(pc, &out->body)) < 0)
+    if ((r = body(pc, &out->body)) < 0)
         return r;
     buf_init(&base, HTTP_MAX_URL);
     if ((r = add_base(pc, &base)) == 0 &&

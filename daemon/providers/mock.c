@@ -4,15 +4,18 @@
  * message; other names answer the deployment's or the request's
  * mock_response, or a fixed sentence. A mock_response of the form
  * "error:TYPE" (e.g. error:rate_limit) fails with that error type. Streams
- * come out word by word, as several chunks. */
+ * come out word by word, as several chunks. Embeddings are vectors made
+ * from a hash of each input (FNV-1a), the same every time. */
 #include "common.h"
 #include "config.h"
+#include "embed.h"
 #include "hub.h"
 #include "opts.h"
 #include "proto.h"
 #include "provider.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -156,8 +159,60 @@ static int mock_run(struct pcall *pc, json_t **ret)
     return r;
 }
 
+#define MOCK_DIMS 8
+
+/* Value j of in's vector, in [-1, 1): FNV-1a over the input's JSON text
+ * and j, so equal inputs always get equal vectors and float32 holds each
+ * value exactly (a multiple of 2^-20). */
+static double mock_value(const char *text, size_t j)
+{
+    uint64_t h = 1469598103934665603ull;
+
+    for (const char *p = text; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    for (int k = 0; k < 8; k++)
+        h = (h ^ ((j >> (8 * k)) & 0xff)) * 1099511628211ull;
+    return (double)(h >> 44) / (double)(1u << 19) - 1.0;
+}
+
+static int mock_embed(struct pcall *pc, json_t **ret)
+{
+    json_t *inputs = embed_inputs(pc->req), *vecs = json_array(), *in;
+    json_t *d = json_object_get(pc->req, "dimensions");
+    size_t dims = json_is_integer(d) ? (size_t)json_integer_value(d)
+                                     : MOCK_DIMS, i;
+    json_int_t tokens = 0;
+    int r;
+
+    *ret = NULL;
+    if (inputs == NULL || vecs == NULL) {
+        json_decref(inputs);
+        json_decref(vecs);
+        return pcall_oom(pc);
+    }
+    json_array_foreach(inputs, i, in) {
+        char *text = json_dumps(in, JSON_COMPACT | JSON_ENCODE_ANY);
+        json_t *v = json_array();
+
+        for (size_t j = 0; text && v && j < dims; j++)
+            json_array_append_new(v, json_real(mock_value(text, j)));
+        tokens += json_is_string(in) ? count_words(json_string_value(in))
+                                     : (json_int_t)json_array_size(in);
+        free(text);
+        json_array_append_new(vecs, v);
+    }
+    r = embed_answer(pc, vecs, tokens, ret);
+    json_decref(inputs);
+    json_decref(vecs);
+    if (r == 0)
+        json_object_set_new(*ret, "model", json_sprintf("mock/%s",
+                            pc->dep->upstream_model));
+    return r;
+}
+
 const struct provider provider_mock = {
     .name      = "mock",
     .flags     = PROV_LOCAL,
     .run_local = mock_run,
+    .run_local_embed = mock_embed,
 };

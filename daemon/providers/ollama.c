@@ -5,6 +5,7 @@
  * partial message a line, counts on the done:true line, {"error": …} lines)
  * back into canonical completions and chunks. Ollama gives tool calls no
  * ids, so they are made up here ("call_<n>"). */
+#include "embed_native.h"
 #include "common.h"
 #include "config.h"
 #include "hub.h"
@@ -477,4 +478,8 @@ const struct provider provider_ollama = {
     .stream_end  = ollama_stream_end,
     .stream_free = ollama_stream_free,
     .map_error   = ollama_map_error,
+
+    .embed_path       = "/api/embed",
+    .build_embed_body = ollama_embed_body,
+    .parse_embed      = ollama_embed_parse,
 };

@@ -509,4 +509,7 @@ const struct provider provider_openai = {
     .stream_end  = openai_stream_end,
     .stream_free = openai_stream_free,
     .map_error   = openai_map_error,
+    .embed_path       = "/embeddings",
+    .build_embed_body = openai_embed_body,
+    .parse_embed      = openai_embed_parse,
 };

@@ -25,4 +25,9 @@ int  openai_stream_end(struct pcall *pc);
 void openai_stream_free(struct pcall *pc);
 int  openai_map_error(struct pcall *pc, const struct http_resp *r);
 
+/* Embeddings in the same wire format (openai_embed.c). */
+int  openai_embed_body(struct pcall *pc, struct buf *out);
+int  openai_embed_parse(struct pcall *pc, const struct http_resp *r,
+                        json_t **ret);
+
 #endif

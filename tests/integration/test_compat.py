@@ -217,7 +217,8 @@ def test_deployments_llmux_cannot_serve_never_refuse_the_file():
         'F:10: model "text-completion-openai/gpt-3.5-turbo-instruct": provider '
         '"text-completion-openai" is not supported by llmux',
         'F:13: model "dall-e-3" is an image generation model: not supported by llmux',
-        'F:16: model "text-embedding-3-small" is an embedding model: not supported by llmux',
+        # An embedding model is served now (for embeddings): only its key is missing.
+        'F:16: no API key for "emb" (text-embedding-3-small): set api_key or $OPENAI_API_KEY',
         'F:19: model "voyage/voyage-3": provider "voyage" is not supported by llmux',
         'F:22: unknown provider "warp" in model "warp/x": not a provider LiteLLM knows either',
         'F:25: model "my-private-model" has no provider prefix and LiteLLM\'s model table '

@@ -2121,6 +2121,146 @@ class Ollama(Dialect):
 
 
 # ----------------------------------------------------------------------------
+# embeddings (issue 14): each dialect's embedding answer, from its docs
+
+
+def fake_vector(text, dims):
+    """A deterministic vector for one input: values as OpenAI prints them
+    (about 9 significant digits), from a hash of the input."""
+    out = []
+    for j in range(dims):
+        h = hashlib.sha256(('%s|%d' % (text, j)).encode()).digest()
+        out.append(round(int.from_bytes(h[:4], 'big') / 2.0 ** 31 - 1.0, 9))
+    return out
+
+
+def embed_text_of(item):
+    return item if isinstance(item, str) else json.dumps(item, separators=(',', ':'))
+
+
+class OpenAIEmbed(OpenAI):
+    """POST /v1/embeddings (and Azure's /openai/deployments/{d}/embeddings):
+    {"object": "list", "data": [{"object": "embedding", "index", "embedding"}],
+    "model", "usage": {"prompt_tokens", "total_tokens"}}; base64 is the
+    little-endian float32 bytes, as the OpenAI API reference says."""
+
+    def __init__(self, azure=False):
+        OpenAI.__init__(self, azure)
+        self.name = 'azure-embed' if azure else 'openai-embed'
+
+    def wants_stream(self, ctx):
+        return False
+
+    def body_needs_obj(self, ctx):
+        return False
+
+    def post_body(self, obj, ctx):
+        return obj
+
+    def body(self, ctx):
+        r = ctx.req if isinstance(ctx.req, dict) else {}
+        inp = r.get('input')
+        items = [inp] if isinstance(inp, str) or (isinstance(inp, list) and inp and
+                                                   isinstance(inp[0], int)) else (inp or [])
+        dims = r.get('dimensions') if isinstance(r.get('dimensions'), int) else 4
+        data, tokens = [], 0
+        for i, it in enumerate(items):
+            v = fake_vector(embed_text_of(it), dims)
+            if r.get('encoding_format') == 'base64':
+                v = base64.b64encode(struct.pack('<%df' % len(v), *v)).decode()
+            data.append({'object': 'embedding', 'index': i, 'embedding': v})
+            tokens += len(it.split()) if isinstance(it, str) else len(it)
+        return {'object': 'list', 'data': data, 'model': r.get('model') or ctx.route_model or '',
+                'usage': {'prompt_tokens': tokens, 'total_tokens': tokens}}, None
+
+
+class EmbedMixin:
+    """What every fake embeddings endpoint shares: never a stream, the
+    answer built by embed_obj from the request."""
+
+    def wants_stream(self, ctx):
+        return False
+
+    def body_needs_obj(self, ctx):
+        return False
+
+    def post_body(self, obj, ctx):
+        return obj
+
+    def body_dumps(self, obj, ctx):
+        return dumps_compact(obj)
+
+    def body(self, ctx):
+        r = ctx.req if isinstance(ctx.req, dict) else {}
+        return self.embed_obj(r, ctx), None
+
+
+class OllamaEmbed(EmbedMixin, Ollama):
+    """POST /api/embed: {"model", "input": str | [str], "dimensions"?} ->
+    {"model", "embeddings": [[...]], "total_duration", "load_duration",
+    "prompt_eval_count"} (Ollama's API reference)."""
+    name = 'ollama-embed'
+
+    def embed_obj(self, r, ctx):
+        inp = r.get('input')
+        items = [inp] if isinstance(inp, str) else (inp or [])
+        dims = r.get('dimensions') if isinstance(r.get('dimensions'), int) else 4
+        return {'model': r.get('model', ''), 'embeddings': [fake_vector(t, dims) for t in items],
+                'total_duration': 14143917, 'load_duration': 1019500,
+                'prompt_eval_count': sum(len(t.split()) for t in items)}
+
+
+class CohereEmbed(EmbedMixin, Cohere):
+    """POST /v2/embed: {"model", "texts", "input_type", "embedding_types",
+    "output_dimension"?} -> {"id", "embeddings": {"float": [[...]]}, "texts",
+    "meta": {"api_version", "billed_units": {"input_tokens"}},
+    "response_type": "embeddings_by_type"} (Cohere's v2 reference)."""
+    name = 'cohere-embed'
+
+    def embed_obj(self, r, ctx):
+        texts = r.get('texts') or []
+        if not r.get('input_type'):
+            ctx.violation('v2/embed without input_type (required for v3+ models)')
+        dims = r.get('output_dimension') if isinstance(r.get('output_dimension'), int) else 4
+        return {'id': str(uuid.uuid4()), 'texts': texts, 'response_type': 'embeddings_by_type',
+                'embeddings': {'float': [fake_vector(t, dims) for t in texts]},
+                'meta': {'api_version': {'version': '2'},
+                         'billed_units': {'input_tokens': sum(len(t.split()) for t in texts)}}}
+
+
+class GeminiEmbed(EmbedMixin, Gemini):
+    """POST /v1beta/models/{m}:batchEmbedContents: {"requests": [{"model":
+    "models/{m}", "content": {"parts": [{"text"}]}, "taskType"?,
+    "outputDimensionality"?}]} -> {"embeddings": [{"values": [...]}]}."""
+    name = 'gemini-embed'
+
+    def embed_obj(self, r, ctx):
+        out = []
+        for q in r.get('requests') or []:
+            if q.get('model') != 'models/' + (ctx.route_model or ''):
+                ctx.violation('batchEmbedContents request model %r is not models/%s'
+                              % (q.get('model'), ctx.route_model))
+            text = ''.join(p.get('text', '') for p in q.get('content', {}).get('parts', []))
+            dims = q.get('outputDimensionality') if isinstance(q.get('outputDimensionality'), int) else 4
+            out.append({'values': fake_vector(text, dims)})
+        return {'embeddings': out}
+
+
+class BedrockEmbed(EmbedMixin, Bedrock):
+    """InvokeModel of cohere.embed-*: {"texts", "input_type",
+    "embedding_types"} -> {"id", "texts", "embeddings": {"float": [[...]]},
+    "response_type": "embeddings_by_type"} (Bedrock's Cohere Embed page)."""
+    name = 'bedrock-embed'
+
+    def embed_obj(self, r, ctx):
+        texts = r.get('texts') or []
+        if 'model' in r:
+            ctx.violation('InvokeModel body names the model (the URL does)')
+        return {'id': str(uuid.uuid4()), 'texts': texts, 'response_type': 'embeddings_by_type',
+                'embeddings': {'float': [fake_vector(t, 4) for t in texts]}}
+
+
+# ----------------------------------------------------------------------------
 # routing
 
 
@@ -2237,6 +2377,21 @@ def route(method, path):
     if m:
         d = VertexAnthropic() if m.group(3) == 'anthropic' else VertexGemini()
         return d, urllib.parse.unquote(m.group(4)), m.group(5)
+    if path == '/api/embed':
+        return OllamaEmbed(), None, None
+    if path.endswith('/v2/embed'):
+        return CohereEmbed(), None, None
+    m = re.match(r'^/(?:v1|v1beta)/models/(.+):batchEmbedContents$', path)
+    if m:
+        return GeminiEmbed(), urllib.parse.unquote(m.group(1)), 'batchEmbedContents'
+    m = re.match(r'^/model/([^/]+)/invoke$', path)
+    if m:
+        return BedrockEmbed(), urllib.parse.unquote(m.group(1)), 'invoke'
+    if path.endswith('/embeddings'):
+        if path.startswith('/openai/'):
+            m = re.match(r'^/openai/deployments/([^/]+)/embeddings$', path)
+            return OpenAIEmbed(azure=True), (urllib.parse.unquote(m.group(1)) if m else None), None
+        return OpenAIEmbed(), None, None
     if path.endswith('/chat/completions'):
         if path.startswith('/openai/'):
             m = re.match(r'^/openai/deployments/([^/]+)/chat/completions$', path)

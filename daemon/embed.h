@@ -1,0 +1,53 @@
+/* embed.h -- embeddings calls: OpenAI's /v1/embeddings request and answer
+ * as the pipeline carries them (struct request with kind REQ_EMBED).
+ * Owns: checking an embeddings body, the inputs as a list for dialects,
+ * the canonical answer (OpenAI's list of embedding objects, float or
+ * base64 as the caller asked), its msgpack form (float32 vectors), and
+ * the attempt's provider dispatch for embeddings. */
+#ifndef LLMUX_EMBED_H
+#define LLMUX_EMBED_H
+
+#include <jansson.h>
+#include <msgpack.h>
+#include <stddef.h>
+
+struct pcall;
+struct http_resp;
+
+/* At most this many inputs in one call (OpenAI's limit is 2048). */
+#define EMBED_MAX_INPUTS 2048
+/* At most this many values a vector. */
+#define EMBED_MAX_DIMS   65536
+
+/* Checks model, input (a string, a list of strings, one token array or a
+ * list of token arrays), dimensions and encoding_format. 0, or
+ * LLMUX_EBADREQ with msg set. */
+int embed_validate(const json_t *body, char *msg, size_t len);
+
+/* The inputs as a new array of one item per input (a string, or an array
+ * of token integers); NULL when out of memory. */
+json_t *embed_inputs(const json_t *body);
+/* Whether every input is a string (dialects that take only text). */
+int embed_all_text(const json_t *inputs);
+
+/* The canonical answer from vectors (an array of arrays of numbers, one
+ * per input, in input order; borrowed): OpenAI's {"object": "list",
+ * "data": […], "model", "usage"}, each vector rounded to float32 and
+ * base64 (little-endian float32) when the request asked for it. Records
+ * usage (prompt_tokens; total_tokens the same) on pc. 0, or < 0 with
+ * pc->err set. */
+int embed_answer(struct pcall *pc, const json_t *vectors,
+                 long long prompt_tokens, json_t **ret);
+
+/* The attempt, for request.c: whether pc's dialect (and preset) can
+ * answer an embeddings call; else LLMUX_EBADREQ, pc->err naming the
+ * provider and the deployment. */
+int embed_supported(struct pcall *pc);
+int embed_run_local(struct pcall *pc, json_t **ret);
+int embed_parse(struct pcall *pc, const struct http_resp *r, json_t **ret);
+
+/* Packs an embeddings answer as msgpack, its vectors as float32 arrays
+ * (PROTOCOL.md says why). 0, or -1. */
+int embed_pack(msgpack_packer *pk, const json_t *answer);
+
+#endif

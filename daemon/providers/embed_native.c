@@ -1,0 +1,285 @@
+/* embed_native.c -- embeddings in the native dialects' wire formats, each
+ * from its API reference: Ollama POST /api/embed, Cohere v2 POST
+ * /v2/embed, Gemini batchEmbedContents, and Cohere Embed on Bedrock
+ * (InvokeModel, SigV4 through bedrock.c's signer). Owns: the upstream
+ * bodies and reading the vectors back; embed.c makes the answer. */
+#include "common.h"
+#include "config.h"
+#include "embed.h"
+#include "hub.h"
+#include "provider.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- shared ------------------------------------------------------------- */
+
+/* Appends j (stolen) to out as compact JSON. */
+static int put_json(struct pcall *pc, json_t *j, struct buf *out)
+{
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    int r;
+
+    json_decref(j);
+    if (text == NULL)
+        return pcall_oom(pc);
+    r = buf_adds(out, text) < 0 ? pcall_oom(pc) : 0;
+    free(text);
+    return r;
+}
+
+/* The inputs as texts: these dialects take no token arrays. */
+static json_t *texts_of(struct pcall *pc)
+{
+    json_t *in = embed_inputs(pc->req);
+
+    if (in == NULL) {
+        pcall_oom(pc);
+        return NULL;
+    }
+    if (!embed_all_text(in)) {
+        json_decref(in);
+        pcall_fail(pc, LLMUX_EBADREQ, 0, "%s takes embeddings input as "
+                   "text, not token arrays", pcall_name(pc));
+        return NULL;
+    }
+    return in;
+}
+
+static json_t *load_body(struct pcall *pc, const struct http_resp *r)
+{
+    json_t *j = json_loadb(r->body, r->len, 0, NULL);
+
+    if (!json_is_object(j)) {
+        json_decref(j);
+        pcall_fail(pc, LLMUX_EUNAVAIL, r->status, "%s returned a malformed "
+                   "embeddings answer (not a JSON object)", pcall_name(pc));
+        return NULL;
+    }
+    return j;
+}
+
+/* The upstream model without the dialect's route prefix. */
+static const char *model_of(const struct pcall *pc)
+{
+    const char *m = pc->dep->upstream_model, *p = pc->prov->model_prefix;
+    size_t n = p ? strlen(p) : 0;
+
+    return n && strncmp(m, p, n) == 0 ? m + n : m;
+}
+
+/* Cohere's input_type: the request's (LiteLLM passes it through), else
+ * search_document, LiteLLM's default. */
+static const char *cohere_input_type(const struct pcall *pc)
+{
+    const char *t = hub_str(pc->req, "input_type");
+
+    return t ? t : "search_document";
+}
+
+/* ---- Ollama ------------------------------------------------------------- */
+
+/* {"model", "input": [...], "dimensions"?, "truncate"?, "keep_alive"?,
+ * "options"?} -> {"model", "embeddings": [[...]], "prompt_eval_count"}. */
+int ollama_embed_body(struct pcall *pc, struct buf *out)
+{
+    json_t *in = texts_of(pc), *b, *v;
+    static const char *const pass[] = { "dimensions", "truncate",
+                                        "keep_alive", "options" };
+
+    if (in == NULL)
+        return pc->err.code;
+    b = json_pack("{s:s,s:o}", "model", pc->dep->upstream_model, "input",
+                  in);
+    for (size_t i = 0; b && i < sizeof(pass) / sizeof(pass[0]); i++)
+        if ((v = json_object_get(pc->req, pass[i])) != NULL)
+            json_object_set(b, pass[i], v);
+    return put_json(pc, b, out);
+}
+
+int ollama_embed_parse(struct pcall *pc, const struct http_resp *r,
+                       json_t **ret)
+{
+    json_t *j = load_body(pc, r);
+    int rc;
+
+    *ret = NULL;
+    if (j == NULL)
+        return pc->err.code;
+    rc = embed_answer(pc, json_object_get(j, "embeddings"),
+                      json_integer_value(json_object_get(j,
+                                         "prompt_eval_count")), ret);
+    json_decref(j);
+    return rc;
+}
+
+/* ---- Cohere v2 ---------------------------------------------------------- */
+
+/* {"model", "texts", "input_type", "embedding_types": ["float"],
+ * "output_dimension"?, "truncate"?} -> {"embeddings": {"float": [[...]]},
+ * "meta": {"billed_units": {"input_tokens"}}}. */
+static json_t *cohere_request(struct pcall *pc, int with_model)
+{
+    json_t *in = texts_of(pc), *b, *v;
+
+    if (in == NULL)
+        return NULL;
+    b = json_pack("{s:o,s:s,s:[s]}", "texts", in, "input_type",
+                  cohere_input_type(pc), "embedding_types", "float");
+    if (b && with_model)
+        json_object_set_new(b, "model", json_string(model_of(pc)));
+    if (b && (v = json_object_get(pc->req, "dimensions")) != NULL)
+        json_object_set(b, "output_dimension", v);
+    if (b && (v = json_object_get(pc->req, "truncate")) != NULL)
+        json_object_set(b, "truncate", v);
+    if (b == NULL)
+        pcall_oom(pc);
+    return b;
+}
+
+int cohere_embed_body(struct pcall *pc, struct buf *out)
+{
+    json_t *b = cohere_request(pc, 1);
+
+    return b ? put_json(pc, b, out) : pc->err.code;
+}
+
+/* embeddings is {"float": [...]} (embedding_types given), or the list
+ * itself (the older embeddings_floats answer). */
+static const json_t *cohere_vectors(const json_t *j)
+{
+    const json_t *e = json_object_get(j, "embeddings");
+
+    return json_is_object(e) ? json_object_get(e, "float") : e;
+}
+
+int cohere_embed_parse(struct pcall *pc, const struct http_resp *r,
+                       json_t **ret)
+{
+    json_t *j = load_body(pc, r);
+    int rc;
+
+    *ret = NULL;
+    if (j == NULL)
+        return pc->err.code;
+    rc = embed_answer(pc, cohere_vectors(j), json_integer_value(
+                      json_object_get(json_object_get(json_object_get(j,
+                      "meta"), "billed_units"), "input_tokens")), ret);
+    json_decref(j);
+    return rc;
+}
+
+/* ---- Gemini ------------------------------------------------------------- */
+
+/* Cohere-style input_type words, as LiteLLM users write them, in
+ * Gemini's TaskType. */
+static const char *gemini_task(const struct pcall *pc)
+{
+    static const char *const map[][2] = {
+        { "search_query", "RETRIEVAL_QUERY" },
+        { "search_document", "RETRIEVAL_DOCUMENT" },
+        { "classification", "CLASSIFICATION" },
+        { "clustering", "CLUSTERING" },
+    };
+    const char *t = hub_str(pc->req, "task_type");
+
+    if (t == NULL)
+        t = hub_str(pc->req, "taskType");
+    if (t)
+        return t;
+    if ((t = hub_str(pc->req, "input_type")) != NULL)
+        for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+            if (strcmp(t, map[i][0]) == 0)
+                return map[i][1];
+    return NULL;
+}
+
+/* {"requests": [{"model": "models/M", "content": {"parts": [{"text"}]},
+ * "taskType"?, "outputDimensionality"?}, …]} -> {"embeddings":
+ * [{"values": [...]}, …]}, in request order. */
+int gemini_embed_body(struct pcall *pc, struct buf *out)
+{
+    json_t *in = texts_of(pc), *reqs, *t, *d;
+    const char *task = gemini_task(pc);
+    char model[300];
+    size_t i;
+
+    if (in == NULL)
+        return pc->err.code;
+    snprintf(model, sizeof(model), "models/%s", model_of(pc));
+    d = json_object_get(pc->req, "dimensions");
+    if ((reqs = json_array()) == NULL) {
+        json_decref(in);
+        return pcall_oom(pc);
+    }
+    json_array_foreach(in, i, t) {
+        json_t *one = json_pack("{s:s,s:{s:[{s:O}]}}", "model", model,
+                                "content", "parts", "text", t);
+
+        if (one && task)
+            json_object_set_new(one, "taskType", json_string(task));
+        if (one && json_is_integer(d))
+            json_object_set(one, "outputDimensionality", d);
+        json_array_append_new(reqs, one);
+    }
+    json_decref(in);
+    return put_json(pc, json_pack("{s:o}", "requests", reqs), out);
+}
+
+int gemini_embed_parse(struct pcall *pc, const struct http_resp *r,
+                       json_t **ret)
+{
+    json_t *j = load_body(pc, r), *vecs, *e;
+    size_t i;
+    int rc;
+
+    *ret = NULL;
+    if (j == NULL)
+        return pc->err.code;
+    if ((vecs = json_array()) == NULL) {
+        json_decref(j);
+        return pcall_oom(pc);
+    }
+    json_array_foreach(json_object_get(j, "embeddings"), i, e)
+        json_array_append(vecs, json_object_get(e, "values") ?
+                          json_object_get(e, "values") : json_null());
+    /* batchEmbedContents reports no token counts. */
+    rc = embed_answer(pc, vecs, 0, ret);
+    json_decref(vecs);
+    json_decref(j);
+    return rc;
+}
+
+/* ---- Bedrock: Cohere Embed ---------------------------------------------- */
+
+/* InvokeModel of a cohere.embed-* model: Cohere's body without "model"
+ * (the URL names it). Titan Text Embeddings takes one input a call and
+ * is not spoken here: its error says so. */
+int bedrock_embed_body(struct pcall *pc, struct buf *out)
+{
+    const char *m = model_of(pc);
+    json_t *b;
+
+    if (strncmp(m, "cohere.embed", 12) != 0 &&
+        strstr(m, ".cohere.embed") == NULL)
+        return pcall_fail(pc, LLMUX_EBADREQ, 0, "bedrock: llmux speaks "
+                          "embeddings to Cohere Embed models (cohere.embed-"
+                          "*) only, not %s (deployment %s)", m, pc->dep->id);
+    b = cohere_request(pc, 0);
+    return b ? put_json(pc, b, out) : pc->err.code;
+}
+
+int bedrock_embed_parse(struct pcall *pc, const struct http_resp *r,
+                        json_t **ret)
+{
+    json_t *j = load_body(pc, r);
+    int rc;
+
+    *ret = NULL;
+    if (j == NULL)
+        return pc->err.code;
+    /* Bedrock gives the token count in a header only. */
+    rc = embed_answer(pc, cohere_vectors(j), 0, ret);
+    json_decref(j);
+    return rc;
+}
