@@ -29,12 +29,13 @@ B        ?= build
 SANFLAGS :=
 endif
 
-PKGS_DAEMON := libuv libcurl msgpack yaml-0.1 jansson libsystemd libcrypto zlib
+PKGS_DAEMON := libuv libcurl msgpack yaml-0.1 jansson libsystemd libcrypto zlib sqlite3
 PKGS_CLIENT := msgpack
 
 # Debian packages: build, then what the tests use.
 DEB_BUILD := build-essential pkg-config libuv1-dev libcurl4-openssl-dev libmsgpack-dev \
-             libyaml-dev libsystemd-dev libjansson-dev libssl-dev zlib1g-dev
+             libyaml-dev libsystemd-dev libjansson-dev libssl-dev zlib1g-dev \
+             libsqlite3-dev
 DEB_TEST  := python3 python3-msgpack systemd util-linux procps groff-base jq \
              clang-14 libclang-rt-14-dev valgrind
 

@@ -7,6 +7,7 @@
  * fatal, so a valid LiteLLM file always loads. */
 #include "config.h"
 #include "cload.h"
+#include "keys.h"
 #include "llmux-errno.h"
 #include "presets.h"
 #include "secret.h"
@@ -107,6 +108,8 @@ static int read_llmux_settings(struct cload *l, const struct ynode *y)
 
         if (strcmp(k->s, "socket") == 0)
             r = cload_str(l, v, "socket", &c->socket_path);
+        else if (strcmp(k->s, "database") == 0)
+            r = cload_str(l, v, "database", &c->database);
         else if (strcmp(k->s, "log_level") == 0)
             r = read_level(l, v);
         else if (strcmp(k->s, "log_content") == 0)
@@ -140,6 +143,21 @@ static int read_llmux_settings(struct cload *l, const struct ynode *y)
 }
 
 
+static int read_budget_duration(struct cload *l, const struct ynode *v)
+{
+    int r = cload_scalar(l, v, "budget_duration");
+
+    if (r < 0)
+        return r;
+    if (budget_duration_ok(v->s) < 0 ||
+        strlen(v->s) >= sizeof(l->c->budget_duration))
+        return cload_fail(l, v, "budget_duration must be like 30s, 30m, "
+                          "30h, 30d or 1mo");
+    snprintf(l->c->budget_duration, sizeof(l->c->budget_duration), "%s",
+             v->s);
+    return 0;
+}
+
 static int read_litellm_settings(struct cload *l, const struct ynode *y)
 {
     struct config *c = l->c;
@@ -158,6 +176,10 @@ static int read_litellm_settings(struct cload *l, const struct ynode *y)
             r = cload_bool(l, v, "drop_params", &c->drop_params);
         else if (strcmp(k->s, "request_timeout") == 0)
             r = cload_secs(l, v, "request_timeout", &c->request_timeout);
+        else if (strcmp(k->s, "max_budget") == 0)
+            r = cload_secs(l, v, "max_budget", &c->max_budget);
+        else if (strcmp(k->s, "budget_duration") == 0)
+            r = read_budget_duration(l, v);
         else if (strcmp(k->s, "timeout") != 0 &&
                  routercfg_read_key(l, k, v, &r))
             continue;
@@ -192,9 +214,15 @@ static void ignore_section(struct cload *l, const struct ynode *y,
 {
     if (y->kind != Y_MAP)
         return;
-    for (size_t i = 0; i + 1 < y->n; i += 2)
+    for (size_t i = 0; i + 1 < y->n; i += 2) {
+        /* Said once the database's path is known (server_open_db). */
+        if (strcmp(y->kids[i]->s, "database_url") == 0) {
+            l->c->database_url_line = y->kids[i]->line;
+            continue;
+        }
         cload_warn(l, y->kids[i], "ignored: %s.%s is not supported by llmux",
              name, y->kids[i]->s);
+    }
 }
 
 /* The environment the config depends on, read once: preset keys and
@@ -312,6 +340,7 @@ static struct config *config_new(const char *path)
     c->log_level = LOG_INFO;
     c->grace_period = 30;
     c->request_timeout = 600;
+    c->max_budget = -1;
     c->router.strategy = ROUTE_SIMPLE_SHUFFLE;
     c->router.allowed_fails = 3;          /* LiteLLM's defaults */
     c->router.cooldown_time = 5;
@@ -393,6 +422,7 @@ void config_unref(const struct config *cc)
     free(c->allow_uids);
     free(c->allow_gids);
     free(c->socket_path);
+    free(c->database);
     free(c->path);
     free(c);
 }

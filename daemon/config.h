@@ -55,9 +55,14 @@ struct config {
     gid_t               *allow_gids;   /* owned */
     size_t               nallow_gids;
     gid_t                admin_gid;    /* (gid_t)-1: root only */
+    char                *database;     /* NULL: the state directory's */
+    int                  database_url_line; /* general_settings.database_url
+                                        * (not used), 0 when absent */
     /* litellm_settings */
     int                  drop_params;
     double               request_timeout;
+    double               max_budget;   /* USD for the daemon; < 0: none */
+    char                 budget_duration[12]; /* "": never resets */
     struct router_settings router;
     /* Collected while loading: "file:line: …" lines, logged by the
      * caller. Owned. */

@@ -6,6 +6,7 @@
 #include "container.h"
 #include "config.h"
 #include "hub.h"
+#include "keys.h"
 #include "log.h"
 #include "ops.h"
 #include "server.h"
@@ -38,6 +39,7 @@ static void conn_closed(uv_handle_t *h)
     buf_free(&c->out);
     proto_enc_free(&c->enc);
     free(c->groups);
+    keys_unref(c->sess.caller.key);
     free(c);
 }
 
@@ -274,7 +276,7 @@ static int ev_done(struct session *s, uint64_t id,
     if (d->model == NULL) {
         proto_enc_begin(e, PROTO_DONE, id, 0);    /* an op's */
     } else {
-        proto_enc_begin(e, PROTO_DONE, id, 7 + (uint32_t)has_usage);
+        proto_enc_begin(e, PROTO_DONE, id, 8 + (uint32_t)has_usage);
         if (has_usage) {
             proto_pack_str(&e->pk, "usage");
             hub_pack(&e->pk, d->usage);
@@ -285,6 +287,8 @@ static int ev_done(struct session *s, uint64_t id,
         proto_pack_kv_uint(&e->pk, "attempts", d->attempts);
         proto_pack_kv_uint(&e->pk, "fallbacks", d->fallbacks);
         proto_pack_kv_uint(&e->pk, "chunks", d->chunks);
+        proto_pack_str(&e->pk, "cost");
+        msgpack_pack_double(&e->pk, d->cost);
         proto_pack_str(&e->pk, "timing");
         pack_timing(&e->pk, &d->timing);
     }
@@ -352,6 +356,32 @@ static void fatal(struct conn *c, int code, const char *message)
     conn_close(c);
 }
 
+/* The virtual key of the hello, if any: an unknown one closes the
+ * connection (authentication), as a wrong Bearer token is a 401. A blocked
+ * or expired key is refused per request (access.c), since that can change
+ * while the connection lives. */
+static int hello_key(struct conn *c, const struct proto_frame *f)
+{
+    const msgpack_object *o = proto_get(f->map, "api_key");
+    struct vkey *v;
+
+    if (o == NULL || o->type == MSGPACK_OBJECT_NIL)
+        return 0;
+    if (o->type != MSGPACK_OBJECT_STR ||
+        (v = keys_find(&c->srv->keys, o->via.str.ptr, o->via.str.size)) ==
+        NULL) {
+        log_warn("conn %llu (pid %d uid %u): unknown API key",
+                 (unsigned long long)c->id, (int)c->sess.caller.pid,
+                 (unsigned)c->sess.caller.uid);
+        conn_send_error(c, 0, LLMUX_EAUTH, "invalid API key (not a key "
+                        "this llmuxd issued, or a deleted one)");
+        conn_close(c);
+        return -1;
+    }
+    c->sess.caller.key = keys_ref(v);
+    return 0;
+}
+
 static void handle_hello(struct conn *c, const struct proto_frame *f)
 {
     char msg[128];
@@ -365,13 +395,17 @@ static void handle_hello(struct conn *c, const struct proto_frame *f)
         fatal(c, LLMUX_EPROTO, "hello without a version");
         return;
     }
-    if (v != LLMUX_PROTO_VERSION) {
+    /* Version 1 is version 2 without api_key: old clients keep working
+     * under their peer's policy. */
+    if (v != LLMUX_PROTO_VERSION && v != 1) {
         snprintf(msg, sizeof(msg), "protocol version %llu is not supported:"
-                 " llmuxd speaks version %d", (unsigned long long)v,
+                 " llmuxd speaks versions 1 and %d", (unsigned long long)v,
                  LLMUX_PROTO_VERSION);
         fatal(c, LLMUX_EVERSION, msg);
         return;
     }
+    if (hello_key(c, f) < 0)
+        return;
     c->greeted = 1;
     send_hello(c);
 }
@@ -428,6 +462,17 @@ static void handle_request(struct conn *c, const struct proto_frame *f)
             return;
         }
         request_start_chat(&c->sess, f->id, j);
+        return;
+    }
+    if (keyops_is(op, oplen)) {
+        j = NULL;
+        if (body && body->type == MSGPACK_OBJECT_MAP &&
+            (r = hub_from_msgpack_checked(body, &j, msg, sizeof(msg))) < 0) {
+            conn_send_error(c, f->id, r, msg);
+            return;
+        }
+        keyops_handle(&c->sess, f->id, op, oplen, j);
+        json_decref(j);
         return;
     }
     ops_handle(&c->sess, f->id, op, oplen);

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "keys.h"
+
 /* Defaults until the config carries them: a caller may have this many
  * chat requests in flight over all its connections, the daemon this many
  * in all. Beyond, a typed rate_limit error, never a dropped request. */
@@ -22,6 +24,8 @@ struct limits {
                                                 * while a count is > 0 */
     uint64_t           inflight;
     unsigned           per_caller, global;
+    struct budget      spend;    /* litellm_settings.max_budget: the
+                                  * daemon's own (max from the config) */
 };
 
 void limits_init(struct limits *l);
@@ -31,6 +35,20 @@ void limits_free(struct limits *l);
 int  limits_take(struct limits *l, uid_t uid, char *msg, size_t len);
 /* The request counted by limits_take ended. */
 void limits_put(struct limits *l, uid_t uid);
+/* Requests started and tokens used in the last minute (now: a monotonic
+ * second); retry_after: seconds until the oldest of them leaves. */
+uint64_t window_requests(const struct window *w, uint64_t now,
+                         double *retry_after);
+uint64_t window_tokens(const struct window *w, uint64_t now,
+                       double *retry_after);
+void     window_add(struct window *w, uint64_t now, uint32_t req,
+                    uint64_t tok);
+struct server;
+struct request;
+/* Writes the daemon's own spend back (after a request or a reset). */
+void limits_save_global(struct server *s);
+/* Takes back the key's and team's count of a request refused later. */
+void limits_uncount_key(struct request *rq);
 /* Requests in flight of uid now (status, tests). */
 unsigned limits_inflight(const struct limits *l, uid_t uid);
 

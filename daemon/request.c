@@ -6,6 +6,7 @@
  * after the first chunk nothing is retried silently. What comes out goes
  * to the session as events (session.h); this file never builds a frame. */
 #include "request.h"
+#include "cost.h"
 #include "resolve.h"
 #include "config.h"
 #include "hub.h"
@@ -205,6 +206,7 @@ static void request_finish(struct request *rq, json_t *completion)
     const struct deployment *d = rq->dep;
     struct session_done dn;
 
+    rq->cost = cost_of(d, rq->pc.usage);  /* spent even if s is gone */
     if (s) {
         if (completion && s->ops->completion(s, rq->id, completion) < 0) {
             request_fail(rq, LLMUX_EUNAVAIL, 0, "the upstream answer is "
@@ -214,7 +216,8 @@ static void request_finish(struct request *rq, json_t *completion)
         if (rq->opts.stream && rq->opts.want_usage && rq->pc.usage)
             usage_chunk(rq);
         dn = (struct session_done){
-            .usage = rq->pc.usage, .model = d->upstream_model,
+            .usage = rq->pc.usage, .cost = rq->cost,
+            .model = d->upstream_model,
             .provider = d->preset->name, .deployment = d->id,
             .attempts = rq->attempts, .fallbacks = rq->fallbacks,
             .chunks = rq->chunks };

@@ -39,6 +39,11 @@ struct request {
     char                  outcome_buf[48];
     int                   ended;        /* terminal event sent */
     int                   limited;      /* limits.c counts it */
+    int                   key_counted;  /* limits.c counts it for its key
+                                         * and team */
+    struct vkey          *key;          /* a reference access.c took, the
+                                         * ledger's end drops; NULL: none */
+    double                cost;         /* USD (cost.h), once it ended */
     struct deployment    *dep;          /* a reference (resolve.h): the
                                          * current (else last) attempt's */
     struct pcall          pc;           /* the current attempt */

@@ -115,6 +115,8 @@ static void close_handles(struct server *s)
     uv_close((uv_handle_t *)&s->sigterm, NULL);
     uv_close((uv_handle_t *)&s->sigint, NULL);
     uv_close((uv_handle_t *)&s->sighup, NULL);
+    db_flush(&s->db);       /* the rest commits in server_free */
+    db_stop(&s->db);
     sd_close(s);
 }
 
@@ -186,6 +188,7 @@ int server_reload(struct server *s, char *err, size_t errlen)
     int r;
 
     sd_reloading(s);
+    db_flush(&s->db);
     if ((r = config_load(s->config_path, &cfg, err, errlen)) < 0) {
         log_err("reload refused, keeping the old configuration: %s", err);
         s->stats.reload_failures++;
@@ -231,6 +234,9 @@ int server_init(struct server *s, uv_loop_t *loop, struct config *cfg,
     s->started_ns = uv_hrtime();
     metrics_init(&s->metrics);
     limits_init(&s->limits);
+    keys_init(&s->keys, &s->db);
+    if (spend_init(&s->spend) < 0)
+        return -ENOMEM;
     router_init(&s->router, uv_hrtime() ^ ((uint64_t)getpid() << 32));
     if ((s->config_path = strdup(config_path)) == NULL)
         return -ENOMEM;
@@ -248,11 +254,53 @@ int server_init(struct server *s, uv_loop_t *loop, struct config *cfg,
     return 0;
 }
 
+static void budget_row(void *ud, int n, char **c)
+{
+    struct budget *b = ud;
+
+    if (n >= 3 && c[0] && strcmp(c[0], "global") == 0) {
+        b->spend = c[1] ? strtod(c[1], NULL) : 0;
+        b->reset_at = c[2] ? (int64_t)strtoll(c[2], NULL, 10) : 0;
+    }
+}
+
+int server_open_db(struct server *s, char *err, size_t errlen)
+{
+    char path[4096];
+    int r;
+
+    if (s->cfg->database)
+        snprintf(path, sizeof(path), "%s", s->cfg->database);
+    else if ((r = db_default_path(path, sizeof(path))) < 0) {
+        snprintf(err, errlen, "no folder for the database (set "
+                 "llmux_settings.database): %s", strerror(-r));
+        return r;
+    }
+    if ((r = db_open(&s->db, s->loop, path, err, errlen)) < 0 ||
+        (r = keys_load(&s->keys, err, errlen)) < 0 ||
+        (r = spend_load(&s->spend, &s->db, err, errlen)) < 0 ||
+        (r = db_query(&s->db, "SELECT scope, spend, budget_reset_at FROM "
+                      "budgets", budget_row, &s->limits.spend, err,
+                      errlen)) < 0)
+        return r;
+    snprintf(s->limits.spend.dur, sizeof(s->limits.spend.dur), "%s",
+             s->cfg->budget_duration);
+    log_notice("keys and spend in %s (%zu keys)", path, s->keys.nkeys);
+    if (s->cfg->database_url_line)
+        log_warn("%s:%d: general_settings.database_url is not used: llmux "
+                 "keeps keys and spend in its embedded database at %s",
+                 s->cfg->path, s->cfg->database_url_line, path);
+    return 0;
+}
+
 void server_free(struct server *s)
 {
     upstream_close(&s->up);
     /* Let the close callbacks of curl's sockets and our handles run. */
     uv_run(s->loop, UV_RUN_DEFAULT);
+    db_close(&s->db);       /* commits what the loop still queued */
+    keys_free(&s->keys);
+    spend_free(&s->spend);
     config_unref(s->cfg);
     metrics_free(&s->metrics);
     limits_free(&s->limits);

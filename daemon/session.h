@@ -16,6 +16,7 @@
 
 struct request;
 struct server;
+struct vkey;
 
 /* Who is calling, as the front end knows it (SO_PEERCRED for the socket;
  * later a virtual key). Copied into each request by the access stage. */
@@ -27,6 +28,9 @@ struct caller {
     int          ngroups;
     int          admin;        /* set by access.c: root, daemon uid, group */
     const char  *frontend;     /* "socket"; static string */
+    struct vkey *key;          /* the virtual key presented (keys.h), a
+                                * reference the session holds; NULL: none
+                                * (the peer's own policy) */
 };
 
 /* How long a request took, microseconds. first_chunk_us and wait_us are
@@ -113,6 +117,13 @@ void request_start_chat(struct session *s, uint64_t id, json_t *body);
 /* Answers a non-chat op (status, models, metrics, reload) (ops.c). */
 void ops_handle(struct session *s, uint64_t id, const char *op,
                 size_t oplen);
+/* Answers the ops on keys, teams and spend ("key/generate", "team/new",
+ * "spend/logs", … : LiteLLM's endpoint paths without the slash) with
+ * LiteLLM's JSON bodies (keyops.c). body is borrowed; NULL is {}. */
+void keyops_handle(struct session *s, uint64_t id, const char *op,
+                   size_t oplen, const json_t *body);
+/* True for the ops keyops_handle answers. */
+int  keyops_is(const char *op, size_t oplen);
 /* Ends the request with an error event (ECANCELLED for a cancel). */
 void request_cancel(struct request *rq, int code, const char *message);
 

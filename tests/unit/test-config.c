@@ -191,8 +191,10 @@ TEST(config_litellm_file_loads_as_is)
     /* What llmux does not do is said once per key, with file:line. */
     ASSERT(warned(c, "t.yaml:68: ignored: general_settings.master_key is "
                      "not supported by llmux"));
-    ASSERT(warned(c, "ignored: general_settings.database_url is not "
-                     "supported by llmux"));
+    /* database_url is said at start, with the embedded database's path
+     * (server_open_db), not as "not supported". */
+    ASSERT(!warned(c, "database_url"));
+    ASSERT(c->database_url_line > 0);
     ASSERT(warned(c, "ignored: router_settings.redis_host is not supported "
                      "by llmux"));
     ASSERT(warned(c, "ignored: router_settings.enable_pre_call_checks"));
