@@ -113,7 +113,7 @@ $(LIBA): $(CLIENT_OBJ) $(PROTO_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(LLMUX): $(B)/obj/client/cli.o $(LIBA)
+$(LLMUX): $(B)/obj/client/cli.o $(B)/obj/client/clikeys.o $(LIBA)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CLIENT_LIBS)
 
 $(CLIENTTEST): tests/integration/client-test.c $(LIBA)

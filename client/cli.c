@@ -174,6 +174,18 @@ static const char *const usage_text =
 "        Prints the daemon's metrics in Prometheus text format.\n"
 "  reload\n"
 "        Asks llmuxd to reload its configuration and waits for the answer.\n"
+"  key generate|update KEY [--alias A] [--models M1,M2] [--max-budget USD]\n"
+"       [--budget-duration 30d] [--rpm N] [--tpm N] [--parallel N]\n"
+"       [--duration 30d] [--team T] [--user U]\n"
+"  key list | info KEY | block KEY | unblock KEY | delete KEY... |\n"
+"       regenerate KEY\n"
+"        Virtual keys (admins): generate prints the new key once; KEY is\n"
+"        the key, its token (hash) or its alias.\n"
+"  team new [--alias A] [--models M1,M2] [--max-budget USD]\n"
+"       [--budget-duration 30d] [--rpm N] [--tpm N] | list | info T |\n"
+"       delete T\n"
+"  spend [--by key|team|user|model|day] [--since YYYY-MM-DD] [--json]\n"
+"        What was spent, in USD, from llmuxd's ledger (admins).\n"
 "\n"
 "options:\n"
 "  -S, --socket PATH   the socket of llmuxd (default: see LLMUX_SOCKET)\n"
@@ -181,6 +193,7 @@ static const char *const usage_text =
 "  -V, --version       print the version\n"
 "\n"
 "environment:\n"
+"  LLMUX_API_KEY       a virtual key (sk-...) to present to llmuxd\n"
 "  LLMUX_SOCKET        the socket when -S is not given; when it is unset,\n"
 "                      the first that exists of $XDG_RUNTIME_DIR/llmux.sock,\n"
 "                      /run/llmux/llmux.sock (the system service) and\n"
@@ -830,6 +843,14 @@ static int cmd_raw(struct cli *cli, int argc, char **argv)
     return out_finish(code);
 }
 
+int clikeys_main(const char *socket, int argc, char **argv);
+
+/* llmux key …, team …, spend: clikeys.c. */
+static int cmd_keys(struct cli *cli, int argc, char **argv)
+{
+    return out_finish(clikeys_main(cli->socket, argc, argv));
+}
+
 static const struct command {
     const char *name;
     int (*run)(struct cli *cli, int argc, char **argv);
@@ -840,6 +861,9 @@ static const struct command {
     { "status",  cmd_status },
     { "metrics", cmd_metrics },
     { "reload",  cmd_reload },
+    { "key",     cmd_keys },
+    { "team",    cmd_keys },
+    { "spend",   cmd_keys },
 };
 
 /* Global options come before the command (getopt's "+" stops at it);

@@ -233,6 +233,71 @@ static void free_batch(struct db *db)
 }
 
 static void start_batch(struct db *db);
+static int  push(struct db *db, char *sql);
+
+/* Turns the queued rows into multi-row INSERTs on the pending list. */
+static void join_rows(struct db *db)
+{
+    size_t hl = db->ins_head ? strlen(db->ins_head) : 0;
+
+    for (size_t i = 0; i < db->nrows; i += DB_ROWS_PER) {
+        size_t n = db->nrows - i < DB_ROWS_PER ? db->nrows - i : DB_ROWS_PER;
+        size_t len = hl + 1, off = hl;
+        char *sql;
+
+        for (size_t j = i; j < i + n; j++)
+            len += strlen(db->rows[j]) + 1;
+        if ((sql = sqlite3_malloc64(len)) == NULL) {
+            db->failed += n;
+            continue;
+        }
+        memcpy(sql, db->ins_head, hl);
+        for (size_t j = i; j < i + n; j++) {
+            size_t l = strlen(db->rows[j]);
+
+            if (j > i)
+                sql[off++] = ',';
+            memcpy(sql + off, db->rows[j], l);
+            off += l;
+        }
+        sql[off] = '\0';
+        if (push(db, sql) < 0)
+            db->failed += n;
+    }
+    for (size_t i = 0; i < db->nrows; i++)
+        sqlite3_free(db->rows[i]);
+    db->nrows = 0;
+}
+
+void db_insert(struct db *db, const char *head, char *values)
+{
+    char **p;
+
+    if (values == NULL || db->h == NULL) {
+        db->failed++;
+        sqlite3_free(values);
+        return;
+    }
+    if (db->ins_head != head && db->nrows)
+        join_rows(db);
+    db->ins_head = head;
+    if (db->nrows == db->rows_cap) {
+        size_t cap = db->rows_cap ? 2 * db->rows_cap : 256;
+
+        if (db->nrows >= DB_MAX_PENDING ||
+            (p = realloc(db->rows, cap * sizeof(*p))) == NULL) {
+            log_err("database %s: write queue full; a row is lost",
+                    db->path);
+            db->failed++;
+            sqlite3_free(values);
+            return;
+        }
+        db->rows = p;
+        db->rows_cap = cap;
+    }
+    db->rows[db->nrows++] = values;
+    db_touch(db);
+}
 
 static void work_done(uv_work_t *w, int status)
 {
@@ -246,13 +311,19 @@ static void work_done(uv_work_t *w, int status)
     } else
         db->committed += db->nbatch;
     free_batch(db);
-    if (db->npending)
-        start_batch(db);
+    /* What came while this batch ran goes next, at once: under load the
+     * batches grow instead of falling behind. */
+    start_batch(db);
 }
 
 static void start_batch(struct db *db)
 {
-    if (db->busy || db->npending == 0 || db->h == NULL)
+    if (db->busy || db->h == NULL)
+        return;
+    if (db->collect)
+        db->collect(db->collect_ud);
+    join_rows(db);
+    if (db->npending == 0)
         return;
     db->batch = db->pending;
     db->nbatch = db->npending;
@@ -273,13 +344,20 @@ static void on_timer(uv_timer_t *t)
 
 void db_exec(struct db *db, char *sql)
 {
-    char **p;
-
     if (sql == NULL || db->h == NULL) {
         db->failed++;
         sqlite3_free(sql);
         return;
     }
+    if (push(db, sql) == 0)
+        db_touch(db);
+}
+
+/* Appends sql to the pending list; on failure it is freed and counted. */
+static int push(struct db *db, char *sql)
+{
+    char **p;
+
     if (db->npending == db->cap) {
         size_t cap = db->cap ? db->cap * 2 : 64;
 
@@ -289,12 +367,17 @@ void db_exec(struct db *db, char *sql)
                     db->path);
             db->failed++;
             sqlite3_free(sql);
-            return;
+            return -1;
         }
         db->pending = p;
         db->cap = cap;
     }
     db->pending[db->npending++] = sql;
+    return 0;
+}
+
+void db_touch(struct db *db)
+{
     if (db->timer_open && !uv_is_active((uv_handle_t *)&db->timer))
         uv_timer_start(&db->timer, on_timer, DB_FLUSH_MS, 0);
 }
@@ -317,6 +400,15 @@ void db_close(struct db *db)
 {
     char err[160];
 
+    if (db->collect && db->h)
+        db->collect(db->collect_ud);
+    if (db->h)
+        join_rows(db);
+    for (size_t i = 0; i < db->nrows; i++)
+        sqlite3_free(db->rows[i]);
+    free(db->rows);
+    db->rows = NULL;
+    db->nrows = 0;
     if (db->npending && db->h &&
         commit(db->h, db->pending, db->npending, err, sizeof(err)) !=
         SQLITE_OK)

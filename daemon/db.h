@@ -19,6 +19,7 @@
  * line (a disk that stopped answering must not grow memory forever). */
 #define DB_MAX_PENDING     1000000
 #define DB_SCHEMA_VERSION  1
+#define DB_ROWS_PER        256
 
 struct sqlite3;
 
@@ -32,10 +33,18 @@ struct db {
     int             busy;      /* a batch is on the thread pool */
     char          **pending;   /* owned: sqlite3_mprintf'd statements */
     size_t          npending, cap;
+    const char     *ins_head;  /* "INSERT INTO t (…) VALUES " (static) */
+    char          **rows;      /* owned: "(…)" tuples for ins_head */
+    size_t          nrows, rows_cap;
     char          **batch;     /* owned by the worker while busy */
     size_t          nbatch;
     int             batch_rc;  /* the worker's result (SQLite code) */
     char            batch_err[160];
+    /* Called just before a batch is taken: the owner of coalesced state
+     * (a key's running spend) queues its latest values then, once per
+     * batch rather than once per request. */
+    void          (*collect)(void *ud);
+    void           *collect_ud;
     uint64_t        committed; /* statements committed since start */
     uint64_t        failed;    /* statements lost to a failed commit */
 };
@@ -58,6 +67,14 @@ int  db_query(struct db *db, const char *sql,
 /* Queues one statement; takes ownership of sql (from sqlite3_mprintf,
  * freed with sqlite3_free; NULL is out of memory, counted as failed). */
 void db_exec(struct db *db, char *sql);
+/* Queues one row: head is a static "INSERT INTO t (cols) VALUES " and
+ * values its "(…)" tuple (sqlite3_mprintf'd; taken over). Rows of the same
+ * head are committed as multi-row INSERTs: a statement per DB_ROWS_PER
+ * rows, not per row, so the ledger keeps up with thousands of requests a
+ * second. */
+void db_insert(struct db *db, const char *head, char *values);
+/* Something will be collected: makes sure a batch follows (the timer). */
+void db_touch(struct db *db);
 /* Starts a batch now, not at the timer (SIGTERM, reload). */
 void db_flush(struct db *db);
 /* Closes the timer handle (server shutdown). */

@@ -145,6 +145,11 @@ void keys_init(struct keys *k, struct db *db)
 
 void keys_free(struct keys *k)
 {
+    for (size_t i = 0; i < k->ndirty; i++)
+        keys_unref(k->dirty[i]);
+    free(k->dirty);
+    k->dirty = NULL;
+    k->ndirty = 0;
     for (size_t b = 0; b < KEYS_BUCKETS; b++)
         while (k->bucket[b]) {
             struct vkey *v = k->bucket[b];
@@ -494,22 +499,59 @@ static void save_team(struct keys *k, const struct team *t)
     free(meta);
 }
 
-void keys_save_spend(struct keys *k, const struct vkey *v)
+void keys_save_spend(struct keys *k, struct vkey *v)
 {
-    if (k->db && !v->deleted)
-        db_exec(k->db, sqlite3_mprintf("UPDATE keys SET spend = %.17g, "
-                "budget_reset_at = %lld WHERE token = %Q",
-                v->pol.budget.spend, (long long)v->pol.budget.reset_at,
-                v->token));
+    struct vkey **p;
+
+    if (k->db == NULL || v->dirty)
+        return;
+    if (k->ndirty == k->dirty_cap) {
+        size_t cap = k->dirty_cap ? 2 * k->dirty_cap : 16;
+
+        if ((p = realloc(k->dirty, cap * sizeof(*p))) == NULL) {
+            log_err("out of memory: the spend of a key is not saved");
+            return;
+        }
+        k->dirty = p;
+        k->dirty_cap = cap;
+    }
+    v->dirty = 1;
+    k->dirty[k->ndirty++] = keys_ref(v);
+    db_touch(k->db);
 }
 
-void team_save_spend(struct keys *k, const struct team *t)
+void team_save_spend(struct keys *k, struct team *t)
 {
-    if (k->db && !t->deleted)
-        db_exec(k->db, sqlite3_mprintf("UPDATE teams SET spend = %.17g, "
-                "budget_reset_at = %lld WHERE team_id = %Q",
-                t->pol.budget.spend, (long long)t->pol.budget.reset_at,
-                t->id));
+    if (k->db == NULL)
+        return;
+    t->dirty = 1;
+    k->teams_dirty = 1;
+    db_touch(k->db);
+}
+
+void keys_collect(struct keys *k)
+{
+    for (size_t i = 0; i < k->ndirty; i++) {
+        struct vkey *v = k->dirty[i];
+
+        v->dirty = 0;
+        if (!v->deleted)
+            db_exec(k->db, sqlite3_mprintf("UPDATE keys SET spend = %.17g, "
+                    "budget_reset_at = %lld WHERE token = %Q",
+                    v->pol.budget.spend, (long long)v->pol.budget.reset_at,
+                    v->token));
+        keys_unref(v);
+    }
+    k->ndirty = 0;
+    for (struct team *t = k->teams; k->teams_dirty && t; t = t->next)
+        if (t->dirty) {
+            t->dirty = 0;
+            db_exec(k->db, sqlite3_mprintf("UPDATE teams SET spend = %.17g, "
+                    "budget_reset_at = %lld WHERE team_id = %Q",
+                    t->pol.budget.spend, (long long)t->pol.budget.reset_at,
+                    t->id));
+        }
+    k->teams_dirty = 0;
 }
 
 static void link_key(struct keys *k, struct vkey *v)

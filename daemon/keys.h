@@ -48,6 +48,7 @@ struct team {
     json_t       *metadata;     /* owned object */
     int           blocked, deleted;
     unsigned      refs;         /* keys and requests pointing here */
+    int           dirty;        /* spend changed since last collected */
     int64_t       created;
     struct policy pol;
 };
@@ -63,12 +64,16 @@ struct vkey {
     int           blocked;
     int64_t       expires, created;            /* unix seconds; 0: none */
     struct team  *team;         /* a reference, or NULL */
+    int           dirty;        /* spend changed since last collected */
     struct policy pol;
 };
 
 struct keys {
     struct vkey *bucket[KEYS_BUCKETS];   /* owned references */
     struct team *teams;                  /* owned */
+    struct vkey **dirty;                 /* references: spend to write */
+    size_t       ndirty, dirty_cap;
+    int          teams_dirty;
     size_t       nkeys;
     struct db   *db;                     /* borrowed; NULL: in memory */
 };
@@ -121,9 +126,11 @@ json_t *team_list(struct keys *k);
 json_t *team_delete(struct keys *k, const json_t *req, int *code,
                     char *msg, size_t len);
 
-/* Writes the spend and reset time of a key / team back (after a request
- * or a reset). */
-void keys_save_spend(struct keys *k, const struct vkey *v);
-void team_save_spend(struct keys *k, const struct team *t);
+/* The spend and reset time of a key / team changed (after a request or
+ * a reset): written back with the next batch, once however many requests
+ * changed it (keys_collect, the database's collect hook). */
+void keys_save_spend(struct keys *k, struct vkey *v);
+void team_save_spend(struct keys *k, struct team *t);
+void keys_collect(struct keys *k);
 
 #endif

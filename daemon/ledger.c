@@ -30,6 +30,11 @@ static void tokens(const struct request *rq, json_int_t *pt, json_int_t *ct)
                                              "completion_tokens"));
 }
 
+static const char spend_insert[] =
+    "INSERT INTO spend (request_id, api_key, key_alias, team_id, uid, model,"
+    " model_group, deployment, prompt_tokens, completion_tokens,"
+    " cached_tokens, spend, start_time, end_time, status) VALUES ";
+
 static double wall_now(void)
 {
     struct timeval tv;
@@ -61,11 +66,8 @@ static void spend_row(struct request *rq, const char *status, uint64_t us)
              (unsigned long long)(rq->srv->started_ns / 1000000000u),
              (unsigned long long)++rq->srv->seq);
     spend_add(&rq->srv->spend, &row);
-    db_exec(&rq->srv->db, sqlite3_mprintf(
-        "INSERT INTO spend (request_id, api_key, key_alias, team_id, uid,"
-        " model, model_group, deployment, prompt_tokens, completion_tokens,"
-        " cached_tokens, spend, start_time, end_time, status) VALUES"
-        " (%Q, %Q, %Q, %Q, %u, %Q, %Q, %Q, %lld, %lld, %lld, %.17g, %.6f,"
+    db_insert(&rq->srv->db, spend_insert, sqlite3_mprintf(
+        "(%Q, %Q, %Q, %Q, %u, %Q, %Q, %Q, %lld, %lld, %lld, %.17g, %.6f,"
         " %.6f, %Q)", row.request_id, row.api_key, row.key_alias,
         row.team_id, (unsigned)row.uid, row.model, row.group,
         row.deployment, (long long)t.prompt, (long long)t.completion,

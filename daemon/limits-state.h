@@ -26,6 +26,7 @@ struct limits {
     unsigned           per_caller, global;
     struct budget      spend;    /* litellm_settings.max_budget: the
                                   * daemon's own (max from the config) */
+    int                spend_dirty;  /* to write with the next batch */
 };
 
 void limits_init(struct limits *l);
@@ -45,8 +46,10 @@ void     window_add(struct window *w, uint64_t now, uint32_t req,
                     uint64_t tok);
 struct server;
 struct request;
-/* Writes the daemon's own spend back (after a request or a reset). */
+/* The daemon's own spend changed: written with the next batch
+ * (limits_collect, from the database's collect hook). */
 void limits_save_global(struct server *s);
+void limits_collect(struct server *s);
 /* Takes back the key's and team's count of a request refused later. */
 void limits_uncount_key(struct request *rq);
 /* Requests in flight of uid now (status, tests). */

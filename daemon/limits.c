@@ -233,6 +233,15 @@ static struct budget *global_budget(struct server *s, const struct config *c,
 
 void limits_save_global(struct server *s)
 {
+    s->limits.spend_dirty = 1;
+    db_touch(&s->db);
+}
+
+void limits_collect(struct server *s)
+{
+    if (!s->limits.spend_dirty)
+        return;
+    s->limits.spend_dirty = 0;
     db_exec(&s->db, sqlite3_mprintf("INSERT OR REPLACE INTO budgets (scope,"
             " spend, budget_reset_at) VALUES ('global', %.17g, %lld)",
             s->limits.spend.spend, (long long)s->limits.spend.reset_at));

@@ -264,6 +264,15 @@ static void budget_row(void *ud, int n, char **c)
     }
 }
 
+/* The database's collect hook: coalesced spend, once per batch. */
+static void collect(void *ud)
+{
+    struct server *s = ud;
+
+    keys_collect(&s->keys);
+    limits_collect(s);
+}
+
 int server_open_db(struct server *s, char *err, size_t errlen)
 {
     char path[4096];
@@ -285,6 +294,8 @@ int server_open_db(struct server *s, char *err, size_t errlen)
         return r;
     snprintf(s->limits.spend.dur, sizeof(s->limits.spend.dur), "%s",
              s->cfg->budget_duration);
+    s->db.collect = collect;
+    s->db.collect_ud = s;
     log_notice("keys and spend in %s (%zu keys)", path, s->keys.nkeys);
     if (s->cfg->database_url_line)
         log_warn("%s:%d: general_settings.database_url is not used: llmux "
