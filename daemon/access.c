@@ -125,11 +125,48 @@ static enum stage_rc key_access(struct request *rq, struct vkey *v)
     return STAGE_CONTINUE;
 }
 
+/* llmux_settings.callers: the first entry that matches the kernel's word
+ * for the caller, else the default entry, else refused. */
+static enum stage_rc caller_access(struct request *rq)
+{
+    const struct config *cfg = rq->cfg;
+    const struct caller_rule *rule = NULL, *def = NULL;
+    const char *model = hub_str(rq->body, "model");
+    char msg[320];
+
+    for (size_t i = 0; i < cfg->ncallers && rule == NULL; i++) {
+        const struct caller_rule *c = &cfg->callers[i];
+
+        if (c->kind == CALLER_DEFAULT && def == NULL)
+            def = c;
+        else if ((c->kind == CALLER_USER && c->id == rq->caller.uid) ||
+                 (c->kind == CALLER_GROUP &&
+                  caller_in_group(&rq->caller, (gid_t)c->id)))
+            rule = c;
+    }
+    if (rule == NULL && (rule = def) == NULL) {
+        snprintf(msg, sizeof(msg), "uid %u matches no llmux_settings.callers "
+                 "entry (and there is no default entry)",
+                 (unsigned)rq->caller.uid);
+        return refuse(rq, LLMUX_EPERMISSION, msg);
+    }
+    if (!allowed(rq, rule->models, model ? model : "")) {
+        snprintf(msg, sizeof(msg), "uid %u may not use model '%.200s' "
+                 "(llmux_settings.callers, %s:%d)", (unsigned)rq->caller.uid,
+                 model ? model : "", cfg->path, rule->line);
+        return refuse(rq, LLMUX_EPERMISSION, msg);
+    }
+    rq->rule = rule;
+    return STAGE_CONTINUE;
+}
+
 static enum stage_rc access_run(struct request *rq)
 {
     rq->caller.admin = access_admin(rq->cfg, rq->srv->uid, &rq->caller);
     if (rq->caller.key)
         return key_access(rq, rq->caller.key);
+    if (rq->cfg->ncallers)
+        return caller_access(rq);
     return STAGE_CONTINUE;
 }
 

@@ -94,6 +94,97 @@ static int read_level(struct cload *l, const struct ynode *y)
                 "debug, not \"%s\"", y->s);
 }
 
+static int read_limit(struct cload *l, const struct ynode *v,
+                      const char *what, long *ret)
+{
+    int n, r = cload_count(l, v, what, &n);
+
+    *ret = n;
+    return r;
+}
+
+/* One entry of llmux_settings.callers. */
+static int read_caller(struct cload *l, const struct ynode *y,
+                       struct caller_rule *c)
+{
+    int r = 0, who = 0;
+
+    *c = (struct caller_rule){ .max_budget = -1, .line = y->line };
+    if (y->kind != Y_MAP)
+        return cload_fail(l, y, "a callers entry must be a map (user: or "
+                          "group: or default: true, then its limits)");
+    for (size_t i = 0; i + 1 < y->n && r == 0; i += 2) {
+        const struct ynode *k = y->kids[i], *v = y->kids[i + 1];
+        unsigned *ids = NULL;
+        size_t n = 0;
+
+        if (strcmp(k->s, "user") == 0 || strcmp(k->s, "group") == 0) {
+            struct ynode seq = { .kind = Y_SEQ, .line = v->line,
+                                 .kids = (struct ynode **)&v, .n = 1 };
+
+            c->kind = k->s[0] == 'u' ? CALLER_USER : CALLER_GROUP;
+            if ((r = cload_scalar(l, v, k->s)) == 0 &&
+                (r = read_id_list(l, &seq, k->s[0] == 'g', &ids, &n)) == 0)
+                c->id = ids[0];
+            free(ids);
+            who++;
+        } else if (strcmp(k->s, "default") == 0) {
+            int d = 0;
+
+            r = cload_bool(l, v, "default", &d);
+            c->kind = CALLER_DEFAULT;
+            who += d;
+        } else if (strcmp(k->s, "models") == 0) {
+            if (v->kind != Y_SEQ)
+                return cload_fail(l, v, "models must be a list of names");
+            json_decref(c->models);
+            c->models = cload_json(v);
+        } else if (strcmp(k->s, "rpm_limit") == 0)
+            r = read_limit(l, v, k->s, &c->rpm);
+        else if (strcmp(k->s, "tpm_limit") == 0)
+            r = read_limit(l, v, k->s, &c->tpm);
+        else if (strcmp(k->s, "max_parallel_requests") == 0)
+            r = read_limit(l, v, k->s, &c->parallel);
+        else if (strcmp(k->s, "max_budget") == 0)
+            r = cload_secs(l, v, k->s, &c->max_budget);
+        else if (strcmp(k->s, "budget_duration") == 0) {
+            if ((r = cload_scalar(l, v, k->s)) == 0 &&
+                (budget_duration_ok(v->s) < 0 ||
+                 strlen(v->s) >= sizeof(c->budget_duration)))
+                r = cload_fail(l, v, "budget_duration must be like 30s, "
+                               "30m, 30h, 30d or 1mo");
+            if (r == 0)
+                snprintf(c->budget_duration, sizeof(c->budget_duration),
+                         "%s", v->s);
+        } else
+            cload_warn(l, k, "unknown key \"%s\" in a callers entry "
+                       "(ignored)", k->s);
+    }
+    if (r == 0 && who != 1)
+        return cload_fail(l, y, "a callers entry needs exactly one of "
+                          "user:, group: or default: true");
+    return r;
+}
+
+static int read_callers(struct cload *l, const struct ynode *y)
+{
+    struct config *c = l->c;
+    int r;
+
+    if (y->kind != Y_SEQ)
+        return cload_fail(l, y, "callers must be a list");
+    if ((c->callers = calloc(y->n ? y->n : 1, sizeof(*c->callers))) == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < y->n; i++) {
+        if ((r = read_caller(l, y->kids[i], &c->callers[i])) < 0) {
+            json_decref(c->callers[i].models);
+            return r;
+        }
+        c->ncallers++;
+    }
+    return 0;
+}
+
 static int read_llmux_settings(struct cload *l, const struct ynode *y)
 {
     struct config *c = l->c;
@@ -110,6 +201,8 @@ static int read_llmux_settings(struct cload *l, const struct ynode *y)
             r = cload_str(l, v, "socket", &c->socket_path);
         else if (strcmp(k->s, "database") == 0)
             r = cload_str(l, v, "database", &c->database);
+        else if (strcmp(k->s, "callers") == 0 && c->callers == NULL)
+            r = read_callers(l, v);
         else if (strcmp(k->s, "log_level") == 0)
             r = read_level(l, v);
         else if (strcmp(k->s, "log_content") == 0)
@@ -423,6 +516,9 @@ void config_unref(const struct config *cc)
     free(c->allow_gids);
     free(c->socket_path);
     free(c->database);
+    for (size_t i = 0; i < c->ncallers; i++)
+        json_decref(c->callers[i].models);
+    free(c->callers);
     free(c->path);
     free(c);
 }

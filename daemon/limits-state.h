@@ -18,6 +18,7 @@
 #define LIMITS_BUCKETS     64
 
 struct limits_uid;
+struct limits_caller;
 
 struct limits {
     struct limits_uid *bucket[LIMITS_BUCKETS]; /* owned; entries live
@@ -27,6 +28,10 @@ struct limits {
     struct budget      spend;    /* litellm_settings.max_budget: the
                                   * daemon's own (max from the config) */
     int                spend_dirty;  /* to write with the next batch */
+    int                callers_dirty;
+    struct limits_caller *callers[LIMITS_BUCKETS]; /* owned: per uid state
+                                  * of llmux_settings.callers, kept while
+                                  * llmuxd runs (spend, windows) */
 };
 
 void limits_init(struct limits *l);
@@ -50,6 +55,9 @@ struct request;
  * (limits_collect, from the database's collect hook). */
 void limits_save_global(struct server *s);
 void limits_collect(struct server *s);
+/* A uid's spend and reset time from the database (start-up). */
+void limits_load_caller(struct limits *l, uid_t uid, double spend,
+                        int64_t reset_at);
 /* Takes back the key's and team's count of a request refused later. */
 void limits_uncount_key(struct request *rq);
 /* Requests in flight of uid now (status, tests). */

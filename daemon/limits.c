@@ -12,6 +12,7 @@
 #include "server.h"
 #include "stage.h"
 #include "config.h"
+#include "container.h"
 #include "cost.h"
 #include "db.h"
 #include "keys.h"
@@ -29,6 +30,14 @@ struct limits_uid {
     unsigned           n;       /* requests in flight */
 };
 
+/* A caller without a key, policed by llmux_settings.callers. */
+struct limits_caller {
+    struct limits_caller *next;
+    uid_t                 uid;
+    int                   dirty;
+    struct policy         pol;
+};
+
 void limits_init(struct limits *l)
 {
     *l = (struct limits){ .per_caller = LIMITS_PER_CALLER,
@@ -37,6 +46,13 @@ void limits_init(struct limits *l)
 
 void limits_free(struct limits *l)
 {
+    for (size_t i = 0; i < LIMITS_BUCKETS; i++)
+        while (l->callers[i]) {
+            struct limits_caller *c = l->callers[i];
+
+            l->callers[i] = c->next;
+            free(c);
+        }
     for (size_t i = 0; i < LIMITS_BUCKETS; i++)
         while (l->bucket[i]) {
             struct limits_uid *u = l->bucket[i];
@@ -231,6 +247,13 @@ static struct budget *global_budget(struct server *s, const struct config *c,
     return b;
 }
 
+static void caller_dirty(struct server *s, struct limits_caller *c)
+{
+    c->dirty = 1;
+    s->limits.callers_dirty = 1;
+    db_touch(&s->db);
+}
+
 void limits_save_global(struct server *s)
 {
     s->limits.spend_dirty = 1;
@@ -239,12 +262,89 @@ void limits_save_global(struct server *s)
 
 void limits_collect(struct server *s)
 {
+    for (size_t i = 0; s->limits.callers_dirty && i < LIMITS_BUCKETS; i++)
+        for (struct limits_caller *c = s->limits.callers[i]; c; c = c->next)
+            if (c->dirty) {
+                c->dirty = 0;
+                db_exec(&s->db, sqlite3_mprintf("INSERT OR REPLACE INTO "
+                        "budgets (scope, spend, budget_reset_at) VALUES "
+                        "('uid:%u', %.17g, %lld)", (unsigned)c->uid,
+                        c->pol.budget.spend,
+                        (long long)c->pol.budget.reset_at));
+            }
+    s->limits.callers_dirty = 0;
     if (!s->limits.spend_dirty)
         return;
     s->limits.spend_dirty = 0;
     db_exec(&s->db, sqlite3_mprintf("INSERT OR REPLACE INTO budgets (scope,"
             " spend, budget_reset_at) VALUES ('global', %.17g, %lld)",
             s->limits.spend.spend, (long long)s->limits.spend.reset_at));
+}
+
+static struct limits_caller *caller_state(struct limits *l, uid_t uid)
+{
+    struct limits_caller **p = &l->callers[uid % LIMITS_BUCKETS];
+
+    while (*p && (*p)->uid != uid)
+        p = &(*p)->next;
+    if (*p == NULL && (*p = calloc(1, sizeof(**p))) != NULL)
+        (*p)->uid = uid;
+    return *p;
+}
+
+void limits_load_caller(struct limits *l, uid_t uid, double spend,
+                        int64_t reset_at)
+{
+    struct limits_caller *c = caller_state(l, uid);
+
+    if (c) {
+        c->pol.budget.spend = spend;
+        c->pol.budget.reset_at = reset_at;
+    }
+}
+
+/* The callers entry's limits over that uid's own state: the entry says
+ * the limits (it may change on reload), the state keeps the counts. */
+static int caller_limits(struct request *rq, char *msg, size_t len,
+                         double *retry)
+{
+    const struct caller_rule *r = rq->rule;
+    struct limits_caller *c = caller_state(&rq->srv->limits, rq->caller.uid);
+    struct policy *p;
+    int64_t now = (int64_t)time(NULL);
+    uint64_t sec = mono_sec();
+    char who[64];
+    int e;
+
+    if (c == NULL) {
+        snprintf(msg, len, "out of memory");
+        return LLMUX_EINTERNAL;
+    }
+    p = &c->pol;
+    p->rpm = r->rpm;
+    p->tpm = r->tpm;
+    p->parallel = r->parallel;
+    p->budget.max = r->max_budget;
+    if (strcmp(p->budget.dur, r->budget_duration) != 0) {
+        snprintf(p->budget.dur, sizeof(p->budget.dur), "%s",
+                 r->budget_duration);
+        p->budget.reset_at = 0;
+    }
+    if (p->budget.dur[0] && p->budget.reset_at == 0) {
+        double secs = duration_secs(p->budget.dur);
+
+        p->budget.reset_at = now + (int64_t)(secs > 0 ? secs : 30 * 86400);
+    }
+    if (budget_roll(&p->budget, now))
+        caller_dirty(rq->srv, c);
+    snprintf(who, sizeof(who), "uid %u", (unsigned)rq->caller.uid);
+    if ((e = over_budget(&p->budget, who, msg, len)) < 0 ||
+        (e = over_rate(p, who, sec, msg, len, retry)) < 0)
+        return e;
+    window_add(&p->win, sec, 1, 0);
+    p->inflight++;
+    rq->upol = p;
+    return 0;
 }
 
 /* The key's and its team's limits; then both count the request. */
@@ -289,7 +389,9 @@ static enum stage_rc limits_run(struct request *rq)
                          "llmuxd (litellm_settings)", msg,
                          sizeof(msg))) < 0 ||
         (rq->key && (r = key_limits(rq, rq->key, msg, sizeof(msg),
-                                    &retry)) < 0)) {
+                                    &retry)) < 0) ||
+        (rq->rule && (r = caller_limits(rq, msg, sizeof(msg), &retry)) <
+         0)) {
         request_fail(rq, r, 0, msg, r == LLMUX_ERATELIMIT ? retry : -1);
         return STAGE_ANSWERED;
     }
@@ -315,6 +417,10 @@ void limits_uncount_key(struct request *rq)
 {
     struct vkey *v = rq->key;
 
+    if (rq->upol) {
+        rq->upol->inflight--;
+        rq->upol = NULL;
+    }
     if (!rq->key_counted)
         return;
     rq->key_counted = 0;
@@ -339,10 +445,17 @@ static void limits_end(struct request *rq)
         s->limits.spend.spend += rq->cost;
         limits_save_global(s);
     }
+    cost_tokens(rq->pc.usage, &t);
+    if (rq->upol) {
+        charge(rq->upol, rq->cost, (uint64_t)(t.prompt + t.completion), sec);
+        if (rq->cost > 0)
+            caller_dirty(s, container_of(rq->upol, struct limits_caller,
+                                         pol));
+        rq->upol = NULL;
+    }
     if (!rq->key_counted)
         return;
     rq->key_counted = 0;
-    cost_tokens(rq->pc.usage, &t);
     charge(&v->pol, rq->cost, (uint64_t)(t.prompt + t.completion),
            sec);
     keys_save_spend(&s->keys, v);

@@ -20,7 +20,9 @@
 #include "router.h"
 #include "session.h"
 #include "xfer.h"
+#include "keys.h"
 
+struct caller_rule;
 struct config;
 struct deployment;
 
@@ -44,6 +46,11 @@ struct request {
     struct vkey          *key;          /* a reference access.c took, the
                                          * ledger's end drops; NULL: none */
     double                cost;         /* USD (cost.h), once it ended */
+    const struct caller_rule *rule;     /* access.c: the callers entry of
+                                         * a caller without a key (in cfg),
+                                         * or NULL */
+    struct policy        *upol;         /* limits.c: that caller's counted
+                                         * state, or NULL */
     struct deployment    *dep;          /* a reference (resolve.h): the
                                          * current (else last) attempt's */
     struct pcall          pc;           /* the current attempt */

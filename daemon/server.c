@@ -254,14 +254,21 @@ int server_init(struct server *s, uv_loop_t *loop, struct config *cfg,
     return 0;
 }
 
+/* budgets: 'global' (litellm_settings.max_budget) and 'uid:N'
+ * (llmux_settings.callers). */
 static void budget_row(void *ud, int n, char **c)
 {
-    struct budget *b = ud;
+    struct limits *l = ud;
+    double spend = n >= 3 && c[1] ? strtod(c[1], NULL) : 0;
+    int64_t at = n >= 3 && c[2] ? (int64_t)strtoll(c[2], NULL, 10) : 0;
 
-    if (n >= 3 && c[0] && strcmp(c[0], "global") == 0) {
-        b->spend = c[1] ? strtod(c[1], NULL) : 0;
-        b->reset_at = c[2] ? (int64_t)strtoll(c[2], NULL, 10) : 0;
-    }
+    if (n < 3 || c[0] == NULL)
+        return;
+    if (strcmp(c[0], "global") == 0) {
+        l->spend.spend = spend;
+        l->spend.reset_at = at;
+    } else if (strncmp(c[0], "uid:", 4) == 0)
+        limits_load_caller(l, (uid_t)strtoul(c[0] + 4, NULL, 10), spend, at);
 }
 
 /* The database's collect hook: coalesced spend, once per batch. */
@@ -289,7 +296,7 @@ int server_open_db(struct server *s, char *err, size_t errlen)
         (r = keys_load(&s->keys, err, errlen)) < 0 ||
         (r = spend_load(&s->spend, &s->db, err, errlen)) < 0 ||
         (r = db_query(&s->db, "SELECT scope, spend, budget_reset_at FROM "
-                      "budgets", budget_row, &s->limits.spend, err,
+                      "budgets", budget_row, &s->limits, err,
                       errlen)) < 0)
         return r;
     snprintf(s->limits.spend.dur, sizeof(s->limits.spend.dur), "%s",

@@ -404,3 +404,54 @@ def test_admin_ops_are_for_admins_and_a_holder_reads_its_own_info():
         p = subprocess.run(NOBODY + [LLMUX, 'key', 'info', 'theirs'], env=env,
                            capture_output=True, timeout=30)
         assert p.returncode == 5, p
+
+
+def test_caller_policy_by_uid_and_group():
+    if os.getuid() != 0:
+        return      # other uids need root to switch to
+    cfg = CONFIG + '''llmux_settings:
+  callers:
+    - user: 65534
+      models: [cheap]
+      max_budget: 0.01
+    - group: 23456
+      models: [other]
+      rpm_limit: 1
+    - default: true
+      models: [other]
+'''
+    with Daemon(cfg) as d:
+        os.chmod(d.dir, 0o755)
+        os.chmod(d.sock, 0o666)
+        env = dict(d.env, LLMUX_SOCKET=d.sock)
+
+        def run(who, model):
+            return subprocess.run(who + [LLMUX, 'chat', '-m', model, 'hi'], env=env,
+                                  capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
+        nobody = NOBODY
+        grp = ['setpriv', '--reuid=23457', '--regid=23456', '--clear-groups']
+        assert run(nobody, 'other').returncode == 5
+        assert run(nobody, 'cheap').returncode == 0
+        assert run(nobody, 'cheap').returncode == 0       # 0.014 > 0.01 now
+        p = run(nobody, 'cheap')
+        assert p.returncode == 13 and b'uid 65534' in p.stderr, p
+        assert run(grp, 'cheap').returncode == 5          # its group's entry
+        assert run(grp, 'other').returncode == 0
+        p = run(grp, 'other')
+        assert p.returncode == 9 and b'rpm_limit' in p.stderr, p    # rate_limit
+        # Root has no entry of its own: the default one.
+        p = d.llmux('chat', '-m', 'cheap', 'hi')
+        assert p.returncode == 5 and b'llmux_settings.callers' in p.stderr, p
+        assert d.llmux('chat', '-m', 'other', 'hi').returncode == 0
+        # Spend is recorded per uid, and survives a restart.
+        rows = json.loads(d.llmux('spend', '--by', 'user', '--json').stdout)['data']
+        assert [r['requests'] for r in rows if r['user'] == '65534'] == [4], rows
+        assert d.stop() == 0
+        d.start()
+        os.chmod(d.sock, 0o666)
+        p = run(nobody, 'cheap')
+        assert p.returncode == 13, p
+    cfg_nodefault = CONFIG + 'llmux_settings:\n  callers:\n    - user: 65534\n'
+    with Daemon(cfg_nodefault) as d:
+        p = d.llmux('chat', '-m', 'cheap', 'hi')
+        assert p.returncode == 5 and b'matches no llmux_settings.callers entry' in p.stderr, p
