@@ -311,9 +311,10 @@ static void work_done(uv_work_t *w, int status)
     } else
         db->committed += db->nbatch;
     free_batch(db);
-    /* What came while this batch ran goes next, at once: under load the
-     * batches grow instead of falling behind. */
-    start_batch(db);
+    /* What came while this batch ran waits for the timer: one commit per
+     * DB_FLUSH_MS at most, however many requests end meanwhile. */
+    if (db->npending || db->nrows)
+        db_touch(db);
 }
 
 static void start_batch(struct db *db)
@@ -339,7 +340,10 @@ static void start_batch(struct db *db)
 
 static void on_timer(uv_timer_t *t)
 {
-    start_batch(container_of(t, struct db, timer));
+    struct db *db = container_of(t, struct db, timer);
+
+    start_batch(db);
+    /* Busy: work_done re-arms the timer for what is left. */
 }
 
 void db_exec(struct db *db, char *sql)

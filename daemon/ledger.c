@@ -52,12 +52,16 @@ static void spend_row(struct request *rq, const char *status, uint64_t us)
     struct cost_tokens t;
     double end = wall_now();
     struct spend_row row;
+    const char *m = hub_str(rq->body, "model");
+    char model[SPEND_NAME_MAX + 1];
 
+    /* A refused name may be megabytes: the ledger keeps its start. */
+    snprintf(model, sizeof(model), "%s", m ? m : "");
     cost_tokens(rq->pc.usage, &t);
     row = (struct spend_row){
         .api_key = v ? (char *)v->token : NULL,
         .key_alias = v ? v->alias : NULL, .team_id = v ? v->team_id : NULL,
-        .model = (char *)hub_str(rq->body, "model"),
+        .model = m ? model : NULL,
         .group = d ? d->model_name : NULL, .deployment = d ? d->id : NULL,
         .status = (char *)status, .uid = rq->caller.uid,
         .prompt = t.prompt, .completion = t.completion, .cached = t.cached,

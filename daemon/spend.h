@@ -14,6 +14,7 @@
 #define SPEND_LOG_MAX  10000
 #define SPEND_AGG_MAX  200000
 #define SPEND_BUCKETS  1024
+#define SPEND_NAME_MAX 256      /* bytes of a model name kept */
 
 struct spend_row {
     char     request_id[48];
