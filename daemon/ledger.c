@@ -130,7 +130,7 @@ static void ledger_end(struct request *rq)
         .provider = d ? d->preset->name : "", .outcome = status,
         .frontend = fe,
         .prompt_tokens = pt > 0 ? (uint64_t)pt : 0,
-        .completion_tokens = ct > 0 ? (uint64_t)ct : 0,
+        .completion_tokens = ct > 0 ? (uint64_t)ct : 0, .cost = rq->cost,
         .latency_us = total, .overhead_us = ovh });
     spend_row(rq, status, total);
     keys_unref(rq->key);

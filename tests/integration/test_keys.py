@@ -89,6 +89,13 @@ def test_key_spends_down_to_budget_exceeded_at_its_price():
         assert "key 'app'" in err and '0.020000' in err and 'does not reset' in err, err
         i = info(d, 'app')
         assert abs(i['spend'] - 3 * PER_REQ) < 1e-9, i
+        # Prometheus: spend by group, by key alias, and what is left.
+        m = d.llmux('metrics').stdout.decode()
+        assert 'llmux_spend_usd_total{group="cheap",deployment="deployment#1",' \
+               'provider="mock"} 0.021000000' in m, m
+        assert 'llmux_key_spend_usd{key_alias="app"} 0.021000000' in m, m
+        assert 'llmux_key_budget_remaining_usd{key_alias="app"} -0.001000000' in m, m
+        assert key not in m and key[3:] not in m
         # Its cost is in every done frame, at the deployment's prices.
         c = Keyed(d.sock, key)
         m = c.chat(1, {'model': 'cheap', 'messages': user('hi')})[-1]
