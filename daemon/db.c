@@ -200,12 +200,15 @@ int db_open(struct db *db, uv_loop_t *loop, const char *path, char *err,
 }
 
 /* One transaction for the whole batch; on the thread pool. */
-static int commit(sqlite3 *h, char **sql, size_t n, char *err, size_t len)
+static int commit(sqlite3 *h, char **sql, size_t n, const struct db_job *job,
+                  char *err, size_t len)
 {
     int r = sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 
     for (size_t i = 0; r == SQLITE_OK && i < n; i++)
         r = sqlite3_exec(h, sql[i], NULL, NULL, NULL);
+    if (r == SQLITE_OK && job->run)
+        r = job->run(h, job->data);
     if (r == SQLITE_OK)
         r = sqlite3_exec(h, "COMMIT", NULL, NULL, NULL);
     if (r != SQLITE_OK) {
@@ -219,8 +222,8 @@ static void work_run(uv_work_t *w)
 {
     struct db *db = container_of(w, struct db, work);
 
-    db->batch_rc = commit(db->h, db->batch, db->nbatch, db->batch_err,
-                          sizeof(db->batch_err));
+    db->batch_rc = commit(db->h, db->batch, db->nbatch, &db->batch_job,
+                          db->batch_err, sizeof(db->batch_err));
 }
 
 static void free_batch(struct db *db)
@@ -230,73 +233,21 @@ static void free_batch(struct db *db)
     free(db->batch);
     db->batch = NULL;
     db->nbatch = 0;
+    if (db->batch_job.run)
+        db->batch_job.drop(db->batch_job.data);
+    db->batch_job = (struct db_job){ NULL };
 }
 
 static void start_batch(struct db *db);
 static int  push(struct db *db, char *sql);
 
-/* Turns the queued rows into multi-row INSERTs on the pending list. */
-static void join_rows(struct db *db)
+void db_job(struct db *db, const struct db_job *job)
 {
-    size_t hl = db->ins_head ? strlen(db->ins_head) : 0;
-
-    for (size_t i = 0; i < db->nrows; i += DB_ROWS_PER) {
-        size_t n = db->nrows - i < DB_ROWS_PER ? db->nrows - i : DB_ROWS_PER;
-        size_t len = hl + 1, off = hl;
-        char *sql;
-
-        for (size_t j = i; j < i + n; j++)
-            len += strlen(db->rows[j]) + 1;
-        if ((sql = sqlite3_malloc64(len)) == NULL) {
-            db->failed += n;
-            continue;
-        }
-        memcpy(sql, db->ins_head, hl);
-        for (size_t j = i; j < i + n; j++) {
-            size_t l = strlen(db->rows[j]);
-
-            if (j > i)
-                sql[off++] = ',';
-            memcpy(sql + off, db->rows[j], l);
-            off += l;
-        }
-        sql[off] = '\0';
-        if (push(db, sql) < 0)
-            db->failed += n;
+    if (db->job.run) {          /* one per batch: the older one is lost */
+        db->failed += db->job.n;
+        db->job.drop(db->job.data);
     }
-    for (size_t i = 0; i < db->nrows; i++)
-        sqlite3_free(db->rows[i]);
-    db->nrows = 0;
-}
-
-void db_insert(struct db *db, const char *head, char *values)
-{
-    char **p;
-
-    if (values == NULL || db->h == NULL) {
-        db->failed++;
-        sqlite3_free(values);
-        return;
-    }
-    if (db->ins_head != head && db->nrows)
-        join_rows(db);
-    db->ins_head = head;
-    if (db->nrows == db->rows_cap) {
-        size_t cap = db->rows_cap ? 2 * db->rows_cap : 256;
-
-        if (db->nrows >= DB_MAX_PENDING ||
-            (p = realloc(db->rows, cap * sizeof(*p))) == NULL) {
-            log_err("database %s: write queue full; a row is lost",
-                    db->path);
-            db->failed++;
-            sqlite3_free(values);
-            return;
-        }
-        db->rows = p;
-        db->rows_cap = cap;
-    }
-    db->rows[db->nrows++] = values;
-    db_touch(db);
+    db->job = *job;
 }
 
 static void work_done(uv_work_t *w, int status)
@@ -305,15 +256,16 @@ static void work_done(uv_work_t *w, int status)
 
     db->busy = 0;
     if (status < 0 || db->batch_rc != SQLITE_OK) {
-        log_err("database %s: %zu writes lost: %s", db->path, db->nbatch,
+        log_err("database %s: %zu writes lost: %s", db->path,
+                db->nbatch + db->batch_job.n,
                 status < 0 ? uv_strerror(status) : db->batch_err);
-        db->failed += db->nbatch;
+        db->failed += db->nbatch + db->batch_job.n;
     } else
-        db->committed += db->nbatch;
+        db->committed += db->nbatch + db->batch_job.n;
     free_batch(db);
     /* What came while this batch ran waits for the timer: one commit per
      * DB_FLUSH_MS at most, however many requests end meanwhile. */
-    if (db->npending || db->nrows)
+    if (db->npending || db->job.run)
         db_touch(db);
 }
 
@@ -323,17 +275,18 @@ static void start_batch(struct db *db)
         return;
     if (db->collect)
         db->collect(db->collect_ud);
-    join_rows(db);
-    if (db->npending == 0)
+    if (db->npending == 0 && db->job.run == NULL)
         return;
     db->batch = db->pending;
     db->nbatch = db->npending;
+    db->batch_job = db->job;
+    db->job = (struct db_job){ NULL };
     db->pending = NULL;
     db->npending = db->cap = 0;
     db->busy = 1;
     if (uv_queue_work(db->loop, &db->work, work_run, work_done) < 0) {
         db->busy = 0;
-        db->failed += db->nbatch;
+        db->failed += db->nbatch + db->batch_job.n;
         free_batch(db);
     }
 }
@@ -406,18 +359,14 @@ void db_close(struct db *db)
 
     if (db->collect && db->h)
         db->collect(db->collect_ud);
-    if (db->h)
-        join_rows(db);
-    for (size_t i = 0; i < db->nrows; i++)
-        sqlite3_free(db->rows[i]);
-    free(db->rows);
-    db->rows = NULL;
-    db->nrows = 0;
-    if (db->npending && db->h &&
-        commit(db->h, db->pending, db->npending, err, sizeof(err)) !=
-        SQLITE_OK)
+    if ((db->npending || db->job.run) && db->h &&
+        commit(db->h, db->pending, db->npending, &db->job, err,
+               sizeof(err)) != SQLITE_OK)
         log_err("database %s: %zu writes lost at exit: %s", db->path,
-                db->npending, err);
+                db->npending + db->job.n, err);
+    if (db->job.run)
+        db->job.drop(db->job.data);
+    db->job = (struct db_job){ NULL };
     for (size_t i = 0; i < db->npending; i++)
         sqlite3_free(db->pending[i]);
     free(db->pending);

@@ -19,9 +19,19 @@
  * line (a disk that stopped answering must not grow memory forever). */
 #define DB_MAX_PENDING     1000000
 #define DB_SCHEMA_VERSION  1
-#define DB_ROWS_PER        256
 
 struct sqlite3;
+
+/* Work a batch runs on the worker inside its transaction, after its
+ * statements: rows bound to a prepared statement, so the loop neither
+ * formats nor parses SQL per row. run returns an SQLite code; drop frees
+ * data (on the loop, after the commit). n: rows it writes (counts). */
+struct db_job {
+    int   (*run)(struct sqlite3 *h, void *data);
+    void  (*drop)(void *data);
+    void   *data;
+    size_t  n;
+};
 
 struct db {
     struct sqlite3 *h;         /* owned */
@@ -33,9 +43,8 @@ struct db {
     int             busy;      /* a batch is on the thread pool */
     char          **pending;   /* owned: sqlite3_mprintf'd statements */
     size_t          npending, cap;
-    const char     *ins_head;  /* "INSERT INTO t (…) VALUES " (static) */
-    char          **rows;      /* owned: "(…)" tuples for ins_head */
-    size_t          nrows, rows_cap;
+    struct db_job   job;       /* the next batch's, if any */
+    struct db_job   batch_job; /* owned by the worker while busy */
     char          **batch;     /* owned by the worker while busy */
     size_t          nbatch;
     int             batch_rc;  /* the worker's result (SQLite code) */
@@ -67,12 +76,8 @@ int  db_query(struct db *db, const char *sql,
 /* Queues one statement; takes ownership of sql (from sqlite3_mprintf,
  * freed with sqlite3_free; NULL is out of memory, counted as failed). */
 void db_exec(struct db *db, char *sql);
-/* Queues one row: head is a static "INSERT INTO t (cols) VALUES " and
- * values its "(…)" tuple (sqlite3_mprintf'd; taken over). Rows of the same
- * head are committed as multi-row INSERTs: a statement per DB_ROWS_PER
- * rows, not per row, so the ledger keeps up with thousands of requests a
- * second. */
-void db_insert(struct db *db, const char *head, char *values);
+/* Sets the next batch's job (from the collect hook: one per batch). */
+void db_job(struct db *db, const struct db_job *job);
 /* Something will be collected: makes sure a batch follows (the timer). */
 void db_touch(struct db *db);
 /* Starts a batch now, not at the timer (SIGTERM, reload). */

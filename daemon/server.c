@@ -278,6 +278,7 @@ static void collect(void *ud)
 
     keys_collect(&s->keys);
     limits_collect(s);
+    spend_collect(&s->spend, &s->db);
 }
 
 int server_open_db(struct server *s, char *err, size_t errlen)

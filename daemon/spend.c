@@ -6,6 +6,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,11 @@ static void row_free(struct spend_row *r)
 
 void spend_free(struct spend *s)
 {
+    for (size_t i = 0; i < s->nqueue; i++)
+        free(s->queue[i]);
+    free(s->queue);
+    s->queue = NULL;
+    s->nqueue = 0;
     for (size_t i = 0; s->rows && i < SPEND_LOG_MAX; i++)
         row_free(&s->rows[i]);
     free(s->rows);
@@ -122,8 +128,132 @@ static void ring_add(struct spend *s, const struct spend_row *in)
         s->nrows++;
 }
 
+/* One allocation: the row and its strings after it. */
+static struct spend_row *row_pack(const struct spend_row *in)
+{
+    const char *src[7] = { in->api_key, in->key_alias, in->team_id,
+                           in->model, in->group, in->deployment,
+                           in->status };
+    size_t len[7], total = sizeof(*in);
+    struct spend_row *r;
+    char *p, **dst[7];
+
+    for (int i = 0; i < 7; i++)
+        total += (len[i] = src[i] ? strlen(src[i]) + 1 : 0);
+    if ((r = malloc(total)) == NULL)
+        return NULL;
+    *r = *in;
+    dst[0] = &r->api_key; dst[1] = &r->key_alias; dst[2] = &r->team_id;
+    dst[3] = &r->model; dst[4] = &r->group; dst[5] = &r->deployment;
+    dst[6] = &r->status;
+    p = (char *)(r + 1);
+    for (int i = 0; i < 7; i++) {
+        *dst[i] = src[i] ? memcpy(p, src[i], len[i]) : NULL;
+        p += len[i];
+    }
+    return r;
+}
+
+static void queue_add(struct spend *s, const struct spend_row *row)
+{
+    struct spend_row *r, **q;
+
+    if (s->nqueue == s->qcap) {
+        size_t cap = s->qcap ? 2 * s->qcap : 256;
+
+        if (s->nqueue >= DB_MAX_PENDING ||
+            (q = realloc(s->queue, cap * sizeof(*q))) == NULL) {
+            log_err("spend ledger: write queue full; a row is lost");
+            return;
+        }
+        s->queue = q;
+        s->qcap = cap;
+    }
+    if ((r = row_pack(row)) == NULL) {
+        log_err("spend ledger: out of memory; a row is lost");
+        return;
+    }
+    s->queue[s->nqueue++] = r;
+}
+
+struct spend_job {
+    struct spend_row **rows;   /* owned */
+    size_t             n;
+};
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+/* On the worker, inside the batch's transaction. */
+static int job_run(sqlite3 *h, void *data)
+{
+    struct spend_job *j = data;
+    sqlite3_stmt *st;
+    int r;
+
+    r = sqlite3_prepare_v2(h, "INSERT INTO spend (request_id, api_key,"
+        " key_alias, team_id, uid, model, model_group, deployment,"
+        " prompt_tokens, completion_tokens, cached_tokens, spend,"
+        " start_time, end_time, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?,"
+        " ?, ?, ?, ?, ?, ?)", -1, &st, NULL);
+    for (size_t i = 0; r == SQLITE_OK && i < j->n; i++) {
+        const struct spend_row *w = j->rows[i];
+
+        bind_text(st, 1, w->request_id);
+        bind_text(st, 2, w->api_key);
+        bind_text(st, 3, w->key_alias);
+        bind_text(st, 4, w->team_id);
+        sqlite3_bind_int64(st, 5, (sqlite3_int64)w->uid);
+        bind_text(st, 6, w->model);
+        bind_text(st, 7, w->group);
+        bind_text(st, 8, w->deployment);
+        sqlite3_bind_int64(st, 9, w->prompt);
+        sqlite3_bind_int64(st, 10, w->completion);
+        sqlite3_bind_int64(st, 11, w->cached);
+        sqlite3_bind_double(st, 12, w->cost);
+        sqlite3_bind_double(st, 13, w->start);
+        sqlite3_bind_double(st, 14, w->end);
+        bind_text(st, 15, w->status);
+        r = sqlite3_step(st);
+        r = r == SQLITE_DONE ? SQLITE_OK : r;
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    return r;
+}
+
+static void job_drop(void *data)
+{
+    struct spend_job *j = data;
+
+    for (size_t i = 0; i < j->n; i++)
+        free(j->rows[i]);
+    free(j->rows);
+    free(j);
+}
+
+void spend_collect(struct spend *s, struct db *db)
+{
+    struct spend_job *j;
+
+    if (s->nqueue == 0 || (j = malloc(sizeof(*j))) == NULL)
+        return;
+    j->rows = s->queue;
+    j->n = s->nqueue;
+    s->queue = NULL;
+    s->nqueue = s->qcap = 0;
+    db_job(db, &(struct db_job){ .run = job_run, .drop = job_drop,
+                                 .data = j, .n = j->n });
+}
+
 void spend_add(struct spend *s, const struct spend_row *row)
 {
+    queue_add(s, row);
     ring_add(s, row);
     agg_add(s, (int64_t)(row->end / 86400), row->api_key, row->key_alias,
             row->team_id, row->uid, row->model, 1,

@@ -35,6 +35,9 @@ struct spend_agg {
 };
 
 struct spend {
+    struct spend_row **queue;                  /* owned: rows not yet
+                                                * handed to the database */
+    size_t            nqueue, qcap;
     struct spend_row *rows;                    /* owned ring of
                                                 * SPEND_LOG_MAX */
     size_t            nrows, head;             /* head: next slot */
@@ -49,8 +52,12 @@ int  spend_init(struct spend *s);
 void spend_free(struct spend *s);
 /* Loads the latest rows and the totals (start-up only). */
 int  spend_load(struct spend *s, struct db *db, char *err, size_t errlen);
-/* A request ended: row (its strings are copied). */
+/* A request ended: row (its strings are copied) joins the ring, the
+ * totals and the queue for the database. */
 void spend_add(struct spend *s, const struct spend_row *row);
+/* The database's collect hook: the queued rows become the next batch's
+ * job, inserted on the worker through one prepared statement. */
+void spend_collect(struct spend *s, struct db *db);
 /* /spend/logs rows, newest last; key: only that token's (NULL: all);
  * limit 0: all kept. */
 json_t *spend_logs(const struct spend *s, const char *key, size_t limit);
