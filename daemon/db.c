@@ -235,7 +235,7 @@ static void free_batch(struct db *db)
     db->nbatch = 0;
     if (db->batch_job.run)
         db->batch_job.drop(db->batch_job.data);
-    db->batch_job = (struct db_job){ NULL };
+    db->batch_job = (struct db_job){ .run = NULL };
 }
 
 static void start_batch(struct db *db);
@@ -280,7 +280,7 @@ static void start_batch(struct db *db)
     db->batch = db->pending;
     db->nbatch = db->npending;
     db->batch_job = db->job;
-    db->job = (struct db_job){ NULL };
+    db->job = (struct db_job){ .run = NULL };
     db->pending = NULL;
     db->npending = db->cap = 0;
     db->busy = 1;
@@ -366,7 +366,7 @@ void db_close(struct db *db)
                 db->npending + db->job.n, err);
     if (db->job.run)
         db->job.drop(db->job.data);
-    db->job = (struct db_job){ NULL };
+    db->job = (struct db_job){ .run = NULL };
     for (size_t i = 0; i < db->npending; i++)
         sqlite3_free(db->pending[i]);
     free(db->pending);

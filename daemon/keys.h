@@ -1,9 +1,9 @@
 /* keys.h -- virtual keys and teams, LiteLLM's model, held in memory.
  * Owns: struct vkey and struct team (loaded from the database at start,
- * written back through db_exec), key generation (sk- + 192 random bits,
- * stored only as the SHA-256 hex LiteLLM stores), constant-time lookup by
- * that hash, budgets with their exact reset, per-minute windows, and
- * their JSON shapes (the bodies of LiteLLM's key and team endpoints). */
+ * written back through db_exec), constant-time lookup by the SHA-256 hex
+ * LiteLLM stores, budgets with their exact reset, per-minute windows
+ * (keys.c); key generation (sk- + 192 random bits) and the JSON shapes of
+ * LiteLLM's key and team endpoints (keyadmin.c). */
 #ifndef LLMUX_KEYS_H
 #define LLMUX_KEYS_H
 
@@ -104,7 +104,17 @@ double  duration_secs(const char *s);
  * first reset after now). 1 when it reset. */
 int     budget_roll(struct budget *b, int64_t now);
 
-/* Admin operations on LiteLLM's JSON bodies. Each returns the answer (new
+/* For keyadmin.c: the table and the database rows of a key or team. */
+int     keys_is_token(const char *s);        /* 64 lower-case hex digits */
+void    keys_link(struct keys *k, struct vkey *v);  /* takes the ref */
+void    keys_unlink(struct keys *k, struct vkey *v); /* marks it deleted */
+void    keys_store(struct keys *k, const struct vkey *v);
+void    team_store(struct keys *k, const struct team *t);
+/* from + one window of dur ("30s" … "1mo", months by the calendar, UTC);
+ * 0 for a bad dur. */
+int64_t budget_next(const char *dur, int64_t from);
+
+/* Admin operations on LiteLLM's JSON bodies (keyadmin.c). Each returns the answer (new
  * reference) or NULL with code and msg set. generate's answer holds the
  * plaintext key: it is shown once and never stored. */
 json_t *keys_generate(struct keys *k, const json_t *req, int *code,

@@ -166,6 +166,14 @@ def test_team_budget_caps_two_keys():
         t = json.loads(d.llmux('team', 'info', 'ml').stdout)['team_info']
         assert sorted(t['keys']) == sorted([info(d, 'a')['token'], info(d, 'b')['token']]), t
         assert abs(t['spend'] - 3 * PER_REQ) < 1e-9, t
+        # Deleting the team deletes its keys, now and after a restart (a
+        # key must not outlive the team that bound it).
+        assert d.llmux('team', 'delete', 'ml').returncode == 0
+        assert chat(d, a).returncode == 4
+        assert d.stop() == 0
+        d.start()
+        assert chat(d, b).returncode == 4
+        assert d.llmux('key', 'info', 'a').returncode == 6        # not_found
 
 
 def test_expired_blocked_and_deleted_keys_are_refused():
