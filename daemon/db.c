@@ -184,7 +184,8 @@ int db_open(struct db *db, uv_loop_t *loop, const char *path, char *err,
                         SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) !=
         SQLITE_OK)
         return fail(db, err, errlen, "cannot open");
-    (void)chmod(path, 0600);    /* key hashes and spend: not for others */
+    if (strcmp(path, ":memory:") != 0)
+        (void)chmod(path, 0600); /* key hashes and spend: not for others */
     /* synchronous=NORMAL in WAL: a crash of llmuxd loses nothing that
      * was committed; only a power cut may lose the last commits. */
     if (sqlite3_exec(db->h, "PRAGMA journal_mode=WAL; PRAGMA "

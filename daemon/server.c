@@ -289,9 +289,13 @@ int server_open_db(struct server *s, char *err, size_t errlen)
     if (s->cfg->database)
         snprintf(path, sizeof(path), "%s", s->cfg->database);
     else if ((r = db_default_path(path, sizeof(path))) < 0) {
-        snprintf(err, errlen, "no folder for the database (set "
-                 "llmux_settings.database): %s", strerror(-r));
-        return r;
+        /* No state folder of ours (a user without a writable home): serve
+         * anyway, saying that nothing will persist. A database that was
+         * asked for, or that is damaged, still refuses to start. */
+        log_warn("no folder for the database (%s): keys and spend are kept "
+                 "in memory only, until llmuxd stops; set "
+                 "llmux_settings.database to keep them", strerror(-r));
+        snprintf(path, sizeof(path), ":memory:");
     }
     if ((r = db_open(&s->db, s->loop, path, err, errlen)) < 0 ||
         (r = keys_load(&s->keys, err, errlen)) < 0 ||
