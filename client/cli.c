@@ -161,8 +161,9 @@ static const char *const usage_text =
 "              --json             ask for a JSON object (response_format)\n"
 "              --no-stream        wait for the whole answer, then print it\n"
 "              --usage            print tokens, timing and provider to stderr\n"
-"  models\n"
-"        Prints the ids of the models llmuxd serves, one per line.\n"
+"  models [-v]\n"
+"        Prints the ids of the models llmuxd serves, one per line; with -v\n"
+"        also model_info's mode, max_input_tokens and supports_* flags.\n"
 "  raw OP [FILE | -]\n"
 "        Sends FILE, or stdin (\"-\", or absent and not a terminal), as the\n"
 "        JSON body of a request of op OP (empty: no body) and prints the\n"
@@ -186,6 +187,9 @@ static const char *const usage_text =
 "       delete T\n"
 "  spend [--by key|team|user|model|day] [--since YYYY-MM-DD] [--json]\n"
 "        What was spent, in USD, from llmuxd's ledger (admins).\n"
+"  cache stats | cache flush [--namespace N]\n"
+"        Prints the response cache's counters, or drops a namespace's\n"
+"        entries (the configured one by default; admins only).\n"
 "\n"
 "options:\n"
 "  -S, --socket PATH   the socket of llmuxd (default: see LLMUX_SOCKET)\n"
@@ -646,21 +650,68 @@ static int bad_answer(const char *op)
     return llmux_err_exit_code(LLMUX_EPROTO);
 }
 
+/* -v: "\tmode=chat max_input_tokens=128000 supports_vision,…" from an
+ * entry's model_info. */
+static void print_model_info(const msgpack_object *o)
+{
+    const msgpack_object *mi = proto_get(o, "model_info");
+    const char *s;
+    size_t len;
+    int64_t n;
+    char num[32];
+    int any = 0;
+
+    if (mi == NULL || mi->type != MSGPACK_OBJECT_MAP)
+        return;
+    if (proto_get_str(mi, "mode", &s, &len) == 0) {
+        out_write("\tmode=", 6, 0);
+        out_write(s, len, 0);
+    }
+    if (proto_get_int(mi, "max_input_tokens", &n) == 0) {
+        snprintf(num, sizeof(num), " max_input_tokens=%lld", (long long)n);
+        out_write(num, strlen(num), 0);
+    }
+    for (uint32_t i = 0; i < mi->via.map.size; i++) {
+        const msgpack_object_kv *kv = &mi->via.map.ptr[i];
+
+        if (kv->key.type != MSGPACK_OBJECT_STR ||
+            kv->val.type != MSGPACK_OBJECT_BOOLEAN || !kv->val.via.boolean ||
+            kv->key.via.str.size < 9 ||
+            memcmp(kv->key.via.str.ptr, "supports_", 9) != 0)
+            continue;
+        out_write(any++ ? "," : " ", 1, 0);
+        out_write(kv->key.via.str.ptr, kv->key.via.str.size, 0);
+    }
+}
+
 /* llmux models: data[].id of the "models" answer, one per line. */
 static int cmd_models(struct cli *cli, int argc, char **argv)
 {
+    static const struct option opts[] = {
+        { "socket",  required_argument, NULL, 'S' },
+        { "verbose", no_argument,       NULL, 'v' },
+        { "help",    no_argument,       NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
     const msgpack_object *data, *o;
     struct jdoc d;
     char *json, why[128];
     const char *id;
     size_t len;
     uint32_t i;
-    int r;
+    int r, ch, verbose = 0;
 
-    if ((r = simple_opts(cli, argc, argv)) >= 0)
-        return r;
+    optind = 0;
+    while ((ch = getopt_long(argc, argv, "+S:vh", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'S': cli->socket = optarg; break;
+        case 'v': verbose = 1; break;
+        case 'h': return help();
+        default:  return bad_option(argv[0], argv);
+        }
+    }
     if (optind != argc)
-        return usage_error("models takes no arguments");
+        return usage_error("models takes no arguments but -v");
     if ((r = simple_call(cli, "models", &json)) != 0)
         return r;
     r = jdoc_parse(&d, json, strlen(json), why, sizeof(why));
@@ -672,6 +723,8 @@ static int cmd_models(struct cli *cli, int argc, char **argv)
             if (o->type == MSGPACK_OBJECT_MAP &&
                 proto_get_str(o, "id", &id, &len) == 0) {
                 out_write(id, len, 0);
+                if (verbose)
+                    print_model_info(o);
                 out_write("\n", 1, 0);
             }
         }
@@ -742,6 +795,72 @@ static int cmd_reload(struct cli *cli, int argc, char **argv)
         return r;
     free(json);
     out_puts("reloaded\n");
+    return out_finish(0);
+}
+
+/* llmux cache stats | flush [--namespace N]: the "cache" op. */
+static int cmd_cache(struct cli *cli, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "namespace", required_argument, NULL, 'n' },
+        { "socket",    required_argument, NULL, 'S' },
+        { "help",      no_argument,       NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *ns = NULL, *action;
+    llmux_client_t *c;
+    llmux_error_t err;
+    struct buf body;
+    char *json = NULL;
+    int ch, r;
+
+    optind = 0;
+    while ((ch = getopt_long(argc, argv, "n:S:h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'n': ns = optarg; break;
+        case 'S': cli->socket = optarg; break;
+        case 'h': return help();
+        default:  return bad_option(argv[0], argv);
+        }
+    }
+    if (optind + 1 != argc || (strcmp(argv[optind], "stats") != 0 &&
+                               strcmp(argv[optind], "flush") != 0))
+        return usage_error("cache takes stats or flush [--namespace N]");
+    action = argv[optind];
+    if (ns && strcmp(action, "flush") != 0)
+        return usage_error("--namespace goes with flush");
+    buf_init(&body, 1024);
+    buf_addf(&body, "{\"action\":\"%s\"", action);
+    if (ns) {
+        buf_adds(&body, ",\"namespace\":\"");
+        for (const char *p = ns; *p; p++) {
+            if ((unsigned char)*p < 0x20) {
+                buf_free(&body);
+                return usage_error("a namespace has no control characters");
+            }
+            if (*p == '"' || *p == '\\')
+                buf_add(&body, "\\", 1);
+            buf_add(&body, p, 1);
+        }
+        buf_adds(&body, "\"");
+    }
+    if (buf_adds(&body, "}") < 0) {
+        buf_free(&body);
+        return usage_error("the namespace is too long");
+    }
+    if ((r = cli_connect(cli, &c)) != 0) {
+        buf_free(&body);
+        return r;
+    }
+    r = llmux_raw(c, "cache", body.p, body.len, &json, NULL, &err);
+    llmux_close(c);
+    buf_free(&body);
+    if (r < 0) {
+        free(json);
+        return report(r, &err);
+    }
+    print_pretty(json, strlen(json));
+    free(json);
     return out_finish(0);
 }
 
@@ -864,6 +983,7 @@ static const struct command {
     { "key",     cmd_keys },
     { "team",    cmd_keys },
     { "spend",   cmd_keys },
+    { "cache",   cmd_cache },
 };
 
 /* Global options come before the command (getopt's "+" stops at it);

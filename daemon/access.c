@@ -31,7 +31,7 @@ int caller_in_group(const struct caller *c, gid_t gid)
 int access_admin(const struct config *cfg, uid_t self,
                  const struct caller *c)
 {
-    if (c->uid == 0 || c->uid == self)
+    if (c->master || c->uid == 0 || c->uid == self)
         return 1;
     return cfg->admin_gid != (gid_t)-1 && caller_in_group(c, cfg->admin_gid);
 }

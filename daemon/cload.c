@@ -5,6 +5,7 @@
 #include "config.h"
 #include "llmux-errno.h"
 #include "secret.h"
+#include "yaml11.h"
 #include "yamltree.h"
 
 #include <errno.h>
@@ -13,39 +14,88 @@
 #include <stdlib.h>
 #include <string.h>
 
+static void record(struct cload *l, const struct ynode *y, int error,
+                   const char *fmt, va_list ap)
+{
+    char line[1024];
+    struct cmsg *m;
+    size_t off;
+
+    off = (size_t)snprintf(line, sizeof(line), "%s:%d: ", l->file,
+                           y ? y->line : 1);
+    if (off < sizeof(line))
+        vsnprintf(line + off, sizeof(line) - off, fmt, ap);
+    if (error && l->nerrors == 0)
+        snprintf(l->err, l->errlen, "%s", line);   /* if memory runs out */
+    l->nerrors += error;
+    m = realloc(l->msgs, (l->nmsgs + 1) * sizeof(*m));
+    if (m == NULL)
+        return;
+    l->msgs = m;
+    m[l->nmsgs].line = y ? y->line : 1;
+    m[l->nmsgs].error = error;
+    if ((m[l->nmsgs].text = strdup(line)) != NULL)
+        l->nmsgs++;
+}
+
 int cload_fail(struct cload *l, const struct ynode *y, const char *fmt, ...)
 {
-    size_t off;
     va_list ap;
 
-    off = (size_t)snprintf(l->err, l->errlen, "%s:%d: ", l->file,
-                           y ? y->line : 1);
-    if (off < l->errlen) {
-        va_start(ap, fmt);
-        vsnprintf(l->err + off, l->errlen - off, fmt, ap);
-        va_end(ap);
-    }
+    va_start(ap, fmt);
+    record(l, y, 1, fmt, ap);
+    va_end(ap);
     return LLMUX_EBADREQ;
 }
 
 void cload_warn(struct cload *l, const struct ynode *y, const char *fmt, ...)
 {
-    struct config *c = l->c;
-    char line[512], **w;
-    size_t off;
     va_list ap;
 
-    off = (size_t)snprintf(line, sizeof(line), "%s:%d: ", l->file,
-                           y ? y->line : 1);
     va_start(ap, fmt);
-    vsnprintf(line + off, sizeof(line) - off, fmt, ap);
+    record(l, y, 0, fmt, ap);
     va_end(ap);
-    w = realloc(c->warnings, (c->nwarnings + 1) * sizeof(*w));
-    if (w == NULL)
-        return;
-    c->warnings = w;
-    if ((w[c->nwarnings] = strdup(line)) != NULL)
-        c->nwarnings++;
+}
+
+int cload_recorded(int r)
+{
+    return r == LLMUX_EBADREQ;
+}
+
+int cload_missing(struct cload *l, const struct ynode *y, const char *what,
+                  const char *value)
+{
+    const char *name = value + 11, *v = getenv(name);
+    char **m;
+
+    for (size_t i = 0; i < l->nmissing; i++)
+        if (strcmp(l->missing[i], name) == 0)
+            return l->strict ? LLMUX_EBADREQ : 0;
+    if ((m = realloc(l->missing, (l->nmissing + 1) * sizeof(*m))) != NULL) {
+        l->missing = m;
+        if ((m[l->nmissing] = strdup(name)) != NULL)
+            l->nmissing++;
+    }
+    if (l->strict)
+        return cload_fail(l, y, "%s: environment variable %s is %s", what,
+                          name, v ? "set but empty" : "not set");
+    cload_warn(l, y, "%s: environment variable %s is %s (first use; the "
+               "deployments that need it fail until a reload brings it)",
+               what, name, v ? "set but empty" : "not set");
+    return 0;
+}
+
+void cload_free(struct cload *l)
+{
+    for (size_t i = 0; i < l->nmsgs; i++)
+        free(l->msgs[i].text);
+    free(l->msgs);
+    for (size_t i = 0; i < l->nmissing; i++)
+        free(l->missing[i]);
+    free(l->missing);
+    l->msgs = NULL;
+    l->missing = NULL;
+    l->nmsgs = l->nmissing = l->nerrors = 0;
 }
 
 /* ---- scalar readers ---------------------------------------------------- */
@@ -70,8 +120,11 @@ int cload_str(struct cload *l, const struct ynode *y, const char *what,
     *ret = NULL;
     if (ynode_is_null(y))
         return 0;
-    if ((r = value_resolve(y->s, ret, msg, sizeof(msg))) < 0)
-        return cload_fail(l, y, "%s: %s", what, msg);
+    r = value_resolve(y->s, ret, msg, sizeof(msg));
+    if (r == LLMUX_ENOTFOUND && strncmp(y->s, "os.environ/", 11) == 0)
+        return cload_missing(l, y, what, y->s);   /* *ret stays NULL */
+    if (r < 0)
+        return r == -ENOMEM ? r : cload_fail(l, y, "%s: %s", what, msg);
     return 0;
 }
 
@@ -87,9 +140,30 @@ int cload_num(struct cload *l, const struct ynode *y, const char *what,
     if ((r = cload_scalar(l, y, what)) < 0)
         return r;
     if (strncmp(y->s, "os.environ/", 11) == 0) {
-        if (value_resolve(y->s, &txt, msg, sizeof(msg)) < 0)
-            return cload_fail(l, y, "%s: %s", what, msg);
+        r = value_resolve(y->s, &txt, msg, sizeof(msg));
+        if (r == LLMUX_ENOTFOUND)
+            return cload_missing(l, y, what, y->s);  /* *ret unchanged */
+        if (r < 0)
+            return r == -ENOMEM ? r : cload_fail(l, y, "%s: %s", what, msg);
     }
+    if (txt == NULL) {
+        struct y11val yv;
+
+        /* As PyYAML reads it: 20_000, 0x1f, 1.5e+3 (YAML 1.1). */
+        yaml11_resolve(y, &yv);
+        if (yv.type == Y11_INT || yv.type == Y11_FLOAT) {
+            if (yv.d != yv.d || yv.d - yv.d != 0)
+                return cload_fail(l, y, "%s must be a finite number, not "
+                                  "\"%s\"", what, y->s);
+            *ret = yv.d;
+            return 0;
+        }
+        if (yv.type == Y11_BOOL)
+            return cload_fail(l, y, "%s must be a number, not \"%s\" (a "
+                              "boolean in YAML 1.1)", what, y->s);
+    }
+    /* A string: LiteLLM converts "100" and "1e3" (a string to PyYAML)
+     * with Python's float(). */
     errno = 0;
     v = strtod(txt ? txt : y->s, &end);
     r = end == (txt ? txt : y->s) || *end != '\0' || errno || v != v;
@@ -133,15 +207,17 @@ int cload_secs(struct cload *l, const struct ynode *y,
 int cload_bool(struct cload *l, const struct ynode *y, const char *what,
                      int *ret)
 {
-    static const char *const t[] = { "true", "True", "TRUE", "yes", "on" };
-    static const char *const f[] = { "false", "False", "FALSE", "no", "off" };
+    struct y11val v;
     int r;
 
     if ((r = cload_scalar(l, y, what)) < 0)
         return r;
-    for (size_t i = 0; i < 5; i++) {
-        if (strcmp(y->s, t[i]) == 0) { *ret = 1; return 0; }
-        if (strcmp(y->s, f[i]) == 0) { *ret = 0; return 0; }
+    /* The YAML 1.1 booleans (yes/No/ON/off…); a quoted "true" too, as
+     * LiteLLM's settings take strings for booleans. */
+    yaml11_resolve_text(y->s, &v);
+    if (v.type == Y11_BOOL) {
+        *ret = v.b;
+        return 0;
     }
     return cload_fail(l, y, "%s must be true or false, not \"%s\"", what, y->s);
 }
@@ -149,28 +225,26 @@ int cload_bool(struct cload *l, const struct ynode *y, const char *what,
 /* A YAML value as JSON, for params adapters read (numbers stay numbers). */
 json_t *cload_json(const struct ynode *y)
 {
+    struct y11val v;
     json_t *j;
-    char *end;
 
     switch (y->kind) {
     case Y_SCALAR:
-        if (y->plain) {
-            long long i;
-            double d;
-
-            if (ynode_is_null(y))
-                return json_null();
-            if (!strcmp(y->s, "true") || !strcmp(y->s, "True"))
-                return json_true();
-            if (!strcmp(y->s, "false") || !strcmp(y->s, "False"))
-                return json_false();
-            errno = 0;
-            i = strtoll(y->s, &end, 10);
-            if (*y->s && *end == '\0' && !errno)
-                return json_integer(i);
-            d = strtod(y->s, &end);
-            if (*y->s && *end == '\0' && !errno)
-                return json_real(d);
+        yaml11_resolve(y, &v);
+        switch (v.type) {
+        case Y11_NULL:
+            return json_null();
+        case Y11_BOOL:
+            return json_boolean(v.b);
+        case Y11_INT:
+            return json_integer(v.i);
+        case Y11_FLOAT:
+            /* JSON has no inf or nan: those travel as written. */
+            if (v.d == v.d && v.d - v.d == 0)
+                return json_real(v.d);
+            break;
+        case Y11_STR:
+            break;
         }
         return json_string(y->s);
     case Y_SEQ:
@@ -203,8 +277,13 @@ int cload_secret(struct cload *l, const struct ynode *v, const char *what,
         return LLMUX_EINTERNAL;
     *slot = secret_free(*slot);
     r = secret_resolve(v->s, slot, msg, sizeof(msg));
-    if (r == LLMUX_ENOTFOUND) {
+    if (r == LLMUX_ENOTFOUND && strncmp(v->s, "os.environ/", 11) == 0) {
         /* The deployment answers EAUTH until a reload brings the key. */
+        if (ret_missing)
+            *ret_missing = 1;
+        return cload_missing(l, v, what, v->s);
+    }
+    if (r == LLMUX_ENOTFOUND) {   /* credential/NAME not there */
         cload_warn(l, v, "%s: %s", what, msg);
         if (ret_missing)
             *ret_missing = 1;

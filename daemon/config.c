@@ -8,6 +8,8 @@
 #include "config.h"
 #include "cload.h"
 #include "keys.h"
+#include "cprovider.h"
+#include "cwords.h"
 #include "llmux-errno.h"
 #include "presets.h"
 #include "secret.h"
@@ -185,6 +187,80 @@ static int read_callers(struct cload *l, const struct ynode *y)
     return 0;
 }
 
+/* llmux_settings.http: one address or a list ("127.0.0.1:4000",
+ * "/run/llmux/http.sock"); http.c checks each when it binds. */
+static int read_http(struct cload *l, const struct ynode *y)
+{
+    struct config *c = l->c;
+    const struct ynode *one[1] = { y };
+    const struct ynode *const *items = one;
+    size_t n = 1;
+
+    if (ynode_is_null(y))
+        return 0;
+    if (y->kind == Y_SEQ) {
+        items = (const struct ynode *const *)y->kids;
+        n = y->n;
+    }
+    if (n > 8)
+        return cload_fail(l, y, "http: at most 8 addresses");
+    for (size_t i = 0; i < n; i++) {
+        char *addr = NULL, **grown;
+        int r;
+
+        if ((r = cload_str(l, items[i], "http", &addr)) < 0)
+            return r;
+        if (addr == NULL || *addr == '\0') {
+            free(addr);
+            return cload_fail(l, items[i], "http: an address is HOST:PORT "
+                              "or a socket path");
+        }
+        if ((grown = realloc(c->http, (c->nhttp + 1) * sizeof(*grown))) ==
+            NULL) {
+            free(addr);
+            return -ENOMEM;
+        }
+        c->http = grown;
+        c->http[c->nhttp++] = addr;
+    }
+    return 0;
+}
+
+/* general_settings: LiteLLM's proxy settings. llmux reads master_key
+ * (the HTTP front end's admin key); the others are reported. */
+static int read_general_settings(struct cload *l, const struct ynode *y)
+{
+    struct config *c = l->c;
+    int missing = 0, r;
+
+    if (y->kind != Y_MAP)
+        return 0;
+    for (size_t i = 0; i + 1 < y->n; i += 2) {
+        const struct ynode *k = y->kids[i], *v = y->kids[i + 1];
+
+        if (strcmp(k->s, "master_key") == 0 && !ynode_is_null(v)) {
+            c->master_key_configured = 1;
+            if ((r = cload_secret(l, v, "master_key", &c->master_key,
+                                  &missing)) < 0)
+                return r;
+            continue;
+        }
+        /* Said here, and again at start with the embedded database's
+         * path once it is known (server_open_db). */
+        if (strcmp(k->s, "database_url") == 0)
+            c->database_url_line = k->line;
+        cwords_warn(l, k, CSEC_GENERAL, NULL);
+    }
+    return 0;
+}
+static const char *const llmux_keys[] = {
+    "socket", "log_level", "log_content", "grace_period",
+    "stream_idle_timeout", "allow_users", "allow_groups", "admin_group",
+    "providers", "http", "http_header_timeout", "http_body_timeout",
+    "http_idle_timeout", "cache_per_caller", "hello_timeout",
+    "frame_timeout", "max_memory", "database", "callers", NULL,
+};
+
 static int read_llmux_settings(struct cload *l, const struct ynode *y)
 {
     struct config *c = l->c;
@@ -194,21 +270,41 @@ static int read_llmux_settings(struct cload *l, const struct ynode *y)
         return 0;
     if (y->kind != Y_MAP)
         return cload_fail(l, y, "llmux_settings must be a map");
-    for (size_t i = 0; i + 1 < y->n && r == 0; i += 2) {
+    for (size_t i = 0; i + 1 < y->n; i += 2) {
         const struct ynode *k = y->kids[i], *v = y->kids[i + 1];
 
-        if (strcmp(k->s, "socket") == 0)
+        if (r < 0 && !cload_recorded(r))
+            return r;
+        r = 0;
+        if (strcmp(k->s, "providers") == 0)
+            r = 0;      /* read before model_list (load_tree) */
+        else if (strcmp(k->s, "socket") == 0)
             r = cload_str(l, v, "socket", &c->socket_path);
         else if (strcmp(k->s, "database") == 0)
             r = cload_str(l, v, "database", &c->database);
         else if (strcmp(k->s, "callers") == 0 && c->callers == NULL)
             r = read_callers(l, v);
+        else if (strcmp(k->s, "http") == 0)
+            r = read_http(l, v);
+        else if (strcmp(k->s, "http_header_timeout") == 0)
+            r = cload_secs(l, v, "http_header_timeout",
+                           &c->http_header_timeout);
+        else if (strcmp(k->s, "http_body_timeout") == 0)
+            r = cload_secs(l, v, "http_body_timeout", &c->http_body_timeout);
+        else if (strcmp(k->s, "http_idle_timeout") == 0)
+            r = cload_secs(l, v, "http_idle_timeout", &c->http_idle_timeout);
         else if (strcmp(k->s, "log_level") == 0)
             r = read_level(l, v);
         else if (strcmp(k->s, "log_content") == 0)
             r = cload_bool(l, v, "log_content", &c->log_content);
         else if (strcmp(k->s, "grace_period") == 0)
             r = cload_num(l, v, "grace_period", &c->grace_period);
+        else if (strcmp(k->s, "hello_timeout") == 0)
+            r = cload_secs(l, v, "hello_timeout", &c->hello_timeout);
+        else if (strcmp(k->s, "frame_timeout") == 0)
+            r = cload_secs(l, v, "frame_timeout", &c->frame_timeout);
+        else if (strcmp(k->s, "max_memory") == 0)
+            r = cload_secs(l, v, "max_memory", &c->max_memory);
         else if (strcmp(k->s, "stream_idle_timeout") == 0)
             r = cload_secs(l, v, "stream_idle_timeout",
                           &c->router.idle_timeout);
@@ -218,6 +314,8 @@ static int read_llmux_settings(struct cload *l, const struct ynode *y)
         else if (strcmp(k->s, "allow_groups") == 0)
             r = read_id_list(l, v, 1, (unsigned **)&c->allow_gids,
                              &c->nallow_gids);
+        else if (strcmp(k->s, "cache_per_caller") == 0)
+            r = cload_bool(l, v, "cache_per_caller", &c->cache.per_caller);
         else if (strcmp(k->s, "admin_group") == 0) {
             unsigned *g = NULL;
             size_t n = 0;
@@ -229,8 +327,7 @@ static int read_llmux_settings(struct cload *l, const struct ynode *y)
                 c->admin_gid = g[0];
             free(g);
         } else
-            cload_warn(l, k, "unknown key \"%s\" in llmux_settings (ignored)",
-                 k->s);
+            cwords_warn(l, k, CSEC_LLMUX, llmux_keys);
     }
     return r;
 }
@@ -250,6 +347,14 @@ static int read_budget_duration(struct cload *l, const struct ynode *v)
              v->s);
     return 0;
 }
+/* Read here or by routercfg_read_key: for did-you-mean. */
+static const char *const litellm_keys[] = {
+    "drop_params", "request_timeout", "num_retries", "fallbacks",
+    "context_window_fallbacks", "content_policy_fallbacks",
+    "default_fallbacks", "allowed_fails", "cooldown_time", "retry_after",
+    "max_fallbacks", "disable_cooldowns", "max_budget", "budget_duration",
+    NULL,
+};
 
 static int read_litellm_settings(struct cload *l, const struct ynode *y)
 {
@@ -260,11 +365,12 @@ static int read_litellm_settings(struct cload *l, const struct ynode *y)
         return 0;
     if (y->kind != Y_MAP)
         return cload_fail(l, y, "litellm_settings must be a map");
-    for (size_t i = 0; i + 1 < y->n && r == 0; i += 2) {
+    for (size_t i = 0; i + 1 < y->n; i += 2) {
         const struct ynode *k = y->kids[i], *v = y->kids[i + 1];
 
-        if (k->kind != Y_SCALAR)
-            return cload_fail(l, k, "litellm_settings keys must be names");
+        if (r < 0 && !cload_recorded(r))
+            return r;
+        r = 0;
         if (strcmp(k->s, "drop_params") == 0)
             r = cload_bool(l, v, "drop_params", &c->drop_params);
         else if (strcmp(k->s, "request_timeout") == 0)
@@ -276,11 +382,12 @@ static int read_litellm_settings(struct cload *l, const struct ynode *y)
         else if (strcmp(k->s, "timeout") != 0 &&
                  routercfg_read_key(l, k, v, &r))
             continue;
+        else if (cachecfg_read_key(l, k, v, &r))
+            continue;
         else
-            cload_warn(l, k, "ignored: litellm_settings.%s is not supported by "
-                 "llmux", k->s);
+            cwords_warn(l, k, CSEC_LITELLM, litellm_keys);
     }
-    return r;
+    return r < 0 && cload_recorded(r) ? 0 : r;
 }
 
 /* environment_variables: set before any os.environ/ lookup, as LiteLLM. */
@@ -294,29 +401,20 @@ static int read_environment(struct cload *l, const struct ynode *y)
         const struct ynode *k = y->kids[i], *v = y->kids[i + 1];
 
         if (v->kind != Y_SCALAR)
-            return cload_fail(l, v, "environment_variables.%s must be a value",
-                        k->s);
-        if (setenv(k->s, v->s, 1) < 0)
-            return cload_fail(l, k, "cannot set %s: %s", k->s, strerror(errno));
+            cload_fail(l, v, "environment_variables.%s must be a value",
+                       k->s);
+        else if (setenv(k->s, ynode_is_null(v) ? "" : v->s, 1) < 0)
+            cload_fail(l, k, "cannot set %s: %s", k->s, strerror(errno));
+        /* A variable set to "" is said "set but empty" where a key uses
+         * it (cload_missing), once. */
     }
     return 0;
 }
 
-static void ignore_section(struct cload *l, const struct ynode *y,
-                           const char *name)
-{
-    if (y->kind != Y_MAP)
-        return;
-    for (size_t i = 0; i + 1 < y->n; i += 2) {
-        /* Said once the database's path is known (server_open_db). */
-        if (strcmp(y->kids[i]->s, "database_url") == 0) {
-            l->c->database_url_line = y->kids[i]->line;
-            continue;
-        }
-        cload_warn(l, y->kids[i], "ignored: %s.%s is not supported by llmux",
-             name, y->kids[i]->s);
-    }
-}
+static const char *const top_keys[] = {
+    "model_list", "llmux_settings", "environment_variables",
+    "litellm_settings", "router_settings", "general_settings", NULL,
+};
 
 /* The environment the config depends on, read once: preset keys and
  * base URLs, and the AWS and Azure variables (config.h). */
@@ -381,16 +479,18 @@ static int load_tree(struct cload *l, const struct ynode *root)
         return cload_fail(l, root, "the configuration must be a map "
                           "(model_list:, litellm_settings:, …)");
     /* Order matters: variables first, then keys, then what uses them. */
-    if ((y = ymap_get(root, "environment_variables")) &&
-        (r = read_environment(l, y)) < 0)
-        return r;
+    if ((y = ymap_get(root, "environment_variables")))
+        read_environment(l, y);
     if ((r = load_env(l->c)) < 0)
+        return r;
+    /* Providers by config, before the deployments that name them. */
+    if ((y = ymap_get(root, "llmux_settings")) &&
+        (y = ymap_get(y, "providers")) &&
+        (r = cprovider_read(l, y)) < 0 && !cload_recorded(r))
         return r;
     for (size_t i = 0; i + 1 < root->n; i += 2) {
         const struct ynode *k = root->kids[i], *v = root->kids[i + 1];
 
-        if (k->kind != Y_SCALAR)
-            return cload_fail(l, k, "top-level keys must be names");
         if (strcmp(k->s, "model_list") == 0)
             r = deployment_read_list(l, v);
         else if (strcmp(k->s, "llmux_settings") == 0)
@@ -400,21 +500,20 @@ static int load_tree(struct cload *l, const struct ynode *root)
                  strcmp(k->s, "router_settings") == 0)
             r = 0;   /* read before or after this loop */
         else if (strcmp(k->s, "general_settings") == 0) {
-            ignore_section(l, v, k->s);
-            r = 0;
+            r = read_general_settings(l, v);
         } else {
-            cload_warn(l, k, "unknown top-level key \"%s\" (ignored)", k->s);
+            cwords_warn(l, k, CSEC_TOP, top_keys);
             r = 0;
         }
-        if (r < 0)
+        if (r < 0 && !cload_recorded(r))
             return r;
     }
     /* Where both sections set a key, router_settings wins (LiteLLM). */
     if ((y = ymap_get(root, "litellm_settings")) &&
-        (r = read_litellm_settings(l, y)) < 0)
+        (r = read_litellm_settings(l, y)) < 0 && !cload_recorded(r))
         return r;
     if ((y = ymap_get(root, "router_settings")) &&
-        (r = routercfg_read(l, y)) < 0)
+        (r = routercfg_read(l, y)) < 0 && !cload_recorded(r))
         return r;
     return 0;
 }
@@ -432,15 +531,23 @@ static struct config *config_new(const char *path)
     *c->refs = 1;
     c->log_level = LOG_INFO;
     c->grace_period = 30;
+    c->hello_timeout = 10;
+    c->frame_timeout = 30;
+    c->max_memory = 256;
+    c->http_header_timeout = 10;
+    c->http_body_timeout = 60;
+    c->http_idle_timeout = 120;
     c->request_timeout = 600;
     c->max_budget = -1;
     c->router.strategy = ROUTE_SIMPLE_SHUFFLE;
     c->router.allowed_fails = 3;          /* LiteLLM's defaults */
     c->router.cooldown_time = 5;
     c->router.max_fallbacks = 5;
+    c->router.tag_match_any = 1;          /* LiteLLM's default */
     for (size_t i = 0; i < ECLASS_COUNT; i++)
         c->router.retry_policy[i] = c->router.allowed_fails_policy[i] = -1;
     c->admin_gid = (gid_t)-1;
+    cachecfg_init(&c->cache);
     c->path = strdup(path);
     if (c->path == NULL) {
         free(c->refs);
@@ -450,10 +557,61 @@ static struct config *config_new(const char *path)
     return c;
 }
 
-static int config_load_any(const char *path, const char *text, size_t n,
-                           struct config **ret, char *err, size_t errlen)
+static int by_line(const void *a, const void *b)
 {
-    struct cload l = { .file = path, .err = err, .errlen = errlen };
+    const struct cmsg *x = a, *y = b;
+
+    if (x->line != y->line)
+        return x->line < y->line ? -1 : 1;
+    return x < y ? -1 : x > y;   /* stable: the order found */
+}
+
+/* Every problem, in line order, one a line, into err (errors as they
+ * are, warnings marked); what does not fit is counted at the end. */
+static void report_all(struct cload *l)
+{
+    size_t off = 0, shown = 0;
+
+    for (size_t i = 0; i < l->nmsgs; i++) {
+        const struct cmsg *m = &l->msgs[i];
+        const char *colon = strstr(m->text, ": ");
+        int n, at = colon ? (int)(colon - m->text) + 2 : 0;
+
+        /* Room for the count line after this one. */
+        n = snprintf(NULL, 0, "%s%.*s%s%s", off ? "\n" : "", at, m->text,
+                     m->error ? "" : "warning: ", m->text + at);
+        if (off + (size_t)n + 64 >= l->errlen)
+            break;
+        off += (size_t)snprintf(l->err + off, l->errlen - off, "%s%.*s%s%s",
+                                off ? "\n" : "", at, m->text,
+                                m->error ? "" : "warning: ", m->text + at);
+        shown++;
+    }
+    if (shown < l->nmsgs && off < l->errlen)
+        snprintf(l->err + off, l->errlen - off, "%s… and %zu more",
+                 off ? "\n" : "", l->nmsgs - shown);
+}
+
+/* The warnings, in line order, to the config. */
+static int keep_warnings(struct cload *l)
+{
+    struct config *c = l->c;
+
+    if ((c->warnings = calloc(l->nmsgs + 1, sizeof(*c->warnings))) == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < l->nmsgs; i++) {
+        c->warnings[c->nwarnings++] = l->msgs[i].text;
+        l->msgs[i].text = NULL;
+    }
+    return 0;
+}
+
+static int config_load_any(const char *path, const char *text, size_t n,
+                           unsigned flags, struct config **ret, char *err,
+                           size_t errlen)
+{
+    struct cload l = { .file = path, .err = err, .errlen = errlen,
+                       .strict = !!(flags & CONFIG_STRICT) };
     struct ynode *root;
     int r;
 
@@ -466,6 +624,15 @@ static int config_load_any(const char *path, const char *text, size_t n,
     }
     r = load_tree(&l, root);
     ynode_free(root);
+    if (l.nmsgs > 1)     /* qsort's array may not be NULL */
+        qsort(l.msgs, l.nmsgs, sizeof(*l.msgs), by_line);
+    if (r == 0 && l.nerrors > 0)
+        r = LLMUX_EBADREQ;
+    if (r == LLMUX_EBADREQ)
+        report_all(&l);
+    if (r == 0)
+        r = keep_warnings(&l);
+    cload_free(&l);
     if (r < 0) {
         if (r == -ENOMEM)
             snprintf(err, errlen, "%s: out of memory", path);
@@ -479,13 +646,19 @@ static int config_load_any(const char *path, const char *text, size_t n,
 int config_load(const char *path, struct config **ret, char *err,
                 size_t errlen)
 {
-    return config_load_any(path, NULL, 0, ret, err, errlen);
+    return config_load_any(path, NULL, 0, 0, ret, err, errlen);
+}
+
+int config_load_flags(const char *path, unsigned flags, struct config **ret,
+                      char *err, size_t errlen)
+{
+    return config_load_any(path, NULL, 0, flags, ret, err, errlen);
 }
 
 int config_load_text(const char *name, const char *text, size_t n,
                      struct config **ret, char *err, size_t errlen)
 {
-    return config_load_any(name, text, n, ret, err, errlen);
+    return config_load_any(name, text, n, 0, ret, err, errlen);
 }
 
 const struct config *config_ref(const struct config *c)
@@ -508,6 +681,8 @@ void config_unref(const struct config *cc)
         deployment_destroy(c->wild[i]);
     free(c->wild);
     routercfg_free(&c->router);
+    cachecfg_free(&c->cache);
+    cprovider_free_all(c);
     env_free(&c->env);
     for (size_t i = 0; i < c->nwarnings; i++)
         free(c->warnings[i]);
@@ -519,6 +694,10 @@ void config_unref(const struct config *cc)
     for (size_t i = 0; i < c->ncallers; i++)
         json_decref(c->callers[i].models);
     free(c->callers);
+    for (size_t i = 0; i < c->nhttp; i++)
+        free(c->http[i]);
+    free(c->http);
+    secret_free(c->master_key);
     free(c->path);
     free(c);
 }

@@ -12,6 +12,7 @@
 #ifndef LLMUX_CONFIG_H
 #define LLMUX_CONFIG_H
 
+#include "cachecfg.h"
 #include "deployment.h"
 #include "routercfg.h"
 
@@ -62,8 +63,23 @@ struct config {
     struct config_env    env;
     /* llmux_settings */
     char                *socket_path;  /* NULL: command line / default */
+    /* The HTTP front end (llmux_settings.http; general_settings). */
+    char               **http;         /* owned: addresses to serve */
+    size_t               nhttp;
+    double               http_header_timeout; /* request line + headers */
+    double               http_body_timeout;   /* the body, after them */
+    double               http_idle_timeout;   /* keep-alive between */
+    struct secret       *master_key;   /* owned; NULL: none */
+    int                  master_key_configured; /* even if unresolved:
+                                        * then TCP callers are refused */
     int                  log_level;    /* syslog priority */
     double               grace_period; /* seconds for SIGTERM drain */
+    double               hello_timeout; /* seconds from accept to hello,
+                                         * 0 = no limit */
+    double               frame_timeout; /* seconds from a frame's first
+                                         * byte to its last, 0 = none */
+    double               max_memory;   /* MiB all callers' frames, trees
+                                        * and output may hold, 0 = none */
     int                  log_content;
     uid_t               *allow_uids;   /* owned */
     size_t               nallow_uids;
@@ -75,21 +91,31 @@ struct config {
     size_t               ncallers;
     int                  database_url_line; /* general_settings.database_url
                                         * (not used), 0 when absent */
+    struct cprovider    *providers;    /* owned: llmux_settings.providers
+                                        * (cprovider.h) */
+    size_t               nproviders;
     /* litellm_settings */
     int                  drop_params;
     double               request_timeout;
     double               max_budget;   /* USD for the daemon; < 0: none */
     char                 budget_duration[12]; /* "": never resets */
     struct router_settings router;
+    struct cache_settings cache;       /* cache, cache_params */
     /* Collected while loading: "file:line: …" lines, logged by the
      * caller. Owned. */
     char               **warnings;
     size_t               nwarnings;
 };
 
-/* Loads path. On failure returns < 0 and err holds "file:line: what". */
+/* Loads path. On failure returns < 0 and err holds every problem of the
+ * file, one "file:line: what" a line in line order (warnings marked
+ * "warning: "), as much as fits. */
 int config_load(const char *path, struct config **ret, char *err,
                 size_t errlen);
+/* An unset os.environ/ variable is an error (llmuxd --check --strict). */
+#define CONFIG_STRICT 0x1
+int config_load_flags(const char *path, unsigned flags, struct config **ret,
+                      char *err, size_t errlen);
 /* Loads from memory (tests); name is used in messages. */
 int config_load_text(const char *name, const char *text, size_t n,
                      struct config **ret, char *err, size_t errlen);

@@ -3,6 +3,8 @@
  * and close (see conn.h). */
 #include "conn.h"
 #include "access.h"
+#include "cache.h"
+#include "budget.h"
 #include "container.h"
 #include "config.h"
 #include "hub.h"
@@ -29,6 +31,13 @@ struct wreq {
 
 static void start_write(struct conn *c);
 static void write_done(uv_write_t *req, int status);
+static void deadline_start(struct conn *c, enum conn_deadline d,
+                           double secs);
+
+static void conn_freed(uv_handle_t *h)
+{
+    free(container_of((uv_timer_t *)h, struct conn, timer));
+}
 
 static void conn_closed(uv_handle_t *h)
 {
@@ -38,9 +47,11 @@ static void conn_closed(uv_handle_t *h)
     buf_free(&c->in);
     buf_free(&c->out);
     proto_enc_free(&c->enc);
+    budget_give(&c->srv->budget, c->mem_in + c->mem_out + c->mem_frame);
     free(c->groups);
     keys_unref(c->sess.caller.key);
-    free(c);
+    c->sess.caller.key = NULL;
+    uv_close((uv_handle_t *)&c->timer, conn_freed);
 }
 
 static void shutdown_done(uv_shutdown_t *req, int status)
@@ -49,7 +60,9 @@ static void shutdown_done(uv_shutdown_t *req, int status)
 
     (void)status;
     free(req);
-    uv_close((uv_handle_t *)&c->pipe, conn_closed);
+    /* The linger deadline may have closed the pipe (status ECANCELED). */
+    if (!uv_is_closing((uv_handle_t *)&c->pipe))
+        uv_close((uv_handle_t *)&c->pipe, conn_closed);
 }
 
 void conn_close(struct conn *c)
@@ -67,8 +80,12 @@ void conn_close(struct conn *c)
     req = malloc(sizeof(*req));
     if (req) {
         req->data = c;
-        if (uv_shutdown(req, (uv_stream_t *)&c->pipe, shutdown_done) == 0)
+        if (uv_shutdown(req, (uv_stream_t *)&c->pipe, shutdown_done) == 0) {
+            /* A client that never reads must not keep us waiting (nor
+             * keep a stopping llmuxd from exiting). */
+            deadline_start(c, CONN_DL_LINGER, CONN_LINGER_MS / 1000.0);
             return;
+        }
         free(req);
     }
     uv_close((uv_handle_t *)&c->pipe, conn_closed);
@@ -77,6 +94,19 @@ void conn_close(struct conn *c)
 static size_t backlog(const struct conn *c)
 {
     return c->out.len + (c->writing ? c->writing->buf.len : 0);
+}
+
+/* Output cannot be refused once a request is answered: it is charged past
+ * the limit if need be, so that new input is refused instead. */
+static void out_charged(struct conn *c)
+{
+    size_t want = c->out.cap + (c->writing ? c->writing->buf.len : 0);
+
+    if (want > c->mem_out)
+        budget_force(&c->srv->budget, want - c->mem_out);
+    else
+        budget_give(&c->srv->budget, c->mem_out - want);
+    c->mem_out = want;
 }
 
 static int backlogged(const struct conn *c)
@@ -130,12 +160,14 @@ static void write_done(uv_write_t *req, int status)
     c->writing = NULL;
     free(w->buf.base);
     free(w);
+    out_charged(c);
     if (status < 0) {
         conn_close(c);
         return;
     }
     if (c->out.len)
         start_write(c);
+    out_charged(c);
     if (c->read_paused || c->sess.paused)
         resume_after_drain(c);
 }
@@ -169,6 +201,7 @@ int conn_send(struct conn *c, struct proto_enc *e)
         return LLMUX_ETOOBIG;
     if (c->writing == NULL)
         start_write(c);
+    out_charged(c);
     if (!c->read_paused && backlogged(c)) {
         /* A client that does not read its answers does not get to send
          * more requests either. */
@@ -276,7 +309,8 @@ static int ev_done(struct session *s, uint64_t id,
     if (d->model == NULL) {
         proto_enc_begin(e, PROTO_DONE, id, 0);    /* an op's */
     } else {
-        proto_enc_begin(e, PROTO_DONE, id, 8 + (uint32_t)has_usage);
+        proto_enc_begin(e, PROTO_DONE, id, 8 + (uint32_t)has_usage +
+                        (uint32_t)(d->cache_hit != 0));
         if (has_usage) {
             proto_pack_str(&e->pk, "usage");
             hub_pack(&e->pk, d->usage);
@@ -291,6 +325,10 @@ static int ev_done(struct session *s, uint64_t id,
         msgpack_pack_double(&e->pk, d->cost);
         proto_pack_str(&e->pk, "timing");
         pack_timing(&e->pk, &d->timing);
+        if (d->cache_hit) {     /* its cost is 0: nothing was charged */
+            proto_pack_str(&e->pk, "cache_hit");
+            msgpack_pack_true(&e->pk);
+        }
     }
     if (proto_enc_end(e) < 0) {
         /* Not a done the client could read: the held completion goes
@@ -382,6 +420,140 @@ static int hello_key(struct conn *c, const struct proto_frame *f)
     return 0;
 }
 
+/* ---- deadlines and the memory budget ------------------------------------ */
+
+static void on_deadline(uv_timer_t *t)
+{
+    struct conn *c = container_of(t, struct conn, timer);
+    double secs;
+    char msg[128];
+
+    if (c->closing && c->deadline != CONN_DL_LINGER)
+        return;             /* fired between conn_close and its close */
+    switch (c->deadline) {
+    case CONN_DL_LINGER:
+        log_info("conn %llu (pid %d uid %u): closed without waiting "
+                 "longer for it to read", (unsigned long long)c->id,
+                 (int)c->sess.caller.pid, (unsigned)c->sess.caller.uid);
+        if (!uv_is_closing((uv_handle_t *)&c->pipe))
+            uv_close((uv_handle_t *)&c->pipe, conn_closed);
+        return;
+    case CONN_DL_FRAME:
+        secs = c->srv->cfg->frame_timeout;
+        if (c->read_paused) {
+            /* We stopped reading (its answers are backlogged): the rest of
+             * its frame cannot arrive, so the clock starts again. */
+            deadline_start(c, CONN_DL_FRAME, secs);
+            return;
+        }
+        snprintf(msg, sizeof(msg), "a frame took longer than %g s to "
+                 "arrive (frame_timeout)", secs);
+        break;
+    case CONN_DL_HELLO:
+        snprintf(msg, sizeof(msg), "no hello within %g s of connecting "
+                 "(hello_timeout)", c->srv->cfg->hello_timeout);
+        break;
+    default:
+        return;
+    }
+    c->deadline = CONN_DL_NONE;
+    fatal(c, LLMUX_ETIMEOUT, msg);
+}
+
+/* Arms the timer for d; secs <= 0 means no deadline. */
+static void deadline_start(struct conn *c, enum conn_deadline d,
+                           double secs)
+{
+    uv_timer_stop(&c->timer);
+    c->deadline = CONN_DL_NONE;
+    if (secs <= 0)
+        return;
+    c->deadline = d;
+    if (secs > CONN_DEADLINE_MAX_S)
+        secs = CONN_DEADLINE_MAX_S;     /* 1e300 s must not wrap to 0 */
+    uv_timer_start(&c->timer, on_deadline, (uint64_t)(secs * 1000), 0);
+}
+
+/* After a read: charge what c->in holds, or the whole frame it is
+ * receiving as soon as its header says how large (so 16 MiB frames that
+ * stall half way cannot add up), and time that frame. new_frame: the
+ * bytes left in c->in begin a frame that was not there before. */
+static void input_settled(struct conn *c, int new_frame)
+{
+    size_t want = c->in.cap, body = 0;
+
+    if (c->closing)
+        return;
+    if (c->in.len == 0 && c->in.cap > sizeof(c->srv->rbuf)) {
+        buf_free(&c->in);   /* do not keep a big frame's memory */
+        buf_init(&c->in, LLMUX_MAX_FRAME + LLMUX_FRAME_HEADER);
+        want = 0;
+    }
+    if (proto_frame_peek(c->in.p, c->in.len, LLMUX_MAX_FRAME, &body) == 0 &&
+        c->in.len >= LLMUX_FRAME_HEADER &&
+        want < LLMUX_FRAME_HEADER + body + 1)
+        want = LLMUX_FRAME_HEADER + body + 1;
+    if (budget_charge(&c->srv->budget, &c->mem_in, want) < 0) {
+        fatal(c, LLMUX_EUNAVAIL, "llmuxd is overloaded: no memory left "
+              "for this frame (max_memory)");
+        return;
+    }
+    if (!c->greeted)
+        return;             /* hello_timeout covers the first frame */
+    if (c->in.len == 0) {
+        if (c->deadline == CONN_DL_FRAME)
+            deadline_start(c, CONN_DL_NONE, 0);
+    } else if (new_frame || c->deadline != CONN_DL_FRAME) {
+        deadline_start(c, CONN_DL_FRAME, c->srv->cfg->frame_timeout);
+    }
+}
+
+/* Before decoding a whole frame: charges what its trees will cost, from
+ * the count of its values, so a frame of millions of tiny values is
+ * refused before it is built. Small frames are charged their worst case
+ * without counting (at most ~360 KiB: always granted).
+ * Returns 0, or LLMUX_EUNAVAIL (conn closing). */
+static int frame_admit(struct conn *c, const char *body, size_t len)
+{
+    uint64_t n = len;
+    size_t cost;
+    char msg[160];
+
+    if (len > 4096 && proto_msgpack_count(body, len, &n) < 0)
+        n = 0;              /* malformed: decoding says so, builds nothing */
+    cost = budget_frame_cost(len, n);
+    c->mem_frame = 0;
+    c->mem_tree = budget_tree_cost(len, n);
+    if (budget_charge(&c->srv->budget, &c->mem_frame, cost) == 0)
+        return 0;
+    snprintf(msg, sizeof(msg), "llmuxd is overloaded: this frame would "
+             "need %zu MiB to decode (max_memory %g MiB)",
+             cost >> 20, c->srv->cfg->max_memory);
+    c->mem_frame = c->mem_tree = 0;
+    fatal(c, LLMUX_EUNAVAIL, msg);
+    return LLMUX_EUNAVAIL;
+}
+
+/* A chat request keeps the frame's tree while in flight: that part of
+ * the frame's charge is handed to the request, whose limits stage charges
+ * it again (limits.c). Returns the bytes handed over. */
+static size_t tree_handed_over(struct conn *c)
+{
+    size_t tree = c->mem_tree;
+
+    budget_give(&c->srv->budget, tree);
+    c->mem_frame -= tree;
+    c->mem_tree = 0;
+    return tree;
+}
+
+/* After a frame was handled: its decoding memory is freed. */
+static void frame_settled(struct conn *c)
+{
+    budget_give(&c->srv->budget, c->mem_frame);
+    c->mem_frame = c->mem_tree = 0;
+}
+
 static void handle_hello(struct conn *c, const struct proto_frame *f)
 {
     char msg[128];
@@ -407,6 +579,7 @@ static void handle_hello(struct conn *c, const struct proto_frame *f)
     if (hello_key(c, f) < 0)
         return;
     c->greeted = 1;
+    deadline_start(c, CONN_DL_NONE, 0);   /* hello_timeout met */
     send_hello(c);
 }
 
@@ -439,9 +612,11 @@ static void handle_request(struct conn *c, const struct proto_frame *f)
                         "llmuxd is shutting down");
         return;
     }
-    if (c->sess.nreqs >= LLMUX_MAX_INFLIGHT) {
-        conn_send_error(c, f->id, LLMUX_ERATELIMIT, "too many requests in "
-                        "flight on this connection (limit 1024)");
+    if (c->sess.nreqs >= c->srv->conn_inflight_max) {
+        /* One connection may not take every fd left for upstreams. */
+        snprintf(msg, sizeof(msg), "too many requests in flight on this "
+                 "connection (limit %u)", c->srv->conn_inflight_max);
+        conn_send_error(c, f->id, LLMUX_ERATELIMIT, msg);
         return;
     }
     body = proto_get(f->map, "body");
@@ -461,7 +636,18 @@ static void handle_request(struct conn *c, const struct proto_frame *f)
             conn_send_error(c, f->id, r, msg);
             return;
         }
-        request_start_chat(&c->sess, f->id, j);
+        request_start_chat(&c->sess, f->id, j, tree_handed_over(c));
+        return;
+    }
+    if (oplen == 5 && memcmp(op, "cache", 5) == 0) {
+        j = NULL;
+        if (body && body->type == MSGPACK_OBJECT_MAP &&
+            (r = hub_from_msgpack_checked(body, &j, msg, sizeof(msg))) < 0) {
+            conn_send_error(c, f->id, r, msg);
+            return;
+        }
+        cache_op(&c->sess, f->id, j);
+        json_decref(j);
         return;
     }
     if (keyops_is(op, oplen)) {
@@ -534,7 +720,10 @@ static size_t handle_frames(struct conn *c, const char *p, size_t n)
                   "is 16 MiB)" : "malformed frame: zero length");
             return n;
         }
+        if (frame_admit(c, p + off + LLMUX_FRAME_HEADER, body) < 0)
+            return n;
         handle_frame(c, p + off + LLMUX_FRAME_HEADER, body);
+        frame_settled(c);
         off += LLMUX_FRAME_HEADER + body;
     }
     return off;
@@ -566,6 +755,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
         if (!c->closing && used < (size_t)n &&
             buf_add(&c->in, b->base + used, (size_t)n - used) < 0)
             fatal(c, LLMUX_ETOOBIG, "frame too large");
+        input_settled(c, 1);
         return;
     }
     if (buf_add(&c->in, b->base, (size_t)n) < 0) {
@@ -575,6 +765,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
     used = handle_frames(c, c->in.p, c->in.len);
     if (!c->closing)
         buf_consume(&c->in, used);
+    input_settled(c, used > 0);
 }
 
 /* ---- accept ------------------------------------------------------------- */
@@ -636,6 +827,8 @@ int conn_accept(struct server *s)
         uv_close((uv_handle_t *)&c->pipe, conn_unaccepted);
         return r;
     }
+    uv_timer_init(s->loop, &c->timer);
+    deadline_start(c, CONN_DL_HELLO, s->cfg->hello_timeout);
     c->id = ++s->stats.accepted;
     c->next = s->conns;
     if (s->conns)

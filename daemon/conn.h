@@ -2,9 +2,10 @@
  * end, the first implementation of struct session (session.h).
  * Owns: the pipe handle, the partial-frame input buffer, the caller's
  * credentials (SO_PEERCRED at accept), turning session events into frames
- * (the only place chat frames are built), output backpressure, and the
- * lifetime rule: a conn is freed only in its close callback, after every
- * request detached from it. */
+ * (the only place chat frames are built), output backpressure, its
+ * deadlines (hello, frame, linger) and what it is charged in the memory
+ * budget, and the lifetime rule: a conn is freed only in its close
+ * callback, after every request detached from it. */
 #ifndef LLMUX_CONN_H
 #define LLMUX_CONN_H
 
@@ -18,6 +19,21 @@
 
 struct server;
 struct wreq;
+
+/* How long a closing connection may wait for its last frames to reach a
+ * client that does not read, before it is closed anyway (ms). */
+#define CONN_LINGER_MS 2000
+/* hello_timeout and frame_timeout above this are this (a timer's ms
+ * must not overflow): about 31 years. */
+#define CONN_DEADLINE_MAX_S 1e9
+
+/* What the conn's timer is counting down to. */
+enum conn_deadline {
+    CONN_DL_NONE,
+    CONN_DL_HELLO,     /* hello_timeout from accept */
+    CONN_DL_FRAME,     /* frame_timeout from a frame's first byte */
+    CONN_DL_LINGER,    /* CONN_LINGER_MS from conn_close */
+};
 
 /* Output above HIGH pauses the conn's upstream transfers and its reading;
  * below LOW resumes them. */
@@ -47,6 +63,17 @@ struct conn {
     gid_t          *groups;          /* owned: supplementary groups
                                       * (sess.caller.groups borrows them) */
     uint64_t        id;              /* connection number, for logs */
+    /* Deadlines: one timer; the conn is freed in its close callback,
+     * which runs after the pipe's. */
+    uv_timer_t      timer;
+    enum conn_deadline deadline;
+    /* Bytes charged to the server's memory budget (budget.h). */
+    size_t          mem_in;          /* c->in, or the frame it is
+                                      * receiving when that is larger */
+    size_t          mem_out;         /* c->out and the write in flight */
+    size_t          mem_frame;       /* the frame being decoded */
+    size_t          mem_tree;        /* of mem_frame: its request tree,
+                                      * handed to a chat request */
 };
 
 /* Accepts a pending connection on the server's listener. */

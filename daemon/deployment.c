@@ -3,7 +3,12 @@
  * base URL, keys and the settings adapters need, all resolved here, at
  * load or when the router derives one, never by an adapter per request. */
 #include "deployment.h"
+#include "callparams.h"
 #include "cload.h"
+#include "cprovider.h"
+#include "cwords.h"
+#include "dprovider.h"
+#include "modeltab.h"
 #include "config.h"
 #include "llmux-errno.h"
 #include "presets.h"
@@ -35,10 +40,15 @@ void deployment_destroy(struct deployment *d)
     free(d->api_version);
     free(d->aws_region);
     free(d->mock_response);
+    free(d->unusable);
+    if (d->own_preset)
+        free((char *)d->own_preset->name);
+    free(d->own_preset);
     free(d->id);
     free(d->key);
     json_decref(d->params);
     json_decref(d->model_info);
+    json_decref(d->call_defaults);
     free(d->file);
     free(d);
 }
@@ -117,36 +127,6 @@ static const char *param_str(const json_t *params, const char *k)
 
 /* ---- provider and defaults ---------------------------------------------- */
 
-/* preset, prov and upstream_model from d->model ("prefix/model").
- * Returns 0 or an error with err set (no file:line: callers add it). */
-static int bind_provider(struct deployment *d, char *err, size_t errlen)
-{
-    const char *slash = strchr(d->model, '/');
-
-    if (slash == NULL) {
-        snprintf(err, errlen, "model \"%s\" has no provider prefix (write "
-                 "it as provider/model, e.g. openai/%s)", d->model, d->model);
-        return LLMUX_ENOTFOUND;
-    }
-    d->preset = preset_find(d->model, (size_t)(slash - d->model));
-    if (d->preset == NULL) {
-        snprintf(err, errlen, "unknown provider \"%.*s\" in model \"%s\"",
-                 (int)(slash - d->model), d->model, d->model);
-        return LLMUX_ENOTFOUND;
-    }
-    d->prov = provider_find(d->preset->dialect, strlen(d->preset->dialect));
-    if (d->prov == NULL) {
-        snprintf(err, errlen, "provider \"%s\" (dialect %s) is not "
-                 "available in this llmuxd", d->preset->name,
-                 d->preset->dialect);
-        return LLMUX_ENOTFOUND;
-    }
-    if (d->upstream_model == NULL &&
-        (d->upstream_model = strdup(slash + 1)) == NULL)
-        return -ENOMEM;
-    return 0;
-}
-
 /* What the config does not say, from the preset and the environment as
  * the config read it at load (config.h): base URL, key, and the
  * adapters' settings (Bedrock's region and keys, Azure's api-version). */
@@ -157,6 +137,9 @@ static int bind_defaults(const struct config *c, struct deployment *d,
     size_t i = preset_index(d->preset);
     int oom = 0;
 
+    if (d->api_base == NULL && strcmp(d->preset->dialect, "bedrock") == 0)
+        d->api_base = strdup_or_null(param_str(d->params,
+                                     "aws_bedrock_runtime_endpoint"), &oom);
     if (d->api_base == NULL)
         d->api_base = strdup_or_null(i < env->npresets && env->bases[i] ?
                                      env->bases[i] : d->preset->api_base,
@@ -174,6 +157,8 @@ static int bind_defaults(const struct config *c, struct deployment *d,
     if (d->api_key == NULL) {
         if (i < env->npresets)
             d->api_key = env->keys[i];
+        else if (d->cprov && d->cprov->auth_header == NULL)
+            d->api_key = d->cprov->key;   /* borrowed from the config */
         d->own_key = 0;
     }
     if (strcmp(d->preset->dialect, "bedrock") == 0) {
@@ -208,10 +193,9 @@ static const char *const known_params[] = {
     "max_retries", "cooldown_time", "region_name", "aws_region_name",
     "aws_access_key_id", "aws_secret_access_key", "aws_session_token",
     "aws_bedrock_runtime_endpoint", "organization", "extra_headers",
-    "max_tokens", "temperature", "top_p", "drop_params", "input_cost_per_token",
-    "output_cost_per_token", "num_retries", "merge_reasoning_content_in_choices",
-    "reasoning_effort", "vertex_project", "vertex_location", "tags",
-    "use_in_pass_through", "seed", "stop", "base_model", NULL,
+    "drop_params", "input_cost_per_token", "output_cost_per_token",
+    "num_retries", "vertex_project", "vertex_location", "tags",
+    "base_model", "custom_llm_provider", NULL,
 };
 
 /* Keys whose values are secrets: never kept in params. */
@@ -225,10 +209,23 @@ static int param_is_secret(const char *k)
 
 static int known_param(const char *k)
 {
+    if (callparams_is(k))
+        return 1;
     for (size_t i = 0; known_params[i]; i++)
         if (strcmp(known_params[i], k) == 0)
             return 1;
     return 0;
+}
+
+/* "api_base needs $NAME", the reason a deployment is unusable. */
+static char *join_what(const char *key, const char *var)
+{
+    size_t n = strlen(key) + strlen(var) + 32;
+    char *p = malloc(n);
+
+    if (p)
+        snprintf(p, n, "%s needs $%s, which was not set at load", key, var);
+    return p;
 }
 
 /* litellm_params -> d. *ret_key_missing is set when api_key names a
@@ -245,11 +242,8 @@ static int read_params(struct cload *l, struct deployment *d,
     for (size_t i = 0; i + 1 < p->n; i += 2) {
         const struct ynode *k = p->kids[i], *v = p->kids[i + 1];
 
-        if (k->kind != Y_SCALAR)
-            return cload_fail(l, k, "litellm_params keys must be names");
         if (!known_param(k->s))
-            cload_warn(l, k, "unknown key \"%s\" in litellm_params (ignored)",
-                 k->s);
+            cwords_warn(l, k, CSEC_PARAMS, known_params);
         if (strcmp(k->s, "model") == 0)
             r = cload_str(l, v, "model", &d->model);
         else if (strcmp(k->s, "api_base") == 0)
@@ -291,8 +285,20 @@ static int read_params(struct cload *l, struct deployment *d,
             r = cload_secret(l, v, k->s, &d->aws_session_token, NULL);
         else
             r = 0;
-        if (r < 0)
+        if (r < 0 && !cload_recorded(r))
             return r;
+        if (r < 0)
+            continue;    /* recorded; the other keys are read too */
+        if ((strcmp(k->s, "model") == 0 || strcmp(k->s, "api_base") == 0) &&
+            v->kind == Y_SCALAR && strncmp(v->s, "os.environ/", 11) == 0 &&
+            !(strcmp(k->s, "model") == 0 ? d->model : d->api_base)) {
+            /* Warned once (cload_missing); no call can use it until a
+             * reload brings the variable. */
+            if (d->unusable == NULL &&
+                (d->unusable = join_what(k->s, v->s + 11)) == NULL)
+                return -ENOMEM;
+            continue;
+        }
         if (param_is_secret(k->s) || strcmp(k->s, "api_base") == 0)
             d->explicit_creds = 1;
         if (!param_is_secret(k->s) && strcmp(k->s, "model") != 0)
@@ -334,6 +340,8 @@ static int make_key(struct deployment *const *list, size_t nlist,
     for (size_t i = 0; i < nlist && list[i] != d; i++) {
         const struct deployment *o = list[i];
 
+        if (o->model_name == NULL || o->model == NULL)
+            continue;    /* an entry with errors: the load fails anyway */
         if (strcmp(o->model_name, d->model_name) == 0 &&
             strcmp(o->model, d->model) == 0 &&
             strcmp(o->api_base ? o->api_base : "", base) == 0)
@@ -367,8 +375,11 @@ static int check_template(struct deployment *d, char *err, size_t errlen)
     }
     if ((d->preset = preset_find(d->model,
                                  (size_t)(slash - d->model))) == NULL) {
-        snprintf(err, errlen, "unknown provider \"%.*s\" in model \"%s\"",
-                 (int)(slash - d->model), d->model, d->model);
+        snprintf(err, errlen, "unknown provider \"%.*s\" in model \"%s\": %s "
+                 "(the template is not used)", (int)(slash - d->model),
+                 d->model, d->model, modeltab_litellm_provider(d->model,
+                 (unsigned)(slash - d->model)) ? "not supported by llmux" :
+                 "not a provider LiteLLM knows either");
         return LLMUX_ENOTFOUND;
     }
     return 0;
@@ -390,6 +401,10 @@ static void read_prices(struct deployment *d)
         d->output_cost = json_number_value(v);
 }
 
+static const char *const entry_keys[] = {
+    "model_name", "litellm_params", "model_info", NULL,
+};
+
 static int read_deployment(struct cload *l, const struct ynode *e,
                            size_t index)
 {
@@ -407,8 +422,7 @@ static int read_deployment(struct cload *l, const struct ynode *e,
 
         if (k && strcmp(k, "model_name") && strcmp(k, "litellm_params") &&
             strcmp(k, "model_info"))
-            cload_warn(l, e->kids[i], "unknown key \"%s\" in model_list entry "
-                 "(ignored)", k);
+            cwords_warn(l, e->kids[i], CSEC_ENTRY, entry_keys);
     }
     mn = ymap_get(e, "model_name");
     lp = ymap_get(e, "litellm_params");
@@ -438,9 +452,13 @@ static int read_deployment(struct cload *l, const struct ynode *e,
     d->owner = c;
     if ((r = read_params(l, d, lp, &key_missing)) < 0)
         return r;
-    if (d->model == NULL)
+    if ((r = callparams_read(d)) < 0)
+        return r;
+    if (d->model == NULL && d->unusable == NULL)
         return cload_fail(l, lp, "litellm_params of \"%s\" has no model",
                     d->model_name);
+    if (d->model == NULL && (d->model = strdup("")) == NULL)
+        return -ENOMEM;
     if ((mi = ymap_get(e, "model_info")) != NULL) {
         d->model_info = cload_json(mi);
         if ((id = ymap_get(mi, "id")) && id->kind == Y_SCALAR &&
@@ -458,17 +476,37 @@ static int read_deployment(struct cload *l, const struct ynode *e,
         return -ENOMEM;
     d->label_group = d->model_name;
     d->label_id = d->id;
+    if (d->unusable && !wild) {
+        char *why = d->unusable;     /* a variable unset at load */
+
+        d->unusable = NULL;
+        r = dprovider_unusable(d, "unknown", 7, why);
+        free(why);
+        return r < 0 ? r : make_key(c->deps, c->ndeps, d, explicit_id);
+    }
     if (wild) {
-        if ((r = check_template(d, msg, sizeof(msg))) < 0)
+        r = check_template(d, msg, sizeof(msg));
+        if (r == LLMUX_ENOTFOUND) {
+            /* Not fatal: the template matches nothing (resolve.c). */
+            cload_warn(l, ymap_get(lp, "model"), "%s", msg);
+            if ((r = dprovider_unusable(d, "unknown", 7, msg)) < 0)
+                return r;
+        } else if (r < 0)
             return cload_fail(l, ymap_get(lp, "model"), "%s", msg);
         return make_key(c->wild, c->nwild, d, explicit_id);
     }
-    if ((r = bind_provider(d, msg, sizeof(msg))) < 0 ||
-        (r = bind_defaults(c, d, msg, sizeof(msg))) < 0)
+    if ((r = dprovider_bind(c, d, msg, sizeof(msg))) < 0)
+        return r;
+    if (r > 0) {
+        /* Said once, here; the group serves its other deployments. */
+        cload_warn(l, ymap_get(lp, "model"), "%s", msg);
+        return make_key(c->deps, c->ndeps, d, explicit_id);
+    }
+    if ((r = bind_defaults(c, d, msg, sizeof(msg))) < 0)
         return cload_fail(l, ymap_get(lp, "model"), "%s", msg);
     if ((r = make_key(c->deps, c->ndeps, d, explicit_id)) < 0)
         return r;
-    if (d->api_key == NULL && !key_missing &&
+    if (d->api_key == NULL && !key_missing && d->cprov == NULL &&
         !(d->preset->quirks & QUIRK_KEY_OPTIONAL))
         cload_warn(l, lp, "no API key for \"%s\" (%s): set api_key or $%s",
              d->model_name, d->model, d->preset->key_env ?
@@ -485,27 +523,13 @@ int deployment_read_list(struct cload *l, const struct ynode *y)
     if (y->kind != Y_SEQ)
         return cload_fail(l, y, "model_list must be a list");
     for (size_t i = 0; i < y->n; i++)
-        if ((r = read_deployment(l, y->kids[i], i)) < 0)
-            return r;
+        if ((r = read_deployment(l, y->kids[i], i)) < 0 &&
+            !cload_recorded(r))
+            return r;     /* recorded problems: on to the next entry */
     return 0;
 }
 
 /* ---- derived deployments ------------------------------------------------ */
-
-/* LiteLLM accepts some bare model names and infers the provider. */
-static const char *infer_prefix(const char *name)
-{
-    static const struct { const char *start, *prefix; } rules[] = {
-        { "gpt-", "openai" }, { "chatgpt-", "openai" }, { "o1", "openai" },
-        { "o3", "openai" }, { "o4", "openai" }, { "claude-", "anthropic" },
-        { "gemini-", "gemini" }, { "command", "cohere" },
-    };
-
-    for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
-        if (strncmp(name, rules[i].start, strlen(rules[i].start)) == 0)
-            return rules[i].prefix;
-    return NULL;
-}
 
 /* The template's settings, every pointer copied; its explicit keys and
  * base only when d goes to the template's own provider (check_template
@@ -525,8 +549,8 @@ static int copy_template(struct deployment *d, const struct deployment *tmpl)
     d->input_cost = tmpl->input_cost;
     d->output_cost = tmpl->output_cost;
     d->line = tmpl->line;
-    d->params = json_incref(tmpl->params);
     d->model_info = json_incref(tmpl->model_info);
+    d->call_defaults = json_incref(tmpl->call_defaults);
     d->mock_response = strdup_or_null(tmpl->mock_response, &oom);
     d->origin = tmpl;
     d->id = strdup_or_null(tmpl->id, &oom);
@@ -564,31 +588,32 @@ int deployment_derive(const struct config *c, const struct deployment *tmpl,
                       struct deployment **ret, char *err, size_t errlen)
 {
     struct deployment *d;
-    const char *prefix = NULL;
     int r;
 
     *ret = NULL;
-    if (strchr(model, '/') == NULL && (prefix = infer_prefix(model)) == NULL) {
-        snprintf(err, errlen, "unknown model \"%s\": not in model_list and "
-                 "no provider prefix (e.g. openai/%s, mock/echo)", name,
-                 model);
-        return LLMUX_ENOTFOUND;
-    }
     if ((d = deployment_new()) == NULL)
         return -ENOMEM;
     d->implicit = 1;
     d->refs = 1;
     d->owner = config_ref(c);
     d->model_name = strdup(name);
-    d->model = prefix ? join3(prefix, "/", model) : strdup(model);
+    d->model = strdup(model);
     d->key = join3(tmpl ? tmpl->key : "implicit", "|", name);
     if (!d->model_name || !d->model || !d->key) {
         deployment_unref(d);
         return -ENOMEM;
     }
-    if ((r = bind_provider(d, err, errlen)) < 0) {
+    if (tmpl)
+        d->params = json_incref(tmpl->params);   /* custom_llm_provider */
+    if ((r = dprovider_bind(c, d, err, errlen)) != 0) {
+        /* A name nobody configured: the caller hears why, typed. */
+        if (r > 0 && strchr(model, '/') == NULL &&
+            strstr(err, "LiteLLM would refuse") != NULL)
+            snprintf(err, errlen, "unknown model \"%s\": not in model_list "
+                     "and no provider prefix (e.g. openai/%s, mock/echo)",
+                     name, model);
         deployment_unref(d);
-        return r;
+        return r > 0 ? LLMUX_ENOTFOUND : r;
     }
     if (tmpl) {
         r = copy_template(d, tmpl);

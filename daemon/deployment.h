@@ -18,6 +18,7 @@
 
 struct cload;
 struct config;
+struct cprovider;
 struct preset;
 struct provider;
 struct rstat;
@@ -40,7 +41,15 @@ struct deployment {
     const struct preset   *preset;         /* from the prefix; for a
                                             * template, NULL when its
                                             * provider is a '*' */
-    const struct provider *prov;           /* the wire dialect */
+    const struct provider *prov;           /* the wire dialect; NULL
+                                            * when unusable */
+    const struct cprovider *cprov;         /* the provider by config it
+                                            * goes to (borrowed from the
+                                            * config), or NULL */
+    struct preset         *own_preset;     /* owned: the preset of a
+                                            * provider llmux lacks (only
+                                            * its name), preset points
+                                            * here */
     char                  *upstream_model; /* "llama3-8b" */
     char                  *api_base;       /* resolved, no trailing '/' */
     struct secret         *api_key;        /* NULL when none */
@@ -55,10 +64,19 @@ struct deployment {
                                             * $AWS_DEFAULT_REGION at load;
                                             * NULL = the adapter's default */
     char                  *mock_response;  /* mock: fixed answer */
+    char                  *unusable;       /* owned: why no call can use
+                                            * it (provider llmux lacks, a
+                                            * variable unset at load), or
+                                            * NULL; its group serves the
+                                            * others (dfilter.c) */
     char                  *id;             /* model_info.id or generated */
     json_t                *params;         /* other litellm_params, minus
                                             * secrets */
     json_t                *model_info;     /* model_info map or NULL */
+    json_t                *call_defaults;  /* owned: litellm_params that are
+                                            * call parameters (temperature,
+                                            * stop, extra_body, …), merged
+                                            * into each call (callparams.h) */
     double                 timeout;        /* seconds, 0 = config default */
     double                 stream_timeout; /* seconds to the first chunk */
     /* Router inputs (litellm_params; prices also from model_info). */

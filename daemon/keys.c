@@ -220,7 +220,7 @@ int64_t budget_next(const char *dur, int64_t from)
     return (int64_t)timegm(&tm);
 }
 
-int budget_roll(struct budget *b, int64_t now)
+int budget_roll(struct spend_budget *b, int64_t now)
 {
     int64_t at = b->reset_at;
 

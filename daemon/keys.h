@@ -27,7 +27,7 @@ struct window {
 };
 
 /* A spend limit that may reset: max < 0 is none; dur "" never resets. */
-struct budget {
+struct spend_budget {
     double  max, spend;
     char    dur[12];            /* "30s", "30m", "30h", "30d", "1mo" */
     int64_t reset_at;           /* unix seconds; 0: no reset */
@@ -35,11 +35,11 @@ struct budget {
 
 /* The limits a key, a team or a local caller carries; 0 is none. */
 struct policy {
-    json_t       *models;       /* owned array of names; NULL: all */
-    long          rpm, tpm, parallel;
-    struct budget budget;
-    struct window win;
-    unsigned      inflight;
+    json_t             *models;  /* owned array of names; NULL: all */
+    long                rpm, tpm, parallel;
+    struct spend_budget budget;
+    struct window       win;
+    unsigned            inflight;
 };
 
 struct team {
@@ -102,7 +102,7 @@ int     budget_duration_ok(const char *s);
 double  duration_secs(const char *s);
 /* Zeroes the spend when its window passed and moves reset_at on (to the
  * first reset after now). 1 when it reset. */
-int     budget_roll(struct budget *b, int64_t now);
+int     budget_roll(struct spend_budget *b, int64_t now);
 
 /* For keyadmin.c: the table and the database rows of a key or team. */
 int     keys_is_token(const char *s);        /* 64 lower-case hex digits */

@@ -72,8 +72,8 @@ static void ledger_end(struct request *rq)
 {
     char f_id[48], f_uid[32], f_pid[32], f_fe[48], f_model[160],
          f_group[160], f_dep[160], f_prov[64], f_status[64], f_tokens[64],
-         f_lat[48], f_ovh[48], f_cost[48], f_key[160];
-    const char *fields[15];
+         f_lat[48], f_ovh[48], f_cost[48], f_key[160], f_cache[32];
+    const char *fields[16];
     const struct deployment *d = rq->dep;
     const char *status = rq->outcome ? rq->outcome : "?";
     const char *fe = rq->caller.frontend ? rq->caller.frontend : "";
@@ -114,6 +114,12 @@ static void ledger_end(struct request *rq)
     fields[12] = f_cost;
     fields[13] = f_key;
     fields[14] = NULL;
+    if (rq->cache_status) {     /* LLMUX_CACHE=hit: no upstream, no cost */
+        snprintf(f_cache, sizeof(f_cache), "LLMUX_CACHE=%s",
+                 rq->cache_status);
+        fields[14] = f_cache;
+        fields[15] = NULL;
+    }
     log_fields(LOG_INFO, "request", fields);
     metrics_record(&rq->srv->metrics, &(struct metrics_sample){
         .group = d ? d->label_group : "", .deployment = d ? d->label_id : "",

@@ -25,7 +25,7 @@ struct limits {
                                                 * while a count is > 0 */
     uint64_t           inflight;
     unsigned           per_caller, global;
-    struct budget      spend;    /* litellm_settings.max_budget: the
+    struct spend_budget spend;   /* litellm_settings.max_budget: the
                                   * daemon's own (max from the config) */
     int                spend_dirty;  /* to write with the next batch */
     int                callers_dirty;

@@ -1,17 +1,19 @@
 /* limits.c -- the limits stage: per caller and global chat requests in
- * flight (limits-state.h), and for a virtual key and its team the
- * sliding one-minute rpm/tpm windows, max_parallel_requests and budgets,
- * with the daemon's own litellm_settings.max_budget. All before any
- * upstream work; its end hook charges what the request cost, before the
- * next request is admitted (one loop: overspend is bounded by the
+ * flight (limits-state.h), the request body's share of the global memory
+ * budget (budget.h) while it is in flight, and for a virtual key and its
+ * team the sliding one-minute rpm/tpm windows, max_parallel_requests and
+ * budgets, with the daemon's own litellm_settings.max_budget. All before
+ * any upstream work; its end hook charges what the request cost, before
+ * the next request is admitted (one loop: overspend is bounded by the
  * requests already in flight when a budget was crossed). */
 #include "limits-state.h"
+#include "budget.h"
+#include "config.h"
 #include "llmux-errno.h"
 #include "log.h"
 #include "request.h"
 #include "server.h"
 #include "stage.h"
-#include "config.h"
 #include "container.h"
 #include "cost.h"
 #include "db.h"
@@ -120,6 +122,20 @@ void limits_put(struct limits *l, uid_t uid)
     }
 }
 
+/* The body stays in memory until the request ends: it is charged to the
+ * global budget before any upstream work, and refused when the budget is
+ * full (a small body always passes: BUDGET_GRANTED). */
+static int memory_take(struct request *rq, char *msg, size_t len)
+{
+    if (budget_charge(&rq->srv->budget, &rq->mem_charged,
+                      rq->body_cost) == 0)
+        return 0;
+    snprintf(msg, len, "llmuxd is overloaded: no memory left for this "
+             "request's %zu MiB body (max_memory %g MiB)",
+             rq->body_cost >> 20, rq->cfg->max_memory);
+    return LLMUX_EUNAVAIL;
+}
+
 /* ---- one-minute windows ------------------------------------------------ */
 
 static uint64_t window_sum(const struct window *w, uint64_t now, int tok,
@@ -176,7 +192,7 @@ static void fmt_time(int64_t t, char *buf, size_t len)
 }
 
 /* 0, or a refusal in msg: which budget, its limit and when it resets. */
-static int over_budget(const struct budget *b, const char *what,
+static int over_budget(const struct spend_budget *b, const char *what,
                        char *msg, size_t len)
 {
     char at[32];
@@ -227,10 +243,10 @@ static uint64_t mono_sec(void)
 }
 
 /* The daemon's budget follows the live config's max_budget. */
-static struct budget *global_budget(struct server *s, const struct config *c,
+static struct spend_budget *global_budget(struct server *s, const struct config *c,
                                     int64_t now)
 {
-    struct budget *b = &s->limits.spend;
+    struct spend_budget *b = &s->limits.spend;
 
     b->max = c->max_budget;
     if (strcmp(b->dur, c->budget_duration) != 0) {
@@ -402,6 +418,10 @@ static enum stage_rc limits_run(struct request *rq)
         return STAGE_ANSWERED;
     }
     rq->limited = 1;
+    if ((r = memory_take(rq, msg, sizeof(msg))) < 0) {
+        request_fail(rq, r, 0, msg, -1);
+        return STAGE_ANSWERED;
+    }
     return STAGE_CONTINUE;
 }
 
@@ -441,11 +461,16 @@ static void limits_end(struct request *rq)
     if (rq->limited)
         limits_put(&s->limits, rq->caller.uid);
     rq->limited = 0;
+    budget_give(&s->budget, rq->mem_charged);
+    rq->mem_charged = 0;
+    if (rq->cache_hit)
+        rq->cost = 0;           /* no upstream call: no tokens, no money
+                                 * (its request still counted for rpm) */
     if (rq->cost > 0) {
         s->limits.spend.spend += rq->cost;
         limits_save_global(s);
     }
-    cost_tokens(rq->pc.usage, &t);
+    cost_tokens(rq->cache_hit ? NULL : rq->pc.usage, &t);
     if (rq->upol) {
         charge(rq->upol, rq->cost, (uint64_t)(t.prompt + t.completion), sec);
         if (rq->cost > 0)

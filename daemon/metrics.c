@@ -443,6 +443,36 @@ static void render_budgets(struct out *b, const struct server *s)
     }
 }
 
+/* The response cache's counters (cache.h). */
+static void render_cache(struct out *b, const struct server *s)
+{
+    struct cache_counts cc;
+
+    cache_counts(&s->cache, s->cfg, &cc);
+    gauge(b, "llmux_cache_hits_total", "counter", "Chat requests answered "
+          "from the response cache.", cc.hits);
+    gauge(b, "llmux_cache_misses_total", "counter", "Cache lookups that "
+          "found nothing (a Redis that is down or slow counts here).",
+          cc.misses);
+    gauge(b, "llmux_cache_stores_total", "counter", "Answers written to "
+          "the cache.", cc.stores);
+    gauge(b, "llmux_cache_evictions_total", "counter", "Memory cache "
+          "entries evicted to stay under max_bytes or max_size_in_memory.",
+          cc.evictions);
+    gauge(b, "llmux_cache_entries", "gauge", "Entries in the memory "
+          "cache.", cc.entries);
+    gauge(b, "llmux_cache_bytes", "gauge", "Bytes the memory cache's "
+          "entries take.", cc.bytes);
+    gauge(b, "llmux_cache_lookup_timeouts_total", "counter", "Redis "
+          "lookups that ran past lookup_timeout_ms (answered as misses).",
+          cc.lookup_timeouts);
+    gauge(b, "llmux_cache_backend_errors_total", "counter", "Redis "
+          "commands that failed (down, refused, error reply).",
+          cc.backend_errors);
+    gauge(b, "llmux_cache_backend_up", "gauge", "1 while the cache's "
+          "Redis connection is up.", (uint64_t)cc.redis_up);
+}
+
 int metrics_render(const struct server *s, char **ret)
 {
     const struct server_stats *st = &s->stats;
@@ -474,6 +504,7 @@ int metrics_render(const struct server *s, char **ret)
              frontends[i], (unsigned long long)s->metrics.by_frontend[i]);
     render_series(&b, &s->metrics);
     render_budgets(&b, s);
+    render_cache(&b, s);
     if (b.err) {
         buf_free(&b.b);
         return b.err;

@@ -1,9 +1,9 @@
 /* ops.c -- models, status, metrics and reload (ops.h), answered through
  * the session like chat (a completion + a bare done, or an error).
- * Reload runs to its end before it answers, so `llmux reload` (systemd's
- * ExecReload=) returns once the new configuration serves, or fails with
- * the file:line that kept the old one. Reload is for admins only; so are
- * status's deployments (their model names come from other callers). */
+ * Reload is answered once its load (a worker thread, server.c) ended, so
+ * `llmux reload` (systemd's ExecReload=) returns once the new config
+ * serves, or fails with the file:line that kept the old one. Reload is
+ * for admins only; so are status's deployments (other callers' names). */
 #include "ops.h"
 #include "access.h"
 #include "config.h"
@@ -53,6 +53,22 @@ static int listed(json_t *data, const char *name)
     return 0;
 }
 
+/* What model_info says a group's first deployment is and can do (mode,
+ * max_input_tokens, the supports_* flags), for `llmux models -v`. */
+static json_t *model_info_view(const struct deployment *d)
+{
+    json_t *out = json_object(), *v;
+    const char *k;
+
+    json_object_foreach(d->model_info, k, v)
+        if ((strncmp(k, "supports_", 9) == 0 && json_is_boolean(v)) ||
+            strcmp(k, "mode") == 0 || strcmp(k, "max_input_tokens") == 0 ||
+            strcmp(k, "max_output_tokens") == 0 ||
+            strcmp(k, "base_model") == 0)
+            json_object_set(out, k, v);
+    return out;
+}
+
 static json_t *models(const struct config *cfg)
 {
     json_t *data = json_array();
@@ -61,9 +77,10 @@ static json_t *models(const struct config *cfg)
         const struct deployment *d = cfg->deps[i];
 
         if (!listed(data, d->model_name))
-            json_array_append_new(data, json_pack("{s:s, s:s, s:i, s:s}",
+            json_array_append_new(data, json_pack("{s:s, s:s, s:i, s:s, s:o}",
                 "id", d->model_name, "object", "model", "created", 0,
-                "owned_by", d->preset->name));
+                "owned_by", d->preset->name, "model_info",
+                model_info_view(d)));
     }
     if (data && !listed(data, "mock/echo"))
         json_array_append_new(data, json_pack("{s:s, s:s, s:i, s:s}",
@@ -225,9 +242,6 @@ static int is_admin(const struct session *s)
 
 static void reload(struct session *s, uint64_t id)
 {
-    char err[512];
-    int r;
-
     if (!is_admin(s)) {
         log_warn("refused reload from pid %d uid %u: not an admin",
                  (int)s->caller.pid, (unsigned)s->caller.uid);
@@ -235,7 +249,13 @@ static void reload(struct session *s, uint64_t id)
              "admin_group only");
         return;
     }
-    if ((r = server_reload(s->srv, err, sizeof(err))) < 0) {
+    server_reload(s->srv, s, id);   /* answered when it ended */
+}
+
+void ops_reload_answer(struct session *s, uint64_t id, int r,
+                       const char *err)
+{
+    if (r < 0) {
         fail(s, id, r == -ENOMEM ? LLMUX_EINTERNAL : LLMUX_EBADREQ, err);
         return;
     }

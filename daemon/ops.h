@@ -11,4 +11,11 @@
  * through ops.h); ops_handle is declared in session.h, for front ends. */
 #include "version.h"
 
+struct session;
+
+/* Answers reload request id of s (server.c, once its load ended): r is
+ * 0, or why it was refused (err). */
+void ops_reload_answer(struct session *s, uint64_t id, int r,
+                       const char *err);
+
 #endif

@@ -147,6 +147,59 @@ static int read_fallbacks(struct request_opts *o, char *msg, size_t len)
     return 0;
 }
 
+/* A cache control that is a number of seconds: >= 0, finite. */
+static int cache_secs(const json_t *c, const char *key, double *ret,
+                      char *msg, size_t len)
+{
+    json_t *v = json_object_get(c, key);
+
+    *ret = -1;
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_number(v) || !isfinite(json_number_value(v)) ||
+        json_number_value(v) < 0) {
+        snprintf(msg, len, "cache.%s must be a number of seconds >= 0",
+                 key);
+        return LLMUX_EBADREQ;
+    }
+    *ret = json_number_value(v);
+    return 0;
+}
+
+/* "cache": {"no-cache": bool, "no-store": bool, "use-cache": bool,
+ * "ttl": s, "s-maxage": s, "namespace": name}, as LiteLLM. */
+static int read_cache(struct request_opts *o, char *msg, size_t len)
+{
+    struct cache_ctl *cc = &o->cache;
+    json_t *c = json_object_get(o->ctl, "cache"), *v;
+    int r;
+
+    if (c == NULL || json_is_null(c))
+        return 0;
+    if (!json_is_object(c)) {
+        snprintf(msg, len, "\"cache\" must be an object (no-cache, "
+                 "no-store, ttl, s-maxage, namespace)");
+        return LLMUX_EBADREQ;
+    }
+    cc->given = 1;
+    cc->no_cache = hub_bool(c, "no-cache", 0);
+    cc->no_store = hub_bool(c, "no-store", 0);
+    cc->use_cache = hub_bool(c, "use-cache", 0);
+    if ((r = cache_secs(c, "ttl", &cc->ttl, msg, len)) < 0 ||
+        (r = cache_secs(c, "s-maxage", &cc->s_maxage, msg, len)) < 0)
+        return r;
+    if ((v = json_object_get(c, "namespace")) != NULL && !json_is_null(v)) {
+        if (!json_is_string(v) || json_string_length(v) == 0 ||
+            json_string_length(v) > 128) {
+            snprintf(msg, len, "cache.namespace must be a name of 1-128 "
+                     "bytes");
+            return LLMUX_EBADREQ;
+        }
+        cc->ns = json_string_value(v);
+    }
+    return 0;
+}
+
 int opts_read(struct request_opts *o, json_t *body,
               const struct config *cfg, char *msg, size_t len)
 {
@@ -154,6 +207,7 @@ int opts_read(struct request_opts *o, json_t *body,
 
     memset(o, 0, sizeof(*o));
     o->num_retries = -1;
+    o->cache.ttl = o->cache.s_maxage = -1;
     o->timeout = opts_config_timeout(cfg);
     o->drop_params = cfg->drop_params;
     if ((r = validate(o, body, msg, len)) < 0)
@@ -167,7 +221,8 @@ int opts_read(struct request_opts *o, json_t *body,
     if (o->ctl == NULL)
         return 0;
     if ((r = read_retries(o, msg, len)) < 0 ||
-        (r = read_fallbacks(o, msg, len)) < 0)
+        (r = read_fallbacks(o, msg, len)) < 0 ||
+        (r = read_cache(o, msg, len)) < 0)
         return r;
     read_timeout(o);
     o->drop_params = hub_bool(o->ctl, "drop_params", cfg->drop_params);

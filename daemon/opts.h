@@ -16,6 +16,20 @@ struct config;
 /* A request can ask for at most this many retries per model group. */
 #define OPTS_MAX_RETRIES 100
 
+/* The body's "cache" object, as LiteLLM's per-request cache controls. */
+struct cache_ctl {
+    int          given;           /* the body had a "cache" object */
+    int          no_cache;        /* "no-cache": skip the lookup */
+    int          no_store;        /* "no-store": do not write */
+    int          use_cache;       /* "use-cache": opt in (mode
+                                   * default_off) */
+    double       ttl;             /* "ttl", seconds; < 0: the config's */
+    double       s_maxage;        /* "s-maxage": oldest acceptable entry,
+                                   * seconds; < 0: any */
+    const char  *ns;              /* "namespace", borrowed from ctl; NULL:
+                                   * the config's */
+};
+
 struct request_opts {
     int          stream;          /* "stream": true */
     int          want_usage;      /* stream_options.include_usage */
@@ -28,6 +42,7 @@ struct request_opts {
     const char  *context[ROUTER_MAX_CHAIN];
     int          drop_params;     /* the body's, else the config's */
     const char  *mock_response;   /* borrowed from ctl; NULL: none */
+    struct cache_ctl cache;       /* the "cache" object */
     /* LiteLLM's bookkeeping keys, borrowed from the body (they stay in
      * it: OpenAI accepts "metadata" upstream) for the ledger. */
     const json_t *metadata, *tags;

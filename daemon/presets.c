@@ -34,6 +34,42 @@ static const struct preset presets[] = {
       QUIRK_KEY_OPTIONAL | QUIRK_NEEDS_API_BASE },
     { "lm_studio",    "openai", "http://localhost:1234/v1",
       "LM_STUDIO_API_KEY", "LM_STUDIO_API_BASE", QUIRK_KEY_OPTIONAL },
+    /* Checked against LiteLLM's provider pages (prefix, key variable)
+     * and the providers' own docs (base URL), 2026-12. */
+    { "dashscope",    "openai",
+      "https://dashscope-intl.aliyuncs.com/compatible-mode/v1",
+      "DASHSCOPE_API_KEY", "DASHSCOPE_API_BASE", 0 },   /* Qwen */
+    { "ai21",         "openai", "https://api.ai21.com/studio/v1",
+      "AI21_API_KEY", "AI21_API_BASE", 0 },
+    { "ai21_chat",    "openai", "https://api.ai21.com/studio/v1",
+      "AI21_API_KEY", "AI21_API_BASE", 0 },
+    { "nvidia_nim",   "openai", "https://integrate.api.nvidia.com/v1",
+      "NVIDIA_NIM_API_KEY", "NVIDIA_NIM_API_BASE", 0 },
+    { "sambanova",    "openai", "https://api.sambanova.ai/v1",
+      "SAMBANOVA_API_KEY", "SAMBANOVA_API_BASE", 0 },
+    { "novita",       "openai", "https://api.novita.ai/v3/openai",
+      "NOVITA_API_KEY", "NOVITA_API_BASE", 0 },
+    { "nebius",       "openai", "https://api.tokenfactory.nebius.com/v1",
+      "NEBIUS_API_KEY", "NEBIUS_API_BASE", 0 },
+    { "featherless_ai", "openai", "https://api.featherless.ai/v1",
+      "FEATHERLESS_AI_API_KEY", "FEATHERLESS_AI_API_BASE", 0 },
+    /* Hugging Face's OpenAI-compatible router (Inference Providers). */
+    { "huggingface",  "openai", "https://router.huggingface.co/v1",
+      "HUGGINGFACE_API_KEY", "HUGGINGFACE_API_BASE", 0 },
+    /* Workers AI's OpenAI-compatible endpoint has the account in its
+     * path: api_base .../client/v4/accounts/ACCOUNT_ID/ai/v1. */
+    { "cloudflare",   "openai", NULL,
+      "CLOUDFLARE_API_KEY", "CLOUDFLARE_API_BASE", QUIRK_NEEDS_API_BASE },
+    { "github",       "openai", "https://models.github.ai/inference",
+      "GITHUB_API_KEY", "GITHUB_API_BASE", 0 },        /* GitHub Models */
+    { "llamafile",    "openai", "http://127.0.0.1:8080/v1",
+      "LLAMAFILE_API_KEY", "LLAMAFILE_API_BASE", QUIRK_KEY_OPTIONAL },
+    { "xinference",   "openai", "http://127.0.0.1:9997/v1",
+      "XINFERENCE_API_KEY", "XINFERENCE_API_BASE", QUIRK_KEY_OPTIONAL },
+    /* Another LiteLLM proxy (or llmux's HTTP front end). */
+    { "litellm_proxy", "openai", NULL,
+      "LITELLM_PROXY_API_KEY", "LITELLM_PROXY_API_BASE",
+      QUIRK_NEEDS_API_BASE },
     /* Native dialects: their own adapters, same table for defaults. */
     { "anthropic",    "anthropic", "https://api.anthropic.com",
       "ANTHROPIC_API_KEY", "ANTHROPIC_API_BASE", 0 },

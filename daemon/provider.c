@@ -26,11 +26,6 @@ static const struct provider *const dialects[] = {
     &provider_azure,
 };
 
-int provider_build(struct pcall *pc, struct http_req *out)
-{
-    return pc->prov->build(pc, out);
-}
-
 const struct provider *provider_find(const char *name, size_t len)
 {
     for (size_t i = 0; i < sizeof(dialects) / sizeof(dialects[0]); i++)
@@ -115,6 +110,113 @@ int http_header_secret(struct http_req *h, const char *prefix,
     return 0;
 }
 
+size_t provider_secrets(const struct deployment *dep,
+                        const struct secret **keys)
+{
+    size_t n = 0;
+
+    if (dep == NULL)
+        return 0;
+    /* Every secret a deployment holds (config.h): the key and the three
+     * AWS credentials. An access key id is not secret to AWS, but it
+     * names the account and a key a caller should not see. */
+    if (dep->api_key)
+        keys[n++] = dep->api_key;
+    if (dep->aws_access_key)
+        keys[n++] = dep->aws_access_key;
+    if (dep->aws_secret_key)
+        keys[n++] = dep->aws_secret_key;
+    if (dep->aws_session_token)
+        keys[n++] = dep->aws_session_token;
+    return n;
+}
+
+/* "sk-…"-style tokens that upstreams echo back in 401 messages, whoever's
+ * they are. */
+static void scrub_sk(char *msg)
+{
+    for (char *p = msg; (p = strstr(p, "sk-")) != NULL;) {
+        p += 3;
+        while (*p && (isalnum((unsigned char)*p) || *p == '-' || *p == '_'))
+            *p++ = '*';
+    }
+}
+
+/* src[0..n), the head of a text of total bytes, into out (outlen bytes,
+ * NUL-terminated), masked before it is cut: n must reach past the cut by
+ * the longest key, so a key that starts before the cut is whole in src;
+ * and a key's start that runs into the cut is masked as well. */
+static void mask_copy(const struct secret *const *keys, size_t nk,
+                      char *out, size_t outlen, char *src, size_t n,
+                      size_t total)
+{
+    size_t m = n < outlen - 1 ? n : outlen - 1;
+
+    /* A key that starts before the cut at m is whole in src (n reaches
+     * past m by the longest key) or runs off its end (masked as a cut
+     * when src is not the whole text). */
+    secret_mask(src, n, keys, nk, n < total);
+    memcpy(out, src, m);
+    out[m] = '\0';
+    scrub_sk(out);
+}
+
+int provider_vformat(const struct deployment *dep, char *out, size_t outlen,
+                     const char *fmt, va_list ap)
+{
+    const struct secret *keys[PROVIDER_MAX_SECRETS];
+    size_t nk = provider_secrets(dep, keys);
+    va_list aq;
+    char *full;
+    int n;
+
+    va_copy(aq, ap);
+    n = vsnprintf(out, outlen, fmt, aq);
+    va_end(aq);
+    if (n < 0) {
+        snprintf(out, outlen, "(message not shown: bad format)");
+        return -1;
+    }
+    if ((size_t)n < outlen) {
+        secret_mask(out, (size_t)n, keys, nk, 0);
+        scrub_sk(out);
+        return n;
+    }
+    /* Cut: the whole text is masked first, so no key is split by the cut
+     * before a search can find it. */
+    explicit_bzero(out, outlen);
+    if ((full = malloc((size_t)n + 1)) == NULL) {
+        snprintf(out, outlen, "(message not shown: out of memory)");
+        return -1;
+    }
+    vsnprintf(full, (size_t)n + 1, fmt, ap);
+    mask_copy(keys, nk, out, outlen, full, (size_t)n, (size_t)n);
+    explicit_bzero(full, (size_t)n + 1);
+    free(full);
+    return n;
+}
+
+int provider_format(const struct deployment *dep, char *out, size_t outlen,
+                    const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = provider_vformat(dep, out, outlen, fmt, ap);
+    va_end(ap);
+    return n;
+}
+
+void provider_scrub(const struct deployment *dep, char *msg)
+{
+    const struct secret *keys[PROVIDER_MAX_SECRETS];
+    size_t nk = provider_secrets(dep, keys);
+
+    secret_mask(msg, strlen(msg), keys, nk, 0);
+    scrub_sk(msg);
+}
+
 int pcall_fail(struct pcall *pc, int code, long status, const char *fmt, ...)
 {
     va_list ap;
@@ -124,9 +226,9 @@ int pcall_fail(struct pcall *pc, int code, long status, const char *fmt, ...)
     if (pc->err.retry_after == 0)
         pc->err.retry_after = -1;
     va_start(ap, fmt);
-    vsnprintf(pc->err.message, sizeof(pc->err.message), fmt, ap);
+    provider_vformat(pc->dep, pc->err.message, sizeof(pc->err.message), fmt,
+                     ap);
     va_end(ap);
-    provider_scrub(pc->dep, pc->err.message);
     return code;
 }
 
@@ -189,20 +291,36 @@ int provider_code_for(long status, const char *text)
 }
 
 /* The body as one line of at most outlen - 1 bytes (NULs and line breaks
- * become spaces), for bodies that are not JSON. */
-static void excerpt(const struct http_resp *r, char *out, size_t outlen)
+ * become spaces), masked, for bodies that are not JSON. Only the head that
+ * can show matters: a key that starts in it ends within the window. */
+static void excerpt(const struct deployment *dep, const struct http_resp *r,
+                    char *out, size_t outlen)
 {
-    size_t n = r->len < outlen - 1 ? r->len : outlen - 1;
+    const struct secret *keys[PROVIDER_MAX_SECRETS];
+    size_t nk = provider_secrets(dep, keys);
+    size_t w = outlen - 1 + secret_max_len(keys, nk);
+    char *line;
 
-    for (size_t i = 0; i < n; i++)
-        out[i] = (r->body[i] == '\n' || r->body[i] == '\r' ||
-                  r->body[i] == '\0') ? ' ' : r->body[i];
-    out[n] = '\0';
-    if (n == 0)
+    if (r->len == 0) {
         snprintf(out, outlen, "HTTP %ld with an empty body", r->status);
+        return;
+    }
+    w = r->len < w ? r->len : w;
+    if ((line = malloc(w)) == NULL) {
+        snprintf(out, outlen, "HTTP %ld (body not shown: out of memory)",
+                 r->status);
+        return;
+    }
+    for (size_t i = 0; i < w; i++)
+        line[i] = (r->body[i] == '\n' || r->body[i] == '\r' ||
+                   r->body[i] == '\0') ? ' ' : r->body[i];
+    mask_copy(keys, nk, out, outlen, line, w, r->len);
+    explicit_bzero(line, w);
+    free(line);
 }
 
-void provider_error_text(const struct http_resp *r, char *out, size_t outlen)
+void provider_error_text(const struct deployment *dep,
+                         const struct http_resp *r, char *out, size_t outlen)
 {
     json_t *j = json_loadb(r->body, r->len, 0, NULL), *e;
     const char *m = NULL;
@@ -226,9 +344,9 @@ void provider_error_text(const struct http_resp *r, char *out, size_t outlen)
     if (m == NULL)
         m = json_string_value(json_object_get(j, "detail"));
     if (m)
-        snprintf(out, outlen, "%s", m);
+        provider_format(dep, out, outlen, "%s", m);
     else
-        excerpt(r, out, outlen);
+        excerpt(dep, r, out, outlen);
     json_decref(j);
 }
 
@@ -237,7 +355,7 @@ int provider_map_error_default(struct pcall *pc, const struct http_resp *r)
     char text[400];
     int code;
 
-    provider_error_text(r, text, sizeof(text));
+    provider_error_text(pc->dep, r, text, sizeof(text));
     code = provider_code_for(r->status, text);
     pcall_fail(pc, code, r->status, "%s: %s", pc->prov->name, text);
     pc->err.retry_after = r->retry_after;
@@ -263,22 +381,6 @@ int provider_map_error_json(struct pcall *pc, const struct http_resp *r,
         pc->err.retry_after = r->retry_after;
     json_decref(j);
     return code;
-}
-
-/* Masks what looks like an API key: the deployment's own key, and
- * "sk-…"-style tokens that upstreams echo back in 401 messages. */
-void provider_scrub(const struct deployment *dep, char *msg)
-{
-    char *p;
-
-    if (dep && dep->api_key && dep->api_key->len >= 4)
-        while ((p = strstr(msg, dep->api_key->p)) != NULL)
-            memset(p, '*', dep->api_key->len);
-    for (p = msg; (p = strstr(p, "sk-")) != NULL;) {
-        p += 3;
-        while (*p && (isalnum((unsigned char)*p) || *p == '-' || *p == '_'))
-            *p++ = '*';
-    }
 }
 
 double provider_retry_hint(const char *text)

@@ -13,6 +13,7 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdint.h>
 
 #include "buf.h"
@@ -25,7 +26,7 @@ struct secret;
 #define HTTP_MAX_URL     8192
 #define HTTP_MAX_BODY    (64u * 1024 * 1024)
 
-/* An upstream request, built by provider->build. */
+/* An upstream request, built by provider_build. */
 struct http_req {
     struct buf         url;      /* owned */
     struct curl_slist *headers;  /* owned; wiped node by node when freed,
@@ -86,11 +87,80 @@ struct pcall {
 
 #define PROV_LOCAL  0x1        /* answers without HTTP (mock) */
 
+/* Where a dialect's key goes. */
+enum provider_auth {
+    PROV_AUTH_NONE,          /* nowhere */
+    PROV_AUTH_BEARER,        /* Authorization: Bearer <key> */
+    PROV_AUTH_X_API_KEY,     /* x-api-key: <key> (Anthropic) */
+    PROV_AUTH_GOOG,          /* x-goog-api-key: <key> (Gemini; never in
+                              * the URL, where logs would keep it) */
+    PROV_AUTH_API_KEY,       /* api-key: <key> (Azure) */
+    PROV_AUTH_SIGV4,         /* AWS SigV4 through ->sign; a deployment
+                              * with an api_key sends it as Bearer */
+};
+
+/* Whether a deployment without api_key is refused before any I/O. */
+enum provider_key {
+    PROV_KEY_NEVER,          /* the key is optional (Ollama, SigV4) */
+    PROV_KEY_DEFAULT,        /* unless provider_key_required says no (a
+                              * proxy or self-hosted api_base) */
+    PROV_KEY_ALWAYS,
+};
+
+/* How a 2xx stream is framed (stream_feed parses it). */
+enum provider_framing {
+    PROV_FRAMING_NONE,       /* no HTTP stream (PROV_LOCAL) */
+    PROV_FRAMING_SSE,        /* text/event-stream */
+    PROV_FRAMING_NDJSON,     /* one JSON object a line (Ollama) */
+    PROV_FRAMING_EVENTSTREAM,/* AWS binary event-stream (Bedrock) */
+};
+
+/* One const instance per wire dialect. The static facts of the dialect
+ * are data, read by the one generic request builder (provider_build in
+ * providers/http.c), as curl's Curl_handler carries defport, protocol and
+ * flags; the hooks carry only what differs in code. */
 struct provider {
     const char *name;
     unsigned    flags;
-    /* Canonical request -> upstream request. 0, or < 0 with pc->err set. */
-    int  (*build)(struct pcall *pc, struct http_req *out);
+
+    /* ---- the request, as data ---- */
+    /* The path after the base URL; {model} is the upstream model
+     * (model_prefix taken off), percent-encoded; {version} the API
+     * version (url_version). stream_path: for streams, NULL: path. */
+    const char *path;
+    const char *stream_path;
+    const char *model_prefix;           /* LiteLLM's route words, "" */
+    const char *version;                /* {version} by default */
+    /* Version segments an api_base may already end with ("…/v1"); the
+     * path's first segment is then not repeated, and an api_base that
+     * ends with the whole path is taken as it is. NULL-ended; NULL: the
+     * path always follows the base. */
+    const char *const *base_versions;
+    enum provider_auth auth;
+    enum provider_key  key;
+    const char        *key_env;         /* named when the key is missing */
+    enum provider_framing framing;
+    const char *content_type;           /* of the body */
+    const char *accept;                 /* Accept of a plain request */
+    const char *stream_accept;          /* … of a stream; NULL: none */
+    const char *const *headers;         /* fixed lines, NULL-ended */
+
+    /* ---- the request, as code ---- */
+    /* The dialect's body translation: the canonical request -> the
+     * upstream body, appended to body. 0, or < 0 with pc->err set. Runs
+     * after the key check, before the URL is made. */
+    int  (*build_body)(struct pcall *pc, struct buf *body);
+    /* The base URL when the dialect makes it (Bedrock, from the region);
+     * NULL: the deployment's api_base. 0, or < 0 with pc->err set. */
+    int  (*base_url)(struct pcall *pc, struct buf *out);
+    /* {version} when the dialect chooses it (Azure); NULL: api_version,
+     * else version. */
+    const char *(*url_version)(const struct deployment *dep);
+    /* PROV_AUTH_SIGV4 without an api_key: signs the request built in out
+     * (base: its base URL) and adds the headers carrying the signature. */
+    int  (*sign)(struct pcall *pc, struct http_req *out, const char *base);
+
+    /* ---- the answer ---- */
     /* A whole 2xx upstream body -> a canonical chat.completion. */
     int  (*parse)(struct pcall *pc, const struct http_resp *r,
                   json_t **ret_completion);
@@ -106,12 +176,15 @@ struct provider {
     int  (*run_local)(struct pcall *pc, json_t **ret_completion);
 };
 
-/* Builds the upstream request of one attempt: the one entry point the
- * upstream stage calls (the dialect's body hook runs inside). 0, or < 0
+/* Builds the upstream request of one attempt (providers/http.c): the one
+ * entry point the upstream stage calls. The key check, the URL from the
+ * path template, Content-Type, fixed headers, Accept and the key header
+ * come from struct provider's data; the body from build_body. 0, or < 0
  * with pc->err set. */
 int provider_build(struct pcall *pc, struct http_req *out);
 
-/* Sets pc->err and returns code. */
+/* Sets pc->err (its message masked: provider_vformat) and returns
+ * code. */
 int pcall_fail(struct pcall *pc, int code, long status, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* pcall_fail for a failed allocation: LLMUX_EINTERNAL, "out of memory". */
@@ -137,12 +210,30 @@ typedef int (*provider_error_fn)(struct pcall *pc, const json_t *err,
                                  long status);
 int provider_map_error_json(struct pcall *pc, const struct http_resp *r,
                             provider_error_fn on_error);
-/* Removes anything that looks like a key of dep from msg, in place. */
+/* Masking (break 8): any text that may carry an upstream's words goes
+ * through these, which mask every secret dep holds (provider_secrets), in
+ * any letter case, before the text is cut to its buffer, and the start
+ * of a key that runs into the cut (secret_mask); "sk-…" tokens too. */
+#define PROVIDER_MAX_SECRETS 4
+/* dep's secrets (api_key, AWS access key id, secret key, session token)
+ * into keys (PROVIDER_MAX_SECRETS slots, borrowed); how many. */
+size_t provider_secrets(const struct deployment *dep,
+                        const struct secret **keys);
+/* vsnprintf into out, masked before the cut. The length of the whole
+ * text, or -1 (out then says why no text). pcall_fail formats so. */
+int provider_vformat(const struct deployment *dep, char *out, size_t outlen,
+                     const char *fmt, va_list ap);
+int provider_format(const struct deployment *dep, char *out, size_t outlen,
+                    const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Masks msg in place (no cut involved). */
 void provider_scrub(const struct deployment *dep, char *msg);
 /* The most useful message of an error body (error.message, message,
- * Message, error as a string, detail; else the body's first 400 bytes on
- * one line, or "HTTP <status> with an empty body"), into out. */
-void provider_error_text(const struct http_resp *r, char *out,
+ * Message, error as a string, detail; else the body's first bytes on
+ * one line, or "HTTP <status> with an empty body"), masked for dep, into
+ * out. */
+void provider_error_text(const struct deployment *dep,
+                         const struct http_resp *r, char *out,
                          size_t outlen);
 /* Seconds from a wait named in an error message ("Please retry after 6
  * seconds", "try again in 26.604s", "retry in 200ms", "… in 1m"); -1 when

@@ -7,6 +7,8 @@
  * to the session as events (session.h); this file never builds a frame. */
 #include "request.h"
 #include "cost.h"
+#include "cache.h"
+#include "callparams.h"
 #include "resolve.h"
 #include "config.h"
 #include "hub.h"
@@ -140,6 +142,7 @@ static void request_free(struct request *rq)
     xfer_free(&rq->xfer);
     opts_free(&rq->opts);
     json_decref(rq->body);
+    json_decref(rq->body_dep);
     rq->body = NULL;
     request_drop_cands(rq);
     rq->dep = deployment_unref(rq->dep);
@@ -207,6 +210,8 @@ static void request_finish(struct request *rq, json_t *completion)
     struct session_done dn;
 
     rq->cost = cost_of(d, rq->pc.usage);  /* spent even if s is gone */
+    if (rq->cache && completion)
+        cache_note_completion(rq, completion);
     if (s) {
         if (completion && s->ops->completion(s, rq->id, completion) < 0) {
             request_fail(rq, LLMUX_EUNAVAIL, 0, "the upstream answer is "
@@ -219,8 +224,12 @@ static void request_finish(struct request *rq, json_t *completion)
             .usage = rq->pc.usage, .cost = rq->cost,
             .model = d->upstream_model,
             .provider = d->preset->name, .deployment = d->id,
+            .group = d->model_name,
+            .upstream_headers = rq->xfer.ratelimit.len ?
+                                rq->xfer.ratelimit.p : NULL,
             .attempts = rq->attempts, .fallbacks = rq->fallbacks,
-            .chunks = rq->chunks };
+            .chunks = rq->chunks,
+            .cache_key = rq->cache ? rq->cache->key : NULL };
         timing(rq, &dn.timing);
         if (s->ops->done(s, rq->id, &dn) < 0) {
             request_fail(rq, LLMUX_EINTERNAL, 0, "the end of the answer "
@@ -229,8 +238,13 @@ static void request_finish(struct request *rq, json_t *completion)
             return;
         }
     }
+    request_end(rq, "ok");
+}
+
+void request_end(struct request *rq, const char *outcome)
+{
     rq->ended = 1;
-    rq->outcome = "ok";
+    rq->outcome = outcome;
     request_free(rq);
 }
 
@@ -290,6 +304,8 @@ static int emit_chunk(void *ud, json_t *chunk)
         rq->chunk_created = json_integer_value(json_object_get(chunk,
                                                                "created"));
     }
+    if (rq->cache)
+        cache_note_chunk(rq, chunk);
     r = rq->sess->ops->chunk(rq->sess, rq->id, chunk);
     json_decref(chunk);
     return chunk_sent(rq, r);
@@ -314,6 +330,8 @@ static int emit_chunk_json(void *ud, const char *json, size_t len)
                               pcall_name(&rq->pc));
         return emit_chunk(rq, chunk);
     }
+    if (rq->cache)
+        cache_note_chunk_json(rq, json, len);
     err[0] = '\0';
     r = rq->sess->ops->chunk_json(rq->sess, rq->id, json, len, err,
                                   sizeof(err));
@@ -662,10 +680,15 @@ static void attempt_start(struct request *rq, size_t i)
     router_begin(rq->st, now_ms());
     rq->pc.prov = d->prov;
     rq->pc.dep = d;
-    rq->pc.req = rq->body;
+    /* The deployment's default call parameters, the request's winning. */
+    json_decref(rq->body_dep);
+    rq->body_dep = callparams_merge(d, rq->body);
+    rq->pc.req = rq->body_dep ? rq->body_dep : rq->body;
     rq->pc.opts = &rq->opts;
     rq->pc.stream = rq->opts.stream;
-    rq->pc.drop_params = rq->opts.drop_params;
+    rq->pc.drop_params = rq->opts.drop_params ||
+                         json_is_true(json_object_get(d->params,
+                                                      "drop_params"));
     rq->pc.seq = ++rq->srv->seq;
     rq->pc.emit = emit_chunk;
     rq->pc.emit_json = emit_chunk_json;
@@ -674,6 +697,12 @@ static void attempt_start(struct request *rq, size_t i)
                  rq->cfg->router.idle_timeout : first_chunk_timeout(rq);
     rq->t_up_start = request_now_us();
     rq->t_up_end = 0;
+    if (rq->body_dep == NULL) {    /* never without the defaults */
+        pcall_oom(&rq->pc);
+        rq->t_up_end = request_now_us();
+        attempt_failed(rq);
+        return;
+    }
     if (d->prov->flags & PROV_LOCAL) {
         /* No transfer: the answer is ready now. */
         r = d->prov->run_local(&rq->pc, &completion);
@@ -685,7 +714,10 @@ static void attempt_start(struct request *rq, size_t i)
         json_decref(completion);
         return;
     }
-    if (provider_build(&rq->pc, &rq->hreq) < 0 || start_transfer(rq) < 0) {
+    if (provider_build(&rq->pc, &rq->hreq) < 0 ||
+        (callparams_headers(d, &rq->hreq) < 0 &&
+         pcall_fail(&rq->pc, LLMUX_EBADREQ, 0, "extra_headers of %s do not "
+                    "fit a header", d->id)) || start_transfer(rq) < 0) {
         rq->t_up_end = request_now_us();
         attempt_failed(rq);
         return;
@@ -750,7 +782,8 @@ void request_continue(struct request *rq)
     }
 }
 
-void request_start_chat(struct session *sess, uint64_t id, json_t *body)
+void request_start_chat(struct session *sess, uint64_t id, json_t *body,
+                        size_t body_cost)
 {
     struct server *s = sess->srv;
     struct request *rq = calloc(1, sizeof(*rq));
@@ -766,6 +799,7 @@ void request_start_chat(struct session *sess, uint64_t id, json_t *body)
     rq->srv = s;
     rq->id = id;
     rq->body = body;
+    rq->body_cost = body_cost;
     rq->cfg = config_ref(s->cfg);
     rq->pc.err.retry_after = -1;
     rq->opts.num_retries = -1;

@@ -23,6 +23,7 @@
 #include "keys.h"
 
 struct caller_rule;
+struct cache_req;
 struct config;
 struct deployment;
 
@@ -33,6 +34,8 @@ struct request {
     uint64_t              id;
     json_t               *body;         /* owned: the canonical request,
                                          * minus its control keys */
+    json_t               *body_dep;     /* owned: body with the current
+                                         * deployment's call defaults */
     const struct config  *cfg;          /* owned reference; frozen */
     struct caller         caller;       /* access.c: once per request */
     struct request_opts   opts;         /* owned (opts.h) */
@@ -51,6 +54,17 @@ struct request {
                                          * or NULL */
     struct policy        *upol;         /* limits.c: that caller's counted
                                          * state, or NULL */
+    struct cache_req     *cache;        /* owned by cache.c; NULL: the
+                                         * request is not cached */
+    /* Answered from the cache: limits and spend must charge it no tokens
+     * and no money (rpm still counts it); pc.usage stays NULL. */
+    int                   cache_hit;
+    const char           *cache_status; /* for the log: "hit", "miss",
+                                         * "skip"; NULL: not cached */
+    size_t                body_cost;    /* the session's estimate of what
+                                         * body holds (budget.h) */
+    size_t                mem_charged;  /* of it, charged to srv->budget
+                                         * by limits.c until the end */
     struct deployment    *dep;          /* a reference (resolve.h): the
                                          * current (else last) attempt's */
     struct pcall          pc;           /* the current attempt */
@@ -96,6 +110,9 @@ struct request {
  * rq->dep (the deployment whose answer caused it) when there is one. */
 void request_fail(struct request *rq, int code, long status,
                   const char *message, double retry_after);
+/* A stage answered rq through the session itself (completion or chunks,
+ * then done): ends it with outcome (static) and frees it. */
+void request_end(struct request *rq, const char *outcome);
 /* The session is going away: abort silently, no events. */
 void request_abort(struct request *rq);
 /* Backpressure from the session. */

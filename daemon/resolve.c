@@ -130,6 +130,8 @@ static int derive_wild(const struct config *cfg, const char *name,
         long m = deployment_wild_match(cfg->wild[i]->model_name, name, &cp,
                                        &cl);
 
+        if (cfg->wild[i]->unusable)
+            continue;    /* said at load; matches nothing */
         if (m > bestlen) {
             best = cfg->wild[i];
             bestlen = m;
@@ -145,7 +147,7 @@ static int derive_wild(const struct config *cfg, const char *name,
         char model[DEPLOYMENT_MAX_NAME * 2 + 64];
         int r;
 
-        if (strcmp(t->model_name, best->model_name) != 0)
+        if (strcmp(t->model_name, best->model_name) != 0 || t->unusable)
             continue;
         if (star)
             snprintf(model, sizeof(model), "%.*s%.*s%s",

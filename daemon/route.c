@@ -3,6 +3,7 @@
  * attempt). The one place a model name is resolved, for the first group
  * and for every fallback group. */
 #include "config.h"
+#include "dfilter.h"
 #include "hub.h"
 #include "request.h"
 #include "resolve.h"
@@ -18,7 +19,7 @@ int route_group(struct request *rq, const char *name, char *msg,
     int n = router_resolve(&rq->srv->router, rq->cfg, name, got,
                            ROUTER_MAX_GROUP, msg, len);
 
-    if (n < 0)
+    if (n < 0 || (n = dfilter_apply(rq, name, got, n, msg, len)) < 0)
         return n;
     request_drop_cands(rq);
     memcpy(rq->cands, got, (size_t)n * sizeof(*got));

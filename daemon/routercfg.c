@@ -3,6 +3,7 @@
  * fallbacks, aliases and the per-error policies, with LiteLLM's names. */
 #include "routercfg.h"
 #include "cload.h"
+#include "cwords.h"
 #include "config.h"
 #include "llmux-errno.h"
 #include "yamltree.h"
@@ -275,6 +276,17 @@ int routercfg_read_key(struct cload *l, const struct ynode *k,
     return 1;
 }
 
+/* What routercfg_read and routercfg_read_key read, for did-you-mean. */
+static const char *const router_keys[] = {
+    "routing_strategy", "routing_strategy_args", "model_group_alias",
+    "retry_policy", "allowed_fails_policy", "num_retries", "timeout",
+    "stream_timeout", "fallbacks", "context_window_fallbacks",
+    "content_policy_fallbacks", "default_fallbacks", "allowed_fails",
+    "cooldown_time", "retry_after", "max_fallbacks", "disable_cooldowns",
+    "enable_pre_call_checks", "enable_tag_filtering",
+    "tag_filtering_match_any", NULL,
+};
+
 int routercfg_read(struct cload *l, const struct ynode *y)
 {
     struct router_settings *rs = &l->c->router;
@@ -284,11 +296,12 @@ int routercfg_read(struct cload *l, const struct ynode *y)
         return 0;
     if (y->kind != Y_MAP)
         return cload_fail(l, y, "router_settings must be a map");
-    for (size_t i = 0; i + 1 < y->n && r == 0; i += 2) {
+    for (size_t i = 0; i + 1 < y->n; i += 2) {
         const struct ynode *k = y->kids[i], *v = y->kids[i + 1];
 
-        if (k->kind != Y_SCALAR)
-            return cload_fail(l, k, "router_settings keys must be names");
+        if (r < 0 && !cload_recorded(r))   /* else go on: all at once */
+            return r;
+        r = 0;
         if (routercfg_read_key(l, k, v, &r))
             continue;
         if (strcmp(k->s, "routing_strategy") == 0)
@@ -297,6 +310,13 @@ int routercfg_read(struct cload *l, const struct ynode *y)
             r = read_strategy_args(l, v);
         else if (strcmp(k->s, "model_group_alias") == 0)
             r = read_alias(l, v);
+        else if (strcmp(k->s, "enable_pre_call_checks") == 0 ||
+                 strcmp(k->s, "enable_pre_call_check") == 0)
+            r = cload_bool(l, v, k->s, &rs->pre_call_checks);
+        else if (strcmp(k->s, "enable_tag_filtering") == 0)
+            r = cload_bool(l, v, k->s, &rs->tag_filtering);
+        else if (strcmp(k->s, "tag_filtering_match_any") == 0)
+            r = cload_bool(l, v, k->s, &rs->tag_match_any);
         else if (strcmp(k->s, "retry_policy") == 0)
             r = read_policy(l, v, "retry_policy", "Retries",
                             rs->retry_policy);
@@ -304,10 +324,9 @@ int routercfg_read(struct cload *l, const struct ynode *y)
             r = read_policy(l, v, "allowed_fails_policy", "AllowedFails",
                             rs->allowed_fails_policy);
         else
-            cload_warn(l, k, "ignored: router_settings.%s is not supported by "
-                 "llmux", k->s);
+            cwords_warn(l, k, CSEC_ROUTER, router_keys);
     }
-    return r;
+    return r < 0 && cload_recorded(r) ? 0 : r;
 }
 
 void routercfg_free(struct router_settings *rs)

@@ -55,6 +55,11 @@ struct router_settings {
     int     allowed_fails;        /* failures a minute before a bench */
     double  cooldown_time;        /* seconds benched */
     int     disable_cooldowns;
+    int     pre_call_checks;      /* enable_pre_call_checks: skip a
+                                   * deployment a request does not fit
+                                   * (model_info.max_input_tokens) */
+    int     tag_filtering;        /* enable_tag_filtering */
+    int     tag_match_any;        /* tag_filtering_match_any (default 1) */
     double  latency_buffer;       /* routing_strategy_args.
                                    * lowest_latency_buffer (fraction) */
     int     max_fallbacks;        /* groups tried after the first */

@@ -323,3 +323,71 @@ void *secret_wipe_realloc(void *p, size_t n)
     secret_wipe_free(p);
     return q;
 }
+
+/* ASCII case folding: keys are ASCII, and tolower() would follow the
+ * locale. */
+static unsigned char fold(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
+}
+
+static int same_fold(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (fold((unsigned char)a[i]) != fold((unsigned char)b[i]))
+            return 0;
+    return 1;
+}
+
+size_t secret_max_len(const struct secret *const *keys, size_t nkeys)
+{
+    size_t m = 0;
+
+    for (size_t i = 0; i < nkeys; i++)
+        if (keys[i] && keys[i]->len > m)
+            m = keys[i]->len;
+    return m;
+}
+
+/* Every whole occurrence of k in s[0..n), in any case. */
+static size_t mask_whole(char *s, size_t n, const struct secret *k)
+{
+    size_t done = 0;
+
+    for (size_t i = 0; k->len <= n && i <= n - k->len; i++)
+        if (same_fold(s + i, k->p, k->len)) {
+            memset(s + i, '*', k->len);
+            done += k->len;
+            i += k->len - 1;
+        }
+    return done;
+}
+
+/* The longest tail of s[0..n) that is the start of k (but not all of it:
+ * mask_whole took those), at least SECRET_MASK_MIN bytes. */
+static size_t mask_tail(char *s, size_t n, const struct secret *k)
+{
+    size_t l = k->len - 1 < n ? k->len - 1 : n;
+
+    for (; l >= SECRET_MASK_MIN; l--)
+        if (same_fold(s + n - l, k->p, l)) {
+            memset(s + n - l, '*', l);
+            return l;
+        }
+    return 0;
+}
+
+size_t secret_mask(char *s, size_t n, const struct secret *const *keys,
+                   size_t nkeys, int cut)
+{
+    size_t done = 0;
+
+    for (size_t i = 0; i < nkeys; i++)
+        if (keys[i] && keys[i]->len >= SECRET_MASK_MIN)
+            done += mask_whole(s, n, keys[i]);
+    /* Whole keys first, so a tail is only ever a key's real start. */
+    for (size_t i = 0; cut && i < nkeys; i++)
+        if (keys[i] && keys[i]->len > SECRET_MASK_MIN)
+            done += mask_tail(s, n, keys[i]);
+    return done;
+}

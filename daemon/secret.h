@@ -62,6 +62,24 @@ int  secret_env_seal(struct secret_env *e, const char *const *names,
 /* Points environ back at the (wiped) originals and wipes the copies. */
 void secret_env_free(struct secret_env *e);
 
+/* Masking: secrets out of text meant for people (error messages).
+ * A key shorter than SECRET_MASK_MIN is never searched for (it would mask
+ * ordinary words), and a cut leaves at most SECRET_MASK_MIN - 1 leading
+ * bytes of a key unmasked at the end of a text: no run of
+ * SECRET_MASK_MIN bytes of a key survives either rule. */
+#define SECRET_MASK_MIN 4
+
+/* Replaces with '*' every occurrence, in any letter case, of each of
+ * keys[0..nkeys) (NULL entries skipped) in s[0..n). When cut is set, s is
+ * the head of a longer text: its last bytes, when they are the first
+ * SECRET_MASK_MIN or more bytes of a key, are masked too. Returns how many
+ * bytes it masked. */
+size_t secret_mask(char *s, size_t n, const struct secret *const *keys,
+                   size_t nkeys, int cut);
+
+/* The longest of keys[0..nkeys) (NULL entries skipped), 0 for none. */
+size_t secret_max_len(const struct secret *const *keys, size_t nkeys);
+
 /* free() and realloc() that wipe the whole block they give back
  * (malloc_usable_size), for libraries that copy keys into heap buffers
  * and free them unwiped: libcurl builds each request, Authorization header

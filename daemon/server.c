@@ -1,29 +1,128 @@
-/* server.c -- the listening socket, signals, reload and the SIGTERM drain
- * (see server.h). */
+/* server.c -- the listening socket and its file descriptor reserve,
+ * signals, reload in a worker thread and the SIGTERM drain (see
+ * server.h). */
 #include "server.h"
 #include "container.h"
 #include "config.h"
 #include "conn.h"
+#include "http.h"
+#include "http_api.h"
 #include "log.h"
+#include "ops.h"
 #include "session.h"
+#include "proto.h"
+#include "request.h"
 #include "sd.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
-static void on_connection(uv_stream_t *l, int status);
-
-static void accept_retry(uv_timer_t *t)
+/* The error frame a client refused for want of fds gets (e is
+ * initialised here; empty if packing failed). Retry after a second. */
+static void refusal_frame(struct proto_enc *e)
 {
-    struct server *s = container_of(t, struct server, accept_retry);
+    proto_enc_init(e);
+    (void)proto_pack_error(e, 0, LLMUX_EUNAVAIL, "llmuxd has as many "
+                           "connections as its file descriptors allow; try "
+                           "again later", NULL, NULL, 1);
+}
 
-    if (!s->stopping && s->listening)
-        uv_listen((uv_stream_t *)&s->listener, 128, on_connection);
+/* Out of file descriptors (status < 0 from libuv's accept; libuv 1.44
+ * drops the client itself first, which fds_short keeps from happening):
+ * free the spare, and with it accept every waiting client, tell each why
+ * in an error frame and close it, then take the spare again (nginx and
+ * libuv's "EMFILE trick", but the client learns why). The listener is
+ * never closed: it may be systemd's, and closed it would be gone for
+ * good. Accepting resumes by itself: the next client finds fds free or is
+ * refused the same way, and the listener never stays readable. */
+static void refuse_clients(struct server *s, int status)
+{
+    struct proto_enc e;
+    uint64_t now = uv_now(s->loop), n = 0;
+    uv_os_fd_t lfd;
+    int fd;
+
+    if (uv_fileno((uv_handle_t *)&s->listener, &lfd) < 0)
+        return;
+    refusal_frame(&e);
+    if (s->spare_fd >= 0)
+        close(s->spare_fd);
+    while ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK))
+           >= 0) {
+        /* A few hundred bytes: a new socket's buffer always takes them. */
+        if (write(fd, e.sb.data, e.sb.size) < 0)
+            log_debug("refused client: %s", strerror(errno));
+        close(fd);
+        n++;
+    }
+    s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    proto_enc_free(&e);
+    s->fd_refused += n;
+    if (n && now - s->fd_logged_ms >= 10000) {
+        log_warn("accept: %s: refused %llu clients with an error frame so "
+                 "far", uv_strerror(status),
+                 (unsigned long long)s->fd_refused);
+        s->fd_logged_ms = now;
+    }
+}
+
+static void free_handle(uv_handle_t *h)
+{
+    free(h);
+}
+
+/* True when a new connection would leave too few fds: connections may
+ * take what the reserve and the requests' share leave, and at least two
+ * fds stay free (libuv accepts the next client into one; with none, it
+ * would drop that client without a word). */
+static int fds_short(struct server *s)
+{
+    int fd;
+
+    if (s->stats.connections >= s->conn_max)
+        return 1;
+    if (s->spare_fd < 0 || (fd = fcntl(s->spare_fd, F_DUPFD_CLOEXEC, 0)) < 0)
+        return 1;
+    close(fd);
+    return 0;
+}
+
+/* Takes the waiting client, tells it why in an error frame, and closes
+ * it at once (uv_close frees the fd now; only the callback is later). */
+static void refuse_one(struct server *s)
+{
+    uv_pipe_t *p = malloc(sizeof(*p));
+    struct proto_enc e;
+    uv_buf_t b;
+
+    if (p == NULL)
+        return;
+    uv_pipe_init(s->loop, p, 0);
+    if (uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)p) == 0) {
+        refusal_frame(&e);
+        b = uv_buf_init(e.sb.data, (unsigned)e.sb.size);
+        if (b.len)
+            (void)uv_try_write((uv_stream_t *)p, &b, 1);
+        proto_enc_free(&e);
+        s->fd_refused++;
+    }
+    uv_close((uv_handle_t *)p, free_handle);
+    if (uv_now(s->loop) - s->fd_logged_ms >= 10000 || s->fd_refused == 1) {
+        log_warn("refused %llu clients so far: out of file descriptors "
+                 "(%llu connections, %llu requests in flight)",
+                 (unsigned long long)s->fd_refused,
+                 (unsigned long long)s->stats.connections,
+                 (unsigned long long)s->stats.inflight);
+        s->fd_logged_ms = uv_now(s->loop);
+    }
 }
 
 static void on_connection(uv_stream_t *l, int status)
@@ -31,17 +130,22 @@ static void on_connection(uv_stream_t *l, int status)
     struct server *s = container_of((uv_pipe_t *)l, struct server, listener);
     int r;
 
-    if (status < 0 || s->stopping)
+    if (status == UV_EMFILE || status == UV_ENFILE) {
+        refuse_clients(s, status);  /* libuv versions that report it */
         return;
-    r = conn_accept(s);
-    if (r == UV_EMFILE || r == UV_ENFILE) {
-        /* Out of descriptors: stop accepting for a second instead of
-         * spinning on a listener that stays readable (tmux does this). */
-        log_warn("accept: %s; pausing accepts for 1 s", uv_strerror(r));
-        uv_close((uv_handle_t *)&s->listener, NULL);
-        s->listening = 0;
-        uv_timer_start(&s->accept_retry, accept_retry, 1000, 0);
     }
+    if (status < 0) {
+        log_warn("accept: %s", uv_strerror(status));
+        return;
+    }
+    if (s->stopping)
+        return;
+    if (fds_short(s)) {
+        refuse_one(s);
+        return;
+    }
+    if ((r = conn_accept(s)) < 0)
+        log_warn("accept: %s", uv_strerror(r));
 }
 
 /* The path systemd bound the inherited socket to, for logs and status;
@@ -57,9 +161,45 @@ static char *inherited_name(struct server *s)
     return strdup(name);
 }
 
+/* A stale socket from a crashed daemon would make bind fail; a live one
+ * answers connect. Removes only a dead socket: anything else at the path
+ * (a file, a link, a folder) is -EEXIST and stays, and a live socket is
+ * -EADDRINUSE. */
+static int remove_dead_socket(const char *path)
+{
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    struct stat st;
+    int fd, live;
+
+    if (lstat(path, &st) < 0)
+        return errno == ENOENT ? 0 : -errno;
+    if (!S_ISSOCK(st.st_mode))
+        return -EEXIST;
+    snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+    if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+        return -errno;
+    live = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+    close(fd);
+    if (live)
+        return -EADDRINUSE;
+    return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+/* Unlinks the socket at exit only if it is still the one we bound. */
+static void unlink_own_socket(const struct server *s)
+{
+    struct stat st;
+
+    if (!s->inherited && s->socket_path && lstat(s->socket_path, &st) == 0 &&
+        S_ISSOCK(st.st_mode) && st.st_dev == s->sock_dev &&
+        st.st_ino == s->sock_ino)
+        (void)unlink(s->socket_path);
+}
+
 int server_listen(struct server *s, const char *path, int inherited_fd)
 {
     struct sockaddr_un sun;
+    struct stat st;
     mode_t old;
     int r;
 
@@ -72,27 +212,17 @@ int server_listen(struct server *s, const char *path, int inherited_fd)
     } else {
         if (strlen(path) >= sizeof(sun.sun_path))
             return -ENAMETOOLONG;
-        /* A stale socket from a crashed daemon would make bind fail; a
-         * live one would answer connect. Remove only a dead one. */
-        {
-            struct sockaddr_un a = { .sun_family = AF_UNIX };
-            int fd;
-
-            snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
-            fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-            if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0) {
-                close(fd);
-                return -EADDRINUSE;
-            }
-            if (fd >= 0)
-                close(fd);
-            (void)unlink(path);
-        }
+        if ((r = remove_dead_socket(path)) < 0)
+            return r;
         old = umask(0117);   /* socket 0660: owner and group */
         r = uv_pipe_bind(&s->listener, path);
         umask(old);
         if (r < 0)
             return r;
+        if (lstat(path, &st) == 0) {
+            s->sock_dev = st.st_dev;
+            s->sock_ino = st.st_ino;
+        }
     }
     if ((r = uv_listen((uv_stream_t *)&s->listener, 128, on_connection)) < 0)
         return r;
@@ -104,19 +234,36 @@ int server_listen(struct server *s, const char *path, int inherited_fd)
 
 /* ---- stop --------------------------------------------------------------- */
 
+/* A reload still blocked in NSS when everything else closed: a worker
+ * thread cannot be cancelled, and the loop would wait for it. Stop the
+ * loop instead; exit ends the thread. */
+static void reload_abandoned(uv_timer_t *t)
+{
+    struct server *s = container_of(t, struct server, drain_timer);
+
+    log_warn("exiting while a reload still waits for user and group "
+             "lookups");
+    uv_close((uv_handle_t *)t, NULL);
+    uv_stop(s->loop);
+}
+
 static void close_handles(struct server *s)
 {
     for (struct conn *c = s->conns; c; c = c->next)
         conn_close(c);
+    http_close_all(s);
     uv_timer_stop(&s->drain_timer);
-    uv_close((uv_handle_t *)&s->drain_timer, NULL);
-    uv_timer_stop(&s->accept_retry);
-    uv_close((uv_handle_t *)&s->accept_retry, NULL);
+    if (s->reload_job)      /* after the connections' linger */
+        uv_timer_start(&s->drain_timer, reload_abandoned,
+                       CONN_LINGER_MS + 500, 0);
+    else
+        uv_close((uv_handle_t *)&s->drain_timer, NULL);
     uv_close((uv_handle_t *)&s->sigterm, NULL);
     uv_close((uv_handle_t *)&s->sigint, NULL);
     uv_close((uv_handle_t *)&s->sighup, NULL);
     db_flush(&s->db);       /* the rest commits in server_free */
     db_stop(&s->db);
+    cache_free(&s->cache);      /* the Redis connection's handles */
     sd_close(s);
 }
 
@@ -138,6 +285,8 @@ static void drain_expired(uv_timer_t *t)
     for (struct conn *c = s->conns; c; c = c->next)
         session_cancel_all(&c->sess, LLMUX_EUNAVAIL, "llmuxd is shutting "
                            "down and the grace period is over");
+    http_api_cancel_all(s, LLMUX_EUNAVAIL, "llmuxd is shutting down and "
+                        "the grace period is over");
     finish_stop(s);
 }
 
@@ -152,9 +301,9 @@ void server_stop(struct server *s)
     if (s->listening) {
         uv_close((uv_handle_t *)&s->listener, NULL);
         s->listening = 0;
-        if (!s->inherited && s->socket_path)
-            (void)unlink(s->socket_path);
+        unlink_own_socket(s);
     }
+    http_stop_listening(s);
     if (s->stats.inflight == 0) {
         finish_stop(s);
         return;
@@ -182,33 +331,203 @@ void server_conn_gone(struct server *s, struct conn *c)
 
 /* ---- reload ------------------------------------------------------------- */
 
-int server_reload(struct server *s, char *err, size_t errlen)
-{
-    struct config *cfg;
-    int r;
+/* One configuration load in a worker thread. config_load touches nothing
+ * but its arguments, the file system, the environment and NSS. */
+struct reload_job {
+    uv_work_t      work;
+    struct server *srv;
+    char          *path;          /* owned: the thread's copy, which an
+                                   * abandoned load may outlive s with */
+    uint64_t       run;           /* s->reload_runs when it started */
+    struct config *cfg;           /* owned: the result, NULL on error */
+    int            r;
+    char           err[512];
+};
 
-    sd_reloading(s);
-    db_flush(&s->db);
-    if ((r = config_load(s->config_path, &cfg, err, errlen)) < 0) {
-        log_err("reload refused, keeping the old configuration: %s", err);
+/* Who asked for a reload and waits for its answer. The session may go
+ * before the load ends: session_close calls server_reload_forget, which
+ * drops its waiters, so sess is live while the waiter is listed. */
+struct reload_waiter {
+    struct reload_waiter *next;
+    struct session       *sess;    /* borrowed, see above */
+    uint64_t              req_id;
+    uint64_t              run;     /* the load that answers it */
+};
+
+static void reload_start(struct server *s);
+
+static void reload_work(uv_work_t *w)
+{
+    struct reload_job *j = container_of(w, struct reload_job, work);
+
+    j->r = config_load(j->path, &j->cfg, j->err, sizeof(j->err));
+}
+
+/* On the loop: the new configuration replaces the old, as one step. */
+static int reload_apply(struct server *s, struct reload_job *j)
+{
+    struct config *cfg = j->cfg;
+
+    if (j->r < 0) {
+        log_err("reload refused, keeping the old configuration: %s", j->err);
         s->stats.reload_failures++;
         free(s->reload_error);
-        s->reload_error = strdup(err);
-        sd_reloaded(s);
-        return r;
+        s->reload_error = strdup(j->err);
+        return j->r;
     }
     for (size_t i = 0; i < cfg->nwarnings; i++)
         log_warn("%s", cfg->warnings[i]);
     /* Requests in flight hold their own reference to the old config. */
     config_unref(s->cfg);
     s->cfg = cfg;
+    j->cfg = NULL;
+    s->budget.limit = budget_limit_mib(cfg->max_memory);
     router_prune(&s->router, cfg);  /* unchanged deployments keep stats */
+    if (cache_configure(&s->cache, s->loop, cfg) < 0)
+        log_err("reload: out of memory for the cache's Redis connection");
     s->stats.reloads++;
     free(s->reload_error);
     s->reload_error = NULL;
     log_info("reloaded %s: %zu deployments", cfg->path, cfg->ndeps);
-    sd_reloaded(s);
     return 0;
+}
+
+/* Answers the waiters of load run; the others stay for the next. */
+static void reload_answer(struct server *s, uint64_t run, int r,
+                          const char *err)
+{
+    struct reload_waiter **pw = &s->reload_waiters, *w;
+
+    while ((w = *pw) != NULL) {
+        if (w->run != run) {
+            pw = &w->next;
+            continue;
+        }
+        *pw = w->next;
+        /* Unlinked first: answering may close the session, whose
+         * server_reload_forget then walks the list. */
+        if (r != UV_ECANCELED)
+            ops_reload_answer(w->sess, w->req_id, r, err);
+        free(w);
+        pw = &s->reload_waiters;    /* the list may have changed */
+    }
+}
+
+void server_reload_forget(struct server *s, const struct session *sess)
+{
+    struct reload_waiter **pw = &s->reload_waiters, *w;
+
+    while ((w = *pw) != NULL) {
+        if (w->sess == sess) {
+            *pw = w->next;
+            free(w);
+        } else {
+            pw = &w->next;
+        }
+    }
+}
+
+static void reload_done(uv_work_t *w, int status)
+{
+    struct reload_job *j = container_of(w, struct reload_job, work);
+    struct server *s = j->srv;
+    int r;
+
+    s->reload_job = NULL;
+    if (s->stopping) {
+        r = UV_ECANCELED;   /* no READY=1 after STOPPING=1 */
+        if (s->stopping == 2 && !uv_is_closing((uv_handle_t *)&s->drain_timer))
+            uv_close((uv_handle_t *)&s->drain_timer, NULL);
+    } else {
+        r = status < 0 ? status : reload_apply(s, j);
+        sd_reloaded(s);
+    }
+    reload_answer(s, j->run, r, j->err);
+    config_unref(j->cfg);
+    free(j->path);
+    free(j);
+    if (s->reload_again && !s->stopping)
+        reload_start(s);
+}
+
+static void reload_start(struct server *s)
+{
+    struct reload_job *j = calloc(1, sizeof(*j));
+
+    s->reload_again = 0;
+    s->reload_runs++;
+    if (j == NULL || (j->path = strdup(s->config_path)) == NULL) {
+        free(j);
+        reload_answer(s, s->reload_runs, -ENOMEM, "out of memory");
+        return;
+    }
+    j->srv = s;
+    j->run = s->reload_runs;
+    sd_reloading(s);
+    db_flush(&s->db);       /* reload flushes the ledger first */
+    if (uv_queue_work(s->loop, &j->work, reload_work, reload_done) < 0) {
+        sd_reloaded(s);
+        reload_answer(s, j->run, -ENOMEM, "cannot start a worker thread");
+        free(j->path);
+        free(j);
+        return;
+    }
+    s->reload_job = j;
+}
+
+void server_reload(struct server *s, struct session *sess, uint64_t req_id)
+{
+    struct reload_waiter *w = NULL;
+
+    if (s->stopping)
+        return;
+    if (sess && (w = calloc(1, sizeof(*w))) == NULL) {
+        ops_reload_answer(sess, req_id, -ENOMEM, "out of memory");
+        return;
+    }
+    if (w) {
+        w->sess = sess;
+        w->req_id = req_id;
+        /* A load already running may have read the file before the
+         * change this caller wants: it waits for the next. */
+        w->run = s->reload_runs + 1;
+        w->next = s->reload_waiters;
+        s->reload_waiters = w;
+    }
+    if (s->reload_job)
+        s->reload_again = 1;
+    else
+        reload_start(s);
+}
+
+/* ---- file descriptor limits ---------------------------------------------- */
+
+/* Each request in flight may hold an upstream socket, each connection
+ * holds one: half of what is left after a reserve for the loop, curl and
+ * logs goes to requests (the limits stage's global count), the rest to
+ * connections, and one connection gets a quarter of the requests' share,
+ * so one client's slow requests cannot take every fd from the others. */
+#define FD_RESERVE 32
+
+static void fd_limits_init(struct server *s)
+{
+    struct rlimit rl;
+    rlim_t n = 1024;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        n = rl.rlim_cur;
+    if (n > 1u << 20)
+        n = 1u << 20;
+    s->inflight_max = n > FD_RESERVE + 2 ? (unsigned)(n - FD_RESERVE) / 2
+                                         : 1;
+    s->conn_max = n > FD_RESERVE + 2 ? (unsigned)(n - FD_RESERVE) -
+                  s->inflight_max : 1;
+    s->conn_inflight_max = s->inflight_max / 4 ? s->inflight_max / 4 : 1;
+    if (s->conn_inflight_max > LLMUX_MAX_INFLIGHT)
+        s->conn_inflight_max = LLMUX_MAX_INFLIGHT;
+    if (s->limits.global > s->inflight_max)
+        s->limits.global = s->inflight_max;
+    s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
 /* ---- signals ------------------------------------------------------------ */
@@ -216,12 +535,11 @@ int server_reload(struct server *s, char *err, size_t errlen)
 static void on_signal(uv_signal_t *h, int signum)
 {
     struct server *s = h->data;
-    char err[512];
 
     if (signum != SIGHUP)
         server_stop(s);
-    else if (!s->stopping)   /* no READY=1 after STOPPING=1 */
-        (void)server_reload(s, err, sizeof(err));
+    else
+        server_reload(s, 0, 0);
 }
 
 int server_init(struct server *s, uv_loop_t *loop, struct config *cfg,
@@ -238,12 +556,14 @@ int server_init(struct server *s, uv_loop_t *loop, struct config *cfg,
     if (spend_init(&s->spend) < 0)
         return -ENOMEM;
     router_init(&s->router, uv_hrtime() ^ ((uint64_t)getpid() << 32));
-    if ((s->config_path = strdup(config_path)) == NULL)
+    if ((s->config_path = strdup(config_path)) == NULL ||
+        cache_configure(&s->cache, loop, cfg) < 0)
         return -ENOMEM;
+    s->budget.limit = budget_limit_mib(cfg->max_memory);
+    fd_limits_init(s);
     if (upstream_init(&s->up, loop) < 0)
         return LLMUX_EINTERNAL;
     uv_timer_init(loop, &s->drain_timer);
-    uv_timer_init(loop, &s->accept_retry);
     uv_signal_init(loop, &s->sigterm);
     uv_signal_init(loop, &s->sigint);
     uv_signal_init(loop, &s->sighup);
@@ -318,9 +638,14 @@ int server_open_db(struct server *s, char *err, size_t errlen)
 
 void server_free(struct server *s)
 {
+    cache_free(&s->cache);      /* if the loop ended another way */
     upstream_close(&s->up);
-    /* Let the close callbacks of curl's sockets and our handles run. */
-    uv_run(s->loop, UV_RUN_DEFAULT);
+    /* Let the close callbacks of curl's sockets and our handles run (one
+     * pass if a reload was abandoned: its work would keep the loop). */
+    uv_run(s->loop, s->reload_job ? UV_RUN_NOWAIT : UV_RUN_DEFAULT);
+    /* A batch still on the thread pool uses the handle db_close closes. */
+    while (s->db.busy && uv_run(s->loop, UV_RUN_ONCE) != 0)
+        ;
     db_close(&s->db);       /* commits what the loop still queued */
     keys_free(&s->keys);
     spend_free(&s->spend);
@@ -330,6 +655,14 @@ void server_free(struct server *s)
     router_free(&s->router);
     secret_env_free(&s->env_keys);
     free(s->reload_error);
+    while (s->reload_waiters) {
+        struct reload_waiter *w = s->reload_waiters;
+
+        s->reload_waiters = w->next;
+        free(w);
+    }
+    if (s->spare_fd >= 0)
+        close(s->spare_fd);
     free(s->config_path);
     free(s->socket_path);
 }

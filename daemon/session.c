@@ -2,6 +2,7 @@
  * requests in flight, resuming them after a backlog, ending them all. */
 #include "session.h"
 #include "request.h"
+#include "server.h"
 
 #include <string.h>
 
@@ -43,6 +44,7 @@ void session_cancel_all(struct session *s, int code, const char *message)
 void session_close(struct session *s)
 {
     s->gone = 1;
+    server_reload_forget(s->srv, s);    /* a reload it waits for */
     while (s->reqs)
         request_abort(s->reqs);
 }

@@ -27,7 +27,8 @@ struct caller {
     const gid_t *groups;       /* borrowed from the session: supplementary */
     int          ngroups;
     int          admin;        /* set by access.c: root, daemon uid, group */
-    const char  *frontend;     /* "socket"; static string */
+    const char  *frontend;     /* "socket" or "http"; static string */
+    int          master;       /* presented the master key (HTTP) */
     struct vkey *key;          /* the virtual key presented (keys.h), a
                                 * reference the session holds; NULL: none
                                 * (the peer's own policy) */
@@ -42,11 +43,19 @@ struct session_timing {
 /* The end of a successful request. model == NULL: an op's bare done. */
 struct session_done {
     const json_t          *usage;       /* borrowed; NULL: none */
-    double                 cost;        /* USD; 0 until spend exists */
+    double                 cost;        /* USD (cost.h); 0 on a cache hit */
     const char            *model, *provider, *deployment; /* borrowed */
+    const char            *group;       /* the model group that answered */
+    const char            *upstream_headers; /* borrowed: the answer's
+                                         * x-ratelimit-* lines ("name:
+                                         * value\r\n"), or NULL */
     unsigned               attempts, fallbacks;
     uint64_t               chunks;
     struct session_timing  timing;
+    int                    cache_hit;   /* answered from the cache: cost
+                                         * 0, no upstream */
+    const char            *cache_key;   /* borrowed; NULL: not cached.
+                                         * HTTP's x-litellm-cache-key */
 };
 
 /* The end of a failed request. */
@@ -107,13 +116,17 @@ struct request *session_find(const struct session *s, uint64_t id);
 void session_drained(struct session *s);
 /* Ends every request in flight with an error event (shutdown). */
 void session_cancel_all(struct session *s, int code, const char *message);
-/* The front end is going away: requests abort silently, no events. */
+/* The front end is going away: requests abort silently, no events, and
+ * a reload it asked for is not answered. */
 void session_close(struct session *s);
 
 /* Entry points of the pipeline (request.c), for front ends. */
-/* Starts a chat request; takes ownership of body. Errors are answered
- * through the session, so this cannot fail. */
-void request_start_chat(struct session *s, uint64_t id, json_t *body);
+/* Starts a chat request; takes ownership of body. body_cost is what the
+ * front end estimates holding body costs (budget.h); the limits stage
+ * charges it to the memory budget while the request is in flight. Errors
+ * are answered through the session, so this cannot fail. */
+void request_start_chat(struct session *s, uint64_t id, json_t *body,
+                        size_t body_cost);
 /* Answers a non-chat op (status, models, metrics, reload) (ops.c). */
 void ops_handle(struct session *s, uint64_t id, const char *op,
                 size_t oplen);

@@ -20,11 +20,13 @@ void xfer_init(struct xfer *x, struct upstream *up)
     x->retry_after = -1;
     x->ux.done = on_done;
     buf_init(&x->body, HTTP_MAX_BODY);
+    buf_init(&x->ratelimit, 2048);
 }
 
 void xfer_reset(struct xfer *x)
 {
     buf_reset(&x->body);
+    buf_reset(&x->ratelimit);
     x->status = 0;
     x->retry_after = -1;
     x->toobig = 0;
@@ -104,6 +106,7 @@ void xfer_free(struct xfer *x)
 {
     xfer_stop(x);
     buf_free(&x->body);
+    buf_free(&x->ratelimit);
 }
 
 /* ---- callbacks ---------------------------------------------------------- */
@@ -143,7 +146,26 @@ static int status_line(struct xfer *x, const char *p, size_t len)
     }
     x->status = st;
     x->retry_after = -1;
+    buf_reset(&x->ratelimit);   /* a 100 Continue or a redirect's */
     return 1;
+}
+
+/* x-ratelimit-* headers, as the upstream sent them: a front end may pass
+ * them on (LiteLLM does). Only plain printable ASCII is kept, so nothing
+ * can smuggle a header or a line break through; they hold no secret. */
+static void keep_ratelimit(struct xfer *x, const char *p, size_t len)
+{
+    while (len && (p[len - 1] == '\r' || p[len - 1] == '\n'))
+        len--;
+    if (len < 13 || len > 256 || strncasecmp(p, "x-ratelimit-", 12) != 0)
+        return;
+    for (size_t i = 0; i < len; i++)
+        if (p[i] < 0x20 || p[i] > 0x7e)
+            return;
+    if (x->ratelimit.len + len + 2 > x->ratelimit.max)
+        return;
+    buf_add(&x->ratelimit, p, len);
+    buf_add(&x->ratelimit, "\r\n", 2);
 }
 
 size_t xfer_on_header(char *p, size_t size, size_t n, void *ud)
@@ -160,7 +182,8 @@ size_t xfer_on_header(char *p, size_t size, size_t n, void *ud)
         v = p + 15;
         ms = 1;
     } else {
-        status_line(x, p, len);
+        if (!status_line(x, p, len))
+            keep_ratelimit(x, p, len);
         return len;
     }
     while (v < p + len && (*v == ' ' || *v == '\t'))

@@ -28,6 +28,10 @@ struct xfer {
     int                  stream;   /* 2xx bytes go to feed, not body */
     int                  paused;
     int                  toobig;   /* body passed HTTP_MAX_BODY */
+    struct buf           ratelimit;/* owned: the answer's x-ratelimit-*
+                                    * headers as "name: value\r\n" lines
+                                    * (printable ASCII only), for front
+                                    * ends that pass them on; capped */
     /* 2xx body bytes of a stream; < 0 stops the transfer. */
     int                (*feed)(void *ud, const char *p, size_t n);
     /* The transfer ended (the easy handle is back in the pool): res is

@@ -2,7 +2,8 @@
  * Owns: a strict RFC 8259 parser that packs straight into a msgpack_packer
  * (no tree), and the msgpack -> compact JSON printer. Both run per streamed
  * chunk, need no scratch memory for small documents and never read outside
- * their input. */
+ * their input. The parser keeps the daemon's one JSON rule (see "The JSON
+ * rule" below): it accepts exactly what jansson accepts. */
 #define _DEFAULT_SOURCE            /* newlocale, uselocale */
 #include "proto.h"
 
@@ -129,7 +130,27 @@ static locale_t c_locale(void)
  * nothing at all reaches the packer.
  */
 
+/* The JSON rule. llmuxd reads upstream JSON two ways: jansson
+ * (json_loadb with JSON_REJECT_DUPLICATES, then hub_pack) and this parser
+ * (the stream fast path). So that a stream's fate never depends on which
+ * way one of its chunks went, both accept exactly the same texts, and
+ * this parser refuses, with jansson's words, what jansson refuses on top
+ * of RFC 8259: "\u0000" in a string, integers outside int64, numbers
+ * beyond the range of a double, and an object key given twice. Nesting
+ * deeper than LLMUX_MAX_DEPTH is refused here, and by the daemon's tree
+ * path too. tests/fuzz/fuzz-jsondiff.c holds the two equal. */
+
 #define JP_LOCAL 64             /* sizes kept on the stack before malloc */
+#define JP_LOCAL_KEYS 32        /* object keys likewise */
+
+/* An object key seen in the validating pass: where it starts (its '"'),
+ * its raw length between the quotes, whether it holds an escape, and (for
+ * large objects only) the hash of its decoded bytes. */
+struct jp_key {
+    size_t   at, len;
+    bool     esc;
+    uint64_t hash;
+};
 
 struct jp {
     const unsigned char *s;
@@ -142,6 +163,11 @@ struct jp {
     size_t nsizes, cap;
     size_t next;                /* the packing pass's cursor in sizes */
     uint32_t local[JP_LOCAL];
+    /* The keys of the objects being read, innermost last (validating
+     * pass only): 'local_keys', or malloc'd (owned). */
+    struct jp_key *keys;
+    size_t nkeys, keycap;
+    struct jp_key local_keys[JP_LOCAL_KEYS];
     char *err;
     size_t errlen;
 };
@@ -249,6 +275,9 @@ static int jp_escape(struct jp *j, size_t i, uint32_t *ret_cp, size_t *ret_n)
     if (!hex4(s, j->len, i + 2, &cp))
         return jp_fail(j, i, "invalid \\u escape");
     *ret_n = 6;
+    if (cp == 0)
+        return jp_fail(j, i, "\\u0000 is not allowed without "
+                       "JSON_ALLOW_NUL");
     if (cp >= 0xdc00 && cp <= 0xdfff)
         return jp_fail(j, i, "lone surrogate in \\u escape");
     if (cp >= 0xd800 && cp <= 0xdbff) {
@@ -343,6 +372,156 @@ static int jp_string(struct jp *j)
                  : jp_string_scan(j, slot);
 }
 
+/* ---- duplicate keys ---------------------------------------------------- */
+
+/* The decoded bytes of the validated string at s[at] == '"', one at a
+ * time: a byte, or -1 at its end. Keys compare by these, so "a" and
+ * "\u0061" are the same key, as they are to jansson. */
+struct jp_iter {
+    struct jp *j;
+    size_t i;
+    char u[4];
+    size_t un, uk;
+};
+
+static void jp_iter_init(struct jp_iter *it, struct jp *j, size_t at)
+{
+    it->j = j;
+    it->i = at + 1;
+    it->un = it->uk = 0;
+}
+
+static int jp_iter_next(struct jp_iter *it)
+{
+    const unsigned char *s = it->j->s;
+    uint32_t cp;
+    size_t n;
+
+    if (it->uk < it->un)
+        return (unsigned char)it->u[it->uk++];
+    if (s[it->i] == '"')
+        return -1;
+    if (s[it->i] != '\\')
+        return s[it->i++];
+    jp_escape(it->j, it->i, &cp, &n);      /* validated: cannot fail */
+    it->i += n;
+    it->un = utf8_put(it->u, cp);
+    it->uk = 1;
+    return (unsigned char)it->u[0];
+}
+
+static uint64_t jp_key_hash(struct jp *j, size_t at)
+{
+    struct jp_iter it;
+    uint64_t h = 14695981039346656037ull;   /* FNV-1a */
+    int c;
+
+    jp_iter_init(&it, j, at);
+    while ((c = jp_iter_next(&it)) >= 0)
+        h = (h ^ (unsigned)c) * 1099511628211ull;
+    return h;
+}
+
+static bool jp_key_equal(struct jp *j, size_t a, size_t b)
+{
+    struct jp_iter x, y;
+    int c, d;
+
+    jp_iter_init(&x, j, a);
+    jp_iter_init(&y, j, b);
+    do {
+        c = jp_iter_next(&x);
+        d = jp_iter_next(&y);
+    } while (c == d && c >= 0);
+    return c == d;
+}
+
+/* Records the key just validated at s[at] (j->pos is past its closing
+ * quote). */
+static int jp_key_push(struct jp *j, size_t at)
+{
+    struct jp_key *k;
+
+    if (j->nkeys == j->keycap) {
+        size_t cap = j->keycap * 2;
+        struct jp_key *p;
+
+        if (j->keys == j->local_keys) {
+            p = malloc(cap * sizeof(*p));
+            if (p != NULL)
+                memcpy(p, j->local_keys, sizeof(j->local_keys));
+        } else {
+            p = realloc(j->keys, cap * sizeof(*p));
+        }
+        if (p == NULL)
+            return -ENOMEM;
+        j->keys = p;
+        j->keycap = cap;
+    }
+    k = &j->keys[j->nkeys++];
+    k->at = at;
+    k->len = j->pos - at - 2;
+    /* Every escape decodes shorter than it is written, so a key holds
+     * one exactly when its decoded length (its slot, the last recorded)
+     * is not its raw length. */
+    k->esc = j->sizes[j->nsizes - 1] != k->len;
+    return 0;
+}
+
+static int jp_key_cmp(const void *a, const void *b)
+{
+    const struct jp_key *x = a, *y = b;
+
+    if (x->hash != y->hash)
+        return x->hash < y->hash ? -1 : 1;
+    return x->at < y->at ? -1 : x->at > y->at;
+}
+
+/* Whether a and b are the same key: escape-free keys (nearly all) by
+ * their raw bytes, others decoded. */
+static bool jp_same_key(struct jp *j, const struct jp_key *a,
+                        const struct jp_key *b)
+{
+    if (!a->esc && !b->esc)
+        return a->len == b->len &&
+               memcmp(j->s + a->at + 1, j->s + b->at + 1, a->len) == 0;
+    return jp_key_equal(j, a->at, b->at);
+}
+
+static int jp_dup(struct jp *j, const struct jp_key *a,
+                  const struct jp_key *b)
+{
+    if (!jp_same_key(j, a, b))
+        return 0;
+    return jp_fail(j, a->at > b->at ? a->at : b->at, "duplicate object key");
+}
+
+/* Whether the keys of one object, keys[base..nkeys), hold one twice; then
+ * they are dropped. Few keys (a chunk's objects have up to ten) compare
+ * pairwise; more are sorted by hash first, so a huge object costs
+ * n log n, not n * n. */
+static int jp_keys_check(struct jp *j, size_t base)
+{
+    struct jp_key *k = j->keys + base;
+    size_t n = j->nkeys - base;
+    int r = 0;
+
+    if (n <= 12) {
+        for (size_t a = 1; r == 0 && a < n; a++)
+            for (size_t b = 0; r == 0 && b < a; b++)
+                r = jp_dup(j, &k[a], &k[b]);
+    } else {
+        for (size_t a = 0; a < n; a++)
+            k[a].hash = jp_key_hash(j, k[a].at);
+        qsort(k, n, sizeof(*k), jp_key_cmp);
+        for (size_t a = 1; r == 0 && a < n; a++)
+            if (k[a].hash == k[a - 1].hash)
+                r = jp_dup(j, &k[a], &k[a - 1]);
+    }
+    j->nkeys = base;
+    return r;
+}
+
 /* strtod on a NUL-terminated copy of the n bytes at p (strtod needs the
  * NUL; the input has none), in the C locale. */
 static int jp_strtod(const unsigned char *p, size_t n, double *ret)
@@ -362,9 +541,42 @@ static int jp_strtod(const unsigned char *p, size_t n, double *ret)
     return 0;
 }
 
-/* Packs the validated number s[start..end): an integer that fits int64 as
- * an int, a larger positive one up to UINT64_MAX as a uint, anything else
- * (fraction, exponent, out of range) as float64. */
+/* The JSON rule for the number s[start..end) (valid grammar): an integer
+ * must fit int64 and any other number a double, as jansson has it (its
+ * words). int_digits: how many digits come before a '.' or exponent. */
+static int jp_number_range(struct jp *j, size_t start, size_t end,
+                           bool is_float, size_t int_digits, bool has_exp)
+{
+    const unsigned char *s = j->s;
+    bool neg = s[start] == '-';
+    uint64_t mag = 0, lim = neg ? (uint64_t)INT64_MAX + 1 : INT64_MAX;
+    double d;
+    int r;
+
+    if (!is_float) {
+        for (size_t i = start + neg; i < end; i++) {
+            unsigned dig = s[i] - '0';
+
+            if (mag > (lim - dig) / 10)
+                return jp_fail(j, start, neg ? "too big negative integer"
+                                             : "too big integer");
+            mag = mag * 10 + dig;
+        }
+        return 0;
+    }
+    /* Fewer than 309 digits and no exponent stay below DBL_MAX: strtod
+     * only for the rest. Underflow is fine (jansson takes 1e-400 as 0). */
+    if (!has_exp && int_digits <= 308)
+        return 0;
+    if ((r = jp_strtod(s + start, end - start, &d)) < 0)
+        return r;
+    if (isinf(d))
+        return jp_fail(j, start, "real number overflow");
+    return 0;
+}
+
+/* Packs the validated number s[start..end): an integer (within int64, by
+ * the JSON rule) as an int, anything else as float64. */
 static int jp_number_pack(struct jp *j, size_t start, size_t end,
                           bool is_float)
 {
@@ -375,32 +587,18 @@ static int jp_number_pack(struct jp *j, size_t start, size_t end,
     int r;
 
     if (!is_float) {
-        size_t i;
-
-        for (i = start + neg; i < end; i++) {
-            unsigned dig = s[i] - '0';
-
-            if (mag > (UINT64_MAX - dig) / 10)
-                break;
-            mag = mag * 10 + dig;
-        }
-        if (i == end && (!neg || mag <= (uint64_t)INT64_MAX + 1)) {
-            if (!neg && mag > INT64_MAX)
-                r = msgpack_pack_uint64(j->pk, mag);
-            else if (!neg)
-                r = msgpack_pack_int64(j->pk, (int64_t)mag);
-            else if (mag == (uint64_t)INT64_MAX + 1)
-                r = msgpack_pack_int64(j->pk, INT64_MIN);
-            else
-                r = msgpack_pack_int64(j->pk, -(int64_t)mag);
-            return r ? -ENOMEM : 0;
-        }
-        /* Out of integer range: falls through to float64. */
+        for (size_t i = start + neg; i < end; i++)
+            mag = mag * 10 + (unsigned)(s[i] - '0');
+        if (!neg)
+            r = msgpack_pack_int64(j->pk, (int64_t)mag);
+        else if (mag == (uint64_t)INT64_MAX + 1)
+            r = msgpack_pack_int64(j->pk, INT64_MIN);
+        else
+            r = msgpack_pack_int64(j->pk, -(int64_t)mag);
+        return r ? -ENOMEM : 0;
     }
     if ((r = jp_strtod(s + start, end - start, &d)) < 0)
         return r;
-    /* Beyond DBL_MAX strtod gives +-inf; it is packed as is and prints as
-     * null. */
     return msgpack_pack_double(j->pk, d) ? -ENOMEM : 0;
 }
 
@@ -410,13 +608,15 @@ static int jp_number(struct jp *j)
 {
     const unsigned char *s = j->s;
     size_t i = j->pos, n = j->len;
-    bool is_float = false;
+    bool is_float = false, has_exp = false;
+    size_t int_start, int_digits;
     int r = 0;
 
     if (s[i] == '-')
         i++;
     if (i >= n || !is_digit(s[i]))
         return jp_fail(j, i, "invalid number");
+    int_start = i;
     if (s[i] == '0') {
         if (++i < n && is_digit(s[i]))
             return jp_fail(j, i - 1, "leading zero in number");
@@ -424,6 +624,7 @@ static int jp_number(struct jp *j)
         while (i < n && is_digit(s[i]))
             i++;
     }
+    int_digits = i - int_start;
     if (i < n && s[i] == '.') {
         is_float = true;
         if (++i >= n || !is_digit(s[i]))
@@ -432,7 +633,7 @@ static int jp_number(struct jp *j)
             i++;
     }
     if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-        is_float = true;
+        is_float = has_exp = true;
         if (++i < n && (s[i] == '+' || s[i] == '-'))
             i++;
         if (i >= n || !is_digit(s[i]))
@@ -442,6 +643,8 @@ static int jp_number(struct jp *j)
     }
     if (j->pk != NULL)
         r = jp_number_pack(j, j->pos, i, is_float);
+    else
+        r = jp_number_range(j, j->pos, i, is_float, int_digits, has_exp);
     j->pos = i;
     return r;
 }
@@ -468,7 +671,7 @@ static int jp_literal(struct jp *j, const char *word, size_t n)
 static int jp_container(struct jp *j, bool is_map)
 {
     unsigned char close = is_map ? '}' : ']';
-    size_t slot, n = 0;
+    size_t slot, n = 0, base = j->nkeys, at;
     int r;
 
     if (++j->depth > LLMUX_MAX_DEPTH)
@@ -492,7 +695,10 @@ static int jp_container(struct jp *j, bool is_map)
             jp_ws(j);
             if (j->pos >= j->len || j->s[j->pos] != '"')
                 return jp_fail(j, j->pos, "expected a string key");
+            at = j->pos;
             if ((r = jp_string(j)) < 0)
+                return r;
+            if (j->pk == NULL && (r = jp_key_push(j, at)) < 0)
                 return r;
             jp_ws(j);
             if (j->pos >= j->len || j->s[j->pos] != ':')
@@ -520,6 +726,8 @@ static int jp_container(struct jp *j, bool is_map)
             return jp_fail(j, j->pos, "trailing comma");
     }
 done:
+    if (j->pk == NULL && is_map && (r = jp_keys_check(j, base)) < 0)
+        return r;
     if (j->pk == NULL)
         j->sizes[slot] = (uint32_t)n;
     j->depth--;
@@ -571,11 +779,20 @@ int proto_json_pack(msgpack_packer *pk, const char *json, size_t len,
     struct jp j;
     int r;
 
-    memset(&j, 0, sizeof(j));
+    /* Field by field: the local arrays need no zeroing, and clearing
+     * them would cost more than a small chunk's whole parse. */
     j.s = (const unsigned char *)json;
     j.len = len;
+    j.pos = 0;
+    j.depth = 0;
+    j.pk = NULL;
     j.sizes = j.local;
+    j.nsizes = 0;
     j.cap = JP_LOCAL;
+    j.next = 0;
+    j.keys = j.local_keys;
+    j.nkeys = 0;
+    j.keycap = JP_LOCAL_KEYS;
     j.err = err;
     j.errlen = errlen;
     if (err != NULL && errlen > 0)
@@ -590,6 +807,8 @@ int proto_json_pack(msgpack_packer *pk, const char *json, size_t len,
         snprintf(err, errlen, "offset %zu: out of memory", j.pos);
     if (j.sizes != j.local)
         free(j.sizes);
+    if (j.keys != j.local_keys)
+        free(j.keys);
     return r;
 }
 

@@ -377,8 +377,10 @@ static msgpack_object *mp_slot(struct mp_level *l, msgpack_object *scratch)
  * *ret_used gets the bytes the value took. Returns 0, LLMUX_EPROTO, or
  * -ENOMEM. Iterative, so hostile input cannot exhaust the C stack. */
 static int mp_parse(const char *p, size_t len, msgpack_zone *z,
-                    msgpack_object *root, size_t *ret_used)
+                    msgpack_object *root, size_t *ret_used,
+                    uint64_t *ret_count)
 {
+    uint64_t count = 0;
     const unsigned char *u = (const unsigned char *)p;
     struct mp_level st[LLMUX_MAX_DEPTH];
     msgpack_object scratch, *o = root;
@@ -389,6 +391,7 @@ static int mp_parse(const char *p, size_t len, msgpack_zone *z,
         if ((r = mp_read(u + off, len - off, o, &hl)) < 0)
             return r;
         off += hl;
+        count++;
         if (o->type == MSGPACK_OBJECT_ARRAY || o->type == MSGPACK_OBJECT_MAP) {
             bool is_map = o->type == MSGPACK_OBJECT_MAP;
             uint64_t n = is_map ? o->via.map.size : o->via.array.size;
@@ -427,7 +430,17 @@ static int mp_parse(const char *p, size_t len, msgpack_zone *z,
         o = mp_slot(&st[depth - 1], z ? NULL : &scratch);
     }
     *ret_used = off;
+    if (ret_count)
+        *ret_count = count;
     return 0;
+}
+
+int proto_msgpack_count(const char *p, size_t len, uint64_t *ret_count)
+{
+    msgpack_object scratch;
+    size_t used;
+
+    return mp_parse(p, len, NULL, &scratch, &used, ret_count);
 }
 
 /* ------------------------------------------------------------------------
@@ -486,7 +499,7 @@ int proto_frame_decode(struct proto_frame *f, const char *body, size_t len)
     f->up.zone = msgpack_zone_new(zone_chunk_size(len));
     if (f->up.zone == NULL)
         return -ENOMEM;
-    r = mp_parse(body, len, f->up.zone, &f->up.data, &used);
+    r = mp_parse(body, len, f->up.zone, &f->up.data, &used, NULL);
     if (r < 0)
         return r;
     if (used != len || f->up.data.type != MSGPACK_OBJECT_MAP)
@@ -685,7 +698,7 @@ int proto_enc_end(struct proto_enc *e)
     }
     hdr = (unsigned char *)e->sb.data + e->start;
     if (mp_parse((const char *)hdr + LLMUX_FRAME_HEADER, len, NULL, &root,
-                 &used) < 0 ||
+                 &used, NULL) < 0 ||
         used != len || root.type != MSGPACK_OBJECT_MAP) {
         e->sb.size = e->start;
         return LLMUX_EPROTO;

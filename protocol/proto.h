@@ -69,6 +69,10 @@ struct proto_frame {
  * LLMUX_MAX_DEPTH is EPROTO. Always call proto_frame_free. */
 int  proto_frame_decode(struct proto_frame *f, const char *body, size_t len);
 void proto_frame_free(struct proto_frame *f);
+/* Counts the msgpack values (containers, keys and elements) of the first
+ * value in the len bytes at p without building anything, so a caller can
+ * size what decoding will cost first. 0, or LLMUX_EPROTO as decode. */
+int  proto_msgpack_count(const char *p, size_t len, uint64_t *ret_count);
 
 /* Map lookups: NULL/negative when absent or of the wrong type. */
 const msgpack_object *proto_get(const msgpack_object *map, const char *key);

@@ -1,8 +1,10 @@
 /* anthropic.c -- the Anthropic Messages API dialect (POST /v1/messages).
  * Owns: hub request -> Messages request (system prompt on top, strictly
  * alternating user/assistant turns, tool_use/tool_result blocks, thinking
- * budgets, JSON mode through a forced tool), and Messages bodies, SSE
- * streams and error bodies back to the hub format. */
+ * budgets, JSON mode through a forced tool), and Messages bodies and error
+ * bodies back to the hub format. The stream is anthropic_stream.c's
+ * (anthropic.h). */
+#include "anthropic.h"
 #include "common.h"
 #include "config.h"
 #include "hub.h"
@@ -18,9 +20,6 @@
 #define DEFAULT_MAX_TOKENS 4096
 /* JSON mode: the Messages API has no response_format, so the schema
  * becomes the input of COMMON_JSON_TOOL (see common.h). */
-#define MAX_BLOCKS         4096            /* content blocks per stream */
-#define MAX_THINKING       (4u * 1024 * 1024)
-#define MAX_SIGNATURE      (1u * 1024 * 1024)
 
 /* The OpenAI parameters this adapter translates (see common_check_params
  * for those every adapter accepts or ignores). "thinking" is Anthropic's
@@ -29,34 +28,6 @@ static const char *const known_params[] = {
     "temperature", "top_p", "max_tokens", "max_completion_tokens", "stop",
     "tools", "tool_choice", "parallel_tool_calls", "response_format",
     "reasoning_effort", "thinking", NULL,
-};
-
-/* Token counts as the API reports them. */
-struct ausage {
-    json_int_t input, cache_read, cache_write, output, thinking;
-    int        has_cache_read, has_thinking;
-};
-
-enum { B_NONE, B_TEXT, B_TOOL, B_JSON, B_THINK, B_OTHER };
-
-struct ablock {
-    int kind;       /* B_* */
-    int tool;       /* B_TOOL: index of the call in OpenAI deltas */
-};
-
-struct astream {
-    struct common_sse_stream h;          /* first: see common.h */
-    int                     json_mode;   /* the caller asked for JSON */
-    int                     ntools;      /* tool_use blocks seen */
-    int                     json_used;   /* the JSON tool was called */
-    int                     finished;    /* finish chunk emitted */
-    int                     stopped;     /* message_stop seen */
-    struct ausage           u;
-    struct ablock          *blocks;      /* by Anthropic block index */
-    size_t                  nblocks;
-    struct buf              think;       /* current thinking block text */
-    struct buf              sig;         /* ... and its signature */
-    int                     think_full;  /* think went over its cap */
 };
 
 /* ------------------------------------------------------------------------
@@ -372,18 +343,7 @@ static int map_json_mode(struct pcall *pc, json_t *body,
     return 0;
 }
 
-static int add_url(const struct deployment *d, struct buf *url)
-{
-    size_t n = strlen(d->api_base);
-
-    if (n >= 12 && strcmp(d->api_base + n - 12, "/v1/messages") == 0)
-        return buf_adds(url, d->api_base);
-    if (n >= 3 && strcmp(d->api_base + n - 3, "/v1") == 0)
-        return buf_addf(url, "%s/messages", d->api_base);
-    return buf_addf(url, "%s/v1/messages", d->api_base);
-}
-
-static int anthropic_build(struct pcall *pc, struct http_req *out)
+static int anthropic_body(struct pcall *pc, struct buf *out)
 {
     const struct deployment *d = pc->dep;
     json_t *body, *v, *tools, *stop;
@@ -393,9 +353,6 @@ static int anthropic_build(struct pcall *pc, struct http_req *out)
 
     if ((r = common_check_params(pc, known_params)) < 0)
         return r;
-    /* A proxy in front of Anthropic (api_base changed) may need no key. */
-    if (d->api_key == NULL && provider_key_required(d))
-        return provider_no_key(pc, "ANTHROPIC_API_KEY");
     if ((mode = common_response_format(pc, 0, &schema)) < 0)
         return mode;
     if ((body = json_object()) == NULL)
@@ -443,18 +400,7 @@ static int anthropic_build(struct pcall *pc, struct http_req *out)
         goto fail;
     if (pc->stream)
         json_object_set_new(body, "stream", json_true());
-    if ((r = common_post_json(pc, body, out)) < 0)
-        return r;
-    r = add_url(d, &out->url);
-    if (r == 0)
-        r = http_header_add(out, "anthropic-version: %s", ANTHROPIC_VERSION);
-    if (r == 0 && pc->stream)
-        r = http_header_add(out, "Accept: text/event-stream");
-    if (r == 0 && d->api_key)
-        r = http_header_secret(out, "x-api-key: ", d->api_key);
-    if (r < 0)
-        return pcall_oom(pc);
-    return 0;
+    return common_put_json(pc, body, out);
 fail:
     json_decref(body);
     return r;
@@ -464,7 +410,7 @@ fail:
  * Responses
  */
 
-static const char *map_stop(const char *reason, int tools)
+const char *anthropic_stop(const char *reason, int tools)
 {
     if (reason == NULL)
         return "stop";
@@ -479,7 +425,7 @@ static const char *map_stop(const char *reason, int tools)
 }
 
 /* Takes the counts present in an Anthropic usage object. */
-static void usage_take(struct ausage *u, const json_t *o)
+void anthropic_usage_take(struct ausage *u, const json_t *o)
 {
     json_t *det;
 
@@ -502,7 +448,7 @@ static void usage_take(struct ausage *u, const json_t *o)
 
 /* input_tokens excludes both cache counters; the hub's prompt_tokens (as
  * LiteLLM counts it) is every input token, cached ones included. */
-static json_t *usage_json(const struct ausage *u)
+json_t *anthropic_usage_json(const struct ausage *u)
 {
     return common_usage(u->input + u->cache_read + u->cache_write, u->output,
                         u->has_cache_read ? u->cache_read : -1,
@@ -542,7 +488,7 @@ static int code_for(const char *type, long status, const char *msg)
 /* An Anthropic {"type":"error","error":{type, message}} object -> pc->err
  * and its code; 0 for an error value that is not an object (for
  * provider_map_error_json). */
-static int error_obj(struct pcall *pc, const json_t *err, long status)
+int anthropic_error_obj(struct pcall *pc, const json_t *err, long status)
 {
     const char *type = hub_str(err, "type"), *msg = hub_str(err, "message");
 
@@ -564,7 +510,7 @@ static int anthropic_parse(struct pcall *pc, const struct http_resp *r,
     size_t i;
 
     *ret = NULL;
-    if ((j = common_parse_answer(pc, r, error_obj)) == NULL)
+    if ((j = common_parse_answer(pc, r, anthropic_error_obj)) == NULL)
         return pc->err.code;
     content = json_object_get(j, "content");
     if (!json_is_array(content)) {
@@ -603,11 +549,11 @@ static int anthropic_parse(struct pcall *pc, const struct http_resp *r,
         json_object_set(msg, "thinking_blocks", thinking);
     /* No usage object: none reported (not zeros). */
     if (msg && json_is_object(json_object_get(j, "usage"))) {
-        usage_take(&us, json_object_get(j, "usage"));
-        u = usage_json(&us);
+        anthropic_usage_take(&us, json_object_get(j, "usage"));
+        u = anthropic_usage_json(&us);
     }
     common_stream_id_init(&sid, pc, hub_str(j, "id"), hub_str(j, "model"));
-    rc = msg ? common_completion(pc, &sid, msg, map_stop(hub_str(j,
+    rc = msg ? common_completion(pc, &sid, msg, anthropic_stop(hub_str(j,
                                  "stop_reason"), json_array_size(a.calls) > 0),
                                  u, ret) : pc->err.code;
     common_answer_free(&a);
@@ -616,275 +562,32 @@ static int anthropic_parse(struct pcall *pc, const struct http_resp *r,
     return rc;
 }
 
-/* ------------------------------------------------------------------------
- * Streams
- */
-
-static int emit(struct pcall *pc, struct astream *st, json_t *delta,
-                const char *finish)
-{
-    return common_emit(pc, &st->h.sid, delta, finish);
-}
-
-static int emit_text(struct pcall *pc, struct astream *st, const char *key,
-                     const json_t *v)
-{
-    if (!json_is_string(v) || json_string_length(v) == 0)
-        return 0;
-    return emit(pc, st, json_pack("{s:s%}", key, json_string_value(v),
-                                  json_string_length(v)), NULL);
-}
-
-static struct ablock *block_at(struct astream *st, json_int_t index,
-                               int create)
-{
-    struct ablock *b;
-    size_t n;
-
-    if (index < 0 || index >= MAX_BLOCKS)
-        return NULL;
-    if ((size_t)index >= st->nblocks) {
-        if (!create)
-            return NULL;
-        n = (size_t)index + 1;
-        if ((b = realloc(st->blocks, n * sizeof(*b))) == NULL)
-            return NULL;
-        memset(b + st->nblocks, 0, (n - st->nblocks) * sizeof(*b));
-        st->blocks = b;
-        st->nblocks = n;
-    }
-    return &st->blocks[index];
-}
-
-static void think_add(struct astream *st, struct buf *b, const json_t *v)
-{
-    if (json_is_string(v) &&
-        buf_add(b, json_string_value(v), json_string_length(v)) < 0)
-        st->think_full = 1;
-}
-
-static int on_block_start(struct pcall *pc, struct astream *st,
-                          const json_t *ev)
-{
-    json_t *cb = json_object_get(ev, "content_block");
-    const char *t = hub_str(cb, "type");
-    struct ablock *b = block_at(st, common_int(ev, "index", -1), 1);
-
-    if (b == NULL || t == NULL)
-        return 0;              /* out of range or shapeless: ignored */
-    if (strcmp(t, "text") == 0) {
-        b->kind = B_TEXT;
-        return emit_text(pc, st, "content", json_object_get(cb, "text"));
-    }
-    if (strcmp(t, "tool_use") == 0) {
-        const char *name = hub_str(cb, "name");
-        json_t *input = json_object_get(cb, "input");
-        char *args;
-        int r;
-
-        if (st->json_mode && name && strcmp(name, COMMON_JSON_TOOL) == 0) {
-            b->kind = B_JSON;
-            st->json_used = 1;
-            return 0;
-        }
-        b->kind = B_TOOL;
-        b->tool = st->ntools++;
-        r = emit(pc, st, common_tool_delta_start(b->tool, hub_str(cb, "id"),
-                                                 name), NULL);
-        /* The input comes in input_json_delta events; a start that
-         * already carries a whole one is sent as its first fragment. */
-        if (r < 0 || json_object_size(input) == 0)
-            return r;
-        if ((args = common_json_text(input)) == NULL)
-            return pcall_oom(pc);
-        r = emit(pc, st, common_tool_delta_args(b->tool, args, strlen(args)),
-                 NULL);
-        free(args);
-        return r;
-    }
-    if (strcmp(t, "thinking") == 0) {
-        b->kind = B_THINK;
-        buf_reset(&st->think);
-        buf_reset(&st->sig);
-        st->think_full = 0;
-        think_add(st, &st->think, json_object_get(cb, "thinking"));
-        think_add(st, &st->sig, json_object_get(cb, "signature"));
-        return emit_text(pc, st, "reasoning_content",
-                         json_object_get(cb, "thinking"));
-    }
-    if (strcmp(t, "redacted_thinking") == 0) {
-        b->kind = B_OTHER;
-        return emit(pc, st, json_pack("{s:[O]}", "thinking_blocks", cb),
-                    NULL);
-    }
-    b->kind = B_OTHER;         /* server tools and later block types */
-    return 0;
-}
-
-static int on_block_delta(struct pcall *pc, struct astream *st,
-                          const json_t *ev)
-{
-    json_t *d = json_object_get(ev, "delta"), *v;
-    const char *t = hub_str(d, "type");
-    struct ablock *b = block_at(st, common_int(ev, "index", -1), 0);
-
-    if (t == NULL)
-        return 0;
-    if (strcmp(t, "text_delta") == 0)
-        return emit_text(pc, st, "content", json_object_get(d, "text"));
-    if (strcmp(t, "thinking_delta") == 0) {
-        v = json_object_get(d, "thinking");
-        think_add(st, &st->think, v);
-        return emit_text(pc, st, "reasoning_content", v);
-    }
-    if (strcmp(t, "signature_delta") == 0) {
-        think_add(st, &st->sig, json_object_get(d, "signature"));
-        return 0;
-    }
-    if (strcmp(t, "input_json_delta") == 0 && b) {
-        v = json_object_get(d, "partial_json");
-        if (!json_is_string(v) || json_string_length(v) == 0)
-            return 0;
-        if (b->kind == B_JSON)
-            return emit_text(pc, st, "content", v);
-        if (b->kind == B_TOOL)
-            return emit(pc, st, common_tool_delta_args(b->tool,
-                        json_string_value(v), json_string_length(v)), NULL);
-    }
-    return 0;                  /* citations_delta and later kinds */
-}
-
-/* A finished thinking block goes out whole with its signature, in
- * LiteLLM's thinking_blocks field, so a caller can hand it back on the
- * next turn (the API wants it when thinking and tools are combined). */
-static int on_block_stop(struct pcall *pc, struct astream *st,
-                         const json_t *ev)
-{
-    struct ablock *b = block_at(st, common_int(ev, "index", -1), 0);
-    json_t *tb;
-
-    if (b == NULL || b->kind != B_THINK || st->think_full || st->sig.len == 0)
-        return 0;
-    tb = json_pack("{s:[{s:s, s:s%, s:s%}]}", "thinking_blocks", "type",
-                   "thinking", "thinking", st->think.p ? st->think.p : "",
-                   st->think.len, "signature", st->sig.p, st->sig.len);
-    buf_reset(&st->think);
-    buf_reset(&st->sig);
-    return emit(pc, st, tb, NULL);
-}
-
-static int on_event(void *ud, const struct sse_event *ev)
-{
-    struct pcall *pc = ud;
-    struct astream *st = pc->state;
-    const char *t;
-    json_t *j;
-    int r;
-
-    if ((r = common_parse_event(pc, ev, &j)) < 0 || j == NULL)
-        return r;
-    t = hub_str(j, "type");
-    if (t == NULL)
-        t = ev->event;
-    if (strcmp(t, "message_start") == 0) {
-        json_t *m = json_object_get(j, "message");
-
-        if (!st->h.sid.ready)
-            common_stream_id_init(&st->h.sid, pc, hub_str(m, "id"),
-                                  hub_str(m, "model"));
-        if (json_is_object(json_object_get(m, "usage"))) {
-            usage_take(&st->u, json_object_get(m, "usage"));
-            pcall_set_usage(pc, usage_json(&st->u));
-        }
-    } else if (strcmp(t, "content_block_start") == 0) {
-        r = on_block_start(pc, st, j);
-    } else if (strcmp(t, "content_block_delta") == 0) {
-        r = on_block_delta(pc, st, j);
-    } else if (strcmp(t, "content_block_stop") == 0) {
-        r = on_block_stop(pc, st, j);
-    } else if (strcmp(t, "message_delta") == 0) {
-        json_t *u = json_object_get(j, "usage");
-        const char *reason = hub_str(json_object_get(j, "delta"),
-                                     "stop_reason");
-
-        /* Counts here are cumulative: they replace the earlier ones. */
-        if (json_is_object(u)) {
-            usage_take(&st->u, u);
-            pcall_set_usage(pc, usage_json(&st->u));
-        }
-        if (reason && !st->finished) {
-            st->finished = 1;
-            r = emit(pc, st, json_object(), map_stop(reason,
-                                                     st->ntools > 0));
-        }
-    } else if (strcmp(t, "message_stop") == 0) {
-        st->stopped = 1;
-    } else if (strcmp(t, "error") == 0) {
-        r = error_obj(pc, json_object_get(j, "error"), 200);
-    }
-    /* ping and event types added later are ignored. */
-    json_decref(j);
-    return r;
-}
-
-/* The stream state, made on first use with what the SSE head lacks. */
-static struct astream *stream_state(struct pcall *pc)
-{
-    struct astream *st = pc->state;
-
-    if (st == NULL && (st = common_sse_state(pc, sizeof(*st))) != NULL) {
-        buf_init(&st->think, MAX_THINKING);
-        buf_init(&st->sig, MAX_SIGNATURE);
-        st->json_mode = common_json_mode(pc->req);
-    }
-    return st;
-}
-
-static int anthropic_stream_feed(struct pcall *pc, const char *p, size_t n)
-{
-    if (stream_state(pc) == NULL)
-        return pc->err.code;
-    return common_sse_feed(pc, sizeof(struct astream), p, n, on_event);
-}
-
-static int anthropic_stream_end(struct pcall *pc)
-{
-    struct astream *st = stream_state(pc);
-    int r;
-
-    if (st == NULL)
-        return pc->err.code;
-    if ((r = common_sse_end(pc, sizeof(*st), on_event)) < 0)
-        return r;
-    /* Without message_delta/message_stop the answer was cut short. */
-    if (!st->finished && !st->stopped)
-        return pcall_fail(pc, LLMUX_EUNAVAIL, 200, "%s stream ended before "
-                          "message_stop (truncated answer)", pcall_name(pc));
-    if (!st->finished)
-        return emit(pc, st, json_object(), "stop");
-    return 0;
-}
-
-static void anthropic_stream_free(struct pcall *pc)
-{
-    struct astream *st = pc->state;
-
-    if (st) {
-        buf_free(&st->think);
-        buf_free(&st->sig);
-        free(st->blocks);
-        common_sse_free(pc);
-    }
-}
-
 static int anthropic_map_error(struct pcall *pc, const struct http_resp *r)
 {
-    return provider_map_error_json(pc, r, error_obj);
+    return provider_map_error_json(pc, r, anthropic_error_obj);
 }
 
+static const char *const fixed_headers[] = {
+    "anthropic-version: " ANTHROPIC_VERSION, NULL,
+};
+
+/* An api_base may name the version (…/v1) or the whole endpoint
+ * (…/v1/messages). */
+static const char *const base_versions[] = { "v1", NULL };
+
 const struct provider provider_anthropic = {
-    .name        = "anthropic",
-    .build       = anthropic_build,
+    .name          = "anthropic",
+    .path          = "/v1/messages",
+    .base_versions = base_versions,
+    .auth          = PROV_AUTH_X_API_KEY,
+    /* A proxy in front of Anthropic (api_base changed) may need no key. */
+    .key           = PROV_KEY_DEFAULT,
+    .key_env       = "ANTHROPIC_API_KEY",
+    .framing       = PROV_FRAMING_SSE,
+    .content_type  = "application/json",
+    .stream_accept = "text/event-stream",
+    .headers       = fixed_headers,
+    .build_body  = anthropic_body,
     .parse       = anthropic_parse,
     .stream_feed = anthropic_stream_feed,
     .stream_end  = anthropic_stream_end,

@@ -1,8 +1,9 @@
 /* azure.c -- Azure OpenAI: OpenAI's wire format behind Azure's URL scheme
  * and key header.
- * Owns: the deployment URL ({api_base}/openai/deployments/{deployment}/
- * chat/completions?api-version=…), the api-key header, the API version
- * choice, and Azure's error details (content filter 400s, rate limit hints
+ * Owns: the facts of its requests (the deployment URL {api_base}/openai/
+ * deployments/{deployment}/chat/completions?api-version=…, the api-key
+ * header: data for provider_build), the API version choice, and Azure's
+ * error details (content filter 400s, rate limit hints
  * in the message). Bodies (with the o-series rules), streams and answers
  * are openai.c's. */
 #include "config.h"
@@ -50,14 +51,14 @@ static int has_stream_options(const char *version)
     return strlen(version) < 10 || strncmp(version, "2024-09-01", 10) >= 0;
 }
 
-static int azure_build(struct pcall *pc, struct http_req *out)
+/* Azure's checks (the deployment name and version go into the URL
+ * unescaped), then openai.c's body, without stream_options for versions
+ * that refuse them. */
+static int azure_body(struct pcall *pc, struct buf *body)
 {
     const struct deployment *d = pc->dep;
     const char *ver = api_version(d);
-    int r;
 
-    if (d->api_key == NULL)
-        return provider_no_key(pc, "AZURE_API_KEY");
     if (d->api_base == NULL || *d->api_base == '\0')
         return pcall_fail(pc, LLMUX_EBADREQ, 0, "%s needs api_base (https://"
                           "<resource>.openai.azure.com): set $%s or api_base "
@@ -70,21 +71,8 @@ static int azure_build(struct pcall *pc, struct http_req *out)
     if (!url_safe(ver))
         return pcall_fail(pc, LLMUX_EBADREQ, 0, "%s: bad api_version \"%s\"",
                           d->preset->name, ver);
-    if ((r = openai_build_body(pc, has_stream_options(ver) ? 0 :
-                               OPENAI_BODY_NO_STREAM_OPTIONS,
-                               &out->body)) < 0)
-        return r;
-    r = buf_addf(&out->url, "%s/openai/deployments/%s/chat/completions"
-                 "?api-version=%s", d->api_base, d->upstream_model, ver);
-    if (r == 0)
-        r = http_header_add(out, "Content-Type: application/json");
-    if (r == 0 && pc->stream)
-        r = http_header_add(out, "Accept: text/event-stream");
-    if (r == 0)
-        r = http_header_secret(out, "api-key: ", d->api_key);
-    if (r < 0)
-        return pcall_oom(pc);
-    return 0;
+    return openai_build_body(pc, has_stream_options(ver) ? 0 :
+                             OPENAI_BODY_NO_STREAM_OPTIONS, body);
 }
 
 /* openai.c reads the {"error": …} body (its code "content_filter" and the
@@ -101,8 +89,17 @@ static int azure_map_error(struct pcall *pc, const struct http_resp *r)
 }
 
 const struct provider provider_azure = {
-    .name        = "azure",
-    .build       = azure_build,
+    .name          = "azure",
+    .path          = "/openai/deployments/{model}/chat/completions"
+                     "?api-version={version}",
+    .auth          = PROV_AUTH_API_KEY,
+    .key           = PROV_KEY_ALWAYS,
+    .key_env       = "AZURE_API_KEY",
+    .framing       = PROV_FRAMING_SSE,
+    .content_type  = "application/json",
+    .stream_accept = "text/event-stream",
+    .build_body  = azure_body,
+    .url_version = api_version,
     .parse       = openai_parse,
     .stream_feed = openai_stream_feed,
     .stream_end  = openai_stream_end,

@@ -308,24 +308,9 @@ static json_t *build_body(struct pcall *pc)
     return body;
 }
 
-static int cohere_build(struct pcall *pc, struct http_req *out)
+static int cohere_body(struct pcall *pc, struct buf *out)
 {
-    const struct deployment *d = pc->dep;
-    int r;
-
-    if (d->api_key == NULL)
-        return provider_no_key(pc, "COHERE_API_KEY");
-    if ((r = common_post_json(pc, build_body(pc), out)) < 0)
-        return r;
-    r = buf_addf(&out->url, "%s/v2/chat", d->api_base);
-    if (r == 0)
-        r = http_header_add(out, pc->stream ? "Accept: text/event-stream" :
-                            "Accept: application/json");
-    if (r == 0)
-        r = http_header_secret(out, "Authorization: Bearer ", d->api_key);
-    if (r < 0)
-        return pcall_oom(pc);
-    return 0;
+    return common_put_json(pc, build_body(pc), out);
 }
 
 /* ---- answers ------------------------------------------------------------ */
@@ -639,7 +624,7 @@ static int cohere_map_error(struct pcall *pc, const struct http_resp *r)
     char text[400];
     int code;
 
-    provider_error_text(r, text, sizeof(text));
+    provider_error_text(pc->dep, r, text, sizeof(text));
     switch (r->status) {
     case 402: code = LLMUX_EPERMISSION; break;  /* billing limit reached */
     case 498: code = LLMUX_EPOLICY;     break;  /* blocked: usage policy */
@@ -655,8 +640,16 @@ static int cohere_map_error(struct pcall *pc, const struct http_resp *r)
 }
 
 const struct provider provider_cohere = {
-    .name        = "cohere",
-    .build       = cohere_build,
+    .name          = "cohere",
+    .path          = "/v2/chat",
+    .auth          = PROV_AUTH_BEARER,
+    .key           = PROV_KEY_ALWAYS,
+    .key_env       = "COHERE_API_KEY",
+    .framing       = PROV_FRAMING_SSE,
+    .content_type  = "application/json",
+    .accept        = "application/json",
+    .stream_accept = "text/event-stream",
+    .build_body  = cohere_body,
     .parse       = cohere_parse,
     .stream_feed = cohere_stream_feed,
     .stream_end  = cohere_stream_end,

@@ -387,42 +387,8 @@ static int map_generation(struct pcall *pc, json_t *body)
     return 0;
 }
 
-/* {api_base}/v1beta/models/{model}:method, the model percent-encoded. */
-static int add_url(const struct pcall *pc, struct buf *url)
+static int gemini_body(struct pcall *pc, struct buf *out)
 {
-    const struct deployment *d = pc->dep;
-    const char *m = d->upstream_model, *base = d->api_base;
-    const char *ver = d->api_version && *d->api_version ? d->api_version :
-                      "v1beta";
-    size_t n = strlen(base);
-    int r;
-
-    /* An api_base that already names the version is taken as it is. */
-    if ((n >= 7 && strcmp(base + n - 7, "/v1beta") == 0) ||
-        (n >= 3 && strcmp(base + n - 3, "/v1") == 0) ||
-        (n >= 8 && strcmp(base + n - 8, "/v1alpha") == 0))
-        r = buf_addf(url, "%s/models/", base);
-    else
-        r = buf_addf(url, "%s/%s/models/", base, ver);
-    if (strncmp(m, "models/", 7) == 0)
-        m += 7;
-    for (; r == 0 && *m; m++) {
-        unsigned char c = (unsigned char)*m;
-
-        if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~')
-            r = buf_add(url, m, 1);
-        else
-            r = buf_addf(url, "%%%02X", c);
-    }
-    if (r == 0)
-        r = buf_adds(url, pc->stream ? ":streamGenerateContent?alt=sse" :
-                     ":generateContent");
-    return r;
-}
-
-static int gemini_build(struct pcall *pc, struct http_req *out)
-{
-    const struct deployment *d = pc->dep;
     json_t *body;
     int r;
 
@@ -431,8 +397,6 @@ static int gemini_build(struct pcall *pc, struct http_req *out)
     if (json_is_false(json_object_get(pc->req, "parallel_tool_calls")) &&
         (r = common_unsupported(pc, "parallel_tool_calls")) < 0)
         return r;
-    if (d->api_key == NULL && provider_key_required(d))
-        return provider_no_key(pc, "GEMINI_API_KEY");
     if ((body = json_object()) == NULL)
         return pcall_oom(pc);
     if ((r = map_messages(pc, body)) < 0 || (r = map_tools(pc, body)) < 0 ||
@@ -441,14 +405,7 @@ static int gemini_build(struct pcall *pc, struct http_req *out)
         json_decref(body);
         return r;
     }
-    if ((r = common_post_json(pc, body, out)) < 0)
-        return r;
-    r = add_url(pc, &out->url);
-    if (r == 0 && d->api_key)
-        r = http_header_secret(out, "x-goog-api-key: ", d->api_key);
-    if (r < 0)
-        return pcall_oom(pc);
-    return 0;
+    return common_put_json(pc, body, out);
 }
 
 /* ------------------------------------------------------------------------
@@ -735,9 +692,25 @@ static int gemini_map_error(struct pcall *pc, const struct http_resp *r)
     return provider_map_error_json(pc, r, rpc_error);
 }
 
+/* An api_base that already names the version is taken as it is. */
+static const char *const base_versions[] = {
+    "v1beta", "v1", "v1alpha", NULL,
+};
+
 const struct provider provider_gemini = {
-    .name        = "gemini",
-    .build       = gemini_build,
+    .name          = "gemini",
+    .path          = "/{version}/models/{model}:generateContent",
+    .stream_path   = "/{version}/models/{model}:streamGenerateContent"
+                     "?alt=sse",
+    .model_prefix  = "models/",
+    .version       = "v1beta",
+    .base_versions = base_versions,
+    .auth          = PROV_AUTH_GOOG,
+    .key           = PROV_KEY_DEFAULT,
+    .key_env       = "GEMINI_API_KEY",
+    .framing       = PROV_FRAMING_SSE,
+    .content_type  = "application/json",
+    .build_body  = gemini_body,
     .parse       = gemini_parse,
     .stream_feed = gemini_stream_feed,
     .stream_end  = gemini_stream_end,

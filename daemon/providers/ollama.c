@@ -259,20 +259,9 @@ static json_t *build_body(struct pcall *pc)
     return body;
 }
 
-static int ollama_build(struct pcall *pc, struct http_req *out)
+static int ollama_body(struct pcall *pc, struct buf *out)
 {
-    const struct deployment *d = pc->dep;
-    int r;
-
-    if ((r = common_post_json(pc, build_body(pc), out)) < 0)
-        return r;
-    r = buf_addf(&out->url, "%s/api/chat", d->api_base);
-    /* No auth by default; a key means Ollama sits behind a proxy. */
-    if (r == 0 && d->api_key)
-        r = http_header_secret(out, "Authorization: Bearer ", d->api_key);
-    if (r < 0)
-        return pcall_oom(pc);
-    return 0;
+    return common_put_json(pc, build_body(pc), out);
 }
 
 /* ---- answers ------------------------------------------------------------ */
@@ -475,8 +464,14 @@ static int ollama_map_error(struct pcall *pc, const struct http_resp *r)
 }
 
 const struct provider provider_ollama = {
-    .name        = "ollama",
-    .build       = ollama_build,
+    .name          = "ollama",
+    .path          = "/api/chat",
+    /* No auth by default; a key means Ollama sits behind a proxy. */
+    .auth          = PROV_AUTH_BEARER,
+    .key           = PROV_KEY_NEVER,
+    .framing       = PROV_FRAMING_NDJSON,
+    .content_type  = "application/json",
+    .build_body  = ollama_body,
     .parse       = ollama_parse,
     .stream_feed = ollama_stream_feed,
     .stream_end  = ollama_stream_end,

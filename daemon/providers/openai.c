@@ -1,8 +1,9 @@
 /* openai.c -- the OpenAI chat-completions dialect, and through presets.c
  * every OpenAI-compatible provider (Mistral, Groq, DeepSeek, xAI, …).
- * Owns: building /chat/completions requests (the hub format is OpenAI's, so
- * the body passes through with the upstream model name and the key, plus
- * the rules of OpenAI's reasoning models), and reading bodies and SSE
+ * Owns: the body of /chat/completions requests (the hub format is
+ * OpenAI's, so it passes through with the upstream model name, plus the
+ * rules of OpenAI's reasoning models; path, key and headers are data in
+ * provider_openai, for provider_build), and reading bodies and SSE
  * streams back, normalising where compatible providers drift (usage
  * placement, x_groq). The body builder and the readers are shared with
  * azure.c through openai.h. */
@@ -15,13 +16,37 @@
 #include "secret.h"
 #include "sse.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* When an OpenAI-dialect stream is complete. OpenAI ends every stream
+ * with "data: [DONE]"; some compatible servers (proxies, older llama.cpp
+ * builds, vLLM behind some front ends) end with each choice's chunk that
+ * carries a finish_reason (and maybe a usage chunk) and then close the
+ * body. So the terminator is either [DONE], or, before the end of the
+ * body, a finish_reason for every choice asked for (n > 1: counted by
+ * index), or with one choice (n = 1) a finish_reason in the last chunk
+ * that had choices (usage-only chunks may follow). A body that ends with
+ * neither was cut (a 200 HTML page on stream: true included): an error,
+ * never a success. */
+#define OPENAI_LAST_CHUNK 4096
 struct openai_stream {
     struct common_sse_stream h;      /* first: see common.h */
     int                      done;   /* saw data: [DONE] */
+    unsigned long            events; /* events seen, [DONE] included */
+    int                      first;  /* a chunk went out the tree way */
+    json_int_t               want;   /* choices asked for (n); 0: unread */
+    uint64_t                 finished;  /* choices 0..63 that finished */
+    size_t                   nfinished; /* how many distinct ones */
+    /* n = 1: whether the last chunk with choices had a finish_reason.
+     * For a chunk that went the fast way its text is kept instead and
+     * looked at only if the body ends without [DONE]: a copy costs far
+     * less than a search of every chunk. */
+    int                      last_fin;
+    size_t                   last_len;  /* > 0: last holds that chunk */
+    char                     last[OPENAI_LAST_CHUNK];
 };
 
 /* What OpenAI's reasoning models refuse or want otherwise (see
@@ -162,12 +187,12 @@ int openai_build_body(struct pcall *pc, unsigned flags, struct buf *out)
     const char *k;
     void *tmp;
 
-    /* A shallow copy: only top-level keys change. */
+    /* A shallow copy: only top-level keys change. llmux's control keys
+     * were stripped once, before any adapter (request_opts). */
     if ((body = json_object()) == NULL)
         return pcall_oom(pc);
     json_object_foreach_safe((json_t *)pc->req, tmp, k, v)
-        if (!provider_is_control_key(k))
-            json_object_set(body, k, v);
+        json_object_set(body, k, v);
     json_object_set_new(body, "model", json_string(d->upstream_model));
     if (reasoning_quirks(pc, body) < 0) {
         json_decref(body);
@@ -186,27 +211,11 @@ int openai_build_body(struct pcall *pc, unsigned flags, struct buf *out)
     return common_put_json(pc, body, out);
 }
 
-static int openai_build(struct pcall *pc, struct http_req *out)
+/* provider_openai's body: no flags. (openai/ pointed at another server,
+ * vLLM or llama.cpp, may need no key: PROV_KEY_DEFAULT.) */
+static int openai_body(struct pcall *pc, struct buf *body)
 {
-    const struct deployment *d = pc->dep;
-    int r;
-
-    /* openai/ pointed at another server (vLLM, llama.cpp…) may need no
-     * key. */
-    if (d->api_key == NULL && provider_key_required(d))
-        return provider_no_key(pc, "OPENAI_API_KEY");
-    if ((r = openai_build_body(pc, 0, &out->body)) < 0)
-        return r;
-    r = buf_addf(&out->url, "%s/chat/completions", d->api_base);
-    if (r == 0)
-        r = http_header_add(out, "Content-Type: application/json");
-    if (r == 0 && pc->stream)
-        r = http_header_add(out, "Accept: text/event-stream");
-    if (r == 0 && d->api_key)
-        r = http_header_secret(out, "Authorization: Bearer ", d->api_key);
-    if (r < 0)
-        return pcall_oom(pc);
-    return 0;
+    return openai_build_body(pc, 0, body);
 }
 
 /* An {"error": …} object where a completion or chunk was expected. */
@@ -219,9 +228,9 @@ static int body_error(struct pcall *pc, const json_t *err, long status)
     char text[400];
     long st = status;
 
-    snprintf(text, sizeof(text), "%s%s%s%s%s", m ? m : "unknown error",
-             code ? " (" : "", code ? code : "", code ? ")" : "",
-             "");
+    provider_format(pc->dep, text, sizeof(text), "%s%s%s%s",
+                    m ? m : "unknown error", code ? " (" : "",
+                    code ? code : "", code ? ")" : "");
     if (st == 0 || st == 200) {
         /* An error in a 200 body or a stream: infer from its words. */
         if (type && strstr(type, "rate_limit"))
@@ -283,6 +292,50 @@ static void take_usage(struct pcall *pc, json_t *chunk)
     json_object_del(chunk, "usage");
 }
 
+/* Whether a chunk's text has a finish_reason that is not null. Inside a
+ * JSON string a quote is escaped, so "finish_reason" followed by a quote
+ * is a key. With n > 1 such chunks take the tree way, which counts the
+ * choices. */
+static int has_finish(const char *p, size_t n)
+{
+    const char *end = p + n, *k;
+
+    while ((k = memmem(p, (size_t)(end - p), "\"finish_reason\"", 15))) {
+        p = k + 15;
+        while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' ||
+                           *p == '\r' || *p == ':'))
+            p++;
+        if (p < end && *p != 'n')
+            return 1;
+    }
+    return 0;
+}
+
+/* Records the choices of a chunk (tree way) that carry a finish_reason. */
+static void note_finish(struct openai_stream *st, const json_t *choices)
+{
+    const json_t *c;
+    size_t i;
+
+    if (json_array_size(choices) > 0) {
+        st->last_len = 0;
+        st->last_fin = 0;
+    }
+    json_array_foreach(choices, i, c) {
+        json_int_t idx = common_int(c, "index", 0);
+
+        if (!json_is_string(json_object_get(c, "finish_reason")))
+            continue;
+        st->last_fin = 1;
+        if (idx < 0 || idx >= 64)
+            st->nfinished++;
+        else if (!(st->finished & (UINT64_C(1) << idx))) {
+            st->finished |= UINT64_C(1) << idx;
+            st->nfinished++;
+        }
+    }
+}
+
 /* Whether an event can go to the caller as it came: an object with no
  * error, no empty choices and no usage but a null one (OpenAI sends
  * "usage":null in every chunk once include_usage is on, which llmux always
@@ -325,6 +378,19 @@ static int emit_as_is(struct pcall *pc, const char *p, size_t n)
     return pc->emit_json(pc->emit_ud, copy, n - cut);
 }
 
+/* n = 1: a chunk with choices went the fast way (see struct
+ * openai_stream). One too large to keep is looked at now. */
+static void keep_last(struct openai_stream *st, const char *p, size_t n)
+{
+    if (n <= sizeof(st->last)) {
+        memcpy(st->last, p, n);
+        st->last_len = n;
+    } else {
+        st->last_len = 0;
+        st->last_fin = has_finish(p, n);
+    }
+}
+
 static int on_event(void *ud, const struct sse_event *ev)
 {
     struct pcall *pc = ud;
@@ -334,14 +400,26 @@ static int on_event(void *ud, const struct sse_event *ev)
 
     if (st->done)
         return 0;
+    if (st->want == 0) {
+        st->want = common_int(pc->req, "n", 1);
+        st->want = st->want > 1 ? st->want : 1;
+    }
+    st->events++;
     if (ev->data_len == 6 && memcmp(ev->data, "[DONE]", 6) == 0) {
         st->done = 1;
         return 0;
     }
-    if (pc->emit_json && passes_as_is(ev->data, ev->data_len) &&
-        (r = emit_as_is(pc, ev->data, ev->data_len)) <= 0)
+    /* The first chunk always goes the tree way (the caller keeps its id
+     * and model), here rather than in the caller, so every chunk that is
+     * parsed as a tree is parsed under the JSON rule of common.c. */
+    if (pc->emit_json && st->first && passes_as_is(ev->data, ev->data_len) &&
+        (st->want == 1 || !has_finish(ev->data, ev->data_len)) &&
+        (r = emit_as_is(pc, ev->data, ev->data_len)) <= 0) {
+        if (r == 0)
+            keep_last(st, ev->data, ev->data_len);
         /* A malformed event set pc->err; anything else: caller gone. */
         return r < 0 ? (pc->err.code ? r : LLMUX_ECLOSED) : 0;
+    }
     if ((r = common_parse_event(pc, ev, &chunk)) < 0 || chunk == NULL)
         return r;
     if (json_object_get(chunk, "error")) {
@@ -352,10 +430,12 @@ static int on_event(void *ud, const struct sse_event *ev)
     }
     take_usage(pc, chunk);
     choices = json_object_get(chunk, "choices");
+    note_finish(st, choices);
     if (json_is_array(choices) && json_array_size(choices) == 0) {
         json_decref(chunk);       /* a usage-only chunk */
         return 0;
     }
+    st->first = 1;
     return pc->emit(pc->emit_ud, chunk) < 0 ? LLMUX_ECLOSED : 0;
 }
 
@@ -367,10 +447,29 @@ int openai_stream_feed(struct pcall *pc, const char *p, size_t n)
                            on_event);
 }
 
-/* An empty 200 stream has nothing to say: no error. */
+/* The end of the body: complete only with its terminator (see struct
+ * openai_stream). */
 int openai_stream_end(struct pcall *pc)
 {
-    return common_sse_end(pc, sizeof(struct openai_stream), on_event);
+    struct openai_stream *st;
+    json_int_t want = common_int(pc->req, "n", 1);
+    int r;
+
+    if ((r = common_sse_end(pc, sizeof(struct openai_stream), on_event)) < 0)
+        return r;
+    st = pc->state;
+    if (st->last_len > 0)
+        st->last_fin = has_finish(st->last, st->last_len);
+    if (st->done || (want > 1 ? (json_int_t)st->nfinished >= want
+                              : st->last_fin))
+        return 0;
+    if (st->events == 0)
+        return pcall_fail(pc, LLMUX_EUNAVAIL, 200, "%s: the stream was cut: "
+                          "a 200 answer without a single stream event (not "
+                          "an event stream?)", pcall_name(pc));
+    return pcall_fail(pc, LLMUX_EUNAVAIL, 200, "%s: the stream was cut: it "
+                      "ended without [DONE] or a finish_reason (truncated "
+                      "answer)", pcall_name(pc));
 }
 
 void openai_stream_free(struct pcall *pc)
@@ -396,8 +495,15 @@ int openai_map_error(struct pcall *pc, const struct http_resp *r)
 }
 
 const struct provider provider_openai = {
-    .name        = "openai",
-    .build       = openai_build,
+    .name          = "openai",
+    .path          = "/chat/completions",
+    .auth          = PROV_AUTH_BEARER,
+    .key           = PROV_KEY_DEFAULT,
+    .key_env       = "OPENAI_API_KEY",
+    .framing       = PROV_FRAMING_SSE,
+    .content_type  = "application/json",
+    .stream_accept = "text/event-stream",
+    .build_body  = openai_body,
     .parse       = openai_parse,
     .stream_feed = openai_stream_feed,
     .stream_end  = openai_stream_end,

@@ -10,9 +10,10 @@
 /* openai_build_body flags */
 #define OPENAI_BODY_NO_STREAM_OPTIONS 0x1  /* never add stream_options */
 
-/* The request body: the canonical request minus llmux's control keys, with
- * the upstream model name and, for streams, stream_options.include_usage.
- * Appends to out. 0, or < 0 with pc->err set. */
+/* The request body: the provider-bound request (llmux's control keys are
+ * stripped before adapters see it), with the upstream model name and, for
+ * streams, stream_options.include_usage. Appends to out. 0, or < 0 with
+ * pc->err set. */
 int  openai_build_body(struct pcall *pc, unsigned flags, struct buf *out);
 
 /* The provider hooks of provider_openai, for adapters that only change

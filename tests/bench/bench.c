@@ -67,6 +67,7 @@ struct scen {
     enum lg_target target;
     int            stream, slots, conns;
     double         rate;
+    int            cached;     /* llmuxd answers from its cache */
 };
 
 struct meas {
@@ -247,7 +248,13 @@ static void write_config(struct run *u)
         "    litellm_params:\n"
         "      model: openai/bench-slow\n"
         "      api_base: http://127.0.0.1:%d/v1\n"
-        "      api_key: sk-bench\n", u->port, u->port);
+        "      api_key: sk-bench\n"
+        /* Only requests that ask use the cache: the other scenarios
+         * measure llmuxd without it. */
+        "litellm_settings:\n"
+        "  cache: true\n"
+        "  cache_params: {type: local, mode: default_off, ttl: 86400}\n",
+        u->port, u->port);
     if (u->o.log_level)
         fprintf(f, "llmux_settings:\n  log_level: %s\n", u->o.log_level);
     if (fclose(f) != 0)
@@ -349,6 +356,7 @@ static void run_scen(struct run *u, const struct scen *sc, double seconds,
     struct lg_spec s = {
         .target = sc->target, .sock_path = u->sock, .port = u->port,
         .model = "bench", .stream = sc->stream, .slots = sc->slots,
+        .cached = sc->cached,
         .conns = sc->conns, .rate = sc->rate, .seconds = seconds,
         .drain_seconds = 10, .max_requests = u->o.requests,
     };
@@ -552,18 +560,24 @@ static void print_machine(void)
 int main(int argc, char **argv)
 {
     static const struct scen scens[] = {
-        { "plain, 1 client",   LG_HTTP,  0, 1, 1, 0 },
-        { "plain, 1 client",   LG_LLMUX, 0, 1, 1, 0 },
-        { "plain, 64 clients", LG_HTTP,  0, 64, 64, 0 },
-        { "plain, 64 clients", LG_LLMUX, 0, 64, 64, 0 },
-        { "plain, open loop",  LG_HTTP,  0, 0, 16, -1 },
-        { "plain, open loop",  LG_LLMUX, 0, 0, 16, -1 },
-        { "stream, 1 client",  LG_HTTP,  1, 1, 1, 0 },
-        { "stream, 1 client",  LG_LLMUX, 1, 1, 1, 0 },
-        { "stream, 64 clients", LG_HTTP, 1, 64, 64, 0 },
-        { "stream, 64 clients", LG_LLMUX, 1, 64, 64, 0 },
-        { "stream, open loop", LG_HTTP,  1, 0, 16, -2 },
-        { "stream, open loop", LG_LLMUX, 1, 0, 16, -2 },
+        { "plain, 1 client",   LG_HTTP,  0, 1, 1, 0, 0 },
+        { "plain, 1 client",   LG_LLMUX, 0, 1, 1, 0, 0 },
+        { "plain, 64 clients", LG_HTTP,  0, 64, 64, 0, 0 },
+        { "plain, 64 clients", LG_LLMUX, 0, 64, 64, 0, 0 },
+        { "plain, open loop",  LG_HTTP,  0, 0, 16, -1, 0 },
+        { "plain, open loop",  LG_LLMUX, 0, 0, 16, -1, 0 },
+        { "stream, 1 client",  LG_HTTP,  1, 1, 1, 0, 0 },
+        { "stream, 1 client",  LG_LLMUX, 1, 1, 1, 0, 0 },
+        { "stream, 64 clients", LG_HTTP, 1, 64, 64, 0, 0 },
+        { "stream, 64 clients", LG_LLMUX, 1, 64, 64, 0, 0 },
+        { "stream, open loop", LG_HTTP,  1, 0, 16, -2, 0 },
+        { "stream, open loop", LG_LLMUX, 1, 0, 16, -2, 0 },
+        /* The same request every time: after the first, a hit. "direct"
+         * is the upstream answering it, as a miss would. */
+        { "cache hit, plain, 1 client",  LG_HTTP,  0, 1, 1, 0, 0 },
+        { "cache hit, plain, 1 client",  LG_LLMUX, 0, 1, 1, 0, 1 },
+        { "cache hit, stream, 1 client", LG_HTTP,  1, 1, 1, 0, 0 },
+        { "cache hit, stream, 1 client", LG_LLMUX, 1, 1, 1, 0, 1 },
     };
     enum { NS = sizeof(scens) / sizeof(scens[0]) };
     static struct meas ms[NS][MAX_ROUNDS];
@@ -674,6 +688,9 @@ int main(int argc, char **argv)
         printf("| llmuxd CPU per 20-chunk stream (1 / 64 clients) | %.1f / "
                "%.1f µs |\n", MEDIAN_OF(ms[7], u.o.rounds, m->cpu_us),
                MEDIAN_OF(ms[9], u.o.rounds, m->cpu_us));
+        printf("| llmuxd CPU per cache hit (plain / stream) | %.1f / %.1f "
+               "µs |\n", MEDIAN_OF(ms[13], u.o.rounds, m->cpu_us),
+               MEDIAN_OF(ms[15], u.o.rounds, m->cpu_us));
     }
     qsort(ready, (size_t)nready, sizeof(double), cmpd);
     rss_after = status_kb(u.d_pid, "VmRSS");

@@ -117,7 +117,7 @@ static int build_payloads(struct lg *g)
 
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, s->stream ? 3 : 2);
+    msgpack_pack_map(&pk, 2 + (s->stream != 0) + (s->cached != 0));
     proto_pack_kv_str(&pk, "model", s->model);
     proto_pack_str(&pk, "messages");
     msgpack_pack_array(&pk, 1);
@@ -126,6 +126,12 @@ static int build_payloads(struct lg *g)
     proto_pack_kv_str(&pk, "content", PROMPT);
     if (s->stream) {
         proto_pack_str(&pk, "stream");
+        msgpack_pack_true(&pk);
+    }
+    if (s->cached) {
+        proto_pack_str(&pk, "cache");
+        msgpack_pack_map(&pk, 1);
+        proto_pack_str(&pk, "use-cache");
         msgpack_pack_true(&pk);
     }
     g->body_mp = sb.data;          /* taken over from the sbuffer */

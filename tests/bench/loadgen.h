@@ -19,6 +19,8 @@ struct lg_spec {
     int            port;         /* LG_HTTP: the upstream on 127.0.0.1 */
     const char    *model;        /* "bench" or "bench-slow" */
     int            stream;
+    int            cached;       /* LG_LLMUX: ask for the response cache
+                                  * ("cache": {"use-cache": true}) */
     /* Closed loop when rate == 0: 'slots' requests in flight at all
      * times, spread over 'conns' connections (LG_HTTP: one per slot). */
     int            slots;

@@ -39,7 +39,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
             FUZZ_ASSERT(n < 0 || (n >= 1 && n <= 16));
             for (int k = 0; k < n; k++) {
-                FUZZ_ASSERT(out[k] != NULL && out[k]->prov != NULL);
+                /* A dialect, or the reason it has none (a deployment
+                 * llmux cannot serve, skipped by the route stage). */
+                FUZZ_ASSERT(out[k] != NULL &&
+                            (out[k]->prov != NULL) != (out[k]->unusable != NULL));
                 deployment_unref(out[k]);
             }
         }

@@ -150,13 +150,13 @@ static void run_build(const char *p, size_t n, int stream)
     size_t nchunks = 0;
     int rc;
 
-    if (!json_is_object(req) || prov->build == NULL) {
+    if (!json_is_object(req) || (prov->flags & PROV_LOCAL)) {
         json_decref(req);
         return;
     }
     pcall_setup(&pc, req, stream, &nchunks);
     http_req_init(&h);
-    rc = prov->build(&pc, &h);
+    rc = provider_build(&pc, &h);
     check_err(&pc, rc);
     if (rc == 0)
         FUZZ_ASSERT(h.url.len > 0);

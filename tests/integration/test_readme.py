@@ -19,6 +19,7 @@ person would run them, and the man pages held to the code.
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 
@@ -189,15 +190,32 @@ def build_tree_env(d, tmp):
 def readme_daemon(fake):
     """gpt4o and openai/… go to the fake upstream (gpt4o echoes); no other
     provider has a key, so anthropic/… fails as the README shows; cheap is
-    the priced mock group of "Keys, budgets and spend"."""
+    the priced mock group of "Keys, budgets and spend". The response cache
+    is on for requests that ask (Caching)."""
     cfg = '''model_list:
   - model_name: gpt4o
     litellm_params: {model: openai/echo, api_base: %s/v1, api_key: sk-test-key}
   - model_name: cheap
     litellm_params: {model: mock/demo, mock_response: "one two three",
                      input_cost_per_token: 0.001, output_cost_per_token: 0.002}
+litellm_settings:
+  cache: true
+  cache_params: {type: local, mode: default_off}
 ''' % fake.url
-    return Daemon(cfg, env={'OPENAI_API_KEY': 'sk-test-key', 'OPENAI_API_BASE': fake.url + '/v1'})
+    port = free_tcp_port()
+    d = Daemon(cfg, env={'OPENAI_API_KEY': 'sk-test-key', 'OPENAI_API_BASE': fake.url + '/v1'},
+               args=['--http', '127.0.0.1:%d' % port])
+    # "Use your existing OpenAI SDK" has the reader export these first.
+    d.env['OPENAI_BASE_URL'] = 'http://127.0.0.1:%d/v1' % port
+    return d
+
+
+def free_tcp_port():
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 def c_example_and_build():

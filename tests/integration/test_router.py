@@ -434,16 +434,23 @@ def test_a_real_litellm_config_loads_and_routes():
         p = subprocess.run([LLMUXD, '-c', d.config_path, '--check'],
                            capture_output=True, timeout=10, env=d.env)
         assert p.returncode == 0, p
-        for key in ('general_settings.master_key', 'router_settings.redis_host',
+        for key in ('general_settings.database_url', 'router_settings.redis_host',
                     'litellm_settings.success_callback'):
-            assert ('ignored: %s is not supported by llmux' % key).encode() in p.stderr, p.stderr
+            assert ('%s: not supported by llmux' % key).encode() in p.stderr, p.stderr
+        # master_key is read: the HTTP front end's key, never reported.
+        assert b'master_key' not in p.stderr, p.stderr
         assert b'sk-1234' not in p.stderr
         with d.start():
             c = d.client()
             keys = set()
+            # distinct prompts: the file's cache: True is on (issue 14), and
+            # an identical request would be answered from it
             for i in range(1, 7):
-                x = done(c.chat(i, {'model': 'gpt-4o', 'messages': user('x')}))
+                x = done(c.chat(i, {'model': 'gpt-4o', 'messages': user('x %d' % i)}))
                 assert x['deployment'] in ('gpt-4o-a', 'gpt-4o-b'), x
+            x = done(c.chat(7, {'model': 'gpt-4', 'messages': user('x 1')}))
+            assert x.get('cache_hit') is True, x
+            assert len(f.requests()) == 6
             for r in f.requests():
                 keys.add({k.lower(): v for k, v in r['headers'].items()}['authorization'])
                 assert json.loads(r['body'])['model'] == 'gpt-4o'

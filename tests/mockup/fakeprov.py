@@ -794,6 +794,8 @@ class OpenAI(Dialect):
         h = ctx.hdr
         authz = h.get('authorization', '')
         key = authz[7:].strip() if authz[:7].lower() == 'bearer ' else ''
+        # A provider added by config with auth: header:X-Acme-Key (test_compat).
+        key = key or h.get('x-acme-key', '').strip()
         if self.azure:
             key = h.get('api-key', '').strip() or key
             if not key or is_bad_key(key):
@@ -816,8 +818,15 @@ class OpenAI(Dialect):
         if self.azure:
             return [('apim-request-id', str(uuid.uuid4())), ('x-ms-region', 'East US'),
                     ('x-request-id', str(uuid.uuid4()))]
-        return [('x-request-id', 'req_' + uuid.uuid4().hex), ('openai-processing-ms', '117'),
+        hdrs = [('x-request-id', 'req_' + uuid.uuid4().hex), ('openai-processing-ms', '117'),
                 ('openai-version', '2020-10-01')]
+        if ctx.scn is not None and ctx.scn.err() is None:
+            # what api.openai.com sends on every answer (the 429 has its own)
+            hdrs += [('x-ratelimit-limit-requests', '10000'), ('x-ratelimit-limit-tokens', '30000000'),
+                     ('x-ratelimit-remaining-requests', '9999'),
+                     ('x-ratelimit-remaining-tokens', '29999990'),
+                     ('x-ratelimit-reset-requests', '6ms'), ('x-ratelimit-reset-tokens', '0s')]
+        return hdrs
 
     def body_dumps(self, obj, ctx):
         # api.openai.com pretty-prints non-stream bodies; the OpenAI-compatible
@@ -2301,8 +2310,32 @@ class Handler(http.server.BaseHTTPRequestHandler):
             gap = 0.001
         return n, gap
 
+    @staticmethod
+    def echo_key(ctx):
+        """A 401 whose message is PAD 'A's and then the key the request
+        carried (any of the dialects' key headers), as upstreams echo it."""
+        scn, h = ctx.scn, ctx.hdr
+        key = ''
+        authz = h.get('authorization', '')
+        if authz[:7].lower() == 'bearer ':
+            key = authz[7:].strip()
+        for name in ('x-api-key', 'api-key', 'x-goog-api-key'):
+            key = key or h.get(name, '').strip()
+        pad = int(scn.num('echo-key', scn.num('echo-key-lower', 380)))
+        if scn.has('echo-key-lower'):
+            key = key.lower()
+        msg = 'A' * pad + key
+        return Resp(401, oa_pretty({'error': {'message': msg, 'type': 'invalid_request_error',
+                                              'param': None, 'code': 'invalid_api_key'}}) + '\n')
+
     def send_stream(self, ctx, evs, ctype):
         scn, d = ctx.scn, ctx.dialect
+        if scn.has('truncate'):
+            # The first N events, then a clean end of the body: a stream
+            # cut without its terminator.
+            evs = evs[:int(scn.num('truncate', 1))]
+        if scn.has('no-done'):
+            evs = [e for e in evs if not e.done]    # OpenAI's [DONE]
         n = len(evs)
         if scn.has('instream-error'):
             evs = evs[:max(1, n // 2)] + d.instream_error_events(ctx)
@@ -2497,6 +2530,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             ctx.entry['status'] = int(st)
             return self.send_simple(int(st), b'', 'application/json',
                                     [('Retry-After', ra)] if ra else [])
+        if scn.has('echo-key') or scn.has('echo-key-lower'):
+            return self.send_body(ctx, self.echo_key(ctx))
+        if scn.has('html'):
+            return self.send_body(ctx, Resp(200, '<!DOCTYPE html>\n<html><head><title>Sign in'
+                                             '</title></head><body>captive portal</body></html>\n',
+                                             'text/html; charset=utf-8'))
         try:
             e = scn.err()
             if e is None and scn.has('sample'):

@@ -187,7 +187,7 @@ int ah_build(struct ah *f)
     /* A second build in one fixture starts over. */
     http_req_free(&f->h);
     http_req_init(&f->h);
-    return f->pc.prov->build(&f->pc, &f->h);
+    return provider_build(&f->pc, &f->h);
 }
 
 const char *ah_header(const struct http_req *h, const char *name)
@@ -285,7 +285,7 @@ int ah_build_fails(struct ah *f, int code, const char *want)
 
     http_req_free(&f->h);
     http_req_init(&f->h);
-    r = f->pc.prov->build(&f->pc, &f->h);
+    r = provider_build(&f->pc, &f->h);
     if (r != code || f->pc.err.code != code ||
         (want && strstr(f->pc.err.message, want) == NULL)) {
         fprintf(stderr, "  build gave %d (want %d): %s\n", r, code,
@@ -330,7 +330,7 @@ int ah_try_build(const struct ah_target *t, const char *req, int drop,
 
     if (ah_init(&f, t, req, 0)) {
         f.pc.drop_params = drop;
-        r = f.pc.prov->build(&f.pc, &f.h);
+        r = provider_build(&f.pc, &f.h);
     }
     *ret_err = f.pc.err;
     ah_free(&f);

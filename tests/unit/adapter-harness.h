@@ -81,7 +81,7 @@ int ah_same_text(const json_t *got, const char *want);
  * Requests
  */
 
-/* f's request through prov->build into f->h (emptied first); the
+/* f's request through provider_build into f->h (emptied first); the
  * build's result. */
 int ah_build(struct ah *f);
 /* The header line of h named name (any case), or NULL. */

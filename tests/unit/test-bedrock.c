@@ -131,7 +131,7 @@ TEST(bedrock_build_text_signed)
         "{\"role\":\"user\",\"content\":\"Again\"}],"
         "\"max_tokens\":300,\"temperature\":0.5,\"top_p\":0.9,"
         "\"stop\":\"END\",\"user\":\"u1\",\"n\":1}", 0);
-    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
+    ASSERT_EQ(provider_build(&f.pc, &f.h), 0);
     ASSERT_STR_EQ(f.h.url.p, "https://bedrock-runtime.us-west-2.amazonaws"
                   ".com/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0"
                   "/converse");
@@ -183,7 +183,7 @@ TEST(bedrock_build_stream_session_token)
     fx_init(&f, CLAUDE, "{\"messages\":[{\"role\":\"user\","
             "\"content\":\"Hi\"}],\"stream\":true,"
             "\"stream_options\":{\"include_usage\":true}}", 1);
-    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
+    ASSERT_EQ(provider_build(&f.pc, &f.h), 0);
     ASSERT_STR_EQ(f.h.url.p, "https://bedrock-runtime.us-west-2.amazonaws"
                   ".com/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0"
                   "/converse-stream");
@@ -230,7 +230,7 @@ TEST(bedrock_sign_fixed_time_matches_botocore)
             "\"content\":\"Hello\"}],\"max_tokens\":100}", 0);
     f.dep.aws_region = (char *)"us-east-1";
     bedrock_test_set_time(1440938160);      /* 2015-08-30T12:36:00Z */
-    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
+    ASSERT_EQ(provider_build(&f.pc, &f.h), 0);
     bedrock_test_set_time(0);
     ASSERT_STR_EQ(f.h.body.p, body);
     ASSERT_STR_EQ(f.h.url.p, "https://bedrock-runtime.us-east-1.amazonaws"
@@ -255,7 +255,7 @@ TEST(bedrock_build_images)
             "\"data:image/png;base64,iVBORw0KGgo=\"}},"
             "{\"type\":\"image_url\",\"image_url\":"
             "\"data:image/jpg;base64,/9j/4AAQ\"}]}]}", 0);
-    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
+    ASSERT_EQ(provider_build(&f.pc, &f.h), 0);
     ASSERT(ah_body_is(&f, "{\"messages\":[{\"role\":\"user\",\"content\":["
         "{\"text\":\"What is this?\"},"
         "{\"image\":{\"format\":\"png\",\"source\":{\"bytes\":"
@@ -268,7 +268,7 @@ TEST(bedrock_build_images)
     fx_init(&f, CLAUDE, "{\"messages\":[{\"role\":\"user\",\"content\":["
             "{\"type\":\"image_url\",\"image_url\":{\"url\":"
             "\"https://example.com/cat.png\"}}]}]}", 0);
-    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), LLMUX_EBADREQ);
+    ASSERT_EQ(provider_build(&f.pc, &f.h), LLMUX_EBADREQ);
     ASSERT_EQ(f.pc.err.code, LLMUX_EBADREQ);
     ASSERT(strstr(f.pc.err.message, "bedrock") != NULL);
     ASSERT(strstr(f.pc.err.message, "data: URL") != NULL);
@@ -278,14 +278,14 @@ TEST(bedrock_build_images)
     fx_init(&f, CLAUDE, "{\"messages\":[{\"role\":\"user\",\"content\":["
             "{\"type\":\"image_url\",\"image_url\":{\"url\":"
             "\"data:image/bmp;base64,Qk0=\"}}]}]}", 0);
-    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), LLMUX_EBADREQ);
+    ASSERT_EQ(provider_build(&f.pc, &f.h), LLMUX_EBADREQ);
     ASSERT(strstr(f.pc.err.message, "image/bmp") != NULL);
     ah_free(&f);
 
     /* Audio parts have no Converse block. */
     fx_init(&f, CLAUDE, "{\"messages\":[{\"role\":\"user\",\"content\":["
             "{\"type\":\"input_audio\",\"input_audio\":{}}]}]}", 0);
-    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), LLMUX_EBADREQ);
+    ASSERT_EQ(provider_build(&f.pc, &f.h), LLMUX_EBADREQ);
     ASSERT(strstr(f.pc.err.message, "input_audio") != NULL);
     ah_free(&f);
     aws_env_clear();
@@ -326,20 +326,20 @@ TEST(bedrock_build_tools_and_choice)
         snprintf(want, sizeof(want), "{" HI_WANT ",\"toolConfig\":{"
                  TOOLS_WANT "%s}}", cases[i][1]);
         fx_init(&f, CLAUDE, req, 0);
-        ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
+        ASSERT_EQ(provider_build(&f.pc, &f.h), 0);
         ASSERT(ah_body_is(&f, want));
         ah_free(&f);
     }
     /* "none" with no tool blocks in the history: no tools at all. */
     fx_init(&f, CLAUDE, "{" HI "," TOOLS_JSON ",\"tool_choice\":\"none\"}",
             0);
-    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
+    ASSERT_EQ(provider_build(&f.pc, &f.h), 0);
     ASSERT(ah_body_is(&f, "{" HI_WANT "}"));
     ah_free(&f);
     /* Bad tools. */
     fx_init(&f, CLAUDE, "{" HI ",\"tools\":[{\"type\":\"code_interpreter\"}]}",
             0);
-    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), LLMUX_EBADREQ);
+    ASSERT_EQ(provider_build(&f.pc, &f.h), LLMUX_EBADREQ);
     ah_free(&f);
     aws_env_clear();
 }
@@ -373,7 +373,7 @@ TEST(bedrock_build_tool_results)
 
     aws_env(NULL);
     fx_init(&f, CLAUDE, "{" HISTORY "," TOOLS_JSON "}", 0);
-    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
+    ASSERT_EQ(provider_build(&f.pc, &f.h), 0);
     ASSERT(ah_body_is(&f, "{" HISTORY_WANT ",\"toolConfig\":{" TOOLS_WANT
                    "}}"));
     ah_free(&f);
@@ -382,14 +382,14 @@ TEST(bedrock_build_tool_results)
      * the toolConfig and cannot say "none". */
     fx_init(&f, CLAUDE, "{" HISTORY "," TOOLS_JSON ",\"tool_choice\":"
             "\"none\"}", 0);
-    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), LLMUX_EBADREQ);
+    ASSERT_EQ(provider_build(&f.pc, &f.h), LLMUX_EBADREQ);
     ASSERT(strstr(f.pc.err.message, "tool_choice") != NULL);
     ASSERT(strstr(f.pc.err.message, "drop_params") != NULL);
     ah_free(&f);
     fx_init(&f, CLAUDE, "{" HISTORY "," TOOLS_JSON ",\"tool_choice\":"
             "\"none\"}", 0);
     f.pc.drop_params = 1;
-    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
+    ASSERT_EQ(provider_build(&f.pc, &f.h), 0);
     ASSERT(ah_body_is(&f, "{" HISTORY_WANT ",\"toolConfig\":{" TOOLS_WANT
                    "}}"));
     ah_free(&f);
@@ -398,13 +398,13 @@ TEST(bedrock_build_tool_results)
     fx_init(&f, CLAUDE, "{\"messages\":[{\"role\":\"assistant\","
             "\"tool_calls\":[{\"id\":\"t\",\"type\":\"function\","
             "\"function\":{\"name\":\"f\",\"arguments\":\"{oops\"}}]}]}", 0);
-    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), LLMUX_EBADREQ);
+    ASSERT_EQ(provider_build(&f.pc, &f.h), LLMUX_EBADREQ);
     ASSERT(strstr(f.pc.err.message, "tool_calls[0].function.arguments") !=
            NULL);
     ah_free(&f);
     fx_init(&f, CLAUDE, "{\"messages\":[{\"role\":\"tool\","
             "\"content\":\"x\"}]}", 0);
-    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), LLMUX_EBADREQ);
+    ASSERT_EQ(provider_build(&f.pc, &f.h), LLMUX_EBADREQ);
     ASSERT(strstr(f.pc.err.message, "tool_call_id") != NULL);
     ah_free(&f);
     aws_env_clear();
@@ -417,7 +417,7 @@ TEST(bedrock_build_json_mode)
     aws_env(NULL);
     fx_init(&f, CLAUDE, "{" HI ",\"response_format\":{\"type\":"
             "\"json_object\"}}", 0);
-    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
+    ASSERT_EQ(provider_build(&f.pc, &f.h), 0);
     ASSERT(ah_body_is(&f, "{" HI_WANT ",\"toolConfig\":{\"tools\":[{"
         "\"toolSpec\":{\"name\":\"json_tool_call\",\"inputSchema\":{\"json\":"
         "{\"type\":\"object\",\"properties\":{},\"additionalProperties\":"
@@ -428,7 +428,7 @@ TEST(bedrock_build_json_mode)
             "\"json_schema\",\"json_schema\":{\"name\":\"person\","
             "\"description\":\"A person\",\"schema\":{\"type\":\"object\","
             "\"properties\":{\"name\":{\"type\":\"string\"}}}}}}", 0);
-    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
+    ASSERT_EQ(provider_build(&f.pc, &f.h), 0);
     ASSERT(ah_body_is(&f, "{" HI_WANT ",\"toolConfig\":{\"tools\":[{"
         "\"toolSpec\":{\"name\":\"json_tool_call\",\"description\":"
         "\"A person\",\"inputSchema\":{\"json\":{\"type\":\"object\","
@@ -439,7 +439,7 @@ TEST(bedrock_build_json_mode)
     /* "text" is the default: nothing to send. */
     fx_init(&f, CLAUDE, "{" HI ",\"response_format\":{\"type\":\"text\"}}",
             0);
-    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
+    ASSERT_EQ(provider_build(&f.pc, &f.h), 0);
     ASSERT(ah_body_is(&f, "{" HI_WANT "}"));
     ah_free(&f);
     aws_env_clear();
@@ -452,7 +452,7 @@ TEST(bedrock_build_reasoning)
     aws_env(NULL);
     /* No max_tokens: budget + 4096, as LiteLLM does. */
     fx_init(&f, CLAUDE, "{" HI ",\"reasoning_effort\":\"high\"}", 0);
-    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
+    ASSERT_EQ(provider_build(&f.pc, &f.h), 0);
     ASSERT(ah_body_is(&f, "{" HI_WANT ",\"inferenceConfig\":{\"maxTokens\":"
         "8192},\"additionalModelRequestFields\":{\"thinking\":{\"type\":"
         "\"enabled\",\"budget_tokens\":4096}}}"));
@@ -462,7 +462,7 @@ TEST(bedrock_build_reasoning)
     fx_init(&f, "us.anthropic.claude-3-7-sonnet-20250219-v1:0",
             "{" HI ",\"reasoning_effort\":\"low\",\"max_tokens\":3000,"
             "\"response_format\":{\"type\":\"json_object\"}}", 0);
-    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
+    ASSERT_EQ(provider_build(&f.pc, &f.h), 0);
     ASSERT(ah_body_is(&f, "{" HI_WANT ",\"inferenceConfig\":{\"maxTokens\":"
         "3000},\"additionalModelRequestFields\":{\"thinking\":{\"type\":"
         "\"enabled\",\"budget_tokens\":1024}},\"toolConfig\":{\"tools\":[{"
@@ -476,25 +476,25 @@ TEST(bedrock_build_reasoning)
 
     /* "none" means no thinking. */
     fx_init(&f, CLAUDE, "{" HI ",\"reasoning_effort\":\"none\"}", 0);
-    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
+    ASSERT_EQ(provider_build(&f.pc, &f.h), 0);
     ASSERT(ah_body_is(&f, "{" HI_WANT "}"));
     ah_free(&f);
 
     /* Not an Anthropic model: unsupported, unless dropped. */
     fx_init(&f, "amazon.nova-pro-v1:0", "{" HI ",\"reasoning_effort\":"
             "\"medium\"}", 0);
-    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), LLMUX_EBADREQ);
+    ASSERT_EQ(provider_build(&f.pc, &f.h), LLMUX_EBADREQ);
     ASSERT(strstr(f.pc.err.message, "reasoning_effort") != NULL);
     ah_free(&f);
     fx_init(&f, "amazon.nova-pro-v1:0", "{" HI ",\"reasoning_effort\":"
             "\"medium\"}", 0);
     f.pc.drop_params = 1;
-    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
+    ASSERT_EQ(provider_build(&f.pc, &f.h), 0);
     ASSERT(ah_body_is(&f, "{" HI_WANT "}"));
     ah_free(&f);
 
     fx_init(&f, CLAUDE, "{" HI ",\"reasoning_effort\":\"extreme\"}", 0);
-    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), LLMUX_EBADREQ);
+    ASSERT_EQ(provider_build(&f.pc, &f.h), LLMUX_EBADREQ);
     ah_free(&f);
     aws_env_clear();
 }
@@ -506,7 +506,7 @@ TEST(bedrock_build_unsupported_params)
     aws_env(NULL);
     fx_init(&f, CLAUDE, "{" HI ",\"frequency_penalty\":0.5,"
             "\"max_completion_tokens\":50}", 0);
-    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), LLMUX_EBADREQ);
+    ASSERT_EQ(provider_build(&f.pc, &f.h), LLMUX_EBADREQ);
     ASSERT(strstr(f.pc.err.message, "\"frequency_penalty\"") != NULL);
     ASSERT(strstr(f.pc.err.message, "bedrock") != NULL);
     ASSERT_EQ(f.h.body.len, 0);
@@ -515,27 +515,27 @@ TEST(bedrock_build_unsupported_params)
     fx_init(&f, CLAUDE, "{" HI ",\"frequency_penalty\":0.5,\"seed\":3,"
             "\"max_completion_tokens\":50}", 0);
     f.pc.drop_params = 1;
-    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
+    ASSERT_EQ(provider_build(&f.pc, &f.h), 0);
     ASSERT(ah_body_is(&f, "{" HI_WANT ",\"inferenceConfig\":{\"maxTokens\":"
                    "50}}"));
     ah_free(&f);
 
     fx_init(&f, CLAUDE, "{" HI ",\"n\":2}", 0);
-    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), LLMUX_EBADREQ);
+    ASSERT_EQ(provider_build(&f.pc, &f.h), LLMUX_EBADREQ);
     ah_free(&f);
 
     fx_init(&f, CLAUDE, "{" HI ",\"parallel_tool_calls\":false}", 0);
-    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), LLMUX_EBADREQ);
+    ASSERT_EQ(provider_build(&f.pc, &f.h), LLMUX_EBADREQ);
     ASSERT(strstr(f.pc.err.message, "parallel_tool_calls") != NULL);
     ah_free(&f);
 
     fx_init(&f, CLAUDE, "{" HI ",\"max_tokens\":\"many\"}", 0);
-    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), LLMUX_EBADREQ);
+    ASSERT_EQ(provider_build(&f.pc, &f.h), LLMUX_EBADREQ);
     ah_free(&f);
 
     fx_init(&f, CLAUDE, "{\"messages\":[{\"role\":\"function\","
             "\"content\":\"x\"}]}", 0);
-    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), LLMUX_EBADREQ);
+    ASSERT_EQ(provider_build(&f.pc, &f.h), LLMUX_EBADREQ);
     ah_free(&f);
     aws_env_clear();
 }
@@ -547,7 +547,7 @@ TEST(bedrock_build_credentials_and_endpoints)
     /* No credentials at all. */
     aws_env_clear();
     fx_init(&f, CLAUDE, "{" HI "}", 0);
-    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), LLMUX_EAUTH);
+    ASSERT_EQ(provider_build(&f.pc, &f.h), LLMUX_EAUTH);
     ASSERT_STR_EQ(f.pc.err.message, "no AWS credentials for bedrock: set "
                   "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or aws_* in "
                   "model_list");
@@ -562,7 +562,7 @@ TEST(bedrock_build_credentials_and_endpoints)
     json_object_clear(f.dep.params);
     f.dep.aws_region = (char *)"eu-central-1";
     f.dep.api_base = (char *)"http://127.0.0.1:8080";
-    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
+    ASSERT_EQ(provider_build(&f.pc, &f.h), 0);
     ASSERT_STR_EQ(f.h.url.p, "http://127.0.0.1:8080/model/arn%3Aaws%3A"
                   "bedrock%3Aeu-central-1%3A123456789012%3Ainference-profile"
                   "%2Feu.anthropic.claude-3-haiku-20240307-v1%3A0"
@@ -574,7 +574,7 @@ TEST(bedrock_build_credentials_and_endpoints)
 
     fx_init(&f, CLAUDE, "{" HI "}", 0);
     f.dep.api_base = (char *)"https://proxy.example.com:8443/aws";
-    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
+    ASSERT_EQ(provider_build(&f.pc, &f.h), 0);
     ASSERT_STR_EQ(f.h.url.p, "https://proxy.example.com:8443/aws/model/"
                   "anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse");
     ASSERT_STR_EQ(header(&f.h, "Host"), "proxy.example.com:8443");
@@ -583,18 +583,18 @@ TEST(bedrock_build_credentials_and_endpoints)
     /* Credentials in api_base, and odd regions, are refused. */
     fx_init(&f, CLAUDE, "{" HI "}", 0);
     f.dep.api_base = (char *)"https://user:pw@example.com";
-    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), LLMUX_EBADREQ);
+    ASSERT_EQ(provider_build(&f.pc, &f.h), LLMUX_EBADREQ);
     ah_free(&f);
     fx_init(&f, CLAUDE, "{" HI "}", 0);
     f.dep.aws_region = (char *)"evil.com/x";
-    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), LLMUX_EBADREQ);
+    ASSERT_EQ(provider_build(&f.pc, &f.h), LLMUX_EBADREQ);
     ah_free(&f);
 
     /* A Bedrock API key is sent as a bearer token, without SigV4. */
     aws_env_clear();
     fx_init(&f, CLAUDE, "{" HI "}", 0);
     f.dep.api_key = secret_new("test-key", 8);
-    ASSERT_EQ(provider_bedrock.build(&f.pc, &f.h), 0);
+    ASSERT_EQ(provider_build(&f.pc, &f.h), 0);
     ASSERT_STR_EQ(header(&f.h, "Authorization"), "Bearer test-key");
     ASSERT(header(&f.h, "X-Amz-Date") == NULL);
     ASSERT_EQ(ah_nheaders(&f.h), 3);

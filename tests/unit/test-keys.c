@@ -42,7 +42,7 @@ TEST(keys_durations)
  * someone next asked: resets stay on the grid. */
 TEST(keys_budget_resets_exactly)
 {
-    struct budget b = { .max = 1, .spend = 0.5, .dur = "30s",
+    struct spend_budget b = { .max = 1, .spend = 0.5, .dur = "30s",
                         .reset_at = 1000 };
 
     ASSERT_EQ(budget_roll(&b, 999), 0);
@@ -56,14 +56,14 @@ TEST(keys_budget_resets_exactly)
     ASSERT_EQ(budget_roll(&b, 1090), 1);
     ASSERT_EQ(b.reset_at, 1120);
     /* Months by the calendar: 2026-01-15 -> 2026-02-15 -> 2026-03-15. */
-    b = (struct budget){ .max = 1, .spend = 1, .dur = "1mo",
+    b = (struct spend_budget){ .max = 1, .spend = 1, .dur = "1mo",
                          .reset_at = 1768435200 };
     ASSERT_EQ(budget_roll(&b, 1768435200 + 1), 1);
     ASSERT_EQ(b.reset_at, 1771113600);
     ASSERT_EQ(budget_roll(&b, 1771113600), 1);
     ASSERT_EQ(b.reset_at, 1773532800);
     /* No duration: never resets. */
-    b = (struct budget){ .max = 1, .spend = 1 };
+    b = (struct spend_budget){ .max = 1, .spend = 1 };
     ASSERT_EQ(budget_roll(&b, 1 << 30), 0);
     ASSERT(b.spend == 1);
 }

@@ -3,7 +3,8 @@
  * (o1, o3, o4-mini; o1-mini and o1-preview; gpt-5) as golden requests,
  * and DeepSeek's answers (reasoning_content in OpenAI's shape) replayed
  * through provider_openai with the deepseek preset, bodies and streams,
- * which must come out as they went in. */
+ * which must come out as they went in; and streams cut before their
+ * terminator, which must fail. */
 #include "test.h"
 #include "adapter-harness.h"
 
@@ -516,4 +517,134 @@ TEST(openai_fast_path_matches_tree_path)
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         ASSERT(same_both_ways(cases[i][0], cases[i][1]));
+}
+
+/* ------------------------------------------------------------------------
+ * Break 6: a stream that ends without its terminator ([DONE], or a
+ * finish_reason for each of the n choices) was cut, and says so, on the
+ * tree path and on the fast path alike.
+ */
+
+#define CHUNK(i, content, fin)                                              \
+    "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1," \
+    "\"model\":\"gpt-4o\",\"choices\":[{\"index\":" #i ",\"delta\":"       \
+    "{\"content\":\"" content "\"},\"finish_reason\":" fin "}]}\n\n"
+
+static json_t *replay_req(const char *req, const char *p, int fast)
+{
+    struct ah f;
+    json_t *w;
+
+    if (!ah_init(&f, &recorded, req, 1))
+        return NULL;
+    if (fast)
+        f.pc.emit_json = collect_json;
+    w = ah_replay(&f, p, strlen(p), NULL, 0);
+    ah_free(&f);
+    return w;
+}
+
+/* p (with request req) ends the way it must, both ways: complete (want
+ * NULL), or cut with want in the message after nchunks chunks. */
+static int ends_as(const char *req, const char *p, const char *want,
+                   size_t nchunks)
+{
+    for (int fast = 0; fast < 2; fast++) {
+        json_t *w = replay_req(req, p, fast);
+        const char *m = w ? ah_str(w, "message") : NULL;
+        int ok = w && (want ? ah_int(w, "code") == LLMUX_EUNAVAIL &&
+                       m && strstr(m, want) != NULL :
+                       ah_int(w, "rc") == 0 && ah_int(w, "code") == 0) &&
+                 json_array_size(ah_get(w, "chunks")) == nchunks;
+
+        if (!ok) {
+            char *d = w ? json_dumps(w, JSON_COMPACT) : NULL;
+
+            fprintf(stderr, "  %s path: %s\n", fast ? "fast" : "tree",
+                    d ? d : "(none)");
+            free(d);
+        }
+        json_decref(w);
+        if (!ok)
+            return 0;
+    }
+    return 1;
+}
+
+TEST(openai_stream_cut_without_terminator)
+{
+    /* The report's case: two content chunks, then the end of the body. */
+    ASSERT(ends_as(NULL, CHUNK(0, "Hel", "null") CHUNK(0, "lo", "null"),
+                   "openai: the stream was cut: it ended without [DONE] "
+                   "or a finish_reason", 2));
+    /* A finish_reason spelled inside the content is text, not a key. */
+    ASSERT(ends_as(NULL, CHUNK(0, "\\\"finish_reason\\\":\\\"stop\\\"",
+                               "null"), "the stream was cut", 1));
+    /* Only a role chunk. */
+    ASSERT(ends_as(NULL, CHUNK(0, "", "null"), "the stream was cut", 1));
+}
+
+TEST(openai_stream_html_body_is_cut)
+{
+    ASSERT(ends_as(NULL, "<!DOCTYPE html>\n<html><body>Sign in to the "
+                   "network</body></html>\n", "without a single stream "
+                   "event", 0));
+    ASSERT(ends_as(NULL, "", "without a single stream event", 0));
+}
+
+TEST(openai_stream_terminators)
+{
+    /* OpenAI's: [DONE] (here even without a finish_reason). */
+    ASSERT(ends_as(NULL, CHUNK(0, "a", "null") "data: [DONE]\n\n", NULL, 1));
+    /* Compatible servers that close after the finish chunk, with or
+     * without a usage chunk after it, and spaced JSON. */
+    ASSERT(ends_as(NULL, CHUNK(0, "a", "null") CHUNK(0, "", "\"stop\""),
+                   NULL, 2));
+    ASSERT(ends_as(NULL, CHUNK(0, "a", "null") CHUNK(0, "", "\"length\"")
+                   "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\","
+                   "\"choices\":[],\"usage\":{\"prompt_tokens\":1,"
+                   "\"completion_tokens\":1,\"total_tokens\":2}}\n\n",
+                   NULL, 2));
+    ASSERT(ends_as(NULL, "data: {\"id\": \"c\", \"object\": "
+                   "\"chat.completion.chunk\", \"created\": 1, \"model\": "
+                   "\"m\", \"choices\": [{\"index\": 0, \"delta\": "
+                   "{\"content\": \"a\"}, \"finish_reason\": \"stop\"}]}\n\n",
+                   NULL, 1));
+}
+
+/* n = 1: the finish must be in the last chunk with choices; content
+ * after it and then the end of the body is a cut. A chunk too large to
+ * keep is looked at as it passes. */
+TEST(openai_stream_finish_must_be_last)
+{
+    char *big;
+    size_t k = 0;
+
+    ASSERT(ends_as(NULL, CHUNK(0, "a", "\"stop\"") CHUNK(0, "b", "null"),
+                   "the stream was cut", 2));
+    big = malloc(6000 + 1024);
+    ASSERT(big != NULL);
+    k += (size_t)snprintf(big, 512, "%sdata: {\"id\":\"c\",\"object\":"
+                          "\"chat.completion.chunk\",\"created\":1,"
+                          "\"model\":\"m\",\"choices\":[{\"index\":0,"
+                          "\"delta\":{\"content\":\"",
+                          CHUNK(0, "a", "null"));
+    memset(big + k, 'x', 6000);
+    k += 6000;
+    snprintf(big + k, 512, "\"},\"finish_reason\":\"stop\"}]}\n\n");
+    ASSERT(ends_as(NULL, big, NULL, 2));
+    free(big);
+}
+
+TEST(openai_stream_every_choice_must_finish)
+{
+    /* n = 2: one finished choice is not the end. */
+    ASSERT(ends_as("{'n': 2}", CHUNK(0, "a", "null") CHUNK(1, "b", "null")
+                   CHUNK(0, "", "\"stop\""), "the stream was cut", 3));
+    /* The same choice finishing twice counts once. */
+    ASSERT(ends_as("{'n': 2}", CHUNK(0, "", "\"stop\"")
+                   CHUNK(0, "", "\"stop\""), "the stream was cut", 2));
+    ASSERT(ends_as("{'n': 2}", CHUNK(0, "a", "null") CHUNK(1, "b", "null")
+                   CHUNK(0, "", "\"stop\"") CHUNK(1, "", "\"stop\""), NULL,
+                   4));
 }

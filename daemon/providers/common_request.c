@@ -1,10 +1,12 @@
-/* common.c -- translation pieces shared by the adapters (see common.h):
- * request side first (content, images, parameters, tools, JSON mode,
- * bodies), then the answers and streams. */
+/* common_request.c -- the request side of the translation pieces the
+ * adapters share (see common_request.h): reading the canonical request
+ * (content, images, parameters, tools, JSON mode, reasoning) and writing
+ * the upstream body. */
 #include "common.h"
 #include "config.h"
 #include "hub.h"
 #include "presets.h"
+#include "proto.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -251,8 +253,8 @@ int common_unsupported(struct pcall *pc, const char *param)
                       pcall_name(pc), param);
 }
 
-/* Keys that never reach an upstream as such: llmux's own controls, and
- * OpenAI keys with no meaning for a translated request. */
+/* OpenAI keys with no meaning for a translated request (llmux's own
+ * control keys are stripped before adapters see the request). */
 static const char *const always_ok[] = {
     "model", "messages", "stream", "stream_options", "user", "metadata",
     "store", "n", NULL,
@@ -273,8 +275,7 @@ int common_check_params(struct pcall *pc, const char *const *known)
     int r;
 
     json_object_foreach((json_t *)pc->req, k, v) {
-        if (in_list(k, always_ok) || provider_is_control_key(k) ||
-            in_list(k, known) || json_is_null(v))
+        if (in_list(k, always_ok) || in_list(k, known) || json_is_null(v))
             continue;
         /* n=1 is the default everywhere; only n>1 is a real request. */
         if ((r = common_unsupported(pc, k)) < 0)
@@ -427,341 +428,6 @@ json_t *common_tool_args(struct pcall *pc, const json_t *fn, size_t i)
     return j;
 }
 
-char *common_json_text(const json_t *v)
-{
-    return v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : strdup("{}");
-}
-
-json_t *common_tool_call(const char *id, const char *name,
-                         const json_t *args)
-{
-    char *text = json_is_string(args) ? NULL : common_json_text(args);
-    json_t *tc;
-
-    if (text == NULL && !json_is_string(args))
-        return NULL;
-    tc = json_pack("{s:s, s:s, s:{s:s, s:s}}", "id", id ? id : "", "type",
-                   "function", "function", "name", name ? name : "",
-                   "arguments", text ? text : json_string_value(args));
-    free(text);
-    return tc;
-}
-
-json_t *common_tool_calls(const json_t *calls, int *next)
-{
-    json_t *out = json_array(), *tc;
-    size_t i;
-
-    json_array_foreach(calls, i, tc) {
-        json_t *fn = json_object_get(tc, "function");
-        const char *id = hub_str(tc, "id");
-        char idbuf[32];
-
-        if (id == NULL || *id == '\0') {
-            snprintf(idbuf, sizeof(idbuf), "call_%d", *next);
-            id = idbuf;
-        }
-        (*next)++;
-        json_array_append_new(out, common_tool_call(id, hub_str(fn, "name"),
-                              json_object_get(fn, "arguments")));
-    }
-    return out;
-}
-
-json_t *common_tool_delta_start(int index, const char *id, const char *name)
-{
-    return json_pack("{s:[{s:i, s:s, s:s, s:{s:s, s:s}}]}", "tool_calls",
-                     "index", index, "id", id ? id : "", "type", "function",
-                     "function", "name", name ? name : "", "arguments", "");
-}
-
-json_t *common_tool_delta_args(int index, const char *fragment, size_t len)
-{
-    return json_pack("{s:[{s:i, s:{s:s%}}]}", "tool_calls", "index", index,
-                     "function", "arguments", fragment, len);
-}
-
-void common_stream_id_init(struct common_stream_id *s, const struct pcall *pc,
-                           const char *upstream_id, const char *model)
-{
-    if (upstream_id && *upstream_id)
-        snprintf(s->id, sizeof(s->id), "%s", upstream_id);
-    else
-        hub_new_id(s->id, sizeof(s->id), "chatcmpl-", pc->seq);
-    snprintf(s->model, sizeof(s->model), "%s",
-             model && *model ? model : pc->dep->upstream_model);
-    s->created = (json_int_t)time(NULL);
-    s->ready = 1;
-}
-
-int common_emit_delta(struct pcall *pc, const struct common_stream_id *s,
-                      json_t *delta, const char *finish_reason)
-{
-    json_t *chunk = hub_chunk_delta(s->id, s->model, s->created, delta,
-                                    finish_reason);
-
-    if (chunk == NULL)
-        return pcall_fail(pc, LLMUX_EINTERNAL, 0, "out of memory");
-    return pc->emit(pc->emit_ud, chunk) < 0 ? LLMUX_ECLOSED : 0;
-}
-
-int common_emit(struct pcall *pc, struct common_stream_id *s, json_t *delta,
-                const char *finish_reason)
-{
-    if (delta == NULL)
-        return pcall_oom(pc);
-    if (!s->ready)
-        common_stream_id_init(s, pc, NULL, NULL);
-    if (!s->role_sent) {
-        json_object_set_new(delta, "role", json_string("assistant"));
-        s->role_sent = 1;
-    }
-    return common_emit_delta(pc, s, delta, finish_reason);
-}
-
-void common_feed_failed(struct pcall *pc, int r, const char *what)
-{
-    if (pc->err.code)
-        return;
-    if (r == LLMUX_ETOOBIG)
-        pcall_fail(pc, LLMUX_EUNAVAIL, 200, "%s sent a %s over %u MiB",
-                   pcall_name(pc), what, COMMON_MAX_EVENT >> 20);
-    else if (r == LLMUX_ECLOSED)
-        pcall_fail(pc, LLMUX_ECLOSED, 0, "the caller went away");
-    else
-        pcall_oom(pc);
-}
-
-void *common_sse_state(struct pcall *pc, size_t size)
-{
-    struct common_sse_stream *st = pc->state;
-
-    if (st == NULL) {
-        if ((st = calloc(1, size)) == NULL) {
-            pcall_oom(pc);
-            return NULL;
-        }
-        sse_init(&st->sse, COMMON_MAX_EVENT);
-        pc->state = st;
-    }
-    return st;
-}
-
-void common_sse_free(struct pcall *pc)
-{
-    struct common_sse_stream *st = pc->state;
-
-    if (st) {
-        sse_free(&st->sse);
-        free(st);
-        pc->state = NULL;
-    }
-}
-
-int common_sse_feed(struct pcall *pc, size_t size, const char *p, size_t n,
-                    sse_cb cb)
-{
-    struct common_sse_stream *st = common_sse_state(pc, size);
-    int r;
-
-    if (st == NULL)
-        return pc->err.code;
-    if ((r = sse_feed(&st->sse, p, n, cb, pc)) < 0)
-        common_feed_failed(pc, r, "stream event");
-    return r < 0 ? r : 0;
-}
-
-int common_sse_end(struct pcall *pc, size_t size, sse_cb cb)
-{
-    struct common_sse_stream *st = common_sse_state(pc, size);
-    int r;
-
-    if (st == NULL)
-        return pc->err.code;
-    if ((r = sse_end(&st->sse, cb, pc)) < 0)
-        common_feed_failed(pc, r, "stream event");
-    return r < 0 ? r : 0;
-}
-
-json_t *common_message(json_t *content, const json_t *calls,
-                       const char *reasoning, size_t reasoning_len)
-{
-    json_t *m = json_pack("{s:s, s:o}", "role", "assistant", "content",
-                          content ? content : json_null());
-
-    if (m && json_array_size(calls))
-        json_object_set(m, "tool_calls", (json_t *)calls);
-    if (m && reasoning_len)
-        json_object_set_new(m, "reasoning_content",
-                            json_stringn(reasoning, reasoning_len));
-    return m;
-}
-
-void common_answer_init(struct common_answer *a)
-{
-    memset(a, 0, sizeof(*a));
-    buf_init(&a->text, HTTP_MAX_BODY);
-    buf_init(&a->reasoning, HTTP_MAX_BODY);
-    if ((a->calls = json_array()) == NULL)
-        a->failed = -ENOMEM;
-}
-
-void common_answer_free(struct common_answer *a)
-{
-    buf_free(&a->text);
-    buf_free(&a->reasoning);
-    json_decref(a->calls);
-    a->calls = NULL;
-}
-
-/* Appends a JSON string to b, remembering the first failure. */
-static void answer_add(struct common_answer *a, struct buf *b,
-                       const json_t *s)
-{
-    int r;
-
-    if (json_is_string(s) && a->failed == 0 &&
-        (r = buf_add(b, json_string_value(s), json_string_length(s))) < 0)
-        a->failed = r;
-}
-
-void common_answer_text(struct common_answer *a, const json_t *s)
-{
-    if (json_is_string(s))
-        a->has_text = 1;
-    answer_add(a, &a->text, s);
-}
-
-void common_answer_reasoning(struct common_answer *a, const json_t *s)
-{
-    answer_add(a, &a->reasoning, s);
-}
-
-void common_answer_call(struct common_answer *a, int json_mode,
-                        const char *id, const char *name,
-                        const json_t *input)
-{
-    char *text;
-
-    if (a->failed)
-        return;
-    if (json_mode && name && strcmp(name, COMMON_JSON_TOOL) == 0) {
-        /* The input is the answer: its JSON text is the content. */
-        a->njson++;
-        a->has_text = 1;
-        text = common_json_text(input ? input : json_null());
-        if (text == NULL)
-            a->failed = -ENOMEM;
-        else if (buf_adds(&a->text, text) < 0)
-            a->failed = LLMUX_ETOOBIG;
-        free(text);
-        return;
-    }
-    if (json_array_append_new(a->calls, common_tool_call(id, name,
-                                                         input)) < 0)
-        a->failed = -ENOMEM;
-}
-
-json_t *common_answer_message(struct pcall *pc, const struct common_answer *a,
-                              long status)
-{
-    json_t *content = NULL;
-
-    if (a->failed) {
-        common_read_failed(pc, a->failed, status);
-        return NULL;
-    }
-    if (a->text.len || (a->has_text && json_array_size(a->calls) == 0))
-        content = json_stringn(a->text.p ? a->text.p : "", a->text.len);
-    return common_message(content, a->calls, a->reasoning.p,
-                          a->reasoning.len);
-}
-
-int common_completion(struct pcall *pc, const struct common_stream_id *s,
-                      json_t *message, const char *finish_reason,
-                      json_t *usage, json_t **ret)
-{
-    *ret = NULL;
-    if (message)
-        *ret = json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:o, s:s?}]}",
-                         "id", s->id, "object", "chat.completion",
-                         "created", s->created, "model", s->model,
-                         "choices", "index", 0, "message", message,
-                         "finish_reason", finish_reason);
-    if (*ret == NULL) {
-        json_decref(usage);
-        return pcall_oom(pc);
-    }
-    if (usage) {
-        json_object_set(*ret, "usage", usage);
-        pcall_set_usage(pc, usage);
-    }
-    return 0;
-}
-
-int common_read_failed(struct pcall *pc, int r, long status)
-{
-    if (r == LLMUX_ETOOBIG)
-        return pcall_fail(pc, LLMUX_EUNAVAIL, status, "%s returned a "
-                          "response over %u MiB", pcall_name(pc),
-                          HTTP_MAX_BODY >> 20);
-    return pcall_oom(pc);
-}
-
-json_t *common_usage(json_int_t prompt, json_int_t completion,
-                     json_int_t cached, json_int_t reasoning)
-{
-    json_t *u = hub_usage(prompt, completion);
-
-    if (u && cached >= 0)
-        json_object_set_new(u, "prompt_tokens_details",
-                            json_pack("{s:I}", "cached_tokens", cached));
-    if (u && reasoning >= 0)
-        json_object_set_new(u, "completion_tokens_details",
-                            json_pack("{s:I}", "reasoning_tokens",
-                                      reasoning));
-    return u;
-}
-
-json_t *common_parse_json(struct pcall *pc, const char *p, size_t n,
-                          const char *what)
-{
-    json_t *j = json_loadb(p, n, 0, NULL);
-
-    if (!json_is_object(j)) {
-        json_decref(j);
-        pcall_fail(pc, LLMUX_EUNAVAIL, 200, "%s sent a malformed %s (not a "
-                   "JSON object)", pcall_name(pc), what);
-        return NULL;
-    }
-    return j;
-}
-
-json_t *common_parse_answer(struct pcall *pc, const struct http_resp *r,
-                            provider_error_fn on_error)
-{
-    json_t *j = common_parse_json(pc, r->body, r->len, "response");
-
-    if (j && json_is_object(json_object_get(j, "error"))) {
-        if (on_error(pc, json_object_get(j, "error"), r->status) == 0)
-            pcall_fail(pc, LLMUX_EUNAVAIL, r->status, "%s answered with an "
-                       "error", pcall_name(pc));
-        json_decref(j);
-        return NULL;
-    }
-    return j;
-}
-
-int common_parse_event(struct pcall *pc, const struct sse_event *ev,
-                       json_t **ret)
-{
-    *ret = NULL;
-    if (ev->data_len == 0)
-        return 0;
-    *ret = common_parse_json(pc, ev->data, ev->data_len, "stream event");
-    return *ret ? 0 : pc->err.code;
-}
-
 int common_put_json(struct pcall *pc, json_t *body, struct buf *out)
 {
     char *text;
@@ -777,13 +443,4 @@ int common_put_json(struct pcall *pc, json_t *body, struct buf *out)
         return pcall_fail(pc, LLMUX_EBADREQ, 0, "the %s request is over "
                           "%u MiB", pcall_name(pc), HTTP_MAX_BODY >> 20);
     return r < 0 ? pcall_oom(pc) : 0;
-}
-
-int common_post_json(struct pcall *pc, json_t *body, struct http_req *out)
-{
-    int r = common_put_json(pc, body, &out->body);
-
-    if (r == 0 && http_header_add(out, "Content-Type: application/json") < 0)
-        r = pcall_oom(pc);
-    return r;
 }
