@@ -6,8 +6,10 @@ reset, rpm and parallel limits that hit and recover, dead keys refused, a
 team budget over two keys, the overspend bound with 100 requests, kill -9
 durability, schema migration, and no plaintext key on disk or in logs."""
 
+import http.client
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -470,3 +472,53 @@ def test_caller_policy_by_uid_and_group():
     with Daemon(cfg_nodefault) as d:
         p = d.llmux('chat', '-m', 'cheap', 'hi')
         assert p.returncode == 5 and b'matches no llmux_settings.callers entry' in p.stderr, p
+
+
+MK = 'sk-master-0a1b2c3d4e5f6071'
+
+
+def http_chat(port, key, model='cheap'):
+    """POST /v1/chat/completions with key as the bearer token: status,
+    headers (lower-case names) and the JSON answer."""
+    c = http.client.HTTPConnection('127.0.0.1', port, timeout=30)
+    body = {'model': model, 'messages': [{'role': 'user', 'content': 'hi'}]}
+    c.request('POST', '/v1/chat/completions', json.dumps(body),
+              {'Content-Type': 'application/json', 'Authorization': 'Bearer ' + key})
+    r = c.getresponse()
+    data = json.loads(r.read() or b'null')
+    c.close()
+    return r.status, {k.lower(): v for k, v in r.getheaders()}, data
+
+
+def test_virtual_key_as_http_bearer():
+    d = Daemon(CONFIG + 'general_settings:\n  master_key: os.environ/LLMUX_MK\n',
+               env={'LLMUX_MK': MK}, args=['--http', '127.0.0.1:0'])
+    try:
+        m = wait_for(lambda: re.search(r'serving the OpenAI API on http://127\.0\.0\.1:(\d+)',
+                                       d.log()), what='the http listener line')
+        port = int(m.group(1))
+        key = generate(d, '--alias', 'web', '--models', 'cheap',
+                       '--max-budget', '%g' % (PER_REQ * 1.5))
+        st, h, ans = http_chat(port, key)
+        assert st == 200, (st, ans)
+        assert ans['choices'][0]['message']['content'] == 'one two three', ans
+        assert abs(float(h['x-litellm-response-cost']) - PER_REQ) < 1e-9, h
+        assert abs(float(h['x-litellm-key-spend']) - PER_REQ) < 1e-9, h
+        # the key's own models: another group is the key's refusal
+        st, h, ans = http_chat(port, key, model='other')
+        assert st == 403 and "key 'web' may not use model 'other'" in ans['error']['message'], ans
+        st, h, ans = http_chat(port, key)          # spends past the budget
+        assert st == 200 and abs(float(h['x-litellm-key-spend']) - 2 * PER_REQ) < 1e-9, h
+        st, h, ans = http_chat(port, key)
+        assert st == 400 and ans['error']['code'] == 'budget_exceeded', ans
+        assert "key 'web'" in ans['error']['message'], ans
+        # a key this llmuxd did not issue is a 401, the master key still serves
+        st, h, ans = http_chat(port, key[:-1] + ('x' if key[-1] != 'x' else 'y'))
+        assert st == 401 and ans['error']['type'] == 'authentication_error', ans
+        st, h, ans = http_chat(port, MK)
+        assert st == 200 and 'x-litellm-key-spend' not in h, (st, h)
+        assert abs(info(d, 'web')['spend'] - 2 * PER_REQ) < 1e-9
+        log = d.log()
+        assert key not in log and key[3:15] not in log and MK not in log
+    finally:
+        d.stop()
