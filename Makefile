@@ -35,7 +35,7 @@ B        ?= build
 SANFLAGS :=
 endif
 
-PKGS_DAEMON := libuv libcurl msgpack yaml-0.1 jansson libsystemd libcrypto zlib hiredis
+PKGS_DAEMON := libuv libcurl msgpack yaml-0.1 jansson libsystemd libcrypto zlib hiredis sqlite3
 PKGS_CLIENT := msgpack
 
 # Debian packages: build, then what the tests use (the suite runs groff,
@@ -44,7 +44,7 @@ PKGS_CLIENT := msgpack
 # ca-certificates: `make check-fresh` proves it.
 DEB_BUILD := build-essential pkg-config libuv1-dev libcurl4-openssl-dev libmsgpack-dev \
              libyaml-dev libsystemd-dev libjansson-dev libssl-dev zlib1g-dev \
-             libhttp-parser-dev libhiredis-dev
+             libhttp-parser-dev libhiredis-dev libsqlite3-dev
 DEB_TEST  := python3 python3-msgpack python3-yaml systemd util-linux procps groff-base jq wrk \
              clang-14 libclang-rt-14-dev valgrind redis-server openssl
 DEB_ALL   := $(DEB_BUILD) $(DEB_TEST)
@@ -159,7 +159,7 @@ $(LIBA): $(CLIENT_OBJ) $(PROTO_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(LLMUX): $(B)/obj/client/cli.o $(LIBA)
+$(LLMUX): $(B)/obj/client/cli.o $(B)/obj/client/clikeys.o $(LIBA)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CLIENT_LIBS)
 
 $(CLIENTTEST): tests/integration/client-test.c $(LIBA)

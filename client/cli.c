@@ -181,6 +181,18 @@ static const char *const usage_text =
 "        Prints the daemon's metrics in Prometheus text format.\n"
 "  reload\n"
 "        Asks llmuxd to reload its configuration and waits for the answer.\n"
+"  key generate|update KEY [--alias A] [--models M1,M2] [--max-budget USD]\n"
+"       [--budget-duration 30d] [--rpm N] [--tpm N] [--parallel N]\n"
+"       [--duration 30d] [--team T] [--user U]\n"
+"  key list | info KEY | block KEY | unblock KEY | delete KEY... |\n"
+"       regenerate KEY\n"
+"        Virtual keys (admins): generate prints the new key once; KEY is\n"
+"        the key, its token (hash) or its alias.\n"
+"  team new [--alias A] [--models M1,M2] [--max-budget USD]\n"
+"       [--budget-duration 30d] [--rpm N] [--tpm N] | list | info T |\n"
+"       delete T\n"
+"  spend [--by key|team|user|model|day] [--since YYYY-MM-DD] [--json]\n"
+"        What was spent, in USD, from llmuxd's ledger (admins).\n"
 "  cache stats | cache flush [--namespace N]\n"
 "        Prints the response cache's counters, or drops a namespace's\n"
 "        entries (the configured one by default; admins only).\n"
@@ -191,6 +203,7 @@ static const char *const usage_text =
 "  -V, --version       print the version\n"
 "\n"
 "environment:\n"
+"  LLMUX_API_KEY       a virtual key (sk-...) to present to llmuxd\n"
 "  LLMUX_SOCKET        the socket when -S is not given; when it is unset,\n"
 "                      the first that exists of $XDG_RUNTIME_DIR/llmux.sock,\n"
 "                      /run/llmux/llmux.sock (the system service) and\n"
@@ -1119,6 +1132,12 @@ static int cmd_embed(struct cli *cli, int argc, char **argv)
         free(in);
     buf_free(&b);
     return out_finish(r);
+int clikeys_main(const char *socket, int argc, char **argv);
+
+/* llmux key …, team …, spend: clikeys.c. */
+static int cmd_keys(struct cli *cli, int argc, char **argv)
+{
+    return out_finish(clikeys_main(cli->socket, argc, argv));
 }
 
 static const struct command {
@@ -1132,6 +1151,9 @@ static const struct command {
     { "status",  cmd_status },
     { "metrics", cmd_metrics },
     { "reload",  cmd_reload },
+    { "key",     cmd_keys },
+    { "team",    cmd_keys },
+    { "spend",   cmd_keys },
     { "cache",   cmd_cache },
 };
 

@@ -715,7 +715,8 @@ static int client_hello_wait(llmux_client_t *c)
     if (r == 0) {
         if (f.type == PROTO_HELLO)
             r = proto_get_uint(f.map, "version", &version) == 0 &&
-                version == LLMUX_PROTO_VERSION ? 0 : LLMUX_EVERSION;
+                (version == LLMUX_PROTO_VERSION || version == 1) ? 0 :
+                LLMUX_EVERSION;
         else if (f.type == PROTO_ERROR)
             r = err_from_frame(&err, get_map(f.map, "error"));
         else
@@ -735,6 +736,7 @@ int llmux_connect(llmux_client_t **ret, const char *path)
     char def[PATH_MAX];
     struct proto_enc e;
     llmux_client_t *c;
+    const char *key;
     int r;
 
     if (ret == NULL)
@@ -772,10 +774,19 @@ int llmux_connect(llmux_client_t **ret, const char *path)
     }
 
     proto_enc_init(&e);
-    proto_enc_begin(&e, PROTO_HELLO, 0, 2);
+    /* $LLMUX_API_KEY: the virtual key this process presents (PROTOCOL.md,
+     * hello); without one the daemon applies the peer's own policy. */
+    key = getenv("LLMUX_API_KEY");
+    if (key && *key == '\0')
+        key = NULL;
+    proto_enc_begin(&e, PROTO_HELLO, 0, key ? 3 : 2);
     proto_pack_kv_uint(&e.pk, "version", LLMUX_PROTO_VERSION);
     proto_pack_kv_str(&e.pk, "client", CLIENT_NAME);
+    if (key)
+        proto_pack_kv_str(&e.pk, "api_key", key);
     r = client_send_enc(c, &e);
+    /* The frame held the key: wipe it before the buffer goes. */
+    explicit_bzero(e.sb.data, e.sb.size);
     proto_enc_free(&e);
     /* A daemon that refuses us may close before reading the hello: its
      * error frame is still worth reading. */

@@ -5,6 +5,7 @@
 #ifndef LLMUX_ACCESS_H
 #define LLMUX_ACCESS_H
 
+#include <jansson.h>
 #include <sys/types.h>
 
 struct caller;
@@ -18,5 +19,9 @@ int access_admin(const struct config *cfg, uid_t self,
 /* allow_users / allow_groups: may this caller connect at all? */
 int access_peer_allowed(const struct config *cfg, uid_t self,
                         const struct caller *c);
+
+/* A model list in LiteLLM's form (names, "openai/" prefixes and "*") allows model;
+ * NULL or empty allows every model. */
+int access_model_allowed(const json_t *models, const char *model);
 
 #endif

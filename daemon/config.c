@@ -7,6 +7,7 @@
  * fatal, so a valid LiteLLM file always loads. */
 #include "config.h"
 #include "cload.h"
+#include "keys.h"
 #include "cprovider.h"
 #include "cwords.h"
 #include "llmux-errno.h"
@@ -95,6 +96,97 @@ static int read_level(struct cload *l, const struct ynode *y)
                 "debug, not \"%s\"", y->s);
 }
 
+static int read_limit(struct cload *l, const struct ynode *v,
+                      const char *what, long *ret)
+{
+    int n, r = cload_count(l, v, what, &n);
+
+    *ret = n;
+    return r;
+}
+
+/* One entry of llmux_settings.callers. */
+static int read_caller(struct cload *l, const struct ynode *y,
+                       struct caller_rule *c)
+{
+    int r = 0, who = 0;
+
+    *c = (struct caller_rule){ .max_budget = -1, .line = y->line };
+    if (y->kind != Y_MAP)
+        return cload_fail(l, y, "a callers entry must be a map (user: or "
+                          "group: or default: true, then its limits)");
+    for (size_t i = 0; i + 1 < y->n && r == 0; i += 2) {
+        const struct ynode *k = y->kids[i], *v = y->kids[i + 1];
+        unsigned *ids = NULL;
+        size_t n = 0;
+
+        if (strcmp(k->s, "user") == 0 || strcmp(k->s, "group") == 0) {
+            struct ynode seq = { .kind = Y_SEQ, .line = v->line,
+                                 .kids = (struct ynode **)&v, .n = 1 };
+
+            c->kind = k->s[0] == 'u' ? CALLER_USER : CALLER_GROUP;
+            if ((r = cload_scalar(l, v, k->s)) == 0 &&
+                (r = read_id_list(l, &seq, k->s[0] == 'g', &ids, &n)) == 0)
+                c->id = ids[0];
+            free(ids);
+            who++;
+        } else if (strcmp(k->s, "default") == 0) {
+            int d = 0;
+
+            r = cload_bool(l, v, "default", &d);
+            c->kind = CALLER_DEFAULT;
+            who += d;
+        } else if (strcmp(k->s, "models") == 0) {
+            if (v->kind != Y_SEQ)
+                return cload_fail(l, v, "models must be a list of names");
+            json_decref(c->models);
+            c->models = cload_json(v);
+        } else if (strcmp(k->s, "rpm_limit") == 0)
+            r = read_limit(l, v, k->s, &c->rpm);
+        else if (strcmp(k->s, "tpm_limit") == 0)
+            r = read_limit(l, v, k->s, &c->tpm);
+        else if (strcmp(k->s, "max_parallel_requests") == 0)
+            r = read_limit(l, v, k->s, &c->parallel);
+        else if (strcmp(k->s, "max_budget") == 0)
+            r = cload_secs(l, v, k->s, &c->max_budget);
+        else if (strcmp(k->s, "budget_duration") == 0) {
+            if ((r = cload_scalar(l, v, k->s)) == 0 &&
+                (budget_duration_ok(v->s) < 0 ||
+                 strlen(v->s) >= sizeof(c->budget_duration)))
+                r = cload_fail(l, v, "budget_duration must be like 30s, "
+                               "30m, 30h, 30d or 1mo");
+            if (r == 0)
+                snprintf(c->budget_duration, sizeof(c->budget_duration),
+                         "%s", v->s);
+        } else
+            cload_warn(l, k, "unknown key \"%s\" in a callers entry "
+                       "(ignored)", k->s);
+    }
+    if (r == 0 && who != 1)
+        return cload_fail(l, y, "a callers entry needs exactly one of "
+                          "user:, group: or default: true");
+    return r;
+}
+
+static int read_callers(struct cload *l, const struct ynode *y)
+{
+    struct config *c = l->c;
+    int r;
+
+    if (y->kind != Y_SEQ)
+        return cload_fail(l, y, "callers must be a list");
+    if ((c->callers = calloc(y->n ? y->n : 1, sizeof(*c->callers))) == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < y->n; i++) {
+        if ((r = read_caller(l, y->kids[i], &c->callers[i])) < 0) {
+            json_decref(c->callers[i].models);
+            return r;
+        }
+        c->ncallers++;
+    }
+    return 0;
+}
+
 /* llmux_settings.http: one address or a list ("127.0.0.1:4000",
  * "/run/llmux/http.sock"); http.c checks each when it binds. */
 static int read_http(struct cload *l, const struct ynode *y)
@@ -151,8 +243,13 @@ static int read_general_settings(struct cload *l, const struct ynode *y)
             if ((r = cload_secret(l, v, "master_key", &c->master_key,
                                   &missing)) < 0)
                 return r;
-        } else
-            cwords_warn(l, k, CSEC_GENERAL, NULL);
+            continue;
+        }
+        /* Said here, and again at start with the embedded database's
+         * path once it is known (server_open_db). */
+        if (strcmp(k->s, "database_url") == 0)
+            c->database_url_line = k->line;
+        cwords_warn(l, k, CSEC_GENERAL, NULL);
     }
     return 0;
 }
@@ -161,7 +258,7 @@ static const char *const llmux_keys[] = {
     "stream_idle_timeout", "allow_users", "allow_groups", "admin_group",
     "providers", "http", "http_header_timeout", "http_body_timeout",
     "http_idle_timeout", "cache_per_caller", "hello_timeout",
-    "frame_timeout", "max_memory", NULL,
+    "frame_timeout", "max_memory", "database", "callers", NULL,
 };
 
 static int read_llmux_settings(struct cload *l, const struct ynode *y)
@@ -183,6 +280,10 @@ static int read_llmux_settings(struct cload *l, const struct ynode *y)
             r = 0;      /* read before model_list (load_tree) */
         else if (strcmp(k->s, "socket") == 0)
             r = cload_str(l, v, "socket", &c->socket_path);
+        else if (strcmp(k->s, "database") == 0)
+            r = cload_str(l, v, "database", &c->database);
+        else if (strcmp(k->s, "callers") == 0 && c->callers == NULL)
+            r = read_callers(l, v);
         else if (strcmp(k->s, "http") == 0)
             r = read_http(l, v);
         else if (strcmp(k->s, "http_header_timeout") == 0)
@@ -232,12 +333,27 @@ static int read_llmux_settings(struct cload *l, const struct ynode *y)
 }
 
 
+static int read_budget_duration(struct cload *l, const struct ynode *v)
+{
+    int r = cload_scalar(l, v, "budget_duration");
+
+    if (r < 0)
+        return r;
+    if (budget_duration_ok(v->s) < 0 ||
+        strlen(v->s) >= sizeof(l->c->budget_duration))
+        return cload_fail(l, v, "budget_duration must be like 30s, 30m, "
+                          "30h, 30d or 1mo");
+    snprintf(l->c->budget_duration, sizeof(l->c->budget_duration), "%s",
+             v->s);
+    return 0;
+}
 /* Read here or by routercfg_read_key: for did-you-mean. */
 static const char *const litellm_keys[] = {
     "drop_params", "request_timeout", "num_retries", "fallbacks",
     "context_window_fallbacks", "content_policy_fallbacks",
     "default_fallbacks", "allowed_fails", "cooldown_time", "retry_after",
-    "max_fallbacks", "disable_cooldowns", NULL,
+    "max_fallbacks", "disable_cooldowns", "max_budget", "budget_duration",
+    NULL,
 };
 
 static int read_litellm_settings(struct cload *l, const struct ynode *y)
@@ -259,6 +375,10 @@ static int read_litellm_settings(struct cload *l, const struct ynode *y)
             r = cload_bool(l, v, "drop_params", &c->drop_params);
         else if (strcmp(k->s, "request_timeout") == 0)
             r = cload_secs(l, v, "request_timeout", &c->request_timeout);
+        else if (strcmp(k->s, "max_budget") == 0)
+            r = cload_secs(l, v, "max_budget", &c->max_budget);
+        else if (strcmp(k->s, "budget_duration") == 0)
+            r = read_budget_duration(l, v);
         else if (strcmp(k->s, "timeout") != 0 &&
                  routercfg_read_key(l, k, v, &r))
             continue;
@@ -418,6 +538,7 @@ static struct config *config_new(const char *path)
     c->http_body_timeout = 60;
     c->http_idle_timeout = 120;
     c->request_timeout = 600;
+    c->max_budget = -1;
     c->router.strategy = ROUTE_SIMPLE_SHUFFLE;
     c->router.allowed_fails = 3;          /* LiteLLM's defaults */
     c->router.cooldown_time = 5;
@@ -569,6 +690,10 @@ void config_unref(const struct config *cc)
     free(c->allow_uids);
     free(c->allow_gids);
     free(c->socket_path);
+    free(c->database);
+    for (size_t i = 0; i < c->ncallers; i++)
+        json_decref(c->callers[i].models);
+    free(c->callers);
     for (size_t i = 0; i < c->nhttp; i++)
         free(c->http[i]);
     free(c->http);

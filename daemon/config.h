@@ -16,6 +16,7 @@
 #include "deployment.h"
 #include "routercfg.h"
 
+#include <jansson.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -33,6 +34,20 @@ struct config_env {
     char           *aws_region;      /* $AWS_REGION, else $AWS_DEFAULT_REGION */
     char           *azure_api_version; /* $AZURE_API_VERSION */
 };
+
+/* llmux_settings.callers: a policy by kernel identity for callers without
+ * a virtual key; the first that matches wins. */
+struct caller_rule {
+    int          kind;          /* CALLER_USER, CALLER_GROUP, CALLER_DEFAULT */
+    unsigned     id;            /* uid or gid */
+    json_t      *models;        /* owned array; NULL: every model */
+    long         rpm, tpm, parallel;   /* 0: none */
+    double       max_budget;    /* USD; < 0: none */
+    char         budget_duration[12];
+    int          line;          /* where it was declared, for messages */
+};
+
+enum { CALLER_USER, CALLER_GROUP, CALLER_DEFAULT };
 
 struct config {
     unsigned            *refs;         /* owned; outside the struct, so
@@ -71,12 +86,19 @@ struct config {
     gid_t               *allow_gids;   /* owned */
     size_t               nallow_gids;
     gid_t                admin_gid;    /* (gid_t)-1: root only */
+    char                *database;     /* NULL: the state directory's */
+    struct caller_rule  *callers;      /* owned; NULL: no caller policy */
+    size_t               ncallers;
+    int                  database_url_line; /* general_settings.database_url
+                                        * (not used), 0 when absent */
     struct cprovider    *providers;    /* owned: llmux_settings.providers
                                         * (cprovider.h) */
     size_t               nproviders;
     /* litellm_settings */
     int                  drop_params;
     double               request_timeout;
+    double               max_budget;   /* USD for the daemon; < 0: none */
+    char                 budget_duration[12]; /* "": never resets */
     struct router_settings router;
     struct cache_settings cache;       /* cache, cache_params */
     /* Collected while loading: "file:line: …" lines, logged by the

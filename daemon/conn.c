@@ -9,6 +9,7 @@
 #include "embed.h"
 #include "config.h"
 #include "hub.h"
+#include "keys.h"
 #include "log.h"
 #include "ops.h"
 #include "server.h"
@@ -49,6 +50,8 @@ static void conn_closed(uv_handle_t *h)
     proto_enc_free(&c->enc);
     budget_give(&c->srv->budget, c->mem_in + c->mem_out + c->mem_frame);
     free(c->groups);
+    keys_unref(c->sess.caller.key);
+    c->sess.caller.key = NULL;
     uv_close((uv_handle_t *)&c->timer, conn_freed);
 }
 
@@ -318,8 +321,8 @@ static int ev_done(struct session *s, uint64_t id,
     if (d->model == NULL) {
         proto_enc_begin(e, PROTO_DONE, id, 0);    /* an op's */
     } else {
-        proto_enc_begin(e, PROTO_DONE, id, 7 + (uint32_t)has_usage +
-                        2 * (uint32_t)(d->cache_hit != 0));
+        proto_enc_begin(e, PROTO_DONE, id, 8 + (uint32_t)has_usage +
+                        (uint32_t)(d->cache_hit != 0));
         if (has_usage) {
             proto_pack_str(&e->pk, "usage");
             hub_pack(&e->pk, d->usage);
@@ -330,13 +333,13 @@ static int ev_done(struct session *s, uint64_t id,
         proto_pack_kv_uint(&e->pk, "attempts", d->attempts);
         proto_pack_kv_uint(&e->pk, "fallbacks", d->fallbacks);
         proto_pack_kv_uint(&e->pk, "chunks", d->chunks);
+        proto_pack_str(&e->pk, "cost");
+        msgpack_pack_double(&e->pk, d->cost);
         proto_pack_str(&e->pk, "timing");
         pack_timing(&e->pk, &d->timing);
-        if (d->cache_hit) {
+        if (d->cache_hit) {     /* its cost is 0: nothing was charged */
             proto_pack_str(&e->pk, "cache_hit");
             msgpack_pack_true(&e->pk);
-            proto_pack_str(&e->pk, "cost");
-            msgpack_pack_double(&e->pk, 0.0);
         }
     }
     if (proto_enc_end(e) < 0) {
@@ -402,6 +405,32 @@ static void fatal(struct conn *c, int code, const char *message)
              message);
     conn_send_error(c, 0, code, message);
     conn_close(c);
+}
+
+/* The virtual key of the hello, if any: an unknown one closes the
+ * connection (authentication), as a wrong Bearer token is a 401. A blocked
+ * or expired key is refused per request (access.c), since that can change
+ * while the connection lives. */
+static int hello_key(struct conn *c, const struct proto_frame *f)
+{
+    const msgpack_object *o = proto_get(f->map, "api_key");
+    struct vkey *v;
+
+    if (o == NULL || o->type == MSGPACK_OBJECT_NIL)
+        return 0;
+    if (o->type != MSGPACK_OBJECT_STR ||
+        (v = keys_find(&c->srv->keys, o->via.str.ptr, o->via.str.size)) ==
+        NULL) {
+        log_warn("conn %llu (pid %d uid %u): unknown API key",
+                 (unsigned long long)c->id, (int)c->sess.caller.pid,
+                 (unsigned)c->sess.caller.uid);
+        conn_send_error(c, 0, LLMUX_EAUTH, "invalid API key (not a key "
+                        "this llmuxd issued, or a deleted one)");
+        conn_close(c);
+        return -1;
+    }
+    c->sess.caller.key = keys_ref(v);
+    return 0;
 }
 
 /* ---- deadlines and the memory budget ------------------------------------ */
@@ -551,13 +580,17 @@ static void handle_hello(struct conn *c, const struct proto_frame *f)
         fatal(c, LLMUX_EPROTO, "hello without a version");
         return;
     }
-    if (v != LLMUX_PROTO_VERSION) {
+    /* Version 1 is version 2 without api_key: old clients keep working
+     * under their peer's policy. */
+    if (v != LLMUX_PROTO_VERSION && v != 1) {
         snprintf(msg, sizeof(msg), "protocol version %llu is not supported:"
-                 " llmuxd speaks version %d", (unsigned long long)v,
+                 " llmuxd speaks versions 1 and %d", (unsigned long long)v,
                  LLMUX_PROTO_VERSION);
         fatal(c, LLMUX_EVERSION, msg);
         return;
     }
+    if (hello_key(c, f) < 0)
+        return;
     c->greeted = 1;
     deadline_start(c, CONN_DL_NONE, 0);   /* hello_timeout met */
     send_hello(c);
@@ -635,6 +668,17 @@ static void handle_request(struct conn *c, const struct proto_frame *f)
             return;
         }
         cache_op(&c->sess, f->id, j);
+        json_decref(j);
+        return;
+    }
+    if (keyops_is(op, oplen)) {
+        j = NULL;
+        if (body && body->type == MSGPACK_OBJECT_MAP &&
+            (r = hub_from_msgpack_checked(body, &j, msg, sizeof(msg))) < 0) {
+            conn_send_error(c, f->id, r, msg);
+            return;
+        }
+        keyops_handle(&c->sess, f->id, op, oplen, j);
         json_decref(j);
         return;
     }

@@ -112,8 +112,10 @@ static const struct kword litellm_words[] = {
     { "enable_json_schema_validation", NULL },
     { "enable_key_alias_format_validation", W_AUTH },
     { "disable_copilot_system_to_assistant", NULL },
-    { "max_parallel_requests", NULL }, { "max_budget", W_DB },
-    { "budget_duration", W_DB }, { "upperbound_key_generate_params", W_AUTH },
+    /* max_budget and budget_duration are read (config.c: the daemon's
+     * budget). */
+    { "max_parallel_requests", NULL },
+    { "upperbound_key_generate_params", W_AUTH },
     { "default_key_generate_params", W_AUTH }, { "default_team_settings",
       W_AUTH }, { "public_teams", W_AUTH }, { "guardrails", W_PY },
     { "timeout", "ignored here: LiteLLM's litellm_settings.timeout is "

@@ -13,6 +13,7 @@
 #include "deployment.h"
 #include "container.h"
 #include "http.h"
+#include "keys.h"
 #include "log.h"
 #include "proto.h"
 #include "secret.h"
@@ -266,6 +267,11 @@ static int ev_done(struct session *s, uint64_t id,
         litellm_headers(hs, &h, d);
     if (d && d->cost > 0)
         buf_addf(&h, "x-litellm-response-cost: %.10g\r\n", d->cost);
+    /* The key's spend with this request's: the limits stage charges it
+     * only when the request ends, after this done. */
+    if (d && d->model && hs->s.caller.key)
+        buf_addf(&h, "x-litellm-key-spend: %.10g\r\n",
+                 hs->s.caller.key->pol.budget.spend + d->cost);
     if (d && d->cache_key && header_safe(d->cache_key))
         buf_addf(&h, "x-litellm-cache-key: %s\r\n", d->cache_key);
     metrics = hs->kind == API_METRICS;
@@ -361,6 +367,7 @@ void http_api_free(struct http_conn *hc)
     if (hs == NULL)
         return;
     http_api_abort(hc);
+    keys_unref(hs->s.caller.key);
     msgpack_sbuffer_destroy(&hs->scratch);
     free(hs);
     hc->api = NULL;
@@ -412,11 +419,14 @@ static const char *bearer(const struct http_conn *hc)
     return http_header(hc, "api-key");
 }
 
-/* The caller as the connection knows it (the peer on a Unix socket). */
+/* The caller as the connection knows it (the peer on a Unix socket).
+ * The previous request's key reference is dropped: each request holds
+ * its own (access.c). */
 static void caller_init(struct http_conn *hc, struct http_sess *hs)
 {
     struct caller *c = &hs->s.caller;
 
+    keys_unref(c->key);
     memset(c, 0, sizeof(*c));
     c->frontend = "http";
     c->uid = hc->uid;
@@ -424,6 +434,21 @@ static void caller_init(struct http_conn *hc, struct http_sess *hs)
     c->pid = hc->pid;
     c->groups = hc->groups;
     c->ngroups = hc->ngroups;
+}
+
+/* A virtual key (keys.h) presented as the bearer token: the caller
+ * takes a reference, and its policy applies as for a key in the
+ * socket's hello. 0 when key is not one this llmuxd issued. */
+static int bearer_vkey(struct http_conn *hc, struct caller *c,
+                       const char *key)
+{
+    struct vkey *v;
+
+    if (key == NULL || strncmp(key, "sk-", 3) != 0 ||
+        (v = keys_find(&hc->srv->keys, key, strlen(key))) == NULL)
+        return 0;
+    c->key = keys_ref(v);
+    return 1;
 }
 
 /* Fills hs->s.caller. 0, or answers 401/403 and returns < 0. */
@@ -434,6 +459,7 @@ static int authenticate(struct http_conn *hc, struct http_sess *hs)
     const char *key;
 
     caller_init(hc, hs);
+    key = bearer(hc);
     if (hc->lst->is_unix) {
         if (!access_peer_allowed(cfg, hc->srv->uid, c)) {
             log_warn("refused http request from pid %d uid %u: not in "
@@ -444,10 +470,15 @@ static int authenticate(struct http_conn *hc, struct http_sess *hs)
                            "(allow_users, allow_groups)");
             return -1;
         }
+        bearer_vkey(hc, c, key);
         return 0;
     }
-    if (cfg->master_key == NULL && !cfg->master_key_configured)
-        return 0;   /* a loopback listener open to local processes */
+    if (cfg->master_key == NULL && !cfg->master_key_configured) {
+        /* A loopback listener open to local processes: a virtual key
+         * narrows what its holder may do, any other token is ignored. */
+        bearer_vkey(hc, c, key);
+        return 0;
+    }
     if (cfg->master_key == NULL) {
         /* Configured, but its variable or credential was not there at
          * load: no key can match, and the listener must not fall open. */
@@ -456,14 +487,16 @@ static int authenticate(struct http_conn *hc, struct http_sess *hs)
                        "every request is refused until a reload finds it");
         return -1;
     }
-    key = bearer(hc);
-    if (key == NULL || !key_matches(key, strlen(key), cfg->master_key)) {
+    if (key && key_matches(key, strlen(key), cfg->master_key)) {
+        c->master = 1;
+        return 0;
+    }
+    if (!bearer_vkey(hc, c, key)) {
         http_api_error(hc, 401, "authentication_error", key ?
                        "invalid API key" : "missing API key: send "
                        "\"Authorization: Bearer <key>\"");
         return -1;
     }
-    c->master = 1;
     return 0;
 }
 

@@ -1,7 +1,12 @@
 /* ledger.c -- the stage after the terminal event: the request's log line
- * (journal fields) and its metrics sample; later its spend row. It runs
- * first so that its end hook sees every request, refused ones too. */
+ * (journal fields), its metrics sample and its spend row (queued for the
+ * database, db.h: committed within a second). It runs first so that its
+ * end hook sees every request, refused ones too, and last on the way
+ * out, so it drops the key reference access.c took. */
 #include "config.h"
+#include "cost.h"
+#include "db.h"
+#include "keys.h"
 #include "hub.h"
 #include "log.h"
 #include "metrics.h"
@@ -11,6 +16,7 @@
 #include "stage.h"
 
 #include <stdio.h>
+#include <sys/time.h>
 
 static void tokens(const struct request *rq, json_int_t *pt, json_int_t *ct)
 {
@@ -23,12 +29,51 @@ static void tokens(const struct request *rq, json_int_t *pt, json_int_t *ct)
                                              "completion_tokens"));
 }
 
+static double wall_now(void)
+{
+    struct timeval tv;
+
+    gettimeofday(&tv, NULL);
+    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+/* One row per request that reached the pipeline, refused ones too (their
+ * cost is 0): who, what, how much, when, and how it ended. */
+static void spend_row(struct request *rq, const char *status, uint64_t us)
+{
+    const struct deployment *d = rq->dep;
+    const struct vkey *v = rq->key;
+    struct cost_tokens t;
+    double end = wall_now();
+    struct spend_row row;
+    const char *m = hub_str(rq->body, "model");
+    char model[SPEND_NAME_MAX + 1];
+
+    /* A refused name may be megabytes: the ledger keeps its start. */
+    snprintf(model, sizeof(model), "%s", m ? m : "");
+    cost_tokens(rq->pc.usage, &t);
+    row = (struct spend_row){
+        .api_key = v ? (char *)v->token : NULL,
+        .key_alias = v ? v->alias : NULL, .team_id = v ? v->team_id : NULL,
+        .model = m ? model : NULL,
+        .group = d ? d->model_name : NULL, .deployment = d ? d->id : NULL,
+        .status = (char *)status, .uid = rq->caller.uid,
+        .prompt = t.prompt, .completion = t.completion, .cached = t.cached,
+        .cost = rq->cost, .start = end - (double)us / 1e6, .end = end };
+    /* Unique across restarts: the end in microseconds, then a count. */
+    snprintf(row.request_id, sizeof(row.request_id), "%llu-%llu",
+             (unsigned long long)(end * 1e6),
+             (unsigned long long)++rq->srv->seq);
+    spend_add(&rq->srv->spend, &row);
+    db_touch(&rq->srv->db);     /* on disk within DB_FLUSH_MS + a commit */
+}
+
 static void ledger_end(struct request *rq)
 {
     char f_id[48], f_uid[32], f_pid[32], f_fe[48], f_model[160],
          f_group[160], f_dep[160], f_prov[64], f_status[64], f_tokens[64],
-         f_lat[48], f_ovh[48], f_cache[32];
-    const char *fields[14];
+         f_lat[48], f_ovh[48], f_cost[48], f_key[160], f_cache[32];
+    const char *fields[16];
     const struct deployment *d = rq->dep;
     const char *status = rq->outcome ? rq->outcome : "?";
     const char *fe = rq->caller.frontend ? rq->caller.frontend : "";
@@ -62,12 +107,18 @@ static void ledger_end(struct request *rq)
     fields[3] = f_fe; fields[4] = f_model; fields[5] = f_group;
     fields[6] = f_dep; fields[7] = f_prov; fields[8] = f_status;
     fields[9] = f_tokens; fields[10] = f_lat; fields[11] = f_ovh;
-    fields[12] = NULL;
+    snprintf(f_cost, sizeof(f_cost), "LLMUX_COST_USD=%.8f", rq->cost);
+    /* A key is named by its alias, else the last four characters. */
+    snprintf(f_key, sizeof(f_key), "LLMUX_KEY=%s", rq->key ?
+             (rq->key->alias ? rq->key->alias : rq->key->hint) : "");
+    fields[12] = f_cost;
+    fields[13] = f_key;
+    fields[14] = NULL;
     if (rq->cache_status) {     /* LLMUX_CACHE=hit: no upstream, no cost */
         snprintf(f_cache, sizeof(f_cache), "LLMUX_CACHE=%s",
                  rq->cache_status);
-        fields[12] = f_cache;
-        fields[13] = NULL;
+        fields[14] = f_cache;
+        fields[15] = NULL;
     }
     log_fields(LOG_INFO, "request", fields);
     metrics_record(&rq->srv->metrics, &(struct metrics_sample){
@@ -75,8 +126,11 @@ static void ledger_end(struct request *rq)
         .provider = d ? d->preset->name : "", .outcome = status,
         .frontend = fe,
         .prompt_tokens = pt > 0 ? (uint64_t)pt : 0,
-        .completion_tokens = ct > 0 ? (uint64_t)ct : 0,
+        .completion_tokens = ct > 0 ? (uint64_t)ct : 0, .cost = rq->cost,
         .latency_us = total, .overhead_us = ovh });
+    spend_row(rq, status, total);
+    keys_unref(rq->key);
+    rq->key = NULL;
 }
 
 const struct stage stage_ledger = { .name = "ledger", .end = ledger_end };

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "keys.h"
+
 /* Defaults until the config carries them: a caller may have this many
  * chat requests in flight over all its connections, the daemon this many
  * in all. Beyond, a typed rate_limit error, never a dropped request. */
@@ -16,12 +18,20 @@
 #define LIMITS_BUCKETS     64
 
 struct limits_uid;
+struct limits_caller;
 
 struct limits {
     struct limits_uid *bucket[LIMITS_BUCKETS]; /* owned; entries live
                                                 * while a count is > 0 */
     uint64_t           inflight;
     unsigned           per_caller, global;
+    struct spend_budget spend;   /* litellm_settings.max_budget: the
+                                  * daemon's own (max from the config) */
+    int                spend_dirty;  /* to write with the next batch */
+    int                callers_dirty;
+    struct limits_caller *callers[LIMITS_BUCKETS]; /* owned: per uid state
+                                  * of llmux_settings.callers, kept while
+                                  * llmuxd runs (spend, windows) */
 };
 
 void limits_init(struct limits *l);
@@ -31,6 +41,25 @@ void limits_free(struct limits *l);
 int  limits_take(struct limits *l, uid_t uid, char *msg, size_t len);
 /* The request counted by limits_take ended. */
 void limits_put(struct limits *l, uid_t uid);
+/* Requests started and tokens used in the last minute (now: a monotonic
+ * second); retry_after: seconds until the oldest of them leaves. */
+uint64_t window_requests(const struct window *w, uint64_t now,
+                         double *retry_after);
+uint64_t window_tokens(const struct window *w, uint64_t now,
+                       double *retry_after);
+void     window_add(struct window *w, uint64_t now, uint32_t req,
+                    uint64_t tok);
+struct server;
+struct request;
+/* The daemon's own spend changed: written with the next batch
+ * (limits_collect, from the database's collect hook). */
+void limits_save_global(struct server *s);
+void limits_collect(struct server *s);
+/* A uid's spend and reset time from the database (start-up). */
+void limits_load_caller(struct limits *l, uid_t uid, double spend,
+                        int64_t reset_at);
+/* Takes back the key's and team's count of a request refused later. */
+void limits_uncount_key(struct request *rq);
 /* Requests in flight of uid now (status, tests). */
 unsigned limits_inflight(const struct limits *l, uid_t uid);
 

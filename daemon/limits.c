@@ -1,7 +1,11 @@
 /* limits.c -- the limits stage: per caller and global chat requests in
- * flight (limits.h), and the request body's share of the global memory
- * budget (budget.h) while it is in flight; later rpm/tpm/budget per
- * caller and model. */
+ * flight (limits-state.h), the request body's share of the global memory
+ * budget (budget.h) while it is in flight, and for a virtual key and its
+ * team the sliding one-minute rpm/tpm windows, max_parallel_requests and
+ * budgets, with the daemon's own litellm_settings.max_budget. All before
+ * any upstream work; its end hook charges what the request cost, before
+ * the next request is admitted (one loop: overspend is bounded by the
+ * requests already in flight when a budget was crossed). */
 #include "limits-state.h"
 #include "budget.h"
 #include "config.h"
@@ -10,6 +14,14 @@
 #include "request.h"
 #include "server.h"
 #include "stage.h"
+#include "container.h"
+#include "cost.h"
+#include "db.h"
+#include "keys.h"
+
+#include <sqlite3.h>
+#include <string.h>
+#include <time.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +32,14 @@ struct limits_uid {
     unsigned           n;       /* requests in flight */
 };
 
+/* A caller without a key, policed by llmux_settings.callers. */
+struct limits_caller {
+    struct limits_caller *next;
+    uid_t                 uid;
+    int                   dirty;
+    struct policy         pol;
+};
+
 void limits_init(struct limits *l)
 {
     *l = (struct limits){ .per_caller = LIMITS_PER_CALLER,
@@ -28,6 +48,13 @@ void limits_init(struct limits *l)
 
 void limits_free(struct limits *l)
 {
+    for (size_t i = 0; i < LIMITS_BUCKETS; i++)
+        while (l->callers[i]) {
+            struct limits_caller *c = l->callers[i];
+
+            l->callers[i] = c->next;
+            free(c);
+        }
     for (size_t i = 0; i < LIMITS_BUCKETS; i++)
         while (l->bucket[i]) {
             struct limits_uid *u = l->bucket[i];
@@ -109,13 +136,284 @@ static int memory_take(struct request *rq, char *msg, size_t len)
     return LLMUX_EUNAVAIL;
 }
 
-static enum stage_rc limits_run(struct request *rq)
+/* ---- one-minute windows ------------------------------------------------ */
+
+static uint64_t window_sum(const struct window *w, uint64_t now, int tok,
+                           double *retry_after)
 {
-    char msg[160];
+    uint64_t sum = 0, oldest = now + 1;
+
+    for (unsigned i = 0; i < WINDOW_SECS; i++)
+        if (w->sec[i] + WINDOW_SECS > now && w->sec[i] <= now &&
+            (tok ? w->tok[i] : w->req[i])) {
+            sum += tok ? w->tok[i] : w->req[i];
+            if (w->sec[i] < oldest)
+                oldest = w->sec[i];
+        }
+    if (retry_after)
+        *retry_after = sum ? (double)(oldest + WINDOW_SECS - now) : 0;
+    return sum;
+}
+
+uint64_t window_requests(const struct window *w, uint64_t now,
+                         double *retry_after)
+{
+    return window_sum(w, now, 0, retry_after);
+}
+
+uint64_t window_tokens(const struct window *w, uint64_t now,
+                       double *retry_after)
+{
+    return window_sum(w, now, 1, retry_after);
+}
+
+void window_add(struct window *w, uint64_t now, uint32_t req, uint64_t tok)
+{
+    unsigned i = (unsigned)(now % WINDOW_SECS);
+
+    if (w->sec[i] != now) {
+        w->sec[i] = now;
+        w->req[i] = 0;
+        w->tok[i] = 0;
+    }
+    w->req[i] += req;
+    w->tok[i] += tok;
+}
+
+/* ---- budgets and policies ----------------------------------------------- */
+
+static void fmt_time(int64_t t, char *buf, size_t len)
+{
+    struct tm tm;
+    time_t tt = (time_t)t;
+
+    gmtime_r(&tt, &tm);
+    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* 0, or a refusal in msg: which budget, its limit and when it resets. */
+static int over_budget(const struct spend_budget *b, const char *what,
+                       char *msg, size_t len)
+{
+    char at[32];
+
+    if (b->max < 0 || b->spend < b->max)
+        return 0;
+    if (b->reset_at)
+        fmt_time(b->reset_at, at, sizeof(at));
+    snprintf(msg, len, "budget exceeded: %s has spent $%.6f of its "
+             "max_budget $%.6f; %s%s", what, b->spend, b->max,
+             b->reset_at ? "it resets at " : "it does not reset",
+             b->reset_at ? at : "");
+    return LLMUX_EBUDGET;
+}
+
+static int over_rate(const struct policy *p, const char *what,
+                     uint64_t now, char *msg, size_t len, double *retry)
+{
+    uint64_t n;
+
+    if (p->parallel && p->inflight >= (unsigned long)p->parallel) {
+        snprintf(msg, len, "%s has %u requests in flight (its "
+                 "max_parallel_requests); retry when one has ended", what,
+                 p->inflight);
+        *retry = 1;
+        return LLMUX_ERATELIMIT;
+    }
+    if (p->rpm && (n = window_requests(&p->win, now, retry)) >=
+        (uint64_t)p->rpm) {
+        snprintf(msg, len, "%s has made %llu requests in the last minute "
+                 "(its rpm_limit is %ld)", what, (unsigned long long)n,
+                 p->rpm);
+        return LLMUX_ERATELIMIT;
+    }
+    if (p->tpm && (n = window_tokens(&p->win, now, retry)) >=
+        (uint64_t)p->tpm) {
+        snprintf(msg, len, "%s has used %llu tokens in the last minute "
+                 "(its tpm_limit is %ld)", what, (unsigned long long)n,
+                 p->tpm);
+        return LLMUX_ERATELIMIT;
+    }
+    return 0;
+}
+
+static uint64_t mono_sec(void)
+{
+    return uv_hrtime() / 1000000000u;
+}
+
+/* The daemon's budget follows the live config's max_budget. */
+static struct spend_budget *global_budget(struct server *s, const struct config *c,
+                                    int64_t now)
+{
+    struct spend_budget *b = &s->limits.spend;
+
+    b->max = c->max_budget;
+    if (strcmp(b->dur, c->budget_duration) != 0) {
+        snprintf(b->dur, sizeof(b->dur), "%s", c->budget_duration);
+        b->reset_at = 0;
+    }
+    if (b->dur[0] && b->reset_at == 0) {
+        double secs = duration_secs(b->dur);
+
+        b->reset_at = now + (int64_t)(secs > 0 ? secs : 30 * 86400);
+    }
+    if (budget_roll(b, now))
+        limits_save_global(s);
+    return b;
+}
+
+static void caller_dirty(struct server *s, struct limits_caller *c)
+{
+    c->dirty = 1;
+    s->limits.callers_dirty = 1;
+    db_touch(&s->db);
+}
+
+void limits_save_global(struct server *s)
+{
+    s->limits.spend_dirty = 1;
+    db_touch(&s->db);
+}
+
+void limits_collect(struct server *s)
+{
+    for (size_t i = 0; s->limits.callers_dirty && i < LIMITS_BUCKETS; i++)
+        for (struct limits_caller *c = s->limits.callers[i]; c; c = c->next)
+            if (c->dirty) {
+                c->dirty = 0;
+                db_exec(&s->db, sqlite3_mprintf("INSERT OR REPLACE INTO "
+                        "budgets (scope, spend, budget_reset_at) VALUES "
+                        "('uid:%u', %.17g, %lld)", (unsigned)c->uid,
+                        c->pol.budget.spend,
+                        (long long)c->pol.budget.reset_at));
+            }
+    s->limits.callers_dirty = 0;
+    if (!s->limits.spend_dirty)
+        return;
+    s->limits.spend_dirty = 0;
+    db_exec(&s->db, sqlite3_mprintf("INSERT OR REPLACE INTO budgets (scope,"
+            " spend, budget_reset_at) VALUES ('global', %.17g, %lld)",
+            s->limits.spend.spend, (long long)s->limits.spend.reset_at));
+}
+
+static struct limits_caller *caller_state(struct limits *l, uid_t uid)
+{
+    struct limits_caller **p = &l->callers[uid % LIMITS_BUCKETS];
+
+    while (*p && (*p)->uid != uid)
+        p = &(*p)->next;
+    if (*p == NULL && (*p = calloc(1, sizeof(**p))) != NULL)
+        (*p)->uid = uid;
+    return *p;
+}
+
+void limits_load_caller(struct limits *l, uid_t uid, double spend,
+                        int64_t reset_at)
+{
+    struct limits_caller *c = caller_state(l, uid);
+
+    if (c) {
+        c->pol.budget.spend = spend;
+        c->pol.budget.reset_at = reset_at;
+    }
+}
+
+/* The callers entry's limits over that uid's own state: the entry says
+ * the limits (it may change on reload), the state keeps the counts. */
+static int caller_limits(struct request *rq, char *msg, size_t len,
+                         double *retry)
+{
+    const struct caller_rule *r = rq->rule;
+    struct limits_caller *c = caller_state(&rq->srv->limits, rq->caller.uid);
+    struct policy *p;
+    int64_t now = (int64_t)time(NULL);
+    uint64_t sec = mono_sec();
+    char who[64];
+    int e;
+
+    if (c == NULL) {
+        snprintf(msg, len, "out of memory");
+        return LLMUX_EINTERNAL;
+    }
+    p = &c->pol;
+    p->rpm = r->rpm;
+    p->tpm = r->tpm;
+    p->parallel = r->parallel;
+    p->budget.max = r->max_budget;
+    if (strcmp(p->budget.dur, r->budget_duration) != 0) {
+        snprintf(p->budget.dur, sizeof(p->budget.dur), "%s",
+                 r->budget_duration);
+        p->budget.reset_at = 0;
+    }
+    if (p->budget.dur[0] && p->budget.reset_at == 0) {
+        double secs = duration_secs(p->budget.dur);
+
+        p->budget.reset_at = now + (int64_t)(secs > 0 ? secs : 30 * 86400);
+    }
+    if (budget_roll(&p->budget, now))
+        caller_dirty(rq->srv, c);
+    snprintf(who, sizeof(who), "uid %u", (unsigned)rq->caller.uid);
+    if ((e = over_budget(&p->budget, who, msg, len)) < 0 ||
+        (e = over_rate(p, who, sec, msg, len, retry)) < 0)
+        return e;
+    window_add(&p->win, sec, 1, 0);
+    p->inflight++;
+    rq->upol = p;
+    return 0;
+}
+
+/* The key's and its team's limits; then both count the request. */
+static int key_limits(struct request *rq, struct vkey *v, char *msg,
+                      size_t len, double *retry)
+{
+    struct team *t = v->team;
+    int64_t now = (int64_t)time(NULL);
+    uint64_t sec = mono_sec();
+    char kw[160], tw[160];
     int r;
 
+    snprintf(kw, sizeof(kw), "key '%s'", v->alias ? v->alias : v->hint);
+    if (t)
+        snprintf(tw, sizeof(tw), "team '%s'", t->alias ? t->alias : t->id);
+    if (budget_roll(&v->pol.budget, now))
+        keys_save_spend(&rq->srv->keys, v);
+    if (t && budget_roll(&t->pol.budget, now))
+        team_save_spend(&rq->srv->keys, t);
+    if ((r = over_budget(&v->pol.budget, kw, msg, len)) < 0 ||
+        (t && (r = over_budget(&t->pol.budget, tw, msg, len)) < 0) ||
+        (r = over_rate(&v->pol, kw, sec, msg, len, retry)) < 0 ||
+        (t && (r = over_rate(&t->pol, tw, sec, msg, len, retry)) < 0))
+        return r;
+    window_add(&v->pol.win, sec, 1, 0);
+    v->pol.inflight++;
+    if (t) {
+        window_add(&t->pol.win, sec, 1, 0);
+        t->pol.inflight++;
+    }
+    rq->key_counted = 1;
+    return 0;
+}
+
+static enum stage_rc limits_run(struct request *rq)
+{
+    char msg[320];
+    double retry = -1;
+    int r;
+
+    if ((r = over_budget(global_budget(rq->srv, rq->cfg, time(NULL)),
+                         "llmuxd (litellm_settings)", msg,
+                         sizeof(msg))) < 0 ||
+        (rq->key && (r = key_limits(rq, rq->key, msg, sizeof(msg),
+                                    &retry)) < 0) ||
+        (rq->rule && (r = caller_limits(rq, msg, sizeof(msg), &retry)) <
+         0)) {
+        request_fail(rq, r, 0, msg, r == LLMUX_ERATELIMIT ? retry : -1);
+        return STAGE_ANSWERED;
+    }
     if ((r = limits_take(&rq->srv->limits, rq->caller.uid, msg,
                          sizeof(msg))) < 0) {
+        limits_uncount_key(rq);
         request_fail(rq, r, 0, msg, r == LLMUX_ERATELIMIT ? 1 : -1);
         return STAGE_ANSWERED;
     }
@@ -127,13 +425,70 @@ static enum stage_rc limits_run(struct request *rq)
     return STAGE_CONTINUE;
 }
 
+static void charge(struct policy *p, double cost,
+                   uint64_t tokens, uint64_t sec)
+{
+    p->inflight--;
+    window_add(&p->win, sec, 0, tokens);
+    p->budget.spend += cost;
+}
+
+void limits_uncount_key(struct request *rq)
+{
+    struct vkey *v = rq->key;
+
+    if (rq->upol) {
+        rq->upol->inflight--;
+        rq->upol = NULL;
+    }
+    if (!rq->key_counted)
+        return;
+    rq->key_counted = 0;
+    v->pol.inflight--;
+    if (v->team)
+        v->team->pol.inflight--;
+}
+
+/* What the request cost goes onto every budget it was admitted under,
+ * and its tokens into the minute windows. */
 static void limits_end(struct request *rq)
 {
+    struct server *s = rq->srv;
+    struct vkey *v = rq->key;
+    struct cost_tokens t;
+    uint64_t sec = mono_sec();
+
     if (rq->limited)
-        limits_put(&rq->srv->limits, rq->caller.uid);
+        limits_put(&s->limits, rq->caller.uid);
     rq->limited = 0;
-    budget_give(&rq->srv->budget, rq->mem_charged);
+    budget_give(&s->budget, rq->mem_charged);
     rq->mem_charged = 0;
+    if (rq->cache_hit)
+        rq->cost = 0;           /* no upstream call: no tokens, no money
+                                 * (its request still counted for rpm) */
+    if (rq->cost > 0) {
+        s->limits.spend.spend += rq->cost;
+        limits_save_global(s);
+    }
+    cost_tokens(rq->cache_hit ? NULL : rq->pc.usage, &t);
+    if (rq->upol) {
+        charge(rq->upol, rq->cost, (uint64_t)(t.prompt + t.completion), sec);
+        if (rq->cost > 0)
+            caller_dirty(s, container_of(rq->upol, struct limits_caller,
+                                         pol));
+        rq->upol = NULL;
+    }
+    if (!rq->key_counted)
+        return;
+    rq->key_counted = 0;
+    charge(&v->pol, rq->cost, (uint64_t)(t.prompt + t.completion),
+           sec);
+    keys_save_spend(&s->keys, v);
+    if (v->team) {
+        charge(&v->team->pol, rq->cost,
+               (uint64_t)(t.prompt + t.completion), sec);
+        team_save_spend(&s->keys, v->team);
+    }
 }
 
 const struct stage stage_limits = { .name = "limits", .run = limits_run,

@@ -290,6 +290,8 @@ int main(int argc, char **argv)
     if ((r = server_init(&srv, &loop, cfg, config_path)) < 0)
         fail_start("cannot initialise the server", r);
     seal_key_variables(&srv);
+    if ((r = server_open_db(&srv, err, sizeof(err))) < 0)
+        fail_start(err, r);
     if ((r = server_listen(&srv, fd >= 0 ? NULL : socket_path, fd)) < 0) {
         snprintf(err, sizeof(err), "cannot listen on %s: %s",
                  fd >= 0 ? "the socket from systemd" : socket_path,

@@ -5,6 +5,7 @@
 #include "llmux-errno.h"
 #include "ops.h"
 #include "server.h"
+#include "config.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -52,6 +53,7 @@ struct metrics_series {
     uint64_t requests;
     uint64_t errors[NTYPES];
     uint64_t prompt_tokens, completion_tokens;
+    double   spend;                           /* USD */
     struct hist latency, overhead;
     /* health */
     uint64_t consecutive_failures;
@@ -190,6 +192,7 @@ void metrics_record(struct metrics *m, const struct metrics_sample *smp)
     x->requests++;
     x->prompt_tokens += smp->prompt_tokens;
     x->completion_tokens += smp->completion_tokens;
+    x->spend += smp->cost;
     observe(&x->latency, latency_bounds, NLAT, smp->latency_us);
     observe(&x->overhead, overhead_bounds, NOVH, smp->overhead_us);
     if (n == 2 && memcmp(smp->outcome, "ok", 2) == 0) {
@@ -388,10 +391,56 @@ static void render_series(struct out *b, const struct metrics *m)
                           m->series[i]->prompt_tokens));
         }
     }
+    header(b, "llmux_spend_usd_total", "counter", "USD spent, at the "
+           "deployments' prices.");
+    for (size_t i = 0; i < m->n; i++) {
+        outs(b, "llmux_spend_usd_total{");
+        add_labels(b, m->series[i]);
+        outf(b, "} %.9f\n", m->series[i]->spend);
+    }
     render_hist(b, m, "llmux_request_duration_seconds", "Time from the "
                 "request frame to its terminal frame.", 0);
     render_hist(b, m, "llmux_overhead_seconds", "Time llmuxd itself added: "
                 "the request duration minus the upstream transfer.", 1);
+}
+
+/* The spend of each key and team in its budget window, and what is left
+ * of each budget. Labels: the alias an admin gave (else the key's
+ * "sk-...abcd" hint, else the team id), never the key. */
+static void render_budgets(struct out *b, const struct server *s)
+{
+    const struct keys *k = &s->keys;
+
+    header(b, "llmux_key_spend_usd", "gauge", "USD a virtual key spent in "
+           "its budget window.");
+    for (size_t i = 0; i < KEYS_BUCKETS; i++)
+        for (const struct vkey *v = k->bucket[i]; v; v = v->next) {
+            outs(b, "llmux_key_spend_usd{");
+            add_label(b, "key_alias", v->alias ? v->alias : v->hint);
+            outf(b, "} %.9f\n", v->pol.budget.spend);
+        }
+    header(b, "llmux_key_budget_remaining_usd", "gauge", "USD left of a "
+           "virtual key's max_budget.");
+    for (size_t i = 0; i < KEYS_BUCKETS; i++)
+        for (const struct vkey *v = k->bucket[i]; v; v = v->next)
+            if (v->pol.budget.max >= 0) {
+                outs(b, "llmux_key_budget_remaining_usd{");
+                add_label(b, "key_alias", v->alias ? v->alias : v->hint);
+                outf(b, "} %.9f\n", v->pol.budget.max - v->pol.budget.spend);
+            }
+    header(b, "llmux_team_spend_usd", "gauge", "USD a team spent in its "
+           "budget window.");
+    for (const struct team *t = k->teams; t; t = t->next) {
+        outs(b, "llmux_team_spend_usd{");
+        add_label(b, "team", t->alias ? t->alias : t->id);
+        outf(b, "} %.9f\n", t->pol.budget.spend);
+    }
+    if (s->cfg->max_budget >= 0) {
+        header(b, "llmux_budget_remaining_usd", "gauge", "USD left of "
+               "litellm_settings.max_budget.");
+        outf(b, "llmux_budget_remaining_usd %.9f\n",
+             s->cfg->max_budget - s->limits.spend.spend);
+    }
 }
 
 /* The response cache's counters (cache.h). */
@@ -454,6 +503,7 @@ int metrics_render(const struct server *s, char **ret)
         outf(&b, "llmux_frontend_requests_total{frontend=\"%s\"} %llu\n",
              frontends[i], (unsigned long long)s->metrics.by_frontend[i]);
     render_series(&b, &s->metrics);
+    render_budgets(&b, s);
     render_cache(&b, s);
     if (b.err) {
         buf_free(&b.b);

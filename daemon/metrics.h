@@ -45,6 +45,7 @@ struct metrics_sample {
     const char *outcome;       /* "ok", or an error type, optionally
                                 * followed by "/detail" ("rate_limit/429") */
     uint64_t    prompt_tokens, completion_tokens;
+    double      cost;          /* USD (cost.h) */
     uint64_t    latency_us;    /* request frame to terminal frame */
     uint64_t    overhead_us;   /* latency minus the upstream transfer */
 };

@@ -6,6 +6,7 @@
  * after the first chunk nothing is retried silently. What comes out goes
  * to the session as events (session.h); this file never builds a frame. */
 #include "request.h"
+#include "cost.h"
 #include "cache.h"
 #include "callparams.h"
 #include "resolve.h"
@@ -213,6 +214,7 @@ static void request_finish(struct request *rq, json_t *completion)
     const struct deployment *d = rq->dep;
     struct session_done dn;
 
+    rq->cost = cost_of(d, rq->pc.usage);  /* spent even if s is gone */
     if (rq->cache && completion)
         cache_note_completion(rq, completion);
     if (s) {
@@ -225,7 +227,8 @@ static void request_finish(struct request *rq, json_t *completion)
         if (rq->opts.stream && rq->opts.want_usage && rq->pc.usage)
             usage_chunk(rq);
         dn = (struct session_done){
-            .usage = rq->pc.usage, .model = d->upstream_model,
+            .usage = rq->pc.usage, .cost = rq->cost,
+            .model = d->upstream_model,
             .provider = d->preset->name, .deployment = d->id,
             .group = d->model_name,
             .upstream_headers = rq->xfer.ratelimit.len ?

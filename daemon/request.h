@@ -21,7 +21,9 @@
 #include "router.h"
 #include "session.h"
 #include "xfer.h"
+#include "keys.h"
 
+struct caller_rule;
 struct cache_req;
 struct config;
 struct deployment;
@@ -48,6 +50,16 @@ struct request {
     char                  outcome_buf[48];
     int                   ended;        /* terminal event sent */
     int                   limited;      /* limits.c counts it */
+    int                   key_counted;  /* limits.c counts it for its key
+                                         * and team */
+    struct vkey          *key;          /* a reference access.c took, the
+                                         * ledger's end drops; NULL: none */
+    double                cost;         /* USD (cost.h), once it ended */
+    const struct caller_rule *rule;     /* access.c: the callers entry of
+                                         * a caller without a key (in cfg),
+                                         * or NULL */
+    struct policy        *upol;         /* limits.c: that caller's counted
+                                         * state, or NULL */
     struct cache_req     *cache;        /* owned by cache.c; NULL: the
                                          * request is not cached */
     /* Answered from the cache: limits and spend must charge it no tokens

@@ -261,6 +261,8 @@ static void close_handles(struct server *s)
     uv_close((uv_handle_t *)&s->sigterm, NULL);
     uv_close((uv_handle_t *)&s->sigint, NULL);
     uv_close((uv_handle_t *)&s->sighup, NULL);
+    db_flush(&s->db);       /* the rest commits in server_free */
+    db_stop(&s->db);
     cache_free(&s->cache);      /* the Redis connection's handles */
     sd_close(s);
 }
@@ -462,6 +464,7 @@ static void reload_start(struct server *s)
     j->srv = s;
     j->run = s->reload_runs;
     sd_reloading(s);
+    db_flush(&s->db);       /* reload flushes the ledger first */
     if (uv_queue_work(s->loop, &j->work, reload_work, reload_done) < 0) {
         sd_reloaded(s);
         reload_answer(s, j->run, -ENOMEM, "cannot start a worker thread");
@@ -549,6 +552,9 @@ int server_init(struct server *s, uv_loop_t *loop, struct config *cfg,
     s->started_ns = uv_hrtime();
     metrics_init(&s->metrics);
     limits_init(&s->limits);
+    keys_init(&s->keys, &s->db);
+    if (spend_init(&s->spend) < 0)
+        return -ENOMEM;
     router_init(&s->router, uv_hrtime() ^ ((uint64_t)getpid() << 32));
     if ((s->config_path = strdup(config_path)) == NULL ||
         cache_configure(&s->cache, loop, cfg) < 0)
@@ -569,6 +575,68 @@ int server_init(struct server *s, uv_loop_t *loop, struct config *cfg,
     return 0;
 }
 
+/* budgets: 'global' (litellm_settings.max_budget) and 'uid:N'
+ * (llmux_settings.callers). */
+static void budget_row(void *ud, int n, char **c)
+{
+    struct limits *l = ud;
+    double spend = n >= 3 && c[1] ? strtod(c[1], NULL) : 0;
+    int64_t at = n >= 3 && c[2] ? (int64_t)strtoll(c[2], NULL, 10) : 0;
+
+    if (n < 3 || c[0] == NULL)
+        return;
+    if (strcmp(c[0], "global") == 0) {
+        l->spend.spend = spend;
+        l->spend.reset_at = at;
+    } else if (strncmp(c[0], "uid:", 4) == 0)
+        limits_load_caller(l, (uid_t)strtoul(c[0] + 4, NULL, 10), spend, at);
+}
+
+/* The database's collect hook: coalesced spend, once per batch. */
+static void collect(void *ud)
+{
+    struct server *s = ud;
+
+    keys_collect(&s->keys);
+    limits_collect(s);
+    spend_collect(&s->spend, &s->db);
+}
+
+int server_open_db(struct server *s, char *err, size_t errlen)
+{
+    char path[4096];
+    int r;
+
+    if (s->cfg->database)
+        snprintf(path, sizeof(path), "%s", s->cfg->database);
+    else if ((r = db_default_path(path, sizeof(path))) < 0) {
+        /* No state folder of ours (a user without a writable home): serve
+         * anyway, saying that nothing will persist. A database that was
+         * asked for, or that is damaged, still refuses to start. */
+        log_warn("no folder for the database (%s): keys and spend are kept "
+                 "in memory only, until llmuxd stops; set "
+                 "llmux_settings.database to keep them", strerror(-r));
+        snprintf(path, sizeof(path), ":memory:");
+    }
+    if ((r = db_open(&s->db, s->loop, path, err, errlen)) < 0 ||
+        (r = keys_load(&s->keys, err, errlen)) < 0 ||
+        (r = spend_load(&s->spend, &s->db, err, errlen)) < 0 ||
+        (r = db_query(&s->db, "SELECT scope, spend, budget_reset_at FROM "
+                      "budgets", budget_row, &s->limits, err,
+                      errlen)) < 0)
+        return r;
+    snprintf(s->limits.spend.dur, sizeof(s->limits.spend.dur), "%s",
+             s->cfg->budget_duration);
+    s->db.collect = collect;
+    s->db.collect_ud = s;
+    log_notice("keys and spend in %s (%zu keys)", path, s->keys.nkeys);
+    if (s->cfg->database_url_line)
+        log_warn("%s:%d: general_settings.database_url is not used: llmux "
+                 "keeps keys and spend in its embedded database at %s",
+                 s->cfg->path, s->cfg->database_url_line, path);
+    return 0;
+}
+
 void server_free(struct server *s)
 {
     gauth_pool_close(&s->gauth);
@@ -577,6 +645,12 @@ void server_free(struct server *s)
     /* Let the close callbacks of curl's sockets and our handles run (one
      * pass if a reload was abandoned: its work would keep the loop). */
     uv_run(s->loop, s->reload_job ? UV_RUN_NOWAIT : UV_RUN_DEFAULT);
+    /* A batch still on the thread pool uses the handle db_close closes. */
+    while (s->db.busy && uv_run(s->loop, UV_RUN_ONCE) != 0)
+        ;
+    db_close(&s->db);       /* commits what the loop still queued */
+    keys_free(&s->keys);
+    spend_free(&s->spend);
     config_unref(s->cfg);
     metrics_free(&s->metrics);
     limits_free(&s->limits);

@@ -12,6 +12,8 @@
 #include <sys/types.h>
 #include <uv.h>
 
+#include "db.h"
+#include "keys.h"
 #include "cache.h"
 #include "budget.h"
 #include "limits-state.h"
@@ -19,6 +21,7 @@
 #include "metrics.h"
 #include "router.h"
 #include "sd.h"
+#include "spend.h"
 #include "secret.h"
 #include "upstream.h"
 
@@ -78,6 +81,9 @@ struct server {
                                        * cooldowns; kept across reloads */
     struct limits       limits;       /* chat requests in flight, per
                                        * caller and in all (limits.c) */
+    struct db           db;           /* keys and spend on disk (db.h) */
+    struct keys         keys;         /* virtual keys and teams (keys.h) */
+    struct spend        spend;        /* the ledger as read (spend.h) */
     struct sd           sd;           /* systemd notifications, watchdog */
     struct gauth_pool   gauth;        /* Google access tokens, one per
                                        * service account (Vertex AI) */
@@ -100,6 +106,10 @@ struct server {
 /* Sets up the loop side: signals, upstream. cfg is taken over. */
 int  server_init(struct server *s, uv_loop_t *loop, struct config *cfg,
                  const char *config_path);
+/* Opens the database (llmux_settings.database, else db_default_path)
+ * and loads keys, teams and budgets. < 0 with err saying why: llmuxd
+ * refuses to start. */
+int  server_open_db(struct server *s, char *err, size_t errlen);
 /* Listens on an inherited fd (>= 0) or binds path. */
 int  server_listen(struct server *s, const char *path, int inherited_fd);
 /* Stops accepting; exits the loop when the last request ended or the

@@ -16,6 +16,7 @@
 
 struct request;
 struct server;
+struct vkey;
 
 /* Who is calling, as the front end knows it (SO_PEERCRED for the socket;
  * later a virtual key). Copied into each request by the access stage. */
@@ -28,6 +29,9 @@ struct caller {
     int          admin;        /* set by access.c: root, daemon uid, group */
     const char  *frontend;     /* "socket" or "http"; static string */
     int          master;       /* presented the master key (HTTP) */
+    struct vkey *key;          /* the virtual key presented (keys.h), a
+                                * reference the session holds; NULL: none
+                                * (the peer's own policy) */
 };
 
 /* How long a request took, microseconds. first_chunk_us and wait_us are
@@ -39,7 +43,7 @@ struct session_timing {
 /* The end of a successful request. model == NULL: an op's bare done. */
 struct session_done {
     const json_t          *usage;       /* borrowed; NULL: none */
-    double                 cost;        /* USD; 0 until spend exists */
+    double                 cost;        /* USD (cost.h); 0 on a cache hit */
     const char            *model, *provider, *deployment; /* borrowed */
     const char            *group;       /* the model group that answered */
     const char            *upstream_headers; /* borrowed: the answer's
@@ -140,6 +144,13 @@ static inline int session_answer(struct session *s, uint64_t id,
 /* Answers a non-chat op (status, models, metrics, reload) (ops.c). */
 void ops_handle(struct session *s, uint64_t id, const char *op,
                 size_t oplen);
+/* Answers the ops on keys, teams and spend ("key/generate", "team/new",
+ * "spend/logs", … : LiteLLM's endpoint paths without the slash) with
+ * LiteLLM's JSON bodies (keyops.c). body is borrowed; NULL is {}. */
+void keyops_handle(struct session *s, uint64_t id, const char *op,
+                   size_t oplen, const json_t *body);
+/* True for the ops keyops_handle answers. */
+int  keyops_is(const char *op, size_t oplen);
 /* Ends the request with an error event (ECANCELLED for a cancel). */
 void request_cancel(struct request *rq, int code, const char *message);
 

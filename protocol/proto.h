@@ -16,7 +16,7 @@
 /* Bump LLMUX_PROTO_VERSION if any of these change: the framing, a frame
  * type or its required keys, the meaning of a key, an error code (see
  * llmux-errno.h) or the limits below. */
-#define LLMUX_PROTO_VERSION   1
+#define LLMUX_PROTO_VERSION   2
 #define LLMUX_MAX_FRAME       (16u * 1024 * 1024)
 #define LLMUX_FRAME_HEADER    4
 #define LLMUX_MAX_INFLIGHT    1024

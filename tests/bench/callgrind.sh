@@ -7,16 +7,35 @@
 # machine, unlike timings). Then prints the top inclusive functions of the
 # larger run.
 #
-# usage: tests/bench/callgrind.sh [LLMUXD] [plain|stream] [N]
+# usage: tests/bench/callgrind.sh [LLMUXD] [plain|stream] [N] [key]
 #   defaults: build/llmuxd plain 1000; $BENCH_ARGS adds llmux-bench
 #   options (e.g. "--log-level warning"). Needs build/llmux-bench and
 #   build/bench-upstream (make build/llmux-bench build/bench-upstream).
+#   "key": every request presents a virtual key with rpm, tpm, parallel
+#   and budget limits (access + limits + ledger on); without it, no key.
 set -e
 cd "$(dirname "$0")/../.."
 LLMUXD=${1:-build/llmuxd}
 KIND=${2:-plain}
 N=${3:-1000}
 OUT=$(mktemp -d /tmp/llmux-callgrind-XXXXXX)
+# Each run its own database, so the key, the spend rows and their
+# writes are part of what is measured.
+export XDG_STATE_HOME="$OUT/state"
+if [ "${4:-}" = key ]; then
+    printf 'model_list:\n  - model_name: x\n    litellm_params: {model: mock/echo}\n' \
+        > "$OUT/keys.yaml"
+    "$LLMUXD" -c "$OUT/keys.yaml" -s "$OUT/keys.sock" >"$OUT/keys.log" 2>&1 &
+    pid=$!
+    i=0
+    until [ -S "$OUT/keys.sock" ] || [ $i -ge 100 ]; do sleep 0.1; i=$((i + 1)); done
+    LLMUX_API_KEY=$(build/llmux -S "$OUT/keys.sock" key generate --alias bench \
+        --rpm 100000000 --tpm 1000000000 --parallel 100000 --max-budget 1000000 \
+        --budget-duration 30d 2>/dev/null)
+    export LLMUX_API_KEY
+    kill "$pid"
+    wait "$pid" || true
+fi
 total() { sed -n 's/^summary: //p' "$1"; }
 for n in "$N" "$((3 * N))"; do
     build/llmux-bench --llmuxd "$LLMUXD" --upstream build/bench-upstream \

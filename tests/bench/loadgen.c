@@ -199,10 +199,17 @@ static int send_frame_hello(struct lconn *c)
     struct proto_enc e;
     int r;
 
+    /* $LLMUX_API_KEY, as libllmux: the benchmark of keys and limits. */
+    const char *key = getenv("LLMUX_API_KEY");
+
+    if (key && *key == '\0')
+        key = NULL;
     proto_enc_init(&e);
-    proto_enc_begin(&e, PROTO_HELLO, 0, 2);
+    proto_enc_begin(&e, PROTO_HELLO, 0, key ? 3 : 2);
     proto_pack_kv_uint(&e.pk, "version", LLMUX_PROTO_VERSION);
     proto_pack_kv_str(&e.pk, "client", "llmux-bench");
+    if (key)
+        proto_pack_kv_str(&e.pk, "api_key", key);
     r = proto_enc_end(&e) == 0 ? conn_write(c, e.sb.data, e.sb.size) : -1;
     proto_enc_free(&e);
     return r;

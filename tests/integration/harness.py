@@ -114,8 +114,11 @@ class Daemon:
         self.logpath = os.path.join(self.dir, 'llmuxd.log')
         self.env = dict(os.environ)
         for k in list(self.env):
-            if k.endswith('_API_KEY') or k.startswith('AWS_') or k in ('NOTIFY_SOCKET', 'LISTEN_FDS', 'LISTEN_PID'):
+            if k.endswith('_API_KEY') or k.startswith('AWS_') or k in ('NOTIFY_SOCKET', 'LISTEN_FDS', 'LISTEN_PID',
+                                                                         'STATE_DIRECTORY'):
                 del self.env[k]
+        # Each daemon its own database (keys and spend), in its folder.
+        self.env['XDG_STATE_HOME'] = os.path.join(self.dir, 'state')
         self.env.update(env or {})
         self.args = list(args)
         self.proc = None

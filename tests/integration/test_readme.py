@@ -189,11 +189,15 @@ def build_tree_env(d, tmp):
 
 def readme_daemon(fake):
     """gpt4o and openai/… go to the fake upstream (gpt4o echoes); no other
-    provider has a key, so anthropic/… fails as the README shows. The
-    response cache is on for requests that ask (Caching)."""
+    provider has a key, so anthropic/… fails as the README shows; cheap is
+    the priced mock group of "Keys, budgets and spend". The response cache
+    is on for requests that ask (Caching)."""
     cfg = '''model_list:
   - model_name: gpt4o
     litellm_params: {model: openai/echo, api_base: %s/v1, api_key: sk-test-key}
+  - model_name: cheap
+    litellm_params: {model: mock/demo, mock_response: "one two three",
+                     input_cost_per_token: 0.001, output_cost_per_token: 0.002}
 litellm_settings:
   cache: true
   cache_params: {type: local, mode: default_off}

@@ -195,6 +195,8 @@ TEST(config_litellm_file_loads_as_is)
     ASSERT(warned(c, "general_settings.database_url: not supported by "
                      "llmux — not used: llmux keeps keys and spend in its "
                      "embedded database"));
+    /* ... and again at start with the database's path (server_open_db). */
+    ASSERT(c->database_url_line > 0);
     ASSERT(warned(c, "router_settings.redis_host: not supported by llmux"));
     ASSERT(!warned(c, "enable_pre_call_checks"));   /* read (dfilter.c) */
     ASSERT_EQ(c->router.pre_call_checks, 1);

@@ -1,0 +1,446 @@
+/* spend.c -- the spend ledger in memory (spend.h): the ring of latest rows
+ * and the per-day totals, loaded at start so that reports never wait on
+ * the disk. */
+#include "spend.h"
+#include "db.h"
+#include "log.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int spend_init(struct spend *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->rows = calloc(SPEND_LOG_MAX, sizeof(*s->rows));
+    return s->rows ? 0 : -ENOMEM;
+}
+
+static void row_free(struct spend_row *r)
+{
+    free(r->api_key);
+    free(r->key_alias);
+    free(r->team_id);
+    free(r->model);
+    free(r->group);
+    free(r->deployment);
+    free(r->status);
+    memset(r, 0, sizeof(*r));
+}
+
+void spend_free(struct spend *s)
+{
+    for (size_t i = 0; i < s->nqueue; i++)
+        free(s->queue[i]);
+    free(s->queue);
+    s->queue = NULL;
+    s->nqueue = 0;
+    for (size_t i = 0; s->rows && i < SPEND_LOG_MAX; i++)
+        row_free(&s->rows[i]);
+    free(s->rows);
+    s->rows = NULL;
+    for (size_t b = 0; b < SPEND_BUCKETS; b++)
+        while (s->bucket[b]) {
+            struct spend_agg *a = s->bucket[b];
+
+            s->bucket[b] = a->next;
+            free(a->key);
+            free(a->alias);
+            free(a->team);
+            free(a->model);
+            free(a);
+        }
+}
+
+static char *dup_or_null(const char *p)
+{
+    return p ? strdup(p) : NULL;
+}
+
+static const char *nz(const char *p)
+{
+    return p ? p : "";
+}
+
+static unsigned hash_of(int64_t day, const char *key, uid_t uid,
+                        const char *model)
+{
+    unsigned h = (unsigned)day * 31u + (unsigned)uid;
+
+    for (const char *p = key; *p; p++)
+        h = h * 33u + (unsigned char)*p;
+    for (const char *p = model; *p; p++)
+        h = h * 33u + (unsigned char)*p;
+    return h % SPEND_BUCKETS;
+}
+
+static void agg_add(struct spend *s, int64_t day, const char *key,
+                    const char *alias, const char *team, uid_t uid,
+                    const char *model, uint64_t n, uint64_t pt, uint64_t ct,
+                    double cost)
+{
+    unsigned h = hash_of(day, nz(key), uid, nz(model));
+    struct spend_agg *a;
+
+    for (a = s->bucket[h]; a; a = a->next)
+        if (a->day == day && a->uid == uid && strcmp(a->key, nz(key)) == 0 &&
+            strcmp(a->model, nz(model)) == 0)
+            break;
+    if (a == NULL) {
+        if (s->naggs >= SPEND_AGG_MAX || (a = calloc(1, sizeof(*a))) == NULL)
+            return;   /* the rows on disk still have it */
+        a->day = day;
+        a->uid = uid;
+        a->key = strdup(nz(key));
+        a->alias = strdup(nz(alias));
+        a->team = strdup(nz(team));
+        a->model = strdup(nz(model));
+        a->next = s->bucket[h];
+        s->bucket[h] = a;
+        s->naggs++;
+    }
+    a->requests += n;
+    a->prompt += pt;
+    a->completion += ct;
+    a->cost += cost;
+}
+
+static void ring_add(struct spend *s, const struct spend_row *in)
+{
+    if (s->rows == NULL)
+        return;
+    struct spend_row *r;
+
+    r = &s->rows[s->head];
+    row_free(r);
+    *r = *in;
+    r->api_key = dup_or_null(in->api_key);
+    r->key_alias = dup_or_null(in->key_alias);
+    r->team_id = dup_or_null(in->team_id);
+    r->model = dup_or_null(in->model);
+    r->group = dup_or_null(in->group);
+    r->deployment = dup_or_null(in->deployment);
+    r->status = dup_or_null(in->status);
+    s->head = (s->head + 1) % SPEND_LOG_MAX;
+    if (s->nrows < SPEND_LOG_MAX)
+        s->nrows++;
+}
+
+/* One allocation: the row and its strings after it. */
+static struct spend_row *row_pack(const struct spend_row *in)
+{
+    const char *src[7] = { in->api_key, in->key_alias, in->team_id,
+                           in->model, in->group, in->deployment,
+                           in->status };
+    size_t len[7], total = sizeof(*in);
+    struct spend_row *r;
+    char *p, **dst[7];
+
+    for (int i = 0; i < 7; i++)
+        total += (len[i] = src[i] ? strlen(src[i]) + 1 : 0);
+    if ((r = malloc(total)) == NULL)
+        return NULL;
+    *r = *in;
+    dst[0] = &r->api_key; dst[1] = &r->key_alias; dst[2] = &r->team_id;
+    dst[3] = &r->model; dst[4] = &r->group; dst[5] = &r->deployment;
+    dst[6] = &r->status;
+    p = (char *)(r + 1);
+    for (int i = 0; i < 7; i++) {
+        *dst[i] = src[i] ? memcpy(p, src[i], len[i]) : NULL;
+        p += len[i];
+    }
+    return r;
+}
+
+static void queue_add(struct spend *s, const struct spend_row *row)
+{
+    struct spend_row *r, **q;
+
+    if (s->nqueue == s->qcap) {
+        size_t cap = s->qcap ? 2 * s->qcap : 256;
+
+        if (s->nqueue >= DB_MAX_PENDING ||
+            (q = realloc(s->queue, cap * sizeof(*q))) == NULL) {
+            log_err("spend ledger: write queue full; a row is lost");
+            return;
+        }
+        s->queue = q;
+        s->qcap = cap;
+    }
+    if ((r = row_pack(row)) == NULL) {
+        log_err("spend ledger: out of memory; a row is lost");
+        return;
+    }
+    s->queue[s->nqueue++] = r;
+}
+
+struct spend_job {
+    struct spend_row **rows;   /* owned */
+    size_t             n;
+};
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+/* On the worker, inside the batch's transaction. */
+static int job_run(sqlite3 *h, void *data)
+{
+    struct spend_job *j = data;
+    sqlite3_stmt *st;
+    int r;
+
+    r = sqlite3_prepare_v2(h, "INSERT INTO spend (request_id, api_key,"
+        " key_alias, team_id, uid, model, model_group, deployment,"
+        " prompt_tokens, completion_tokens, cached_tokens, spend,"
+        " start_time, end_time, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?,"
+        " ?, ?, ?, ?, ?, ?)", -1, &st, NULL);
+    for (size_t i = 0; r == SQLITE_OK && i < j->n; i++) {
+        const struct spend_row *w = j->rows[i];
+
+        bind_text(st, 1, w->request_id);
+        bind_text(st, 2, w->api_key);
+        bind_text(st, 3, w->key_alias);
+        bind_text(st, 4, w->team_id);
+        sqlite3_bind_int64(st, 5, (sqlite3_int64)w->uid);
+        bind_text(st, 6, w->model);
+        bind_text(st, 7, w->group);
+        bind_text(st, 8, w->deployment);
+        sqlite3_bind_int64(st, 9, w->prompt);
+        sqlite3_bind_int64(st, 10, w->completion);
+        sqlite3_bind_int64(st, 11, w->cached);
+        sqlite3_bind_double(st, 12, w->cost);
+        sqlite3_bind_double(st, 13, w->start);
+        sqlite3_bind_double(st, 14, w->end);
+        bind_text(st, 15, w->status);
+        r = sqlite3_step(st);
+        r = r == SQLITE_DONE ? SQLITE_OK : r;
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    return r;
+}
+
+static void job_drop(void *data)
+{
+    struct spend_job *j = data;
+
+    for (size_t i = 0; i < j->n; i++)
+        free(j->rows[i]);
+    free(j->rows);
+    free(j);
+}
+
+void spend_collect(struct spend *s, struct db *db)
+{
+    struct spend_job *j;
+
+    if (s->nqueue == 0 || (j = malloc(sizeof(*j))) == NULL)
+        return;
+    j->rows = s->queue;
+    j->n = s->nqueue;
+    s->queue = NULL;
+    s->nqueue = s->qcap = 0;
+    db_job(db, &(struct db_job){ .run = job_run, .drop = job_drop,
+                                 .data = j, .n = j->n });
+}
+
+void spend_add(struct spend *s, const struct spend_row *row)
+{
+    queue_add(s, row);
+    ring_add(s, row);
+    agg_add(s, (int64_t)(row->end / 86400), row->api_key, row->key_alias,
+            row->team_id, row->uid, row->model, 1,
+            (uint64_t)row->prompt, (uint64_t)row->completion, row->cost);
+}
+
+static double num(const char *c)
+{
+    return c ? strtod(c, NULL) : 0;
+}
+
+static void load_row(void *ud, int n, char **c)
+{
+    struct spend_row r = { 0 };
+
+    if (n < 15)
+        return;
+    snprintf(r.request_id, sizeof(r.request_id), "%s", c[0] ? c[0] : "");
+    r.api_key = c[1];
+    r.key_alias = c[2];
+    r.team_id = c[3];
+    r.uid = (uid_t)num(c[4]);
+    r.model = c[5];
+    r.group = c[6];
+    r.deployment = c[7];
+    r.prompt = (int64_t)num(c[8]);
+    r.completion = (int64_t)num(c[9]);
+    r.cached = (int64_t)num(c[10]);
+    r.cost = num(c[11]);
+    r.start = num(c[12]);
+    r.end = num(c[13]);
+    r.status = c[14];
+    ring_add(ud, &r);
+}
+
+static void load_agg(void *ud, int n, char **c)
+{
+    if (n < 10)
+        return;
+    agg_add(ud, (int64_t)num(c[0]), c[1], c[2], c[3], (uid_t)num(c[4]),
+            c[5], (uint64_t)num(c[6]), (uint64_t)num(c[7]),
+            (uint64_t)num(c[8]), num(c[9]));
+}
+
+int spend_load(struct spend *s, struct db *db, char *err, size_t errlen)
+{
+    char sql[512];
+    int r;
+
+    snprintf(sql, sizeof(sql), "SELECT * FROM (SELECT request_id, api_key,"
+             " key_alias, team_id, uid, model, model_group, deployment,"
+             " prompt_tokens, completion_tokens, cached_tokens, spend,"
+             " start_time, end_time, status FROM spend ORDER BY id DESC"
+             " LIMIT %d) ORDER BY end_time", SPEND_LOG_MAX);
+    if ((r = db_query(db, sql, load_row, s, err, errlen)) < 0)
+        return r;
+    return db_query(db, "SELECT CAST(end_time / 86400 AS INTEGER) AS day,"
+                    " api_key, MAX(key_alias), MAX(team_id), uid, model,"
+                    " COUNT(*), SUM(prompt_tokens), SUM(completion_tokens),"
+                    " SUM(spend) FROM spend GROUP BY day, api_key, uid,"
+                    " model", load_agg, s, err, errlen);
+}
+
+static json_t *jstr(const char *p)
+{
+    return p ? json_string(p) : json_null();
+}
+
+static json_t *row_json(const struct spend_row *r)
+{
+    json_t *o = json_object();
+
+    json_object_set_new(o, "request_id", json_string(r->request_id));
+    json_object_set_new(o, "api_key", jstr(r->api_key));
+    json_object_set_new(o, "key_alias", jstr(r->key_alias));
+    json_object_set_new(o, "team_id", jstr(r->team_id));
+    json_object_set_new(o, "user", json_integer((json_int_t)r->uid));
+    json_object_set_new(o, "model", jstr(r->model));
+    json_object_set_new(o, "model_group", jstr(r->group));
+    json_object_set_new(o, "model_id", jstr(r->deployment));
+    json_object_set_new(o, "prompt_tokens", json_integer(r->prompt));
+    json_object_set_new(o, "completion_tokens", json_integer(r->completion));
+    json_object_set_new(o, "cached_tokens", json_integer(r->cached));
+    json_object_set_new(o, "total_tokens",
+                        json_integer(r->prompt + r->completion));
+    json_object_set_new(o, "spend", json_real(r->cost));
+    json_object_set_new(o, "startTime", json_real(r->start));
+    json_object_set_new(o, "endTime", json_real(r->end));
+    json_object_set_new(o, "status", jstr(r->status));
+    return o;
+}
+
+json_t *spend_logs(const struct spend *s, const char *key, size_t limit)
+{
+    json_t *a = json_array();
+    size_t first = (s->head + SPEND_LOG_MAX - s->nrows) % SPEND_LOG_MAX;
+    size_t skip = 0, n = 0;
+
+    if (a == NULL)
+        return NULL;
+    for (size_t i = 0; i < s->nrows; i++) {
+        const struct spend_row *r = &s->rows[(first + i) % SPEND_LOG_MAX];
+
+        if (!key || (r->api_key && strcmp(r->api_key, key) == 0))
+            n++;
+    }
+    if (limit && n > limit)
+        skip = n - limit;
+    for (size_t i = 0; i < s->nrows; i++) {
+        const struct spend_row *r = &s->rows[(first + i) % SPEND_LOG_MAX];
+
+        if (key && !(r->api_key && strcmp(r->api_key, key) == 0))
+            continue;
+        if (skip) {
+            skip--;
+            continue;
+        }
+        json_array_append_new(a, row_json(r));
+    }
+    return a;
+}
+
+static void day_name(int64_t day, char *buf, size_t len)
+{
+    time_t t = (time_t)(day * 86400);
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    strftime(buf, len, "%Y-%m-%d", &tm);
+}
+
+json_t *spend_report(const struct spend *s, const char *by,
+                     int64_t since_day)
+{
+    json_t *groups = json_object(), *out, *g, *v;
+    const char *k;
+    char name[64];
+
+    if (strcmp(by, "key") && strcmp(by, "team") && strcmp(by, "user") &&
+        strcmp(by, "model") && strcmp(by, "day")) {
+        json_decref(groups);
+        return NULL;
+    }
+    for (size_t b = 0; groups && b < SPEND_BUCKETS; b++)
+        for (const struct spend_agg *a = s->bucket[b]; a; a = a->next) {
+            const char *label;
+
+            if (a->day < since_day)
+                continue;
+            if (by[0] == 'k')
+                label = a->alias[0] ? a->alias : a->key;
+            else if (by[0] == 't')
+                label = a->team;
+            else if (by[0] == 'm')
+                label = a->model;
+            else if (by[0] == 'u') {
+                snprintf(name, sizeof(name), "%u", (unsigned)a->uid);
+                label = name;
+            } else {
+                day_name(a->day, name, sizeof(name));
+                label = name;
+            }
+            if ((g = json_object_get(groups, label)) == NULL) {
+                g = json_pack("{s:s, s:I, s:I, s:I, s:f}", by, label,
+                              "requests", (json_int_t)0, "prompt_tokens",
+                              (json_int_t)0, "completion_tokens",
+                              (json_int_t)0, "spend", 0.0);
+                json_object_set_new(groups, label, g);
+            }
+            json_object_set_new(g, "requests", json_integer(
+                json_integer_value(json_object_get(g, "requests")) +
+                (json_int_t)a->requests));
+            json_object_set_new(g, "prompt_tokens", json_integer(
+                json_integer_value(json_object_get(g, "prompt_tokens")) +
+                (json_int_t)a->prompt));
+            json_object_set_new(g, "completion_tokens", json_integer(
+                json_integer_value(json_object_get(g, "completion_tokens")) +
+                (json_int_t)a->completion));
+            json_object_set_new(g, "spend", json_real(
+                json_real_value(json_object_get(g, "spend")) + a->cost));
+        }
+    if ((out = json_array()) == NULL) {
+        json_decref(groups);
+        return NULL;
+    }
+    json_object_foreach(groups, k, v)
+        json_array_append(out, v);
+    json_decref(groups);
+    return out;
+}

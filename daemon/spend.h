@@ -1,0 +1,69 @@
+/* spend.h -- the spend ledger as llmuxd reads it: the latest rows
+ * (/spend/logs) and per-day totals by key, team, user and model (llmux
+ * spend), in memory, loaded from the database at start and appended to
+ * as requests end; the rows themselves reach the disk through db_exec
+ * (ledger.c). Bounded: SPEND_LOG_MAX rows, SPEND_AGG_MAX totals. */
+#ifndef LLMUX_SPEND_H
+#define LLMUX_SPEND_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define SPEND_LOG_MAX  10000
+#define SPEND_AGG_MAX  200000
+#define SPEND_BUCKETS  1024
+#define SPEND_NAME_MAX 256      /* bytes of a model name kept */
+
+struct spend_row {
+    char     request_id[48];
+    char    *api_key, *key_alias, *team_id;   /* owned; NULL: none */
+    char    *model, *group, *deployment, *status;
+    uid_t    uid;
+    int64_t  prompt, completion, cached;
+    double   cost, start, end;                /* USD; unix seconds */
+};
+
+struct spend_agg {
+    struct spend_agg *next;
+    int64_t  day;                              /* unix day */
+    char    *key, *alias, *team, *model;       /* owned; "" for none */
+    uid_t    uid;
+    uint64_t requests, prompt, completion;
+    double   cost;
+};
+
+struct spend {
+    struct spend_row **queue;                  /* owned: rows not yet
+                                                * handed to the database */
+    size_t            nqueue, qcap;
+    struct spend_row *rows;                    /* owned ring of
+                                                * SPEND_LOG_MAX */
+    size_t            nrows, head;             /* head: next slot */
+    struct spend_agg *bucket[SPEND_BUCKETS];   /* owned */
+    size_t            naggs;
+};
+
+struct db;
+
+/* 0, or -ENOMEM. */
+int  spend_init(struct spend *s);
+void spend_free(struct spend *s);
+/* Loads the latest rows and the totals (start-up only). */
+int  spend_load(struct spend *s, struct db *db, char *err, size_t errlen);
+/* A request ended: row (its strings are copied) joins the ring, the
+ * totals and the queue for the database. */
+void spend_add(struct spend *s, const struct spend_row *row);
+/* The database's collect hook: the queued rows become the next batch's
+ * job, inserted on the worker through one prepared statement. */
+void spend_collect(struct spend *s, struct db *db);
+/* /spend/logs rows, newest last; key: only that token's (NULL: all);
+ * limit 0: all kept. */
+json_t *spend_logs(const struct spend *s, const char *key, size_t limit);
+/* Totals grouped by "key", "team", "user", "model" or "day" since the
+ * unix day since_day (0: all). NULL for an unknown grouping. */
+json_t *spend_report(const struct spend *s, const char *by,
+                     int64_t since_day);
+
+#endif
