@@ -122,6 +122,12 @@ void request_fail(struct request *rq, int code, long status,
 /* A stage answered rq through the session itself (completion or chunks,
  * then done): ends it with outcome (static) and frees it. */
 void request_end(struct request *rq, const char *outcome);
+/* Ends the request successfully (request_end.c): the completion when not
+ * a stream (borrowed), the usage chunk a stream asked for, then done. */
+void request_finish(struct request *rq, json_t *completion);
+/* Releases everything the request holds and unlinks it; its memory goes
+ * once libuv closed its timers. Only request.c and request_end.c call it. */
+void request_free(struct request *rq);
 /* The session is going away: abort silently, no events. */
 void request_abort(struct request *rq);
 /* Backpressure from the session. */
