@@ -1132,6 +1132,8 @@ static int cmd_embed(struct cli *cli, int argc, char **argv)
         free(in);
     buf_free(&b);
     return out_finish(r);
+}
+
 int clikeys_main(const char *socket, int argc, char **argv);
 
 /* llmux key …, team …, spend: clikeys.c. */
