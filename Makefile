@@ -104,7 +104,8 @@ LDFLAGS_ALL   := $(SANFLAGS)
 PROTO_SRC   := $(wildcard protocol/*.c)
 DAEMON_SRC  := $(filter-out daemon/main.c,$(wildcard daemon/*.c daemon/providers/*.c))
 CLIENT_SRC  := client/llmux.c
-CLI_SRC     := client/cli.c
+CLI_SRC     := client/cli.c client/clikeys.c client/cliio.c client/cliembed.c \
+               client/clicache.c
 # The public headers: llmux.h and every header it includes.
 HEADERS     := client/llmux.h protocol/llmux-errno.h
 UNIT_SRC    := $(wildcard tests/unit/*.c)
@@ -159,7 +160,7 @@ $(LIBA): $(CLIENT_OBJ) $(PROTO_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(LLMUX): $(B)/obj/client/cli.o $(B)/obj/client/clikeys.o $(LIBA)
+$(LLMUX): $(CLI_SRC:%.c=$(B)/obj/%.o) $(LIBA)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CLIENT_LIBS)
 
 $(CLIENTTEST): tests/integration/client-test.c $(LIBA)

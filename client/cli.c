@@ -1,9 +1,11 @@
-/* cli.c -- llmux, the shell helper: chat, models, raw, status, metrics and
- * reload on top of libllmux.
- * Owns: argument parsing, reading prompts and bodies, writing answers, the
- * signals (SIGINT cancels the request; SIGPIPE is ignored and EPIPE on
- * stdout cancels it too) and the exit codes listed by --help. It talks to
- * llmuxd only through llmux.h; proto.h serves to read JSON answers. */
+/* cli.c -- llmux, the shell helper: main, the global options, the command
+ * table, --help and the commands chat, models, raw, status, metrics and
+ * reload on top of libllmux; the signals (SIGINT cancels the request;
+ * SIGPIPE is ignored and EPIPE on stdout cancels it too). Shared helpers
+ * are in cliio.c, embed in cliembed.c, cache in clicache.c, key/team/spend
+ * in clikeys.c. It talks to llmuxd only through llmux.h; proto.h serves
+ * to read JSON answers. */
+#include "cli.h"
 #include "llmux.h"
 #include "proto.h"
 
@@ -19,126 +21,13 @@
 #include <unistd.h>
 #include <fcntl.h>
 
-#define EXIT_USAGE    2
-#define EXIT_SIGINT   130   /* 128 + SIGINT, as a shell would report */
-#define EXIT_SIGPIPE  141   /* 128 + SIGPIPE */
-
 /* Set by the SIGINT handler; everything else only reads it. */
-static volatile sig_atomic_t interrupted;
+volatile sig_atomic_t interrupted;
 
 static void on_sigint(int sig)
 {
     (void)sig;
     interrupted = 1;
-}
-
-/* stdout, written piece by piece; the first write error stops everything
- * (EPIPE quietly). */
-struct out {
-    int wrote;   /* any byte written */
-    int last;    /* the last byte written */
-    int err;     /* errno of the first failed write, else 0 */
-};
-
-static struct out out;
-
-/* Writes n bytes (and flushes, for streamed pieces). Returns 0, or -1
- * once any write failed: callers then stop and cancel. */
-static int out_write(const char *p, size_t n, int flush)
-{
-    if (out.err)
-        return -1;
-    if ((n && fwrite(p, 1, n, stdout) != n) || (flush && fflush(stdout))) {
-        out.err = errno ? errno : EIO;
-        return -1;
-    }
-    if (n) {
-        out.wrote = 1;
-        out.last = (unsigned char)p[n - 1];
-    }
-    return 0;
-}
-
-static void out_puts(const char *s)
-{
-    out_write(s, strlen(s), 0);
-}
-
-/* Ends a line begun by streamed text. */
-static void out_end_line(void)
-{
-    if (out.wrote && out.last != '\n')
-        out_write("\n", 1, 0);
-}
-
-/* The exit code once stdout is flushed: a write error that is not EPIPE
- * is reported; EPIPE (the reader went away) ends quietly. */
-static int out_finish(int code)
-{
-    errno = 0;
-    if (!out.err && (fflush(stdout) != 0 || ferror(stdout)))
-        out.err = errno ? errno : EIO;
-    if (out.err == EPIPE)
-        return code ? code : EXIT_SIGPIPE;
-    if (out.err) {
-        fprintf(stderr, "llmux: cannot write to stdout: %s\n",
-                strerror(out.err));
-        return code ? code : 1;
-    }
-    return code;
-}
-
-/* ---- errors and usage ------------------------------------------------- */
-
-static int usage_error(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-
-/* A usage error: one line saying what, a pointer to --help, exit 2. */
-static int usage_error(const char *fmt, ...)
-{
-    va_list ap;
-
-    fputs("llmux: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputs("\nTry 'llmux --help'.\n", stderr);
-    return EXIT_USAGE;
-}
-
-/* After getopt returned '?' (opterr is 0: the message is ours). */
-static int bad_option(const char *cmd, char **argv)
-{
-    if (optopt)
-        return usage_error("%s%s-%c: unknown option or missing argument",
-                           cmd, cmd[0] ? ": " : "", optopt);
-    return usage_error("%s%s%s: unknown option or missing argument", cmd,
-                       cmd[0] ? ": " : "", argv[optind - 1]);
-}
-
-/* Prints "llmux: NAME: message (type, provider P, deployment D)" and
- * returns the exit code for code. */
-static int report(int code, const llmux_error_t *err)
-{
-    if (code == -EINTR && interrupted)
-        return EXIT_SIGINT;
-    if (err && err->code == code && err->message[0]) {
-        fprintf(stderr, "llmux: %s: %s", llmux_err_name(code), err->message);
-        /* A status means the daemon sent it: say where it came from. */
-        if (err->status > 0) {
-            fprintf(stderr, " (%s", err->type);
-            if (err->provider[0])
-                fprintf(stderr, ", provider %s", err->provider);
-            if (err->deployment[0])
-                fprintf(stderr, ", deployment %s", err->deployment);
-            fputc(')', stderr);
-        }
-        fputc('\n', stderr);
-    } else {
-        fprintf(stderr, "llmux: %s: %s\n", llmux_err_name(code),
-                llmux_strerror(code));
-    }
-    return llmux_err_exit_code(code);
 }
 
 static const char *const usage_text =
@@ -244,7 +133,7 @@ static void print_exit_codes(FILE *f)
 }
 
 /* --help: the text above, the socket in use now, and the exit codes. */
-static int help(void)
+int help(void)
 {
     fputs(usage_text, stdout);
     printf("                      (now: %s)\n", llmux_default_socket());
@@ -252,158 +141,7 @@ static int help(void)
     return out_finish(0);
 }
 
-/* ---- input ------------------------------------------------------------ */
-
-/* Reads all of fd into b (capped). Returns 0, -EINTR on Ctrl-C,
- * LLMUX_ETOOBIG or -errno. */
-static int read_all(int fd, struct buf *b)
-{
-    char tmp[65536];
-
-    for (;;) {
-        ssize_t n = read(fd, tmp, sizeof(tmp));
-        int r;
-
-        if (n < 0 && errno == EINTR) {
-            if (interrupted)
-                return -EINTR;
-            continue;
-        }
-        if (n < 0)
-            return -errno;
-        if (n == 0)
-            return 0;
-        if ((r = buf_add(b, tmp, (size_t)n)) < 0)
-            return r;
-    }
-}
-
-/* Reads path ("-" is stdin) into b; prints why not. Returns 0 or an exit
- * code. */
-static int read_input(const char *path, struct buf *b, const char *what)
-{
-    int fd = 0, r;
-
-    if (strcmp(path, "-") != 0 && (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-        fprintf(stderr, "llmux: cannot open %s: %s\n", path, strerror(errno));
-        return 1;
-    }
-    r = read_all(fd, b);
-    if (fd > 0)
-        close(fd);
-    if (r == -EINTR)
-        return EXIT_SIGINT;
-    if (r == LLMUX_ETOOBIG) {
-        fprintf(stderr, "llmux: %s: %s is larger than %u bytes\n",
-                llmux_err_name(r), what, LLMUX_MAX_FRAME);
-        return llmux_err_exit_code(r);
-    }
-    if (r < 0) {
-        fprintf(stderr, "llmux: cannot read %s: %s\n",
-                strcmp(path, "-") ? path : "stdin", strerror(-r));
-        return 1;
-    }
-    return 0;
-}
-
-/* JSON text parsed back into msgpack, to walk an answer. */
-struct jdoc {
-    msgpack_sbuffer  sb;
-    msgpack_unpacked up;
-};
-
-/* Parses json into d (always jdoc_free it, even after a failure). The
- * answers come from libllmux as JSON, so the same converter that made
- * them (proto_json_pack) reads them back. */
-static int jdoc_parse(struct jdoc *d, const char *json, size_t len,
-                      char *why, size_t whylen)
-{
-    msgpack_packer pk;
-    size_t off = 0;
-    int r;
-
-    msgpack_sbuffer_init(&d->sb);
-    msgpack_unpacked_init(&d->up);
-    msgpack_packer_init(&pk, &d->sb, msgpack_sbuffer_write);
-    if ((r = proto_json_pack(&pk, json, len, why, whylen)) < 0)
-        return r;
-    if (msgpack_unpack_next(&d->up, d->sb.data, d->sb.size, &off) !=
-        MSGPACK_UNPACK_SUCCESS)
-        return LLMUX_EPROTO;
-    return 0;
-}
-
-static void jdoc_free(struct jdoc *d)
-{
-    msgpack_unpacked_destroy(&d->up);
-    msgpack_sbuffer_destroy(&d->sb);
-}
-
-/* Prints compact JSON (as libllmux produces it) indented by two spaces.
- * It only has to track strings: the input has no whitespace outside
- * them, so every other character is structure or a scalar's. */
-static void print_pretty(const char *s, size_t n)
-{
-    int depth = 0, in_str = 0, k;
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        char ch = s[i];
-
-        if (in_str) {
-            putchar(ch);
-            if (ch == '\\' && i + 1 < n)
-                putchar(s[++i]);
-            else if (ch == '"')
-                in_str = 0;
-            continue;
-        }
-        switch (ch) {
-        case '"':
-            in_str = 1;
-            putchar(ch);
-            break;
-        case '{':
-        case '[':
-            putchar(ch);
-            if (i + 1 < n && (s[i + 1] == '}' || s[i + 1] == ']')) {
-                putchar(s[++i]);
-                break;
-            }
-            depth++;
-            putchar('\n');
-            for (k = 0; k < depth; k++)
-                fputs("  ", stdout);
-            break;
-        case '}':
-        case ']':
-            depth--;
-            putchar('\n');
-            for (k = 0; k < depth; k++)
-                fputs("  ", stdout);
-            putchar(ch);
-            break;
-        case ',':
-            putchar(ch);
-            putchar('\n');
-            for (k = 0; k < depth; k++)
-                fputs("  ", stdout);
-            break;
-        case ':':
-            fputs(": ", stdout);
-            break;
-        default:
-            putchar(ch);
-        }
-    }
-    putchar('\n');
-}
-
 /* ---- commands --------------------------------------------------------- */
-
-struct cli {
-    const char *socket;   /* -S, or NULL for the default */
-};
 
 enum {
     OPT_MAX_TOKENS = 256,
@@ -411,26 +149,6 @@ enum {
     OPT_NO_STREAM,
     OPT_USAGE,
 };
-
-/* Connects to -S or the default socket. Returns 0, or an exit code after
- * saying which socket failed and why. */
-static int cli_connect(const struct cli *cli, llmux_client_t **ret)
-{
-    const char *path = cli->socket ? cli->socket : llmux_default_socket();
-    int r;
-
-    /* A Ctrl-C that came while reading input, too late to interrupt it. */
-    if (interrupted)
-        return EXIT_SIGINT;
-    if ((r = llmux_connect(ret, cli->socket)) == 0)
-        return 0;
-    if (r == -EINTR && interrupted)
-        return EXIT_SIGINT;
-    fprintf(stderr, "llmux: %s: cannot connect to %s: %s%s\n",
-            llmux_err_name(r), path, llmux_strerror(r),
-            r == -ENOENT || r == -ECONNREFUSED ? " (is llmuxd running?)" : "");
-    return llmux_err_exit_code(r);
-}
 
 /* Parses the options every command takes (-S, -h) and none other. Returns
  * -1 to go on, else an exit code. */
@@ -804,72 +522,6 @@ static int cmd_reload(struct cli *cli, int argc, char **argv)
     return out_finish(0);
 }
 
-/* llmux cache stats | flush [--namespace N]: the "cache" op. */
-static int cmd_cache(struct cli *cli, int argc, char **argv)
-{
-    static const struct option opts[] = {
-        { "namespace", required_argument, NULL, 'n' },
-        { "socket",    required_argument, NULL, 'S' },
-        { "help",      no_argument,       NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    const char *ns = NULL, *action;
-    llmux_client_t *c;
-    llmux_error_t err;
-    struct buf body;
-    char *json = NULL;
-    int ch, r;
-
-    optind = 0;
-    while ((ch = getopt_long(argc, argv, "n:S:h", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'n': ns = optarg; break;
-        case 'S': cli->socket = optarg; break;
-        case 'h': return help();
-        default:  return bad_option(argv[0], argv);
-        }
-    }
-    if (optind + 1 != argc || (strcmp(argv[optind], "stats") != 0 &&
-                               strcmp(argv[optind], "flush") != 0))
-        return usage_error("cache takes stats or flush [--namespace N]");
-    action = argv[optind];
-    if (ns && strcmp(action, "flush") != 0)
-        return usage_error("--namespace goes with flush");
-    buf_init(&body, 1024);
-    buf_addf(&body, "{\"action\":\"%s\"", action);
-    if (ns) {
-        buf_adds(&body, ",\"namespace\":\"");
-        for (const char *p = ns; *p; p++) {
-            if ((unsigned char)*p < 0x20) {
-                buf_free(&body);
-                return usage_error("a namespace has no control characters");
-            }
-            if (*p == '"' || *p == '\\')
-                buf_add(&body, "\\", 1);
-            buf_add(&body, p, 1);
-        }
-        buf_adds(&body, "\"");
-    }
-    if (buf_adds(&body, "}") < 0) {
-        buf_free(&body);
-        return usage_error("the namespace is too long");
-    }
-    if ((r = cli_connect(cli, &c)) != 0) {
-        buf_free(&body);
-        return r;
-    }
-    r = llmux_raw(c, "cache", body.p, body.len, &json, NULL, &err);
-    llmux_close(c);
-    buf_free(&body);
-    if (r < 0) {
-        free(json);
-        return report(r, &err);
-    }
-    print_pretty(json, strlen(json));
-    free(json);
-    return out_finish(0);
-}
-
 /* llmux raw: goes through the event API so that a stream prints as it
  * arrives, one chunk per line (jq reads such a stream fine). A Ctrl-C or
  * a closed stdout sends a cancel, then the loop waits for the terminal
@@ -966,172 +618,6 @@ static int cmd_raw(struct cli *cli, int argc, char **argv)
     if (r < 0)
         code = report(r, NULL);
     return out_finish(code);
-}
-
-/* The inputs of llmux embed: the arguments, or stdin one input a line
- * ("-", or none and stdin is not a terminal); the lines are cut in b.
- * Returns 0 with *ret (malloc'd) and *ret_n, or an exit code. */
-static int embed_inputs(int argc, char **argv, struct buf *b,
-                        const char ***ret, size_t *ret_n)
-{
-    const char **in;
-    size_t n = 0, i;
-    char *p;
-    int r;
-
-    if (argc > 0 && !(argc == 1 && strcmp(argv[0], "-") == 0)) {
-        *ret = (const char **)argv;
-        *ret_n = (size_t)argc;
-        return 0;
-    }
-    if (argc == 0 && isatty(0))
-        return usage_error("embed: no input (give some, or pipe lines "
-                           "into stdin)");
-    if ((r = read_input("-", b, "the input")) != 0)
-        return r;
-    if (b->p == NULL || strlen(b->p) != b->len)
-        return usage_error("embed: stdin is empty or holds a NUL byte");
-    for (i = 0; i < b->len; i++)
-        n += b->p[i] == '\n';
-    if ((in = calloc(n + 1, sizeof(*in))) == NULL)
-        return report(-ENOMEM, NULL);
-    n = 0;
-    for (p = strtok(b->p, "\n"); p; p = strtok(NULL, "\n"))
-        in[n++] = p;
-    if (n == 0) {
-        free(in);
-        return usage_error("embed: stdin holds no line to embed");
-    }
-    *ret = in;
-    *ret_n = n;
-    return 0;
-}
-
-/* --raw: the request as JSON (packed, then dumped by the same converter
- * the library uses), sent with llmux_raw, its answer printed as it is. */
-static int embed_raw(llmux_client_t *c, const llmux_embed_opts_t *eo,
-                     const char *format, llmux_error_t *err)
-{
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    msgpack_unpacked up;
-    struct buf req;
-    char *json = NULL;
-    int r;
-
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 2 + (eo->dimensions > 0) + (format != NULL));
-    proto_pack_kv_str(&pk, "model", eo->model);
-    proto_pack_str(&pk, "input");
-    msgpack_pack_array(&pk, (uint32_t)eo->n_inputs);
-    for (size_t i = 0; i < eo->n_inputs; i++)
-        proto_pack_str(&pk, eo->inputs[i]);
-    if (eo->dimensions > 0) {
-        proto_pack_str(&pk, "dimensions");
-        msgpack_pack_int64(&pk, eo->dimensions);
-    }
-    if (format)
-        proto_pack_kv_str(&pk, "encoding_format", format);
-    msgpack_unpacked_init(&up);
-    buf_init(&req, 4u * LLMUX_MAX_FRAME);
-    r = msgpack_unpack_next(&up, sb.data, sb.size, NULL) ==
-        MSGPACK_UNPACK_SUCCESS ? proto_json_dump(&up.data, &req) : -ENOMEM;
-    if (r == 0)
-        r = llmux_raw(c, "embeddings", req.p, req.len, &json, NULL, err);
-    if (json) {
-        out_puts(json);
-        out_write("\n", 1, 0);
-    }
-    free(json);
-    buf_free(&req);
-    msgpack_unpacked_destroy(&up);
-    msgpack_sbuffer_destroy(&sb);
-    return r;
-}
-
-/* One JSON line per input: {"index": i, "embedding": [...]}, each value
- * with the 9 digits that give its float32 back exactly. */
-static void embed_print(const float *v, size_t n, size_t dims)
-{
-    char num[48];
-
-    for (size_t i = 0; i < n; i++) {
-        snprintf(num, sizeof(num), "{\"index\":%zu,\"embedding\":[", i);
-        out_puts(num);
-        for (size_t j = 0; j < dims; j++) {
-            snprintf(num, sizeof(num), "%s%.9g", j ? "," : "",
-                     (double)v[i * dims + j]);
-            out_puts(num);
-        }
-        out_write("]}\n", 3, 0);
-    }
-}
-
-/* llmux embed -m MODEL [--dimensions N] [--raw [--base64]] TEXT... | - */
-static int cmd_embed(struct cli *cli, int argc, char **argv)
-{
-    enum { OPT_DIMS = 300, OPT_RAW, OPT_B64 };
-    static const struct option opts[] = {
-        { "model",      required_argument, NULL, 'm' },
-        { "dimensions", required_argument, NULL, OPT_DIMS },
-        { "raw",        no_argument,       NULL, OPT_RAW },
-        { "base64",     no_argument,       NULL, OPT_B64 },
-        { "socket",     required_argument, NULL, 'S' },
-        { "help",       no_argument,       NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    llmux_embed_opts_t eo = { 0 };
-    llmux_client_t *c;
-    llmux_error_t err;
-    const char **in = NULL;
-    float *vecs = NULL;
-    struct buf b;
-    size_t dims = 0;
-    int ch, r, raw = 0, b64 = 0;
-    char *end;
-
-    optind = 0;
-    while ((ch = getopt_long(argc, argv, "+m:S:h", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'm':      eo.model = optarg; break;
-        case OPT_DIMS:
-            errno = 0;
-            eo.dimensions = strtol(optarg, &end, 10);
-            if (errno || *end || eo.dimensions < 1)
-                return usage_error("embed: bad --dimensions '%s'", optarg);
-            break;
-        case OPT_RAW:  raw = 1; break;
-        case OPT_B64:  b64 = 1; break;
-        case 'S':      cli->socket = optarg; break;
-        case 'h':      return help();
-        default:       return bad_option("embed", argv);
-        }
-    }
-    if (eo.model == NULL || eo.model[0] == '\0')
-        return usage_error("embed: -m MODEL is required");
-    if (b64 && !raw)
-        return usage_error("embed: --base64 goes with --raw");
-    buf_init(&b, LLMUX_MAX_FRAME);
-    if ((r = embed_inputs(argc - optind, argv + optind, &b, &in,
-                          &eo.n_inputs)) != 0) {
-        buf_free(&b);
-        return r;
-    }
-    eo.inputs = in;
-    if ((r = cli_connect(cli, &c)) == 0) {
-        r = raw ? embed_raw(c, &eo, b64 ? "base64" : NULL, &err) :
-            llmux_embed(c, &eo, &vecs, &dims, NULL, &err);
-        llmux_close(c);
-        if (r == 0 && !raw)
-            embed_print(vecs, eo.n_inputs, dims);
-        r = r < 0 ? report(r, &err) : 0;
-    }
-    free(vecs);
-    if (in != (const char **)argv + optind)
-        free(in);
-    buf_free(&b);
-    return out_finish(r);
 }
 
 int clikeys_main(const char *socket, int argc, char **argv);
