@@ -45,7 +45,7 @@ PKGS_CLIENT := msgpack
 DEB_BUILD := build-essential pkg-config libuv1-dev libcurl4-openssl-dev libmsgpack-dev \
              libyaml-dev libsystemd-dev libjansson-dev libssl-dev zlib1g-dev \
              libhttp-parser-dev libhiredis-dev libsqlite3-dev
-DEB_TEST  := python3 python3-msgpack python3-yaml systemd util-linux procps groff-base jq wrk \
+DEB_TEST  := python3 python3-msgpack python3-yaml systemd util-linux procps groff-base jq wrk curl \
              clang-14 libclang-rt-14-dev valgrind redis-server openssl
 DEB_ALL   := $(DEB_BUILD) $(DEB_TEST)
 
