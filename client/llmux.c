@@ -517,6 +517,20 @@ static int client_submit_json(llmux_client_t *c, const char *op,
     return 0;
 }
 
+/* What every request needs before it is packed: a live client and a
+ * model. 0, or the error (in err). */
+static int submit_check(llmux_client_t *c, const char *model,
+                        llmux_error_t *err)
+{
+    if (c == NULL)
+        return err_local(err, -EINVAL, NULL);
+    if (c->dead)
+        return err_local(err, c->dead, NULL);
+    if (model == NULL || model[0] == '\0')
+        return err_local(err, LLMUX_EBADREQ, "no model given");
+    return 0;
+}
+
 /* Sends a chat request built from opts, packed directly (no JSON). */
 static int client_submit_chat(llmux_client_t *c,
                               const llmux_chat_opts_t *opts, int stream,
@@ -528,12 +542,10 @@ static int client_submit_chat(llmux_client_t *c,
     size_t i;
     int r;
 
-    if (c == NULL || opts == NULL)
+    if (opts == NULL)
         return err_local(err, -EINVAL, NULL);
-    if (c->dead)
-        return err_local(err, c->dead, NULL);
-    if (opts->model == NULL || opts->model[0] == '\0')
-        return err_local(err, LLMUX_EBADREQ, "no model given");
+    if ((r = submit_check(c, opts->model, err)) < 0)
+        return r;
     if (opts->n_messages == 0 || opts->messages == NULL)
         return err_local(err, LLMUX_EBADREQ, "no messages given");
     for (i = 0; i < opts->n_messages; i++)
@@ -875,12 +887,10 @@ static int client_submit_embed(llmux_client_t *c,
     size_t i;
     int r;
 
-    if (c == NULL || opts == NULL)
+    if (opts == NULL)
         return err_local(err, -EINVAL, NULL);
-    if (c->dead)
-        return err_local(err, c->dead, NULL);
-    if (opts->model == NULL || opts->model[0] == '\0')
-        return err_local(err, LLMUX_EBADREQ, "no model given");
+    if ((r = submit_check(c, opts->model, err)) < 0)
+        return r;
     if (opts->n_inputs == 0 || opts->inputs == NULL)
         return err_local(err, LLMUX_EBADREQ, "no inputs given");
     for (i = 0; i < opts->n_inputs; i++)

@@ -36,6 +36,15 @@ class Skip(Exception):
     passed."""
 
 
+def free_port():
+    """A loopback TCP port nobody listens on now (for --http, redis…)."""
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 def wait_for(pred, timeout=10.0, step=0.01, what='condition'):
     """Polls pred until it returns something true (returned) or timeout
     seconds pass (AssertionError naming what). The one way a test waits."""

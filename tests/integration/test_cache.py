@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 import time
 
-from harness import LLMUX, Daemon, Fake, Skip, text_of, user, wait_for
+from harness import LLMUX, Daemon, Fake, Skip, free_port, text_of, user, wait_for
 
 NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']
 
@@ -317,13 +317,6 @@ def test_cache_stats_and_flush():
 
 # ---- Redis ------------------------------------------------------------------------
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(('127.0.0.1', 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Redis:

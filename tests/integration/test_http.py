@@ -17,7 +17,7 @@ import subprocess
 import tempfile
 import threading
 
-from harness import (LLMUXD, Daemon, Fake, Skip, openai_config, wait_for)
+from harness import (LLMUXD, Daemon, Fake, Skip, free_port, openai_config, wait_for)
 
 NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']
 MASTER = 'sk-master-6f3a9c1e7b2d4058'
@@ -809,13 +809,6 @@ def test_log_and_metrics_name_the_front_end():
 
 
 # ---- socket activation --------------------------------------------------------------------
-
-def free_port():
-    s = socket.socket()
-    s.bind(('127.0.0.1', 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def test_socket_activation_of_both_sockets():

@@ -19,11 +19,10 @@ person would run them, and the man pages held to the code.
 import os
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 
-from harness import BUILD, LLMUX, LLMUXD, ROOT, Daemon, Fake
+from harness import BUILD, LLMUX, LLMUXD, ROOT, Daemon, Fake, free_port
 
 README = os.path.join(ROOT, 'README.md')
 MAN1 = os.path.join(ROOT, 'client', 'llmux.1')
@@ -202,20 +201,12 @@ litellm_settings:
   cache: true
   cache_params: {type: local, mode: default_off}
 ''' % fake.url
-    port = free_tcp_port()
+    port = free_port()
     d = Daemon(cfg, env={'OPENAI_API_KEY': 'sk-test-key', 'OPENAI_API_BASE': fake.url + '/v1'},
                args=['--http', '127.0.0.1:%d' % port])
     # "Use your existing OpenAI SDK" has the reader export these first.
     d.env['OPENAI_BASE_URL'] = 'http://127.0.0.1:%d/v1' % port
     return d
-
-
-def free_tcp_port():
-    s = socket.socket()
-    s.bind(('127.0.0.1', 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def c_example_and_build():
