@@ -2,6 +2,7 @@
  * numbers that may be os.environ/NAME, keys into locked memory, and the
  * "file:line: what" messages. */
 #include "cload.h"
+#include "cenv.h"
 #include "config.h"
 #include "llmux-errno.h"
 #include "secret.h"
@@ -65,7 +66,7 @@ int cload_recorded(int r)
 int cload_missing(struct cload *l, const struct ynode *y, const char *what,
                   const char *value)
 {
-    const char *name = value + 11, *v = getenv(name);
+    const char *name = value + 11, *v = cenv_get(name);
     char **m;
 
     for (size_t i = 0; i < l->nmissing; i++)

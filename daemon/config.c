@@ -6,6 +6,7 @@
  * not know are reported as warnings, never silently dropped, and never
  * fatal, so a valid LiteLLM file always loads. */
 #include "config.h"
+#include "cenv.h"
 #include "cload.h"
 #include "keys.h"
 #include "cprovider.h"
@@ -26,7 +27,7 @@
 /* A key from the environment into locked memory; absent is fine. */
 static int env_secret(const char *var, struct secret **ret)
 {
-    const char *v = getenv(var);
+    const char *v = cenv_get(var);
 
     *ret = NULL;
     if (v == NULL || *v == '\0')
@@ -390,7 +391,9 @@ static int read_litellm_settings(struct cload *l, const struct ynode *y)
     return r < 0 && cload_recorded(r) ? 0 : r;
 }
 
-/* environment_variables: set before any os.environ/ lookup, as LiteLLM. */
+/* environment_variables: seen by every os.environ/ lookup of the file, as
+ * LiteLLM sets them first; put into the process environment by the loop
+ * thread once the configuration is in place (cenv.h says why). */
 static int read_environment(struct cload *l, const struct ynode *y)
 {
     if (ynode_is_null(y))
@@ -403,8 +406,12 @@ static int read_environment(struct cload *l, const struct ynode *y)
         if (v->kind != Y_SCALAR)
             cload_fail(l, v, "environment_variables.%s must be a value",
                        k->s);
-        else if (setenv(k->s, ynode_is_null(v) ? "" : v->s, 1) < 0)
-            cload_fail(l, k, "cannot set %s: %s", k->s, strerror(errno));
+        else if (*k->s == '\0' || strchr(k->s, '=') != NULL)
+            cload_fail(l, k, "environment_variables: \"%s\" is not a "
+                       "variable name", k->s);
+        else if (cenv_set(&l->c->vars, k->s,
+                          ynode_is_null(v) ? "" : v->s) < 0)
+            return -ENOMEM;
         /* A variable set to "" is said "set but empty" where a key uses
          * it (cload_missing), once. */
     }
@@ -434,10 +441,10 @@ static int load_env(struct config *c)
     env->npresets = n;
     for (size_t i = 0; i < n; i++) {
         p = preset_at(i);
-        if (p->key_env && (v = getenv(p->key_env)) != NULL && *v &&
+        if (p->key_env && (v = cenv_get(p->key_env)) != NULL && *v &&
             (env->keys[i] = secret_new(v, strlen(v))) == NULL)
             return -ENOMEM;
-        if (p->base_env && (v = getenv(p->base_env)) != NULL && *v &&
+        if (p->base_env && (v = cenv_get(p->base_env)) != NULL && *v &&
             (env->bases[i] = strdup(v)) == NULL)
             return -ENOMEM;
     }
@@ -445,11 +452,11 @@ static int load_env(struct config *c)
         (env_secret("AWS_SECRET_ACCESS_KEY", &env->aws_secret_key)) < 0 ||
         (env_secret("AWS_SESSION_TOKEN", &env->aws_session_token)) < 0)
         return -ENOMEM;
-    if ((v = getenv("AWS_REGION")) == NULL || *v == '\0')
-        v = getenv("AWS_DEFAULT_REGION");
+    if ((v = cenv_get("AWS_REGION")) == NULL || *v == '\0')
+        v = cenv_get("AWS_DEFAULT_REGION");
     if (v && *v && (env->aws_region = strdup(v)) == NULL)
         return -ENOMEM;
-    if ((v = getenv("AZURE_API_VERSION")) != NULL && *v &&
+    if ((v = cenv_get("AZURE_API_VERSION")) != NULL && *v &&
         (env->azure_api_version = strdup(v)) == NULL)
         return -ENOMEM;
     return 0;
@@ -622,7 +629,9 @@ static int config_load_any(const char *path, const char *text, size_t n,
         ynode_free(root);
         return -ENOMEM;
     }
+    cenv_enter(&l.c->vars);
     r = load_tree(&l, root);
+    cenv_leave();
     ynode_free(root);
     if (l.nmsgs > 1)     /* qsort's array may not be NULL */
         qsort(l.msgs, l.nmsgs, sizeof(*l.msgs), by_line);
@@ -684,6 +693,7 @@ void config_unref(const struct config *cc)
     cachecfg_free(&c->cache);
     cprovider_free_all(c);
     env_free(&c->env);
+    cenv_free(&c->vars);
     for (size_t i = 0; i < c->nwarnings; i++)
         free(c->warnings[i]);
     free(c->warnings);

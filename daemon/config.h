@@ -13,6 +13,7 @@
 #define LLMUX_CONFIG_H
 
 #include "cachecfg.h"
+#include "cenv.h"
 #include "deployment.h"
 #include "routercfg.h"
 
@@ -61,6 +62,7 @@ struct config {
                                         * "*"), file order */
     size_t               nwild;
     struct config_env    env;
+    struct cenv          vars;         /* environment_variables (cenv.h) */
     /* llmux_settings */
     char                *socket_path;  /* NULL: command line / default */
     /* The HTTP front end (llmux_settings.http; general_settings). */

@@ -1,5 +1,6 @@
 /* cprovider.c -- providers added by configuration (see cprovider.h). */
 #include "cprovider.h"
+#include "cenv.h"
 #include "cload.h"
 #include "config.h"
 #include "llmux-errno.h"
@@ -96,7 +97,7 @@ static int read_key(struct cload *l, const struct ynode *v,
     if ((r = cload_str(l, v, "api_key_env", &var)) < 0 || var == NULL)
         return r;
     cp->p.key_env = var;
-    if ((val = getenv(var)) == NULL || *val == '\0') {
+    if ((val = cenv_get(var)) == NULL || *val == '\0') {
         char ref[300];
 
         snprintf(ref, sizeof(ref), "os.environ/%s", var);

@@ -273,6 +273,9 @@ int main(int argc, char **argv)
         config_unref(cfg);
         return 0;
     }
+    if ((r = cenv_apply(&cfg->vars)) < 0)
+        log_warn("environment_variables: cannot set a variable: %s",
+                 strerror(-r));
     if (socket_path == NULL)
         socket_path = cfg->socket_path;
     if (socket_path == NULL && fd < 0) {

@@ -1,5 +1,6 @@
 /* secret.c -- locked, undumpable, wiped key storage (see secret.h). */
 #include "secret.h"
+#include "cenv.h"
 #include "llmux-errno.h"
 
 #include <errno.h>
@@ -142,7 +143,7 @@ int secret_resolve(const char *value, struct secret **ret, char *err,
 
     *ret = NULL;
     if (strncmp(value, "os.environ/", 11) == 0) {
-        v = getenv(value + 11);
+        v = cenv_get(value + 11);
         if (v == NULL || *v == '\0') {
             snprintf(err, errlen, "environment variable %s is not set",
                      value + 11);

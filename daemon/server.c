@@ -332,7 +332,8 @@ void server_conn_gone(struct server *s, struct conn *c)
 /* ---- reload ------------------------------------------------------------- */
 
 /* One configuration load in a worker thread. config_load touches nothing
- * but its arguments, the file system, the environment and NSS. */
+ * but its arguments, the file system, NSS and reads of the environment,
+ * which it never writes (cenv.h). */
 struct reload_job {
     uv_work_t      work;
     struct server *srv;
@@ -377,6 +378,9 @@ static int reload_apply(struct server *s, struct reload_job *j)
     }
     for (size_t i = 0; i < cfg->nwarnings; i++)
         log_warn("%s", cfg->warnings[i]);
+    /* Here, on the loop thread, with the load's worker done (cenv.h). */
+    if (cenv_apply(&cfg->vars) < 0)
+        log_warn("reload: environment_variables: cannot set a variable");
     /* Requests in flight hold their own reference to the old config. */
     config_unref(s->cfg);
     s->cfg = cfg;

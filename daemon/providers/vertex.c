@@ -8,6 +8,7 @@
  * generic builder reads; the deployment is bound to one at load. */
 #include "vertex.h"
 #include "common.h"
+#include "cenv.h"
 #include "config.h"
 #include "gauth.h"
 #include "secret.h"
@@ -65,7 +66,7 @@ static int setting(const struct deployment *d, const char *k,
         }
         return 0;
     }
-    if ((s = getenv(env)) == NULL || *s == '\0')
+    if ((s = cenv_get(env)) == NULL || *s == '\0')
         s = dflt;
     if (s && (*ret = strdup(s)) == NULL)
         return -ENOMEM;
@@ -77,7 +78,7 @@ static int setting(const struct deployment *d, const char *k,
 static int load_key(struct deployment *d, struct vertex_dep *v)
 {
     const char *src = d->vertex_creds ? d->vertex_creds->p :
-                      getenv("GOOGLE_APPLICATION_CREDENTIALS");
+                      cenv_get("GOOGLE_APPLICATION_CREDENTIALS");
     size_t len = d->vertex_creds ? d->vertex_creds->len :
                  src ? strlen(src) : 0;
     char msg[512], full[600];

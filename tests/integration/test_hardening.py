@@ -508,3 +508,80 @@ def test_sigterm_exits_while_a_reload_waits_for_nss():
             d.proc.kill()
         d.proc.wait()
         d.logf.close()
+
+
+# ---- environment_variables and threads ------------------------------------------------
+
+SETENV_SHIM = r'''
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* setenv that records every call made off the main thread: there it can
+ * move environ while the loop's getenv (or curl's) walks it. */
+int setenv(const char *name, const char *value, int overwrite)
+{
+    int (*real)(const char *, const char *, int) =
+        (int (*)(const char *, const char *, int))dlsym(RTLD_NEXT, "setenv");
+    const char *log = getenv("SETENV_LOG");
+    char line[256];
+
+    if (log && syscall(SYS_gettid) != getpid()) {
+        int fd = open(log, O_WRONLY | O_APPEND | O_CREAT, 0600);
+
+        if (fd >= 0) {
+            int n = snprintf(line, sizeof(line), "worker setenv %s\n", name);
+            if (write(fd, line, (size_t)n) < 0)
+                n = 0;
+            close(fd);
+        }
+    }
+    return real(name, value, overwrite);
+}
+'''
+
+ENV_CONFIG = '''environment_variables:
+  ENVRACE_KEY: %s
+model_list:
+  - model_name: gpt
+    litellm_params:
+      model: openai/text
+      api_base: %s/v1
+      api_key: os.environ/ENVRACE_KEY
+'''
+
+
+def test_reload_sets_environment_variables_on_the_loop_thread_only():
+    """A reload loads the file in a worker; its environment_variables must
+    still reach the file's os.environ/ lookups and the process environment
+    afterwards, but setenv must not run in the worker (regression: it did,
+    racing every getenv of the loop and of curl)."""
+    tmp = tempfile.mkdtemp(prefix='llmux-setenv-')
+    src, so, log = (os.path.join(tmp, n) for n in ('shim.c', 'shim.so', 'setenv.log'))
+    with open(src, 'w') as fh:
+        fh.write(SETENV_SHIM)
+    subprocess.run(['cc', '-shared', '-fPIC', '-o', so, src, '-ldl'], check=True, timeout=60)
+    env = {'SETENV_LOG': log, 'LD_PRELOAD': so}
+    if SANITIZED:
+        env['ASAN_OPTIONS'] = ':'.join(filter(None, [os.environ.get('ASAN_OPTIONS'),
+                                                     'verify_asan_link_order=0']))
+    with Fake() as f:
+        with Daemon(ENV_CONFIG % ('sk-env-one', f.url), env=env) as d:
+            c = d.client()
+            assert text_of(c.chat(1, {'model': 'gpt', 'messages': user('a')}))
+            d.write_config(ENV_CONFIG % ('sk-env-two', f.url))
+            p = d.llmux('reload')
+            assert p.returncode == 0, p
+            assert text_of(c.chat(2, {'model': 'gpt', 'messages': user('b')}))
+            auth = [{k.lower(): v for k, v in r['headers'].items()}['authorization']
+                    for r in f.requests()]
+            assert auth == ['Bearer sk-env-one', 'Bearer sk-env-two'], auth
+            # the same file again: nothing changes, nothing is set
+            assert d.llmux('reload').returncode == 0
+    written = open(log).read() if os.path.exists(log) else ''
+    assert written == '', written
