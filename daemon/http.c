@@ -407,11 +407,14 @@ int http_stream_send(struct http_conn *hc, const char *p, size_t n)
     return 0;
 }
 
-void http_stream_end(struct http_conn *hc)
+void http_stream_end(struct http_conn *hc, const char *trailers)
 {
     if (hc->closing)
         return;
-    buf_adds(&hc->out, "0\r\n\r\n");
+    buf_adds(&hc->out, "0\r\n");
+    if (trailers)
+        buf_adds(&hc->out, trailers);
+    buf_adds(&hc->out, "\r\n");
     response_done(hc);
 }
 

@@ -122,8 +122,9 @@ void http_stream_start(struct http_conn *hc, int status, const char *ctype,
                        const char *extra);
 /* One piece of the stream, sent as one HTTP chunk. < 0 once closing. */
 int  http_stream_send(struct http_conn *hc, const char *p, size_t n);
-/* The last chunk; ends the response. */
-void http_stream_end(struct http_conn *hc);
+/* The last chunk; ends the response. trailers: "Name: value\r\n" lines
+ * sent after it (announced by a Trailer header at the start), or NULL. */
+void http_stream_end(struct http_conn *hc, const char *trailers);
 /* True when queued output is over HTTP_OUT_HIGH. */
 int  http_backlogged(const struct http_conn *hc);
 /* Closes the connection (after what is queued has been written). */

@@ -135,6 +135,19 @@ static void litellm_headers(struct http_sess *hs, struct buf *h,
         buf_adds(h, d->upstream_headers);
 }
 
+/* What the request cost and the key's spend with it: headers of a whole
+ * answer, trailers of a stream. The limits stage charges the key only
+ * when the request ends, after this done. */
+static void cost_fields(struct http_sess *hs, struct buf *h,
+                        const struct session_done *d)
+{
+    if (d && d->cost > 0)
+        buf_addf(h, "x-litellm-response-cost: %.10g\r\n", d->cost);
+    if (d && d->model && hs->s.caller.key)
+        buf_addf(h, "x-litellm-key-spend: %.10g\r\n",
+                 hs->s.caller.key->pol.budget.spend + d->cost);
+}
+
 /* The SSE head goes out with the first event: until then an error can
  * still be answered with its own status. */
 static void sse_start(struct http_sess *hs)
@@ -145,6 +158,12 @@ static void sse_start(struct http_sess *hs)
         return;
     buf_init(&h, 4096);
     litellm_headers(hs, &h, NULL);
+    /* What a stream cost is known only at its end: it follows the last
+     * chunk as trailer fields (RFC 9112 7.1.2), which a client that does
+     * not read them skips. */
+    if (hs->kind == API_CHAT)
+        buf_adds(&h, "Trailer: x-litellm-response-cost, "
+                 "x-litellm-key-spend\r\n");
     http_stream_start(hs->hc, 200, "text/event-stream", h.p);
     buf_free(&h);
     hs->started = 1;
@@ -258,20 +277,17 @@ static int ev_done(struct session *s, uint64_t id,
     if (hs->stream) {
         sse_start(hs);
         http_stream_send(hc, "data: [DONE]\n\n", 14);
+        buf_init(&h, 256);
+        cost_fields(hs, &h, d);
         request_over(hs);
-        http_stream_end(hc);
+        http_stream_end(hc, h.len ? h.p : NULL);
+        buf_free(&h);
         return 0;
     }
     buf_init(&h, 8192);
     if (hs->kind == API_CHAT)
         litellm_headers(hs, &h, d);
-    if (d && d->cost > 0)
-        buf_addf(&h, "x-litellm-response-cost: %.10g\r\n", d->cost);
-    /* The key's spend with this request's: the limits stage charges it
-     * only when the request ends, after this done. */
-    if (d && d->model && hs->s.caller.key)
-        buf_addf(&h, "x-litellm-key-spend: %.10g\r\n",
-                 hs->s.caller.key->pol.budget.spend + d->cost);
+    cost_fields(hs, &h, d);
     if (d && d->cache_key && header_safe(d->cache_key))
         buf_addf(&h, "x-litellm-cache-key: %s\r\n", d->cache_key);
     metrics = hs->kind == API_METRICS;
@@ -313,7 +329,7 @@ static void ev_error(struct session *s, uint64_t id,
         if (body)
             sse_event(hs, body, strlen(body));
         request_over(hs);
-        http_stream_end(hc);
+        http_stream_end(hc, NULL);
     } else {
         buf_init(&h, 4096);
         if (hs->kind == API_CHAT)

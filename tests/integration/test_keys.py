@@ -11,6 +11,7 @@ import json
 import os
 import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import time
@@ -520,5 +521,59 @@ def test_virtual_key_as_http_bearer():
         assert abs(info(d, 'web')['spend'] - 2 * PER_REQ) < 1e-9
         log = d.log()
         assert key not in log and key[3:15] not in log and MK not in log
+    finally:
+        d.stop()
+
+
+def read_chunked(sock):
+    """A chunked HTTP/1.1 response read off a raw socket: the head's
+    headers, the body, and the trailer fields after the last chunk (names
+    lower-case)."""
+    f = sock.makefile('rb')
+    status = f.readline()
+    head = {}
+    for line in iter(f.readline, b'\r\n'):
+        k, _, v = line.decode().partition(':')
+        head[k.strip().lower()] = v.strip()
+    body = b''
+    while True:
+        n = int(f.readline().split(b';')[0], 16)
+        if n == 0:
+            break
+        body += f.read(n)
+        assert f.read(2) == b'\r\n'
+    trailers = {}
+    for line in iter(f.readline, b'\r\n'):
+        k, _, v = line.decode().partition(':')
+        trailers[k.strip().lower()] = v.strip()
+    return status, head, body, trailers
+
+
+def test_streamed_http_answer_carries_cost_as_trailers():
+    """A stream's cost is known at its end only: it follows the last chunk
+    as trailer fields, announced in the head."""
+    d = Daemon(CONFIG + 'general_settings:\n  master_key: os.environ/LLMUX_MK\n',
+               env={'LLMUX_MK': MK}, args=['--http', '127.0.0.1:0'])
+    try:
+        m = wait_for(lambda: re.search(r'serving the OpenAI API on http://127\.0\.0\.1:(\d+)',
+                                       d.log()), what='the http listener line')
+        port = int(m.group(1))
+        key = generate(d, '--alias', 'streamer', '--models', 'cheap')
+        body = json.dumps({'model': 'cheap', 'stream': True,
+                           'messages': [{'role': 'user', 'content': 'hi'}]}).encode()
+        for spent in (1, 2):
+            s = socket.create_connection(('127.0.0.1', port), timeout=30)
+            s.sendall(b'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n'
+                      b'Content-Type: application/json\r\nConnection: close\r\n'
+                      b'Authorization: Bearer ' + key.encode() + b'\r\n'
+                      b'Content-Length: %d\r\n\r\n' % len(body) + body)
+            status, head, text, trailers = read_chunked(s)
+            s.close()
+            assert b' 200 ' in status, status
+            assert head['trailer'] == 'x-litellm-response-cost, x-litellm-key-spend', head
+            assert 'x-litellm-response-cost' not in head, head
+            assert text.endswith(b'data: [DONE]\n\n'), text
+            assert abs(float(trailers['x-litellm-response-cost']) - PER_REQ) < 1e-9, trailers
+            assert abs(float(trailers['x-litellm-key-spend']) - spent * PER_REQ) < 1e-9, trailers
     finally:
         d.stop()
