@@ -70,14 +70,7 @@ static int client_submit_chat(llmux_client_t *c,
         msgpack_pack_true(&e.pk);
     else
         msgpack_pack_false(&e.pk);
-    r = client_send_enc(c, &e);
-    proto_enc_free(&e);
-    if (r < 0) {
-        c->next_id = id;
-        return client_err_local(err, r, NULL);
-    }
-    *ret_id = id;
-    return 0;
+    return client_submit_send(c, &e, id, ret_id, err);
 }
 
 /* A non-stream chat: one response frame, then done. The text is gathered

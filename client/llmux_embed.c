@@ -74,14 +74,7 @@ static int client_submit_embed(llmux_client_t *c,
         proto_pack_str(&e.pk, "dimensions");
         msgpack_pack_int64(&e.pk, opts->dimensions);
     }
-    r = client_send_enc(c, &e);
-    proto_enc_free(&e);
-    if (r < 0) {
-        c->next_id = id;
-        return client_err_local(err, r, NULL);
-    }
-    *ret_id = id;
-    return 0;
+    return client_submit_send(c, &e, id, ret_id, err);
 }
 
 int llmux_embed(llmux_client_t *c, const llmux_embed_opts_t *opts,

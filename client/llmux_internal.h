@@ -71,6 +71,10 @@ uint64_t client_take_id(llmux_client_t *c);
 /* A live client and a model: 0, or the error (in err). */
 int client_submit_check(llmux_client_t *c, const char *model,
                         llmux_error_t *err);
+/* Sends the request in e under id and frees e: 0 with *ret_id, or the
+ * error (in err), and then id is free again. */
+int client_submit_send(llmux_client_t *c, struct proto_enc *e, uint64_t id,
+                       uint64_t *ret_id, llmux_error_t *err);
 int client_is_terminal(const llmux_event_t *ev);
 /* Gives up on request id with code, leaving the handle clean. */
 int client_call_abort(llmux_client_t *c, uint64_t id, llmux_event_t *ev,

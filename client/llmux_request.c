@@ -70,6 +70,23 @@ static int client_submit_json(llmux_client_t *c, const char *op,
     return 0;
 }
 
+/* Sends the request frame packed in e, then frees e. When the send fails,
+ * id goes back to the counter (nothing went out). 0 with *ret_id = id, or
+ * the error (in err). */
+int client_submit_send(llmux_client_t *c, struct proto_enc *e, uint64_t id,
+                       uint64_t *ret_id, llmux_error_t *err)
+{
+    int r = client_send_enc(c, e);
+
+    proto_enc_free(e);
+    if (r < 0) {
+        c->next_id = id;
+        return client_err_local(err, r, NULL);
+    }
+    *ret_id = id;
+    return 0;
+}
+
 /* What every request needs before it is packed: a live client and a
  * model. 0, or the error (in err). */
 int client_submit_check(llmux_client_t *c, const char *model,
