@@ -103,7 +103,8 @@ LDFLAGS_ALL   := $(SANFLAGS)
 
 PROTO_SRC   := $(wildcard protocol/*.c)
 DAEMON_SRC  := $(filter-out daemon/main.c,$(wildcard daemon/*.c daemon/providers/*.c))
-CLIENT_SRC  := client/llmux.c
+CLIENT_SRC  := client/llmux.c client/llmux_error.c client/llmux_event.c \
+               client/llmux_request.c client/llmux_chat.c client/llmux_embed.c
 CLI_SRC     := client/cli.c client/clikeys.c client/cliio.c client/cliembed.c \
                client/clicache.c
 # The public headers: llmux.h and every header it includes.

@@ -1,7 +1,7 @@
 /* proto.c -- the llmux frame codec (see proto.h; PROTOCOL.md is normative).
  * Owns: frame type names, the error-table lookups, framing (peek, a bounded
  * msgpack decoder, the encoder with its length patching) and the map lookup
- * and pack helpers. JSON conversion lives in json.c. */
+ * and pack helpers. JSON conversion lives in json_*.c. */
 #include "proto.h"
 
 #include <errno.h>

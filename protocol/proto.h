@@ -1,6 +1,6 @@
 /* proto.h -- the llmux frame codec, shared by llmuxd and libllmux.
  * Owns: framing (4-byte big-endian length + one msgpack map), frame types,
- * the limits, and msgpack<->JSON text conversion (json.c). PROTOCOL.md is
+ * the limits, and msgpack<->JSON text conversion (json_*.c). PROTOCOL.md is
  * the normative description of everything declared here.
  * Never prints, never exits, knows nothing of sockets or the daemon. */
 #ifndef LLMUX_PROTO_H
@@ -116,11 +116,12 @@ int proto_pack_error(struct proto_enc *e, uint64_t id, int code,
                      const char *message, const char *provider,
                      const char *deployment, double retry_after);
 
-/* JSON text <-> msgpack (json.c). proto_json_pack packs exactly one JSON
- * value (RFC 8259, nesting up to LLMUX_MAX_DEPTH): integers stay integers
- * (int64, or uint64 above INT64_MAX), numbers with a fraction or exponent
- * become float64, strings are UTF-8 checked. Returns 0, or LLMUX_EBADREQ
- * with a message naming the byte offset in err. */
+/* JSON text <-> msgpack (json_pack.c, json_dump.c). proto_json_pack packs
+ * exactly one JSON value (RFC 8259, nesting up to LLMUX_MAX_DEPTH):
+ * integers stay integers (int64, or uint64 above INT64_MAX), numbers with
+ * a fraction or exponent become float64, strings are UTF-8 checked.
+ * Returns 0, or LLMUX_EBADREQ with a message naming the byte offset in
+ * err. */
 int proto_json_pack(msgpack_packer *pk, const char *json, size_t len,
                     char *err, size_t errlen);
 /* Appends one msgpack value as compact JSON to out. floats always carry a

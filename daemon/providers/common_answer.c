@@ -197,7 +197,7 @@ json_t *common_usage(json_int_t prompt, json_int_t completion,
 
 /* Whether the JSON text p[0..n) nests no deeper than max containers
  * (LLMUX_MAX_DEPTH, the stream fast path's limit: see the JSON rule in
- * protocol/json.c), read off the text before jansson builds the tree. A
+ * protocol/json_pack.c), read off the text before jansson builds the tree. A
  * text too short to nest that deep is not scanned. */
 static int depth_ok(const char *p, size_t n, int max)
 {
@@ -228,8 +228,8 @@ static int depth_ok(const char *p, size_t n, int max)
 json_t *common_parse_json(struct pcall *pc, const char *p, size_t n,
                           const char *what)
 {
-    /* The JSON rule (protocol/json.c): what the fast path accepts. jansson
-     * reads a NUL byte oddly (it takes "[1\0]"): a text holding one is
+    /* The JSON rule (protocol/json_pack.c): what the fast path accepts.
+     * jansson reads a NUL byte oddly (it takes "[1\0]"): a text holding one is
      * malformed, as RFC 8259 has it. */
     json_t *j = memchr(p, '\0', n) ? NULL :
                 json_loadb(p, n, JSON_REJECT_DUPLICATES, NULL);

@@ -1,6 +1,7 @@
 /* common_answer.h -- building hub answers from native ones: tool calls,
  * assistant messages assembled part by part, completions, usage, and
- * reading upstream JSON bodies under the JSON rule (protocol/json.c).
+ * reading upstream JSON bodies under the JSON rule
+ * (protocol/json_pack.c).
  * Owns no state (common_answer.c). */
 #ifndef LLMUX_PROVIDERS_COMMON_ANSWER_H
 #define LLMUX_PROVIDERS_COMMON_ANSWER_H

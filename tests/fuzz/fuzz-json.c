@@ -1,4 +1,4 @@
-/* fuzz-json.c -- libFuzzer target: JSON text <-> msgpack (protocol/json.c).
+/* fuzz-json.c -- libFuzzer target: JSON text <-> msgpack (protocol/json_*.c).
  * The first byte picks the direction:
  *   even: the rest is JSON text. proto_json_pack; when it accepts, the
  *         msgpack is decoded and dumped with proto_json_dump, that text is
@@ -8,7 +8,7 @@
  *   odd:  the rest is one msgpack value, decoded by the frame decoder (as
  *         the 'v' of a map) and dumped; a dump that succeeds must be JSON
  *         that proto_json_pack accepts, or refuses for what msgpack holds
- *         and the JSON rule does not (json.c): a NUL in a string, an
+ *         and the JSON rule does not (json_pack.c): a NUL in a string, an
  *         integer past int64, a key given twice. */
 #include "fuzz.h"
 #include "proto.h"

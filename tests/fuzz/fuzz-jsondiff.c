@@ -1,6 +1,6 @@
 /* fuzz-jsondiff.c -- libFuzzer target: the daemon's one JSON rule. The
  * input is JSON text, read the two ways llmuxd reads upstream JSON: the
- * stream fast path (proto_json_pack, protocol/json.c) and the tree path
+ * stream fast path (proto_json_pack, protocol/json_pack.c) and the tree path
  * (jansson's json_loadb with JSON_REJECT_DUPLICATES, nesting up to
  * LLMUX_MAX_DEPTH as providers/common.c checks it, then hub_pack). Both
  * must accept or both refuse, and when both accept they must produce the

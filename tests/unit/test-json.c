@@ -1,4 +1,4 @@
-/* test-json.c -- unit tests of JSON <-> msgpack (protocol/json.c).
+/* test-json.c -- unit tests of JSON <-> msgpack (protocol/json_*.c).
  * Covers: type-preserving round trips, the msgpack encodings chosen, RFC
  * 8259 strictness with error offsets, the printer's special cases (bin,
  * float32, NaN, bad UTF-8, ext), depth limits, mutated input, every
@@ -731,8 +731,8 @@ TEST(json_conformance_providers)
 }
 
 /* ------------------------------------------------------------------------
- * The JSON rule (json.c): the fast path accepts exactly what the tree path
- * (jansson with JSON_REJECT_DUPLICATES, then hub_pack) accepts, refusing
+ * The JSON rule (json_pack.c): the fast path accepts exactly what the tree
+ * path (jansson with JSON_REJECT_DUPLICATES, then hub_pack) accepts, refusing
  * with jansson's words, and packs the same bytes. The two differences
  * found first were "\u0000" and integers past int64.
  */
