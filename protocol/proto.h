@@ -118,8 +118,9 @@ int proto_pack_error(struct proto_enc *e, uint64_t id, int code,
 
 /* JSON text <-> msgpack (json_pack.c, json_dump.c). proto_json_pack packs
  * exactly one JSON value (RFC 8259, nesting up to LLMUX_MAX_DEPTH):
- * integers stay integers (int64, or uint64 above INT64_MAX), numbers with
- * a fraction or exponent become float64, strings are UTF-8 checked.
+ * integers stay integers (int64; one outside int64 is refused, as
+ * jansson refuses it), numbers with a fraction or exponent become
+ * float64, strings are UTF-8 checked.
  * Returns 0, or LLMUX_EBADREQ with a message naming the byte offset in
  * err. */
 int proto_json_pack(msgpack_packer *pk, const char *json, size_t len,
