@@ -5,7 +5,8 @@ a key made over HTTP restricted to one group with a budget, used on
 /v1/chat/completions until its budget runs out, read as its holder and as
 the master, listed, updated, blocked and unblocked, regenerated, deleted;
 a team's cap over two keys; /spend/logs rows and their filters; who may
-call what; malformed requests; and no plaintext key in the log or the
+call what (the master key on TCP, none without one; the peer on a Unix
+listener); malformed requests; and no plaintext key in the log or the
 database."""
 
 import datetime
@@ -13,8 +14,10 @@ import http.client
 import json
 import os
 import re
+import subprocess
+import tempfile
 
-from harness import Daemon, Fake, wait_for
+from harness import Daemon, Fake, Skip, wait_for
 
 MASTER = 'sk-master-0c9e2b7a51d84f36'
 IN, OUT = 0.001, 0.002          # USD per token on group "gpt"
@@ -293,3 +296,66 @@ def test_http_admin_malformed_requests_keep_the_connection():
         assert a.chat(MASTER).status == 200
         assert a.ok('POST', '/key/generate')['key'].startswith('sk-')
         a.close()
+
+
+NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']
+
+
+def curl_unix(path, method, url, body=None, key=None, as_nobody=False):
+    cmd = (NOBODY if as_nobody else []) + [
+        'curl', '-sS', '--unix-socket', path, '-X', method, 'http://localhost' + url,
+        '-w', '\n%{http_code}']
+    if key:
+        cmd += ['-H', 'Authorization: Bearer ' + key]
+    if body is not None:
+        cmd += ['-H', 'Content-Type: application/json', '-d', json.dumps(body)]
+    p = subprocess.run(cmd, capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    out, code = p.stdout.rsplit(b'\n', 1)
+    return int(code), json.loads(out)
+
+
+def test_http_admin_on_a_unix_listener_follows_the_peer():
+    """On a Unix-socket listener the admin check is the socket's: root (and
+    admin_group) may manage keys without a master key; another uid may not,
+    but reads its own key's info."""
+    if os.geteuid() != 0:
+        raise Skip('switching to another uid needs root')
+    with Fake() as f:
+        t = tempfile.mkdtemp(prefix='llmux-hk-')
+        os.chmod(t, 0o755)
+        path = os.path.join(t, 'http.sock')
+        cfg = config(f).replace('general_settings:\n  master_key: os.environ/LLMUX_MK\n', '')
+        with Daemon(cfg, args=['--http', path]) as d:
+            wait_for(lambda: os.path.exists(path), what='the http socket')
+            os.chmod(path, 0o666)
+            code, g = curl_unix(path, 'POST', '/key/generate', {'key_alias': 'unix', 'models': ['gpt']})
+            assert code == 200 and g['key'].startswith('sk-'), (code, g)
+            code, e = curl_unix(path, 'POST', '/key/generate', {}, as_nobody=True)
+            assert code == 403 and e['error']['type'] == 'permission_error', (code, e)
+            code, e = curl_unix(path, 'GET', '/key/list', key=g['key'], as_nobody=True)
+            assert code == 403, (code, e)
+            code, i = curl_unix(path, 'GET', '/key/info', key=g['key'], as_nobody=True)
+            assert code == 200 and i['info']['key_alias'] == 'unix', (code, i)
+            code, lst = curl_unix(path, 'GET', '/key/list')
+            assert code == 200 and lst['keys'] == [g['token']], (code, lst)
+            assert d.stop() == 0
+            no_plaintext(d, [g['key']])
+
+
+def test_http_admin_without_a_master_key_is_refused_on_tcp():
+    """An open loopback listener (no master key) lets local processes chat,
+    but nobody there may manage keys: it would hand anyone a budget."""
+    with Fake() as f:
+        cfg = config(f).replace('general_settings:\n  master_key: os.environ/LLMUX_MK\n', '')
+        d = Daemon(cfg, args=['--http', '127.0.0.1:0'])
+        with d:
+            m = wait_for(lambda: re.search(r'serving the OpenAI API on http://127\.0\.0\.1:(\d+)', d.log()),
+                         what='the http listener line')
+            a = Api(int(m.group(1)))
+            assert a.chat('anything').status == 200
+            for key in (None, 'sk-anything', MASTER):
+                msg = error(a.call('POST', '/key/generate', {}, key=key), 403, 'permission_error')
+                assert 'none is configured' in msg, msg
+            assert 'refused http key/generate' in d.log()
+            a.close()
