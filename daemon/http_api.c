@@ -606,7 +606,8 @@ static void op(struct http_conn *hc, struct http_sess *hs,
 }
 
 /* The request's bytes may hold a key (/key/info?key=, a body's "key"):
- * wiped once the op has read them. The lengths stay for http.c. */
+ * wiped once they were mapped, before an answer ends the request (which
+ * resets the buffers without wiping them). */
 static void wipe_request(struct http_conn *hc)
 {
     if (hc->msg.body.p)
@@ -624,6 +625,7 @@ static void admin(struct http_conn *hc, struct http_sess *hs,
 {
     struct caller *c = &hs->s.caller;
 
+    wipe_request(hc);
     if (mapped < 0) {
         http_api_error(hc, call->status, call->status == 405 ?
                        "invalid_request_error" : openai_type(call->status),
@@ -651,7 +653,6 @@ static void admin(struct http_conn *hc, struct http_sess *hs,
     }
     http_admin_wipe(call->body);
     call->body = NULL;
-    wipe_request(hc);
 }
 
 static void readiness(struct http_conn *hc)
