@@ -4,6 +4,7 @@
  * http_listen.c's. */
 #include "http.h"
 #include "http_api.h"
+#include "budget.h"
 #include "config.h"
 #include "container.h"
 #include "llmux-errno.h"
@@ -54,6 +55,46 @@ static void on_timeout(uv_timer_t *t)
 static void arm(struct http_conn *hc, double secs)
 {
     uv_timer_start(&hc->timer, on_timeout, (uint64_t)(secs * 1000), 0);
+}
+
+/* ---- the memory budget ------------------------------------------------------ */
+
+/* The input of a connection is charged as the socket charges a frame:
+ * what its buffers hold, and a whole declared body as soon as the
+ * headers say how large, so bodies that stall half way cannot add up. A
+ * request's tree is charged apart, by the limits stage. */
+static int charge_input(struct http_conn *hc)
+{
+    size_t body = hc->msg.body.cap > hc->declared ? hc->msg.body.cap :
+                  hc->declared;
+
+    return budget_charge(&hc->srv->budget, &hc->mem_in, hc->in.cap + body);
+}
+
+/* Over the budget with the request not yet answered: 503, and close. */
+static void refuse_overloaded(struct http_conn *hc)
+{
+    if (HTTP_PARSER_ERRNO(&hc->parser) == HPE_OK)
+        http_parser_pause(&hc->parser, 1);
+    hc->busy = 1;
+    hc->msg.keep_alive = 0;
+    http_api_error(hc, 503, "api_error", "llmuxd is overloaded: no memory "
+                   "left for this request (max_memory)");
+}
+
+/* Between requests: a big body's buffer is not kept for the next one. */
+static void shrink_input(struct http_conn *hc)
+{
+    if (hc->msg.body.cap > HTTP_KEEP_BUF) {
+        buf_free(&hc->msg.body);
+        buf_init(&hc->msg.body, LLMUX_MAX_FRAME);
+    }
+    if (hc->in.len == 0 && hc->in.cap > HTTP_KEEP_BUF) {
+        buf_free(&hc->in);
+        buf_init(&hc->in, LLMUX_MAX_FRAME + HTTP_MAX_HEAD);
+    }
+    hc->declared = 0;
+    (void)charge_input(hc);     /* smaller: always granted */
 }
 
 /* ---- the request being read ------------------------------------------------ */
@@ -174,6 +215,12 @@ static int on_headers_complete(http_parser *p)
                        "is larger than the limit (16 MiB)");
         return 0;
     }
+    hc->declared = p->content_length != ULLONG_MAX ?
+                   (size_t)p->content_length : 0;
+    if (charge_input(hc) < 0) {
+        refuse_overloaded(hc);
+        return 0;
+    }
     expect = http_header(hc, "expect");
     if (expect && strcasecmp(expect, "100-continue") == 0 &&
         p->http_major == 1 && p->http_minor >= 1) {
@@ -189,13 +236,16 @@ static int on_body(http_parser *p, const char *at, size_t n)
 {
     struct http_conn *hc = conn_of(p);
 
+    if (hc->busy)
+        return 0;   /* refused (503) as the headers ended */
     if (buf_add(&hc->msg.body, at, n) < 0) {
         http_parser_pause(p, 1);
         hc->busy = 1;
         hc->msg.keep_alive = 0;
         http_api_error(hc, 413, "invalid_request_error", "the request body "
                        "is larger than the limit (16 MiB)");
-    }
+    } else if (charge_input(hc) < 0)
+        refuse_overloaded(hc);   /* a chunked body grew past the budget */
     return 0;
 }
 
@@ -363,6 +413,7 @@ static void response_done(struct http_conn *hc)
         return;
     }
     msg_reset(&hc->msg);
+    shrink_input(hc);
     if (hc->read_stopped) {
         hc->read_stopped = 0;
         uv_read_start(&hc->h.stream, on_alloc, on_read);
@@ -454,6 +505,19 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
         }
         return;
     }
+    if (charge_input(hc) < 0) {
+        uv_read_stop(st);
+        hc->read_stopped = 1;
+        if (!hc->busy) {
+            refuse_overloaded(hc);
+            return;
+        }
+        /* Bytes of a pipelined request, while one is answered: charged
+         * anyway, and nothing more is read until its turn. */
+        budget_force(&hc->srv->budget, hc->in.cap + hc->msg.body.cap -
+                     hc->mem_in);
+        hc->mem_in = hc->in.cap + hc->msg.body.cap;
+    }
     if (hc->busy && hc->in.len > HTTP_MAX_HEAD) {
         /* A pipelined request waits: stop reading until it is its turn. */
         uv_read_stop(st);
@@ -477,6 +541,7 @@ static void on_closed(uv_handle_t *h)
     if (hc->next)
         hc->next->prev = hc->prev;
     s->stats.connections--;
+    budget_give(&s->budget, hc->mem_in);
     msg_reset(&hc->msg);
     buf_free(&hc->msg.url);
     buf_free(&hc->msg.hdrs);
@@ -559,6 +624,20 @@ static void read_peer(struct http_conn *hc)
     }
 }
 
+/* What a client refused for want of fds reads: a whole answer, a few
+ * hundred bytes that a new socket's buffer always takes. */
+#define REFUSAL_BODY                                                        \
+    "{\"error\":{\"message\":\"llmuxd has as many connections as its "     \
+    "file descriptors allow; try again later\",\"type\":\"api_error\","    \
+    "\"param\":null,\"code\":\"upstream_unavailable\"}}"
+_Static_assert(sizeof(REFUSAL_BODY) - 1 == 163, "Content-Length below");
+static const char refusal[] =
+    "HTTP/1.1 503 Service Unavailable\r\n"
+    "Content-Type: application/json\r\n"
+    "Content-Length: 163\r\n"
+    "Retry-After: 1\r\n"
+    "Connection: close\r\n\r\n" REFUSAL_BODY;
+
 void http_on_connection(uv_stream_t *l, int status)
 {
     struct http_listener *hl = container_of(l, struct http_listener,
@@ -566,8 +645,18 @@ void http_on_connection(uv_stream_t *l, int status)
     struct server *s = hl->srv;
     struct http_conn *hc;
 
+    if (status == UV_EMFILE || status == UV_ENFILE) {
+        server_refuse_all(s, l, refusal, strlen(refusal), status);
+        return;
+    }
     if (status < 0) {
         log_warn("http accept on %s: %s", hl->name, uv_strerror(status));
+        return;
+    }
+    /* The socket's fd reserve holds for HTTP clients too: refused with a
+     * 503 they can read, not dropped or left waiting in the backlog. */
+    if (server_fds_short(s)) {
+        server_refuse_one(s, l, !hl->is_unix, refusal, strlen(refusal));
         return;
     }
     if ((hc = calloc(1, sizeof(*hc))) == NULL)

@@ -27,6 +27,7 @@ struct http_conn;
 #define HTTP_OUT_HIGH        (1024u * 1024) /* pause the upstream above */
 #define HTTP_OUT_LOW         (256u * 1024)  /* resume it below */
 #define HTTP_OUT_MAX         (256u * 1024 * 1024)
+#define HTTP_KEEP_BUF        (64u * 1024)   /* kept between requests */
 
 /* One listening socket. */
 struct http_listener {
@@ -75,6 +76,10 @@ struct http_conn {
     int                   writing;
     uv_timer_t            timer;     /* header, body, or idle timeout */
     size_t                hdr_bytes; /* request line + headers so far */
+    size_t                declared;  /* the request's Content-Length, 0
+                                      * when none (chunked) */
+    size_t                mem_in;    /* charged to the memory budget for
+                                      * in and msg.body (budget.h) */
     char                  hname[64]; /* current header name, lower case */
     size_t                hname_len;
     int                   hname_skip;/* name too long: header ignored */

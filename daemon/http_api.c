@@ -6,13 +6,15 @@
  * each chunk arrives, or OpenAI's error JSON with the taxonomy's status.
  * POST /v1/embeddings takes the same way (request_start_embed) and
  * answers OpenAI's embeddings JSON. Ops (models, metrics) answer through
- * the same session. */
+ * the same session, and so do LiteLLM's key, team and spend endpoints
+ * (http_admin.c maps them onto keyops.c's ops, the socket's own). */
 #include "http_api.h"
 #include "access.h"
 #include "config.h"
 #include "deployment.h"
 #include "container.h"
 #include "http.h"
+#include "http_admin.h"
 #include "keys.h"
 #include "log.h"
 #include "proto.h"
@@ -30,7 +32,7 @@
 #include <string.h>
 #include <strings.h>
 
-enum api_kind { API_NONE, API_CHAT, API_MODELS, API_METRICS };
+enum api_kind { API_NONE, API_CHAT, API_MODELS, API_METRICS, API_ADMIN };
 
 /* One per connection, made at its first request: requests on a connection
  * run one at a time, so the request in progress is a few fields here. */
@@ -43,7 +45,9 @@ struct http_sess {
     enum api_kind      kind;
     int                stream;     /* answers as SSE */
     int                started;    /* the SSE head went out */
-    char              *held;       /* owned: completion JSON until done */
+    int                unwrap;     /* API_ADMIN: answer the op's "data" */
+    char              *held;       /* owned: completion JSON until done;
+                                    * wiped for API_ADMIN (a new key) */
     size_t             held_len;
     uint64_t           t_start;    /* uv_hrtime at dispatch */
     char               call_id[48];
@@ -231,19 +235,29 @@ static int ev_chunk_json(struct session *s, uint64_t id, const char *json,
     return r;
 }
 
+/* An admin answer may hold a key's plaintext (/key/generate). */
+static void held_free(char *held, size_t len, enum api_kind kind)
+{
+    if (held && kind == API_ADMIN)
+        explicit_bzero(held, len);
+    free(held);
+}
+
 static int ev_completion(struct session *s, uint64_t id,
                          const json_t *body)
 {
     struct http_sess *hs = sess_of(s);
 
     (void)id;
-    free(hs->held);
+    held_free(hs->held, hs->held_len, hs->kind);
     hs->held = NULL;
     if (hs->kind == API_METRICS) {
         const char *t = json_string_value(json_object_get(body, "text"));
 
         hs->held = strdup(t ? t : "");
-    } else
+    } else if (hs->unwrap)
+        hs->held = json_dumps(json_object_get(body, "data"), JSON_COMPACT);
+    else
         hs->held = json_dumps(body, JSON_COMPACT);
     if (hs->held == NULL)
         return LLMUX_EINTERNAL;
@@ -253,10 +267,11 @@ static int ev_completion(struct session *s, uint64_t id,
 
 static void request_over(struct http_sess *hs)
 {
-    free(hs->held);
+    held_free(hs->held, hs->held_len, hs->kind);
     hs->held = NULL;
+    hs->held_len = 0;
     hs->kind = API_NONE;
-    hs->stream = hs->started = 0;
+    hs->stream = hs->started = hs->unwrap = 0;
 }
 
 static int ev_done(struct session *s, uint64_t id,
@@ -268,6 +283,7 @@ static int ev_done(struct session *s, uint64_t id,
     char *held;
     size_t held_len;
     int metrics;
+    enum api_kind kind = hs->kind;
 
     (void)id;
     if (hc == NULL) {
@@ -298,7 +314,7 @@ static int ev_done(struct session *s, uint64_t id,
     http_reply(hc, 200, metrics ? "text/plain; version=0.0.4; charset=utf-8"
                : "application/json", h.p, held ? held : "",
                held ? held_len : 0);
-    free(held);
+    held_free(held, held_len, kind);
     buf_free(&h);
     return 0;
 }
@@ -605,6 +621,56 @@ static void op(struct http_conn *hc, struct http_sess *hs,
     ops_handle(&hs->s, hs->id, name, strlen(name));
 }
 
+/* The request's bytes may hold a key (/key/info?key=, a body's "key"):
+ * wiped once they were mapped, before an answer ends the request (which
+ * resets the buffers without wiping them). */
+static void wipe_request(struct http_conn *hc)
+{
+    if (hc->msg.body.p)
+        explicit_bzero(hc->msg.body.p, hc->msg.body.len);
+    if (hc->msg.url.p)
+        explicit_bzero(hc->msg.url.p, hc->msg.url.len);
+}
+
+/* LiteLLM's key, team and spend endpoints, answered by keyops.c as the
+ * socket's admin ops are. The master key may call them all (on a Unix
+ * listener, root and the admin group too, as on the socket); a virtual
+ * key's holder may read its own /key/info, which keyops checks. */
+static void admin(struct http_conn *hc, struct http_sess *hs,
+                  struct http_admin_call *call, int mapped, const char *msg)
+{
+    struct caller *c = &hs->s.caller;
+
+    wipe_request(hc);
+    if (mapped < 0) {
+        http_api_error(hc, call->status, call->status == 405 ?
+                       "invalid_request_error" : openai_type(call->status),
+                       msg);
+    } else if (hc->msg.method == HTTP_POST && !json_content_type(hc)) {
+        http_api_error(hc, 415, "invalid_request_error", "Content-Type "
+                       "must be application/json");
+    } else if (strcmp(call->op, "key/info") != 0 &&
+               !access_admin(hc->srv->cfg, hc->srv->uid, c)) {
+        log_warn("refused http %s on %s (%s): not the master key",
+                 call->op, hc->lst->name, c->key ? "a virtual key" :
+                 "no key");
+        http_api_error(hc, 403, "permission_error", c->key ?
+                       "a virtual key may only read its own /key/info; "
+                       "keys, teams and spend are for the master key" :
+                       hc->srv->cfg->master_key ? "keys, teams and spend "
+                       "are for the master key" : "keys, teams and spend "
+                       "are for the master key, and none is configured "
+                       "(general_settings.master_key)");
+    } else {
+        hs->kind = API_ADMIN;
+        hs->unwrap = call->unwrap;
+        keyops_handle(&hs->s, hs->id, call->op, strlen(call->op),
+                      call->body);
+    }
+    http_admin_wipe(call->body);
+    call->body = NULL;
+}
+
 static void readiness(struct http_conn *hc)
 {
     json_t *j = json_pack("{s:s, s:s, s:n, s:s}", "status",
@@ -653,8 +719,11 @@ static int method_ok(struct http_conn *hc, enum http_method want)
 void http_api_dispatch(struct http_conn *hc)
 {
     struct http_sess *hs;
+    struct http_admin_call call;
+    char amsg[300];
     const char *p;
     size_t n = route_path(hc, &p);
+    int mapped;
 
     if (path_is(p, n, "/health/liveliness") ||
         path_is(p, n, "/health/liveness")) {
@@ -703,6 +772,11 @@ void http_api_dispatch(struct http_conn *hc)
     } else if (path_is(p, n, "/models")) {
         if (method_ok(hc, HTTP_GET))
             op(hc, hs, API_MODELS, "models");
+    } else if ((mapped = http_admin_map(hc->msg.method, p, n, p[n] == '?' ?
+                                        p + n + 1 : NULL, hc->msg.body.p,
+                                        hc->msg.body.len, &call, amsg,
+                                        sizeof(amsg))) != 0) {
+        admin(hc, hs, &call, mapped, amsg);
     } else {
         char msg[160];
 

@@ -1,7 +1,8 @@
 /* http_api.h -- what the OpenAI-compatible HTTP requests mean.
  * Owns: the endpoint table (/v1/chat/completions, /v1/models, health,
- * metrics; each with and without /v1), who the caller is (peer
- * credentials on a Unix socket, the master key on TCP), OpenAI's error
+ * metrics; each with and without /v1; LiteLLM's key, team and spend
+ * endpoints through http_admin.h, for the master key), who the caller is
+ * (peer credentials on a Unix socket, the master key on TCP), OpenAI's error
  * JSON, and struct session for HTTP: request events become a
  * chat.completion JSON body, or SSE "data:" lines, or an error object.
  * http.c calls these; nothing else does. */

@@ -22,17 +22,27 @@ static void fail(struct session *s, uint64_t id, int code, const char *msg)
                   .message = msg, .retry_after = -1 });
 }
 
-static void answer(struct session *s, uint64_t id, json_t *body, int code,
-                   const char *msg)
+static const int zero = 0;
+
+/* code and msg are read here, after the call that made body set them (as
+ * arguments they could be read before it: the order is unspecified). */
+static void answer(struct session *s, uint64_t id, json_t *body,
+                   const int *code, const char *msg)
 {
+    json_t *key;
+
     if (body == NULL) {
-        fail(s, id, code ? code : LLMUX_EINTERNAL, msg[0] ? msg :
+        fail(s, id, *code ? *code : LLMUX_EINTERNAL, msg[0] ? msg :
              "out of memory");
         return;
     }
     if (s->ops->completion(s, id, body) < 0 ||
         s->ops->done(s, id, &(struct session_done){ .model = NULL }) < 0)
         fail(s, id, LLMUX_EINTERNAL, "answer too large");
+    /* generate's and regenerate's answers hold the plaintext key. */
+    if (json_is_string(key = json_object_get(body, "key")))
+        explicit_bzero((char *)json_string_value(key),
+                       json_string_length(key));
     json_decref(body);
 }
 
@@ -60,7 +70,7 @@ static void key_info(struct session *s, uint64_t id, const json_t *body,
         return;
     }
     answer(s, id, json_pack("{s:s, s:o}", "key", v->token, "info",
-                            keys_info(v)), 0, "");
+                            keys_info(v)), &zero, "");
 }
 
 static void team_info_op(struct session *s, uint64_t id, const json_t *body)
@@ -74,7 +84,7 @@ static void team_info_op(struct session *s, uint64_t id, const json_t *body)
         return;
     }
     answer(s, id, json_pack("{s:s, s:o}", "team_id", t->id, "team_info",
-                            team_info(&s->srv->keys, t)), 0, "");
+                            team_info(&s->srv->keys, t)), &zero, "");
 }
 
 /* "YYYY-MM-DD" -> unix day; -1 when it is not such a date. */
@@ -89,12 +99,25 @@ static int64_t parse_day(const char *p)
     return (int64_t)timegm(&tm) / 86400;
 }
 
+/* LiteLLM's /spend/logs filters: api_key (a key, its token or alias),
+ * user_id (the row's "user"), request_id, start_date and end_date (days,
+ * both included), and llmux's limit (the newest rows). */
 static void spend_logs_op(struct session *s, uint64_t id, const json_t *body,
                           int admin)
 {
     const char *key = json_string_value(json_object_get(body, "api_key"));
+    const char *from = json_string_value(json_object_get(body,
+                                                         "start_date"));
+    const char *to = json_string_value(json_object_get(body, "end_date"));
     json_int_t limit = json_integer_value(json_object_get(body, "limit"));
     struct vkey *v = key ? keys_lookup(&s->srv->keys, key) : NULL;
+    int64_t d0 = from ? parse_day(from) : 0, d1 = to ? parse_day(to) : 0;
+    struct spend_filter f = {
+        .request_id = json_string_value(json_object_get(body,
+                                                        "request_id")),
+        .user = json_string_value(json_object_get(body, "user_id")),
+        .limit = limit > 0 ? (size_t)limit : 0,
+    };
 
     if (!admin) {
         if (s->caller.key == NULL || (key && v != s->caller.key)) {
@@ -104,8 +127,16 @@ static void spend_logs_op(struct session *s, uint64_t id, const json_t *body,
         }
         v = s->caller.key;
     }
-    answer(s, id, json_pack("{s:o}", "data", spend_logs(&s->srv->spend,
-           v ? v->token : key, limit > 0 ? (size_t)limit : 0)), 0, "");
+    if (d0 < 0 || d1 < 0) {
+        fail(s, id, LLMUX_EBADREQ, "start_date and end_date must be dates: "
+             "YYYY-MM-DD");
+        return;
+    }
+    f.key = v ? v->token : key;
+    f.start = from ? (double)d0 * 86400 : 0;
+    f.end = to ? (double)(d1 + 1) * 86400 : 0;
+    answer(s, id, json_pack("{s:o}", "data", spend_logs(&s->srv->spend, &f)),
+           &zero, "");
 }
 
 static void spend_report_op(struct session *s, uint64_t id,
@@ -125,7 +156,7 @@ static void spend_report_op(struct session *s, uint64_t id,
              "day");
         return;
     }
-    answer(s, id, json_pack("{s:o}", "data", r), 0, "");
+    answer(s, id, json_pack("{s:o}", "data", r), &zero, "");
 }
 
 int keyops_is(const char *op, size_t oplen)
@@ -157,30 +188,30 @@ void keyops_handle(struct session *s, uint64_t id, const char *op,
         fail(s, id, LLMUX_EPERMISSION, "keys, teams and spend reports are "
              "for root and the admin_group only");
     } else if (is(op, oplen, "key/generate"))
-        answer(s, id, keys_generate(k, body, &code, msg, sizeof(msg)), code,
+        answer(s, id, keys_generate(k, body, &code, msg, sizeof(msg)), &code,
                msg);
     else if (is(op, oplen, "key/update"))
-        answer(s, id, keys_update(k, body, &code, msg, sizeof(msg)), code,
+        answer(s, id, keys_update(k, body, &code, msg, sizeof(msg)), &code,
                msg);
     else if (is(op, oplen, "key/regenerate"))
         answer(s, id, keys_regenerate(k, body, &code, msg, sizeof(msg)),
-               code, msg);
+               &code, msg);
     else if (is(op, oplen, "key/block") || is(op, oplen, "key/unblock"))
         answer(s, id, keys_block(k, body, oplen == 9, &code, msg,
-                                 sizeof(msg)), code, msg);
+                                 sizeof(msg)), &code, msg);
     else if (is(op, oplen, "key/delete"))
-        answer(s, id, keys_delete(k, body, &code, msg, sizeof(msg)), code,
+        answer(s, id, keys_delete(k, body, &code, msg, sizeof(msg)), &code,
                msg);
     else if (is(op, oplen, "key/list"))
-        answer(s, id, keys_list(k, body), 0, "");
+        answer(s, id, keys_list(k, body), &zero, "");
     else if (is(op, oplen, "team/new"))
-        answer(s, id, team_new(k, body, &code, msg, sizeof(msg)), code, msg);
+        answer(s, id, team_new(k, body, &code, msg, sizeof(msg)), &code, msg);
     else if (is(op, oplen, "team/info"))
         team_info_op(s, id, body);
     else if (is(op, oplen, "team/list"))
-        answer(s, id, json_pack("{s:o}", "data", team_list(k)), 0, "");
+        answer(s, id, json_pack("{s:o}", "data", team_list(k)), &zero, "");
     else if (is(op, oplen, "team/delete"))
-        answer(s, id, team_delete(k, body, &code, msg, sizeof(msg)), code,
+        answer(s, id, team_delete(k, body, &code, msg, sizeof(msg)), &code,
                msg);
     else if (is(op, oplen, "spend/report"))
         spend_report_op(s, id, body);

@@ -38,40 +38,48 @@ static void refusal_frame(struct proto_enc *e)
 /* Out of file descriptors (status < 0 from libuv's accept; libuv 1.44
  * drops the client itself first, which fds_short keeps from happening):
  * free the spare, and with it accept every waiting client, tell each why
- * in an error frame and close it, then take the spare again (nginx and
- * libuv's "EMFILE trick", but the client learns why). The listener is
- * never closed: it may be systemd's, and closed it would be gone for
- * good. Accepting resumes by itself: the next client finds fds free or is
- * refused the same way, and the listener never stays readable. */
-static void refuse_clients(struct server *s, int status)
+ * (an error frame, or an HTTP 503) and close it, then take the spare
+ * again (nginx and libuv's "EMFILE trick", but the client learns why).
+ * The listener is never closed: it may be systemd's, and closed it would
+ * be gone for good. Accepting resumes by itself: the next client finds
+ * fds free or is refused the same way, and the listener never stays
+ * readable. */
+void server_refuse_all(struct server *s, uv_stream_t *l, const void *msg,
+                       size_t len, int status)
 {
-    struct proto_enc e;
     uint64_t now = uv_now(s->loop), n = 0;
     uv_os_fd_t lfd;
     int fd;
 
-    if (uv_fileno((uv_handle_t *)&s->listener, &lfd) < 0)
+    if (uv_fileno((uv_handle_t *)l, &lfd) < 0)
         return;
-    refusal_frame(&e);
     if (s->spare_fd >= 0)
         close(s->spare_fd);
     while ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK))
            >= 0) {
         /* A few hundred bytes: a new socket's buffer always takes them. */
-        if (write(fd, e.sb.data, e.sb.size) < 0)
+        if (len && write(fd, msg, len) < 0)
             log_debug("refused client: %s", strerror(errno));
         close(fd);
         n++;
     }
     s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    proto_enc_free(&e);
     s->fd_refused += n;
     if (n && now - s->fd_logged_ms >= 10000) {
-        log_warn("accept: %s: refused %llu clients with an error frame so "
-                 "far", uv_strerror(status),
-                 (unsigned long long)s->fd_refused);
+        log_warn("accept: %s: refused %llu clients so far, each told why",
+                 uv_strerror(status), (unsigned long long)s->fd_refused);
         s->fd_logged_ms = now;
     }
+}
+
+static void refuse_clients(struct server *s, int status)
+{
+    struct proto_enc e;
+
+    refusal_frame(&e);
+    server_refuse_all(s, (uv_stream_t *)&s->listener, e.sb.data, e.sb.size,
+                      status);
+    proto_enc_free(&e);
 }
 
 static void free_handle(uv_handle_t *h)
@@ -79,11 +87,10 @@ static void free_handle(uv_handle_t *h)
     free(h);
 }
 
-/* True when a new connection would leave too few fds: connections may
- * take what the reserve and the requests' share leave, and at least two
- * fds stay free (libuv accepts the next client into one; with none, it
- * would drop that client without a word). */
-static int fds_short(struct server *s)
+/* Connections may take what the reserve and the requests' share leave,
+ * and at least two fds stay free (libuv accepts the next client into
+ * one; with none, it would drop that client without a word). */
+int server_fds_short(struct server *s)
 {
     int fd;
 
@@ -95,26 +102,26 @@ static int fds_short(struct server *s)
     return 0;
 }
 
-/* Takes the waiting client, tells it why in an error frame, and closes
- * it at once (uv_close frees the fd now; only the callback is later). */
-static void refuse_one(struct server *s)
+/* uv_close frees the fd now; only the callback is later. */
+void server_refuse_one(struct server *s, uv_stream_t *l, int is_tcp,
+                       const void *msg, size_t len)
 {
-    uv_pipe_t *p = malloc(sizeof(*p));
-    struct proto_enc e;
+    union { uv_pipe_t pipe; uv_tcp_t tcp; } *h = malloc(sizeof(*h));
     uv_buf_t b;
 
-    if (p == NULL)
+    if (h == NULL)
         return;
-    uv_pipe_init(s->loop, p, 0);
-    if (uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)p) == 0) {
-        refusal_frame(&e);
-        b = uv_buf_init(e.sb.data, (unsigned)e.sb.size);
+    if (is_tcp)
+        uv_tcp_init(s->loop, &h->tcp);
+    else
+        uv_pipe_init(s->loop, &h->pipe, 0);
+    if (uv_accept(l, (uv_stream_t *)h) == 0) {
+        b = uv_buf_init((char *)msg, (unsigned)len);
         if (b.len)
-            (void)uv_try_write((uv_stream_t *)p, &b, 1);
-        proto_enc_free(&e);
+            (void)uv_try_write((uv_stream_t *)h, &b, 1);
         s->fd_refused++;
     }
-    uv_close((uv_handle_t *)p, free_handle);
+    uv_close((uv_handle_t *)h, free_handle);
     if (uv_now(s->loop) - s->fd_logged_ms >= 10000 || s->fd_refused == 1) {
         log_warn("refused %llu clients so far: out of file descriptors "
                  "(%llu connections, %llu requests in flight)",
@@ -123,6 +130,18 @@ static void refuse_one(struct server *s)
                  (unsigned long long)s->stats.inflight);
         s->fd_logged_ms = uv_now(s->loop);
     }
+}
+
+/* Takes the waiting client, tells it why in an error frame, and closes
+ * it at once. */
+static void refuse_one(struct server *s)
+{
+    struct proto_enc e;
+
+    refusal_frame(&e);
+    server_refuse_one(s, (uv_stream_t *)&s->listener, 0, e.sb.data,
+                      e.sb.size);
+    proto_enc_free(&e);
 }
 
 static void on_connection(uv_stream_t *l, int status)
@@ -140,7 +159,7 @@ static void on_connection(uv_stream_t *l, int status)
     }
     if (s->stopping)
         return;
-    if (fds_short(s)) {
+    if (server_fds_short(s)) {
         refuse_one(s);
         return;
     }

@@ -129,6 +129,18 @@ void server_reload_forget(struct server *s, const struct session *sess);
 
 /* Called by conn.c when a connection closed for good. */
 void server_conn_gone(struct server *s, struct conn *c);
+/* The file descriptor reserve, for the listeners of both front ends.
+ * True when a new connection would leave too few fds (or conn_max is
+ * reached). */
+int  server_fds_short(struct server *s);
+/* Takes the client waiting on l (a uv_tcp_t listener when is_tcp, else a
+ * pipe), writes msg (the front end's refusal) and closes it. */
+void server_refuse_one(struct server *s, uv_stream_t *l, int is_tcp,
+                       const void *msg, size_t len);
+/* Out of fds (status: UV_EMFILE or UV_ENFILE): refuses every client
+ * waiting on l with msg, using the spare fd. */
+void server_refuse_all(struct server *s, uv_stream_t *l, const void *msg,
+                       size_t len, int status);
 /* Called by request.c after each request; drives the drain. */
 void server_request_ended(struct server *s);
 

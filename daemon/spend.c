@@ -346,7 +346,25 @@ static json_t *row_json(const struct spend_row *r)
     return o;
 }
 
-json_t *spend_logs(const struct spend *s, const char *key, size_t limit)
+static int row_matches(const struct spend_row *r,
+                       const struct spend_filter *f)
+{
+    char uid[16];
+
+    if (f->key && !(r->api_key && strcmp(r->api_key, f->key) == 0))
+        return 0;
+    if (f->request_id && strcmp(r->request_id, f->request_id) != 0)
+        return 0;
+    if (f->user) {
+        snprintf(uid, sizeof(uid), "%u", (unsigned)r->uid);
+        if (strcmp(uid, f->user) != 0)
+            return 0;
+    }
+    return (f->start <= 0 || r->end >= f->start) &&
+           (f->end <= 0 || r->end < f->end);
+}
+
+json_t *spend_logs(const struct spend *s, const struct spend_filter *f)
 {
     json_t *a = json_array();
     size_t first = (s->head + SPEND_LOG_MAX - s->nrows) % SPEND_LOG_MAX;
@@ -354,18 +372,14 @@ json_t *spend_logs(const struct spend *s, const char *key, size_t limit)
 
     if (a == NULL)
         return NULL;
+    for (size_t i = 0; i < s->nrows; i++)
+        n += row_matches(&s->rows[(first + i) % SPEND_LOG_MAX], f);
+    if (f->limit && n > f->limit)
+        skip = n - f->limit;
     for (size_t i = 0; i < s->nrows; i++) {
         const struct spend_row *r = &s->rows[(first + i) % SPEND_LOG_MAX];
 
-        if (!key || (r->api_key && strcmp(r->api_key, key) == 0))
-            n++;
-    }
-    if (limit && n > limit)
-        skip = n - limit;
-    for (size_t i = 0; i < s->nrows; i++) {
-        const struct spend_row *r = &s->rows[(first + i) % SPEND_LOG_MAX];
-
-        if (key && !(r->api_key && strcmp(r->api_key, key) == 0))
+        if (!row_matches(r, f))
             continue;
         if (skip) {
             skip--;

@@ -58,9 +58,18 @@ void spend_add(struct spend *s, const struct spend_row *row);
 /* The database's collect hook: the queued rows become the next batch's
  * job, inserted on the worker through one prepared statement. */
 void spend_collect(struct spend *s, struct db *db);
-/* /spend/logs rows, newest last; key: only that token's (NULL: all);
- * limit 0: all kept. */
-json_t *spend_logs(const struct spend *s, const char *key, size_t limit);
+/* Which /spend/logs rows: each NULL / 0 field matches every row. */
+struct spend_filter {
+    const char *key;            /* api_key: the token (hash) */
+    const char *request_id;
+    const char *user;           /* the row's "user": the caller's uid */
+    double      start, end;     /* unix seconds: rows that ended in
+                                 * [start, end); 0: open */
+    size_t      limit;          /* the newest limit rows; 0: all kept */
+};
+
+/* /spend/logs rows that f matches, newest last. */
+json_t *spend_logs(const struct spend *s, const struct spend_filter *f);
 /* Totals grouped by "key", "team", "user", "model" or "day" since the
  * unix day since_day (0: all). NULL for an unknown grouping. */
 json_t *spend_report(const struct spend *s, const char *by,

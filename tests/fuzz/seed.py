@@ -190,6 +190,26 @@ llmux_settings:
     return s.n
 
 
+def seed_httpadmin():
+    """Method byte, path, '\\n', query, '\\n', body (fuzz-httpadmin.c)."""
+    s = Seeds('httpadmin')
+    for method, path, query, body in (
+            (0, '/key/generate', '', '{"key_alias": "app", "models": ["gpt"], "max_budget": 0.5}'),
+            (0, '/key/delete', '', '{"keys": ["sk-abc"], "key_aliases": ["app"]}'),
+            (0, '/key/sk-abc%2Bdef/regenerate', '', ''),
+            (0, '/key/regenerate', '', '{"key": "app"}'),
+            (1, '/key/info', 'key=sk-abc%20x', ''),
+            (1, '/key/list', 'page=1&size=10&return_full_object=true', ''),
+            (1, '/spend/logs', 'api_key=app&user_id=0&request_id=r-1&start_date=2026-01-01'
+                '&end_date=2026-12-31', ''),
+            (1, '/team/info', 'team_id=ml&&x&=y#frag', ''),
+            (1, '/team/list', '', ''), (0, '/team/new', '', '{"team_alias": "ml"}'),
+            (1, '/key/generate', '', ''), (0, '/key/update', '', '{"key": '),
+            (1, '/key/list', 'size=%zz', ''), (0, '/chat/completions', '', '{}')):
+        s.add(bytes([method]) + ('%s\n%s\n%s' % (path, query, body)).encode(), 'req')
+    return s.n
+
+
 def wire_seeds(fake_url):
     """(corpus, mode byte, arg byte, bytes) from fakeprov's wire output."""
     K = 'sk-fake'
@@ -267,7 +287,7 @@ def main():
     ap.add_argument('--conformance', default=os.path.join(os.path.dirname(ROOT), 'shared', 'conformance'))
     a = ap.parse_args()
     n = seed_protocol() + seed_json(a.conformance) + seed_framing(a.conformance)
-    n += seed_sigv4(a.conformance) + seed_config() + seed_providers()
+    n += seed_sigv4(a.conformance) + seed_config() + seed_httpadmin() + seed_providers()
     total = sum(os.path.getsize(p) for p in glob.glob(os.path.join(CORPUS, '*', '*')))
     print('seed.py: %d seeds, %d KiB in %s' % (n, total // 1024, CORPUS))
 

@@ -1,11 +1,14 @@
 """test_hardening.py -- llmuxd under clients that misbehave or hold on:
 stalled hellos and frames, the global memory budget, running out of file
-descriptors, one client's slow requests, SIGTERM with a client that never
+descriptors (on the socket and on the HTTP front end alike), one client's
+slow requests, SIGTERM with a client that never
 reads, reload with a blocking NSS lookup, and what may sit at the socket
 path. Every wait is bounded; nothing sleeps to synchronise."""
 
 import errno
+import json
 import os
+import re
 import resource
 import signal
 import socket
@@ -16,7 +19,7 @@ import tempfile
 
 import msgpack
 
-from harness import LLMUX, Daemon, Fake, Raw, openai_config, text_of, user, wait_for
+from harness import LLMUX, Daemon, Fake, Raw, free_port, openai_config, text_of, user, wait_for
 
 ETIMEOUT = -1008
 EUNAVAIL = -1009
@@ -170,6 +173,68 @@ def test_stalled_half_frames_are_bounded_and_time_out():
         assert echo_served(d), 'the budget is given back when they close'
 
 
+def http_answer(s, timeout=30):
+    """(status, bytes) of the answer read on s; status None when it closed
+    without one."""
+    s.settimeout(timeout)
+    data = b''
+    try:
+        while b'\r\n\r\n' not in data:
+            got = s.recv(65536)
+            if not got:
+                break
+            data += got
+        m = re.search(rb'Content-Length: (\d+)', data)
+        head = data.find(b'\r\n\r\n')
+        while m and head >= 0 and len(data) < head + 4 + int(m.group(1)):
+            got = s.recv(65536)
+            if not got:
+                break
+            data += got
+    except (ConnectionResetError, socket.timeout):
+        pass
+    m = re.match(rb'HTTP/1\.1 (\d+) ', data)
+    return (int(m.group(1)) if m else None), data
+
+
+def http_served(port):
+    s = socket.create_connection(('127.0.0.1', port), timeout=30)
+    try:
+        body = b'{"model": "mock/echo", "messages": [{"role": "user", "content": "hi"}]}'
+        s.sendall(b'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n'
+                  b'Content-Length: %d\r\n\r\n%s' % (len(body), body))
+        status, data = http_answer(s)
+        return status == 200 and b'"hi"' in data
+    finally:
+        s.close()
+
+
+def test_http_bodies_announced_are_charged_to_the_memory_budget():
+    """As the socket charges a frame once its header says how large, the
+    HTTP front end charges a body once Content-Length says: under 64 MiB,
+    three 16 MiB bodies are waited for (and time out), the other
+    seventeen are refused with a 503 before a byte of them arrives."""
+    port = free_port()
+    cfg = 'llmux_settings:\n  http_body_timeout: 1\n  max_memory: 64\n'
+    with Daemon(cfg, args=['--http', '127.0.0.1:%d' % port]) as d:
+        conns = []
+        for _ in range(20):
+            s = socket.create_connection(('127.0.0.1', port), timeout=30)
+            s.sendall(b'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n'
+                      b'Content-Type: application/json\r\nContent-Length: %d\r\n\r\n' % (16 * MiB))
+            conns.append(s)
+        answers = [http_answer(s) for s in conns]
+        statuses = [a[0] for a in answers]
+        assert statuses.count(408) == 3, statuses
+        assert statuses.count(503) == 17, statuses
+        refused = next(a[1] for a in answers if a[0] == 503)
+        assert b'overloaded' in refused and b'max_memory' in refused, refused
+        for s in conns:
+            s.close()
+        assert http_served(port), 'the budget is given back when they close'
+        assert echo_served(d)
+
+
 def test_frame_of_tiny_values_is_refused_before_it_is_built():
     with Daemon() as d:
         n = 16 * MiB - 200
@@ -278,6 +343,53 @@ def test_out_of_fds_new_client_gets_error_frame_and_recovers():
         assert echo_served(d)
         for c in held[5:]:
             c.close()
+
+
+def test_out_of_fds_new_http_client_gets_a_503_and_recovers():
+    """The socket's fd reserve holds on the HTTP listener too: a client
+    past it reads a 503 in OpenAI's error JSON, not a dropped connection."""
+    port = free_port()
+    d = Daemon('llmux_settings:\n  http_idle_timeout: 600\n', args=['--http', '127.0.0.1:%d' % port],
+               start=False)
+    start_limited(d, 64)
+    probe = b'GET /health/liveliness HTTP/1.1\r\nHost: x\r\n\r\n'
+
+    def connect():
+        s = socket.create_connection(('127.0.0.1', port), timeout=30)
+        try:
+            s.sendall(probe)
+        except OSError:
+            pass    # refused at once: the answer is still there to read
+        return s, http_answer(s, 10)
+
+    with d:
+        wait_for(lambda: 'serving the OpenAI API' in d.log(), what='the http listener')
+        held, refusal = [], None
+        for _ in range(100):
+            s, (status, data) = connect()
+            if status == 200:
+                held.append(s)
+                continue
+            refusal = (status, data)
+            s.close()
+            break
+        assert refusal is not None, 'no client was refused'
+        assert refusal[0] == 503, ('dropped without an answer' if refusal[0] is None else refusal)
+        body = json.loads(refusal[1].split(b'\r\n\r\n', 1)[1])
+        assert body['error']['type'] == 'api_error' and 'file descriptors' in body['error']['message'], body
+        assert len(held) >= 10, len(held)
+        # a second refusal works the same way, on the socket too
+        s, (status, _) = connect()
+        s.close()
+        assert status == 503, status
+        c, m = first_frame(d.sock)
+        assert m is not None and m['type'] == 'error' and code(m) == EUNAVAIL, m
+        c.close()
+        for s in held[:5]:
+            s.close()
+        wait_for(lambda: http_served(port), timeout=10, what='an HTTP client to be served once fds are free')
+        for s in held[5:]:
+            s.close()
 
 
 def test_one_clients_slow_requests_leave_fds_for_others():

@@ -190,7 +190,8 @@ def readme_daemon(fake):
     """gpt4o and openai/… go to the fake upstream (gpt4o echoes); no other
     provider has a key, so anthropic/… fails as the README shows; cheap is
     the priced mock group of "Keys, budgets and spend". The response cache
-    is on for requests that ask (Caching)."""
+    is on for requests that ask (Caching); the HTTP listener has a master
+    key (the key endpoints need one)."""
     cfg = '''model_list:
   - model_name: gpt4o
     litellm_params: {model: openai/echo, api_base: %s/v1, api_key: sk-test-key}
@@ -200,9 +201,14 @@ def readme_daemon(fake):
 litellm_settings:
   cache: true
   cache_params: {type: local, mode: default_off}
+general_settings:
+  master_key: os.environ/LLMUX_MASTER_KEY
 ''' % fake.url
     port = free_port()
-    d = Daemon(cfg, env={'OPENAI_API_KEY': 'sk-test-key', 'OPENAI_API_BASE': fake.url + '/v1'},
+    # The master key is the $OPENAI_API_KEY the HTTP examples send, as
+    # "Use your existing OpenAI SDK" says it is when one is set.
+    d = Daemon(cfg, env={'OPENAI_API_KEY': 'sk-test-key', 'LLMUX_MASTER_KEY': 'sk-test-key',
+                         'OPENAI_API_BASE': fake.url + '/v1'},
                args=['--http', '127.0.0.1:%d' % port])
     # "Use your existing OpenAI SDK" has the reader export these first.
     d.env['OPENAI_BASE_URL'] = 'http://127.0.0.1:%d/v1' % port
