@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 int spend_init(struct spend *s)
 {
@@ -322,15 +323,42 @@ static json_t *jstr(const char *p)
     return p ? json_string(p) : json_null();
 }
 
+/* LiteLLM's form of a time in its spend logs: ISO 8601 in UTC, with
+ * microseconds ("2026-12-06T21:04:27.123456Z"). */
+static json_t *iso_time(double t)
+{
+    time_t secs = (time_t)t;
+    struct tm tm;
+    char buf[80];           /* room for any int the compiler can imagine */
+    long us = (long)((t - (double)secs) * 1e6);
+
+    if (t <= 0 || gmtime_r(&secs, &tm) == NULL)
+        return json_null();
+    if (us < 0 || us > 999999)
+        us = 0;
+    snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ",
+             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+             tm.tm_min, tm.tm_sec, us);
+    return json_string(buf);
+}
+
+/* A row in LiteLLM's SpendLogs shape: status "success" or "failure", the
+ * outcome itself (ok, or the error type) in llmux_status; user is the
+ * caller's uid as a string, null for a TCP caller (no uid). */
 static json_t *row_json(const struct spend_row *r)
 {
     json_t *o = json_object();
+    char uid[16];
+    int ok = r->status && strcmp(r->status, "ok") == 0;
+
+    snprintf(uid, sizeof(uid), "%u", (unsigned)r->uid);
 
     json_object_set_new(o, "request_id", json_string(r->request_id));
     json_object_set_new(o, "api_key", jstr(r->api_key));
     json_object_set_new(o, "key_alias", jstr(r->key_alias));
     json_object_set_new(o, "team_id", jstr(r->team_id));
-    json_object_set_new(o, "user", json_integer((json_int_t)r->uid));
+    json_object_set_new(o, "user", r->uid == (uid_t)-1 ? json_null() :
+                        json_string(uid));
     json_object_set_new(o, "model", jstr(r->model));
     json_object_set_new(o, "model_group", jstr(r->group));
     json_object_set_new(o, "model_id", jstr(r->deployment));
@@ -340,9 +368,10 @@ static json_t *row_json(const struct spend_row *r)
     json_object_set_new(o, "total_tokens",
                         json_integer(r->prompt + r->completion));
     json_object_set_new(o, "spend", json_real(r->cost));
-    json_object_set_new(o, "startTime", json_real(r->start));
-    json_object_set_new(o, "endTime", json_real(r->end));
-    json_object_set_new(o, "status", jstr(r->status));
+    json_object_set_new(o, "startTime", iso_time(r->start));
+    json_object_set_new(o, "endTime", iso_time(r->end));
+    json_object_set_new(o, "status", json_string(ok ? "success" : "failure"));
+    json_object_set_new(o, "llmux_status", jstr(r->status));
     return o;
 }
 

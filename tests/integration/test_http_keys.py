@@ -246,12 +246,15 @@ def test_http_spend_logs_rows_and_filters():
         assert isinstance(rows, list) and len(rows) == 2, rows
         for row in rows:
             assert row['api_key'] == tok and row['key_alias'] == 'logged', row
-            assert row['model_group'] == 'gpt' and row['model'] and row['status'] == 'ok', row
+            assert row['model_group'] == 'gpt' and row['model'] and row['status'] == 'success', row
+            assert row['llmux_status'] == 'ok', row
             assert row['prompt_tokens'] > 0 and row['completion_tokens'] > 0, row
             assert row['total_tokens'] == row['prompt_tokens'] + row['completion_tokens'], row
             want = row['prompt_tokens'] * IN + row['completion_tokens'] * OUT
             assert abs(row['spend'] - want) < 1e-12, row
-            assert 0 < row['startTime'] <= row['endTime'], row
+            iso = r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$'
+            assert re.match(iso, row['startTime']) and re.match(iso, row['endTime']), row
+            assert row['startTime'] <= row['endTime'], row
             assert row['request_id'], row
         # The same rows by the key's plaintext or alias; all rows without.
         assert a.ok('GET', '/spend/logs?api_key=logged') == rows
@@ -269,9 +272,10 @@ def test_http_spend_logs_rows_and_filters():
         assert a.ok('GET', q % (tok, today - 2 * day, today - day)) == []
         assert a.ok('GET', q % (tok, today + day, today + 2 * day)) == []
         error(a.call('GET', q % (tok, 'yesterday', today)), 400, 'invalid_request_error')
-        # user_id is the row's "user" (the caller's uid; TCP has none).
-        u = str(rows[0]['user'])
-        assert len(a.ok('GET', '/spend/logs?user_id=' + u)) == 3
+        # user_id is the row's "user": the caller's uid; a TCP caller has
+        # none (null), so no uid finds its rows.
+        assert all(r['user'] is None for r in every), every
+        assert a.ok('GET', '/spend/logs?user_id=%d' % os.getuid()) == []
         assert a.ok('GET', '/spend/logs?user_id=12345') == []
         a.close()
 
