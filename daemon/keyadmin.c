@@ -443,18 +443,29 @@ json_t *keys_delete(struct keys *k, const json_t *req, int *code,
     return json_pack("{s:o}", "deleted_keys", done);
 }
 
+/* LiteLLM's /key/list: page (from 1) of size keys; without size, every
+ * key on one page. Order: the table's, stable while no key is added. */
 json_t *keys_list(struct keys *k, const json_t *req)
 {
     int full = json_is_true(json_object_get(req, "return_full_object"));
+    json_int_t size = json_integer_value(json_object_get(req, "size"));
+    json_int_t page = json_integer_value(json_object_get(req, "page"));
+    json_int_t total = (json_int_t)k->nkeys, pages, first, i = 0;
     json_t *a = json_array();
 
+    if (size <= 0 || size > total)
+        size = total > 0 ? total : 1;
+    pages = total > 0 ? (total + size - 1) / size : 1;
+    if (page < 1)
+        page = 1;
+    first = page <= pages ? (page - 1) * size : total;
     for (size_t b = 0; a && b < KEYS_BUCKETS; b++)
-        for (const struct vkey *v = k->bucket[b]; v; v = v->next)
-            json_array_append_new(a, full ? keys_info(v) :
-                                  json_string(v->token));
-    return json_pack("{s:o, s:I, s:i, s:i}", "keys", a, "total_count",
-                     (json_int_t)k->nkeys, "current_page", 1,
-                     "total_pages", 1);
+        for (const struct vkey *v = k->bucket[b]; v; v = v->next, i++)
+            if (i >= first && i < first + size)
+                json_array_append_new(a, full ? keys_info(v) :
+                                      json_string(v->token));
+    return json_pack("{s:o, s:I, s:I, s:I}", "keys", a, "total_count", total,
+                     "current_page", page, "total_pages", pages);
 }
 
 json_t *team_new(struct keys *k, const json_t *req, int *code, char *msg,

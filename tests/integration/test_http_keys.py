@@ -154,6 +154,10 @@ def test_http_key_generate_use_info_list_update():
         assert lst['total_count'] == 2 and lst['current_page'] == 1 and lst['total_pages'] == 1, lst
         full = a.ok('GET', '/key/list?return_full_object=true&page=1&size=10')
         assert {k['key_alias'] for k in full['keys']} == {'app', 'theirs'}, full
+        # Pages of one: each key once, in two pages; past the last, none.
+        p1, p2, p3 = (a.ok('GET', '/key/list?size=1&page=%d' % n) for n in (1, 2, 3))
+        assert p1['total_pages'] == 2 and p2['current_page'] == 2, (p1, p2)
+        assert sorted(p1['keys'] + p2['keys']) == sorted(lst['keys']) and p3['keys'] == [], (p1, p2, p3)
         error(a.call('GET', '/key/list?size=ten'), 400, 'invalid_request_error')
         error(a.call('GET', '/key/list?x=%zz'), 400, 'invalid_request_error')
         # An update narrows the budget; the key runs out and is refused.
