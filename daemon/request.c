@@ -721,6 +721,12 @@ static void attempt_next(struct request *rq)
  * ends the request, now (mock) or later (transfers, timers). */
 static enum stage_rc attempts_run(struct request *rq)
 {
+    if (rq->ncands == 0 && rq->last.code < 0) {
+        /* route.c's pre-call check failed the first group: its
+         * fallbacks, else that error (attempts stay 0). */
+        group_failed(rq, rq->last.code);
+        return STAGE_AGAIN;
+    }
     attempt_next(rq);
     return STAGE_AGAIN;
 }

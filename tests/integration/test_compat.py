@@ -430,6 +430,50 @@ def test_pre_call_checks_skip_a_deployment_the_request_does_not_fit():
             assert f.requests() == []
 
 
+def test_a_failed_pre_call_check_takes_the_context_window_fallbacks():
+    # LiteLLM's pre-call check raises ContextWindowExceededError, which its
+    # router sends to context_window_fallbacks (to the general fallbacks
+    # only when no context_window_fallbacks are set at all).
+    with Fake() as f:
+        def sized(name, model, n):
+            return entry(name, model, f) + '    model_info:\n      max_input_tokens: %d\n' % n
+        models = (sized('small', 'openai/small', 10) + sized('wide', 'openai/wide', 100000) +
+                  sized('other', 'openai/other', 100000) + sized('lone', 'openai/lone', 10))
+        long_text = 'word ' * 100          # about 128 tokens by the estimate
+        cfg = ('model_list:\n' + models + 'router_settings:\n  enable_pre_call_checks: true\n'
+               '  context_window_fallbacks: [{small: [lone, wide]}]\n'
+               '  fallbacks: [{small: [other]}, {lone: [other]}]\n')
+        with Daemon(cfg) as d:
+            c = d.client()
+            fr = c.chat(1, {'model': 'small', 'messages': user(long_text)})
+            x = fr[-1]
+            assert x['type'] == 'done' and x['fallbacks'] == 1, x
+            # lone is too small as well: skipped, never called; wide serves
+            assert [body_of(r)['model'] for r in f.requests()] == ['wide']
+            # context_window_fallbacks being set, a group without a rule
+            # there gets the typed error, not its general fallbacks
+            f.reset()
+            e = c.chat(2, {'model': 'lone', 'messages': user(long_text)})[-1]
+            assert e['type'] == 'error', e
+            assert e['error']['type'] == 'context_window_exceeded', e
+            assert 'takes 10' in e['error']['message'], e
+            assert f.requests() == []
+            # per request: context_window_fallbacks of its own
+            fr = c.chat(3, {'model': 'lone', 'messages': user(long_text),
+                            'context_window_fallbacks': ['wide']})
+            assert fr[-1]['type'] == 'done', fr[-1]
+            assert [body_of(r)['model'] for r in f.requests()] == ['wide']
+        # No context_window_fallbacks at all: the general fallbacks, as
+        # LiteLLM's router "defaults to fallbacks".
+        f.reset()
+        cfg = ('model_list:\n' + models + 'router_settings:\n  enable_pre_call_checks: true\n'
+               '  fallbacks: [{small: [other]}]\n')
+        with Daemon(cfg) as d:
+            fr = d.client().chat(1, {'model': 'small', 'messages': user(long_text)})
+            assert fr[-1]['type'] == 'done', fr[-1]
+            assert [body_of(r)['model'] for r in f.requests()] == ['other']
+
+
 TAGS = '''model_list:
   - model_name: g
     litellm_params: {model: mock/a, mock_response: paid-one, tags: [paid]}
