@@ -53,6 +53,40 @@ def test_every_error_of_a_file_in_one_run_in_line_order():
     assert got == sorted(got), lines
 
 
+def bad_tpms(n):
+    """A config whose n deployments each have a tpm that is not a number:
+    n errors, at lines 5, 9, 13, …"""
+    return 'model_list:\n' + ''.join(
+        '  - model_name: m%d\n    litellm_params:\n      model: mock/echo\n      tpm: lots\n' % i
+        for i in range(n))
+
+
+def test_reload_refused_for_forty_problems_names_all_forty():
+    good = 'model_list:\n  - model_name: ok\n    litellm_params: {model: mock/echo}\n'
+    with Daemon(good) as d:
+        d.write_config(bad_tpms(40))
+        p = d.llmux('reload')
+        assert p.returncode != 0, p
+        err = p.stderr.decode()
+        lines = [l for l in err.splitlines() if 'tpm must be a number' in l]
+        assert len(lines) == 40, err
+        assert [int(l.split(d.config_path + ':')[1].split(':')[0]) for l in lines] == \
+            list(range(5, 5 + 4 * 40, 4)), err
+        assert 'more' not in err, err
+        # llmux status keeps the whole of it too
+        st = json.loads(d.llmux('status').stdout)
+        assert st['last_reload_error'].count('tpm must be a number') == 40, st
+        # too many to show: capped, with the count of the rest
+        d.write_config(bad_tpms(1500))
+        p = d.llmux('reload')
+        err = p.stderr.decode()
+        shown = err.count('tpm must be a number')
+        assert 40 < shown < 1500 and len(err) <= 64 * 1024 + 200, (shown, len(err))
+        assert '… and %d more' % (1500 - shown) in err, err[-300:]
+        # the old configuration still serves
+        assert d.client().chat(1, {'model': 'ok', 'messages': user('x')})[-1]['type'] == 'done'
+
+
 KNOWN_KEYS = [
     # (yaml, expected line)
     ('files_settings:\n  - custom_llm_provider: azure\n',
