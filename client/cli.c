@@ -360,9 +360,10 @@ static int simple_call(struct cli *cli, const char *op, char **ret_json)
     r = llmux_raw(c, op, NULL, 0, ret_json, NULL, &err);
     llmux_close(c);
     if (r < 0) {
+        r = report_answer(r, &err, *ret_json);
         free(*ret_json);
         *ret_json = NULL;
-        return report(r, &err);
+        return r;
     }
     return 0;
 }

@@ -47,6 +47,10 @@ int  usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int  bad_option(const char *cmd, char **argv);
 /* Prints the error and returns the exit code for code. */
 int  report(int code, const llmux_error_t *err);
+/* report with the whole message of json's {"error": {"message"}} (an
+ * answer of llmux_raw), which err holds only the first 511 bytes of:
+ * a reload refused for forty problems names all forty. */
+int  report_answer(int code, const llmux_error_t *err, const char *json);
 /* --help (cli.c). */
 int  help(void);
 

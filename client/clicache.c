@@ -70,8 +70,9 @@ int cmd_cache(struct cli *cli, int argc, char **argv)
     llmux_close(c);
     buf_free(&body);
     if (r < 0) {
+        r = report_answer(r, &err, json);
         free(json);
-        return report(r, &err);
+        return r;
     }
     print_pretty(json, strlen(json));
     free(json);

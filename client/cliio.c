@@ -88,14 +88,14 @@ int bad_option(const char *cmd, char **argv)
                        cmd[0] ? ": " : "", argv[optind - 1]);
 }
 
-/* Prints "llmux: NAME: message (type, provider P, deployment D)" and
- * returns the exit code for code. */
-int report(int code, const llmux_error_t *err)
+/* report with msg (n bytes) for err->message. */
+static int report_msg(int code, const llmux_error_t *err, const char *msg,
+                      size_t n)
 {
     if (code == -EINTR && interrupted)
         return EXIT_SIGINT;
-    if (err && err->code == code && err->message[0]) {
-        fprintf(stderr, "llmux: %s: %s", llmux_err_name(code), err->message);
+    if (err && err->code == code && n > 0) {
+        fprintf(stderr, "llmux: %s: %.*s", llmux_err_name(code), (int)n, msg);
         /* A status means the daemon sent it: say where it came from. */
         if (err->status > 0) {
             fprintf(stderr, " (%s", err->type);
@@ -111,6 +111,38 @@ int report(int code, const llmux_error_t *err)
                 llmux_strerror(code));
     }
     return llmux_err_exit_code(code);
+}
+
+/* Prints "llmux: NAME: message (type, provider P, deployment D)" and
+ * returns the exit code for code. */
+int report(int code, const llmux_error_t *err)
+{
+    return report_msg(code, err, err ? err->message : "",
+                      err ? strlen(err->message) : 0);
+}
+
+int report_answer(int code, const llmux_error_t *err, const char *json)
+{
+    const msgpack_object *e;
+    const char *m;
+    struct jdoc d;
+    size_t n;
+    char why[64];
+    int r;
+
+    if (json == NULL || jdoc_parse(&d, json, strlen(json), why,
+                                   sizeof(why)) != 0)
+        return report(code, err);
+    e = d.up.data.type == MSGPACK_OBJECT_MAP ?
+        proto_get(&d.up.data, "error") : NULL;
+    if (e && e->type == MSGPACK_OBJECT_MAP &&
+        proto_get_str(e, "message", &m, &n) == 0 && n > 0 &&
+        memchr(m, '\0', n) == NULL)
+        r = report_msg(code, err, m, n);
+    else
+        r = report(code, err);
+    jdoc_free(&d);
+    return r;
 }
 
 /* ---- input ------------------------------------------------------------ */

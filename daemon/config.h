@@ -111,7 +111,9 @@ struct config {
 
 /* Loads path. On failure returns < 0 and err holds every problem of the
  * file, one "file:line: what" a line in line order (warnings marked
- * "warning: "), as much as fits. */
+ * "warning: "), as much as fits, then "… and N more" for the rest.
+ * CONFIG_ERR_MAX is the size callers give: room for about 500 lines. */
+#define CONFIG_ERR_MAX (64u * 1024)
 int config_load(const char *path, struct config **ret, char *err,
                 size_t errlen);
 /* An unset os.environ/ variable is an error (llmuxd --check --strict). */

@@ -310,6 +310,15 @@ double gauth_refresh_secs(double secs)
     return secs - (secs / 3 < 300 ? secs / 3 : 300);
 }
 
+double gauth_backoff_secs(unsigned n)
+{
+    double secs = 1;
+
+    while (n-- > 1 && secs < GAUTH_BACKOFF_MAX)
+        secs *= 2;
+    return secs < GAUTH_BACKOFF_MAX ? secs : GAUTH_BACKOFF_MAX;
+}
+
 /* ---- the cache ----------------------------------------------------------- */
 
 void gauth_pool_init(struct gauth_pool *p, uv_loop_t *loop,
@@ -383,6 +392,36 @@ static void exchange_clear(struct gauth_tok *t)
     xfer_reset(&t->xfer);
 }
 
+/* The taxonomy's word for a refused exchange: Google answers 400
+ * (invalid_grant) or 401 for a key it does not take; a 429 or a 5xx is
+ * the endpoint's trouble, not the key's, and so is a 200 without a
+ * token. */
+static int exchange_code(long status)
+{
+    if (status == 429)
+        return LLMUX_ERATELIMIT;
+    if (status >= 500 || status == 200)
+        return LLMUX_EUNAVAIL;
+    return LLMUX_EAUTH;
+}
+
+/* Masks, in msg, the credentials of t an endpoint might echo: the token
+ * it holds and the assertion of the exchange (which buys one). */
+static void mask_exchange(const struct gauth_tok *t, char *msg)
+{
+    static const char tag[] = "assertion=";
+    const char *b = t->hreq.body.p, *a;
+    struct secret assertion = { 0 };
+    const struct secret *keys[2] = { t->token, &assertion };
+
+    /* A view of the body for the search only; never freed as a secret. */
+    if (b && (a = memmem(b, t->hreq.body.len, tag, sizeof(tag) - 1))) {
+        assertion.p = (char *)a + sizeof(tag) - 1;
+        assertion.len = t->hreq.body.len - (size_t)(assertion.p - b);
+    }
+    secret_mask(msg, strlen(msg), keys, 2, 0);
+}
+
 /* The token endpoint's answer -> t->token and its times. 0, or < 0 with
  * msg set. */
 static int take_token(struct gauth_tok *t, char *msg, size_t len)
@@ -405,7 +444,7 @@ static int take_token(struct gauth_tok *t, char *msg, size_t len)
                  "%ld%s%.100s%s%.200s", t->key->token_uri,
                  t->key->client_email, x->status, err ? ", " : "",
                  err ? err : "", why ? ": " : "", why ? why : "");
-        r = LLMUX_EAUTH;
+        r = exchange_code(x->status);
     } else {
         t->token = secret_free(t->token);
         t->token = secret_new(json_string_value(tok), json_string_length(tok));
@@ -424,6 +463,20 @@ static int take_token(struct gauth_tok *t, char *msg, size_t len)
     return r;
 }
 
+/* Remembers a failure for the requests of its backoff. */
+static void exchange_failed(struct gauth_tok *t, int code, const char *msg,
+                            uint64_t now)
+{
+    double secs = gauth_backoff_secs(++t->fails);
+
+    t->retry_at = now + (uint64_t)(secs * 1e9);
+    t->fail_code = code;
+    snprintf(t->fail_msg, sizeof(t->fail_msg), "%s", msg);
+    log_warn("vertex_ai: %s (failed %u time%s in a row; the next exchange "
+             "in %.3g s at the earliest)", msg, t->fails,
+             t->fails == 1 ? "" : "s", secs);
+}
+
 static void exchange_done(struct xfer *x, CURLcode res)
 {
     struct gauth_tok *t = container_of(x, struct gauth_tok, xfer);
@@ -439,13 +492,17 @@ static void exchange_done(struct xfer *x, CURLcode res)
     } else {
         code = take_token(t, msg, sizeof(msg));
     }
+    if (code < 0)
+        mask_exchange(t, msg);
     exchange_clear(t);
+    now = uv_hrtime();
     if (code < 0) {
-        log_warn("vertex_ai: %s", msg);
+        exchange_failed(t, code, msg, now);
         wake(t, code, msg);
         return;
     }
-    now = uv_hrtime();
+    t->fails = 0;
+    t->retry_at = 0;
     ms = t->refresh_at > now ? (t->refresh_at - now) / 1000000 + 1 : 1;
     log_info("vertex_ai: new access token for %s (refresh in %.3g s)",
              t->key->client_email, (double)ms / 1e3);
@@ -495,7 +552,7 @@ static void on_refresh(uv_timer_t *tm)
     struct gauth_tok *t = tm->data;
     char msg[512];
 
-    if (!t->used || t->busy)
+    if (!t->used || t->busy || uv_hrtime() < t->retry_at)
         return;
     if (exchange_start(t, msg, sizeof(msg)) < 0)
         log_warn("vertex_ai: %s", msg);
@@ -520,11 +577,18 @@ int gauth_token(struct gauth_pool *p, const struct gauth_key *k,
         t->used = 1;
         /* Past the refresh point with the timer missed (a busy loop): the
          * refresh starts now, and this request goes on with the token. */
-        if (now >= t->refresh_at && !t->busy &&
+        if (now >= t->refresh_at && !t->busy && now >= t->retry_at &&
             exchange_start(t, msg, len) < 0)
             log_warn("vertex_ai: %s", msg);
         *ret = t->token;
         return 0;
+    }
+    if (!t->busy && now < t->retry_at) {
+        /* Backing off: the last failure, at once, to the requests meanwhile. */
+        snprintf(msg, len, "%s (the token exchange failed %u time%s in a "
+                 "row; the next is tried in %.1f s)", t->fail_msg, t->fails,
+                 t->fails == 1 ? "" : "s", (double)(t->retry_at - now) / 1e9);
+        return t->fail_code;
     }
     if ((r = exchange_start(t, msg, len)) < 0)
         return r;

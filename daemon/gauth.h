@@ -74,6 +74,13 @@ struct gauth_tok {
     uint64_t           refresh_at;  /* ... and refreshed from this on */
     int                used;        /* a request took this token */
     int                busy;        /* an exchange runs */
+    /* After a failed exchange: no other before retry_at (uv_hrtime ns),
+     * so a broken token endpoint is not hammered; requests meanwhile get
+     * the failure's code and words (never a secret). */
+    unsigned           fails;       /* exchanges failed in a row */
+    uint64_t           retry_at;
+    int                fail_code;
+    char               fail_msg[400];
     struct http_req    hreq;        /* the exchange's request */
     struct xfer        xfer;
     uv_timer_t         timer;       /* the refresh ahead of expiry */
@@ -94,12 +101,18 @@ void gauth_pool_close(struct gauth_pool *p);
 
 /* The token for k: 0 with *ret a token usable now (borrowed until the
  * next loop iteration), 1 when w will be called once a token came (or
- * the exchange failed), < 0 with msg set when no exchange can start. */
+ * the exchange failed), < 0 with msg set when no exchange can start or
+ * the last one failed less than its backoff ago (gauth_backoff_secs). */
 int  gauth_token(struct gauth_pool *p, const struct gauth_key *k,
                  struct gauth_wait *w, const struct secret **ret,
                  char *msg, size_t len);
 /* Forgets a waiter (its request ended); no-op when it is not waiting. */
 void gauth_cancel(struct gauth_pool *p, struct gauth_wait *w);
+
+/* The wait after the n-th failed exchange in a row (n >= 1): a second,
+ * doubled each time, at most GAUTH_BACKOFF_MAX seconds. */
+#define GAUTH_BACKOFF_MAX 60
+double gauth_backoff_secs(unsigned n);
 
 /* When a token of lifetime secs (from expires_in) stops being used and
  * when its refresh starts, in seconds after it came: a minute (or a

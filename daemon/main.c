@@ -229,7 +229,8 @@ int main(int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     const char *config_path = DEFAULT_CONFIG, *socket_path = NULL;
-    char err[16384], sock[512];   /* err: every problem of the file */
+    char err[CONFIG_ERR_MAX];   /* every problem of the file */
+    char sock[512];
     struct config *cfg;
     struct server srv;
     uv_loop_t loop;

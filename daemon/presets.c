@@ -48,7 +48,7 @@ static const struct preset presets[] = {
     { "nvidia_nim",   "openai", "https://integrate.api.nvidia.com/v1",
       "NVIDIA_NIM_API_KEY", "NVIDIA_NIM_API_BASE", 0 },
     { "sambanova",    "openai", "https://api.sambanova.ai/v1",
-      "SAMBANOVA_API_KEY", "SAMBANOVA_API_BASE", 0 },
+      "SAMBANOVA_API_KEY", "SAMBANOVA_API_BASE", QUIRK_EMBEDDINGS },
     { "novita",       "openai", "https://api.novita.ai/v3/openai",
       "NOVITA_API_KEY", "NOVITA_API_BASE", 0 },
     { "nebius",       "openai", "https://api.tokenfactory.nebius.com/v1",
@@ -64,14 +64,19 @@ static const struct preset presets[] = {
       "CLOUDFLARE_API_KEY", "CLOUDFLARE_API_BASE", QUIRK_NEEDS_API_BASE },
     { "github",       "openai", "https://models.github.ai/inference",
       "GITHUB_API_KEY", "GITHUB_API_BASE", 0 },        /* GitHub Models */
+    /* Local servers with /v1/embeddings too (llamafile with --embedding),
+     * which LiteLLM routes for both. */
     { "llamafile",    "openai", "http://127.0.0.1:8080/v1",
-      "LLAMAFILE_API_KEY", "LLAMAFILE_API_BASE", QUIRK_KEY_OPTIONAL },
+      "LLAMAFILE_API_KEY", "LLAMAFILE_API_BASE",
+      QUIRK_KEY_OPTIONAL | QUIRK_EMBEDDINGS },
     { "xinference",   "openai", "http://127.0.0.1:9997/v1",
-      "XINFERENCE_API_KEY", "XINFERENCE_API_BASE", QUIRK_KEY_OPTIONAL },
-    /* Another LiteLLM proxy (or llmux's HTTP front end). */
+      "XINFERENCE_API_KEY", "XINFERENCE_API_BASE",
+      QUIRK_KEY_OPTIONAL | QUIRK_EMBEDDINGS },
+    /* Another LiteLLM proxy (or llmux's HTTP front end), which serves
+     * /embeddings as well. */
     { "litellm_proxy", "openai", NULL,
       "LITELLM_PROXY_API_KEY", "LITELLM_PROXY_API_BASE",
-      QUIRK_NEEDS_API_BASE },
+      QUIRK_NEEDS_API_BASE | QUIRK_EMBEDDINGS },
     /* Native dialects: their own adapters, same table for defaults. */
     { "anthropic",    "anthropic", "https://api.anthropic.com",
       "ANTHROPIC_API_KEY", "ANTHROPIC_API_BASE", 0 },

@@ -111,13 +111,17 @@ int http_header_secret(struct http_req *h, const char *prefix,
     return 0;
 }
 
-size_t provider_secrets(const struct deployment *dep,
-                        const struct secret **keys)
+size_t provider_secrets(const struct pcall *pc, const struct secret **keys)
 {
+    const struct deployment *dep = pc ? pc->dep : NULL;
     size_t n = 0;
 
+    /* The attempt's access token (Vertex AI) is as secret as a key: an
+     * upstream or a proxy in front may echo it back. */
+    if (pc && pc->bearer)
+        keys[n++] = pc->bearer;
     if (dep == NULL)
-        return 0;
+        return n;
     /* Every secret a deployment holds (config.h): the key and the three
      * AWS credentials. An access key id is not secret to AWS, but it
      * names the account and a key a caller should not see. */
@@ -162,11 +166,11 @@ static void mask_copy(const struct secret *const *keys, size_t nk,
     scrub_sk(out);
 }
 
-int provider_vformat(const struct deployment *dep, char *out, size_t outlen,
+int provider_vformat(const struct pcall *pc, char *out, size_t outlen,
                      const char *fmt, va_list ap)
 {
     const struct secret *keys[PROVIDER_MAX_SECRETS];
-    size_t nk = provider_secrets(dep, keys);
+    size_t nk = provider_secrets(pc, keys);
     va_list aq;
     char *full;
     int n;
@@ -197,22 +201,22 @@ int provider_vformat(const struct deployment *dep, char *out, size_t outlen,
     return n;
 }
 
-int provider_format(const struct deployment *dep, char *out, size_t outlen,
+int provider_format(const struct pcall *pc, char *out, size_t outlen,
                     const char *fmt, ...)
 {
     va_list ap;
     int n;
 
     va_start(ap, fmt);
-    n = provider_vformat(dep, out, outlen, fmt, ap);
+    n = provider_vformat(pc, out, outlen, fmt, ap);
     va_end(ap);
     return n;
 }
 
-void provider_scrub(const struct deployment *dep, char *msg)
+void provider_scrub(const struct pcall *pc, char *msg)
 {
     const struct secret *keys[PROVIDER_MAX_SECRETS];
-    size_t nk = provider_secrets(dep, keys);
+    size_t nk = provider_secrets(pc, keys);
 
     secret_mask(msg, strlen(msg), keys, nk, 0);
     scrub_sk(msg);
@@ -227,7 +231,7 @@ int pcall_fail(struct pcall *pc, int code, long status, const char *fmt, ...)
     if (pc->err.retry_after == 0)
         pc->err.retry_after = -1;
     va_start(ap, fmt);
-    provider_vformat(pc->dep, pc->err.message, sizeof(pc->err.message), fmt,
+    provider_vformat(pc, pc->err.message, sizeof(pc->err.message), fmt,
                      ap);
     va_end(ap);
     return code;
@@ -294,11 +298,11 @@ int provider_code_for(long status, const char *text)
 /* The body as one line of at most outlen - 1 bytes (NULs and line breaks
  * become spaces), masked, for bodies that are not JSON. Only the head that
  * can show matters: a key that starts in it ends within the window. */
-static void excerpt(const struct deployment *dep, const struct http_resp *r,
+static void excerpt(const struct pcall *pc, const struct http_resp *r,
                     char *out, size_t outlen)
 {
     const struct secret *keys[PROVIDER_MAX_SECRETS];
-    size_t nk = provider_secrets(dep, keys);
+    size_t nk = provider_secrets(pc, keys);
     size_t w = outlen - 1 + secret_max_len(keys, nk);
     char *line;
 
@@ -320,8 +324,8 @@ static void excerpt(const struct deployment *dep, const struct http_resp *r,
     free(line);
 }
 
-void provider_error_text(const struct deployment *dep,
-                         const struct http_resp *r, char *out, size_t outlen)
+void provider_error_text(const struct pcall *pc, const struct http_resp *r,
+                         char *out, size_t outlen)
 {
     json_t *j = json_loadb(r->body, r->len, 0, NULL), *e;
     const char *m = NULL;
@@ -345,9 +349,9 @@ void provider_error_text(const struct deployment *dep,
     if (m == NULL)
         m = json_string_value(json_object_get(j, "detail"));
     if (m)
-        provider_format(dep, out, outlen, "%s", m);
+        provider_format(pc, out, outlen, "%s", m);
     else
-        excerpt(dep, r, out, outlen);
+        excerpt(pc, r, out, outlen);
     json_decref(j);
 }
 
@@ -356,7 +360,7 @@ int provider_map_error_default(struct pcall *pc, const struct http_resp *r)
     char text[400];
     int code;
 
-    provider_error_text(pc->dep, r, text, sizeof(text));
+    provider_error_text(pc, r, text, sizeof(text));
     code = provider_code_for(r->status, text);
     pcall_fail(pc, code, r->status, "%s: %s", pc->prov->name, text);
     pc->err.retry_after = r->retry_after;

@@ -75,8 +75,11 @@ struct pcall {
     uint64_t                 seq;      /* unique number, for ids */
     const struct secret     *bearer;   /* an access token obtained for
                                         * this attempt (Vertex AI,
-                                        * gauth.h), borrowed for build;
-                                        * NULL otherwise */
+                                        * gauth.h), borrowed for the
+                                        * attempt (the request owns a
+                                        * copy): the build sends it, the
+                                        * messages mask it; NULL
+                                        * otherwise */
     /* Streams: each canonical chat.completion.chunk goes out through emit,
      * which takes ownership of it and returns < 0 to stop the stream. */
     int                    (*emit)(void *ud, json_t *chunk);
@@ -238,30 +241,30 @@ typedef int (*provider_error_fn)(struct pcall *pc, const json_t *err,
 int provider_map_error_json(struct pcall *pc, const struct http_resp *r,
                             provider_error_fn on_error);
 /* Masking (break 8): any text that may carry an upstream's words goes
- * through these, which mask every secret dep holds (provider_secrets), in
- * any letter case, before the text is cut to its buffer, and the start
- * of a key that runs into the cut (secret_mask); "sk-…" tokens too. */
-#define PROVIDER_MAX_SECRETS 4
-/* dep's secrets (api_key, AWS access key id, secret key, session token)
- * into keys (PROVIDER_MAX_SECRETS slots, borrowed); how many. */
-size_t provider_secrets(const struct deployment *dep,
-                        const struct secret **keys);
+ * through these, which mask every secret of the attempt pc
+ * (provider_secrets), in any letter case, before the text is cut to its
+ * buffer, and the start of a key that runs into the cut (secret_mask);
+ * "sk-…" tokens too. pc may be NULL (nothing but "sk-…" to mask). */
+#define PROVIDER_MAX_SECRETS 5
+/* pc's secrets: its access token (pc->bearer) and its deployment's
+ * (api_key, AWS access key id, secret key, session token), into keys
+ * (PROVIDER_MAX_SECRETS slots, borrowed); how many. */
+size_t provider_secrets(const struct pcall *pc, const struct secret **keys);
 /* vsnprintf into out, masked before the cut. The length of the whole
  * text, or -1 (out then says why no text). pcall_fail formats so. */
-int provider_vformat(const struct deployment *dep, char *out, size_t outlen,
+int provider_vformat(const struct pcall *pc, char *out, size_t outlen,
                      const char *fmt, va_list ap);
-int provider_format(const struct deployment *dep, char *out, size_t outlen,
+int provider_format(const struct pcall *pc, char *out, size_t outlen,
                     const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* Masks msg in place (no cut involved). */
-void provider_scrub(const struct deployment *dep, char *msg);
+void provider_scrub(const struct pcall *pc, char *msg);
 /* The most useful message of an error body (error.message, message,
  * Message, error as a string, detail; else the body's first bytes on
- * one line, or "HTTP <status> with an empty body"), masked for dep, into
+ * one line, or "HTTP <status> with an empty body"), masked for pc, into
  * out. */
-void provider_error_text(const struct deployment *dep,
-                         const struct http_resp *r, char *out,
-                         size_t outlen);
+void provider_error_text(const struct pcall *pc, const struct http_resp *r,
+                         char *out, size_t outlen);
 /* Seconds from a wait named in an error message ("Please retry after 6
  * seconds", "try again in 26.604s", "retry in 200ms", "… in 1m"); -1 when
  * there is none. For 429s that come without Retry-After. */

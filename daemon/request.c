@@ -21,6 +21,7 @@
 #include "proto.h"
 #include "provider.h"
 #include "router.h"
+#include "secret.h"
 #include "server.h"
 #include "stage.h"
 
@@ -98,6 +99,7 @@ static void reset_attempt(struct request *rq)
     if (rq->pc.prov && rq->pc.prov->stream_free)
         rq->pc.prov->stream_free(&rq->pc);
     json_decref(rq->pc.usage);
+    rq->token = secret_free(rq->token);
     memset(&rq->pc, 0, sizeof(rq->pc));
     rq->pc.err.retry_after = -1;
     http_req_free(&rq->hreq);
@@ -580,15 +582,12 @@ static void attempt_ok(struct request *rq, json_t *completion)
     request_finish(rq, completion);
 }
 
-/* Builds the upstream request and starts its transfer; code < 0 is a
- * failed token exchange, msg its words. */
-static void attempt_send(struct request *rq, int code, const char *msg)
+void request_attempt_send(struct request *rq, int code, const char *msg)
 {
     const struct deployment *d = rq->pc.dep;
     int r = code < 0 ? pcall_fail(&rq->pc, code, 0, "%s", msg) :
                        provider_build(&rq->pc, &rq->hreq);
 
-    rq->pc.bearer = NULL;   /* borrowed for the build only */
     if (r == 0 && callparams_headers(d, &rq->hreq) < 0)
         r = pcall_fail(&rq->pc, LLMUX_EBADREQ, 0, "extra_headers of %s do "
                        "not fit a header", d->id);
@@ -601,23 +600,10 @@ static void attempt_send(struct request *rq, int code, const char *msg)
         watch_start(rq, first_chunk_timeout(rq));
 }
 
-/* gauth.c has the access token the attempt needs, or says why not. */
-static void on_token(struct gauth_wait *w, int code,
-                     const struct secret *token, const char *msg)
-{
-    struct request *rq = container_of(w, struct request, gwait);
-
-    rq->waiting_token = 0;
-    rq->pc.bearer = token;
-    attempt_send(rq, code, msg);
-}
-
 static void attempt_start(struct request *rq, size_t i)
 {
     struct deployment *d = rq->cands[i];
-    const struct secret *tok;
     json_t *completion = NULL;
-    char msg[512];
     int r;
 
     reset_attempt(rq);
@@ -670,18 +656,10 @@ static void attempt_start(struct request *rq, size_t i)
         return;
     }
     if (d->vertex && d->vertex->key) {
-        /* A service account's access token first: at once when the cached
-         * one is fresh, else after the one exchange every waiting request
-         * shares (the loop runs on meanwhile). */
-        rq->gwait.cb = on_token;
-        r = gauth_token(&rq->srv->gauth, d->vertex->key, &rq->gwait, &tok,
-                        msg, sizeof(msg));
-        rq->waiting_token = r == 1;
-        if (!rq->waiting_token)
-            on_token(&rq->gwait, r, tok, msg);
+        request_token_then_send(rq, d);
         return;
     }
-    attempt_send(rq, 0, NULL);
+    request_attempt_send(rq, 0, NULL);
 }
 
 static void attempt_next(struct request *rq)
@@ -721,6 +699,12 @@ static void attempt_next(struct request *rq)
  * ends the request, now (mock) or later (transfers, timers). */
 static enum stage_rc attempts_run(struct request *rq)
 {
+    if (rq->ncands == 0 && rq->last.code < 0) {
+        /* route.c's pre-call check failed the first group: its
+         * fallbacks, else that error (attempts stay 0). */
+        group_failed(rq, rq->last.code);
+        return STAGE_AGAIN;
+    }
     attempt_next(rq);
     return STAGE_AGAIN;
 }

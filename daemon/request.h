@@ -27,6 +27,7 @@ struct caller_rule;
 struct cache_req;
 struct config;
 struct deployment;
+struct secret;
 
 /* What a request asks for: the stages are the same, the provider hooks
  * and the answer's shape differ (embed.h). */
@@ -79,6 +80,12 @@ struct request {
     struct gauth_wait     gwait;        /* the attempt waits for an access
                                          * token (Vertex AI) */
     int                   waiting_token;
+    struct secret        *token;        /* owned: a copy of the access
+                                         * token the current attempt
+                                         * sends (pc.bearer), so its
+                                         * messages can mask it after a
+                                         * refresh replaced the pool's;
+                                         * freed (wiped) with the attempt */
     int                   paused;
     uint64_t              chunks;
     char                  chunk_id[80]; /* of the first chunk, for the */
@@ -133,6 +140,13 @@ void request_abort(struct request *rq);
 /* Backpressure from the session. */
 void request_pause(struct request *rq);
 void request_resume(struct request *rq);
+
+/* Builds the attempt's upstream request and starts its transfer
+ * (request.c); code < 0 is a failed token exchange, msg its words. */
+void request_attempt_send(struct request *rq, int code, const char *msg);
+/* The attempt on d waits for its access token, then is sent (or fails)
+ * through request_attempt_send (request_token.c). */
+void request_token_then_send(struct request *rq, const struct deployment *d);
 
 /* route.c: makes name the model group to try (the one place a model name
  * is resolved). 0, or < 0 with msg set. */

@@ -5,11 +5,13 @@
 #include "config.h"
 #include "dfilter.h"
 #include "hub.h"
+#include "llmux-errno.h"
 #include "request.h"
 #include "resolve.h"
 #include "server.h"
 #include "stage.h"
 
+#include <stdio.h>
 #include <string.h>
 
 int route_group(struct request *rq, const char *name, char *msg,
@@ -32,11 +34,23 @@ int route_group(struct request *rq, const char *name, char *msg,
 
 static enum stage_rc route_run(struct request *rq)
 {
-    char msg[512];
+    const char *name = hub_str(rq->body, "model");
+    char msg[sizeof(rq->last.message)];
     int r;
 
-    if ((r = route_group(rq, hub_str(rq->body, "model"), msg,
-                         sizeof(msg))) < 0) {
+    if ((r = route_group(rq, name, msg, sizeof(msg))) == LLMUX_ECONTEXT) {
+        /* The pre-call check found no deployment large enough: as in
+         * LiteLLM, that ContextWindowExceededError takes the group's
+         * fallbacks, like one from upstream; the attempts stage starts
+         * from rq->last (request.c, attempts_run). */
+        rq->group = config_alias(rq->cfg, name);
+        rq->last.code = r;
+        rq->last.status = 0;
+        rq->last.retry_after = -1;
+        snprintf(rq->last.message, sizeof(rq->last.message), "%s", msg);
+        return STAGE_CONTINUE;
+    }
+    if (r < 0) {
         request_fail(rq, r, 0, msg, -1);
         return STAGE_ANSWERED;
     }

@@ -592,13 +592,20 @@ size_t router_fallbacks(const struct router_settings *rs,
     switch (code) {
     case LLMUX_EBADREQ: case LLMUX_ECANCELLED: case LLMUX_EBUDGET:
         return 0;     /* the request itself is at fault */
+    /* LiteLLM's router (async_function_with_fallbacks): once its own
+     * list is set, the error goes to that list only (nothing when the
+     * group has no rule there); unset, "defaulting to fallbacks". */
     case LLMUX_ECONTEXT:
         if (ov && ov->context)
             return add_names(ov->context, ov->ncontext, group, out, 0, max);
+        if (rs->context_fallbacks.n == 0)
+            break;
         rule = rule_for(&rs->context_fallbacks, group);
         return rule ? add_names((const char *const *)rule->to, rule->nto,
                                 group, out, 0, max) : 0;
     case LLMUX_EPOLICY:
+        if (rs->policy_fallbacks.n == 0)
+            break;
         rule = rule_for(&rs->policy_fallbacks, group);
         return rule ? add_names((const char *const *)rule->to, rule->nto,
                                 group, out, 0, max) : 0;

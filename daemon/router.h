@@ -127,9 +127,11 @@ struct fallback_override {
 };
 
 /* The model groups to try, in order, after group failed with code:
- * context_window_fallbacks only for context_window_exceeded,
- * content_policy_fallbacks only for content_policy, else fallbacks (the
- * group's rule, then a "*" rule), else default_fallbacks. None for
+ * context_window_fallbacks only for context_window_exceeded and
+ * content_policy_fallbacks only for content_policy (where such a list is
+ * set at all; else those errors take the general ones, as in LiteLLM),
+ * else fallbacks (the group's rule, then a "*" rule), else
+ * default_fallbacks. None for
  * bad_request and cancelled. At most max_fallbacks (and max) names,
  * group itself and duplicates left out; borrowed from rs or ov. */
 size_t router_fallbacks(const struct router_settings *rs,

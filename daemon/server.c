@@ -361,7 +361,9 @@ struct reload_job {
     uint64_t       run;           /* s->reload_runs when it started */
     struct config *cfg;           /* owned: the result, NULL on error */
     int            r;
-    char           err[512];
+    char           err[];         /* CONFIG_ERR_MAX bytes, allocated with
+                                   * the job: every problem of the file
+                                   * reaches `llmux reload` */
 };
 
 /* Who asked for a reload and waits for its answer. The session may go
@@ -380,7 +382,7 @@ static void reload_work(uv_work_t *w)
 {
     struct reload_job *j = container_of(w, struct reload_job, work);
 
-    j->r = config_load(j->path, &j->cfg, j->err, sizeof(j->err));
+    j->r = config_load(j->path, &j->cfg, j->err, CONFIG_ERR_MAX);
 }
 
 /* On the loop: the new configuration replaces the old, as one step. */
@@ -475,7 +477,7 @@ static void reload_done(uv_work_t *w, int status)
 
 static void reload_start(struct server *s)
 {
-    struct reload_job *j = calloc(1, sizeof(*j));
+    struct reload_job *j = calloc(1, sizeof(*j) + CONFIG_ERR_MAX);
 
     s->reload_again = 0;
     s->reload_runs++;

@@ -319,7 +319,7 @@ static int bedrock_map_error(struct pcall *pc, const struct http_resp *r)
     }
     short_type(raw, type, sizeof(type));
     /* AWS's {"message"} or {"Message"}, else the body itself. */
-    provider_error_text(pc->dep, r, text, sizeof(text));
+    provider_error_text(pc, r, text, sizeof(text));
     code = bedrock_code_for(*type ? type : NULL, r->status, text);
     pcall_fail(pc, code, r->status, "bedrock: %s%s%s", type,
                *type ? ": " : "", text);

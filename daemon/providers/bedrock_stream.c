@@ -148,7 +148,7 @@ static int stream_exception(struct pcall *pc, const char *type, size_t tlen,
     snprintf(name, sizeof(name), "%.*s", (int)(tlen < 95 ? tlen : 95),
              type ? type : "");
     orig = hub_str(j, "originalMessage");
-    provider_format(pc->dep, text, sizeof(text), "%s",
+    provider_format(pc, text, sizeof(text), "%s",
                     msg ? msg : "(no message)");
     code = bedrock_code_for(*name ? name : NULL, 0, text);
     if (ost == 429)
@@ -187,7 +187,7 @@ static int on_message(void *ud, const struct es_message *m)
         em = hdr(m, ":error-message", &eml);
         snprintf(name, sizeof(name), "%.*s", (int)(etl < 95 ? etl : 95),
                  et ? et : "");
-        provider_format(pc->dep, text, sizeof(text), "%.*s",
+        provider_format(pc, text, sizeof(text), "%.*s",
                         (int)(eml < 65536 ? eml : 65536), em ? em : "");
         return pcall_fail(pc, bedrock_code_for(*name ? name : NULL, 0,
                                                text), 200,

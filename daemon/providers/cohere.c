@@ -625,7 +625,7 @@ static int cohere_map_error(struct pcall *pc, const struct http_resp *r)
     char text[400];
     int code;
 
-    provider_error_text(pc->dep, r, text, sizeof(text));
+    provider_error_text(pc, r, text, sizeof(text));
     switch (r->status) {
     case 402: code = LLMUX_EPERMISSION; break;  /* billing limit reached */
     case 498: code = LLMUX_EPOLICY;     break;  /* blocked: usage policy */

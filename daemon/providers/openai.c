@@ -228,7 +228,7 @@ static int body_error(struct pcall *pc, const json_t *err, long status)
     char text[400];
     long st = status;
 
-    provider_format(pc->dep, text, sizeof(text), "%s%s%s%s",
+    provider_format(pc, text, sizeof(text), "%s%s%s%s",
                     m ? m : "unknown error", code ? " (" : "",
                     code ? code : "", code ? ")" : "");
     if (st == 0 || st == 200) {

@@ -255,44 +255,38 @@ static int vertex_map_error(struct pcall *pc, const struct http_resp *r)
     return publisher(pc)->map_error(pc, r);
 }
 
+/* What the two tables share: the name LiteLLM gives them, a service
+ * account's token, JSON in, SSE out, and the publisher's readers. */
+#define VERTEX_COMMON                          \
+    .name         = "vertex_ai",               \
+    .model_keep   = "@",                       \
+    .auth         = PROV_AUTH_TOKEN,           \
+    .key          = PROV_KEY_NEVER,            \
+    .framing      = PROV_FRAMING_SSE,          \
+    .content_type = "application/json",        \
+    .base_url     = vertex_base,               \
+    .parse        = vertex_parse,              \
+    .stream_feed  = vertex_stream_feed,        \
+    .stream_end   = vertex_stream_end,         \
+    .stream_free  = vertex_stream_free,        \
+    .map_error    = vertex_map_error
+
 /* Gemini models (publishers/google): the registry's vertex_ai. */
 const struct provider provider_vertex = {
-    .name         = "vertex_ai",
+    VERTEX_COMMON,
     .path         = "/publishers/google/models/{model}:generateContent",
     .stream_path  = "/publishers/google/models/{model}"
                     ":streamGenerateContent?alt=sse",
-    .model_keep   = "@",
-    .auth         = PROV_AUTH_TOKEN,
-    .key          = PROV_KEY_NEVER,
-    .framing      = PROV_FRAMING_SSE,
-    .content_type = "application/json",
     .build_body   = gemini_on_vertex,
-    .base_url     = vertex_base,
-    .parse        = vertex_parse,
-    .stream_feed  = vertex_stream_feed,
-    .stream_end   = vertex_stream_end,
-    .stream_free  = vertex_stream_free,
-    .map_error    = vertex_map_error,
 };
 
 /* Anthropic models (publishers/anthropic; vertex_bind picks this table
  * for claude-* models). */
 const struct provider provider_vertex_anthropic = {
-    .name          = "vertex_ai",
+    VERTEX_COMMON,
     .path          = "/publishers/anthropic/models/{model}:rawPredict",
     .stream_path   = "/publishers/anthropic/models/{model}"
                      ":streamRawPredict",
-    .model_keep    = "@",
-    .auth          = PROV_AUTH_TOKEN,
-    .key           = PROV_KEY_NEVER,
-    .framing       = PROV_FRAMING_SSE,
-    .content_type  = "application/json",
     .stream_accept = "text/event-stream",
     .build_body    = claude_on_vertex,
-    .base_url      = vertex_base,
-    .parse         = vertex_parse,
-    .stream_feed   = vertex_stream_feed,
-    .stream_end    = vertex_stream_end,
-    .stream_free   = vertex_stream_free,
-    .map_error     = vertex_map_error,
 };

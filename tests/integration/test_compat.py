@@ -53,6 +53,40 @@ def test_every_error_of_a_file_in_one_run_in_line_order():
     assert got == sorted(got), lines
 
 
+def bad_tpms(n):
+    """A config whose n deployments each have a tpm that is not a number:
+    n errors, at lines 5, 9, 13, …"""
+    return 'model_list:\n' + ''.join(
+        '  - model_name: m%d\n    litellm_params:\n      model: mock/echo\n      tpm: lots\n' % i
+        for i in range(n))
+
+
+def test_reload_refused_for_forty_problems_names_all_forty():
+    good = 'model_list:\n  - model_name: ok\n    litellm_params: {model: mock/echo}\n'
+    with Daemon(good) as d:
+        d.write_config(bad_tpms(40))
+        p = d.llmux('reload')
+        assert p.returncode != 0, p
+        err = p.stderr.decode()
+        lines = [l for l in err.splitlines() if 'tpm must be a number' in l]
+        assert len(lines) == 40, err
+        assert [int(l.split(d.config_path + ':')[1].split(':')[0]) for l in lines] == \
+            list(range(5, 5 + 4 * 40, 4)), err
+        assert 'more' not in err, err
+        # llmux status keeps the whole of it too
+        st = json.loads(d.llmux('status').stdout)
+        assert st['last_reload_error'].count('tpm must be a number') == 40, st
+        # too many to show: capped, with the count of the rest
+        d.write_config(bad_tpms(1500))
+        p = d.llmux('reload')
+        err = p.stderr.decode()
+        shown = err.count('tpm must be a number')
+        assert 40 < shown < 1500 and len(err) <= 64 * 1024 + 200, (shown, len(err))
+        assert '… and %d more' % (1500 - shown) in err, err[-300:]
+        # the old configuration still serves
+        assert d.client().chat(1, {'model': 'ok', 'messages': user('x')})[-1]['type'] == 'done'
+
+
 KNOWN_KEYS = [
     # (yaml, expected line)
     ('files_settings:\n  - custom_llm_provider: azure\n',
@@ -428,6 +462,50 @@ def test_pre_call_checks_skip_a_deployment_the_request_does_not_fit():
             assert fr[-1]['error']['type'] == 'context_window_exceeded', fr[-1]
             assert 'takes 10' in fr[-1]['error']['message'], fr[-1]
             assert f.requests() == []
+
+
+def test_a_failed_pre_call_check_takes_the_context_window_fallbacks():
+    # LiteLLM's pre-call check raises ContextWindowExceededError, which its
+    # router sends to context_window_fallbacks (to the general fallbacks
+    # only when no context_window_fallbacks are set at all).
+    with Fake() as f:
+        def sized(name, model, n):
+            return entry(name, model, f) + '    model_info:\n      max_input_tokens: %d\n' % n
+        models = (sized('small', 'openai/small', 10) + sized('wide', 'openai/wide', 100000) +
+                  sized('other', 'openai/other', 100000) + sized('lone', 'openai/lone', 10))
+        long_text = 'word ' * 100          # about 128 tokens by the estimate
+        cfg = ('model_list:\n' + models + 'router_settings:\n  enable_pre_call_checks: true\n'
+               '  context_window_fallbacks: [{small: [lone, wide]}]\n'
+               '  fallbacks: [{small: [other]}, {lone: [other]}]\n')
+        with Daemon(cfg) as d:
+            c = d.client()
+            fr = c.chat(1, {'model': 'small', 'messages': user(long_text)})
+            x = fr[-1]
+            assert x['type'] == 'done' and x['fallbacks'] == 1, x
+            # lone is too small as well: skipped, never called; wide serves
+            assert [body_of(r)['model'] for r in f.requests()] == ['wide']
+            # context_window_fallbacks being set, a group without a rule
+            # there gets the typed error, not its general fallbacks
+            f.reset()
+            e = c.chat(2, {'model': 'lone', 'messages': user(long_text)})[-1]
+            assert e['type'] == 'error', e
+            assert e['error']['type'] == 'context_window_exceeded', e
+            assert 'takes 10' in e['error']['message'], e
+            assert f.requests() == []
+            # per request: context_window_fallbacks of its own
+            fr = c.chat(3, {'model': 'lone', 'messages': user(long_text),
+                            'context_window_fallbacks': ['wide']})
+            assert fr[-1]['type'] == 'done', fr[-1]
+            assert [body_of(r)['model'] for r in f.requests()] == ['wide']
+        # No context_window_fallbacks at all: the general fallbacks, as
+        # LiteLLM's router "defaults to fallbacks".
+        f.reset()
+        cfg = ('model_list:\n' + models + 'router_settings:\n  enable_pre_call_checks: true\n'
+               '  fallbacks: [{small: [other]}]\n')
+        with Daemon(cfg) as d:
+            fr = d.client().chat(1, {'model': 'small', 'messages': user(long_text)})
+            assert fr[-1]['type'] == 'done', fr[-1]
+            assert [body_of(r)['model'] for r in f.requests()] == ['other']
 
 
 TAGS = '''model_list:

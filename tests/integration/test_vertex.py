@@ -265,3 +265,98 @@ def test_vertex_bad_credentials_are_typed_errors():
         assert_no_secrets(other, f, texts)
         acct.remove()
         other.remove()
+
+
+def one_deployment(acct, f, model='gemini-2.5-flash+echo'):
+    return 'model_list:\n' + deployment('gem', model, f, [
+        'vertex_project: proj-1', 'vertex_credentials: %s' % acct.path])
+
+
+def test_vertex_token_wait_ends_at_the_request_deadline():
+    """A request waiting for a token fails at its own deadline with a
+    timeout; the exchange goes on and serves the next request."""
+    with Fake() as f:
+        acct = Account(f)
+        vertex(f, public_key=acct.public, ttl=3600, fault='hang')
+        with Daemon(one_deployment(acct, f)) as d:
+            c = d.client()
+            # The daemon's deadline (1 s) is well inside the exchange's own
+            # (30 s): the error can only be the request's.
+            e = c.chat(1, {'model': 'gem', 'messages': user('x'), 'timeout': 1}, timeout=25)[-1]
+            assert e['type'] == 'error', e
+            assert e['error']['type'] == 'timeout', e
+            assert "within the request's timeout" in e['error']['message'], e
+            # The exchange was not abandoned with it: once the endpoint
+            # answers, its token serves the next request, without another.
+            c.request(2, {'model': 'gem', 'messages': user('after the wait')})
+            vertex(f, fault=None)
+            fr = c.until_end(2)
+            assert fr[-1]['type'] == 'done' and text_of(fr).strip() == 'after the wait', fr[-1]
+            ex = exchanges(f)
+            assert len(ex) == 1 and ex[0]['ok'] and ex[0].get('hung'), ex
+            assert [r['bearer'] for r in f.requests() if '/publishers/' in r['path']] == \
+                [ex[0]['token']]
+            log = d.log()
+        assert_no_secrets(acct, f, [log, json.dumps(e)])
+        acct.remove()
+
+
+def test_vertex_failed_exchange_backs_off_with_the_typed_error():
+    """A token endpoint that fails: the waiting request gets the typed
+    error of the failure; the requests during the backoff get it at once,
+    without another exchange; once it works again, tokens come."""
+    with Fake() as f:
+        acct = Account(f)
+        vertex(f, public_key=acct.public, ttl=3600, fault='status:503')
+        with Daemon(one_deployment(acct, f)) as d:
+            c = d.client()
+            e = c.chat(1, {'model': 'gem', 'messages': user('x')})[-1]
+            assert e['type'] == 'error', e
+            assert e['error']['type'] == 'upstream_unavailable', e
+            assert 'HTTP 503' in e['error']['message'] and SA_EMAIL in e['error']['message'], e
+            assert len(exchanges(f)) == 1
+            backed_off = 0
+            for i in range(2, 8):
+                before = len(exchanges(f))
+                e = c.chat(i, {'model': 'gem', 'messages': user('x')})[-1]
+                assert e['type'] == 'error', e
+                assert e['error']['type'] == 'upstream_unavailable', e
+                assert 'HTTP 503' in e['error']['message'], e
+                if 'the next is tried in' in e['error']['message']:
+                    # The daemon says it is backing off: then it did not ask.
+                    backed_off += 1
+                    assert len(exchanges(f)) == before, (e, exchanges(f))
+            assert backed_off > 0, 'no request was answered from the backoff'
+            # 429: rate_limit, the same way.
+            vertex(f, fault='status:429')
+            e = wait_for(lambda: (lambda x: x if 'HTTP 429' in json.dumps(x) else None)(
+                c.chat(20, {'model': 'gem', 'messages': user('x')})[-1]),
+                timeout=150, step=0.1, what='an exchange answered 429')
+            assert e['error']['type'] == 'rate_limit', e
+            vertex(f, fault=None)
+            fr = wait_for(lambda: (lambda x: x if x[-1]['type'] == 'done' else None)(
+                c.chat(30, {'model': 'gem', 'messages': user('back')})),
+                timeout=150, step=0.1, what='a token once the endpoint works again')
+            assert text_of(fr).strip() == 'back', fr
+            assert exchanges(f)[-1]['ok'], exchanges(f)
+            # A failure streak, then the backoff starts over.
+            log = d.log()
+            assert 'failed 1 time in a row' in log and 'failed 2 times in a row' in log, log
+        assert_no_secrets(acct, f, [log])
+        acct.remove()
+
+
+def test_vertex_access_token_echoed_by_the_upstream_is_masked():
+    with Fake() as f:
+        acct = Account(f)
+        vertex(f, public_key=acct.public, ttl=3600)
+        with Daemon(one_deployment(acct, f, 'gemini-2.5-flash+echo-key:20')) as d:
+            e = d.client().chat(1, {'model': 'gem', 'messages': user('x')})[-1]
+            assert e['type'] == 'error' and e['error']['type'] == 'authentication', e
+            assert 'AAAAAAAAAAAAAAAAAAAA' in e['error']['message'], e
+            tok = exchanges(f)[0]['token']
+            sent = [r['bearer'] for r in f.requests() if '/publishers/' in r['path']]
+            assert sent == [tok], sent     # it was sent, and so echoed back
+            log = d.log()
+        assert_no_secrets(acct, f, [log, json.dumps(e)])
+        acct.remove()

@@ -66,6 +66,9 @@ class State:
         # issued, and what was issued.
         self.vertex_pub = None
         self.vertex_ttl = 3600
+        # None, 'hang' (the token endpoint answers only once the fault is
+        # cleared, or the client went away) or 'status:NNN' (it fails so)
+        self.vertex_fault = None
         self.vertex_tokens = {}       # token -> {'issued', 'exp', 'n'}
         self.vertex_exchanges = []    # one dict per token request
 
@@ -2881,13 +2884,48 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 req = json.loads(body.decode('utf-8') or '{}')
                 S.vertex_pub = req.get('public_key', S.vertex_pub)
                 S.vertex_ttl = req.get('ttl', S.vertex_ttl)
+                S.vertex_fault = req.get('fault', S.vertex_fault)
             return self.send_json(200, {'exchanges': list(S.vertex_exchanges),
                                         'tokens': dict(S.vertex_tokens)})
+
+    def vertex_token_fault(self, ex):
+        """Acts out S.vertex_fault: True when the exchange was answered
+        (or abandoned) here."""
+        with S.lock:
+            fault = S.vertex_fault
+        if fault == 'hang':
+            ex['hung'] = True
+            sock = self.connection
+            while not S.stop.is_set():
+                with S.lock:
+                    if S.vertex_fault != 'hang':
+                        return False        # released: answer as usual
+                r, _, _ = select.select([sock], [], [], 0.05)
+                if r and not sock.recv(1, socket.MSG_PEEK):
+                    ex['aborted'] = True
+                    with S.lock:
+                        S.vertex_exchanges.append(ex)
+                    self.close_connection = True
+                    return True
+            return True
+        if fault and fault.startswith('status:'):
+            st = int(fault[7:])
+            with S.lock:
+                ex['error'] = 'fault %d' % st
+                S.vertex_exchanges.append(ex)
+            note('vertex token endpoint fails with %d (fault)' % st)
+            # Google's token endpoint answers errors as {error, error_description}.
+            self.send_json(st, {'error': 'internal_failure' if st >= 500 else 'rate_limit_exceeded',
+                                'error_description': 'fakeprov: the token endpoint fails (%d)' % st})
+            return True
+        return False
 
     def vertex_token(self, body):
         form = urllib.parse.parse_qs(body.decode('utf-8', errors='replace'))
         ex = {'time': time.time(), 'ok': False, 'error': None,
               'ctype': self.headers.get('Content-Type', '')}
+        if self.vertex_token_fault(ex):
+            return None
         grant = form.get('grant_type', [''])[0]
         assertion = form.get('assertion', [''])[0]
         if grant != JWT_BEARER:

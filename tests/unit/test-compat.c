@@ -181,6 +181,40 @@ TEST(presets_litellm_prefixes_and_keys)
     ASSERT(n >= 30);
 }
 
+/* The rows checked against LiteLLM's sources and the providers' docs:
+ * base URL, the variable that overrides it, and whether the upstream
+ * has /embeddings (LiteLLM routes embeddings for all but AI21). */
+TEST(presets_checked_against_the_docs)
+{
+    static const struct {
+        const char *name, *base, *base_env;
+        unsigned quirks;
+    } want[] = {
+        { "sambanova", "https://api.sambanova.ai/v1", "SAMBANOVA_API_BASE",
+          QUIRK_EMBEDDINGS },
+        { "ai21", "https://api.ai21.com/studio/v1", "AI21_API_BASE", 0 },
+        { "llamafile", "http://127.0.0.1:8080/v1", "LLAMAFILE_API_BASE",
+          QUIRK_KEY_OPTIONAL | QUIRK_EMBEDDINGS },
+        { "xinference", "http://127.0.0.1:9997/v1", "XINFERENCE_API_BASE",
+          QUIRK_KEY_OPTIONAL | QUIRK_EMBEDDINGS },
+        { "litellm_proxy", NULL, "LITELLM_PROXY_API_BASE",
+          QUIRK_NEEDS_API_BASE | QUIRK_EMBEDDINGS },
+    };
+
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        const struct preset *p = preset_find(want[i].name,
+                                             strlen(want[i].name));
+
+        ASSERT(p != NULL);
+        if (want[i].base)
+            ASSERT_STR_EQ(p->api_base, want[i].base);
+        else
+            ASSERT(p->api_base == NULL);
+        ASSERT_STR_EQ(p->base_env, want[i].base_env);
+        ASSERT_EQ(p->quirks, want[i].quirks);
+    }
+}
+
 /* The estimate enable_pre_call_checks compares with max_input_tokens. */
 TEST(dfilter_token_estimate)
 {

@@ -230,3 +230,15 @@ TEST(gauth_token_lifetimes)
     ASSERT(gauth_use_secs(3) > gauth_refresh_secs(3));
     ASSERT(gauth_refresh_secs(3) > 1.9 && gauth_use_secs(3) < 3);
 }
+
+TEST(gauth_backoff_doubles_to_its_cap)
+{
+    /* A second after the first failure, doubled after each one more in a
+     * row, never past the cap (a broken endpoint is asked once a minute). */
+    ASSERT_EQ((long)gauth_backoff_secs(1), 1);
+    ASSERT_EQ((long)gauth_backoff_secs(2), 2);
+    ASSERT_EQ((long)gauth_backoff_secs(4), 8);
+    ASSERT_EQ((long)gauth_backoff_secs(6), 32);
+    ASSERT_EQ((long)gauth_backoff_secs(7), GAUTH_BACKOFF_MAX);
+    ASSERT_EQ((long)gauth_backoff_secs(4000000000u), GAUTH_BACKOFF_MAX);
+}

@@ -7,17 +7,21 @@
 #include "test.h"
 #include "adapter-harness.h"
 
+#include "providers/vertex.h"
 #include "secret.h"
 
 #include <ctype.h>
 
 extern const struct provider provider_bedrock;
+extern const struct provider provider_vertex;
+extern const struct provider provider_vertex_anthropic;
 
 /* No 'A' (the filler) and no "sk-" (scrubbed by another rule, which would
  * hide a masking failure). */
 #define KEY   "Zq7xK2mP9vL4nR8tW3yB6cF1hJ5gD0sEuV"
 #define AK    "ASIAQ7XK2MP9VL4NR8TW"
 #define SK    "wJ9lrXUtnFEMI/K7MDENG+bPxRfiCYZX7MPLEKEY"
+#define VTOK  "ya29.c.b0Aa9VdylZq7xK2mP9vL4nR8tW3yB6cF1hJ5gD0sEuVw"
 #define TOK   "IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQD6" \
               "Y1Tm9lZWt4bHJ1c3Q0NzE4Mjk0ODM1NjQ3MzgyOTE3MzgyOTE3NDgyOQ"
 
@@ -147,6 +151,7 @@ TEST(mask_secret_start_at_a_cut)
 TEST(mask_formatted_message_cut)
 {
     struct deployment d = { 0 };
+    struct pcall pc = { .dep = &d };
     char out[64], big[200];
 
     d.api_key = secret_new(KEY, strlen(KEY));
@@ -154,7 +159,7 @@ TEST(mask_formatted_message_cut)
     for (size_t pad = 0; pad < 80; pad++) {
         memset(big, 'A', pad);
         big[pad] = '\0';
-        provider_format(&d, out, sizeof(out), "%s%s tail", big, KEY);
+        provider_format(&pc, out, sizeof(out), "%s%s tail", big, KEY);
         ASSERT(!leaks(out, KEY));
         ASSERT(strlen(out) == (pad + strlen(KEY) + 5 < sizeof(out) ?
                                pad + strlen(KEY) + 5 : sizeof(out) - 1));
@@ -254,4 +259,47 @@ TEST(mask_error_keeps_the_words)
     ASSERT(strstr(e.message, "Incorrect API key provided: ****") != NULL);
     ASSERT(strstr(e.message, "****. You can find") != NULL);
     ASSERT(!leaks(e.message, KEY));
+}
+
+/* A Vertex AI access token (pc->bearer, which the request owns for the
+ * attempt) echoed back by the Gemini or the Anthropic publisher. */
+static struct vertex_dep vdep = { .project = (char *)"p",
+                                  .location = (char *)"us-central1" };
+static struct secret *vtok;
+
+static void vertex_setup(struct ah *f)
+{
+    vtok = dup_secret(VTOK);
+    f->dep.vertex = &vdep;
+    f->pc.bearer = vtok;
+}
+
+static void vertex_teardown(struct ah *f)
+{
+    (void)f;
+    vtok = secret_free(vtok);
+}
+
+TEST(mask_error_sweep_vertex_access_token)
+{
+    static const struct provider *const provs[] = {
+        &provider_vertex, &provider_vertex_anthropic,
+    };
+    const char *const secrets[] = { VTOK, NULL };
+    char *l = lower(VTOK);
+    int ok = 1;
+
+    ASSERT(l != NULL);
+    for (size_t i = 0; ok && i < 2; i++) {
+        struct ah_target t = {
+            .prov = provs[i], .preset = "vertex_ai", .model = "m",
+            .headers = OPENAI_H, .setup = vertex_setup,
+            .teardown = vertex_teardown,
+        };
+
+        sweep_all(&t, secrets, VTOK, &ok);
+        sweep_all(&t, secrets, l, &ok);
+    }
+    free(l);
+    ASSERT(ok);
 }

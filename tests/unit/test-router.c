@@ -566,7 +566,8 @@ TEST(router_fallback_chains)
     n = router_fallbacks(&rs, NULL, "q", LLMUX_ERATELIMIT, out, 16);
     ASSERT_EQ(n, 1);
     ASSERT_STR_EQ(out[0], "z");
-    /* ...and no context fallbacks at all. */
+    /* ...and, context_window_fallbacks being set, no context fallbacks
+     * at all. */
     ASSERT_EQ(router_fallbacks(&rs, NULL, "q", LLMUX_ECONTEXT, out, 16), 0);
     /* default_fallbacks when no rule applies. */
     rs.fallbacks.n = 1;
@@ -596,7 +597,10 @@ TEST(router_fallback_request_overrides)
     rs.fallbacks.n = 1;
     ASSERT_EQ(router_fallbacks(&rs, &ov, "a", LLMUX_EAUTH, out, 16), 2);
     ASSERT_STR_EQ(out[0], "x");
-    ASSERT_EQ(router_fallbacks(&rs, &ov, "a", LLMUX_ECONTEXT, out, 16), 0);
+    /* No context_window_fallbacks anywhere: the general ones, as
+     * LiteLLM's "defaulting to fallbacks". */
+    ASSERT_EQ(router_fallbacks(&rs, &ov, "a", LLMUX_ECONTEXT, out, 16), 2);
+    ASSERT_EQ(router_fallbacks(&rs, &ov, "a", LLMUX_EPOLICY, out, 16), 2);
     ov.context = ctx;
     ov.ncontext = 1;
     ASSERT_EQ(router_fallbacks(&rs, &ov, "a", LLMUX_ECONTEXT, out, 16), 1);
