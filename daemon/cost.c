@@ -1,7 +1,9 @@
-/* cost.c -- a request's cost from its usage and its deployment's prices
- * (cost.h). No parsing per request beyond the usage object's integers. */
+/* cost.c -- a request's cost from its usage and its deployment's price
+ * (cost.h). No parsing per request beyond the usage object's integers,
+ * no lookup: the price was resolved when the deployment was made. */
 #include "cost.h"
 #include "deployment.h"
+#include "prices.h"
 
 static int64_t num(const json_t *o, const char *k)
 {
@@ -16,20 +18,50 @@ void cost_tokens(const json_t *usage, struct cost_tokens *t)
     t->completion = num(usage, "completion_tokens");
     t->cached = num(json_object_get(usage, "prompt_tokens_details"),
                     "cached_tokens");
+    t->cache_creation = num(usage, "cache_creation_input_tokens");
+    t->reasoning = num(json_object_get(usage, "completion_tokens_details"),
+                       "reasoning_tokens");
+    /* Parts never exceed their whole: a provider that says otherwise is
+     * billed for the whole, never more. */
     if (t->cached > t->prompt)
         t->cached = t->prompt;
+    if (t->cache_creation > t->prompt - t->cached)
+        t->cache_creation = t->prompt - t->cached;
+    if (t->reasoning > t->completion)
+        t->reasoning = t->completion;
+}
+
+/* The tier's rate when the prompt is over the threshold and it is given,
+ * else the base rate, else fallback. */
+static double rate(double base, double tier, int over, double fallback)
+{
+    if (over && tier >= 0)
+        return tier;
+    return base >= 0 ? base : fallback;
+}
+
+double cost_price(const struct price *p, const struct cost_tokens *t)
+{
+    int over = t->prompt > PRICE_TIER_TOKENS;
+    double in = rate(p->input, p->input_200k, over, 0);
+    double out = rate(p->output, p->output_200k, over, 0);
+    double cr = rate(p->cache_read, p->cache_read_200k, over, in);
+    double cw = rate(p->cache_creation, p->cache_creation_200k, over, in);
+    double rs = p->reasoning >= 0 ? p->reasoning : out;
+    int64_t uncached = t->prompt - t->cached - t->cache_creation;
+
+    return (double)uncached * in + (double)t->cached * cr +
+           (double)t->cache_creation * cw +
+           (double)(t->completion - t->reasoning) * out +
+           (double)t->reasoning * rs;
 }
 
 double cost_of(const struct deployment *d, const json_t *usage)
 {
     struct cost_tokens t;
-    double in, out;
 
     if (d == NULL || usage == NULL)
         return 0;
     cost_tokens(usage, &t);
-    in = d->input_cost > 0 ? d->input_cost : 0;
-    out = d->output_cost > 0 ? d->output_cost : 0;
-    /* Without a cache-read price, cached tokens are billed as input. */
-    return (double)t.prompt * in + (double)t.completion * out;
+    return cost_price(&d->price, &t);
 }
