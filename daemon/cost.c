@@ -5,6 +5,8 @@
 #include "deployment.h"
 #include "prices.h"
 
+#include <string.h>
+
 static int64_t num(const json_t *o, const char *k)
 {
     json_int_t v = json_integer_value(json_object_get(o, k));
@@ -12,15 +14,33 @@ static int64_t num(const json_t *o, const char *k)
     return v > 0 ? (int64_t)v : 0;
 }
 
+static int64_t count(const json_t *v)
+{
+    json_int_t n = json_integer_value(v);
+
+    return n > 0 ? (int64_t)n : 0;
+}
+
 void cost_tokens(const json_t *usage, struct cost_tokens *t)
 {
-    t->prompt = num(usage, "prompt_tokens");
-    t->completion = num(usage, "completion_tokens");
-    t->cached = num(json_object_get(usage, "prompt_tokens_details"),
-                    "cached_tokens");
-    t->cache_creation = num(usage, "cache_creation_input_tokens");
-    t->reasoning = num(json_object_get(usage, "completion_tokens_details"),
-                       "reasoning_tokens");
+    const char *k;
+    json_t *v;
+
+    *t = (struct cost_tokens){ 0 };
+    /* One walk over the few keys of the object instead of a hashed
+     * lookup per count: this runs for every request, twice. */
+    json_object_foreach((json_t *)usage, k, v) {
+        if (strcmp(k, "prompt_tokens") == 0)
+            t->prompt = count(v);
+        else if (strcmp(k, "completion_tokens") == 0)
+            t->completion = count(v);
+        else if (strcmp(k, "cache_creation_input_tokens") == 0)
+            t->cache_creation = count(v);
+        else if (strcmp(k, "prompt_tokens_details") == 0)
+            t->cached = num(v, "cached_tokens");
+        else if (strcmp(k, "completion_tokens_details") == 0)
+            t->reasoning = num(v, "reasoning_tokens");
+    }
     /* Parts never exceed their whole: a provider that says otherwise is
      * billed for the whole, never more. */
     if (t->cached > t->prompt)
