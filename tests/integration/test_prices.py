@@ -72,6 +72,11 @@ def test_table_model_costs_its_table_price():
             assert close(dn['cost'], expect(t['gpt-4o-mini'], dn['usage'])), dn
             c.close()
             assert 'no price for model' not in d.log(), d.log()
+            # llmux models -v shows the price a group is charged at.
+            p = d.llmux('models', '-v')
+            line = [l for l in p.stdout.decode().splitlines() if l.split()[:1] == ['gpt']]
+            assert line and 'input_cost_per_token=%g' % t['gpt-4o']['input_cost_per_token'] in line[0] \
+                and 'output_cost_per_token=%g' % t['gpt-4o']['output_cost_per_token'] in line[0], p.stdout
 
 
 def test_base_model_picks_the_azure_entry():
