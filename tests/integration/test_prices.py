@@ -164,6 +164,10 @@ def test_reload_reads_a_new_prices_file():
             c = d.client()
             dn = done_of(c, 1, 'gpt')
             assert close(dn['cost'], expect(t['gpt-4o'], dn['usage'])), dn
+            # A reload with the same file keeps the table: it is not read again.
+            d.signal(signal.SIGHUP)
+            wait_for(lambda: d.log().count('reloaded') == 1, what='the first reload')
+            assert d.log().count('prices: ') == 1, d.log()
             own = os.path.join(d.dir, 'prices.json')
             with open(own, 'w') as out:
                 json.dump({'_source': {'what': 'a test table'},
@@ -172,7 +176,7 @@ def test_reload_reads_a_new_prices_file():
             d.write_config('llmux_settings:\n  prices_file: %s\n' % own + cfg)
             d.signal(signal.SIGHUP)
             wait_for(lambda: 'prices: 1 models from ' + own in d.log(), what='the new table')
-            wait_for(lambda: 'reloaded' in d.log(), what='the reload')
+            wait_for(lambda: d.log().count('reloaded') == 2, what='the second reload')
             dn = done_of(c, 2, 'gpt')
             u = dn['usage']
             assert close(dn['cost'], u['prompt_tokens'] * 0.25 + u['completion_tokens'] * 0.5), dn
