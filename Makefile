@@ -137,15 +137,16 @@ $(B)/obj/daemon/%.o: daemon/%.c | deps
 # Where llmuxd finds LiteLLM's price table when llmux_settings.prices_file
 # is not set: the installed copy, else this tree's etc/prices.json (make
 # run, the tests). Only prices.c sees the paths; its object is rebuilt
-# when they change (a stamp rewritten only when its text differs).
+# when they change: the stamp's recipe runs every time but rewrites it
+# only when its text differs, and make compares the mtime it then has.
 PRICES_SHARE := $(PREFIX)/share/llmux/prices.json
 PRICES_TREE  := $(CURDIR)/etc/prices.json
 PRICES_STAMP := $(B)/prices-paths
-ifneq ($(filter-out $(NODEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
-$(shell mkdir -p $(B) && { echo '$(PRICES_SHARE) $(PRICES_TREE)' | \
-    cmp -s - $(PRICES_STAMP) 2>/dev/null || \
-    echo '$(PRICES_SHARE) $(PRICES_TREE)' > $(PRICES_STAMP); })
-endif
+.PHONY: FORCE
+$(PRICES_STAMP): FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(PRICES_SHARE) $(PRICES_TREE)' | cmp -s - $@ 2>/dev/null || \
+	    echo '$(PRICES_SHARE) $(PRICES_TREE)' > $@
 $(B)/obj/daemon/prices.o: daemon/prices.c $(PRICES_STAMP) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(DAEMON_CFLAGS) -DLLMUX_PRICES_SHARE='"$(PRICES_SHARE)"' \
