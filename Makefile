@@ -135,6 +135,24 @@ $(B)/obj/daemon/%.o: daemon/%.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(DAEMON_CFLAGS) -c $< -o $@
 
+# Where llmuxd finds LiteLLM's price table when llmux_settings.prices_file
+# is not set: the installed copy, else this tree's etc/prices.json (make
+# run, the tests). Only prices.c sees the paths; its object is rebuilt
+# when they change: the stamp's recipe runs every time but rewrites it
+# only when its text differs, and make compares the mtime it then has.
+PRICES_SHARE := $(PREFIX)/share/llmux/prices.json
+PRICES_TREE  := $(CURDIR)/etc/prices.json
+PRICES_STAMP := $(B)/prices-paths
+.PHONY: FORCE
+$(PRICES_STAMP): FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(PRICES_SHARE) $(PRICES_TREE)' | cmp -s - $@ 2>/dev/null || \
+	    echo '$(PRICES_SHARE) $(PRICES_TREE)' > $@
+$(B)/obj/daemon/prices.o: daemon/prices.c $(PRICES_STAMP) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(DAEMON_CFLAGS) -DLLMUX_PRICES_SHARE='"$(PRICES_SHARE)"' \
+	    -DLLMUX_PRICES_TREE='"$(PRICES_TREE)"' -c $< -o $@
+
 $(B)/obj/protocol/%.o: protocol/%.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CLIENT_CFLAGS) -c $< -o $@
@@ -277,6 +295,8 @@ install-files:
 	install -m 0644 client/llmux.1 $(DESTDIR)$(MANDIR)/man1/llmux.1
 	install -m 0644 client/libllmux.3 $(DESTDIR)$(MANDIR)/man3/libllmux.3
 	install -m 0644 etc/llmux.yaml.5 $(DESTDIR)$(MANDIR)/man5/llmux.yaml.5
+	install -d $(DESTDIR)$(PREFIX)/share/llmux
+	install -m 0644 etc/prices.json $(DESTDIR)$(PREFIX)/share/llmux/prices.json
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/llmux/llmux.yaml ]; then \
 	  echo "install: keeping the existing $(DESTDIR)$(SYSCONFDIR)/llmux/llmux.yaml"; \
 	else \
@@ -294,7 +314,8 @@ uninstall:
 	    $(DESTDIR)$(UNITDIR)/llmux.service $(DESTDIR)$(UNITDIR)/llmux.socket \
 	    $(DESTDIR)$(SYSUSERSDIR)/llmux.conf $(DESTDIR)$(TMPFILESDIR)/llmux.conf \
 	    $(DESTDIR)$(MANDIR)/man8/llmuxd.8 $(DESTDIR)$(MANDIR)/man1/llmux.1 \
-	    $(DESTDIR)$(MANDIR)/man3/libllmux.3 $(DESTDIR)$(MANDIR)/man5/llmux.yaml.5
+	    $(DESTDIR)$(MANDIR)/man3/libllmux.3 $(DESTDIR)$(MANDIR)/man5/llmux.yaml.5 \
+	    $(DESTDIR)$(PREFIX)/share/llmux/prices.json
 
 # llmuxd in the foreground on the example config, on the socket that
 # `build/llmux` finds by itself: $XDG_RUNTIME_DIR/llmux.sock, else

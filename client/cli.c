@@ -58,7 +58,8 @@ static const char *const usage_text =
 "              --base64           with --raw: vectors as base64 float32\n"
 "  models [-v]\n"
 "        Prints the ids of the models llmuxd serves, one per line; with -v\n"
-"        also model_info's mode, max_input_tokens and supports_* flags.\n"
+"        also model_info's mode, max_input_tokens, the prices per token\n"
+"        and the supports_* flags.\n"
 "  raw OP [FILE | -]\n"
 "        Sends FILE, or stdin (\"-\", or absent and not a terminal), as the\n"
 "        JSON body of a request of op OP (empty: no body) and prints the\n"
@@ -383,7 +384,8 @@ static void print_model_info(const msgpack_object *o)
     const char *s;
     size_t len;
     int64_t n;
-    char num[32];
+    double f;
+    char num[48];
     int any = 0;
 
     if (mi == NULL || mi->type != MSGPACK_OBJECT_MAP)
@@ -394,6 +396,14 @@ static void print_model_info(const msgpack_object *o)
     }
     if (proto_get_int(mi, "max_input_tokens", &n) == 0) {
         snprintf(num, sizeof(num), " max_input_tokens=%lld", (long long)n);
+        out_write(num, strlen(num), 0);
+    }
+    if (proto_get_float(mi, "input_cost_per_token", &f) == 0) {
+        snprintf(num, sizeof(num), " input_cost_per_token=%g", f);
+        out_write(num, strlen(num), 0);
+    }
+    if (proto_get_float(mi, "output_cost_per_token", &f) == 0) {
+        snprintf(num, sizeof(num), " output_cost_per_token=%g", f);
         out_write(num, strlen(num), 0);
     }
     for (uint32_t i = 0; i < mi->via.map.size; i++) {

@@ -11,6 +11,7 @@
 #include "keys.h"
 #include "cprovider.h"
 #include "cwords.h"
+#include "dprice.h"
 #include "llmux-errno.h"
 #include "presets.h"
 #include "secret.h"
@@ -259,7 +260,8 @@ static const char *const llmux_keys[] = {
     "stream_idle_timeout", "allow_users", "allow_groups", "admin_group",
     "providers", "http", "http_header_timeout", "http_body_timeout",
     "http_idle_timeout", "cache_per_caller", "hello_timeout",
-    "frame_timeout", "max_memory", "database", "callers", NULL,
+    "frame_timeout", "max_memory", "database", "callers", "prices_file",
+    NULL,
 };
 
 static int read_llmux_settings(struct cload *l, const struct ynode *y)
@@ -283,6 +285,10 @@ static int read_llmux_settings(struct cload *l, const struct ynode *y)
             r = cload_str(l, v, "socket", &c->socket_path);
         else if (strcmp(k->s, "database") == 0)
             r = cload_str(l, v, "database", &c->database);
+        else if (strcmp(k->s, "prices_file") == 0) {
+            r = cload_str(l, v, "prices_file", &c->prices_file);
+            c->prices_file_line = v->line;
+        }
         else if (strcmp(k->s, "callers") == 0 && c->callers == NULL)
             r = read_callers(l, v);
         else if (strcmp(k->s, "http") == 0)
@@ -613,9 +619,12 @@ static int keep_warnings(struct cload *l)
     return 0;
 }
 
+/* Internal flag: choose the price table by its path (config_load_prices). */
+#define CONFIG_PRICES_FILE 0x100
+
 static int config_load_any(const char *path, const char *text, size_t n,
-                           unsigned flags, struct config **ret, char *err,
-                           size_t errlen)
+                           unsigned flags, struct prices *prices,
+                           struct config **ret, char *err, size_t errlen)
 {
     struct cload l = { .file = path, .err = err, .errlen = errlen,
                        .strict = !!(flags & CONFIG_STRICT) };
@@ -633,6 +642,12 @@ static int config_load_any(const char *path, const char *text, size_t n,
     r = load_tree(&l, root);
     cenv_leave();
     ynode_free(root);
+    if (r == 0 && l.nerrors == 0 && (flags & CONFIG_PRICES_FILE))
+        r = dprice_choose_table(&l, prices);
+    else if (r == 0 && l.nerrors == 0 && prices)
+        l.c->prices = prices_ref(prices);
+    if (r == 0 && l.nerrors == 0 && l.c->prices)
+        dprice_bind_all(&l);
     if (l.nmsgs > 1)     /* qsort's array may not be NULL */
         qsort(l.msgs, l.nmsgs, sizeof(*l.msgs), by_line);
     if (r == 0 && l.nerrors > 0)
@@ -655,19 +670,35 @@ static int config_load_any(const char *path, const char *text, size_t n,
 int config_load(const char *path, struct config **ret, char *err,
                 size_t errlen)
 {
-    return config_load_any(path, NULL, 0, 0, ret, err, errlen);
+    return config_load_any(path, NULL, 0, 0, NULL, ret, err, errlen);
 }
 
 int config_load_flags(const char *path, unsigned flags, struct config **ret,
                       char *err, size_t errlen)
 {
-    return config_load_any(path, NULL, 0, flags, ret, err, errlen);
+    return config_load_any(path, NULL, 0, flags & CONFIG_STRICT, NULL, ret,
+                           err, errlen);
 }
 
 int config_load_text(const char *name, const char *text, size_t n,
                      struct config **ret, char *err, size_t errlen)
 {
-    return config_load_any(name, text, n, 0, ret, err, errlen);
+    return config_load_any(name, text, n, 0, NULL, ret, err, errlen);
+}
+
+int config_load_prices(const char *path, unsigned flags,
+                       struct prices *current, struct config **ret,
+                       char *err, size_t errlen)
+{
+    return config_load_any(path, NULL, 0, (flags & CONFIG_STRICT) |
+                           CONFIG_PRICES_FILE, current, ret, err, errlen);
+}
+
+int config_load_text_prices(const char *name, const char *text, size_t n,
+                            struct prices *t, struct config **ret,
+                            char *err, size_t errlen)
+{
+    return config_load_any(name, text, n, 0, t, ret, err, errlen);
 }
 
 const struct config *config_ref(const struct config *c)
@@ -701,6 +732,8 @@ void config_unref(const struct config *cc)
     free(c->allow_gids);
     free(c->socket_path);
     free(c->database);
+    free(c->prices_file);
+    prices_unref(c->prices);   /* after the deployments that borrow rows */
     for (size_t i = 0; i < c->ncallers; i++)
         json_decref(c->callers[i].models);
     free(c->callers);

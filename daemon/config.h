@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+struct prices;
 struct secret;
 
 /* What the environment said at load, so neither the deployments derived
@@ -89,6 +90,12 @@ struct config {
     size_t               nallow_gids;
     gid_t                admin_gid;    /* (gid_t)-1: root only */
     char                *database;     /* NULL: the state directory's */
+    char                *prices_file;  /* llmux_settings.prices_file;
+                                        * NULL: prices_default_path() */
+    int                  prices_file_line;
+    struct prices       *prices;       /* a reference on the price table
+                                        * its deployments were bound to
+                                        * (prices.h); NULL: none */
     struct caller_rule  *callers;      /* owned; NULL: no caller policy */
     size_t               ncallers;
     int                  database_url_line; /* general_settings.database_url
@@ -123,6 +130,21 @@ int config_load_flags(const char *path, unsigned flags, struct config **ret,
 /* Loads from memory (tests); name is used in messages. */
 int config_load_text(const char *name, const char *text, size_t n,
                      struct config **ret, char *err, size_t errlen);
+/* config_load_flags, then binds every deployment to its price in the
+ * price table (dprice.h): llmux_settings.prices_file, else
+ * prices_default_path(). current is the table the running config holds
+ * (or NULL): kept when it is that file, unchanged (a reload costs a
+ * stat), else the file is read. A table that cannot be read is a
+ * warning naming it, and costs come from the deployments' own prices;
+ * an error only when prices_file names it. Deployments without any price
+ * are warned about, once per model. */
+int config_load_prices(const char *path, unsigned flags,
+                       struct prices *current, struct config **ret,
+                       char *err, size_t errlen);
+/* config_load_text with deployments bound to table t as it is (tests). */
+int config_load_text_prices(const char *name, const char *text, size_t n,
+                            struct prices *t, struct config **ret,
+                            char *err, size_t errlen);
 const struct config *config_ref(const struct config *c);
 /* Accepts NULL; frees the config with its last reference. */
 void config_unref(const struct config *c);

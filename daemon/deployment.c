@@ -4,6 +4,7 @@
  * load or when the router derives one, never by an adapter per request. */
 #include "deployment.h"
 #include "callparams.h"
+#include "dprice.h"
 #include "cload.h"
 #include "cprovider.h"
 #include "cwords.h"
@@ -94,7 +95,8 @@ static struct deployment *deployment_new(void)
         return NULL;
     d->max_retries = -1;
     d->cooldown_time = -1;
-    d->input_cost = d->output_cost = -1;
+    price_unset(&d->price_set);
+    price_unset(&d->price);
     return d;
 }
 
@@ -204,6 +206,12 @@ static const char *const known_params[] = {
     "aws_access_key_id", "aws_secret_access_key", "aws_session_token",
     "aws_bedrock_runtime_endpoint", "organization", "extra_headers",
     "drop_params", "input_cost_per_token", "output_cost_per_token",
+    "cache_read_input_token_cost", "cache_creation_input_token_cost",
+    "output_cost_per_reasoning_token",
+    "input_cost_per_token_above_200k_tokens",
+    "output_cost_per_token_above_200k_tokens",
+    "cache_read_input_token_cost_above_200k_tokens",
+    "cache_creation_input_token_cost_above_200k_tokens",
     "num_retries", "vertex_project", "vertex_location", "tags",
     "base_model", "custom_llm_provider", "vertex_credentials", NULL,
 };
@@ -280,10 +288,9 @@ static int read_params(struct cload *l, struct deployment *d,
             r = cload_count(l, v, k->s, &d->max_retries);
         else if (strcmp(k->s, "cooldown_time") == 0)
             r = cload_secs(l, v, "cooldown_time", &d->cooldown_time);
-        else if (strcmp(k->s, "input_cost_per_token") == 0)
-            r = cload_secs(l, v, k->s, &d->input_cost);
-        else if (strcmp(k->s, "output_cost_per_token") == 0)
-            r = cload_secs(l, v, k->s, &d->output_cost);
+        else if (price_field_index(k->s) >= 0)
+            r = cload_secs(l, v, k->s, price_field(&d->price_set,
+                           (size_t)price_field_index(k->s)));
         else if (strcmp(k->s, "api_key") == 0) {
             r = cload_secret(l, v, "api_key", &d->api_key,
                              ret_key_missing);
@@ -401,19 +408,16 @@ static int check_template(struct deployment *d, char *err, size_t errlen)
 }
 
 /* Model prices may sit in litellm_params or in model_info (LiteLLM reads
- * both); litellm_params wins. */
+ * both); litellm_params wins, field by field. */
 static void read_prices(struct deployment *d)
 {
-    json_t *v;
+    struct price mi;
 
-    if (d->input_cost < 0 &&
-        json_is_number(v = json_object_get(d->model_info,
-                                           "input_cost_per_token")))
-        d->input_cost = json_number_value(v);
-    if (d->output_cost < 0 &&
-        json_is_number(v = json_object_get(d->model_info,
-                                           "output_cost_per_token")))
-        d->output_cost = json_number_value(v);
+    price_unset(&mi);
+    price_from_json(&mi, d->model_info);
+    price_merge(&mi, &d->price_set);
+    d->price_set = mi;
+    d->price = mi;      /* until dprice_bind adds the table's row */
 }
 
 static const char *const entry_keys[] = {
@@ -570,8 +574,7 @@ static int copy_template(struct deployment *d, const struct deployment *tmpl)
     d->order = tmpl->order;
     d->max_retries = tmpl->max_retries;
     d->cooldown_time = tmpl->cooldown_time;
-    d->input_cost = tmpl->input_cost;
-    d->output_cost = tmpl->output_cost;
+    d->price_set = tmpl->price_set;
     d->line = tmpl->line;
     d->model_info = json_incref(tmpl->model_info);
     d->call_defaults = json_incref(tmpl->call_defaults);
@@ -649,6 +652,8 @@ int deployment_derive(const struct config *c, const struct deployment *tmpl,
     }
     if (r == 0)
         r = bind_defaults(c, d, err, errlen);
+    if (r == 0)
+        dprice_bind(c->prices, d);    /* a lookup per derivation, cached */
     if (r < 0) {
         if (r == -ENOMEM)
             snprintf(err, errlen, "out of memory");

@@ -13,6 +13,8 @@
 #ifndef LLMUX_DEPLOYMENT_H
 #define LLMUX_DEPLOYMENT_H
 
+#include "prices.h"
+
 #include <jansson.h>
 #include <stddef.h>
 
@@ -93,8 +95,18 @@ struct deployment {
     int                    order;          /* tier, 1 first; 0 = unset (last) */
     int                    max_retries;    /* -1 = router's num_retries */
     double                 cooldown_time;  /* seconds, < 0 = router's */
-    double                 input_cost;     /* per token, < 0 = unknown */
-    double                 output_cost;
+    /* Prices (USD per token, fields < 0 unset; see prices.h). */
+    struct price           price_set;      /* its own: litellm_params, else
+                                            * model_info (LiteLLM's custom
+                                            * pricing); a derived one has
+                                            * its template's */
+    struct price           price;          /* effective, a copy made once
+                                            * (dprice.h): price_set over the
+                                            * table row; cost_of and
+                                            * cost-based routing read it */
+    const struct price_row *price_row;     /* that row, or NULL; borrowed
+                                            * from the config's table,
+                                            * which the config holds */
     char                  *key;            /* router statistics key: the same
                                             * deployment keeps it across
                                             * reloads (router.h) */

@@ -18,17 +18,6 @@
 #include <stdio.h>
 #include <sys/time.h>
 
-static void tokens(const struct request *rq, json_int_t *pt, json_int_t *ct)
-{
-    *pt = *ct = 0;
-    if (rq->pc.usage == NULL)
-        return;
-    *pt = json_integer_value(json_object_get(rq->pc.usage,
-                                             "prompt_tokens"));
-    *ct = json_integer_value(json_object_get(rq->pc.usage,
-                                             "completion_tokens"));
-}
-
 static double wall_now(void)
 {
     struct timeval tv;
@@ -39,11 +28,11 @@ static double wall_now(void)
 
 /* One row per request that reached the pipeline, refused ones too (their
  * cost is 0): who, what, how much, when, and how it ended. */
-static void spend_row(struct request *rq, const char *status, uint64_t us)
+static void spend_row(struct request *rq, const char *status, uint64_t us,
+                      const struct cost_tokens *t)
 {
     const struct deployment *d = rq->dep;
     const struct vkey *v = rq->key;
-    struct cost_tokens t;
     double end = wall_now();
     struct spend_row row;
     const char *m = hub_str(rq->body, "model");
@@ -51,14 +40,13 @@ static void spend_row(struct request *rq, const char *status, uint64_t us)
 
     /* A refused name may be megabytes: the ledger keeps its start. */
     snprintf(model, sizeof(model), "%s", m ? m : "");
-    cost_tokens(rq->pc.usage, &t);
     row = (struct spend_row){
         .api_key = v ? (char *)v->token : NULL,
         .key_alias = v ? v->alias : NULL, .team_id = v ? v->team_id : NULL,
         .model = m ? model : NULL,
         .group = d ? d->model_name : NULL, .deployment = d ? d->id : NULL,
         .status = (char *)status, .uid = rq->caller.uid,
-        .prompt = t.prompt, .completion = t.completion, .cached = t.cached,
+        .prompt = t->prompt, .completion = t->completion, .cached = t->cached,
         .cost = rq->cost, .start = end - (double)us / 1e6, .end = end };
     /* Unique across restarts: the end in microseconds, then a count. */
     snprintf(row.request_id, sizeof(row.request_id), "%llu-%llu",
@@ -77,13 +65,13 @@ static void ledger_end(struct request *rq)
     const struct deployment *d = rq->dep;
     const char *status = rq->outcome ? rq->outcome : "?";
     const char *fe = rq->caller.frontend ? rq->caller.frontend : "";
-    json_int_t pt, ct;
+    struct cost_tokens t;
     uint64_t total = request_now_us() - rq->t_start;
     uint64_t up = rq->t_up_end > rq->t_up_start ?
                   rq->t_up_end - rq->t_up_start : 0;
     uint64_t ovh = total > up ? total - up : 0;
 
-    tokens(rq, &pt, &ct);
+    cost_tokens(rq->pc.usage, &t);   /* once, for the log, metrics and row */
     snprintf(f_id, sizeof(f_id), "LLMUX_REQUEST=%llu",
              (unsigned long long)rq->id);
     snprintf(f_uid, sizeof(f_uid), "LLMUX_UID=%u", (unsigned)rq->caller.uid);
@@ -98,7 +86,7 @@ static void ledger_end(struct request *rq)
              d ? d->preset->name : "");
     snprintf(f_status, sizeof(f_status), "LLMUX_STATUS=%s", status);
     snprintf(f_tokens, sizeof(f_tokens), "LLMUX_TOKENS=%lld+%lld",
-             (long long)pt, (long long)ct);
+             (long long)t.prompt, (long long)t.completion);
     snprintf(f_lat, sizeof(f_lat), "LLMUX_LATENCY_US=%llu",
              (unsigned long long)total);
     snprintf(f_ovh, sizeof(f_ovh), "LLMUX_OVERHEAD_US=%llu",
@@ -125,10 +113,10 @@ static void ledger_end(struct request *rq)
         .group = d ? d->label_group : "", .deployment = d ? d->label_id : "",
         .provider = d ? d->preset->name : "", .outcome = status,
         .frontend = fe,
-        .prompt_tokens = pt > 0 ? (uint64_t)pt : 0,
-        .completion_tokens = ct > 0 ? (uint64_t)ct : 0, .cost = rq->cost,
+        .prompt_tokens = (uint64_t)t.prompt,
+        .completion_tokens = (uint64_t)t.completion, .cost = rq->cost,
         .latency_us = total, .overhead_us = ovh });
-    spend_row(rq, status, total);
+    spend_row(rq, status, total, &t);
     keys_unref(rq->key);
     rq->key = NULL;
 }

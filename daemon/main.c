@@ -262,12 +262,16 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     inherited_sockets(&fd, http_fds, &nhttp_fds);
     secret_harden_process();
-    if ((r = config_load_flags(config_path, check && strict ? CONFIG_STRICT :
-                               0, &cfg, err, sizeof(err))) < 0)
+    if ((r = config_load_prices(config_path, check && strict ?
+                                CONFIG_STRICT : 0, NULL, &cfg, err,
+                                sizeof(err))) < 0)
         fail_start(err, r);
     log_init(verbose ? LOG_DEBUG : cfg->log_level, cfg->log_content);
     for (size_t i = 0; i < cfg->nwarnings; i++)
         log_warn("%s", cfg->warnings[i]);
+    if (cfg->prices && !check)
+        log_info("prices: %zu models from %s", prices_count(cfg->prices),
+                 prices_path(cfg->prices));
     if (check) {
         config_summary(cfg, sock, sizeof(sock));
         printf("%s: ok, %s\n", config_path, sock);

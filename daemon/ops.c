@@ -54,7 +54,8 @@ static int listed(json_t *data, const char *name)
 }
 
 /* What model_info says a group's first deployment is and can do (mode,
- * max_input_tokens, the supports_* flags), for `llmux models -v`. */
+ * max_input_tokens, the supports_* flags) and the per-token prices it is
+ * charged at (its effective price, dprice.h), for `llmux models -v`. */
 static json_t *model_info_view(const struct deployment *d)
 {
     json_t *out = json_object(), *v;
@@ -66,6 +67,12 @@ static json_t *model_info_view(const struct deployment *d)
             strcmp(k, "max_output_tokens") == 0 ||
             strcmp(k, "base_model") == 0)
             json_object_set(out, k, v);
+    if (out && d->price.input >= 0)
+        json_object_set_new(out, "input_cost_per_token",
+                            json_real(d->price.input));
+    if (out && d->price.output >= 0)
+        json_object_set_new(out, "output_cost_per_token",
+                            json_real(d->price.output));
     return out;
 }
 

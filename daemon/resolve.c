@@ -4,7 +4,9 @@
  * use, so eviction takes the least recently used one in O(1). */
 #include "resolve.h"
 #include "config.h"
+#include "dprice.h"
 #include "llmux-errno.h"
+#include "log.h"
 #include "router.h"
 
 #include <errno.h>
@@ -243,6 +245,24 @@ static size_t give(struct deployment *const *d, size_t n,
     return k;
 }
 
+/* A derived deployment without any price: said once per model. */
+static void warn_unpriced(struct router *r, const struct deployment *d)
+{
+    char msg[DEPLOYMENT_MAX_NAME * 2 + 256];
+    uint64_t h;
+
+    if (!dprice_unpriced(d) || r->nunpriced >= RESOLVE_UNPRICED_MAX)
+        return;
+    h = name_hash(d->model);
+    for (size_t i = 0; i < r->nunpriced; i++)
+        if (r->unpriced[i] == h)
+            return;
+    r->unpriced[r->nunpriced++] = h;
+    dprice_warning(d, msg, sizeof(msg));
+    log_warn("%s%s", msg, r->nunpriced == RESOLVE_UNPRICED_MAX ?
+             " (the last such model said; others are not)" : "");
+}
+
 int router_resolve(struct router *r, const struct config *cfg,
                    const char *name, struct deployment **out, size_t max,
                    char *err, size_t errlen)
@@ -277,6 +297,8 @@ int router_resolve(struct router *r, const struct config *cfg,
     }
     if ((k = derive_group(cfg, name, d, err, errlen, NULL)) < 0)
         return k;
+    for (int i = 0; i < k; i++)
+        warn_unpriced(r, d[i]);
     n = give(d, (size_t)k, out, max);
     /* A request of an older config gets its deployments uncached. */
     if (c->cfg != cfg || insert(c, name, h, d, (size_t)k) < 0)

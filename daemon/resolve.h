@@ -22,6 +22,8 @@ struct router;
  * bounded amount (each entry: a name of at most DEPLOYMENT_MAX_NAME
  * bytes and its deployments). */
 #define RESOLVE_CACHE_MAX 256
+/* Derived models without a price that are warned about, each once. */
+#define RESOLVE_UNPRICED_MAX 64
 
 struct rcache_entry;
 

@@ -417,12 +417,15 @@ static int pick_shuffle(struct router *r, struct deployment *const *group,
     return (int)cand[nc - 1];   /* rounding at the top end */
 }
 
+/* LiteLLM's lowest-cost score: input + output per token, from the
+ * effective price (the table's row under the deployment's own). */
 static double price(const struct deployment *d)
 {
-    if (d->input_cost < 0 && d->output_cost < 0)
+    const struct price *p = &d->price;
+
+    if (p->input < 0 && p->output < 0)
         return INFINITY;        /* unknown prices go last */
-    return (d->input_cost > 0 ? d->input_cost : 0) +
-           (d->output_cost > 0 ? d->output_cost : 0);
+    return (p->input > 0 ? p->input : 0) + (p->output > 0 ? p->output : 0);
 }
 
 static int pick_by(struct router *r, const struct router_settings *rs,

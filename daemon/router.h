@@ -45,6 +45,11 @@ struct router {
     size_t         n, cap;
     uint64_t       rng;     /* splitmix64 state, seeded per server */
     struct rcache  cache;   /* derived deployments (resolve.h) */
+    /* Names of derived deployments already said to have no price
+     * (resolve.c), as hashes, so each is said once however often it is
+     * derived again (eviction, reloads); when full, no more are said. */
+    uint64_t       unpriced[RESOLVE_UNPRICED_MAX];
+    size_t         nunpriced;
 };
 
 void router_init(struct router *r, uint64_t seed);

@@ -360,6 +360,9 @@ struct reload_job {
                                    * abandoned load may outlive s with */
     uint64_t       run;           /* s->reload_runs when it started */
     struct config *cfg;           /* owned: the result, NULL on error */
+    struct prices *prices;        /* a reference on the running config's
+                                   * price table, kept by the new one
+                                   * when the file did not change */
     int            r;
     char           err[];         /* CONFIG_ERR_MAX bytes, allocated with
                                    * the job: every problem of the file
@@ -382,7 +385,8 @@ static void reload_work(uv_work_t *w)
 {
     struct reload_job *j = container_of(w, struct reload_job, work);
 
-    j->r = config_load(j->path, &j->cfg, j->err, CONFIG_ERR_MAX);
+    j->r = config_load_prices(j->path, 0, j->prices, &j->cfg, j->err,
+                              CONFIG_ERR_MAX);
 }
 
 /* On the loop: the new configuration replaces the old, as one step. */
@@ -402,6 +406,9 @@ static int reload_apply(struct server *s, struct reload_job *j)
     /* Here, on the loop thread, with the load's worker done (cenv.h). */
     if (cenv_apply(&cfg->vars) < 0)
         log_warn("reload: environment_variables: cannot set a variable");
+    if (cfg->prices && cfg->prices != s->cfg->prices)
+        log_info("prices: %zu models from %s", prices_count(cfg->prices),
+                 prices_path(cfg->prices));
     /* Requests in flight hold their own reference to the old config. */
     config_unref(s->cfg);
     s->cfg = cfg;
@@ -469,6 +476,7 @@ static void reload_done(uv_work_t *w, int status)
     }
     reload_answer(s, j->run, r, j->err);
     config_unref(j->cfg);
+    prices_unref(j->prices);
     free(j->path);
     free(j);
     if (s->reload_again && !s->stopping)
@@ -488,11 +496,13 @@ static void reload_start(struct server *s)
     }
     j->srv = s;
     j->run = s->reload_runs;
+    j->prices = s->cfg->prices ? prices_ref(s->cfg->prices) : NULL;
     sd_reloading(s);
     db_flush(&s->db);       /* reload flushes the ledger first */
     if (uv_queue_work(s->loop, &j->work, reload_work, reload_done) < 0) {
         sd_reloaded(s);
         reload_answer(s, j->run, -ENOMEM, "cannot start a worker thread");
+        prices_unref(j->prices);
         free(j->path);
         free(j);
         return;

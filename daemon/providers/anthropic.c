@@ -463,9 +463,10 @@ void anthropic_usage_take(struct ausage *u, const json_t *o)
  * LiteLLM counts it) is every input token, cached ones included. */
 json_t *anthropic_usage_json(const struct ausage *u)
 {
-    return common_usage(u->input + u->cache_read + u->cache_write, u->output,
-                        u->has_cache_read ? u->cache_read : -1,
-                        u->has_thinking ? u->thinking : -1);
+    return common_usage_creation(
+        common_usage(u->input + u->cache_read + u->cache_write, u->output,
+                     u->has_cache_read ? u->cache_read : -1,
+                     u->has_thinking ? u->thinking : -1), u->cache_write);
 }
 
 static int code_for(const char *type, long status, const char *msg)

@@ -447,8 +447,9 @@ json_t *bedrock_usage(const json_t *u)
 
     if (in < 0 || out < 0)
         return NULL;
-    return common_usage(in + (cr > 0 ? cr : 0) + (cw > 0 ? cw : 0), out, cr,
-                        -1);
+    return common_usage_creation(
+        common_usage(in + (cr > 0 ? cr : 0) + (cw > 0 ? cw : 0), out, cr, -1),
+        cw);
 }
 
 int bedrock_parse(struct pcall *pc, const struct http_resp *r,

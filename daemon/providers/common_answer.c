@@ -195,6 +195,14 @@ json_t *common_usage(json_int_t prompt, json_int_t completion,
     return u;
 }
 
+json_t *common_usage_creation(json_t *u, json_int_t n)
+{
+    if (u && n > 0)
+        json_object_set_new(u, "cache_creation_input_tokens",
+                            json_integer(n));
+    return u;
+}
+
 /* Whether the JSON text p[0..n) nests no deeper than max containers
  * (LLMUX_MAX_DEPTH, the stream fast path's limit: see the JSON rule in
  * protocol/json_pack.c), read off the text before jansson builds the tree. A

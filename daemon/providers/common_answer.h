@@ -79,6 +79,11 @@ int common_read_failed(struct pcall *pc, int r, long status);
  * completion_tokens_details.reasoning_tokens (omitted when < 0). */
 json_t *common_usage(json_int_t prompt, json_int_t completion,
                      json_int_t cached, json_int_t reasoning);
+/* Adds LiteLLM's cache_creation_input_tokens (tokens written to the
+ * provider's prompt cache, part of prompt_tokens and priced at
+ * cache_creation_input_token_cost: cost.h) to usage u when n > 0.
+ * Returns u. */
+json_t *common_usage_creation(json_t *u, json_int_t n);
 
 /* Parses a JSON body; NULL with pc->err set (EUNAVAIL, "… malformed"). */
 json_t *common_parse_json(struct pcall *pc, const char *p, size_t n,

@@ -923,6 +923,7 @@ def test_make_install_into_destdir():
                        (u('share', 'man', 'man1', 'llmux.1'), 0o644),
                        (u('share', 'man', 'man3', 'libllmux.3'), 0o644),
                        (u('share', 'man', 'man5', 'llmux.yaml.5'), 0o644),
+                       (u('share', 'llmux', 'prices.json'), 0o644),
                        (os.path.join(dest, 'etc', 'llmux', 'llmux.yaml'), 0o644)):
         assert stat.S_IMODE(os.stat(path).st_mode) == mode, (path, oct(os.stat(path).st_mode))
     assert os.readlink(u('lib', 'libllmux.so')) == 'libllmux.so.0'

@@ -499,10 +499,13 @@ TEST(anthropic_parse_cache_and_json_mode)
         "{'role':'assistant','content':'{\\'name\\':\\'Oslo\\'}'}"));
     ASSERT_STR_EQ(ah_str(c, "choices.0.finish_reason"),
                   "stop");
-    /* Every input token counts in prompt_tokens; reads are "cached". */
+    /* Every input token counts in prompt_tokens; reads are "cached",
+     * writes cache_creation_input_tokens (LiteLLM's usage field, priced
+     * at cache_creation_input_token_cost). */
     ASSERT(ah_same_text(json_object_get(c, "usage"),
         "{'prompt_tokens':1110,'completion_tokens':5,'total_tokens':1115,"
-        "'prompt_tokens_details':{'cached_tokens':1000}}"));
+        "'prompt_tokens_details':{'cached_tokens':1000},"
+        "'cache_creation_input_tokens':100}"));
     json_decref(c);
     ah_free(&f);
 }

@@ -726,6 +726,8 @@ TEST(bedrock_parse_json_mode_cache_and_errors)
     ASSERT_EQ(ah_int(u, "total_tokens"), 65);
     ASSERT_EQ(ah_int(json_object_get(u, "prompt_tokens_details"),
                         "cached_tokens"), 40);
+    /* Writes are priced apart (cost.h), under LiteLLM's name. */
+    ASSERT_EQ(ah_int(u, "cache_creation_input_tokens"), 10);
     json_decref(c);
     ah_free(&f);
 

@@ -151,13 +151,13 @@ TEST(config_litellm_file_loads_as_is)
     ASSERT_EQ(d->max_retries, 4);
     ASSERT(d->cooldown_time == 7.5 && d->timeout == 30);
     ASSERT(d->stream_timeout == 0.5);
-    ASSERT(d->input_cost == 0.0000025 && d->output_cost == 0.00001);
+    ASSERT(d->price.input == 0.0000025 && d->price.output == 0.00001);
     d = c->deps[1];
     ASSERT_STR_EQ(d->preset->name, "azure");
     ASSERT_EQ(d->max_retries, -1);
-    ASSERT(d->cooldown_time < 0 && d->input_cost < 0 && d->order == 0);
-    ASSERT(c->deps[2]->input_cost == 0.000003);
-    ASSERT(c->deps[2]->output_cost < 0);
+    ASSERT(d->cooldown_time < 0 && d->price.input < 0 && d->order == 0);
+    ASSERT(c->deps[2]->price.input == 0.000003);
+    ASSERT(c->deps[2]->price.output < 0);
     /* router_settings wins over litellm_settings; the rest adds up. */
     rs = &c->router;
     ASSERT_EQ(rs->strategy, ROUTE_USAGE);

@@ -33,7 +33,8 @@ static void dep(struct deployment *d, const char *key)
     d->model_name = (char *)"g";
     d->max_retries = -1;
     d->cooldown_time = -1;
-    d->input_cost = d->output_cost = -1;
+    price_unset(&d->price);
+    price_unset(&d->price_set);
 }
 
 static double near(double a, double b)
@@ -505,10 +506,10 @@ TEST(router_cost_based)
     dep(&a, "a");
     dep(&b, "b");
     dep(&c, "c");
-    a.input_cost = 5e-6;
-    a.output_cost = 15e-6;
-    b.input_cost = 1e-6;
-    b.output_cost = 2e-6;   /* c: unknown price, last */
+    a.price.input = 5e-6;
+    a.price.output = 15e-6;
+    b.price.input = 1e-6;
+    b.price.output = 2e-6;   /* c: unknown price, last */
     router_init(&r, 8);
     for (int i = 0; i < 10; i++)
         ASSERT_EQ(router_pick(&r, &rs, g, 3, NULL, T0, &ra), 1);
