@@ -79,6 +79,14 @@ int embed_validate(const json_t *body, char *msg, size_t len)
     return check_input(json_object_get(body, "input"), msg, len);
 }
 
+/* How many inputs body has (a validated body). */
+static size_t embed_count(const json_t *body)
+{
+    json_t *in = json_object_get(body, "input");
+
+    return json_is_string(in) || is_tokens(in) ? 1 : json_array_size(in);
+}
+
 json_t *embed_inputs(const json_t *body)
 {
     json_t *in = json_object_get(body, "input");
@@ -98,6 +106,72 @@ int embed_all_text(const json_t *inputs)
         if (!json_is_string(v))
             return 0;
     return 1;
+}
+
+/* ---- dialects that take a few inputs a call ---------------------------- */
+
+static size_t batch_of(const struct pcall *pc)
+{
+    return pc->prov->embed_batch ? pc->prov->embed_batch(pc) : 0;
+}
+
+json_t *embed_part_texts(struct pcall *pc)
+{
+    json_t *in = embed_inputs(pc->req), *part;
+    size_t n, batch = batch_of(pc), i;
+
+    if (in == NULL) {
+        pcall_oom(pc);
+        return NULL;
+    }
+    if (!embed_all_text(in)) {
+        json_decref(in);
+        pcall_fail(pc, LLMUX_EBADREQ, 0, "%s takes embeddings input as "
+                   "text, not token arrays", pcall_name(pc));
+        return NULL;
+    }
+    n = json_array_size(in);
+    if (batch == 0 || (pc->embed_first == 0 && n <= batch))
+        return in;
+    if ((part = json_array()) == NULL) {
+        json_decref(in);
+        pcall_oom(pc);
+        return NULL;
+    }
+    for (i = pc->embed_first; i < n && i < pc->embed_first + batch; i++)
+        json_array_append(part, json_array_get(in, i));
+    json_decref(in);
+    return part;
+}
+
+int embed_collect(struct pcall *pc, const json_t *vectors,
+                  long long tokens, json_t **ret)
+{
+    size_t n = embed_count(pc->req), batch = batch_of(pc), want, i;
+    json_t *v;
+    int rc;
+
+    *ret = NULL;
+    if (batch == 0)
+        return embed_answer(pc, vectors, tokens, ret);
+    want = n - pc->embed_first < batch ? n - pc->embed_first : batch;
+    if (json_array_size(vectors) != want)
+        return pcall_fail(pc, LLMUX_EUNAVAIL, 200, "%s sent %zu vectors "
+                          "for %zu inputs (from input %zu)", pcall_name(pc),
+                          json_array_size(vectors), want, pc->embed_first);
+    if (pc->embed_done == NULL && (pc->embed_done = json_array()) == NULL)
+        return pcall_oom(pc);
+    json_array_foreach(vectors, i, v)
+        if (json_array_append(pc->embed_done, (json_t *)v) < 0)
+            return pcall_oom(pc);
+    pc->embed_tokens += tokens > 0 ? tokens : 0;
+    pc->embed_first += want;
+    if (pc->embed_first < n)
+        return EMBED_MORE;
+    rc = embed_answer(pc, pc->embed_done, pc->embed_tokens, ret);
+    json_decref(pc->embed_done);
+    pc->embed_done = NULL;
+    return rc;
 }
 
 /* ---- the answer --------------------------------------------------------- */

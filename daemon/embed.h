@@ -39,6 +39,25 @@ int embed_all_text(const json_t *inputs);
 int embed_answer(struct pcall *pc, const json_t *vectors,
                  long long prompt_tokens, json_t **ret);
 
+/* Dialects that take a few inputs a call (struct provider's
+ * embed_batch) answer one request with several transfers, one batch
+ * each, in input order; the attempt (retries, fallbacks) covers them
+ * all, and one failing transfer fails the attempt. */
+#define EMBED_MORE 1
+
+/* The inputs the current transfer carries, as a new array of texts:
+ * pc->embed_first onward, at most embed_batch of them (all inputs for a
+ * dialect without embed_batch). NULL with pc->err set (out of memory,
+ * or LLMUX_EBADREQ for token arrays: these dialects take text). */
+json_t *embed_part_texts(struct pcall *pc);
+/* For a parse_embed hook: this transfer's vectors (borrowed, one per
+ * input it carried) and their token count. After the last transfer, the
+ * canonical answer of all of them (embed_answer; 0, *ret set); before
+ * it EMBED_MORE (*ret NULL, pc->embed_first moved on). < 0 with pc->err
+ * set. */
+int embed_collect(struct pcall *pc, const json_t *vectors,
+                  long long tokens, json_t **ret);
+
 /* The attempt, for request.c: whether pc's dialect (and preset) can
  * answer an embeddings call; else LLMUX_EBADREQ, pc->err naming the
  * provider and the deployment. */

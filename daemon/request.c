@@ -98,6 +98,7 @@ static void reset_attempt(struct request *rq)
     if (rq->pc.prov && rq->pc.prov->stream_free)
         rq->pc.prov->stream_free(&rq->pc);
     json_decref(rq->pc.usage);
+    json_decref(rq->pc.embed_done);
     memset(&rq->pc, 0, sizeof(rq->pc));
     rq->pc.err.retry_after = -1;
     http_req_free(&rq->hreq);
@@ -286,6 +287,7 @@ void request_resume(struct request *rq)
 
 static void attempt_ok(struct request *rq, json_t *completion);
 static void attempt_failed(struct request *rq);
+static void attempt_authorize(struct request *rq);
 
 static int feed(void *ud, const char *p, size_t n)
 {
@@ -348,9 +350,18 @@ static void transfer_done(struct xfer *x, CURLcode res)
             attempt_ok(rq, NULL);
         return;
     }
-    if ((rq->pc.embed ? embed_parse(&rq->pc, &r, &completion) :
-         rq->pc.prov->parse(&rq->pc, &r, &completion)) < 0) {
+    code = rq->pc.embed ? embed_parse(&rq->pc, &r, &completion) :
+           rq->pc.prov->parse(&rq->pc, &r, &completion);
+    if (code < 0) {
         attempt_failed(rq);
+        return;
+    }
+    if (code == EMBED_MORE) {
+        /* The same attempt, its next batch of inputs (embed.h). */
+        http_req_free(&rq->hreq);
+        http_req_init(&rq->hreq);
+        xfer_reset(&rq->xfer);
+        attempt_authorize(rq);
         return;
     }
     attempt_ok(rq, completion);
@@ -612,12 +623,33 @@ static void on_token(struct gauth_wait *w, int code,
     attempt_send(rq, code, msg);
 }
 
+/* The access token the deployment needs, if any, then the transfer. */
+static void attempt_authorize(struct request *rq)
+{
+    const struct deployment *d = rq->pc.dep;
+    const struct secret *tok;
+    char msg[512];
+    int r;
+
+    if (d->vertex && d->vertex->key) {
+        /* A service account's access token first: at once when the cached
+         * one is fresh, else after the one exchange every waiting request
+         * shares (the loop runs on meanwhile). */
+        rq->gwait.cb = on_token;
+        r = gauth_token(&rq->srv->gauth, d->vertex->key, &rq->gwait, &tok,
+                        msg, sizeof(msg));
+        rq->waiting_token = r == 1;
+        if (!rq->waiting_token)
+            on_token(&rq->gwait, r, tok, msg);
+        return;
+    }
+    attempt_send(rq, 0, NULL);
+}
+
 static void attempt_start(struct request *rq, size_t i)
 {
     struct deployment *d = rq->cands[i];
-    const struct secret *tok;
     json_t *completion = NULL;
-    char msg[512];
     int r;
 
     reset_attempt(rq);
@@ -669,19 +701,7 @@ static void attempt_start(struct request *rq, size_t i)
         json_decref(completion);
         return;
     }
-    if (d->vertex && d->vertex->key) {
-        /* A service account's access token first: at once when the cached
-         * one is fresh, else after the one exchange every waiting request
-         * shares (the loop runs on meanwhile). */
-        rq->gwait.cb = on_token;
-        r = gauth_token(&rq->srv->gauth, d->vertex->key, &rq->gwait, &tok,
-                        msg, sizeof(msg));
-        rq->waiting_token = r == 1;
-        if (!rq->waiting_token)
-            on_token(&rq->gwait, r, tok, msg);
-        return;
-    }
-    attempt_send(rq, 0, NULL);
+    attempt_authorize(rq);
 }
 
 static void attempt_next(struct request *rq)

@@ -7,6 +7,7 @@
  * typed at load, and the two tables, one per publisher, whose data the
  * generic builder reads; the deployment is bound to one at load. */
 #include "vertex.h"
+#include "embed_native.h"
 #include "common.h"
 #include "config.h"
 #include "gauth.h"
@@ -272,6 +273,11 @@ const struct provider provider_vertex = {
     .stream_end   = vertex_stream_end,
     .stream_free  = vertex_stream_free,
     .map_error    = vertex_map_error,
+    /* Google's embedding models: vertex_embed.c. */
+    .embed_path       = "/publishers/google/models/{model}:predict",
+    .build_embed_body = vertex_embed_body,
+    .parse_embed      = vertex_embed_parse,
+    .embed_batch      = vertex_embed_batch,
 };
 
 /* Anthropic models (publishers/anthropic; vertex_bind picks this table
