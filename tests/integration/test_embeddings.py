@@ -287,6 +287,35 @@ def test_provider_without_embeddings_is_named():
             assert embed_requests(fake) == []
 
 
+def test_presets_whose_docs_offer_embeddings():
+    # Each of these presets documents POST {base}/embeddings in OpenAI's
+    # shape (presets.c says where that was checked).
+    rows = [('nvidia_nim', 'nvidia/nv-embedqa-e5-v5'), ('cloudflare', '@cf/baai/bge-small-en-v1.5'),
+            ('github', 'openai/text-embedding-3-small'), ('xinference', 'bge-base-en'),
+            ('openrouter', 'qwen/qwen3-embedding-0.6b'), ('dashscope', 'text-embedding-v3'),
+            ('litellm_proxy', 'text-embedding-3-small')]
+    with Fake() as fake:
+        cfg = 'model_list:\n' + ''.join(
+            '  - model_name: %s\n    litellm_params:\n      model: %s/%s\n'
+            '      api_base: %s/v1\n      api_key: sk-preset-%d\n' % (p, p, m, fake.url, i)
+            for i, (p, m) in enumerate(rows))
+        with Daemon(cfg) as d:
+            c = Raw(d.sock)
+            for i, (p, m) in enumerate(rows):
+                body, done = answer(embed(c, i + 1, {'model': p, 'input': ['a b', 'c'],
+                                                     'input_type': 'query'}))
+                up = embed_requests(fake)[-1]
+                assert up['path'] == '/v1/embeddings', (p, up['path'])
+                assert up['headers']['Authorization'] == 'Bearer sk-preset-%d' % i
+                sent = json.loads(up['body'])
+                # the model without its prefix; input_type passes through (NIM wants it)
+                assert sent == {'model': m, 'input': ['a b', 'c'], 'input_type': 'query',
+                                'encoding_format': 'float'}, (p, sent)
+                assert [e['embedding'] for e in body['data']] == [
+                    [f32(x) for x in fake_vector(t, 4)] for t in ('a b', 'c')]
+                assert done['provider'] == p and done['usage']['prompt_tokens'] == 3
+
+
 def test_cli_embed_lines_and_raw():
     with Fake() as fake, Daemon(oa_config(fake)) as d:
         r = d.llmux('embed', '-m', 'emb', 'hello world', 'second', input=b'')
@@ -459,6 +488,17 @@ def test_bedrock_titan_one_failing_call_fails_the_attempt():
         assert [e['embedding'] for e in out['data']] == [[f32(x) for x in fake_vector(t, 256)]
                                                          for t in inputs]
         assert done['usage']['prompt_tokens'] == 3
+
+
+def test_embeddings_spend_is_priced_from_prompt_tokens():
+    # cost_of() prices usage.prompt_tokens: a deployment's own price works
+    # now, the price table's embedding prices will the same way.
+    with Fake() as fake, Daemon(native(fake, TITAN) + '      input_cost_per_token: 0.25\n',
+                                env=AWS) as d:
+        _, done = answer(embed(Raw(d.sock), 1, {'model': 'emb', 'input': ['one two', 'three'],
+                                                'dimensions': 256}))
+        assert done['usage']['prompt_tokens'] == 3
+        assert abs(done['cost'] - 0.75) < 1e-9, done
 
 
 def test_bedrock_titan_v1_takes_text_only():
