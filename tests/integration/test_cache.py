@@ -480,3 +480,34 @@ def test_http_answers_carry_the_cache_key():
         assert k1 and k1 == k2 and k1.startswith('llmux:') and len(k1) == len('llmux:') + 64, answers
         assert a1['choices'][0]['message']['content'] == a2['choices'][0]['message']['content'] == 'cache me'
         assert upstream_count(f) == 1, f.requests()
+
+
+def request_lines(d, word):
+    return [ln for ln in d.log().splitlines() if 'LLMUX_REQUEST=' in ln and word in ln]
+
+
+def test_hit_log_line_names_group_and_call():
+    with Fake() as f:
+        cfg = config(f, deps=dep(f, name='gpt') + '''  - model_name: emb
+    litellm_params:
+      model: openai/text-embedding-3-small
+      api_base: %s/v1
+      api_key: sk-test-key
+''' % f.url, extra='router_settings:\n  model_group_alias: {"g-alias": "gpt"}\n')
+        with Daemon(cfg) as d:
+            c = d.client()
+            ask(c, 1, 'log me', model='g-alias')
+            assert done(ask(c, 2, 'log me', model='g-alias')).get('cache_hit') is True
+            for i in (3, 4):
+                c.request(i, {'model': 'emb', 'input': ['x y']}, op='embeddings')
+                fr = c.until_end(i)
+            assert fr[-1].get('cache_hit') is True, fr[-1]
+            wait_for(lambda: len(request_lines(d, 'LLMUX_CACHE=hit')) == 2, what='the hits logged')
+            hit_chat, hit_emb = request_lines(d, 'LLMUX_CACHE=hit')
+            # the group the request resolved to, never empty, and the call type
+            assert 'LLMUX_GROUP=gpt ' in hit_chat + ' ', hit_chat
+            assert 'LLMUX_CALL=completion' in hit_chat, hit_chat
+            assert 'LLMUX_GROUP=emb ' in hit_emb + ' ', hit_emb
+            assert 'LLMUX_CALL=embedding' in hit_emb, hit_emb
+            miss_emb = [ln for ln in request_lines(d, 'LLMUX_CACHE=miss') if 'LLMUX_CALL=embedding' in ln]
+            assert len(miss_emb) == 1 and 'LLMUX_GROUP=emb' in miss_emb[0], miss_emb
