@@ -174,6 +174,68 @@ int embed_collect(struct pcall *pc, const json_t *vectors,
     return rc;
 }
 
+/* ---- reading the dialects' answers -------------------------------------- */
+
+const json_t *embed_dig(const json_t *j, const char *const *path)
+{
+    for (; path && *path && j; path++)
+        j = json_object_get(j, *path);
+    return path ? j : NULL;
+}
+
+json_t *embed_pick(const json_t *items, const char *const *vec_path,
+                   const char *const *tok_path, double *tokens)
+{
+    size_t n = json_array_size(items), i;
+    json_t *vecs = json_array(), *it;
+
+    for (i = 0; vecs && i < n; i++)
+        if (json_array_append_new(vecs, json_null()) < 0) {
+            json_decref(vecs);
+            return NULL;
+        }
+    json_array_foreach(items, i, it) {
+        const json_t *ix = json_object_get(it, "index");
+        const json_t *v = embed_dig(it, vec_path);
+        size_t k = json_is_integer(ix) && json_integer_value(ix) >= 0 ?
+                   (size_t)json_integer_value(ix) : i;
+
+        if (vecs && v && k < n)
+            json_array_set(vecs, k, (json_t *)v);
+        if (tok_path && tokens)
+            *tokens += json_number_value(embed_dig(it, tok_path));
+    }
+    return vecs;
+}
+
+int embed_parse_list(struct pcall *pc, const struct http_resp *r,
+                     const char *list_key, const char *const *vec_path,
+                     const char *const *item_tok,
+                     const char *const *body_tok, json_t **ret)
+{
+    json_t *j = json_loadb(r->body, r->len, 0, NULL), *vecs;
+    const json_t *list = json_object_get(j, list_key);
+    double tokens = 0;
+    int rc;
+
+    *ret = NULL;
+    if (!json_is_array(list)) {
+        json_decref(j);
+        return pcall_fail(pc, LLMUX_EUNAVAIL, r->status, "%s returned an "
+                          "embeddings answer without %s", pcall_name(pc),
+                          list_key);
+    }
+    if ((vecs = embed_pick(list, vec_path, item_tok, &tokens)) == NULL) {
+        json_decref(j);
+        return pcall_oom(pc);
+    }
+    tokens += json_number_value(embed_dig(j, body_tok));
+    rc = embed_collect(pc, vecs, tokens > 0 ? (long long)tokens : 0, ret);
+    json_decref(vecs);
+    json_decref(j);
+    return rc;
+}
+
 /* ---- the answer --------------------------------------------------------- */
 
 /* vec as float32: a JSON array of the rounded values, or base64 of

@@ -16,20 +16,6 @@
 
 /* ---- shared ------------------------------------------------------------- */
 
-/* Appends j (stolen) to out as compact JSON. */
-static int put_json(struct pcall *pc, json_t *j, struct buf *out)
-{
-    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    int r;
-
-    json_decref(j);
-    if (text == NULL)
-        return pcall_oom(pc);
-    r = buf_adds(out, text) < 0 ? pcall_oom(pc) : 0;
-    free(text);
-    return r;
-}
-
 static json_t *load_body(struct pcall *pc, const struct http_resp *r)
 {
     json_t *j = json_loadb(r->body, r->len, 0, NULL);
@@ -41,6 +27,24 @@ static json_t *load_body(struct pcall *pc, const struct http_resp *r)
         return NULL;
     }
     return j;
+}
+
+/* The answer from a whole body whose vectors vectors() finds (a list of
+ * arrays), its token count at tok_path (NULL: none given). */
+static int answer_body(struct pcall *pc, const struct http_resp *r,
+                       const json_t *(*vectors)(const json_t *),
+                       const char *const *tok_path, json_t **ret)
+{
+    json_t *j = load_body(pc, r);
+    int rc;
+
+    *ret = NULL;
+    if (j == NULL)
+        return pc->err.code;
+    rc = embed_answer(pc, vectors(j), (long long)json_number_value(
+                      embed_dig(j, tok_path)), ret);
+    json_decref(j);
+    return rc;
 }
 
 /* The upstream model without the dialect's route prefix. */
@@ -78,23 +82,20 @@ int ollama_embed_body(struct pcall *pc, struct buf *out)
     for (size_t i = 0; b && i < sizeof(pass) / sizeof(pass[0]); i++)
         if ((v = json_object_get(pc->req, pass[i])) != NULL)
             json_object_set(b, pass[i], v);
-    return put_json(pc, b, out);
+    return common_put_json(pc, b, out);
+}
+
+static const json_t *ollama_vectors(const json_t *j)
+{
+    return json_object_get(j, "embeddings");
 }
 
 int ollama_embed_parse(struct pcall *pc, const struct http_resp *r,
                        json_t **ret)
 {
-    json_t *j = load_body(pc, r);
-    int rc;
+    static const char *const tok[] = { "prompt_eval_count", NULL };
 
-    *ret = NULL;
-    if (j == NULL)
-        return pc->err.code;
-    rc = embed_answer(pc, json_object_get(j, "embeddings"),
-                      json_integer_value(json_object_get(j,
-                                         "prompt_eval_count")), ret);
-    json_decref(j);
-    return rc;
+    return answer_body(pc, r, ollama_vectors, tok, ret);
 }
 
 /* ---- Cohere v2 ---------------------------------------------------------- */
@@ -125,7 +126,7 @@ int cohere_embed_body(struct pcall *pc, struct buf *out)
 {
     json_t *b = cohere_request(pc, 1);
 
-    return b ? put_json(pc, b, out) : pc->err.code;
+    return b ? common_put_json(pc, b, out) : pc->err.code;
 }
 
 /* embeddings is {"float": [...]} (embedding_types given), or the list
@@ -140,17 +141,10 @@ static const json_t *cohere_vectors(const json_t *j)
 int cohere_embed_parse(struct pcall *pc, const struct http_resp *r,
                        json_t **ret)
 {
-    json_t *j = load_body(pc, r);
-    int rc;
+    static const char *const tok[] = { "meta", "billed_units",
+                                       "input_tokens", NULL };
 
-    *ret = NULL;
-    if (j == NULL)
-        return pc->err.code;
-    rc = embed_answer(pc, cohere_vectors(j), json_integer_value(
-                      json_object_get(json_object_get(json_object_get(j,
-                      "meta"), "billed_units"), "input_tokens")), ret);
-    json_decref(j);
-    return rc;
+    return answer_body(pc, r, cohere_vectors, tok, ret);
 }
 
 /* ---- Gemini ------------------------------------------------------------- */
@@ -207,31 +201,16 @@ int gemini_embed_body(struct pcall *pc, struct buf *out)
         json_array_append_new(reqs, one);
     }
     json_decref(in);
-    return put_json(pc, json_pack("{s:o}", "requests", reqs), out);
+    return common_put_json(pc, json_pack("{s:o}", "requests", reqs), out);
 }
 
 int gemini_embed_parse(struct pcall *pc, const struct http_resp *r,
                        json_t **ret)
 {
-    json_t *j = load_body(pc, r), *vecs, *e;
-    size_t i;
-    int rc;
+    static const char *const vec[] = { "values", NULL };
 
-    *ret = NULL;
-    if (j == NULL)
-        return pc->err.code;
-    if ((vecs = json_array()) == NULL) {
-        json_decref(j);
-        return pcall_oom(pc);
-    }
-    json_array_foreach(json_object_get(j, "embeddings"), i, e)
-        json_array_append(vecs, json_object_get(e, "values") ?
-                          json_object_get(e, "values") : json_null());
     /* batchEmbedContents reports no token counts. */
-    rc = embed_answer(pc, vecs, 0, ret);
-    json_decref(vecs);
-    json_decref(j);
-    return rc;
+    return embed_parse_list(pc, r, "embeddings", vec, NULL, NULL, ret);
 }
 
 /* ---- Bedrock: Cohere Embed and Titan Text Embeddings ----------------- */
@@ -282,7 +261,7 @@ static int titan_body(struct pcall *pc, struct buf *out)
         json_object_set_new(b, "normalize", json_is_boolean(norm) ?
                             json_incref(norm) : json_true());
     }
-    return b ? put_json(pc, b, out) : pcall_oom(pc);
+    return b ? common_put_json(pc, b, out) : pcall_oom(pc);
 }
 
 /* InvokeModel of an embeddings model: Cohere's body without "model" (the
@@ -301,7 +280,7 @@ int bedrock_embed_body(struct pcall *pc, struct buf *out)
                           "models only, not %s (deployment %s)", m,
                           pc->dep->id);
     b = cohere_request(pc, 0);
-    return b ? put_json(pc, b, out) : pc->err.code;
+    return b ? common_put_json(pc, b, out) : pc->err.code;
 }
 
 /* Titan: {"embedding": [...], "inputTextTokenCount", "embeddingsByType"?};
@@ -310,17 +289,14 @@ int bedrock_embed_body(struct pcall *pc, struct buf *out)
 int bedrock_embed_parse(struct pcall *pc, const struct http_resp *r,
                         json_t **ret)
 {
-    json_t *j = load_body(pc, r), *one;
+    json_t *j, *one;
     int rc;
 
+    if (!is_titan(model_of(pc)))
+        return answer_body(pc, r, cohere_vectors, NULL, ret);
     *ret = NULL;
-    if (j == NULL)
+    if ((j = load_body(pc, r)) == NULL)
         return pc->err.code;
-    if (!is_titan(model_of(pc))) {
-        rc = embed_answer(pc, cohere_vectors(j), 0, ret);
-        json_decref(j);
-        return rc;
-    }
     if ((one = json_pack("[O]", json_object_get(j, "embedding") ?
                          json_object_get(j, "embedding") :
                          json_null())) == NULL) {

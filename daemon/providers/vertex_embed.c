@@ -86,33 +86,10 @@ int vertex_embed_body(struct pcall *pc, struct buf *out)
 int vertex_embed_parse(struct pcall *pc, const struct http_resp *r,
                        json_t **ret)
 {
-    json_t *j = json_loadb(r->body, r->len, 0, NULL), *vecs, *p;
-    double tokens = 0;
-    size_t i;
-    int rc;
+    static const char *const vec[] = { "embeddings", "values", NULL };
+    /* A protobuf Value: a JSON number, maybe written 7.0. */
+    static const char *const tok[] = { "embeddings", "statistics",
+                                       "token_count", NULL };
 
-    *ret = NULL;
-    if (!json_is_array(json_object_get(j, "predictions"))) {
-        json_decref(j);
-        return pcall_fail(pc, LLMUX_EUNAVAIL, r->status, "%s returned an "
-                          "embeddings answer without predictions",
-                          pcall_name(pc));
-    }
-    if ((vecs = json_array()) == NULL) {
-        json_decref(j);
-        return pcall_oom(pc);
-    }
-    json_array_foreach(json_object_get(j, "predictions"), i, p) {
-        json_t *e = json_object_get(p, "embeddings");
-        json_t *vals = json_object_get(e, "values");
-
-        json_array_append(vecs, vals ? vals : json_null());
-        /* A protobuf Value: a JSON number, maybe written 7.0. */
-        tokens += json_number_value(json_object_get(json_object_get(e,
-                                    "statistics"), "token_count"));
-    }
-    rc = embed_collect(pc, vecs, (long long)tokens, ret);
-    json_decref(vecs);
-    json_decref(j);
-    return rc;
+    return embed_parse_list(pc, r, "predictions", vec, tok, NULL, ret);
 }
