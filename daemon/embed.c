@@ -110,6 +110,23 @@ int embed_all_text(const json_t *inputs)
 
 /* ---- dialects that take a few inputs a call ---------------------------- */
 
+static int check_vector(struct pcall *pc, const json_t *vec, size_t i)
+{
+    size_t j;
+    json_t *v;
+
+    if (!json_is_array(vec) || json_array_size(vec) == 0 ||
+        json_array_size(vec) > EMBED_MAX_DIMS)
+        return pcall_fail(pc, LLMUX_EUNAVAIL, 200, "%s sent no vector for "
+                          "input %zu", pcall_name(pc), i);
+    json_array_foreach(vec, j, v)
+        if (!json_is_number(v) || !isfinite(json_number_value(v)))
+            return pcall_fail(pc, LLMUX_EUNAVAIL, 200, "%s sent a vector "
+                              "with a value that is not a number (input "
+                              "%zu)", pcall_name(pc), i);
+    return 0;
+}
+
 static size_t batch_of(const struct pcall *pc)
 {
     return pc->prov->embed_batch ? pc->prov->embed_batch(pc) : 0;
@@ -159,6 +176,10 @@ int embed_collect(struct pcall *pc, const json_t *vectors,
         return pcall_fail(pc, LLMUX_EUNAVAIL, 200, "%s sent %zu vectors "
                           "for %zu inputs (from input %zu)", pcall_name(pc),
                           json_array_size(vectors), want, pc->embed_first);
+    /* A bad vector fails the attempt now, not after the other calls. */
+    json_array_foreach(vectors, i, v)
+        if (check_vector(pc, v, pc->embed_first + i) < 0)
+            return pc->err.code;
     if (pc->embed_done == NULL && (pc->embed_done = json_array()) == NULL)
         return pcall_oom(pc);
     json_array_foreach(vectors, i, v)
@@ -279,22 +300,6 @@ done:
     return out;
 }
 
-static int check_vector(struct pcall *pc, const json_t *vec, size_t i)
-{
-    size_t j;
-    json_t *v;
-
-    if (!json_is_array(vec) || json_array_size(vec) == 0 ||
-        json_array_size(vec) > EMBED_MAX_DIMS)
-        return pcall_fail(pc, LLMUX_EUNAVAIL, 200, "%s sent no vector for "
-                          "input %zu", pcall_name(pc), i);
-    json_array_foreach(vec, j, v)
-        if (!json_is_number(v) || !isfinite(json_number_value(v)))
-            return pcall_fail(pc, LLMUX_EUNAVAIL, 200, "%s sent a vector "
-                              "with a value that is not a number (input "
-                              "%zu)", pcall_name(pc), i);
-    return 0;
-}
 
 int embed_answer(struct pcall *pc, const json_t *vectors,
                  long long prompt_tokens, json_t **ret)
