@@ -151,6 +151,8 @@ static int answer_hit(struct request *rq, const char *val, size_t len)
     }
     rq->srv->cache.hits++;
     rq->cache_hit = 1;
+    /* The group the key named: the ledger logs it (route never ran). */
+    rq->group = config_alias(rq->cfg, hub_str(rq->body, "model"));
     rq->cache_status = "hit";
     rq->cache->store = 0;
     r = rq->opts.stream ? replay_chunks(rq, comp, &dn.chunks) :
@@ -165,6 +167,7 @@ static int answer_hit(struct request *rq, const char *val, size_t len)
     dn.usage = json_object_get(comp, "usage");
     dn.model = hub_str(comp, "model") ? hub_str(comp, "model") : "";
     dn.provider = "cache";
+    dn.group = rq->group;
     dn.deployment = rq->srv->cache.redis ? "redis" : "local";
     dn.cache_hit = 1;
     dn.cache_key = rq->cache->key;

@@ -104,6 +104,34 @@ static void on_auth(redisAsyncContext *ac, void *reply, void *ud)
     }
 }
 
+/* AUTH, formatted here rather than by redisAsyncCommand, whose format
+ * buffer is freed unwiped: ours is wiped once hiredis copied it. What
+ * stays is hiredis's own write buffer (obuf), which hiredis 0.14 frees
+ * unwiped once the command is on the socket: it has no allocator hooks
+ * to give it a wiping free, as libcurl has (secret.h). */
+static void send_auth(struct cache_redis *r, redisAsyncContext *ac)
+{
+    const struct secret *pw = r->password;
+    char head[48];
+    int hn = snprintf(head, sizeof(head), "*2\r\n$4\r\nAUTH\r\n$%zu\r\n",
+                      pw->len);
+    size_t n = (size_t)hn + pw->len + 2;
+    char *cmd = malloc(n);
+
+    if (cmd == NULL) {
+        r->errors++;
+        log_warn("cache: out of memory for the Redis AUTH");
+        return;
+    }
+    memcpy(cmd, head, (size_t)hn);
+    memcpy(cmd + hn, pw->p, pw->len);
+    memcpy(cmd + hn + pw->len, "\r\n", 2);
+    if (redisAsyncFormattedCommand(ac, on_auth, r, cmd, n) != REDIS_OK)
+        r->errors++;
+    explicit_bzero(cmd, n);
+    free(cmd);
+}
+
 static void connect_now(struct cache_redis *r)
 {
     redisAsyncContext *ac = redisAsyncConnect(r->host, r->port);
@@ -127,8 +155,7 @@ static void connect_now(struct cache_redis *r)
     r->ac = ac;
     /* Queued until the connection is up; the secret goes only to Redis. */
     if (r->password)
-        redisAsyncCommand(ac, on_auth, r, "AUTH %b", r->password->p,
-                          r->password->len);
+        send_auth(r, ac);
 }
 
 int cache_redis_new(uv_loop_t *loop, const struct cache_settings *cs,

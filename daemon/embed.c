@@ -79,6 +79,14 @@ int embed_validate(const json_t *body, char *msg, size_t len)
     return check_input(json_object_get(body, "input"), msg, len);
 }
 
+/* How many inputs body has (a validated body). */
+static size_t embed_count(const json_t *body)
+{
+    json_t *in = json_object_get(body, "input");
+
+    return json_is_string(in) || is_tokens(in) ? 1 : json_array_size(in);
+}
+
 json_t *embed_inputs(const json_t *body)
 {
     json_t *in = json_object_get(body, "input");
@@ -98,6 +106,155 @@ int embed_all_text(const json_t *inputs)
         if (!json_is_string(v))
             return 0;
     return 1;
+}
+
+/* ---- dialects that take a few inputs a call ---------------------------- */
+
+static int check_vector(struct pcall *pc, const json_t *vec, size_t i)
+{
+    size_t j;
+    json_t *v;
+
+    if (!json_is_array(vec) || json_array_size(vec) == 0 ||
+        json_array_size(vec) > EMBED_MAX_DIMS)
+        return pcall_fail(pc, LLMUX_EUNAVAIL, 200, "%s sent no vector for "
+                          "input %zu", pcall_name(pc), i);
+    json_array_foreach(vec, j, v)
+        if (!json_is_number(v) || !isfinite(json_number_value(v)))
+            return pcall_fail(pc, LLMUX_EUNAVAIL, 200, "%s sent a vector "
+                              "with a value that is not a number (input "
+                              "%zu)", pcall_name(pc), i);
+    return 0;
+}
+
+static size_t batch_of(const struct pcall *pc)
+{
+    return pc->prov->embed_batch ? pc->prov->embed_batch(pc) : 0;
+}
+
+json_t *embed_part_texts(struct pcall *pc)
+{
+    json_t *in = embed_inputs(pc->req), *part;
+    size_t n, batch = batch_of(pc), i;
+
+    if (in == NULL) {
+        pcall_oom(pc);
+        return NULL;
+    }
+    if (!embed_all_text(in)) {
+        json_decref(in);
+        pcall_fail(pc, LLMUX_EBADREQ, 0, "%s takes embeddings input as "
+                   "text, not token arrays", pcall_name(pc));
+        return NULL;
+    }
+    n = json_array_size(in);
+    if (batch == 0 || (pc->embed_first == 0 && n <= batch))
+        return in;
+    if ((part = json_array()) == NULL) {
+        json_decref(in);
+        pcall_oom(pc);
+        return NULL;
+    }
+    for (i = pc->embed_first; i < n && i < pc->embed_first + batch; i++)
+        json_array_append(part, json_array_get(in, i));
+    json_decref(in);
+    return part;
+}
+
+int embed_collect(struct pcall *pc, const json_t *vectors,
+                  long long tokens, json_t **ret)
+{
+    size_t n = embed_count(pc->req), batch = batch_of(pc), want, i;
+    json_t *v;
+    int rc;
+
+    *ret = NULL;
+    if (batch == 0)
+        return embed_answer(pc, vectors, tokens, ret);
+    want = n - pc->embed_first < batch ? n - pc->embed_first : batch;
+    if (json_array_size(vectors) != want)
+        return pcall_fail(pc, LLMUX_EUNAVAIL, 200, "%s sent %zu vectors "
+                          "for %zu inputs (from input %zu)", pcall_name(pc),
+                          json_array_size(vectors), want, pc->embed_first);
+    /* A bad vector fails the attempt now, not after the other calls. */
+    json_array_foreach(vectors, i, v)
+        if (check_vector(pc, v, pc->embed_first + i) < 0)
+            return pc->err.code;
+    if (pc->embed_done == NULL && (pc->embed_done = json_array()) == NULL)
+        return pcall_oom(pc);
+    json_array_foreach(vectors, i, v)
+        if (json_array_append(pc->embed_done, (json_t *)v) < 0)
+            return pcall_oom(pc);
+    pc->embed_tokens += tokens > 0 ? tokens : 0;
+    pc->embed_first += want;
+    if (pc->embed_first < n)
+        return EMBED_MORE;
+    rc = embed_answer(pc, pc->embed_done, pc->embed_tokens, ret);
+    json_decref(pc->embed_done);
+    pc->embed_done = NULL;
+    return rc;
+}
+
+/* ---- reading the dialects' answers -------------------------------------- */
+
+const json_t *embed_dig(const json_t *j, const char *const *path)
+{
+    for (; path && *path && j; path++)
+        j = json_object_get(j, *path);
+    return path ? j : NULL;
+}
+
+json_t *embed_pick(const json_t *items, const char *const *vec_path,
+                   const char *const *tok_path, double *tokens)
+{
+    size_t n = json_array_size(items), i;
+    json_t *vecs = json_array(), *it;
+
+    for (i = 0; vecs && i < n; i++)
+        if (json_array_append_new(vecs, json_null()) < 0) {
+            json_decref(vecs);
+            return NULL;
+        }
+    json_array_foreach(items, i, it) {
+        const json_t *ix = json_object_get(it, "index");
+        const json_t *v = embed_dig(it, vec_path);
+        size_t k = json_is_integer(ix) && json_integer_value(ix) >= 0 ?
+                   (size_t)json_integer_value(ix) : i;
+
+        if (vecs && v && k < n)
+            json_array_set(vecs, k, (json_t *)v);
+        if (tok_path && tokens)
+            *tokens += json_number_value(embed_dig(it, tok_path));
+    }
+    return vecs;
+}
+
+int embed_parse_list(struct pcall *pc, const struct http_resp *r,
+                     const char *list_key, const char *const *vec_path,
+                     const char *const *item_tok,
+                     const char *const *body_tok, json_t **ret)
+{
+    json_t *j = json_loadb(r->body, r->len, 0, NULL), *vecs;
+    const json_t *list = json_object_get(j, list_key);
+    double tokens = 0;
+    int rc;
+
+    *ret = NULL;
+    if (!json_is_array(list)) {
+        json_decref(j);
+        return pcall_fail(pc, LLMUX_EUNAVAIL, r->status, "%s returned an "
+                          "embeddings answer without %s", pcall_name(pc),
+                          list_key);
+    }
+    if ((vecs = embed_pick(list, vec_path, item_tok, &tokens)) == NULL) {
+        json_decref(j);
+        return pcall_oom(pc);
+    }
+    tokens += json_number_value(embed_dig(j, body_tok));
+    rc = embed_collect(pc, vecs, tokens > 0 ? (long long)tokens : 0, ret);
+    json_decref(vecs);
+    json_decref(j);
+    return rc;
 }
 
 /* ---- the answer --------------------------------------------------------- */
@@ -143,22 +300,6 @@ done:
     return out;
 }
 
-static int check_vector(struct pcall *pc, const json_t *vec, size_t i)
-{
-    size_t j;
-    json_t *v;
-
-    if (!json_is_array(vec) || json_array_size(vec) == 0 ||
-        json_array_size(vec) > EMBED_MAX_DIMS)
-        return pcall_fail(pc, LLMUX_EUNAVAIL, 200, "%s sent no vector for "
-                          "input %zu", pcall_name(pc), i);
-    json_array_foreach(vec, j, v)
-        if (!json_is_number(v) || !isfinite(json_number_value(v)))
-            return pcall_fail(pc, LLMUX_EUNAVAIL, 200, "%s sent a vector "
-                              "with a value that is not a number (input "
-                              "%zu)", pcall_name(pc), i);
-    return 0;
-}
 
 int embed_answer(struct pcall *pc, const json_t *vectors,
                  long long prompt_tokens, json_t **ret)

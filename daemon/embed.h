@@ -39,6 +39,46 @@ int embed_all_text(const json_t *inputs);
 int embed_answer(struct pcall *pc, const json_t *vectors,
                  long long prompt_tokens, json_t **ret);
 
+/* Dialects that take a few inputs a call (struct provider's
+ * embed_batch) answer one request with several transfers, one batch
+ * each, in input order; the attempt (retries, fallbacks) covers them
+ * all, and one failing transfer fails the attempt. */
+#define EMBED_MORE 1
+
+/* The inputs the current transfer carries, as a new array of texts:
+ * pc->embed_first onward, at most embed_batch of them (all inputs for a
+ * dialect without embed_batch). NULL with pc->err set (out of memory,
+ * or LLMUX_EBADREQ for token arrays: these dialects take text). */
+json_t *embed_part_texts(struct pcall *pc);
+/* For a parse_embed hook: this transfer's vectors (borrowed, one per
+ * input it carried) and their token count. After the last transfer, the
+ * canonical answer of all of them (embed_answer; 0, *ret set); before
+ * it EMBED_MORE (*ret NULL, pc->embed_first moved on). < 0 with pc->err
+ * set. */
+int embed_collect(struct pcall *pc, const json_t *vectors,
+                  long long tokens, json_t **ret);
+
+/* Readers of the dialects' answers. j's member at path (keys, NULL-
+ * ended; NULL path or a missing key: NULL), borrowed. */
+const json_t *embed_dig(const json_t *j, const char *const *path);
+/* The vectors of an answer that lists one object per input: each item's
+ * member at vec_path, placed by the item's "index" when it has one (as
+ * OpenAI's data[] do), else in list order; null where an item has none
+ * (embed_answer then names that input). Adds each item's number at
+ * tok_path (NULL: none) to *tokens. A new array; NULL: out of memory. */
+json_t *embed_pick(const json_t *items, const char *const *vec_path,
+                   const char *const *tok_path, double *tokens);
+
+/* parse_embed for an answer {list_key: [one object per input, …], …}
+ * (OpenAI's data, Gemini's embeddings, Vertex AI's predictions): the
+ * vectors at vec_path in each item (embed_pick), the token count summed
+ * from each item's item_tok plus the body's body_tok (either NULL),
+ * handed to embed_collect. */
+int embed_parse_list(struct pcall *pc, const struct http_resp *r,
+                     const char *list_key, const char *const *vec_path,
+                     const char *const *item_tok,
+                     const char *const *body_tok, json_t **ret);
+
 /* The attempt, for request.c: whether pc's dialect (and preset) can
  * answer an embeddings call; else LLMUX_EBADREQ, pc->err naming the
  * provider and the deployment. */

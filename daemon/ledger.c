@@ -44,7 +44,8 @@ static void spend_row(struct request *rq, const char *status, uint64_t us,
         .api_key = v ? (char *)v->token : NULL,
         .key_alias = v ? v->alias : NULL, .team_id = v ? v->team_id : NULL,
         .model = m ? model : NULL,
-        .group = d ? d->model_name : NULL, .deployment = d ? d->id : NULL,
+        .group = d ? d->model_name : (char *)rq->group,
+        .deployment = d ? d->id : NULL,
         .status = (char *)status, .uid = rq->caller.uid,
         .prompt = t->prompt, .completion = t->completion, .cached = t->cached,
         .cost = rq->cost, .start = end - (double)us / 1e6, .end = end };
@@ -60,9 +61,12 @@ static void ledger_end(struct request *rq)
 {
     char f_id[48], f_uid[32], f_pid[32], f_fe[48], f_model[160],
          f_group[160], f_dep[160], f_prov[64], f_status[64], f_tokens[64],
-         f_lat[48], f_ovh[48], f_cost[48], f_key[160], f_cache[32];
-    const char *fields[16];
+         f_lat[48], f_ovh[48], f_cost[48], f_key[160], f_cache[32],
+         f_call[32];
+    const char *fields[17];
     const struct deployment *d = rq->dep;
+    /* A cache hit never routed: its group is the one its key named. */
+    const char *group = d ? d->model_name : rq->group ? rq->group : "";
     const char *status = rq->outcome ? rq->outcome : "?";
     const char *fe = rq->caller.frontend ? rq->caller.frontend : "";
     struct cost_tokens t;
@@ -79,8 +83,7 @@ static void ledger_end(struct request *rq)
     snprintf(f_fe, sizeof(f_fe), "LLMUX_FRONTEND=%s", fe);
     snprintf(f_model, sizeof(f_model), "LLMUX_MODEL=%s",
              hub_str(rq->body, "model") ? hub_str(rq->body, "model") : "");
-    snprintf(f_group, sizeof(f_group), "LLMUX_GROUP=%s",
-             d ? d->model_name : "");
+    snprintf(f_group, sizeof(f_group), "LLMUX_GROUP=%s", group);
     snprintf(f_dep, sizeof(f_dep), "LLMUX_DEPLOYMENT=%s", d ? d->id : "");
     snprintf(f_prov, sizeof(f_prov), "LLMUX_PROVIDER=%s",
              d ? d->preset->name : "");
@@ -101,12 +104,16 @@ static void ledger_end(struct request *rq)
              (rq->key->alias ? rq->key->alias : rq->key->hint) : "");
     fields[12] = f_cost;
     fields[13] = f_key;
-    fields[14] = NULL;
+    /* LiteLLM's call type words (supported_call_types). */
+    snprintf(f_call, sizeof(f_call), "LLMUX_CALL=%s",
+             rq->kind == REQ_EMBED ? "embedding" : "completion");
+    fields[14] = f_call;
+    fields[15] = NULL;
     if (rq->cache_status) {     /* LLMUX_CACHE=hit: no upstream, no cost */
         snprintf(f_cache, sizeof(f_cache), "LLMUX_CACHE=%s",
                  rq->cache_status);
-        fields[14] = f_cache;
-        fields[15] = NULL;
+        fields[15] = f_cache;
+        fields[16] = NULL;
     }
     log_fields(LOG_INFO, "request", fields);
     metrics_record(&rq->srv->metrics, &(struct metrics_sample){

@@ -5,6 +5,12 @@
 
 #include <string.h>
 
+/* QUIRK_EMBEDDINGS where the upstream's own documentation shows POST
+ * {base}/embeddings in OpenAI's shape (checked 2026-12): not on groq,
+ * deepseek, xai, perplexity, cerebras, ai21, featherless_ai (chat only),
+ * huggingface (the router embeds through its feature-extraction task, not
+ * /v1/embeddings) nor novita (its embeddings live under /openai/v1, not
+ * this row's /v3/openai). */
 static const struct preset presets[] = {
     { "openai",       "openai", "https://api.openai.com/v1",
       "OPENAI_API_KEY", "OPENAI_API_BASE", QUIRK_EMBEDDINGS },
@@ -22,7 +28,7 @@ static const struct preset presets[] = {
     { "fireworks_ai", "openai", "https://api.fireworks.ai/inference/v1",
       "FIREWORKS_AI_API_KEY", "FIREWORKS_AI_API_BASE", QUIRK_EMBEDDINGS },
     { "openrouter",   "openai", "https://openrouter.ai/api/v1",
-      "OPENROUTER_API_KEY", "OPENROUTER_API_BASE", 0 },
+      "OPENROUTER_API_KEY", "OPENROUTER_API_BASE", QUIRK_EMBEDDINGS },
     { "perplexity",   "openai", "https://api.perplexity.ai",
       "PERPLEXITYAI_API_KEY", "PERPLEXITY_API_BASE",
       QUIRK_NO_STREAM_OPTIONS },
@@ -40,19 +46,20 @@ static const struct preset presets[] = {
      * and the providers' own docs (base URL), 2026-12. */
     { "dashscope",    "openai",
       "https://dashscope-intl.aliyuncs.com/compatible-mode/v1",
-      "DASHSCOPE_API_KEY", "DASHSCOPE_API_BASE", 0 },   /* Qwen */
+      "DASHSCOPE_API_KEY", "DASHSCOPE_API_BASE",         /* Qwen */
+      QUIRK_EMBEDDINGS },
     { "ai21",         "openai", "https://api.ai21.com/studio/v1",
       "AI21_API_KEY", "AI21_API_BASE", 0 },
     { "ai21_chat",    "openai", "https://api.ai21.com/studio/v1",
       "AI21_API_KEY", "AI21_API_BASE", 0 },
     { "nvidia_nim",   "openai", "https://integrate.api.nvidia.com/v1",
-      "NVIDIA_NIM_API_KEY", "NVIDIA_NIM_API_BASE", 0 },
+      "NVIDIA_NIM_API_KEY", "NVIDIA_NIM_API_BASE", QUIRK_EMBEDDINGS },
     { "sambanova",    "openai", "https://api.sambanova.ai/v1",
       "SAMBANOVA_API_KEY", "SAMBANOVA_API_BASE", QUIRK_EMBEDDINGS },
     { "novita",       "openai", "https://api.novita.ai/v3/openai",
       "NOVITA_API_KEY", "NOVITA_API_BASE", 0 },
     { "nebius",       "openai", "https://api.tokenfactory.nebius.com/v1",
-      "NEBIUS_API_KEY", "NEBIUS_API_BASE", 0 },
+      "NEBIUS_API_KEY", "NEBIUS_API_BASE", QUIRK_EMBEDDINGS },
     { "featherless_ai", "openai", "https://api.featherless.ai/v1",
       "FEATHERLESS_AI_API_KEY", "FEATHERLESS_AI_API_BASE", 0 },
     /* Hugging Face's OpenAI-compatible router (Inference Providers). */
@@ -61,9 +68,11 @@ static const struct preset presets[] = {
     /* Workers AI's OpenAI-compatible endpoint has the account in its
      * path: api_base .../client/v4/accounts/ACCOUNT_ID/ai/v1. */
     { "cloudflare",   "openai", NULL,
-      "CLOUDFLARE_API_KEY", "CLOUDFLARE_API_BASE", QUIRK_NEEDS_API_BASE },
+      "CLOUDFLARE_API_KEY", "CLOUDFLARE_API_BASE",
+      QUIRK_NEEDS_API_BASE | QUIRK_EMBEDDINGS },
     { "github",       "openai", "https://models.github.ai/inference",
-      "GITHUB_API_KEY", "GITHUB_API_BASE", 0 },        /* GitHub Models */
+      "GITHUB_API_KEY", "GITHUB_API_BASE",               /* GitHub Models */
+      QUIRK_EMBEDDINGS },
     /* Local servers with /v1/embeddings too (llamafile with --embedding),
      * which LiteLLM routes for both. */
     { "llamafile",    "openai", "http://127.0.0.1:8080/v1",

@@ -89,6 +89,14 @@ struct pcall {
     int                    (*emit_json)(void *ud, const char *json,
                                         size_t len);
     void                    *emit_ud;
+    /* Embeddings to a dialect that takes at most a few inputs a call
+     * (embed_batch): the attempt is a run of transfers, one batch each,
+     * in input order (embed.h, embed_collect). */
+    size_t                   embed_first;  /* the first input the current
+                                            * transfer carries */
+    json_t                  *embed_done;   /* owned: the vectors of the
+                                            * earlier transfers; NULL */
+    long long                embed_tokens; /* their token counts, summed */
     json_t                  *usage;    /* owned; last usage seen */
     void                    *state;    /* adapter's stream state, owned by
                                         * the adapter (freed in stream_free) */
@@ -202,6 +210,10 @@ struct provider {
      * makes it from the vectors). */
     int  (*parse_embed)(struct pcall *pc, const struct http_resp *r,
                         json_t **ret);
+    /* The most inputs one upstream call may carry (Titan Text Embeddings:
+     * 1; Vertex AI: 250, or 1 for gemini-embedding-*); NULL or 0: all of
+     * them in one call. */
+    size_t (*embed_batch)(const struct pcall *pc);
     /* PROV_LOCAL: the embeddings answer, directly. */
     int  (*run_local_embed)(struct pcall *pc, json_t **ret);
 };

@@ -100,6 +100,7 @@ static void reset_attempt(struct request *rq)
         rq->pc.prov->stream_free(&rq->pc);
     json_decref(rq->pc.usage);
     rq->token = secret_free(rq->token);
+    json_decref(rq->pc.embed_done);
     memset(&rq->pc, 0, sizeof(rq->pc));
     rq->pc.err.retry_after = -1;
     http_req_free(&rq->hreq);
@@ -288,6 +289,7 @@ void request_resume(struct request *rq)
 
 static void attempt_ok(struct request *rq, json_t *completion);
 static void attempt_failed(struct request *rq);
+static void attempt_authorize(struct request *rq);
 
 static int feed(void *ud, const char *p, size_t n)
 {
@@ -350,9 +352,18 @@ static void transfer_done(struct xfer *x, CURLcode res)
             attempt_ok(rq, NULL);
         return;
     }
-    if ((rq->pc.embed ? embed_parse(&rq->pc, &r, &completion) :
-         rq->pc.prov->parse(&rq->pc, &r, &completion)) < 0) {
+    code = rq->pc.embed ? embed_parse(&rq->pc, &r, &completion) :
+           rq->pc.prov->parse(&rq->pc, &r, &completion);
+    if (code < 0) {
         attempt_failed(rq);
+        return;
+    }
+    if (code == EMBED_MORE) {
+        /* The same attempt, its next batch of inputs (embed.h). */
+        http_req_free(&rq->hreq);
+        http_req_init(&rq->hreq);
+        xfer_reset(&rq->xfer);
+        attempt_authorize(rq);
         return;
     }
     attempt_ok(rq, completion);
@@ -600,6 +611,19 @@ void request_attempt_send(struct request *rq, int code, const char *msg)
         watch_start(rq, first_chunk_timeout(rq));
 }
 
+/* The access token the deployment needs, if any (request_token.c), then
+ * the transfer. */
+static void attempt_authorize(struct request *rq)
+{
+    const struct deployment *d = rq->pc.dep;
+
+    if (d->vertex && d->vertex->key) {
+        request_token_then_send(rq, d);
+        return;
+    }
+    request_attempt_send(rq, 0, NULL);
+}
+
 static void attempt_start(struct request *rq, size_t i)
 {
     struct deployment *d = rq->cands[i];
@@ -655,11 +679,7 @@ static void attempt_start(struct request *rq, size_t i)
         json_decref(completion);
         return;
     }
-    if (d->vertex && d->vertex->key) {
-        request_token_then_send(rq, d);
-        return;
-    }
-    request_attempt_send(rq, 0, NULL);
+    attempt_authorize(rq);
 }
 
 static void attempt_next(struct request *rq)

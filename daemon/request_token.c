@@ -22,6 +22,8 @@ static void on_token(struct gauth_wait *w, int code,
     if (rq->waiting_token)
         uv_timer_stop(&rq->next_timer);    /* on_token_deadline's */
     rq->waiting_token = 0;
+    /* The next call of a multi-call attempt (embed.h) asks again. */
+    rq->token = secret_free(rq->token);
     if (code == 0 && (rq->token = secret_new(token->p, token->len)) == NULL) {
         code = LLMUX_EINTERNAL;
         msg = "out of memory";

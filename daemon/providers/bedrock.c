@@ -354,5 +354,6 @@ const struct provider provider_bedrock = {
     .embed_path       = "/model/{model}/invoke",
     .build_embed_body = bedrock_embed_body,
     .parse_embed      = bedrock_embed_parse,
+    .embed_batch      = bedrock_embed_batch,
 };
 

@@ -1,8 +1,10 @@
 /* embed_native.c -- embeddings in the native dialects' wire formats, each
  * from its API reference: Ollama POST /api/embed, Cohere v2 POST
- * /v2/embed, Gemini batchEmbedContents, and Cohere Embed on Bedrock
- * (InvokeModel, SigV4 through bedrock.c's signer). Owns: the upstream
- * bodies and reading the vectors back; embed.c makes the answer. */
+ * /v2/embed, Gemini batchEmbedContents, and Cohere Embed and Titan Text
+ * Embeddings on Bedrock (InvokeModel, SigV4 through bedrock.c's signer;
+ * Titan one input a call). Owns: the upstream bodies and reading the
+ * vectors back; embed.c makes the answer. */
+#include "embed_native.h"
 #include "common.h"
 #include "config.h"
 #include "embed.h"
@@ -13,38 +15,6 @@
 #include <string.h>
 
 /* ---- shared ------------------------------------------------------------- */
-
-/* Appends j (stolen) to out as compact JSON. */
-static int put_json(struct pcall *pc, json_t *j, struct buf *out)
-{
-    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    int r;
-
-    json_decref(j);
-    if (text == NULL)
-        return pcall_oom(pc);
-    r = buf_adds(out, text) < 0 ? pcall_oom(pc) : 0;
-    free(text);
-    return r;
-}
-
-/* The inputs as texts: these dialects take no token arrays. */
-static json_t *texts_of(struct pcall *pc)
-{
-    json_t *in = embed_inputs(pc->req);
-
-    if (in == NULL) {
-        pcall_oom(pc);
-        return NULL;
-    }
-    if (!embed_all_text(in)) {
-        json_decref(in);
-        pcall_fail(pc, LLMUX_EBADREQ, 0, "%s takes embeddings input as "
-                   "text, not token arrays", pcall_name(pc));
-        return NULL;
-    }
-    return in;
-}
 
 static json_t *load_body(struct pcall *pc, const struct http_resp *r)
 {
@@ -57,6 +27,24 @@ static json_t *load_body(struct pcall *pc, const struct http_resp *r)
         return NULL;
     }
     return j;
+}
+
+/* The answer from a whole body whose vectors vectors() finds (a list of
+ * arrays), its token count at tok_path (NULL: none given). */
+static int answer_body(struct pcall *pc, const struct http_resp *r,
+                       const json_t *(*vectors)(const json_t *),
+                       const char *const *tok_path, json_t **ret)
+{
+    json_t *j = load_body(pc, r);
+    int rc;
+
+    *ret = NULL;
+    if (j == NULL)
+        return pc->err.code;
+    rc = embed_answer(pc, vectors(j), (long long)json_number_value(
+                      embed_dig(j, tok_path)), ret);
+    json_decref(j);
+    return rc;
 }
 
 /* The upstream model without the dialect's route prefix. */
@@ -83,7 +71,7 @@ static const char *cohere_input_type(const struct pcall *pc)
  * "options"?} -> {"model", "embeddings": [[...]], "prompt_eval_count"}. */
 int ollama_embed_body(struct pcall *pc, struct buf *out)
 {
-    json_t *in = texts_of(pc), *b, *v;
+    json_t *in = embed_part_texts(pc), *b, *v;
     static const char *const pass[] = { "dimensions", "truncate",
                                         "keep_alive", "options" };
 
@@ -94,23 +82,20 @@ int ollama_embed_body(struct pcall *pc, struct buf *out)
     for (size_t i = 0; b && i < sizeof(pass) / sizeof(pass[0]); i++)
         if ((v = json_object_get(pc->req, pass[i])) != NULL)
             json_object_set(b, pass[i], v);
-    return put_json(pc, b, out);
+    return common_put_json(pc, b, out);
+}
+
+static const json_t *ollama_vectors(const json_t *j)
+{
+    return json_object_get(j, "embeddings");
 }
 
 int ollama_embed_parse(struct pcall *pc, const struct http_resp *r,
                        json_t **ret)
 {
-    json_t *j = load_body(pc, r);
-    int rc;
+    static const char *const tok[] = { "prompt_eval_count", NULL };
 
-    *ret = NULL;
-    if (j == NULL)
-        return pc->err.code;
-    rc = embed_answer(pc, json_object_get(j, "embeddings"),
-                      json_integer_value(json_object_get(j,
-                                         "prompt_eval_count")), ret);
-    json_decref(j);
-    return rc;
+    return answer_body(pc, r, ollama_vectors, tok, ret);
 }
 
 /* ---- Cohere v2 ---------------------------------------------------------- */
@@ -120,7 +105,7 @@ int ollama_embed_parse(struct pcall *pc, const struct http_resp *r,
  * "meta": {"billed_units": {"input_tokens"}}}. */
 static json_t *cohere_request(struct pcall *pc, int with_model)
 {
-    json_t *in = texts_of(pc), *b, *v;
+    json_t *in = embed_part_texts(pc), *b, *v;
 
     if (in == NULL)
         return NULL;
@@ -141,7 +126,7 @@ int cohere_embed_body(struct pcall *pc, struct buf *out)
 {
     json_t *b = cohere_request(pc, 1);
 
-    return b ? put_json(pc, b, out) : pc->err.code;
+    return b ? common_put_json(pc, b, out) : pc->err.code;
 }
 
 /* embeddings is {"float": [...]} (embedding_types given), or the list
@@ -156,24 +141,17 @@ static const json_t *cohere_vectors(const json_t *j)
 int cohere_embed_parse(struct pcall *pc, const struct http_resp *r,
                        json_t **ret)
 {
-    json_t *j = load_body(pc, r);
-    int rc;
+    static const char *const tok[] = { "meta", "billed_units",
+                                       "input_tokens", NULL };
 
-    *ret = NULL;
-    if (j == NULL)
-        return pc->err.code;
-    rc = embed_answer(pc, cohere_vectors(j), json_integer_value(
-                      json_object_get(json_object_get(json_object_get(j,
-                      "meta"), "billed_units"), "input_tokens")), ret);
-    json_decref(j);
-    return rc;
+    return answer_body(pc, r, cohere_vectors, tok, ret);
 }
 
 /* ---- Gemini ------------------------------------------------------------- */
 
 /* Cohere-style input_type words, as LiteLLM users write them, in
  * Gemini's TaskType. */
-static const char *gemini_task(const struct pcall *pc)
+const char *gemini_task(const struct pcall *pc)
 {
     static const char *const map[][2] = {
         { "search_query", "RETRIEVAL_QUERY" },
@@ -199,7 +177,7 @@ static const char *gemini_task(const struct pcall *pc)
  * [{"values": [...]}, …]}, in request order. */
 int gemini_embed_body(struct pcall *pc, struct buf *out)
 {
-    json_t *in = texts_of(pc), *reqs, *t, *d;
+    json_t *in = embed_part_texts(pc), *reqs, *t, *d;
     const char *task = gemini_task(pc);
     char model[300];
     size_t i;
@@ -223,63 +201,111 @@ int gemini_embed_body(struct pcall *pc, struct buf *out)
         json_array_append_new(reqs, one);
     }
     json_decref(in);
-    return put_json(pc, json_pack("{s:o}", "requests", reqs), out);
+    return common_put_json(pc, json_pack("{s:o}", "requests", reqs), out);
 }
 
 int gemini_embed_parse(struct pcall *pc, const struct http_resp *r,
                        json_t **ret)
 {
-    json_t *j = load_body(pc, r), *vecs, *e;
-    size_t i;
-    int rc;
+    static const char *const vec[] = { "values", NULL };
 
-    *ret = NULL;
-    if (j == NULL)
-        return pc->err.code;
-    if ((vecs = json_array()) == NULL) {
-        json_decref(j);
-        return pcall_oom(pc);
-    }
-    json_array_foreach(json_object_get(j, "embeddings"), i, e)
-        json_array_append(vecs, json_object_get(e, "values") ?
-                          json_object_get(e, "values") : json_null());
     /* batchEmbedContents reports no token counts. */
-    rc = embed_answer(pc, vecs, 0, ret);
-    json_decref(vecs);
-    json_decref(j);
-    return rc;
+    return embed_parse_list(pc, r, "embeddings", vec, NULL, NULL, ret);
 }
 
-/* ---- Bedrock: Cohere Embed ---------------------------------------------- */
+/* ---- Bedrock: Cohere Embed and Titan Text Embeddings ----------------- */
 
-/* InvokeModel of a cohere.embed-* model: Cohere's body without "model"
- * (the URL names it). Titan Text Embeddings takes one input a call and
- * is not spoken here: its error says so. */
+static int is_titan(const char *m)
+{
+    return strncmp(m, "amazon.titan-embed-text", 23) == 0 ||
+           strstr(m, ".amazon.titan-embed-text") != NULL;
+}
+
+static int is_cohere(const char *m)
+{
+    return strncmp(m, "cohere.embed", 12) == 0 ||
+           strstr(m, ".cohere.embed") != NULL;
+}
+
+/* Titan takes one inputText a call; Cohere Embed a list. */
+size_t bedrock_embed_batch(const struct pcall *pc)
+{
+    return is_titan(model_of(pc)) ? 1 : 0;
+}
+
+/* Titan Text Embeddings (Bedrock's "Amazon Titan Embeddings G1 - Text"
+ * page): V2 {"inputText", "dimensions"? (1024, 512 or 256), "normalize"
+ * (true: OpenAI's vectors are unit length too)}; G1 (…-v1) takes
+ * inputText alone. */
+static int titan_body(struct pcall *pc, struct buf *out)
+{
+    const char *m = model_of(pc);
+    json_t *in = embed_part_texts(pc), *b, *d, *norm;
+    int v1 = strstr(m, "titan-embed-text-v1") != NULL;
+
+    if (in == NULL)
+        return pc->err.code;
+    b = json_pack("{s:O}", "inputText", json_array_get(in, 0));
+    json_decref(in);
+    d = json_object_get(pc->req, "dimensions");
+    norm = json_object_get(pc->req, "normalize");
+    if (b && v1 && (json_is_integer(d) || norm) && !pc->drop_params) {
+        json_decref(b);
+        return pcall_fail(pc, LLMUX_EBADREQ, 0, "bedrock: %s takes no "
+                          "dimensions or normalize (Titan Text Embeddings "
+                          "V2 does; drop_params drops them)", m);
+    }
+    if (b && !v1) {
+        if (json_is_integer(d))
+            json_object_set(b, "dimensions", d);
+        json_object_set_new(b, "normalize", json_is_boolean(norm) ?
+                            json_incref(norm) : json_true());
+    }
+    return b ? common_put_json(pc, b, out) : pcall_oom(pc);
+}
+
+/* InvokeModel of an embeddings model: Cohere's body without "model" (the
+ * URL names it), or Titan's, one input a call (embed_batch). */
 int bedrock_embed_body(struct pcall *pc, struct buf *out)
 {
     const char *m = model_of(pc);
     json_t *b;
 
-    if (strncmp(m, "cohere.embed", 12) != 0 &&
-        strstr(m, ".cohere.embed") == NULL)
+    if (is_titan(m))
+        return titan_body(pc, out);
+    if (!is_cohere(m))
         return pcall_fail(pc, LLMUX_EBADREQ, 0, "bedrock: llmux speaks "
-                          "embeddings to Cohere Embed models (cohere.embed-"
-                          "*) only, not %s (deployment %s)", m, pc->dep->id);
+                          "embeddings to Cohere Embed (cohere.embed-*) and "
+                          "Titan Text Embeddings (amazon.titan-embed-text-*) "
+                          "models only, not %s (deployment %s)", m,
+                          pc->dep->id);
     b = cohere_request(pc, 0);
-    return b ? put_json(pc, b, out) : pc->err.code;
+    return b ? common_put_json(pc, b, out) : pc->err.code;
 }
 
+/* Titan: {"embedding": [...], "inputTextTokenCount", "embeddingsByType"?};
+ * Cohere: its v2 shape (Bedrock gives Cohere's token count in a header
+ * only). */
 int bedrock_embed_parse(struct pcall *pc, const struct http_resp *r,
                         json_t **ret)
 {
-    json_t *j = load_body(pc, r);
+    json_t *j, *one;
     int rc;
 
+    if (!is_titan(model_of(pc)))
+        return answer_body(pc, r, cohere_vectors, NULL, ret);
     *ret = NULL;
-    if (j == NULL)
+    if ((j = load_body(pc, r)) == NULL)
         return pc->err.code;
-    /* Bedrock gives the token count in a header only. */
-    rc = embed_answer(pc, cohere_vectors(j), 0, ret);
+    if ((one = json_pack("[O]", json_object_get(j, "embedding") ?
+                         json_object_get(j, "embedding") :
+                         json_null())) == NULL) {
+        json_decref(j);
+        return pcall_oom(pc);
+    }
+    rc = embed_collect(pc, one, json_integer_value(json_object_get(j,
+                       "inputTextTokenCount")), ret);
+    json_decref(one);
     json_decref(j);
     return rc;
 }

@@ -7,6 +7,7 @@
  * typed at load, and the two tables, one per publisher, whose data the
  * generic builder reads; the deployment is bound to one at load. */
 #include "vertex.h"
+#include "embed_native.h"
 #include "common.h"
 #include "cenv.h"
 #include "config.h"
@@ -278,6 +279,11 @@ const struct provider provider_vertex = {
     .stream_path  = "/publishers/google/models/{model}"
                     ":streamGenerateContent?alt=sse",
     .build_body   = gemini_on_vertex,
+    /* Google's embedding models: vertex_embed.c. */
+    .embed_path       = "/publishers/google/models/{model}:predict",
+    .build_embed_body = vertex_embed_body,
+    .parse_embed      = vertex_embed_parse,
+    .embed_batch      = vertex_embed_batch,
 };
 
 /* Anthropic models (publishers/anthropic; vertex_bind picks this table

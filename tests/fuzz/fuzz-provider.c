@@ -9,13 +9,22 @@
  *           stream_end, stream_free
  *   mode 2: an error body -> map_error (argument picks the status)
  *   mode 3: a canonical request (JSON) -> build (argument bit 0: stream)
+ *   mode 4: a whole 2xx embeddings body -> parse_embed, again while the
+ *           dialect asks for its next batch (EMBED_MORE); argument bit 0:
+ *           the dialect's other embeddings model (Titan on Bedrock,
+ *           gemini-embedding-001 on Vertex AI), which takes one input a
+ *           call
+ *   mode 5: an embeddings request (JSON) -> build
+ * (the mode byte modulo 8; 6 and 7 are modes 2 and 3 again).
  * Oracles: failures set pc->err; what the adapter returns or emits is a
  * JSON object; no message carries the deployment's key. */
 #include "config.h"
+#include "embed.h"
 #include "fuzz.h"
 #include "presets.h"
 #include "provider.h"
 #include "secret.h"
+#include "providers/vertex.h"
 
 #include <string.h>
 
@@ -55,6 +64,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     dep.params = json_object();
     dep.file = (char *)"fuzz.yaml";
     dep.line = 1;
+    if (strcmp(name, "vertex_ai") == 0) {
+        /* What vertex_bind leaves for a usable deployment (no key: the
+         * harness builds without a token). */
+        static struct vertex_dep v = { .project = (char *)"fuzz-proj",
+                                       .location = (char *)"us-central1" };
+        dep.vertex = &v;
+    }
     return 0;
 }
 
@@ -142,7 +158,36 @@ static void run_map_error(struct pcall *pc, const char *p, size_t n,
     check_err(pc, rc);
 }
 
-static void run_build(const char *p, size_t n, int stream)
+/* parse_embed until the answer (or a failure): a dialect that takes a
+ * few inputs a call asks for the next batch with EMBED_MORE. */
+static void run_parse_embed(struct pcall *pc, const char *p, size_t n,
+                            int one_a_call)
+{
+    struct http_resp r = { .status = 200, .body = p, .len = n,
+                           .retry_after = -1 };
+    json_t *a = NULL;
+    int rc, rounds = 0;
+
+    if (prov->parse_embed == NULL)
+        return;
+    pc->embed = 1;
+    if (one_a_call)
+        dep.upstream_model = (char *)(prov == &provider_bedrock ?
+            "amazon.titan-embed-text-v2:0" : "gemini-embedding-001");
+    do {
+        rc = prov->parse_embed(pc, &r, &a);
+        FUZZ_ASSERT(rc != EMBED_MORE || a == NULL);
+    } while (rc == EMBED_MORE && ++rounds < 8);
+    check_err(pc, rc);
+    if (rc == 0)
+        FUZZ_ASSERT(json_is_object(a) &&
+                    json_is_array(json_object_get(a, "data")));
+    json_decref(a);
+    json_decref(pc->embed_done);
+    dep.upstream_model = (char *)"fuzz-model";
+}
+
+static void run_build(const char *p, size_t n, int stream, int embed)
 {
     json_t *req = json_loadb(p, n, 0, NULL);
     struct http_req h;
@@ -154,7 +199,13 @@ static void run_build(const char *p, size_t n, int stream)
         json_decref(req);
         return;
     }
-    pcall_setup(&pc, req, stream, &nchunks);
+    if (embed && (prov->build_embed_body == NULL ||
+                  embed_validate(req, NULL, 0) < 0)) {
+        json_decref(req);
+        return;
+    }
+    pcall_setup(&pc, req, stream && !embed, &nchunks);
+    pc.embed = embed;
     http_req_init(&h);
     rc = provider_build(&pc, &h);
     check_err(&pc, rc);
@@ -171,10 +222,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         "{\"model\":\"fuzz\",\"messages\":[{\"role\":\"user\",\"content\":"
         "\"hi\"}],\"tools\":[{\"type\":\"function\",\"function\":{\"name\":"
         "\"get_weather\",\"parameters\":{\"type\":\"object\"}}}]}";
+    static const char embedtext[] =
+        "{\"model\":\"fuzz\",\"input\":[\"one\",\"two\",\"three\"]}";
     struct pcall pc;
     size_t nchunks = 0, n;
     json_t *req;
     char *body;
+    int mode;
 
     if (size < 2)
         return 0;
@@ -182,17 +236,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if ((body = malloc(n ? n : 1)) == NULL)
         return 0;
     memcpy(body, data + 2, n);
-    if (data[0] % 4 == 3) {
-        run_build(body, n, data[1] & 1);
+    mode = data[0] % 8;
+    if (mode == 3 || mode == 7 || mode == 5) {
+        run_build(body, n, data[1] & 1, mode == 5);
         free(body);
         return 0;
     }
-    req = json_loads(reqtext, 0, NULL);
-    pcall_setup(&pc, req, data[0] % 4 == 1, &nchunks);
-    switch (data[0] % 4) {
+    req = json_loads(mode == 4 ? embedtext : reqtext, 0, NULL);
+    pcall_setup(&pc, req, mode == 1, &nchunks);
+    switch (mode) {
     case 0: run_parse(&pc, body, n); break;
     case 1: run_stream(&pc, body, n, fuzz_piece(data[1])); break;
-    case 2: run_map_error(&pc, body, n, data[1]); break;
+    case 2: case 6: run_map_error(&pc, body, n, data[1]); break;
+    case 4: run_parse_embed(&pc, body, n, data[1] & 1); break;
     }
     json_decref(pc.usage);
     json_decref(req);

@@ -267,6 +267,46 @@ def wire_seeds(fake_url):
     return out
 
 
+# Embeddings answers (fuzz-provider mode 4) and requests (mode 5), in each
+# dialect's documented shape, for the three inputs the target sends.
+V = [[0.25, -0.5, 0.125], [1e-3, 2.5e-7, -0.75], [0.0, 1.0, -1.0]]
+EMBED_BODIES = {
+    'openai': [{'object': 'list', 'model': 'm', 'usage': {'prompt_tokens': 3, 'total_tokens': 3},
+                'data': [{'object': 'embedding', 'index': i, 'embedding': v} for i, v in enumerate(V)]}],
+    'azure': [{'object': 'list', 'data': [{'object': 'embedding', 'index': 2 - i, 'embedding': v}
+                                          for i, v in enumerate(V)]}],
+    'cohere': [{'id': 'x', 'embeddings': {'float': V}, 'meta': {'billed_units': {'input_tokens': 3}}},
+               {'embeddings': V}],
+    'gemini': [{'embeddings': [{'values': v} for v in V]}],
+    'ollama': [{'model': 'm', 'embeddings': V, 'prompt_eval_count': 3}],
+    'bedrock': [{'embeddings': {'float': V}, 'response_type': 'embeddings_by_type'},
+                {'embedding': V[0], 'inputTextTokenCount': 1, 'embeddingsByType': {'float': V[0]}}],
+    'vertex_ai': [{'predictions': [{'embeddings': {'values': v, 'statistics': {'token_count': 1.0,
+                                                                                'truncated': False}}}
+                                   for v in V]},
+                  {'predictions': [{'embeddings': {'values': V[0], 'statistics': {'token_count': 2}}}]}],
+}
+EMBED_REQUESTS = [
+    {'model': 'fuzz', 'input': 'one text'},
+    {'model': 'fuzz', 'input': ['a', 'b', 'c'], 'dimensions': 256, 'encoding_format': 'base64'},
+    {'model': 'fuzz', 'input': [[1, 2, 3]], 'input_type': 'search_query'},
+    {'model': 'fuzz', 'input': ['x'], 'task_type': 'CLUSTERING', 'normalize': False,
+     'auto_truncate': True, 'title': 't'},
+]
+
+
+def seed_embeddings(seeds):
+    for name, bodies in EMBED_BODIES.items():
+        if name not in seeds:
+            seeds[name] = Seeds('provider-' + name)
+        for body in bodies:
+            for arg in (0, 1):
+                seeds[name].add(bytes([4, arg]) + json.dumps(body).encode(), 'embed')
+    for s in seeds.values():
+        for r in EMBED_REQUESTS:
+            s.add(bytes([5, 0]) + json.dumps(r).encode(), 'embed-build')
+
+
 def seed_providers():
     from harness import Fake
     seeds = {}
@@ -279,6 +319,7 @@ def seed_providers():
         for r in REQUESTS:
             s.add(bytes([3, 0]) + json.dumps(r).encode(), 'build')
             s.add(bytes([3, 1]) + json.dumps(r).encode(), 'build')
+    seed_embeddings(seeds)
     return sum(s.n for s in seeds.values())
 
 

@@ -322,7 +322,8 @@ def test_cache_stats_and_flush():
 class Redis:
     """A real redis-server on a loopback port, stopped by its PID."""
 
-    def __init__(self, port=None):
+    def __init__(self, port=None, password=None):
+        self.password = password
         self.exe = shutil.which('redis-server') or '/usr/bin/redis-server'
         if not os.path.exists(self.exe):
             raise AssertionError('redis-server is not installed (make deps)')
@@ -334,7 +335,8 @@ class Redis:
         self.log = open(os.path.join(self.dir, 'redis.log'), 'ab')
         self.proc = subprocess.Popen(
             [self.exe, '--port', str(self.port), '--bind', '127.0.0.1', '--save', '',
-             '--appendonly', 'no', '--dir', self.dir, '--protected-mode', 'no'],
+             '--appendonly', 'no', '--dir', self.dir, '--protected-mode', 'no'] +
+            (['--requirepass', self.password] if self.password else []),
             stdout=self.log, stderr=subprocess.STDOUT)
         wait_for(self.up, what='redis-server to listen')
 
@@ -349,14 +351,16 @@ class Redis:
 
     def cmd(self, *args):
         s = socket.create_connection(('127.0.0.1', self.port), 5)
-        out = '*%d\r\n' % len(args) + ''.join('$%d\r\n%s\r\n' % (len(a), a) for a in args)
+        cmds = ([('AUTH', self.password)] if self.password else []) + [args]
+        out = ''.join('*%d\r\n' % len(c) + ''.join('$%d\r\n%s\r\n' % (len(a), a) for a in c)
+                      for c in cmds)
         s.sendall(out.encode())
         data = b''
         s.settimeout(5)
-        while not data.endswith(b'\r\n'):
+        while data.count(b'\r\n') < len(cmds) or not data.endswith(b'\r\n'):
             data += s.recv(65536)
         s.close()
-        return data
+        return data.split(b'\r\n', 1)[1] if self.password else data
 
     def stop(self):
         if self.proc.poll() is None:
@@ -480,3 +484,63 @@ def test_http_answers_carry_the_cache_key():
         assert k1 and k1 == k2 and k1.startswith('llmux:') and len(k1) == len('llmux:') + 64, answers
         assert a1['choices'][0]['message']['content'] == a2['choices'][0]['message']['content'] == 'cache me'
         assert upstream_count(f) == 1, f.requests()
+
+
+def request_lines(d, word):
+    return [ln for ln in d.log().splitlines() if 'LLMUX_REQUEST=' in ln and word in ln]
+
+
+def test_hit_log_line_names_group_and_call():
+    with Fake() as f:
+        cfg = config(f, deps=dep(f, name='gpt') + '''  - model_name: emb
+    litellm_params:
+      model: openai/text-embedding-3-small
+      api_base: %s/v1
+      api_key: sk-test-key
+''' % f.url, extra='router_settings:\n  model_group_alias: {"g-alias": "gpt"}\n')
+        with Daemon(cfg) as d:
+            c = d.client()
+            ask(c, 1, 'log me', model='g-alias')
+            assert done(ask(c, 2, 'log me', model='g-alias')).get('cache_hit') is True
+            for i in (3, 4):
+                c.request(i, {'model': 'emb', 'input': ['x y']}, op='embeddings')
+                fr = c.until_end(i)
+            assert fr[-1].get('cache_hit') is True, fr[-1]
+            wait_for(lambda: len(request_lines(d, 'LLMUX_CACHE=hit')) == 2, what='the hits logged')
+            hit_chat, hit_emb = request_lines(d, 'LLMUX_CACHE=hit')
+            # the group the request resolved to, never empty, and the call type
+            assert 'LLMUX_GROUP=gpt ' in hit_chat + ' ', hit_chat
+            assert 'LLMUX_CALL=completion' in hit_chat, hit_chat
+            assert 'LLMUX_GROUP=emb ' in hit_emb + ' ', hit_emb
+            assert 'LLMUX_CALL=embedding' in hit_emb, hit_emb
+            miss_emb = [ln for ln in request_lines(d, 'LLMUX_CACHE=miss') if 'LLMUX_CALL=embedding' in ln]
+            assert len(miss_emb) == 1 and 'LLMUX_GROUP=emb' in miss_emb[0], miss_emb
+
+
+REDIS_PW = 'rd-pw-Zq81xKmT4'
+
+
+def test_redis_auth_password_from_the_environment():
+    with Fake() as f, Redis(password=REDIS_PW) as r:
+        cfg = redis_config(f, r).replace('    namespace: t\n',
+                                         '    namespace: t\n    password: os.environ/TEST_REDIS_PW\n')
+        with Daemon(cfg, env={'TEST_REDIS_PW': REDIS_PW}) as d:
+            c = d.client()
+            wait_for(lambda: metric(d, 'llmux_cache_backend_up') == 1, what='llmuxd on Redis')
+            a = ask(c, 1, 'behind a password')
+            wait_for(lambda: b':1\r\n' in r.cmd('DBSIZE'), what='the entry in Redis')
+            b = ask(c, 2, 'behind a password')
+            assert done(b)['cache_hit'] is True and text_of(b) == text_of(a)
+            assert upstream_count(f) == 1
+            assert 'refused the password' not in d.log()
+            assert REDIS_PW not in d.log() and REDIS_PW[:8] not in d.log()
+        # a wrong password: Redis refuses every command, llmuxd says so
+        # and answers as if uncached
+        with Daemon(cfg, env={'TEST_REDIS_PW': 'not-the-password'}) as d:
+            c = d.client()
+            wait_for(lambda: 'refused the password' in d.log(), what='the AUTH refusal logged')
+            for i in (1, 2):
+                assert text_of(ask(c, i, 'never cached')) == 'never cached'
+            assert upstream_count(f) == 3
+            assert b':1\r\n' in r.cmd('DBSIZE')
+            assert 'not-the-password' not in d.log()

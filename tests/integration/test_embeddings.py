@@ -287,6 +287,35 @@ def test_provider_without_embeddings_is_named():
             assert embed_requests(fake) == []
 
 
+def test_presets_whose_docs_offer_embeddings():
+    # Each of these presets documents POST {base}/embeddings in OpenAI's
+    # shape (presets.c says where that was checked).
+    rows = [('nvidia_nim', 'nvidia/nv-embedqa-e5-v5'), ('cloudflare', '@cf/baai/bge-small-en-v1.5'),
+            ('github', 'openai/text-embedding-3-small'), ('xinference', 'bge-base-en'),
+            ('openrouter', 'qwen/qwen3-embedding-0.6b'), ('dashscope', 'text-embedding-v3'),
+            ('litellm_proxy', 'text-embedding-3-small')]
+    with Fake() as fake:
+        cfg = 'model_list:\n' + ''.join(
+            '  - model_name: %s\n    litellm_params:\n      model: %s/%s\n'
+            '      api_base: %s/v1\n      api_key: sk-preset-%d\n' % (p, p, m, fake.url, i)
+            for i, (p, m) in enumerate(rows))
+        with Daemon(cfg) as d:
+            c = Raw(d.sock)
+            for i, (p, m) in enumerate(rows):
+                body, done = answer(embed(c, i + 1, {'model': p, 'input': ['a b', 'c'],
+                                                     'input_type': 'query'}))
+                up = embed_requests(fake)[-1]
+                assert up['path'] == '/v1/embeddings', (p, up['path'])
+                assert up['headers']['Authorization'] == 'Bearer sk-preset-%d' % i
+                sent = json.loads(up['body'])
+                # the model without its prefix; input_type passes through (NIM wants it)
+                assert sent == {'model': m, 'input': ['a b', 'c'], 'input_type': 'query',
+                                'encoding_format': 'float'}, (p, sent)
+                assert [e['embedding'] for e in body['data']] == [
+                    [f32(x) for x in fake_vector(t, 4)] for t in ('a b', 'c')]
+                assert done['provider'] == p and done['usage']['prompt_tokens'] == 3
+
+
 def test_cli_embed_lines_and_raw():
     with Fake() as fake, Daemon(oa_config(fake)) as d:
         r = d.llmux('embed', '-m', 'emb', 'hello world', 'second', input=b'')
@@ -387,12 +416,105 @@ def test_bedrock_cohere_embed_signed():
         assert 'wJalr' not in d.log()
 
 
-def test_bedrock_titan_is_refused_by_name():
-    with Fake() as fake, Daemon(native(fake, 'bedrock/amazon.titan-embed-text-v2:0'), env=AWS) as d:
+def test_bedrock_other_models_are_refused_by_name():
+    with Fake() as fake, Daemon(native(fake, 'bedrock/amazon.titan-embed-image-v1'), env=AWS) as d:
         e = embed(Raw(d.sock), 1, {'model': 'emb', 'input': 'x'})[-1]
         assert e['type'] == 'error' and e['error']['type'] == 'bad_request', e
-        assert 'Cohere Embed models' in e['error']['message'] and 'amazon.titan' in e['error']['message']
+        assert 'Titan Text Embeddings' in e['error']['message'], e
+        assert 'amazon.titan-embed-image-v1' in e['error']['message'], e
         assert fake.requests() == []
+
+
+TITAN = 'bedrock/amazon.titan-embed-text-v2:0'
+TITAN_PATH = '/model/amazon.titan-embed-text-v2%3A0/invoke'
+
+
+def invokes(fake):
+    return [r for r in fake.requests() if r['path'].endswith('/invoke')]
+
+
+def test_bedrock_titan_one_signed_call_per_input_in_order():
+    with Fake() as fake, Daemon(native(fake, TITAN), env=AWS) as d:
+        inputs = ['first doc here', 'second', 'the third one', 'four']
+        out, done, _ = check_native(fake, d, {'model': 'emb', 'input': inputs, 'dimensions': 256},
+                                    inputs, 256)
+        ups = invokes(fake)
+        assert [r['path'] for r in ups] == [TITAN_PATH] * 4
+        assert [json.loads(r['body']) for r in ups] == [
+            {'inputText': t, 'dimensions': 256, 'normalize': True} for t in inputs]
+        for r in ups:   # each call signed on its own (the fake verified it)
+            assert r['status'] == 200 and r.get('auth_error') is None, r
+            assert r['headers']['Authorization'].startswith('AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/')
+        assert len({r['headers']['Authorization'] for r in ups}) == 4
+        assert done['usage'] == {'prompt_tokens': 3 + 1 + 3 + 1, 'total_tokens': 8}
+        assert done['attempts'] == 1
+        assert out['model'] == 'amazon.titan-embed-text-v2:0'
+        # normalize as the caller says; one input is one call
+        answer(embed(Raw(d.sock), 2, {'model': 'emb', 'input': 'solo', 'dimensions': 512,
+                                      'normalize': False}))
+        assert json.loads(invokes(fake)[-1]['body']) == {'inputText': 'solo', 'dimensions': 512,
+                                                         'normalize': False}
+        assert len(invokes(fake)) == 5 and fake.violations() == []
+        assert 'wJalr' not in d.log()
+
+
+def test_bedrock_titan_base64():
+    with Fake() as fake, Daemon(native(fake, TITAN), env=AWS) as d:
+        out, _ = answer(embed(Raw(d.sock), 1, {'model': 'emb', 'input': ['x y', 'z'], 'dimensions': 256,
+                                               'encoding_format': 'base64'}))
+        for i, t in enumerate(['x y', 'z']):
+            raw = base64.b64decode(out['data'][i]['embedding'])
+            assert list(struct.unpack('<256f', raw)) == [f32(x) for x in fake_vector(t, 256)]
+        # upstream always speaks float; llmux makes the base64
+        assert all('encoding_format' not in json.loads(r['body']) for r in invokes(fake))
+
+
+def test_bedrock_titan_one_failing_call_fails_the_attempt():
+    with Fake() as fake, Daemon(native(fake, TITAN) + 'router_settings:\n  num_retries: 0\n',
+                                env=AWS) as d:
+        fake.queue('ok', 'err-429')
+        e = embed(Raw(d.sock), 1, {'model': 'emb', 'input': ['a', 'b', 'c']})[-1]
+        assert e['type'] == 'error' and e['error']['type'] == 'rate_limit', e
+        assert 'Too many requests' in e['error']['message'], e
+        assert len(invokes(fake)) == 2      # the third input was never sent
+    with Fake() as fake, Daemon(native(fake, TITAN) + 'router_settings:\n  num_retries: 1\n'
+                                '  retry_after: 0\n', env=AWS) as d:
+        fake.queue('ok', 'err-500')
+        inputs = ['a', 'b', 'c']
+        out, done = answer(embed(Raw(d.sock), 1, {'model': 'emb', 'input': inputs, 'dimensions': 256}))
+        # the retry is the whole request again: 2 calls, then 3
+        assert [json.loads(r['body'])['inputText'] for r in invokes(fake)] == ['a', 'b', 'a', 'b', 'c']
+        assert done['attempts'] == 2
+        assert [e['embedding'] for e in out['data']] == [[f32(x) for x in fake_vector(t, 256)]
+                                                         for t in inputs]
+        assert done['usage']['prompt_tokens'] == 3
+
+
+def test_embeddings_spend_is_priced_from_prompt_tokens():
+    # cost_of() prices usage.prompt_tokens: a deployment's own price works
+    # now, the price table's embedding prices will the same way.
+    with Fake() as fake, Daemon(native(fake, TITAN) + '      input_cost_per_token: 0.25\n',
+                                env=AWS) as d:
+        _, done = answer(embed(Raw(d.sock), 1, {'model': 'emb', 'input': ['one two', 'three'],
+                                                'dimensions': 256}))
+        assert done['usage']['prompt_tokens'] == 3
+        assert abs(done['cost'] - 0.75) < 1e-9, done
+
+
+def test_bedrock_titan_v1_takes_text_only():
+    with Fake() as fake, Daemon(native(fake, 'bedrock/amazon.titan-embed-text-v1'), env=AWS) as d:
+        c = Raw(d.sock)
+        out, done = answer(embed(c, 1, {'model': 'emb', 'input': ['hello world', 'again']}))
+        assert [json.loads(r['body']) for r in invokes(fake)] == [{'inputText': 'hello world'},
+                                                                  {'inputText': 'again'}]
+        assert [len(e['embedding']) for e in out['data']] == [1536, 1536]
+        assert done['usage']['prompt_tokens'] == 3 and fake.violations() == []
+        e = embed(c, 2, {'model': 'emb', 'input': 'x', 'dimensions': 256})[-1]
+        assert e['type'] == 'error' and e['error']['type'] == 'bad_request', e
+        assert 'takes no dimensions' in e['error']['message'], e
+        e = embed(c, 3, {'model': 'emb', 'input': [[1, 2]]})[-1]
+        assert e['type'] == 'error' and 'not token arrays' in e['error']['message'], e
+        assert len(invokes(fake)) == 2
 
 
 def test_token_arrays_to_a_text_only_dialect():

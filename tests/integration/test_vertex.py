@@ -359,4 +359,100 @@ def test_vertex_access_token_echoed_by_the_upstream_is_masked():
             assert sent == [tok], sent     # it was sent, and so echoed back
             log = d.log()
         assert_no_secrets(acct, f, [log, json.dumps(e)])
+
+
+def embed_call(c, id, body):
+    c.request(id, body, op='embeddings')
+    fr = c.until_end(id)
+    assert [f['type'] for f in fr] == ['response', 'done'], fr
+    return fr[0]['body'], fr[1]
+
+
+def fake_vector(text, dims):
+    """What tests/mockup/fakeprov.py answers for one input (its contract)."""
+    import hashlib
+    out = []
+    for j in range(dims):
+        h = hashlib.sha256(('%s|%d' % (text, j)).encode()).digest()
+        out.append(round(int.from_bytes(h[:4], 'big') / 2.0 ** 31 - 1.0, 9))
+    return out
+
+
+def f32(x):
+    import struct
+    return struct.unpack('<f', struct.pack('<f', x))[0]
+
+
+def test_vertex_embeddings_predict():
+    with Fake() as f:
+        acct = Account(f)
+        vertex(f, public_key=acct.public, ttl=3600)
+        where = ['vertex_project: proj-1', 'vertex_location: europe-west4',
+                 'vertex_credentials: %s' % acct.path]
+        cfg = 'model_list:\n' + deployment('te', 'text-embedding-005', f, where) + \
+            deployment('ml', 'text-multilingual-embedding-002', f, where) + \
+            deployment('ge', 'gemini-embedding-001', f, where)
+        base = '/v1/projects/proj-1/locations/europe-west4/publishers/google/models/'
+        with Daemon(cfg) as d:
+            c = d.client()
+            inputs = ['what is a cat', 'a small animal', 'dogs']
+            out, done = embed_call(c, 1, {'model': 'te', 'input': inputs, 'dimensions': 16,
+                                          'input_type': 'search_query'})
+            (up,) = f.requests()[-1:]
+            assert up['path'] == base + 'text-embedding-005:predict', up['path']
+            assert json.loads(up['body']) == {
+                'instances': [{'content': t, 'task_type': 'RETRIEVAL_QUERY'} for t in inputs],
+                'parameters': {'outputDimensionality': 16}}
+            assert [e['index'] for e in out['data']] == [0, 1, 2]
+            assert [e['embedding'] for e in out['data']] == [[f32(x) for x in fake_vector(t, 16)]
+                                                             for t in inputs]
+            assert done['usage'] == {'prompt_tokens': 4 + 3 + 1, 'total_tokens': 8}
+            assert out['model'] == 'text-embedding-005'
+            # no dimensions, no task: nothing but the instances
+            embed_call(c, 2, {'model': 'ml', 'input': 'bonjour'})
+            up = f.requests()[-1]
+            assert up['path'] == base + 'text-multilingual-embedding-002:predict'
+            assert json.loads(up['body']) == {'instances': [{'content': 'bonjour'}]}
+            # gemini-embedding-001 takes one instance a request: one call each, in order
+            n = len(f.requests())
+            out, done = embed_call(c, 3, {'model': 'ge', 'input': inputs, 'dimensions': 8,
+                                          'task_type': 'SEMANTIC_SIMILARITY',
+                                          'encoding_format': 'base64'})
+            ups = f.requests()[n:]
+            assert [r['path'] for r in ups] == [base + 'gemini-embedding-001:predict'] * 3
+            assert [json.loads(r['body']) for r in ups] == [
+                {'instances': [{'content': t, 'task_type': 'SEMANTIC_SIMILARITY'}],
+                 'parameters': {'outputDimensionality': 8}} for t in inputs]
+            import base64
+            import struct
+            for i, t in enumerate(inputs):
+                raw = base64.b64decode(out['data'][i]['embedding'])
+                assert list(struct.unpack('<8f', raw)) == [f32(x) for x in fake_vector(t, 8)]
+            assert done['usage']['prompt_tokens'] == 8
+            log = d.log()
+        tok = exchanges(f)[0]['token']
+        assert len(exchanges(f)) == 1
+        assert all(r['headers'].get('Authorization') == 'Bearer ' + tok for r in f.requests()
+                   if ':predict' in r['path'])
+        assert f.violations() == [], f.violations()
+        assert_no_secrets(acct, f, [log, json.dumps(out)])
+        acct.remove()
+
+
+def test_vertex_embeddings_batches_of_250():
+    with Fake() as f:
+        acct = Account(f)
+        vertex(f, public_key=acct.public, ttl=3600)
+        cfg = 'model_list:\n' + deployment('te', 'text-embedding-004', f, [
+            'vertex_project: proj-1', 'vertex_credentials: %s' % acct.path])
+        with Daemon(cfg) as d:
+            inputs = ['text %d' % i for i in range(600)]
+            out, done = embed_call(d.client(), 1, {'model': 'te', 'input': inputs, 'dimensions': 2})
+        ups = [json.loads(r['body']) for r in f.requests() if r['path'].endswith(':predict')]
+        assert [len(u['instances']) for u in ups] == [250, 250, 100]
+        assert [i['content'] for u in ups for i in u['instances']] == inputs
+        assert [e['embedding'] for e in out['data']] == [[f32(x) for x in fake_vector(t, 2)]
+                                                         for t in inputs]
+        assert done['usage']['prompt_tokens'] == 1200
+        assert f.violations() == [], f.violations()
         acct.remove()

@@ -2263,6 +2263,44 @@ class BedrockEmbed(EmbedMixin, Bedrock):
                 'embeddings': {'float': [fake_vector(t, 4) for t in texts]}}
 
 
+class TitanEmbed(EmbedMixin, Bedrock):
+    """InvokeModel of amazon.titan-embed-text-*: one input a call. V2
+    {"inputText", "dimensions"? (1024, 512, 256), "normalize"?,
+    "embeddingTypes"?} -> {"embedding", "inputTextTokenCount",
+    "embeddingsByType": {"float"}}; G1 (v1) takes inputText alone and
+    answers {"embedding", "inputTextTokenCount"} (Bedrock's Titan
+    Embeddings page)."""
+    name = 'bedrock-titan-embed'
+
+    def embed_obj(self, r, ctx):
+        v1 = 'titan-embed-text-v1' in (ctx.route_model or '')
+        allowed = {'inputText'} if v1 else {'inputText', 'dimensions', 'normalize', 'embeddingTypes'}
+        extra = sorted(set(r) - allowed)
+        if extra:
+            ctx.violation('Titan body has keys it does not take: %s' % ', '.join(extra))
+        text = r.get('inputText')
+        if not isinstance(text, str) or not text:
+            ctx.violation('Titan body without a non-empty inputText string')
+            text = ''
+        dims = r.get('dimensions', 1536 if v1 else 1024)
+        if dims not in ((1536,) if v1 else (1024, 512, 256)):
+            ctx.violation('Titan dimensions %r is not 1024, 512 or 256' % (dims,))
+            dims = 4
+        if 'normalize' in r and not isinstance(r['normalize'], bool):
+            ctx.violation('Titan normalize is not a boolean')
+        v = fake_vector(text, dims)
+        out = {'embedding': v, 'inputTextTokenCount': len(text.split())}
+        if not v1:
+            out['embeddingsByType'] = {'float': v}
+        return out
+
+
+# Vertex AI text embeddings: instances per :predict call (the API's limit)
+VERTEX_EMBED_MAX = 250
+VERTEX_TASKS = ('RETRIEVAL_QUERY', 'RETRIEVAL_DOCUMENT', 'SEMANTIC_SIMILARITY', 'CLASSIFICATION',
+                'CLUSTERING', 'QUESTION_ANSWERING', 'FACT_VERIFICATION', 'CODE_RETRIEVAL_QUERY')
+
+
 # ----------------------------------------------------------------------------
 # routing
 
@@ -2276,7 +2314,7 @@ BEDROCK_RE = re.compile(r'^/model/([^/]+)/(converse|converse-stream)$')
 
 
 VERTEX_RE = re.compile(r'^/v1/projects/([^/]+)/locations/([^/]+)/publishers/(google|anthropic)/models/'
-                       r'([^/:]+):(generateContent|streamGenerateContent|rawPredict|streamRawPredict)$')
+                       r'([^/:]+):(generateContent|streamGenerateContent|rawPredict|streamRawPredict|predict)$')
 JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer'
 VERTEX_SCOPE = 'https://www.googleapis.com/auth/cloud-platform'
 
@@ -2372,12 +2410,53 @@ class VertexAnthropic(Anthropic):
         return None if why is None else self.error_body(401, why, ctx, 'authentication_error')
 
 
+class VertexEmbed(EmbedMixin, VertexGemini):
+    """POST .../publishers/google/models/{m}:predict: {"instances":
+    [{"content", "task_type"?, "title"?}], "parameters":
+    {"outputDimensionality"?, "autoTruncate"?}} -> {"predictions":
+    [{"embeddings": {"values", "statistics": {"token_count", "truncated"}}}],
+    "metadata": {"billableCharacterCount"}} (the Text Embeddings API
+    reference; gemini-embedding-001 takes one instance a request)."""
+    name = 'vertex-embed'
+
+    def embed_obj(self, r, ctx):
+        insts = r.get('instances')
+        model = ctx.route_model or ''
+        if not isinstance(insts, list) or not insts:
+            ctx.violation(':predict without instances')
+            insts = []
+        if model.startswith('gemini-embedding') and len(insts) > 1:
+            ctx.violation('%s takes one instance a request, got %d' % (model, len(insts)))
+        if len(insts) > VERTEX_EMBED_MAX:
+            ctx.violation(':predict with %d instances (at most %d)' % (len(insts), VERTEX_EMBED_MAX))
+        extra = sorted(set(r) - {'instances', 'parameters'})
+        if extra:
+            ctx.violation(':predict body has keys it does not take: %s' % ', '.join(extra))
+        params = r.get('parameters') or {}
+        dims = params.get('outputDimensionality', 3072 if model.startswith('gemini-embedding') else 768)
+        preds, chars = [], 0
+        for q in insts:
+            text = q.get('content') if isinstance(q, dict) else None
+            if not isinstance(text, str):
+                ctx.violation('instance without a content string')
+                text = ''
+            if isinstance(q, dict) and q.get('task_type') not in (None,) + VERTEX_TASKS:
+                ctx.violation('task_type %r is not a Vertex AI task type' % q.get('task_type'))
+            chars += len(text.replace(' ', ''))
+            preds.append({'embeddings': {'values': fake_vector(text, dims),
+                                         'statistics': {'token_count': len(text.split()), 'truncated': False}}})
+        return {'predictions': preds, 'metadata': {'billableCharacterCount': chars}}
+
+
 def route(method, path):
     """-> (dialect, route_model, route_method) or None"""
     if method != 'POST':
         return None
     m = VERTEX_RE.match(path)
     if m:
+        if m.group(5) == 'predict':
+            d = VertexEmbed() if m.group(3) == 'google' else None
+            return (d, urllib.parse.unquote(m.group(4)), 'predict') if d else None
         d = VertexAnthropic() if m.group(3) == 'anthropic' else VertexGemini()
         return d, urllib.parse.unquote(m.group(4)), m.group(5)
     if path == '/api/embed':
@@ -2389,7 +2468,9 @@ def route(method, path):
         return GeminiEmbed(), urllib.parse.unquote(m.group(1)), 'batchEmbedContents'
     m = re.match(r'^/model/([^/]+)/invoke$', path)
     if m:
-        return BedrockEmbed(), urllib.parse.unquote(m.group(1)), 'invoke'
+        model = urllib.parse.unquote(m.group(1))
+        d = TitanEmbed() if 'amazon.titan-embed-text' in model else BedrockEmbed()
+        return d, model, 'invoke'
     if path.endswith('/embeddings'):
         if path.startswith('/openai/'):
             m = re.match(r'^/openai/deployments/([^/]+)/embeddings$', path)

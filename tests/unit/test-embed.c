@@ -14,7 +14,8 @@
 #include <string.h>
 
 extern const struct provider provider_openai, provider_azure,
-    provider_ollama, provider_cohere, provider_gemini, provider_mock;
+    provider_ollama, provider_cohere, provider_gemini, provider_mock,
+    provider_bedrock;
 
 static const char *const bearer[] = {
     "Content-Type: application/json", "Authorization: Bearer test-key", NULL,
@@ -238,6 +239,51 @@ TEST(embed_native_answers)
     ASSERT(ah_expect(a, "{'data.1.embedding':[0.75],'usage.prompt_tokens':"
                      "0}"));
     json_decref(a);
+}
+
+static const struct ah_target titan = {
+    .prov = &provider_bedrock, .preset = "bedrock",
+    .model = "amazon.titan-embed-text-v2:0", .headers = plain, .seq = 1,
+};
+
+/* One body through f's parse_embed: its return, *out the answer. */
+static int feed(struct ah *f, const char *body, json_t **out)
+{
+    struct http_resp r = { 200, body, strlen(body), -1 };
+
+    return f->pc.prov->parse_embed(&f->pc, &r, out);
+}
+
+TEST(embed_titan_collects_one_call_per_input)
+{
+    json_t *out = NULL;
+    struct ah f;
+
+    ASSERT(ah_init(&f, &titan, "{'model':'e','input':['a','b','c']}", 0));
+    f.pc.embed = 1;
+    ASSERT_EQ(feed(&f, "{\"embedding\":[0.5],\"inputTextTokenCount\":3}",
+                   &out), EMBED_MORE);
+    ASSERT(out == NULL && f.pc.embed_first == 1);
+    ASSERT_EQ(feed(&f, "{\"embedding\":[0.25],\"inputTextTokenCount\":4,"
+                   "\"embeddingsByType\":{\"float\":[0.25]}}", &out),
+              EMBED_MORE);
+    ASSERT_EQ(feed(&f, "{\"embedding\":[-1],\"inputTextTokenCount\":1}",
+                   &out), 0);
+    ASSERT(ah_expect(out, "{'data.#':3,'data.0.embedding':[0.5],"
+                     "'data.1.embedding':[0.25],'data.2.index':2,"
+                     "'usage.prompt_tokens':8,'usage.total_tokens':8}"));
+    ASSERT(f.pc.embed_done == NULL);
+    json_decref(out);
+    ah_free(&f);
+    /* A call that answers no vector fails the attempt at once. */
+    ASSERT(ah_init(&f, &titan, "{'model':'e','input':['a','b','c']}", 0));
+    f.pc.embed = 1;
+    ASSERT_EQ(feed(&f, "{\"embedding\":[0.5]}", &out), EMBED_MORE);
+    ASSERT_EQ(feed(&f, "{\"inputTextTokenCount\":4}", &out),
+              LLMUX_EUNAVAIL);
+    ASSERT(strstr(f.pc.err.message, "input 1") != NULL);
+    json_decref(f.pc.embed_done);
+    ah_free(&f);
 }
 
 TEST(embed_bad_answers_are_refused)
