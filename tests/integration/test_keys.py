@@ -491,13 +491,19 @@ def http_chat(port, key, model='cheap'):
     return r.status, {k.lower(): v for k, v in r.getheaders()}, data
 
 
-def test_virtual_key_as_http_bearer():
+def http_daemon():
+    """llmuxd on CONFIG with the master key MK and an HTTP listener on a
+    free port: the daemon and the port."""
     d = Daemon(CONFIG + 'general_settings:\n  master_key: os.environ/LLMUX_MK\n',
                env={'LLMUX_MK': MK}, args=['--http', '127.0.0.1:0'])
+    m = wait_for(lambda: re.search(r'serving the OpenAI API on http://127\.0\.0\.1:(\d+)',
+                                   d.log()), what='the http listener line')
+    return d, int(m.group(1))
+
+
+def test_virtual_key_as_http_bearer():
+    d, port = http_daemon()
     try:
-        m = wait_for(lambda: re.search(r'serving the OpenAI API on http://127\.0\.0\.1:(\d+)',
-                                       d.log()), what='the http listener line')
-        port = int(m.group(1))
         key = generate(d, '--alias', 'web', '--models', 'cheap',
                        '--max-budget', '%g' % (PER_REQ * 1.5))
         st, h, ans = http_chat(port, key)
@@ -552,12 +558,8 @@ def read_chunked(sock):
 def test_streamed_http_answer_carries_cost_as_trailers():
     """A stream's cost is known at its end only: it follows the last chunk
     as trailer fields, announced in the head."""
-    d = Daemon(CONFIG + 'general_settings:\n  master_key: os.environ/LLMUX_MK\n',
-               env={'LLMUX_MK': MK}, args=['--http', '127.0.0.1:0'])
+    d, port = http_daemon()
     try:
-        m = wait_for(lambda: re.search(r'serving the OpenAI API on http://127\.0\.0\.1:(\d+)',
-                                       d.log()), what='the http listener line')
-        port = int(m.group(1))
         key = generate(d, '--alias', 'streamer', '--models', 'cheap')
         body = json.dumps({'model': 'cheap', 'stream': True,
                            'messages': [{'role': 'user', 'content': 'hi'}]}).encode()
