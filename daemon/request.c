@@ -289,7 +289,6 @@ void request_resume(struct request *rq)
 
 static void attempt_ok(struct request *rq, json_t *completion);
 static void attempt_failed(struct request *rq);
-static void attempt_authorize(struct request *rq);
 
 static int feed(void *ud, const char *p, size_t n)
 {
@@ -363,7 +362,7 @@ static void transfer_done(struct xfer *x, CURLcode res)
         http_req_free(&rq->hreq);
         http_req_init(&rq->hreq);
         xfer_reset(&rq->xfer);
-        attempt_authorize(rq);
+        request_authorize(rq);
         return;
     }
     attempt_ok(rq, completion);
@@ -611,19 +610,6 @@ void request_attempt_send(struct request *rq, int code, const char *msg)
         watch_start(rq, first_chunk_timeout(rq));
 }
 
-/* The access token the deployment needs, if any (request_token.c), then
- * the transfer. */
-static void attempt_authorize(struct request *rq)
-{
-    const struct deployment *d = rq->pc.dep;
-
-    if (d->vertex && d->vertex->key) {
-        request_token_then_send(rq, d);
-        return;
-    }
-    request_attempt_send(rq, 0, NULL);
-}
-
 static void attempt_start(struct request *rq, size_t i)
 {
     struct deployment *d = rq->cands[i];
@@ -679,7 +665,7 @@ static void attempt_start(struct request *rq, size_t i)
         json_decref(completion);
         return;
     }
-    attempt_authorize(rq);
+    request_authorize(rq);
 }
 
 static void attempt_next(struct request *rq)

@@ -144,9 +144,10 @@ void request_resume(struct request *rq);
 /* Builds the attempt's upstream request and starts its transfer
  * (request.c); code < 0 is a failed token exchange, msg its words. */
 void request_attempt_send(struct request *rq, int code, const char *msg);
-/* The attempt on d waits for its access token, then is sent (or fails)
- * through request_attempt_send (request_token.c). */
-void request_token_then_send(struct request *rq, const struct deployment *d);
+/* Sends the attempt (request_attempt_send), after the access token its
+ * deployment needs, if any, is there or has failed (request_token.c):
+ * also each further call of a multi-call attempt (embed.h). */
+void request_authorize(struct request *rq);
 
 /* route.c: makes name the model group to try (the one place a model name
  * is resolved). 0, or < 0 with msg set. */

@@ -56,7 +56,7 @@ static void on_token_deadline(uv_timer_t *t)
     on_token(&rq->gwait, LLMUX_ETIMEOUT, NULL, msg);
 }
 
-void request_token_then_send(struct request *rq, const struct deployment *d)
+static void token_then_send(struct request *rq, const struct deployment *d)
 {
     const struct secret *tok;
     uint64_t now = request_now_us();
@@ -77,4 +77,15 @@ void request_token_then_send(struct request *rq, const struct deployment *d)
     uv_timer_start(&rq->next_timer, on_token_deadline,
                    rq->deadline > now ? (rq->deadline - now + 999) / 1000 :
                    0, 0);
+}
+
+void request_authorize(struct request *rq)
+{
+    const struct deployment *d = rq->pc.dep;
+
+    if (d->vertex && d->vertex->key) {
+        token_then_send(rq, d);
+        return;
+    }
+    request_attempt_send(rq, 0, NULL);
 }
