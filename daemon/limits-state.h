@@ -41,14 +41,6 @@ void limits_free(struct limits *l);
 int  limits_take(struct limits *l, uid_t uid, char *msg, size_t len);
 /* The request counted by limits_take ended. */
 void limits_put(struct limits *l, uid_t uid);
-/* Requests started and tokens used in the last minute (now: a monotonic
- * second); retry_after: seconds until the oldest of them leaves. */
-uint64_t window_requests(const struct window *w, uint64_t now,
-                         double *retry_after);
-uint64_t window_tokens(const struct window *w, uint64_t now,
-                       double *retry_after);
-void     window_add(struct window *w, uint64_t now, uint32_t req,
-                    uint64_t tok);
 struct server;
 struct request;
 /* The daemon's own spend changed: written with the next batch

@@ -136,50 +136,6 @@ static int memory_take(struct request *rq, char *msg, size_t len)
     return LLMUX_EUNAVAIL;
 }
 
-/* ---- one-minute windows ------------------------------------------------ */
-
-static uint64_t window_sum(const struct window *w, uint64_t now, int tok,
-                           double *retry_after)
-{
-    uint64_t sum = 0, oldest = now + 1;
-
-    for (unsigned i = 0; i < WINDOW_SECS; i++)
-        if (w->sec[i] + WINDOW_SECS > now && w->sec[i] <= now &&
-            (tok ? w->tok[i] : w->req[i])) {
-            sum += tok ? w->tok[i] : w->req[i];
-            if (w->sec[i] < oldest)
-                oldest = w->sec[i];
-        }
-    if (retry_after)
-        *retry_after = sum ? (double)(oldest + WINDOW_SECS - now) : 0;
-    return sum;
-}
-
-uint64_t window_requests(const struct window *w, uint64_t now,
-                         double *retry_after)
-{
-    return window_sum(w, now, 0, retry_after);
-}
-
-uint64_t window_tokens(const struct window *w, uint64_t now,
-                       double *retry_after)
-{
-    return window_sum(w, now, 1, retry_after);
-}
-
-void window_add(struct window *w, uint64_t now, uint32_t req, uint64_t tok)
-{
-    unsigned i = (unsigned)(now % WINDOW_SECS);
-
-    if (w->sec[i] != now) {
-        w->sec[i] = now;
-        w->req[i] = 0;
-        w->tok[i] = 0;
-    }
-    w->req[i] += req;
-    w->tok[i] += tok;
-}
-
 /* ---- budgets and policies ----------------------------------------------- */
 
 static void fmt_time(int64_t t, char *buf, size_t len)
@@ -208,7 +164,7 @@ static int over_budget(const struct spend_budget *b, const char *what,
     return LLMUX_EBUDGET;
 }
 
-static int over_rate(const struct policy *p, const char *what,
+static int over_rate(struct policy *p, const char *what,
                      uint64_t now, char *msg, size_t len, double *retry)
 {
     uint64_t n;
@@ -220,15 +176,15 @@ static int over_rate(const struct policy *p, const char *what,
         *retry = 1;
         return LLMUX_ERATELIMIT;
     }
-    if (p->rpm && (n = window_requests(&p->win, now, retry)) >=
-        (uint64_t)p->rpm) {
+    if (p->rpm && (n = window_requests(&p->win, now)) >= (uint64_t)p->rpm) {
+        *retry = window_retry(&p->win, now, 0, (uint64_t)p->rpm);
         snprintf(msg, len, "%s has made %llu requests in the last minute "
                  "(its rpm_limit is %ld)", what, (unsigned long long)n,
                  p->rpm);
         return LLMUX_ERATELIMIT;
     }
-    if (p->tpm && (n = window_tokens(&p->win, now, retry)) >=
-        (uint64_t)p->tpm) {
+    if (p->tpm && (n = window_tokens(&p->win, now)) >= (uint64_t)p->tpm) {
+        *retry = window_retry(&p->win, now, 1, (uint64_t)p->tpm);
         snprintf(msg, len, "%s has used %llu tokens in the last minute "
                  "(its tpm_limit is %ld)", what, (unsigned long long)n,
                  p->tpm);

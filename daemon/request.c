@@ -708,8 +708,9 @@ static void attempt_next(struct request *rq)
         rq->last.status = 429;
         rq->last.retry_after = ra;
         snprintf(rq->last.message, sizeof(rq->last.message), "every "
-                 "deployment of \"%s\" is cooling down; the first returns "
-                 "in %.1f s", rq->group, ra);
+                 "deployment of \"%s\" is cooling down or has used its "
+                 "rpm/tpm of the last minute; the first can serve again in "
+                 "%.1f s", rq->group, ra);
         hold(&rq->last_dep, NULL);
         group_failed(rq, LLMUX_ERATELIMIT);
         return;
