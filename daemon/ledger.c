@@ -125,6 +125,9 @@ static void ledger_end(struct request *rq)
         .group = d ? d->label_group : "", .deployment = d ? d->label_id : "",
         .provider = d ? d->preset->name : "", .outcome = status,
         .frontend = fe,
+        .key_alias = rq->key ? (rq->key->alias ? rq->key->alias :
+                                rq->key->hint) : NULL,
+        .caller = rq->key ? NULL : rq->rule ? rq->rule->label : "default",
         .prompt_tokens = pt > 0 ? (uint64_t)pt : 0,
         .completion_tokens = ct > 0 ? (uint64_t)ct : 0, .cost = rq->cost,
         .latency_us = total, .overhead_us = ovh });

@@ -50,6 +50,12 @@ void limits_collect(struct server *s);
 /* A uid's spend and reset time from the database (start-up). */
 void limits_load_caller(struct limits *l, uid_t uid, double spend,
                         int64_t reset_at);
+/* Calls fn for each uid policed by a callers entry since start: that
+ * entry's label and the uid's budget (metrics). */
+typedef void limits_caller_fn(void *ud, uid_t uid, const char *label,
+                              const struct spend_budget *b);
+void limits_each_caller(const struct limits *l, limits_caller_fn *fn,
+                        void *ud);
 /* Takes back the key's and team's count of a request refused later. */
 void limits_uncount_key(struct request *rq);
 /* Requests in flight of uid now (status, tests). */

@@ -37,6 +37,8 @@ struct limits_caller {
     struct limits_caller *next;
     uid_t                 uid;
     int                   dirty;
+    char                  label[CALLER_LABEL_MAX + 1]; /* the entry it was
+                                  * last policed under (metrics) */
     struct policy         pol;
 };
 
@@ -264,6 +266,15 @@ static struct limits_caller *caller_state(struct limits *l, uid_t uid)
     return *p;
 }
 
+void limits_each_caller(const struct limits *l, limits_caller_fn *fn,
+                        void *ud)
+{
+    for (size_t i = 0; i < LIMITS_BUCKETS; i++)
+        for (const struct limits_caller *c = l->callers[i]; c; c = c->next)
+            if (c->label[0])
+                fn(ud, c->uid, c->label, &c->pol.budget);
+}
+
 void limits_load_caller(struct limits *l, uid_t uid, double spend,
                         int64_t reset_at)
 {
@@ -292,6 +303,8 @@ static int caller_limits(struct request *rq, char *msg, size_t len,
         snprintf(msg, len, "out of memory");
         return LLMUX_EINTERNAL;
     }
+    if (strcmp(c->label, r->label) != 0)
+        memcpy(c->label, r->label, sizeof(c->label));
     p = &c->pol;
     p->rpm = r->rpm;
     p->tpm = r->tpm;

@@ -5,6 +5,8 @@ group whose deployments all did answers rate_limit with the seconds until
 the first window frees, and a reload keeps the windows of the deployments
 that stay."""
 
+import os
+import pwd
 import signal
 
 from harness import Daemon, Fake, user, wait_for
@@ -64,3 +66,67 @@ def test_tpm_limited_deployment_is_skipped_after_its_tokens():
                 served.append(x['deployment'])
             assert served == ['a', 'a', 'b', 'b', 'b'], served
             c.close()
+
+
+# ---- who paid, in Prometheus -----------------------------------------------
+
+IN, OUT = 0.001, 0.002          # USD per token on 'cheap'
+PER_REQ = 1 * IN + 3 * OUT      # "hi" -> "one two three": 1 + 3 tokens
+
+
+def metric(text, name, **labels):
+    """The value of the one sample of name with exactly these labels."""
+    want = ','.join('%s="%s"' % kv for kv in labels.items())
+    line = '%s{%s} ' % (name, want) if labels else name + ' '
+    vals = [float(l[len(line):]) for l in text.splitlines() if l.startswith(line)]
+    assert len(vals) == 1, (name, labels, vals, text)
+    return vals[0]
+
+
+def test_spend_and_tokens_by_key_alias_and_caller():
+    me = pwd.getpwuid(os.getuid()).pw_name
+    cfg = '''model_list:
+  - model_name: cheap
+    litellm_params:
+      model: mock/demo
+      mock_response: "one two three"
+      input_cost_per_token: %g
+      output_cost_per_token: %g
+llmux_settings:
+  callers:
+    - user: %s
+      models: [cheap]
+      max_budget: 1
+''' % (IN, OUT, me)
+    with Daemon(cfg) as d:
+        p = d.llmux('team', 'new', '--alias', 'ml', '--max-budget', '0.5')
+        assert p.returncode == 0, p
+        keys = []
+        for args in (['--alias', 'app', '--team', 'ml'], []):
+            p = d.llmux('key', 'generate', *args)
+            assert p.returncode == 0, p
+            keys.append(p.stdout.decode().strip())
+        app, bare = keys
+        for key, n in ((app, 2), (bare, 1), (None, 3)):
+            env = {'LLMUX_API_KEY': key} if key else None
+            for _ in range(n):
+                p = d.llmux('chat', '-m', 'cheap', 'hi', env=env)
+                assert p.returncode == 0, p
+        m = d.llmux('metrics').stdout.decode()
+        hint = 'sk-...' + bare[-4:]
+        for labels, n in (({'key_alias': 'app'}, 2), ({'key_alias': hint}, 1),
+                          ({'caller': me}, 3)):
+            assert abs(metric(m, 'llmux_spend_usd_total', **labels) - n * PER_REQ) < 1e-9
+            assert metric(m, 'llmux_tokens_total', **labels, kind='prompt') == n
+            assert metric(m, 'llmux_tokens_total', **labels, kind='completion') == 3 * n
+        # the group's own series still counts everything, once
+        assert abs(metric(m, 'llmux_spend_usd_total', group='cheap',
+                          deployment='deployment#1', provider='mock') - 6 * PER_REQ) < 1e-9
+        assert abs(metric(m, 'llmux_caller_budget_remaining_usd', caller=me,
+                          uid=str(os.getuid())) - (1 - 3 * PER_REQ)) < 1e-9
+        assert abs(metric(m, 'llmux_caller_spend_usd', caller=me,
+                          uid=str(os.getuid())) - 3 * PER_REQ) < 1e-9
+        assert abs(metric(m, 'llmux_team_budget_remaining_usd', team='ml') -
+                   (0.5 - 2 * PER_REQ)) < 1e-9
+        for k in keys:                      # no piece of a key beyond its hint
+            assert k not in m and k[3:] not in m and k[3:-4] not in m
