@@ -20,16 +20,25 @@ void cost_tokens(const json_t *usage, struct cost_tokens *t)
         t->cached = t->prompt;
 }
 
+double cost_of_tokens(const struct deployment *d,
+                      const struct cost_tokens *t)
+{
+    double in, out;
+
+    if (d == NULL)
+        return 0;
+    in = d->input_cost > 0 ? d->input_cost : 0;
+    out = d->output_cost > 0 ? d->output_cost : 0;
+    /* Without a cache-read price, cached tokens are billed as input. */
+    return (double)t->prompt * in + (double)t->completion * out;
+}
+
 double cost_of(const struct deployment *d, const json_t *usage)
 {
     struct cost_tokens t;
-    double in, out;
 
     if (d == NULL || usage == NULL)
         return 0;
     cost_tokens(usage, &t);
-    in = d->input_cost > 0 ? d->input_cost : 0;
-    out = d->output_cost > 0 ? d->output_cost : 0;
-    /* Without a cache-read price, cached tokens are billed as input. */
-    return (double)t.prompt * in + (double)t.completion * out;
+    return cost_of_tokens(d, &t);
 }

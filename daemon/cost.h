@@ -18,5 +18,8 @@ struct cost_tokens {
 void   cost_tokens(const json_t *usage, struct cost_tokens *ret);
 /* uncached prompt x input + cached x input + completion x output. */
 double cost_of(const struct deployment *d, const json_t *usage);
+/* The same from tokens already read. */
+double cost_of_tokens(const struct deployment *d,
+                      const struct cost_tokens *t);
 
 #endif

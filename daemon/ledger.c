@@ -16,18 +16,8 @@
 #include "stage.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <sys/time.h>
-
-static void tokens(const struct request *rq, json_int_t *pt, json_int_t *ct)
-{
-    *pt = *ct = 0;
-    if (rq->pc.usage == NULL)
-        return;
-    *pt = json_integer_value(json_object_get(rq->pc.usage,
-                                             "prompt_tokens"));
-    *ct = json_integer_value(json_object_get(rq->pc.usage,
-                                             "completion_tokens"));
-}
 
 static double wall_now(void)
 {
@@ -38,89 +28,160 @@ static double wall_now(void)
 }
 
 /* One row per request that reached the pipeline, refused ones too (their
- * cost is 0): who, what, how much, when, and how it ended. */
-static void spend_row(struct request *rq, const char *status, uint64_t us)
+ * cost is 0): who, what, how much, when, and how it ended. Nothing is
+ * formatted here: the request id is made when the batch is written. */
+static void spend_row(struct request *rq, const char *model,
+                      const char *status, const struct cost_tokens *t,
+                      uint64_t us)
 {
     const struct deployment *d = rq->dep;
     const struct vkey *v = rq->key;
-    struct cost_tokens t;
     double end = wall_now();
-    struct spend_row row;
-    const char *m = hub_str(rq->body, "model");
-    char model[SPEND_NAME_MAX + 1];
+    char cut[SPEND_NAME_MAX + 1];
+    size_t n = model ? strnlen(model, SPEND_NAME_MAX + 1) : 0;
 
     /* A refused name may be megabytes: the ledger keeps its start. */
-    snprintf(model, sizeof(model), "%s", m ? m : "");
-    cost_tokens(rq->pc.usage, &t);
-    row = (struct spend_row){
+    if (n > SPEND_NAME_MAX) {
+        memcpy(cut, model, SPEND_NAME_MAX);
+        cut[SPEND_NAME_MAX] = '\0';
+        model = cut;
+    }
+    spend_add(&rq->srv->spend, &(struct spend_row){
+        .id_us = (uint64_t)(end * 1e6), .id_seq = ++rq->srv->seq,
         .api_key = v ? (char *)v->token : NULL,
         .key_alias = v ? v->alias : NULL, .team_id = v ? v->team_id : NULL,
-        .model = m ? model : NULL,
+        .model = (char *)model,
         .group = d ? d->model_name : NULL, .deployment = d ? d->id : NULL,
         .status = (char *)status, .uid = rq->caller.uid,
-        .prompt = t.prompt, .completion = t.completion, .cached = t.cached,
-        .cost = rq->cost, .start = end - (double)us / 1e6, .end = end };
-    /* Unique across restarts: the end in microseconds, then a count. */
-    snprintf(row.request_id, sizeof(row.request_id), "%llu-%llu",
-             (unsigned long long)(end * 1e6),
-             (unsigned long long)++rq->srv->seq);
-    spend_add(&rq->srv->spend, &row);
+        .prompt = t->prompt, .completion = t->completion,
+        .cached = t->cached,
+        .cost = rq->cost, .start = end - (double)us / 1e6, .end = end });
     db_touch(&rq->srv->db);     /* on disk within DB_FLUSH_MS + a commit */
+}
+
+/* ---- the log line ------------------------------------------------------- */
+
+/* The request's journal fields, NUL-separated in one buffer: appended by
+ * hand, since snprintf per field was most of what a request cost here. */
+struct fields {
+    char        buf[1536];
+    size_t      len;
+    const char *f[17];          /* into buf; NULL-terminated */
+    size_t      n;
+};
+
+/* "NAME=value", cut so that the field stays under cap bytes (what the
+ * snprintf into a char[cap] it replaces kept). */
+static void field(struct fields *fs, const char *name, const char *v,
+                  size_t cap)
+{
+    size_t nl = strlen(name), vl = strnlen(v, cap);
+    char *p = fs->buf + fs->len;
+
+    if (nl + 1 + vl >= cap)
+        vl = cap - 1 - nl - 1;
+    if (fs->len + nl + vl + 2 > sizeof(fs->buf) || fs->n + 1 >=
+        sizeof(fs->f) / sizeof(fs->f[0]))
+        return;
+    memcpy(p, name, nl);
+    p[nl] = '=';
+    memcpy(p + nl + 1, v, vl);
+    p[nl + 1 + vl] = '\0';
+    fs->f[fs->n++] = p;
+    fs->f[fs->n] = NULL;
+    fs->len += nl + vl + 2;
+}
+
+/* Writes the decimal digits of v just before p; returns where they
+ * start. */
+static char *digits_before(char *p, uint64_t v)
+{
+    do
+        *--p = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    return p;
+}
+
+static void field_int(struct fields *fs, const char *name, int64_t v)
+{
+    char d[24], *p = d + sizeof(d);
+
+    *--p = '\0';
+    p = digits_before(p, v < 0 ? 0 - (uint64_t)v : (uint64_t)v);
+    if (v < 0)
+        *--p = '-';
+    field(fs, name, p, 64);
+}
+
+/* "%.8f" of a cost without printf: fixed point below 1e10 USD. */
+static void field_usd(struct fields *fs, const char *name, double usd)
+{
+    char d[48], *p = d + sizeof(d);
+    uint64_t u;
+
+    if (!(usd >= 0 && usd < 1e10)) {
+        snprintf(d, sizeof(d), "%.8f", usd);
+        field(fs, name, d, 64);
+        return;
+    }
+    u = (uint64_t)(usd * 1e8 + 0.5);
+    *--p = '\0';
+    for (int i = 0; i < 8; i++, u /= 10)
+        *--p = (char)('0' + u % 10);
+    *--p = '.';
+    field(fs, name, digits_before(p, u), 64);
+}
+
+static void log_request(struct request *rq, const char *model,
+                        const char *status, const char *fe,
+                        const struct cost_tokens *t, uint64_t total,
+                        uint64_t ovh)
+{
+    const struct deployment *d = rq->dep;
+    struct fields fs;
+    char tok[48], *p;
+
+    fs.len = fs.n = 0;
+    fs.f[0] = NULL;
+    field_int(&fs, "LLMUX_REQUEST", (int64_t)rq->id);
+    field_int(&fs, "LLMUX_UID", (int64_t)rq->caller.uid);
+    field_int(&fs, "LLMUX_PID", (int64_t)rq->caller.pid);
+    field(&fs, "LLMUX_FRONTEND", fe, 48);
+    field(&fs, "LLMUX_MODEL", model ? model : "", 160);
+    field(&fs, "LLMUX_GROUP", d ? d->model_name : "", 160);
+    field(&fs, "LLMUX_DEPLOYMENT", d ? d->id : "", 160);
+    field(&fs, "LLMUX_PROVIDER", d ? d->preset->name : "", 64);
+    field(&fs, "LLMUX_STATUS", status, 64);
+    p = tok + sizeof(tok);      /* "prompt+completion" */
+    *--p = '\0';
+    p = digits_before(p, (uint64_t)t->completion);
+    *--p = '+';
+    field(&fs, "LLMUX_TOKENS", digits_before(p, (uint64_t)t->prompt), 64);
+    field_int(&fs, "LLMUX_LATENCY_US", (int64_t)total);
+    field_int(&fs, "LLMUX_OVERHEAD_US", (int64_t)ovh);
+    field_usd(&fs, "LLMUX_COST_USD", rq->cost);
+    /* A key is named by its alias, else the last four characters. */
+    field(&fs, "LLMUX_KEY", rq->key ? (rq->key->alias ? rq->key->alias :
+                                       rq->key->hint) : "", 160);
+    if (rq->cache_status)       /* LLMUX_CACHE=hit: no upstream, no cost */
+        field(&fs, "LLMUX_CACHE", rq->cache_status, 32);
+    log_fields(LOG_INFO, "request", fs.f);
 }
 
 static void ledger_end(struct request *rq)
 {
-    char f_id[48], f_uid[32], f_pid[32], f_fe[48], f_model[160],
-         f_group[160], f_dep[160], f_prov[64], f_status[64], f_tokens[64],
-         f_lat[48], f_ovh[48], f_cost[48], f_key[160], f_cache[32];
-    const char *fields[16];
     const struct deployment *d = rq->dep;
     const char *status = rq->outcome ? rq->outcome : "?";
     const char *fe = rq->caller.frontend ? rq->caller.frontend : "";
-    json_int_t pt, ct;
+    const char *model = hub_str(rq->body, "model");
+    const struct cost_tokens *t = request_tokens(rq);
     uint64_t total = request_now_us() - rq->t_start;
     uint64_t up = rq->t_up_end > rq->t_up_start ?
                   rq->t_up_end - rq->t_up_start : 0;
     uint64_t ovh = total > up ? total - up : 0;
 
-    tokens(rq, &pt, &ct);
-    snprintf(f_id, sizeof(f_id), "LLMUX_REQUEST=%llu",
-             (unsigned long long)rq->id);
-    snprintf(f_uid, sizeof(f_uid), "LLMUX_UID=%u", (unsigned)rq->caller.uid);
-    snprintf(f_pid, sizeof(f_pid), "LLMUX_PID=%d", (int)rq->caller.pid);
-    snprintf(f_fe, sizeof(f_fe), "LLMUX_FRONTEND=%s", fe);
-    snprintf(f_model, sizeof(f_model), "LLMUX_MODEL=%s",
-             hub_str(rq->body, "model") ? hub_str(rq->body, "model") : "");
-    snprintf(f_group, sizeof(f_group), "LLMUX_GROUP=%s",
-             d ? d->model_name : "");
-    snprintf(f_dep, sizeof(f_dep), "LLMUX_DEPLOYMENT=%s", d ? d->id : "");
-    snprintf(f_prov, sizeof(f_prov), "LLMUX_PROVIDER=%s",
-             d ? d->preset->name : "");
-    snprintf(f_status, sizeof(f_status), "LLMUX_STATUS=%s", status);
-    snprintf(f_tokens, sizeof(f_tokens), "LLMUX_TOKENS=%lld+%lld",
-             (long long)pt, (long long)ct);
-    snprintf(f_lat, sizeof(f_lat), "LLMUX_LATENCY_US=%llu",
-             (unsigned long long)total);
-    snprintf(f_ovh, sizeof(f_ovh), "LLMUX_OVERHEAD_US=%llu",
-             (unsigned long long)ovh);
-    fields[0] = f_id; fields[1] = f_uid; fields[2] = f_pid;
-    fields[3] = f_fe; fields[4] = f_model; fields[5] = f_group;
-    fields[6] = f_dep; fields[7] = f_prov; fields[8] = f_status;
-    fields[9] = f_tokens; fields[10] = f_lat; fields[11] = f_ovh;
-    snprintf(f_cost, sizeof(f_cost), "LLMUX_COST_USD=%.8f", rq->cost);
-    /* A key is named by its alias, else the last four characters. */
-    snprintf(f_key, sizeof(f_key), "LLMUX_KEY=%s", rq->key ?
-             (rq->key->alias ? rq->key->alias : rq->key->hint) : "");
-    fields[12] = f_cost;
-    fields[13] = f_key;
-    fields[14] = NULL;
-    if (rq->cache_status) {     /* LLMUX_CACHE=hit: no upstream, no cost */
-        snprintf(f_cache, sizeof(f_cache), "LLMUX_CACHE=%s",
-                 rq->cache_status);
-        fields[14] = f_cache;
-        fields[15] = NULL;
-    }
-    log_fields(LOG_INFO, "request", fields);
+    if (log_level() >= LOG_INFO)
+        log_request(rq, model, status, fe, t, total, ovh);
     metrics_record(&rq->srv->metrics, &(struct metrics_sample){
         .group = d ? d->label_group : "", .deployment = d ? d->label_id : "",
         .provider = d ? d->preset->name : "", .outcome = status,
@@ -128,10 +189,10 @@ static void ledger_end(struct request *rq)
         .key_alias = rq->key ? (rq->key->alias ? rq->key->alias :
                                 rq->key->hint) : NULL,
         .caller = rq->key ? NULL : rq->rule ? rq->rule->label : "default",
-        .prompt_tokens = pt > 0 ? (uint64_t)pt : 0,
-        .completion_tokens = ct > 0 ? (uint64_t)ct : 0, .cost = rq->cost,
+        .prompt_tokens = (uint64_t)t->prompt,
+        .completion_tokens = (uint64_t)t->completion, .cost = rq->cost,
         .latency_us = total, .overhead_us = ovh });
-    spend_row(rq, status, total);
+    spend_row(rq, model, status, t, total);
     keys_unref(rq->key);
     rq->key = NULL;
 }

@@ -16,13 +16,16 @@
 #define LIMITS_PER_CALLER  1024
 #define LIMITS_GLOBAL      16384
 #define LIMITS_BUCKETS     64
+#define LIMITS_MAX_IDLE    1024  /* per uid entries kept while idle */
 
 struct limits_uid;
 struct limits_caller;
 
 struct limits {
-    struct limits_uid *bucket[LIMITS_BUCKETS]; /* owned; entries live
-                                                * while a count is > 0 */
+    struct limits_uid *bucket[LIMITS_BUCKETS]; /* owned; entries stay
+                                                * while idle, up to
+                                                * LIMITS_MAX_IDLE of them */
+    size_t             nuids;
     uint64_t           inflight;
     unsigned           per_caller, global;
     struct spend_budget spend;   /* litellm_settings.max_budget: the

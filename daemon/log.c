@@ -5,7 +5,9 @@
  * gets "warning: " words; pipes and files keep the "<N>" prefixes. */
 #include "log.h"
 
+#include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,43 +71,96 @@ static const char *prio_word(int prio)
     return "debug: ";
 }
 
+/* A control character (< 0x20, or 0x7f) among the eight bytes of w?
+ * (The classic "has a byte less than n" and "has a zero byte" tests: a
+ * byte of 0x80 and above never matches, so UTF-8 passes.) */
+static int has_control(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = ones * 0x80;
+    uint64_t del = w ^ (ones * 0x7f);
+
+    return ((((w - ones * 0x20) & ~w) | ((del - ones) & ~del)) & highs) != 0;
+}
+
 /* One line on stderr in a single write, "<N>" first (what journald and
  * a syslog-reading pipe understand) or, on a terminal, a word. Control
  * characters are escaped: a model name or an upstream message must not
- * be able to start a forged log line of its own. */
-static void put_stderr(int prio, const char *line)
+ * be able to start a forged log line of its own. len: strlen(line). */
+static void put_stderr(int prio, const char *line, size_t len)
 {
+    static const char hex[] = "0123456789abcdef";
     char out[4096];
-    size_t n = logcfg.tty ?
-        (size_t)snprintf(out, sizeof(out), "%s", prio_word(prio)) :
-        (size_t)snprintf(out, sizeof(out), "<%d>", prio);
+    size_t n, i = 0;
 
-    for (const unsigned char *c = (const unsigned char *)line;
-         *c && n + 6 < sizeof(out); c++) {
-        if (*c < 0x20 || *c == 0x7f)
-            n += (size_t)snprintf(out + n, sizeof(out) - n, "\\x%02x", *c);
-        else
-            out[n++] = (char)*c;
+    if (logcfg.tty) {
+        n = strlen(prio_word(prio));
+        memcpy(out, prio_word(prio), n);
+    } else {                    /* syslog priorities are 0..7 */
+        out[0] = '<';
+        out[1] = (char)('0' + (prio & 7));
+        out[2] = '>';
+        n = 3;
+    }
+    /* Eight plain bytes at a time (a log line is mostly plain), then
+     * byte by byte from the first that is not. */
+    while (i + 8 <= len && n + 8 + 6 < sizeof(out)) {
+        uint64_t w;
+
+        memcpy(&w, line + i, 8);
+        if (has_control(w))
+            break;
+        memcpy(out + n, &w, 8);
+        n += 8;
+        i += 8;
+    }
+    for (; i < len && n + 6 < sizeof(out); i++) {
+        unsigned char c = (unsigned char)line[i];
+
+        if (c < 0x20 || c == 0x7f) {
+            out[n++] = '\\';
+            out[n++] = 'x';
+            out[n++] = hex[c >> 4];
+            out[n++] = hex[c & 15];
+        } else {
+            out[n++] = (char)c;
+        }
     }
     out[n++] = '\n';
-    (void)fwrite(out, 1, n, stderr);
+    /* One write(2), not stdio: stderr is unbuffered anyway, and a line
+     * under PIPE_BUF reaches a pipe whole. */
+    while (write(STDERR_FILENO, out, n) < 0 && errno == EINTR)
+        ;
 }
 
 void log_msg(int prio, const char *fmt, ...)
 {
     char line[2048];
     va_list ap;
+    int n;
 
     if (prio > logcfg.level)
         return;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
+    n = vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
     if (logcfg.journal)
         sd_journal_send("MESSAGE=%s", line, "PRIORITY=%d", prio,
                         "SYSLOG_IDENTIFIER=llmuxd", NULL);
     else
-        put_stderr(prio, line);
+        put_stderr(prio, line, n < 0 ? 0 : (size_t)n < sizeof(line) ?
+                   (size_t)n : sizeof(line) - 1);
+}
+
+/* Appends n bytes of p at off, cut to what fits with the NUL; returns
+ * the new length. */
+static size_t append(char *buf, size_t cap, size_t off, const char *p,
+                     size_t n)
+{
+    if (off + n >= cap)
+        n = cap - 1 - off;
+    memcpy(buf + off, p, n);
+    buf[off + n] = '\0';
+    return off + n;
 }
 
 void log_fields(int prio, const char *message, const char *const *fields)
@@ -119,10 +174,12 @@ void log_fields(int prio, const char *message, const char *const *fields)
     /* The readable line: the message, then the fields, space-separated.
      * The journal gets it as MESSAGE= (what journalctl shows) and each
      * field on its own (what journalctl FIELD=value matches). */
-    off = (size_t)snprintf(line, sizeof(line), "%s", message);
-    for (size_t i = 0; fields[i] && off < sizeof(line); i++)
-        off += (size_t)snprintf(line + off, sizeof(line) - off, " %s",
-                                fields[i]);
+    /* By hand, not snprintf per field: this runs for every request. */
+    off = append(line, sizeof(line), 0, message, strlen(message));
+    for (size_t i = 0; fields[i]; i++) {
+        off = append(line, sizeof(line), off, " ", 1);
+        off = append(line, sizeof(line), off, fields[i], strlen(fields[i]));
+    }
     if (logcfg.journal) {
         snprintf(pbuf, sizeof(pbuf), "PRIORITY=%d", prio);
         snprintf(mbuf, sizeof(mbuf), "MESSAGE=%s", line);
@@ -138,5 +195,5 @@ void log_fields(int prio, const char *message, const char *const *fields)
         sd_journal_sendv(iov, (int)n);
         return;
     }
-    put_stderr(prio, line);
+    put_stderr(prio, line, off);
 }

@@ -22,6 +22,7 @@
 #include "session.h"
 #include "xfer.h"
 #include "keys.h"
+#include "cost.h"
 
 struct caller_rule;
 struct cache_req;
@@ -55,6 +56,10 @@ struct request {
     struct vkey          *key;          /* a reference access.c took, the
                                          * ledger's end drops; NULL: none */
     double                cost;         /* USD (cost.h), once it ended */
+    struct cost_tokens    tokens;       /* of pc.usage, read once by
+                                         * request_tokens (0 for a cache
+                                         * hit: no upstream call) */
+    int                   tokens_read;
     const struct caller_rule *rule;     /* access.c: the callers entry of
                                          * a caller without a key (in cfg),
                                          * or NULL */
@@ -140,6 +145,10 @@ void request_resume(struct request *rq);
 void request_drop_cands(struct request *rq);
 int  route_group(struct request *rq, const char *name, char *msg,
                  size_t len);
+
+/* The tokens of the request's usage, read from it the first time only
+ * (cost, limits and ledger all need them). Only once it ended. */
+const struct cost_tokens *request_tokens(struct request *rq);
 
 static inline uint64_t request_now_us(void)
 {

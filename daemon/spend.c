@@ -18,27 +18,31 @@ int spend_init(struct spend *s)
     return s->rows ? 0 : -ENOMEM;
 }
 
-static void row_free(struct spend_row *r)
+static void row_unref(struct spend_row *r)
 {
-    free(r->api_key);
-    free(r->key_alias);
-    free(r->team_id);
-    free(r->model);
-    free(r->group);
-    free(r->deployment);
-    free(r->status);
-    memset(r, 0, sizeof(*r));
+    if (r && --r->refs == 0)
+        free(r);
+}
+
+const char *spend_row_id(const struct spend_row *r, char buf[SPEND_ID_MAX])
+{
+    if (r->request_id)
+        return r->request_id;
+    /* Unique across restarts: the end in microseconds, then a count. */
+    snprintf(buf, SPEND_ID_MAX, "%llu-%llu", (unsigned long long)r->id_us,
+             (unsigned long long)r->id_seq);
+    return buf;
 }
 
 void spend_free(struct spend *s)
 {
     for (size_t i = 0; i < s->nqueue; i++)
-        free(s->queue[i]);
+        row_unref(s->queue[i]);
     free(s->queue);
     s->queue = NULL;
     s->nqueue = 0;
     for (size_t i = 0; s->rows && i < SPEND_LOG_MAX; i++)
-        row_free(&s->rows[i]);
+        row_unref(s->rows[i]);
     free(s->rows);
     s->rows = NULL;
     for (size_t b = 0; b < SPEND_BUCKETS; b++)
@@ -52,11 +56,6 @@ void spend_free(struct spend *s)
             free(a->model);
             free(a);
         }
-}
-
-static char *dup_or_null(const char *p)
-{
-    return p ? strdup(p) : NULL;
 }
 
 static const char *nz(const char *p)
@@ -107,56 +106,49 @@ static void agg_add(struct spend *s, int64_t day, const char *key,
     a->cost += cost;
 }
 
-static void ring_add(struct spend *s, const struct spend_row *in)
+/* The ring keeps a reference to the newest SPEND_LOG_MAX rows. */
+static void ring_add(struct spend *s, struct spend_row *r)
 {
     if (s->rows == NULL)
         return;
-    struct spend_row *r;
-
-    r = &s->rows[s->head];
-    row_free(r);
-    *r = *in;
-    r->api_key = dup_or_null(in->api_key);
-    r->key_alias = dup_or_null(in->key_alias);
-    r->team_id = dup_or_null(in->team_id);
-    r->model = dup_or_null(in->model);
-    r->group = dup_or_null(in->group);
-    r->deployment = dup_or_null(in->deployment);
-    r->status = dup_or_null(in->status);
+    row_unref(s->rows[s->head]);
+    s->rows[s->head] = r;
+    r->refs++;
     s->head = (s->head + 1) % SPEND_LOG_MAX;
     if (s->nrows < SPEND_LOG_MAX)
         s->nrows++;
 }
 
-/* One allocation: the row and its strings after it. */
+/* One allocation: the row and its strings after it (refs 0). */
 static struct spend_row *row_pack(const struct spend_row *in)
 {
-    const char *src[7] = { in->api_key, in->key_alias, in->team_id,
-                           in->model, in->group, in->deployment,
-                           in->status };
-    size_t len[7], total = sizeof(*in);
+    const char *src[8] = { in->request_id, in->api_key, in->key_alias,
+                           in->team_id, in->model, in->group,
+                           in->deployment, in->status };
+    size_t len[8], total = sizeof(*in);
     struct spend_row *r;
-    char *p, **dst[7];
+    char *p, **dst[8];
 
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < 8; i++)
         total += (len[i] = src[i] ? strlen(src[i]) + 1 : 0);
     if ((r = malloc(total)) == NULL)
         return NULL;
     *r = *in;
-    dst[0] = &r->api_key; dst[1] = &r->key_alias; dst[2] = &r->team_id;
-    dst[3] = &r->model; dst[4] = &r->group; dst[5] = &r->deployment;
-    dst[6] = &r->status;
+    r->refs = 0;
+    dst[0] = &r->request_id; dst[1] = &r->api_key; dst[2] = &r->key_alias;
+    dst[3] = &r->team_id; dst[4] = &r->model; dst[5] = &r->group;
+    dst[6] = &r->deployment; dst[7] = &r->status;
     p = (char *)(r + 1);
-    for (int i = 0; i < 7; i++) {
+    for (int i = 0; i < 8; i++) {
         *dst[i] = src[i] ? memcpy(p, src[i], len[i]) : NULL;
         p += len[i];
     }
     return r;
 }
 
-static void queue_add(struct spend *s, const struct spend_row *row)
+static void queue_add(struct spend *s, struct spend_row *r)
 {
-    struct spend_row *r, **q;
+    struct spend_row **q;
 
     if (s->nqueue == s->qcap) {
         size_t cap = s->qcap ? 2 * s->qcap : 256;
@@ -169,11 +161,8 @@ static void queue_add(struct spend *s, const struct spend_row *row)
         s->queue = q;
         s->qcap = cap;
     }
-    if ((r = row_pack(row)) == NULL) {
-        log_err("spend ledger: out of memory; a row is lost");
-        return;
-    }
     s->queue[s->nqueue++] = r;
+    r->refs++;
 }
 
 struct spend_job {
@@ -203,8 +192,9 @@ static int job_run(sqlite3 *h, void *data)
         " ?, ?, ?, ?, ?, ?)", -1, &st, NULL);
     for (size_t i = 0; r == SQLITE_OK && i < j->n; i++) {
         const struct spend_row *w = j->rows[i];
+        char id[SPEND_ID_MAX];
 
-        bind_text(st, 1, w->request_id);
+        sqlite3_bind_text(st, 1, spend_row_id(w, id), -1, SQLITE_TRANSIENT);
         bind_text(st, 2, w->api_key);
         bind_text(st, 3, w->key_alias);
         bind_text(st, 4, w->team_id);
@@ -231,8 +221,10 @@ static void job_drop(void *data)
 {
     struct spend_job *j = data;
 
+    /* On the loop thread (db.h: drop runs in the work's after-callback),
+     * like every other reference count of a row. */
     for (size_t i = 0; i < j->n; i++)
-        free(j->rows[i]);
+        row_unref(j->rows[i]);
     free(j->rows);
     free(j);
 }
@@ -253,8 +245,16 @@ void spend_collect(struct spend *s, struct db *db)
 
 void spend_add(struct spend *s, const struct spend_row *row)
 {
-    queue_add(s, row);
-    ring_add(s, row);
+    struct spend_row *r = row_pack(row);
+
+    if (r == NULL) {
+        log_err("spend ledger: out of memory; a row is lost");
+        return;
+    }
+    queue_add(s, r);
+    ring_add(s, r);
+    if (r->refs == 0)
+        free(r);
     agg_add(s, (int64_t)(row->end / 86400), row->api_key, row->key_alias,
             row->team_id, row->uid, row->model, 1,
             (uint64_t)row->prompt, (uint64_t)row->completion, row->cost);
@@ -267,11 +267,11 @@ static double num(const char *c)
 
 static void load_row(void *ud, int n, char **c)
 {
-    struct spend_row r = { 0 };
+    struct spend_row r = { 0 }, *p;
 
     if (n < 15)
         return;
-    snprintf(r.request_id, sizeof(r.request_id), "%s", c[0] ? c[0] : "");
+    r.request_id = c[0] ? c[0] : "";
     r.api_key = c[1];
     r.key_alias = c[2];
     r.team_id = c[3];
@@ -286,7 +286,8 @@ static void load_row(void *ud, int n, char **c)
     r.start = num(c[12]);
     r.end = num(c[13]);
     r.status = c[14];
-    ring_add(ud, &r);
+    if ((p = row_pack(&r)) != NULL)
+        ring_add(ud, p);
 }
 
 static void load_agg(void *ud, int n, char **c)
@@ -325,8 +326,9 @@ static json_t *jstr(const char *p)
 static json_t *row_json(const struct spend_row *r)
 {
     json_t *o = json_object();
+    char id[SPEND_ID_MAX];
 
-    json_object_set_new(o, "request_id", json_string(r->request_id));
+    json_object_set_new(o, "request_id", json_string(spend_row_id(r, id)));
     json_object_set_new(o, "api_key", jstr(r->api_key));
     json_object_set_new(o, "key_alias", jstr(r->key_alias));
     json_object_set_new(o, "team_id", jstr(r->team_id));
@@ -355,7 +357,7 @@ json_t *spend_logs(const struct spend *s, const char *key, size_t limit)
     if (a == NULL)
         return NULL;
     for (size_t i = 0; i < s->nrows; i++) {
-        const struct spend_row *r = &s->rows[(first + i) % SPEND_LOG_MAX];
+        const struct spend_row *r = s->rows[(first + i) % SPEND_LOG_MAX];
 
         if (!key || (r->api_key && strcmp(r->api_key, key) == 0))
             n++;
@@ -363,7 +365,7 @@ json_t *spend_logs(const struct spend *s, const char *key, size_t limit)
     if (limit && n > limit)
         skip = n - limit;
     for (size_t i = 0; i < s->nrows; i++) {
-        const struct spend_row *r = &s->rows[(first + i) % SPEND_LOG_MAX];
+        const struct spend_row *r = s->rows[(first + i) % SPEND_LOG_MAX];
 
         if (key && !(r->api_key && strcmp(r->api_key, key) == 0))
             continue;

@@ -7,6 +7,7 @@ that stay."""
 
 import os
 import pwd
+import re
 import signal
 
 from harness import Daemon, Fake, user, wait_for
@@ -130,3 +131,10 @@ llmux_settings:
                    (0.5 - 2 * PER_REQ)) < 1e-9
         for k in keys:                      # no piece of a key beyond its hint
             assert k not in m and k[3:] not in m and k[3:-4] not in m
+        # the request log line (fields built by hand, not by printf)
+        lines = [l for l in d.log().splitlines() if 'LLMUX_KEY=app' in l]
+        assert len(lines) == 2, d.log()
+        assert ' LLMUX_TOKENS=1+3 ' in lines[0] and ' LLMUX_STATUS=ok ' in lines[0], lines
+        assert ' LLMUX_COST_USD=0.00700000 ' in lines[0], lines
+        assert re.search(r'^<6>request LLMUX_REQUEST=\d+ LLMUX_UID=%d LLMUX_PID=\d+ '
+                         r'LLMUX_FRONTEND=socket LLMUX_MODEL=cheap ' % os.getuid(), lines[0]), lines
