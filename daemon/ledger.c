@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 
 static double wall_now(void)
 {
@@ -61,36 +62,38 @@ static void spend_row(struct request *rq, const char *model,
 
 /* ---- the log line ------------------------------------------------------- */
 
-/* The request's journal fields, NUL-separated in one buffer: appended by
- * hand, since snprintf per field was most of what a request cost here. */
+/* The request's log line, "request NAME=value NAME=value …", and each
+ * field's slice of it for the journal: appended by hand, since snprintf
+ * per field was most of what a request cost here. */
 struct fields {
-    char        buf[1536];
-    size_t      len;
-    const char *f[17];          /* into buf; NULL-terminated */
-    size_t      n;
+    char         line[1536];
+    size_t       len;
+    struct iovec f[16];
+    size_t       n;
 };
 
-/* "NAME=value", cut so that the field stays under cap bytes (what the
- * snprintf into a char[cap] it replaces kept). */
-static void field(struct fields *fs, const char *name, const char *v,
-                  size_t cap)
+/* " NAME=value" (name given with its '='), cut so that NAME=value stays
+ * under cap bytes, as the char[cap] fields it replaces did. */
+static void field(struct fields *fs, const char *name, size_t nl,
+                  const char *v, size_t cap)
 {
-    size_t nl = strlen(name), vl = strnlen(v, cap);
-    char *p = fs->buf + fs->len;
+    size_t vl = strnlen(v, cap);
+    char *p = fs->line + fs->len;
 
-    if (nl + 1 + vl >= cap)
-        vl = cap - 1 - nl - 1;
-    if (fs->len + nl + vl + 2 > sizeof(fs->buf) || fs->n + 1 >=
-        sizeof(fs->f) / sizeof(fs->f[0]))
+    if (nl + vl >= cap)
+        vl = cap - 1 - nl;
+    if (fs->len + 1 + nl + vl > sizeof(fs->line) ||
+        fs->n == sizeof(fs->f) / sizeof(fs->f[0]))
         return;
+    *p++ = ' ';
     memcpy(p, name, nl);
-    p[nl] = '=';
-    memcpy(p + nl + 1, v, vl);
-    p[nl + 1 + vl] = '\0';
-    fs->f[fs->n++] = p;
-    fs->f[fs->n] = NULL;
-    fs->len += nl + vl + 2;
+    memcpy(p + nl, v, vl);
+    fs->f[fs->n].iov_base = p;
+    fs->f[fs->n++].iov_len = nl + vl;
+    fs->len += 1 + nl + vl;
 }
+
+#define FIELD(fs, name, v, cap) field(fs, name "=", sizeof(name), v, cap)
 
 /* Writes the decimal digits of v just before p; returns where they
  * start. */
@@ -102,7 +105,8 @@ static char *digits_before(char *p, uint64_t v)
     return p;
 }
 
-static void field_int(struct fields *fs, const char *name, int64_t v)
+static void field_int(struct fields *fs, const char *name, size_t nl,
+                      int64_t v)
 {
     char d[24], *p = d + sizeof(d);
 
@@ -110,18 +114,21 @@ static void field_int(struct fields *fs, const char *name, int64_t v)
     p = digits_before(p, v < 0 ? 0 - (uint64_t)v : (uint64_t)v);
     if (v < 0)
         *--p = '-';
-    field(fs, name, p, 64);
+    field(fs, name, nl, p, 64);
 }
 
+#define FIELD_INT(fs, name, v) field_int(fs, name "=", sizeof(name), v)
+
 /* "%.8f" of a cost without printf: fixed point below 1e10 USD. */
-static void field_usd(struct fields *fs, const char *name, double usd)
+static void field_usd(struct fields *fs, const char *name, size_t nl,
+                      double usd)
 {
     char d[48], *p = d + sizeof(d);
     uint64_t u;
 
     if (!(usd >= 0 && usd < 1e10)) {
         snprintf(d, sizeof(d), "%.8f", usd);
-        field(fs, name, d, 64);
+        field(fs, name, nl, d, 64);
         return;
     }
     u = (uint64_t)(usd * 1e8 + 0.5);
@@ -129,7 +136,7 @@ static void field_usd(struct fields *fs, const char *name, double usd)
     for (int i = 0; i < 8; i++, u /= 10)
         *--p = (char)('0' + u % 10);
     *--p = '.';
-    field(fs, name, digits_before(p, u), 64);
+    field(fs, name, nl, digits_before(p, u), 64);
 }
 
 static void log_request(struct request *rq, const char *model,
@@ -141,31 +148,32 @@ static void log_request(struct request *rq, const char *model,
     struct fields fs;
     char tok[48], *p;
 
-    fs.len = fs.n = 0;
-    fs.f[0] = NULL;
-    field_int(&fs, "LLMUX_REQUEST", (int64_t)rq->id);
-    field_int(&fs, "LLMUX_UID", (int64_t)rq->caller.uid);
-    field_int(&fs, "LLMUX_PID", (int64_t)rq->caller.pid);
-    field(&fs, "LLMUX_FRONTEND", fe, 48);
-    field(&fs, "LLMUX_MODEL", model ? model : "", 160);
-    field(&fs, "LLMUX_GROUP", d ? d->model_name : "", 160);
-    field(&fs, "LLMUX_DEPLOYMENT", d ? d->id : "", 160);
-    field(&fs, "LLMUX_PROVIDER", d ? d->preset->name : "", 64);
-    field(&fs, "LLMUX_STATUS", status, 64);
+    memcpy(fs.line, "request", 7);
+    fs.len = 7;
+    fs.n = 0;
+    FIELD_INT(&fs, "LLMUX_REQUEST", (int64_t)rq->id);
+    FIELD_INT(&fs, "LLMUX_UID", (int64_t)rq->caller.uid);
+    FIELD_INT(&fs, "LLMUX_PID", (int64_t)rq->caller.pid);
+    FIELD(&fs, "LLMUX_FRONTEND", fe, 48);
+    FIELD(&fs, "LLMUX_MODEL", model ? model : "", 160);
+    FIELD(&fs, "LLMUX_GROUP", d ? d->model_name : "", 160);
+    FIELD(&fs, "LLMUX_DEPLOYMENT", d ? d->id : "", 160);
+    FIELD(&fs, "LLMUX_PROVIDER", d ? d->preset->name : "", 64);
+    FIELD(&fs, "LLMUX_STATUS", status, 64);
     p = tok + sizeof(tok);      /* "prompt+completion" */
     *--p = '\0';
     p = digits_before(p, (uint64_t)t->completion);
     *--p = '+';
-    field(&fs, "LLMUX_TOKENS", digits_before(p, (uint64_t)t->prompt), 64);
-    field_int(&fs, "LLMUX_LATENCY_US", (int64_t)total);
-    field_int(&fs, "LLMUX_OVERHEAD_US", (int64_t)ovh);
-    field_usd(&fs, "LLMUX_COST_USD", rq->cost);
+    FIELD(&fs, "LLMUX_TOKENS", digits_before(p, (uint64_t)t->prompt), 64);
+    FIELD_INT(&fs, "LLMUX_LATENCY_US", (int64_t)total);
+    FIELD_INT(&fs, "LLMUX_OVERHEAD_US", (int64_t)ovh);
+    field_usd(&fs, "LLMUX_COST_USD=", sizeof("LLMUX_COST_USD"), rq->cost);
     /* A key is named by its alias, else the last four characters. */
-    field(&fs, "LLMUX_KEY", rq->key ? (rq->key->alias ? rq->key->alias :
+    FIELD(&fs, "LLMUX_KEY", rq->key ? (rq->key->alias ? rq->key->alias :
                                        rq->key->hint) : "", 160);
     if (rq->cache_status)       /* LLMUX_CACHE=hit: no upstream, no cost */
-        field(&fs, "LLMUX_CACHE", rq->cache_status, 32);
-    log_fields(LOG_INFO, "request", fs.f);
+        FIELD(&fs, "LLMUX_CACHE", rq->cache_status, 32);
+    log_line(LOG_INFO, fs.line, fs.len, fs.f, fs.n);
 }
 
 static void ledger_end(struct request *rq)

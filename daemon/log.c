@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <systemd/sd-journal.h>
 
@@ -151,49 +152,32 @@ void log_msg(int prio, const char *fmt, ...)
                    (size_t)n : sizeof(line) - 1);
 }
 
-/* Appends n bytes of p at off, cut to what fits with the NUL; returns
- * the new length. */
-static size_t append(char *buf, size_t cap, size_t off, const char *p,
-                     size_t n)
-{
-    if (off + n >= cap)
-        n = cap - 1 - off;
-    memcpy(buf + off, p, n);
-    buf[off + n] = '\0';
-    return off + n;
-}
-
-void log_fields(int prio, const char *message, const char *const *fields)
+void log_line(int prio, const char *line, size_t len,
+              const struct iovec *fields, size_t n)
 {
     struct iovec iov[32];
-    char pbuf[16], mbuf[2048 + 8], line[2048];
-    size_t n = 0, off;
+    char pbuf[16], mbuf[4096 + 8];
+    size_t k = 0;
 
     if (prio > logcfg.level)
         return;
-    /* The readable line: the message, then the fields, space-separated.
-     * The journal gets it as MESSAGE= (what journalctl shows) and each
-     * field on its own (what journalctl FIELD=value matches). */
-    /* By hand, not snprintf per field: this runs for every request. */
-    off = append(line, sizeof(line), 0, message, strlen(message));
-    for (size_t i = 0; fields[i]; i++) {
-        off = append(line, sizeof(line), off, " ", 1);
-        off = append(line, sizeof(line), off, fields[i], strlen(fields[i]));
-    }
-    if (logcfg.journal) {
-        snprintf(pbuf, sizeof(pbuf), "PRIORITY=%d", prio);
-        snprintf(mbuf, sizeof(mbuf), "MESSAGE=%s", line);
-        iov[n].iov_base = pbuf;  iov[n++].iov_len = strlen(pbuf);
-        iov[n].iov_base = mbuf;  iov[n++].iov_len = strlen(mbuf);
-        iov[n].iov_base = (char *)"SYSLOG_IDENTIFIER=llmuxd";
-        iov[n].iov_len = strlen(iov[n].iov_base);
-        n++;
-        for (size_t i = 0; fields[i] && n < 32; i++, n++) {
-            iov[n].iov_base = (char *)fields[i];
-            iov[n].iov_len = strlen(fields[i]);
-        }
-        sd_journal_sendv(iov, (int)n);
+    if (!logcfg.journal) {
+        put_stderr(prio, line, len);
         return;
     }
-    put_stderr(prio, line, off);
+    /* MESSAGE= is what journalctl shows, each field on its own what
+     * journalctl FIELD=value matches. */
+    if (len > sizeof(mbuf) - 8)
+        len = sizeof(mbuf) - 8;
+    memcpy(mbuf, "MESSAGE=", 8);
+    memcpy(mbuf + 8, line, len);
+    snprintf(pbuf, sizeof(pbuf), "PRIORITY=%d", prio);
+    iov[k].iov_base = pbuf;  iov[k++].iov_len = strlen(pbuf);
+    iov[k].iov_base = mbuf;  iov[k++].iov_len = 8 + len;
+    iov[k].iov_base = (char *)"SYSLOG_IDENTIFIER=llmuxd";
+    iov[k].iov_len = strlen(iov[k].iov_base);
+    k++;
+    for (size_t i = 0; i < n && k < 32; i++)
+        iov[k++] = fields[i];
+    sd_journal_sendv(iov, (int)k);
 }

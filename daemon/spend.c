@@ -68,7 +68,9 @@ static unsigned hash_of(int64_t day, const char *key, uid_t uid,
 {
     unsigned h = (unsigned)day * 31u + (unsigned)uid;
 
-    for (const char *p = key; *p; p++)
+    /* A key is its SHA-256 in hex: its first 16 digits are as good a
+     * hash as all 64, for a quarter of the work per request. */
+    for (const char *p = key; *p && p < key + 16; p++)
         h = h * 33u + (unsigned char)*p;
     for (const char *p = model; *p; p++)
         h = h * 33u + (unsigned char)*p;
