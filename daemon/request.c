@@ -759,6 +759,7 @@ static void request_start(struct session *sess, uint64_t id, json_t *body,
     rq->srv = s;
     rq->id = id;
     rq->body = body;
+    rq->model = hub_str(body, "model");
     rq->body_cost = body_cost;
     rq->cfg = config_ref(s->cfg);
     rq->pc.err.retry_after = -1;

@@ -41,6 +41,9 @@ struct request {
     uint64_t              id;
     json_t               *body;         /* owned: the canonical request,
                                          * minus its control keys */
+    const char           *model;        /* borrowed from body: its "model"
+                                         * (NULL: none), read once at start
+                                         * (body's "model" never changes) */
     json_t               *body_dep;     /* owned: body with the current
                                          * deployment's call defaults */
     const struct config  *cfg;          /* owned reference; frozen */

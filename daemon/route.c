@@ -4,7 +4,6 @@
  * and for every fallback group. */
 #include "config.h"
 #include "dfilter.h"
-#include "hub.h"
 #include "request.h"
 #include "resolve.h"
 #include "server.h"
@@ -35,7 +34,7 @@ static enum stage_rc route_run(struct request *rq)
     char msg[512];
     int r;
 
-    if ((r = route_group(rq, hub_str(rq->body, "model"), msg,
+    if ((r = route_group(rq, rq->model, msg,
                          sizeof(msg))) < 0) {
         request_fail(rq, r, 0, msg, -1);
         return STAGE_ANSWERED;

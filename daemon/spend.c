@@ -18,10 +18,20 @@ int spend_init(struct spend *s)
     return s->rows ? 0 : -ENOMEM;
 }
 
-static void row_unref(struct spend_row *r)
+/* A row of the usual size goes back to the free list for the next
+ * request (no malloc/free per request in the steady state); the list
+ * keeps at most SPEND_FREE_MAX. */
+static void row_unref(struct spend *s, struct spend_row *r)
 {
-    if (r && --r->refs == 0)
-        free(r);
+    if (r == NULL || --r->refs > 0)
+        return;
+    if (r->cap && s->nfree < SPEND_FREE_MAX) {
+        r->next_free = s->free;
+        s->free = r;
+        s->nfree++;
+        return;
+    }
+    free(r);
 }
 
 const char *spend_row_id(const struct spend_row *r, char buf[SPEND_ID_MAX])
@@ -37,14 +47,21 @@ const char *spend_row_id(const struct spend_row *r, char buf[SPEND_ID_MAX])
 void spend_free(struct spend *s)
 {
     for (size_t i = 0; i < s->nqueue; i++)
-        row_unref(s->queue[i]);
+        row_unref(s, s->queue[i]);
     free(s->queue);
     s->queue = NULL;
     s->nqueue = 0;
     for (size_t i = 0; s->rows && i < SPEND_LOG_MAX; i++)
-        row_unref(s->rows[i]);
+        row_unref(s, s->rows[i]);
     free(s->rows);
     s->rows = NULL;
+    while (s->free) {
+        struct spend_row *r = s->free;
+
+        s->free = r->next_free;
+        free(r);
+    }
+    s->nfree = 0;
     for (size_t b = 0; b < SPEND_BUCKETS; b++)
         while (s->bucket[b]) {
             struct spend_agg *a = s->bucket[b];
@@ -113,7 +130,7 @@ static void ring_add(struct spend *s, struct spend_row *r)
 {
     if (s->rows == NULL)
         return;
-    row_unref(s->rows[s->head]);
+    row_unref(s, s->rows[s->head]);
     s->rows[s->head] = r;
     r->refs++;
     s->head = (s->head + 1) % SPEND_LOG_MAX;
@@ -121,8 +138,10 @@ static void ring_add(struct spend *s, struct spend_row *r)
         s->nrows++;
 }
 
-/* One allocation: the row and its strings after it (refs 0). */
-static struct spend_row *row_pack(const struct spend_row *in)
+/* One allocation: the row and its strings after it (refs 0): from the
+ * free list when the strings fit SPEND_ROW_STRINGS bytes, else made to
+ * measure. */
+static struct spend_row *row_pack(struct spend *s, const struct spend_row *in)
 {
     const char *src[8] = { in->request_id, in->api_key, in->key_alias,
                            in->team_id, in->model, in->group,
@@ -133,10 +152,19 @@ static struct spend_row *row_pack(const struct spend_row *in)
 
     for (int i = 0; i < 8; i++)
         total += (len[i] = src[i] ? strlen(src[i]) + 1 : 0);
-    if ((r = malloc(total)) == NULL)
+    if (total - sizeof(*in) <= SPEND_ROW_STRINGS && s->free) {
+        r = s->free;
+        s->free = r->next_free;
+        s->nfree--;
+    } else if (total - sizeof(*in) <= SPEND_ROW_STRINGS) {
+        if ((r = malloc(sizeof(*in) + SPEND_ROW_STRINGS)) == NULL)
+            return NULL;
+    } else if ((r = malloc(total)) == NULL) {
         return NULL;
+    }
     *r = *in;
     r->refs = 0;
+    r->cap = total - sizeof(*in) <= SPEND_ROW_STRINGS;
     dst[0] = &r->request_id; dst[1] = &r->api_key; dst[2] = &r->key_alias;
     dst[3] = &r->team_id; dst[4] = &r->model; dst[5] = &r->group;
     dst[6] = &r->deployment; dst[7] = &r->status;
@@ -168,6 +196,7 @@ static void queue_add(struct spend *s, struct spend_row *r)
 }
 
 struct spend_job {
+    struct spend      *s;      /* borrowed: the rows' free list */
     struct spend_row **rows;   /* owned */
     size_t             n;
 };
@@ -226,7 +255,7 @@ static void job_drop(void *data)
     /* On the loop thread (db.h: drop runs in the work's after-callback),
      * like every other reference count of a row. */
     for (size_t i = 0; i < j->n; i++)
-        row_unref(j->rows[i]);
+        row_unref(j->s, j->rows[i]);
     free(j->rows);
     free(j);
 }
@@ -237,6 +266,7 @@ void spend_collect(struct spend *s, struct db *db)
 
     if (s->nqueue == 0 || (j = malloc(sizeof(*j))) == NULL)
         return;
+    j->s = s;
     j->rows = s->queue;
     j->n = s->nqueue;
     s->queue = NULL;
@@ -247,7 +277,7 @@ void spend_collect(struct spend *s, struct db *db)
 
 void spend_add(struct spend *s, const struct spend_row *row)
 {
-    struct spend_row *r = row_pack(row);
+    struct spend_row *r = row_pack(s, row);
 
     if (r == NULL) {
         log_err("spend ledger: out of memory; a row is lost");
@@ -255,8 +285,10 @@ void spend_add(struct spend *s, const struct spend_row *row)
     }
     queue_add(s, r);
     ring_add(s, r);
-    if (r->refs == 0)
-        free(r);
+    if (r->refs == 0) {
+        r->refs = 1;
+        row_unref(s, r);
+    }
     agg_add(s, (int64_t)(row->end / 86400), row->api_key, row->key_alias,
             row->team_id, row->uid, row->model, 1,
             (uint64_t)row->prompt, (uint64_t)row->completion, row->cost);
@@ -288,7 +320,7 @@ static void load_row(void *ud, int n, char **c)
     r.start = num(c[12]);
     r.end = num(c[13]);
     r.status = c[14];
-    if ((p = row_pack(&r)) != NULL)
+    if ((p = row_pack(ud, &r)) != NULL)
         ring_add(ud, p);
 }
 

@@ -15,6 +15,8 @@
 #define SPEND_AGG_MAX  200000
 #define SPEND_BUCKETS  1024
 #define SPEND_NAME_MAX 256      /* bytes of a model name kept */
+#define SPEND_ROW_STRINGS 512   /* room of a free-list row's strings */
+#define SPEND_FREE_MAX 4096     /* rows kept for reuse */
 
 /* A row as spend_add takes it (borrowed strings), or as the ledger keeps
  * it: one allocation with its strings after it (the pointers point
@@ -30,6 +32,10 @@ struct spend_row {
     int64_t  prompt, completion, cached;
     double   cost, start, end;                /* USD; unix seconds */
     unsigned refs;
+    int      cap;                             /* 1: SPEND_ROW_STRINGS of
+                                               * room (free list), 0:
+                                               * made to measure */
+    struct spend_row *next_free;              /* on the free list */
 };
 
 #define SPEND_ID_MAX 48
@@ -54,6 +60,8 @@ struct spend {
     struct spend_row **rows;                   /* ring of SPEND_LOG_MAX
                                                 * references */
     size_t            nrows, head;             /* head: next slot */
+    struct spend_row *free;                    /* owned: rows to reuse */
+    size_t            nfree;
     struct spend_agg *bucket[SPEND_BUCKETS];   /* owned */
     size_t            naggs;
 };
