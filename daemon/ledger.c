@@ -2,7 +2,9 @@
  * (journal fields), its metrics sample and its spend row (queued for the
  * database, db.h: committed within a second). It runs first so that its
  * end hook sees every request, refused ones too, and last on the way
- * out, so it drops the key reference access.c took. */
+ * out, so it drops the key reference access.c took. It runs for every
+ * request, so nothing here formats with printf or allocates but the
+ * spend row (spend.h keeps a free list of those). */
 #include "config.h"
 #include "cost.h"
 #include "db.h"
