@@ -10,7 +10,6 @@
 #include "server.h"
 #include "session.h"
 #include "stage.h"
-#include "hub.h"
 #include "keys.h"
 #include "llmux-errno.h"
 
@@ -96,7 +95,7 @@ static int allowed(const struct request *rq, const json_t *models,
  * both allow the model asked for. */
 static enum stage_rc key_access(struct request *rq, struct vkey *v)
 {
-    const char *model = hub_str(rq->body, "model");
+    const char *model = rq->model;
     const char *who = v->alias ? v->alias : v->hint;
     char msg[320];
 
@@ -131,7 +130,7 @@ static enum stage_rc caller_access(struct request *rq)
 {
     const struct config *cfg = rq->cfg;
     const struct caller_rule *rule = NULL, *def = NULL;
-    const char *model = hub_str(rq->body, "model");
+    const char *model = rq->model;
     char msg[320];
 
     for (size_t i = 0; i < cfg->ncallers && rule == NULL; i++) {

@@ -329,7 +329,7 @@ static int make_req(struct request *rq)
 {
     const struct cache_settings *cs = &rq->cfg->cache;
     const struct cache_ctl *cc = &rq->opts.cache;
-    const char *model = hub_str(rq->body, "model");
+    const char *model = rq->model;
     const char *ns = cc->ns ? cc->ns : cs->ns ? cs->ns : "llmux";
     struct cache_req *cr = calloc(1, sizeof(*cr));
     char caller[32];

@@ -128,8 +128,10 @@ static int read_caller(struct cload *l, const struct ynode *y,
 
             c->kind = k->s[0] == 'u' ? CALLER_USER : CALLER_GROUP;
             if ((r = cload_scalar(l, v, k->s)) == 0 &&
-                (r = read_id_list(l, &seq, k->s[0] == 'g', &ids, &n)) == 0)
+                (r = read_id_list(l, &seq, k->s[0] == 'g', &ids, &n)) == 0) {
                 c->id = ids[0];
+                snprintf(c->label, sizeof(c->label), "%s", v->s);
+            }
             free(ids);
             who++;
         } else if (strcmp(k->s, "default") == 0) {
@@ -137,6 +139,7 @@ static int read_caller(struct cload *l, const struct ynode *y,
 
             r = cload_bool(l, v, "default", &d);
             c->kind = CALLER_DEFAULT;
+            snprintf(c->label, sizeof(c->label), "default");
             who += d;
         } else if (strcmp(k->s, "models") == 0) {
             if (v->kind != Y_SEQ)

@@ -39,9 +39,14 @@ struct config_env {
 
 /* llmux_settings.callers: a policy by kernel identity for callers without
  * a virtual key; the first that matches wins. */
+#define CALLER_LABEL_MAX 32
+
 struct caller_rule {
     int          kind;          /* CALLER_USER, CALLER_GROUP, CALLER_DEFAULT */
     unsigned     id;            /* uid or gid */
+    char         label[CALLER_LABEL_MAX + 1];  /* the user or group as the
+                                 * config names it (cut at 32 bytes), or
+                                 * "default": the caller metric label */
     json_t      *models;        /* owned array; NULL: every model */
     long         rpm, tpm, parallel;   /* 0: none */
     double       max_budget;    /* USD; < 0: none */

@@ -76,6 +76,12 @@ double cost_price(const struct price *p, const struct cost_tokens *t)
            (double)t->reasoning * rs;
 }
 
+double cost_of_tokens(const struct deployment *d,
+                      const struct cost_tokens *t)
+{
+    return d ? cost_price(&d->price, t) : 0;
+}
+
 double cost_of(const struct deployment *d, const json_t *usage)
 {
     struct cost_tokens t;
@@ -83,5 +89,5 @@ double cost_of(const struct deployment *d, const json_t *usage)
     if (d == NULL || usage == NULL)
         return 0;
     cost_tokens(usage, &t);
-    return cost_price(&d->price, &t);
+    return cost_of_tokens(d, &t);
 }

@@ -30,5 +30,8 @@ void   cost_tokens(const json_t *usage, struct cost_tokens *ret);
  * *_above_200k_tokens rate that is given replaces its base rate. */
 double cost_price(const struct price *p, const struct cost_tokens *t);
 double cost_of(const struct deployment *d, const json_t *usage);
+/* The same from tokens already read. */
+double cost_of_tokens(const struct deployment *d,
+                      const struct cost_tokens *t);
 
 #endif

@@ -1,9 +1,9 @@
 /* keys.h -- virtual keys and teams, LiteLLM's model, held in memory.
  * Owns: struct vkey and struct team (loaded from the database at start,
  * written back through db_exec), constant-time lookup by the SHA-256 hex
- * LiteLLM stores, budgets with their exact reset, per-minute windows
- * (keys.c); key generation (sk- + 192 random bits) and the JSON shapes of
- * LiteLLM's key and team endpoints (keyadmin.c). */
+ * LiteLLM stores, budgets with their exact reset (keys.c; the minute
+ * windows are window.h's); key generation (sk- + 192 random bits) and the
+ * JSON shapes of LiteLLM's key and team endpoints (keyadmin.c). */
 #ifndef LLMUX_KEYS_H
 #define LLMUX_KEYS_H
 
@@ -12,19 +12,12 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "window.h"
+
 struct db;
 
 #define KEYS_BUCKETS   256
 #define KEY_TOKEN_LEN  64       /* SHA-256 in hex */
-#define WINDOW_SECS    60
-
-/* A sliding one-minute window in one-second buckets: requests started and
- * tokens used. */
-struct window {
-    uint64_t sec[WINDOW_SECS];  /* monotonic second the bucket holds */
-    uint32_t req[WINDOW_SECS];
-    uint64_t tok[WINDOW_SECS];
-};
 
 /* A spend limit that may reset: max < 0 is none; dur "" never resets. */
 struct spend_budget {

@@ -16,13 +16,16 @@
 #define LIMITS_PER_CALLER  1024
 #define LIMITS_GLOBAL      16384
 #define LIMITS_BUCKETS     64
+#define LIMITS_MAX_IDLE    1024  /* per uid entries kept while idle */
 
 struct limits_uid;
 struct limits_caller;
 
 struct limits {
-    struct limits_uid *bucket[LIMITS_BUCKETS]; /* owned; entries live
-                                                * while a count is > 0 */
+    struct limits_uid *bucket[LIMITS_BUCKETS]; /* owned; entries stay
+                                                * while idle, up to
+                                                * LIMITS_MAX_IDLE of them */
+    size_t             nuids;
     uint64_t           inflight;
     unsigned           per_caller, global;
     struct spend_budget spend;   /* litellm_settings.max_budget: the
@@ -41,14 +44,6 @@ void limits_free(struct limits *l);
 int  limits_take(struct limits *l, uid_t uid, char *msg, size_t len);
 /* The request counted by limits_take ended. */
 void limits_put(struct limits *l, uid_t uid);
-/* Requests started and tokens used in the last minute (now: a monotonic
- * second); retry_after: seconds until the oldest of them leaves. */
-uint64_t window_requests(const struct window *w, uint64_t now,
-                         double *retry_after);
-uint64_t window_tokens(const struct window *w, uint64_t now,
-                       double *retry_after);
-void     window_add(struct window *w, uint64_t now, uint32_t req,
-                    uint64_t tok);
 struct server;
 struct request;
 /* The daemon's own spend changed: written with the next batch
@@ -58,6 +53,12 @@ void limits_collect(struct server *s);
 /* A uid's spend and reset time from the database (start-up). */
 void limits_load_caller(struct limits *l, uid_t uid, double spend,
                         int64_t reset_at);
+/* Calls fn for each uid policed by a callers entry since start: that
+ * entry's label and the uid's budget (metrics). */
+typedef void limits_caller_fn(void *ud, uid_t uid, const char *label,
+                              const struct spend_budget *b);
+void limits_each_caller(const struct limits *l, limits_caller_fn *fn,
+                        void *ud);
 /* Takes back the key's and team's count of a request refused later. */
 void limits_uncount_key(struct request *rq);
 /* Requests in flight of uid now (status, tests). */

@@ -37,6 +37,8 @@ struct limits_caller {
     struct limits_caller *next;
     uid_t                 uid;
     int                   dirty;
+    char                  label[CALLER_LABEL_MAX + 1]; /* the entry it was
+                                  * last policed under (metrics) */
     struct policy         pol;
 };
 
@@ -82,6 +84,25 @@ unsigned limits_inflight(const struct limits *l, uid_t uid)
     return u ? u->n : 0;
 }
 
+/* An entry whose count went to 0 stays for the uid's next request (no
+ * allocation per request); past LIMITS_MAX_IDLE entries the idle ones
+ * go. */
+static void sweep_idle(struct limits *l)
+{
+    for (size_t i = 0; i < LIMITS_BUCKETS; i++)
+        for (struct limits_uid **p = &l->bucket[i]; *p;) {
+            struct limits_uid *u = *p;
+
+            if (u->n == 0) {
+                *p = u->next;
+                free(u);
+                l->nuids--;
+            } else {
+                p = &u->next;
+            }
+        }
+}
+
 int limits_take(struct limits *l, uid_t uid, char *msg, size_t len)
 {
     struct limits_uid **p, *u;
@@ -92,12 +113,17 @@ int limits_take(struct limits *l, uid_t uid, char *msg, size_t len)
         return LLMUX_ERATELIMIT;
     }
     if ((u = *(p = slot(l, uid))) == NULL) {
+        if (l->nuids >= LIMITS_MAX_IDLE) {
+            sweep_idle(l);
+            p = slot(l, uid);
+        }
         if ((u = calloc(1, sizeof(*u))) == NULL) {
             snprintf(msg, len, "out of memory");
             return LLMUX_EINTERNAL;
         }
         u->uid = uid;
         *p = u;
+        l->nuids++;
     }
     if (u->n >= l->per_caller) {
         snprintf(msg, len, "too many requests in flight for this user "
@@ -111,15 +137,12 @@ int limits_take(struct limits *l, uid_t uid, char *msg, size_t len)
 
 void limits_put(struct limits *l, uid_t uid)
 {
-    struct limits_uid **p = slot(l, uid), *u = *p;
+    struct limits_uid *u = *slot(l, uid);
 
-    if (u == NULL)
+    if (u == NULL || u->n == 0)
         return;
     l->inflight--;
-    if (--u->n == 0) {
-        *p = u->next;
-        free(u);
-    }
+    u->n--;
 }
 
 /* The body stays in memory until the request ends: it is charged to the
@@ -136,50 +159,6 @@ static int memory_take(struct request *rq, char *msg, size_t len)
     return LLMUX_EUNAVAIL;
 }
 
-/* ---- one-minute windows ------------------------------------------------ */
-
-static uint64_t window_sum(const struct window *w, uint64_t now, int tok,
-                           double *retry_after)
-{
-    uint64_t sum = 0, oldest = now + 1;
-
-    for (unsigned i = 0; i < WINDOW_SECS; i++)
-        if (w->sec[i] + WINDOW_SECS > now && w->sec[i] <= now &&
-            (tok ? w->tok[i] : w->req[i])) {
-            sum += tok ? w->tok[i] : w->req[i];
-            if (w->sec[i] < oldest)
-                oldest = w->sec[i];
-        }
-    if (retry_after)
-        *retry_after = sum ? (double)(oldest + WINDOW_SECS - now) : 0;
-    return sum;
-}
-
-uint64_t window_requests(const struct window *w, uint64_t now,
-                         double *retry_after)
-{
-    return window_sum(w, now, 0, retry_after);
-}
-
-uint64_t window_tokens(const struct window *w, uint64_t now,
-                       double *retry_after)
-{
-    return window_sum(w, now, 1, retry_after);
-}
-
-void window_add(struct window *w, uint64_t now, uint32_t req, uint64_t tok)
-{
-    unsigned i = (unsigned)(now % WINDOW_SECS);
-
-    if (w->sec[i] != now) {
-        w->sec[i] = now;
-        w->req[i] = 0;
-        w->tok[i] = 0;
-    }
-    w->req[i] += req;
-    w->tok[i] += tok;
-}
-
 /* ---- budgets and policies ----------------------------------------------- */
 
 static void fmt_time(int64_t t, char *buf, size_t len)
@@ -191,14 +170,35 @@ static void fmt_time(int64_t t, char *buf, size_t len)
     strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* Who a refusal names: "key 'alias'", "team 'ml'", "uid 1000", … —
+ * made only when refusing, never per request. */
+struct who {
+    const char *kind;           /* "key", "team", "uid", or NULL: name */
+    const char *name;           /* as is when kind is NULL */
+    unsigned    uid;
+};
+
+static const char *who_str(const struct who *w, char *buf, size_t len)
+{
+    if (w->kind == NULL)
+        return w->name;
+    if (w->name)
+        snprintf(buf, len, "%s '%s'", w->kind, w->name);
+    else
+        snprintf(buf, len, "%s %u", w->kind, w->uid);
+    return buf;
+}
+
 /* 0, or a refusal in msg: which budget, its limit and when it resets. */
-static int over_budget(const struct spend_budget *b, const char *what,
+static int over_budget(const struct spend_budget *b, const struct who *wh,
                        char *msg, size_t len)
 {
-    char at[32];
+    char at[32], wbuf[160];
+    const char *what;
 
     if (b->max < 0 || b->spend < b->max)
         return 0;
+    what = who_str(wh, wbuf, sizeof(wbuf));
     if (b->reset_at)
         fmt_time(b->reset_at, at, sizeof(at));
     snprintf(msg, len, "budget exceeded: %s has spent $%.6f of its "
@@ -208,29 +208,33 @@ static int over_budget(const struct spend_budget *b, const char *what,
     return LLMUX_EBUDGET;
 }
 
-static int over_rate(const struct policy *p, const char *what,
+static int over_rate(struct policy *p, const struct who *wh,
                      uint64_t now, char *msg, size_t len, double *retry)
 {
+    char wbuf[160];
     uint64_t n;
 
     if (p->parallel && p->inflight >= (unsigned long)p->parallel) {
         snprintf(msg, len, "%s has %u requests in flight (its "
-                 "max_parallel_requests); retry when one has ended", what,
+                 "max_parallel_requests); retry when one has ended",
+                 who_str(wh, wbuf, sizeof(wbuf)),
                  p->inflight);
         *retry = 1;
         return LLMUX_ERATELIMIT;
     }
-    if (p->rpm && (n = window_requests(&p->win, now, retry)) >=
-        (uint64_t)p->rpm) {
+    if (p->rpm && (n = window_requests(&p->win, now)) >= (uint64_t)p->rpm) {
+        *retry = window_retry(&p->win, now, 0, (uint64_t)p->rpm);
         snprintf(msg, len, "%s has made %llu requests in the last minute "
-                 "(its rpm_limit is %ld)", what, (unsigned long long)n,
+                 "(its rpm_limit is %ld)", who_str(wh, wbuf, sizeof(wbuf)),
+                 (unsigned long long)n,
                  p->rpm);
         return LLMUX_ERATELIMIT;
     }
-    if (p->tpm && (n = window_tokens(&p->win, now, retry)) >=
-        (uint64_t)p->tpm) {
+    if (p->tpm && (n = window_tokens(&p->win, now)) >= (uint64_t)p->tpm) {
+        *retry = window_retry(&p->win, now, 1, (uint64_t)p->tpm);
         snprintf(msg, len, "%s has used %llu tokens in the last minute "
-                 "(its tpm_limit is %ld)", what, (unsigned long long)n,
+                 "(its tpm_limit is %ld)", who_str(wh, wbuf, sizeof(wbuf)),
+                 (unsigned long long)n,
                  p->tpm);
         return LLMUX_ERATELIMIT;
     }
@@ -308,6 +312,15 @@ static struct limits_caller *caller_state(struct limits *l, uid_t uid)
     return *p;
 }
 
+void limits_each_caller(const struct limits *l, limits_caller_fn *fn,
+                        void *ud)
+{
+    for (size_t i = 0; i < LIMITS_BUCKETS; i++)
+        for (const struct limits_caller *c = l->callers[i]; c; c = c->next)
+            if (c->label[0])
+                fn(ud, c->uid, c->label, &c->pol.budget);
+}
+
 void limits_load_caller(struct limits *l, uid_t uid, double spend,
                         int64_t reset_at)
 {
@@ -321,21 +334,21 @@ void limits_load_caller(struct limits *l, uid_t uid, double spend,
 
 /* The callers entry's limits over that uid's own state: the entry says
  * the limits (it may change on reload), the state keeps the counts. */
-static int caller_limits(struct request *rq, char *msg, size_t len,
-                         double *retry)
+static int caller_limits(struct request *rq, int64_t now, uint64_t sec,
+                         char *msg, size_t len, double *retry)
 {
     const struct caller_rule *r = rq->rule;
     struct limits_caller *c = caller_state(&rq->srv->limits, rq->caller.uid);
     struct policy *p;
-    int64_t now = (int64_t)time(NULL);
-    uint64_t sec = mono_sec();
-    char who[64];
+    const struct who who = { .kind = "uid", .uid = (unsigned)rq->caller.uid };
     int e;
 
     if (c == NULL) {
         snprintf(msg, len, "out of memory");
         return LLMUX_EINTERNAL;
     }
+    if (strcmp(c->label, r->label) != 0)
+        memcpy(c->label, r->label, sizeof(c->label));
     p = &c->pol;
     p->rpm = r->rpm;
     p->tpm = r->tpm;
@@ -353,9 +366,8 @@ static int caller_limits(struct request *rq, char *msg, size_t len,
     }
     if (budget_roll(&p->budget, now))
         caller_dirty(rq->srv, c);
-    snprintf(who, sizeof(who), "uid %u", (unsigned)rq->caller.uid);
-    if ((e = over_budget(&p->budget, who, msg, len)) < 0 ||
-        (e = over_rate(p, who, sec, msg, len, retry)) < 0)
+    if ((e = over_budget(&p->budget, &who, msg, len)) < 0 ||
+        (e = over_rate(p, &who, sec, msg, len, retry)) < 0)
         return e;
     window_add(&p->win, sec, 1, 0);
     p->inflight++;
@@ -364,26 +376,24 @@ static int caller_limits(struct request *rq, char *msg, size_t len,
 }
 
 /* The key's and its team's limits; then both count the request. */
-static int key_limits(struct request *rq, struct vkey *v, char *msg,
-                      size_t len, double *retry)
+static int key_limits(struct request *rq, struct vkey *v, int64_t now,
+                      uint64_t sec, char *msg, size_t len, double *retry)
 {
     struct team *t = v->team;
-    int64_t now = (int64_t)time(NULL);
-    uint64_t sec = mono_sec();
-    char kw[160], tw[160];
+    const struct who kw = { .kind = "key",
+                            .name = v->alias ? v->alias : v->hint };
+    const struct who tw = { .kind = "team",
+                            .name = t ? (t->alias ? t->alias : t->id) : "" };
     int r;
 
-    snprintf(kw, sizeof(kw), "key '%s'", v->alias ? v->alias : v->hint);
-    if (t)
-        snprintf(tw, sizeof(tw), "team '%s'", t->alias ? t->alias : t->id);
     if (budget_roll(&v->pol.budget, now))
         keys_save_spend(&rq->srv->keys, v);
     if (t && budget_roll(&t->pol.budget, now))
         team_save_spend(&rq->srv->keys, t);
-    if ((r = over_budget(&v->pol.budget, kw, msg, len)) < 0 ||
-        (t && (r = over_budget(&t->pol.budget, tw, msg, len)) < 0) ||
-        (r = over_rate(&v->pol, kw, sec, msg, len, retry)) < 0 ||
-        (t && (r = over_rate(&t->pol, tw, sec, msg, len, retry)) < 0))
+    if ((r = over_budget(&v->pol.budget, &kw, msg, len)) < 0 ||
+        (t && (r = over_budget(&t->pol.budget, &tw, msg, len)) < 0) ||
+        (r = over_rate(&v->pol, &kw, sec, msg, len, retry)) < 0 ||
+        (t && (r = over_rate(&t->pol, &tw, sec, msg, len, retry)) < 0))
         return r;
     window_add(&v->pol.win, sec, 1, 0);
     v->pol.inflight++;
@@ -397,17 +407,20 @@ static int key_limits(struct request *rq, struct vkey *v, char *msg,
 
 static enum stage_rc limits_run(struct request *rq)
 {
+    static const struct who daemon = { .name = "llmuxd (litellm_settings)" };
     char msg[320];
     double retry = -1;
+    /* One reading of each clock for every check of this request. */
+    int64_t now = (int64_t)time(NULL);
+    uint64_t sec = mono_sec();
     int r;
 
-    if ((r = over_budget(global_budget(rq->srv, rq->cfg, time(NULL)),
-                         "llmuxd (litellm_settings)", msg,
-                         sizeof(msg))) < 0 ||
-        (rq->key && (r = key_limits(rq, rq->key, msg, sizeof(msg),
-                                    &retry)) < 0) ||
-        (rq->rule && (r = caller_limits(rq, msg, sizeof(msg), &retry)) <
-         0)) {
+    if ((r = over_budget(global_budget(rq->srv, rq->cfg, now), &daemon,
+                         msg, sizeof(msg))) < 0 ||
+        (rq->key && (r = key_limits(rq, rq->key, now, sec, msg,
+                                    sizeof(msg), &retry)) < 0) ||
+        (rq->rule && (r = caller_limits(rq, now, sec, msg, sizeof(msg),
+                                        &retry)) < 0)) {
         request_fail(rq, r, 0, msg, r == LLMUX_ERATELIMIT ? retry : -1);
         return STAGE_ANSWERED;
     }
@@ -455,8 +468,9 @@ static void limits_end(struct request *rq)
 {
     struct server *s = rq->srv;
     struct vkey *v = rq->key;
-    struct cost_tokens t;
-    uint64_t sec = mono_sec();
+    const struct cost_tokens *t = request_tokens(rq);
+    uint64_t tokens = (uint64_t)(t->prompt + t->completion);
+    uint64_t sec;
 
     if (rq->limited)
         limits_put(&s->limits, rq->caller.uid);
@@ -470,9 +484,11 @@ static void limits_end(struct request *rq)
         s->limits.spend.spend += rq->cost;
         limits_save_global(s);
     }
-    cost_tokens(rq->cache_hit ? NULL : rq->pc.usage, &t);
+    if (rq->upol == NULL && !rq->key_counted)
+        return;
+    sec = mono_sec();
     if (rq->upol) {
-        charge(rq->upol, rq->cost, (uint64_t)(t.prompt + t.completion), sec);
+        charge(rq->upol, rq->cost, tokens, sec);
         if (rq->cost > 0)
             caller_dirty(s, container_of(rq->upol, struct limits_caller,
                                          pol));
@@ -481,12 +497,10 @@ static void limits_end(struct request *rq)
     if (!rq->key_counted)
         return;
     rq->key_counted = 0;
-    charge(&v->pol, rq->cost, (uint64_t)(t.prompt + t.completion),
-           sec);
+    charge(&v->pol, rq->cost, tokens, sec);
     keys_save_spend(&s->keys, v);
     if (v->team) {
-        charge(&v->team->pol, rq->cost,
-               (uint64_t)(t.prompt + t.completion), sec);
+        charge(&v->team->pol, rq->cost, tokens, sec);
         team_save_spend(&s->keys, v->team);
     }
 }

@@ -7,6 +7,7 @@
 #ifndef LLMUX_LOG_H
 #define LLMUX_LOG_H
 
+#include <stddef.h>
 #include <syslog.h>
 
 void log_init(int level, int debug_content);
@@ -17,12 +18,15 @@ int  log_content_allowed(void);
 void log_msg(int prio, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* One structured line. fields are "KEY=value" strings ending with NULL
- * (names [A-Z0-9_], never a key as value). The readable line is message
- * and fields joined by spaces: the journal gets it as MESSAGE= plus each
- * field on its own, stderr gets it with a "<N>" prefix (a word on a
+/* One structured line, joined by the caller: line (len bytes, no NUL
+ * needed) is a message and then "KEY=value" fields, space-separated, and
+ * fields[0..n) are those fields' slices of it (names [A-Z0-9_], never a
+ * key as value). The journal gets the line as MESSAGE= plus each field on
+ * its own; stderr gets the line with a "<N>" prefix (a word on a
  * terminal). */
-void log_fields(int prio, const char *message, const char *const *fields);
+struct iovec;
+void log_line(int prio, const char *line, size_t len,
+              const struct iovec *fields, size_t n);
 
 #define log_err(...)    log_msg(LOG_ERR, __VA_ARGS__)
 #define log_warn(...)   log_msg(LOG_WARNING, __VA_ARGS__)

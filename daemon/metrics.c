@@ -61,6 +61,15 @@ struct metrics_series {
     uint64_t last_ok_ns, last_error_ns;       /* uv_hrtime, 0 = never */
 };
 
+/* Spend and tokens of one payer (metrics.h, METRICS_MAX_WHO). */
+struct metrics_who {
+    int      caller;                          /* 0: key_alias, 1: caller */
+    char    *name;                            /* owned label value */
+    uint32_t hash;
+    double   spend;
+    uint64_t prompt_tokens, completion_tokens;
+};
+
 void metrics_init(struct metrics *m)
 {
     memset(m, 0, sizeof(*m));
@@ -68,6 +77,11 @@ void metrics_init(struct metrics *m)
 
 void metrics_free(struct metrics *m)
 {
+    for (size_t i = 0; i < m->nwho; i++) {
+        free(m->who[i]->name);
+        free(m->who[i]);
+    }
+    free(m->who);
     for (size_t i = 0; i < m->n; i++) {
         free(m->series[i]->group);
         free(m->series[i]->deployment);
@@ -179,6 +193,77 @@ static void count_frontend(struct metrics *m, const char *fe)
             m->by_frontend[i]++;
 }
 
+/* FNV-1a over the kind and the name. */
+static uint32_t who_hash(int caller, const char *name)
+{
+    uint32_t h = 2166136261u ^ (uint32_t)caller;
+
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    return h;
+}
+
+static struct metrics_who *who_add(struct metrics *m, int caller,
+                                   const char *name, uint32_t h, size_t slot)
+{
+    struct metrics_who *w;
+
+    if (m->who == NULL &&
+        (m->who = calloc(METRICS_MAX_WHO, sizeof(*m->who))) == NULL)
+        return NULL;
+    if ((w = calloc(1, sizeof(*w))) == NULL)
+        return NULL;
+    if ((w->name = strdup(name)) == NULL) {
+        free(w);
+        return NULL;
+    }
+    w->caller = caller;
+    w->hash = h;
+    m->who[m->nwho++] = w;
+    m->who_slot[slot] = w;
+    return w;
+}
+
+/* The payer's entry, made on first use; the last one free is "_other". */
+static struct metrics_who *who_for(struct metrics *m, int caller,
+                                   const char *name)
+{
+    uint32_t h = who_hash(caller, name);
+    size_t i = h & (METRICS_WHO_SLOTS - 1);
+    struct metrics_who *w;
+
+    /* At most METRICS_MAX_WHO of the slots are used: a free one ends
+     * every probe. */
+    while ((w = m->who_slot[i]) != NULL) {
+        if (w->hash == h && w->caller == caller && strcmp(w->name, name) == 0)
+            return w;
+        i = (i + 1) & (METRICS_WHO_SLOTS - 1);
+    }
+    if (m->nwho < METRICS_MAX_WHO - 2)  /* two left: each kind's _other */
+        return who_add(m, caller, name, h, i);
+    if (strcmp(name, "_other") == 0)
+        return m->nwho < METRICS_MAX_WHO ? who_add(m, caller, name, h, i)
+                                         : NULL;
+    return who_for(m, caller, "_other");
+}
+
+static void count_who(struct metrics *m, const struct metrics_sample *smp)
+{
+    struct metrics_who *w;
+
+    if (smp->key_alias)
+        w = who_for(m, 0, smp->key_alias);
+    else if (smp->caller)
+        w = who_for(m, 1, smp->caller);
+    else
+        return;
+    if (w == NULL)
+        return;
+    w->spend += smp->cost;
+    w->prompt_tokens += smp->prompt_tokens;
+    w->completion_tokens += smp->completion_tokens;
+}
+
 void metrics_record(struct metrics *m, const struct metrics_sample *smp)
 {
     struct metrics_series *x;
@@ -186,6 +271,7 @@ void metrics_record(struct metrics *m, const struct metrics_sample *smp)
     int t;
 
     count_frontend(m, smp->frontend);
+    count_who(m, smp);
     x = series_for(m, smp->group, smp->deployment, smp->provider);
     if (x == NULL)
         return;  /* out of memory: a lost sample, not a lost request */
@@ -358,6 +444,31 @@ static void render_hist(struct out *b, const struct metrics *m,
     }
 }
 
+/* The payers' lines of llmux_tokens_total (tokens) or
+ * llmux_spend_usd_total. */
+static void render_who(struct out *b, const struct metrics *m, int tokens)
+{
+    static const char *const kind[] = { "prompt", "completion" };
+
+    for (size_t i = 0; i < m->nwho; i++) {
+        const struct metrics_who *w = m->who[i];
+        const char *label = w->caller ? "caller" : "key_alias";
+
+        if (!tokens) {
+            outs(b, "llmux_spend_usd_total{");
+            add_label(b, label, w->name);
+            outf(b, "} %.9f\n", w->spend);
+            continue;
+        }
+        for (int k = 0; k < 2; k++) {
+            outs(b, "llmux_tokens_total{");
+            add_label(b, label, w->name);
+            outf(b, ",kind=\"%s\"} %llu\n", kind[k], (unsigned long long)
+                 (k ? w->completion_tokens : w->prompt_tokens));
+        }
+    }
+}
+
 static void render_series(struct out *b, const struct metrics *m)
 {
     header(b, "llmux_requests_total", "counter", "Chat requests ended, by "
@@ -379,7 +490,9 @@ static void render_series(struct out *b, const struct metrics *m)
                      (unsigned long long)m->series[i]->errors[t]);
         }
     header(b, "llmux_tokens_total", "counter", "Tokens the providers "
-           "counted, by kind (prompt, completion).");
+           "counted, by kind (prompt, completion): by group, deployment "
+           "and provider; again by key_alias or caller (sum one of the "
+           "three label sets, not all).");
     for (size_t i = 0; i < m->n; i++) {
         static const char *const kind[] = { "prompt", "completion" };
 
@@ -391,17 +504,57 @@ static void render_series(struct out *b, const struct metrics *m)
                           m->series[i]->prompt_tokens));
         }
     }
+    render_who(b, m, 1);
     header(b, "llmux_spend_usd_total", "counter", "USD spent, at the "
-           "deployments' prices.");
+           "deployments' prices: by group, deployment and provider; again "
+           "by key_alias or caller (sum one of the three label sets, not "
+           "all).");
     for (size_t i = 0; i < m->n; i++) {
         outs(b, "llmux_spend_usd_total{");
         add_labels(b, m->series[i]);
         outf(b, "} %.9f\n", m->series[i]->spend);
     }
+    render_who(b, m, 0);
     render_hist(b, m, "llmux_request_duration_seconds", "Time from the "
                 "request frame to its terminal frame.", 0);
     render_hist(b, m, "llmux_overhead_seconds", "Time llmuxd itself added: "
                 "the request duration minus the upstream transfer.", 1);
+}
+
+struct caller_out {
+    struct out *b;
+    int         remaining;  /* 0: spend lines, 1: remaining-budget lines */
+};
+
+static void caller_line(void *ud, uid_t uid, const char *label,
+                        const struct spend_budget *bd)
+{
+    struct caller_out *co = ud;
+
+    if (co->remaining && bd->max < 0)
+        return;
+    outs(co->b, co->remaining ? "llmux_caller_budget_remaining_usd{" :
+         "llmux_caller_spend_usd{");
+    add_label(co->b, "caller", label);
+    outf(co->b, ",uid=\"%u\"} %.9f\n", (unsigned)uid,
+         co->remaining ? bd->max - bd->spend : bd->spend);
+}
+
+/* Local callers without a key: each uid has its own budget under its
+ * callers entry (label: the entry's user or group name, or "default";
+ * uid: the kernel's, one per account that called). */
+static void render_callers(struct out *b, const struct server *s)
+{
+    struct caller_out co = { .b = b };
+
+    header(b, "llmux_caller_spend_usd", "gauge", "USD a local caller (by "
+           "its llmux_settings.callers entry and uid) spent in its budget "
+           "window.");
+    limits_each_caller(&s->limits, caller_line, &co);
+    header(b, "llmux_caller_budget_remaining_usd", "gauge", "USD left of a "
+           "local caller's max_budget (its llmux_settings.callers entry).");
+    co.remaining = 1;
+    limits_each_caller(&s->limits, caller_line, &co);
 }
 
 /* The spend of each key and team in its budget window, and what is left
@@ -435,6 +588,15 @@ static void render_budgets(struct out *b, const struct server *s)
         add_label(b, "team", t->alias ? t->alias : t->id);
         outf(b, "} %.9f\n", t->pol.budget.spend);
     }
+    header(b, "llmux_team_budget_remaining_usd", "gauge", "USD left of a "
+           "team's max_budget.");
+    for (const struct team *t = k->teams; t; t = t->next)
+        if (t->pol.budget.max >= 0) {
+            outs(b, "llmux_team_budget_remaining_usd{");
+            add_label(b, "team", t->alias ? t->alias : t->id);
+            outf(b, "} %.9f\n", t->pol.budget.max - t->pol.budget.spend);
+        }
+    render_callers(b, s);
     if (s->cfg->max_budget >= 0) {
         header(b, "llmux_budget_remaining_usd", "gauge", "USD left of "
                "litellm_settings.max_budget.");

@@ -30,10 +30,24 @@ struct metrics_series;
 /* The output stays well under a frame (16 MiB) even at the series cap. */
 #define METRICS_MAX_TEXT (8u * 1024 * 1024)
 
+/* Spend and tokens are counted a second time by who paid: a virtual
+ * key's alias (else its "sk-...abcd" hint) or, without a key, the
+ * caller's llmux_settings.callers entry (its user or group name, or
+ * "default"). Names an admin chose, so bounded by the keys table and the
+ * config; past this many, new ones share "_other". */
+#define METRICS_MAX_WHO   1024
+#define METRICS_WHO_SLOTS 2048          /* open addressing, power of two */
+
+struct metrics_who;
+
 struct metrics {
     struct metrics_series **series;   /* owned, in order of appearance */
     size_t                  n, cap;
     uint64_t                by_frontend[METRICS_NFRONTENDS];
+    struct metrics_who    **who;      /* owned, in order of appearance */
+    size_t                  nwho;
+    struct metrics_who     *who_slot[METRICS_WHO_SLOTS]; /* index into who
+                                       * (borrowed), by hash of the name */
 };
 
 /* One ended request, as the request log line describes it. */
@@ -44,6 +58,8 @@ struct metrics_sample {
     const char *frontend;      /* "socket", …; NULL: not counted */
     const char *outcome;       /* "ok", or an error type, optionally
                                 * followed by "/detail" ("rate_limit/429") */
+    const char *key_alias;     /* who paid: a key's alias or hint, or */
+    const char *caller;        /* a keyless caller's label; NULL: neither */
     uint64_t    prompt_tokens, completion_tokens;
     double      cost;          /* USD (cost.h) */
     uint64_t    latency_us;    /* request frame to terminal frame */

@@ -692,8 +692,9 @@ static void attempt_next(struct request *rq)
         rq->last.status = 429;
         rq->last.retry_after = ra;
         snprintf(rq->last.message, sizeof(rq->last.message), "every "
-                 "deployment of \"%s\" is cooling down; the first returns "
-                 "in %.1f s", rq->group, ra);
+                 "deployment of \"%s\" is cooling down or has used its "
+                 "rpm/tpm of the last minute; the first can serve again in "
+                 "%.1f s", rq->group, ra);
         hold(&rq->last_dep, NULL);
         group_failed(rq, LLMUX_ERATELIMIT);
         return;
@@ -748,6 +749,7 @@ static void request_start(struct session *sess, uint64_t id, json_t *body,
     rq->srv = s;
     rq->id = id;
     rq->body = body;
+    rq->model = hub_str(body, "model");
     rq->body_cost = body_cost;
     rq->cfg = config_ref(s->cfg);
     rq->pc.err.retry_after = -1;

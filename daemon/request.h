@@ -22,6 +22,7 @@
 #include "session.h"
 #include "xfer.h"
 #include "keys.h"
+#include "cost.h"
 
 struct caller_rule;
 struct cache_req;
@@ -41,6 +42,9 @@ struct request {
     uint64_t              id;
     json_t               *body;         /* owned: the canonical request,
                                          * minus its control keys */
+    const char           *model;        /* borrowed from body: its "model"
+                                         * (NULL: none), read once at start
+                                         * (body's "model" never changes) */
     json_t               *body_dep;     /* owned: body with the current
                                          * deployment's call defaults */
     const struct config  *cfg;          /* owned reference; frozen */
@@ -56,6 +60,10 @@ struct request {
     struct vkey          *key;          /* a reference access.c took, the
                                          * ledger's end drops; NULL: none */
     double                cost;         /* USD (cost.h), once it ended */
+    struct cost_tokens    tokens;       /* of pc.usage, read once by
+                                         * request_tokens (0 for a cache
+                                         * hit: no upstream call) */
+    int                   tokens_read;
     const struct caller_rule *rule;     /* access.c: the callers entry of
                                          * a caller without a key (in cfg),
                                          * or NULL */
@@ -155,6 +163,10 @@ void request_authorize(struct request *rq);
 void request_drop_cands(struct request *rq);
 int  route_group(struct request *rq, const char *name, char *msg,
                  size_t len);
+
+/* The tokens of the request's usage, read from it the first time only
+ * (cost, limits and ledger all need them). Only once it ended. */
+const struct cost_tokens *request_tokens(struct request *rq);
 
 static inline uint64_t request_now_us(void)
 {

@@ -58,6 +58,15 @@ static void usage_chunk(struct request *rq)
     json_decref(u);
 }
 
+const struct cost_tokens *request_tokens(struct request *rq)
+{
+    if (!rq->tokens_read) {
+        cost_tokens(rq->cache_hit ? NULL : rq->pc.usage, &rq->tokens);
+        rq->tokens_read = 1;
+    }
+    return &rq->tokens;
+}
+
 /* Ends the request successfully: the completion (non-stream), the usage
  * chunk, then done. What cannot be encoded ends with an error instead:
  * every request gets exactly one terminal event. */
@@ -67,7 +76,8 @@ void request_finish(struct request *rq, json_t *completion)
     const struct deployment *d = rq->dep;
     struct session_done dn;
 
-    rq->cost = cost_of(d, rq->pc.usage);  /* spent even if s is gone */
+    rq->cost = rq->cache_hit ? 0 :        /* spent even if s is gone */
+               cost_of_tokens(d, request_tokens(rq));
     if (rq->cache && completion)
         cache_note_completion(rq, completion);
     if (s) {

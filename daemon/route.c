@@ -4,7 +4,6 @@
  * and for every fallback group. */
 #include "config.h"
 #include "dfilter.h"
-#include "hub.h"
 #include "llmux-errno.h"
 #include "request.h"
 #include "resolve.h"
@@ -34,16 +33,15 @@ int route_group(struct request *rq, const char *name, char *msg,
 
 static enum stage_rc route_run(struct request *rq)
 {
-    const char *name = hub_str(rq->body, "model");
     char msg[sizeof(rq->last.message)];
     int r;
 
-    if ((r = route_group(rq, name, msg, sizeof(msg))) == LLMUX_ECONTEXT) {
+    if ((r = route_group(rq, rq->model, msg, sizeof(msg))) == LLMUX_ECONTEXT) {
         /* The pre-call check found no deployment large enough: as in
          * LiteLLM, that ContextWindowExceededError takes the group's
          * fallbacks, like one from upstream; the attempts stage starts
          * from rq->last (request.c, attempts_run). */
-        rq->group = config_alias(rq->cfg, name);
+        rq->group = config_alias(rq->cfg, rq->model);
         rq->last.code = r;
         rq->last.status = 0;
         rq->last.retry_after = -1;

@@ -173,14 +173,14 @@ double router_random(struct router *r)
     return (double)(z >> 11) * (1.0 / 9007199254740992.0);
 }
 
-/* Counters are per clock minute, as LiteLLM's rpm/tpm keys. */
+/* Failures are counted per clock minute, as LiteLLM's allowed_fails;
+ * requests and tokens are in the sliding window (window.h). */
 static void roll_minute(struct rstat *s, uint64_t now_ms)
 {
     uint64_t m = now_ms / MINUTE_MS;
 
     if (s->minute != m) {
         s->minute = m;
-        s->requests = s->tokens = 0;
         s->fails = 0;
     }
 }
@@ -189,9 +189,8 @@ void router_begin(struct rstat *s, uint64_t now_ms)
 {
     if (s == NULL)
         return;
-    roll_minute(s, now_ms);
     s->inflight++;
-    s->requests++;
+    window_add(&s->win, now_ms / 1000, 1, 0);
 }
 
 static void end(struct rstat *s)
@@ -214,8 +213,7 @@ void router_end_ok(struct rstat *s, uint64_t now_ms, double latency_ms,
     if (s == NULL)
         return;
     end(s);
-    roll_minute(s, now_ms);
-    s->tokens += tokens;
+    window_add(&s->win, now_ms / 1000, 0, tokens);
     add_latency(s, latency_ms);
 }
 
@@ -340,15 +338,26 @@ static int benched(const struct rstat *s, uint64_t now_ms)
     return s && s->cool_until > now_ms;
 }
 
-/* Usage-based routing skips a deployment that used its minute. */
-static int over_limit(const struct deployment *d, struct rstat *s,
-                      uint64_t now_ms)
+/* A deployment that used its rpm or tpm in the last 60 s: 0, or the
+ * monotonic ms when its window has freed enough for both. */
+static uint64_t over_limit(const struct deployment *d, struct rstat *s,
+                           uint64_t now_ms)
 {
-    if (s == NULL)
+    uint64_t sec = now_ms / 1000, rpm, tpm;
+    double wait = 0, t;
+
+    if (s == NULL || (d->rpm <= 0 && d->tpm <= 0))
         return 0;
-    roll_minute(s, now_ms);
-    return (d->rpm > 0 && (double)s->requests >= d->rpm) ||
-           (d->tpm > 0 && (double)s->tokens >= d->tpm);
+    rpm = d->rpm > 0 ? (uint64_t)d->rpm : 0;
+    tpm = d->tpm > 0 ? (uint64_t)d->tpm : 0;
+    if (rpm && window_requests(&s->win, sec) >= rpm)
+        wait = window_retry(&s->win, sec, 0, rpm);
+    if (tpm && window_tokens(&s->win, sec) >= tpm &&
+        (t = window_retry(&s->win, sec, 1, tpm)) > wait)
+        wait = t;
+    /* The bucket of second sec + wait - WINDOW_SECS leaves at the start
+     * of second sec + wait. */
+    return wait > 0 ? (sec + (uint64_t)wait) * 1000 : 0;
 }
 
 /* Uniform choice among the candidates whose score equals best (within
@@ -430,12 +439,12 @@ static double price(const struct deployment *d)
 
 static int pick_by(struct router *r, const struct router_settings *rs,
                    struct deployment *const *group, struct rstat **st,
-                   const size_t *cand, size_t nc)
+                   const size_t *cand, size_t nc, uint64_t now_ms)
 {
     double score[ROUTER_MAX_GROUP], tol = 0;
 
     for (size_t i = 0; i < nc; i++) {
-        const struct rstat *s = st[cand[i]];
+        struct rstat *s = st[cand[i]];
 
         switch (rs->strategy) {
         case ROUTE_LEAST_BUSY:
@@ -446,7 +455,8 @@ static int pick_by(struct router *r, const struct router_settings *rs,
             score[i] = s && s->latency_ms >= 0 ? s->latency_ms : 0;
             break;
         case ROUTE_USAGE:
-            score[i] = s ? (double)s->tokens : 0;
+            score[i] = s ? (double)window_tokens(&s->win, now_ms / 1000)
+                         : 0;
             break;
         case ROUTE_COST:
             score[i] = price(group[cand[i]]);
@@ -473,7 +483,7 @@ int router_pick(struct router *r, const struct router_settings *rs,
 {
     struct rstat *st[ROUTER_MAX_GROUP];
     size_t cand[ROUTER_MAX_GROUP], nc = 0, fresh = 0;
-    uint64_t back = UINT64_MAX;
+    uint64_t back = UINT64_MAX, free_at;
     int tier = INT_MAX;
 
     if (n > ROUTER_MAX_GROUP)
@@ -485,12 +495,9 @@ int router_pick(struct router *r, const struct router_settings *rs,
                 back = st[i]->cool_until;
             continue;
         }
-        if (rs->strategy == ROUTE_USAGE && over_limit(group[i], st[i],
-                                                      now_ms)) {
-            uint64_t next = (now_ms / MINUTE_MS + 1) * MINUTE_MS;
-
-            if (next < back)
-                back = next;
+        if ((free_at = over_limit(group[i], st[i], now_ms)) != 0) {
+            if (free_at < back)
+                back = free_at;
             continue;
         }
         cand[nc++] = i;
@@ -530,7 +537,7 @@ int router_pick(struct router *r, const struct router_settings *rs,
         }
         nc = k;
     }
-    return pick_by(r, rs, group, st, cand, nc);
+    return pick_by(r, rs, group, st, cand, nc, now_ms);
 }
 
 size_t router_untried(struct router *r, struct deployment *const *group,

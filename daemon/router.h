@@ -11,6 +11,7 @@
 #define LLMUX_ROUTER_H
 
 #include "resolve.h"
+#include "window.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -33,10 +34,11 @@ struct rstat {
     unsigned  refs;         /* derived deployments' only */
     unsigned  inflight;     /* attempts running now */
     double    latency_ms;   /* moving average, < 0 = no sample yet */
-    uint64_t  minute;       /* now_ms / 60000 the counters below are for */
-    uint64_t  requests;     /* attempts started this minute */
-    uint64_t  tokens;       /* tokens used this minute */
-    unsigned  fails;        /* failures counted this minute */
+    struct window win;      /* attempts started and tokens used in the
+                             * last 60 s: rpm, tpm, usage-based routing */
+    uint64_t  minute;       /* now_ms / 60000 'fails' is for */
+    unsigned  fails;        /* failures counted this clock minute
+                             * (allowed_fails, as LiteLLM) */
     uint64_t  cool_until;   /* ms; benched while now < cool_until */
 };
 
@@ -77,10 +79,11 @@ double router_random(struct router *r);
 
 /* Picks one of the n deployments of a model group (tried[i] != 0 for
  * those this request already tried: others are preferred while any is
- * healthy). Benched deployments are skipped; so are deployments over
- * rpm/tpm under usage-based routing. Lower order tiers first. Returns the
- * index, or LLMUX_ERATELIMIT with *ret_retry_after = seconds until the
- * first deployment can serve again. */
+ * healthy). Benched deployments are skipped, and so are deployments
+ * whose rpm or tpm is used up in the last 60 s (whatever the strategy).
+ * Lower order tiers first. Returns the index, or LLMUX_ERATELIMIT with
+ * *ret_retry_after = seconds until the first deployment can serve again
+ * (its cooldown ends or its window frees). */
 int router_pick(struct router *r, const struct router_settings *rs,
                 struct deployment *const *group, size_t n,
                 const unsigned char *tried, uint64_t now_ms,

@@ -19,29 +19,50 @@ int spend_init(struct spend *s)
     return s->rows ? 0 : -ENOMEM;
 }
 
-static void row_free(struct spend_row *r)
+/* A row of the usual size goes back to the free list for the next
+ * request (no malloc/free per request in the steady state); the list
+ * keeps at most SPEND_FREE_MAX. */
+static void row_unref(struct spend *s, struct spend_row *r)
 {
-    free(r->api_key);
-    free(r->key_alias);
-    free(r->team_id);
-    free(r->model);
-    free(r->group);
-    free(r->deployment);
-    free(r->status);
-    memset(r, 0, sizeof(*r));
+    if (r == NULL || --r->refs > 0)
+        return;
+    if (r->cap && s->nfree < SPEND_FREE_MAX) {
+        r->next_free = s->free;
+        s->free = r;
+        s->nfree++;
+        return;
+    }
+    free(r);
+}
+
+const char *spend_row_id(const struct spend_row *r, char buf[SPEND_ID_MAX])
+{
+    if (r->request_id)
+        return r->request_id;
+    /* Unique across restarts: the end in microseconds, then a count. */
+    snprintf(buf, SPEND_ID_MAX, "%llu-%llu", (unsigned long long)r->id_us,
+             (unsigned long long)r->id_seq);
+    return buf;
 }
 
 void spend_free(struct spend *s)
 {
     for (size_t i = 0; i < s->nqueue; i++)
-        free(s->queue[i]);
+        row_unref(s, s->queue[i]);
     free(s->queue);
     s->queue = NULL;
     s->nqueue = 0;
     for (size_t i = 0; s->rows && i < SPEND_LOG_MAX; i++)
-        row_free(&s->rows[i]);
+        row_unref(s, s->rows[i]);
     free(s->rows);
     s->rows = NULL;
+    while (s->free) {
+        struct spend_row *r = s->free;
+
+        s->free = r->next_free;
+        free(r);
+    }
+    s->nfree = 0;
     for (size_t b = 0; b < SPEND_BUCKETS; b++)
         while (s->bucket[b]) {
             struct spend_agg *a = s->bucket[b];
@@ -55,11 +76,6 @@ void spend_free(struct spend *s)
         }
 }
 
-static char *dup_or_null(const char *p)
-{
-    return p ? strdup(p) : NULL;
-}
-
 static const char *nz(const char *p)
 {
     return p ? p : "";
@@ -70,7 +86,9 @@ static unsigned hash_of(int64_t day, const char *key, uid_t uid,
 {
     unsigned h = (unsigned)day * 31u + (unsigned)uid;
 
-    for (const char *p = key; *p; p++)
+    /* A key is its SHA-256 in hex: its first 16 digits are as good a
+     * hash as all 64, for a quarter of the work per request. */
+    for (const char *p = key; *p && p < key + 16; p++)
         h = h * 33u + (unsigned char)*p;
     for (const char *p = model; *p; p++)
         h = h * 33u + (unsigned char)*p;
@@ -108,56 +126,60 @@ static void agg_add(struct spend *s, int64_t day, const char *key,
     a->cost += cost;
 }
 
-static void ring_add(struct spend *s, const struct spend_row *in)
+/* The ring keeps a reference to the newest SPEND_LOG_MAX rows. */
+static void ring_add(struct spend *s, struct spend_row *r)
 {
     if (s->rows == NULL)
         return;
-    struct spend_row *r;
-
-    r = &s->rows[s->head];
-    row_free(r);
-    *r = *in;
-    r->api_key = dup_or_null(in->api_key);
-    r->key_alias = dup_or_null(in->key_alias);
-    r->team_id = dup_or_null(in->team_id);
-    r->model = dup_or_null(in->model);
-    r->group = dup_or_null(in->group);
-    r->deployment = dup_or_null(in->deployment);
-    r->status = dup_or_null(in->status);
+    row_unref(s, s->rows[s->head]);
+    s->rows[s->head] = r;
+    r->refs++;
     s->head = (s->head + 1) % SPEND_LOG_MAX;
     if (s->nrows < SPEND_LOG_MAX)
         s->nrows++;
 }
 
-/* One allocation: the row and its strings after it. */
-static struct spend_row *row_pack(const struct spend_row *in)
+/* One allocation: the row and its strings after it (refs 0): from the
+ * free list when the strings fit SPEND_ROW_STRINGS bytes, else made to
+ * measure. */
+static struct spend_row *row_pack(struct spend *s, const struct spend_row *in)
 {
-    const char *src[7] = { in->api_key, in->key_alias, in->team_id,
-                           in->model, in->group, in->deployment,
-                           in->status };
-    size_t len[7], total = sizeof(*in);
+    const char *src[8] = { in->request_id, in->api_key, in->key_alias,
+                           in->team_id, in->model, in->group,
+                           in->deployment, in->status };
+    size_t len[8], total = sizeof(*in);
     struct spend_row *r;
-    char *p, **dst[7];
+    char *p, **dst[8];
 
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < 8; i++)
         total += (len[i] = src[i] ? strlen(src[i]) + 1 : 0);
-    if ((r = malloc(total)) == NULL)
+    if (total - sizeof(*in) <= SPEND_ROW_STRINGS && s->free) {
+        r = s->free;
+        s->free = r->next_free;
+        s->nfree--;
+    } else if (total - sizeof(*in) <= SPEND_ROW_STRINGS) {
+        if ((r = malloc(sizeof(*in) + SPEND_ROW_STRINGS)) == NULL)
+            return NULL;
+    } else if ((r = malloc(total)) == NULL) {
         return NULL;
+    }
     *r = *in;
-    dst[0] = &r->api_key; dst[1] = &r->key_alias; dst[2] = &r->team_id;
-    dst[3] = &r->model; dst[4] = &r->group; dst[5] = &r->deployment;
-    dst[6] = &r->status;
+    r->refs = 0;
+    r->cap = total - sizeof(*in) <= SPEND_ROW_STRINGS;
+    dst[0] = &r->request_id; dst[1] = &r->api_key; dst[2] = &r->key_alias;
+    dst[3] = &r->team_id; dst[4] = &r->model; dst[5] = &r->group;
+    dst[6] = &r->deployment; dst[7] = &r->status;
     p = (char *)(r + 1);
-    for (int i = 0; i < 7; i++) {
+    for (int i = 0; i < 8; i++) {
         *dst[i] = src[i] ? memcpy(p, src[i], len[i]) : NULL;
         p += len[i];
     }
     return r;
 }
 
-static void queue_add(struct spend *s, const struct spend_row *row)
+static void queue_add(struct spend *s, struct spend_row *r)
 {
-    struct spend_row *r, **q;
+    struct spend_row **q;
 
     if (s->nqueue == s->qcap) {
         size_t cap = s->qcap ? 2 * s->qcap : 256;
@@ -170,14 +192,12 @@ static void queue_add(struct spend *s, const struct spend_row *row)
         s->queue = q;
         s->qcap = cap;
     }
-    if ((r = row_pack(row)) == NULL) {
-        log_err("spend ledger: out of memory; a row is lost");
-        return;
-    }
     s->queue[s->nqueue++] = r;
+    r->refs++;
 }
 
 struct spend_job {
+    struct spend      *s;      /* borrowed: the rows' free list */
     struct spend_row **rows;   /* owned */
     size_t             n;
 };
@@ -204,8 +224,9 @@ static int job_run(sqlite3 *h, void *data)
         " ?, ?, ?, ?, ?, ?)", -1, &st, NULL);
     for (size_t i = 0; r == SQLITE_OK && i < j->n; i++) {
         const struct spend_row *w = j->rows[i];
+        char id[SPEND_ID_MAX];
 
-        bind_text(st, 1, w->request_id);
+        sqlite3_bind_text(st, 1, spend_row_id(w, id), -1, SQLITE_TRANSIENT);
         bind_text(st, 2, w->api_key);
         bind_text(st, 3, w->key_alias);
         bind_text(st, 4, w->team_id);
@@ -232,8 +253,10 @@ static void job_drop(void *data)
 {
     struct spend_job *j = data;
 
+    /* On the loop thread (db.h: drop runs in the work's after-callback),
+     * like every other reference count of a row. */
     for (size_t i = 0; i < j->n; i++)
-        free(j->rows[i]);
+        row_unref(j->s, j->rows[i]);
     free(j->rows);
     free(j);
 }
@@ -244,6 +267,7 @@ void spend_collect(struct spend *s, struct db *db)
 
     if (s->nqueue == 0 || (j = malloc(sizeof(*j))) == NULL)
         return;
+    j->s = s;
     j->rows = s->queue;
     j->n = s->nqueue;
     s->queue = NULL;
@@ -254,8 +278,18 @@ void spend_collect(struct spend *s, struct db *db)
 
 void spend_add(struct spend *s, const struct spend_row *row)
 {
-    queue_add(s, row);
-    ring_add(s, row);
+    struct spend_row *r = row_pack(s, row);
+
+    if (r == NULL) {
+        log_err("spend ledger: out of memory; a row is lost");
+        return;
+    }
+    queue_add(s, r);
+    ring_add(s, r);
+    if (r->refs == 0) {
+        r->refs = 1;
+        row_unref(s, r);
+    }
     agg_add(s, (int64_t)(row->end / 86400), row->api_key, row->key_alias,
             row->team_id, row->uid, row->model, 1,
             (uint64_t)row->prompt, (uint64_t)row->completion, row->cost);
@@ -268,11 +302,11 @@ static double num(const char *c)
 
 static void load_row(void *ud, int n, char **c)
 {
-    struct spend_row r = { 0 };
+    struct spend_row r = { 0 }, *p;
 
     if (n < 15)
         return;
-    snprintf(r.request_id, sizeof(r.request_id), "%s", c[0] ? c[0] : "");
+    r.request_id = c[0] ? c[0] : "";
     r.api_key = c[1];
     r.key_alias = c[2];
     r.team_id = c[3];
@@ -287,7 +321,8 @@ static void load_row(void *ud, int n, char **c)
     r.start = num(c[12]);
     r.end = num(c[13]);
     r.status = c[14];
-    ring_add(ud, &r);
+    if ((p = row_pack(ud, &r)) != NULL)
+        ring_add(ud, p);
 }
 
 static void load_agg(void *ud, int n, char **c)
@@ -348,12 +383,12 @@ static json_t *iso_time(double t)
 static json_t *row_json(const struct spend_row *r)
 {
     json_t *o = json_object();
-    char uid[16];
+    char uid[16], id[SPEND_ID_MAX];
     int ok = r->status && strcmp(r->status, "ok") == 0;
 
     snprintf(uid, sizeof(uid), "%u", (unsigned)r->uid);
 
-    json_object_set_new(o, "request_id", json_string(r->request_id));
+    json_object_set_new(o, "request_id", json_string(spend_row_id(r, id)));
     json_object_set_new(o, "api_key", jstr(r->api_key));
     json_object_set_new(o, "key_alias", jstr(r->key_alias));
     json_object_set_new(o, "team_id", jstr(r->team_id));
@@ -378,11 +413,11 @@ static json_t *row_json(const struct spend_row *r)
 static int row_matches(const struct spend_row *r,
                        const struct spend_filter *f)
 {
-    char uid[16];
+    char uid[16], id[SPEND_ID_MAX];
 
     if (f->key && !(r->api_key && strcmp(r->api_key, f->key) == 0))
         return 0;
-    if (f->request_id && strcmp(r->request_id, f->request_id) != 0)
+    if (f->request_id && strcmp(spend_row_id(r, id), f->request_id) != 0)
         return 0;
     if (f->user) {
         snprintf(uid, sizeof(uid), "%u", (unsigned)r->uid);
@@ -402,11 +437,11 @@ json_t *spend_logs(const struct spend *s, const struct spend_filter *f)
     if (a == NULL)
         return NULL;
     for (size_t i = 0; i < s->nrows; i++)
-        n += row_matches(&s->rows[(first + i) % SPEND_LOG_MAX], f);
+        n += row_matches(s->rows[(first + i) % SPEND_LOG_MAX], f);
     if (f->limit && n > f->limit)
         skip = n - f->limit;
     for (size_t i = 0; i < s->nrows; i++) {
-        const struct spend_row *r = &s->rows[(first + i) % SPEND_LOG_MAX];
+        const struct spend_row *r = s->rows[(first + i) % SPEND_LOG_MAX];
 
         if (!row_matches(r, f))
             continue;

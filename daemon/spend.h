@@ -15,15 +15,34 @@
 #define SPEND_AGG_MAX  200000
 #define SPEND_BUCKETS  1024
 #define SPEND_NAME_MAX 256      /* bytes of a model name kept */
+#define SPEND_ROW_STRINGS 512   /* room of a free-list row's strings */
+#define SPEND_FREE_MAX 4096     /* rows kept for reuse */
 
+/* A row as spend_add takes it (borrowed strings), or as the ledger keeps
+ * it: one allocation with its strings after it (the pointers point
+ * there), shared by the ring and the write queue (refs; both on the loop
+ * thread: the database worker only reads it). */
 struct spend_row {
-    char     request_id[48];
-    char    *api_key, *key_alias, *team_id;   /* owned; NULL: none */
+    char    *request_id;                      /* NULL: made of id_us and
+                                               * id_seq (spend_row_id) */
+    uint64_t id_us, id_seq;                   /* the end in µs, a count */
+    char    *api_key, *key_alias, *team_id;   /* NULL: none */
     char    *model, *group, *deployment, *status;
     uid_t    uid;
     int64_t  prompt, completion, cached;
     double   cost, start, end;                /* USD; unix seconds */
+    unsigned refs;
+    int      cap;                             /* 1: SPEND_ROW_STRINGS of
+                                               * room (free list), 0:
+                                               * made to measure */
+    struct spend_row *next_free;              /* on the free list */
 };
+
+#define SPEND_ID_MAX 48
+
+/* The row's request id, formatted in buf only when it is asked for (the
+ * database batch, /spend/logs), never per request. */
+const char *spend_row_id(const struct spend_row *r, char buf[SPEND_ID_MAX]);
 
 struct spend_agg {
     struct spend_agg *next;
@@ -38,9 +57,11 @@ struct spend {
     struct spend_row **queue;                  /* owned: rows not yet
                                                 * handed to the database */
     size_t            nqueue, qcap;
-    struct spend_row *rows;                    /* owned ring of
-                                                * SPEND_LOG_MAX */
+    struct spend_row **rows;                   /* ring of SPEND_LOG_MAX
+                                                * references */
     size_t            nrows, head;             /* head: next slot */
+    struct spend_row *free;                    /* owned: rows to reuse */
+    size_t            nfree;
     struct spend_agg *bucket[SPEND_BUCKETS];   /* owned */
     size_t            naggs;
 };

@@ -19,9 +19,12 @@ LLMUXD=${1:-build/llmuxd}
 KIND=${2:-plain}
 N=${3:-1000}
 OUT=$(mktemp -d /tmp/llmux-callgrind-XXXXXX)
-# Each run its own database, so the key, the spend rows and their
-# writes are part of what is measured.
+# Each run its own database (a copy of one made here, with the key if
+# any), so the key, the spend rows and their writes are part of what is
+# measured, and the larger run does not also load the smaller run's rows
+# at start (which once added ~16k instructions to every "request").
 export XDG_STATE_HOME="$OUT/state"
+mkdir -p "$XDG_STATE_HOME"
 if [ "${4:-}" = key ]; then
     printf 'model_list:\n  - model_name: x\n    litellm_params: {model: mock/echo}\n' \
         > "$OUT/keys.yaml"
@@ -38,7 +41,9 @@ if [ "${4:-}" = key ]; then
 fi
 total() { sed -n 's/^summary: //p' "$1"; }
 for n in "$N" "$((3 * N))"; do
-    build/llmux-bench --llmuxd "$LLMUXD" --upstream build/bench-upstream \
+    rm -rf "$OUT/state.$n"
+    cp -a "$OUT/state" "$OUT/state.$n"
+    XDG_STATE_HOME="$OUT/state.$n" build/llmux-bench --llmuxd "$LLMUXD" --upstream build/bench-upstream \
         --rounds 1 --no-scale --ready-runs 1 --requests "$n" \
         --only "^$KIND, 1 client llmuxd" $BENCH_ARGS \
         --wrap "valgrind --tool=callgrind --callgrind-out-file=$OUT/cg.$n" \
@@ -47,6 +52,29 @@ done
 a=$(total "$OUT/cg.$N"); b=$(total "$OUT/cg.$((3 * N))")
 echo "$KIND: $(( (b - a) / (2 * N) )) instructions per request" \
      "($a for $N requests, $b for $((3 * N)); files in $OUT)"
+# The stages of issue 12 on the loop (inclusive, so the key's and the
+# ledger's work inside them counts), and the ledger's batch on the
+# database worker thread (off the loop).
+# A function's cost is listed per source file its lines come from
+# (inlined headers), and some files twice (absolute and relative path):
+# the same file counts once, different files add up.
+stage() {
+    callgrind_annotate --inclusive=yes --threshold=100 "$1" 2>/dev/null |
+        awk -v f="$2" '
+        { for (i = 2; i <= NF; i++) if ($i ~ /:/ && $i !~ /%/) break
+          n = split($i, part, ":"); fn = part[n]
+          file = substr($i, 1, length($i) - length(fn) - 1)
+          sub(/^.*\//, "", file) }
+        fn == f { v = $1; gsub(/,/, "", v); v += 0
+                  if (v > best[file]) best[file] = v }
+        END { for (k in best) s += best[k]; print s + 0 }'
+}
+for f in access_run limits_run limits_end ledger_end job_run; do
+    x=$(stage "$OUT/cg.$N" $f); y=$(stage "$OUT/cg.$((3 * N))" $f)
+    echo "  $f: $(( (y - x) / (2 * N) ))"
+done | awk '{ print } $1 != "job_run:" { s += $2 }
+    END { print "access + limits + ledger on the loop: " s \
+          " instructions per request" }'
 callgrind_annotate --inclusive=yes "$OUT/cg.$((3 * N))" 2>/dev/null |
     grep -E '^ *[0-9,]+ \(' | grep -v -E 'ld-linux|below main|libc_start|PROGRAM' |
     head -40

@@ -820,6 +820,15 @@ def test_stderr_lines_cannot_be_forged():
         lines = d.log().splitlines()
         assert not any(l.startswith('<3>forged') for l in lines), lines
         assert any('LLMUX_MODEL=nope\\x0a<3>forged line' in l for l in lines), lines
+        # every control byte, wherever it falls among the eight-byte runs
+        # put_stderr copies at once; UTF-8 passes as it is
+        for i, name in enumerate(['abcdefg\r<3>x', 'abcdefgh\x7fé\x1b[31m', 'é' * 9 + '\t']):
+            d.client().chat(i + 2, {'model': name, 'messages': user('x')})
+            want = name.replace('\r', '\\x0d').replace('\x7f', '\\x7f') \
+                       .replace('\x1b', '\\x1b').replace('\t', '\\x09')
+            wait_for(lambda: 'LLMUX_REQUEST=%d ' % (i + 2) in d.log(), what='the log line')
+            assert 'LLMUX_MODEL=%s LLMUX_GROUP' % want in d.log(), (want, d.log())
+        assert not any(c in d.log().replace('\n', '') for c in '\r\x7f\x1b\t'), d.log()
 
 
 def read_pty(fd):

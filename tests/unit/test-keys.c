@@ -157,22 +157,21 @@ TEST(access_model_lists_and_wildcards)
 TEST(limits_minute_window_slides)
 {
     struct window w;
-    double retry = -1;
 
     memset(&w, 0, sizeof(w));
     window_add(&w, 1000, 1, 10);
     window_add(&w, 1030, 2, 5);
-    ASSERT_EQ(window_requests(&w, 1030, &retry), 3);
-    ASSERT((long)retry == 30);           /* the first leaves at 1060 */
-    ASSERT_EQ(window_tokens(&w, 1059, NULL), 15);
-    ASSERT_EQ(window_requests(&w, 1060, &retry), 2);
-    ASSERT((long)retry == 30);
-    ASSERT_EQ(window_requests(&w, 1090, &retry), 0);
-    ASSERT(retry == 0);
+    ASSERT_EQ(window_requests(&w, 1030), 3);
+    /* rpm 3: the first leaves at 1060 */
+    ASSERT(window_retry(&w, 1030, 0, 3) == 30);
+    ASSERT_EQ(window_tokens(&w, 1059), 15);
+    ASSERT_EQ(window_requests(&w, 1060), 2);
+    ASSERT(window_retry(&w, 1060, 0, 2) == 30);
     /* A bucket reused a minute later starts from zero. */
-    window_add(&w, 1060, 1, 1);
-    ASSERT_EQ(window_requests(&w, 1060, NULL), 3);
-    ASSERT_EQ(window_tokens(&w, 1060, NULL), 6);
+    window_add(&w, 1090, 1, 1);
+    ASSERT_EQ(window_requests(&w, 1090), 1);
+    ASSERT_EQ(window_tokens(&w, 1090), 1);
+    ASSERT(window_retry(&w, 1090, 0, 2) == 0);
 }
 
 static void count_tables(void *ud, int n, char **c)

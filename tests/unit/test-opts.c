@@ -215,6 +215,14 @@ TEST(limits_per_caller_and_global)
     limits_put(&l, 8);
     ASSERT_EQ(l.inflight, 0);
     ASSERT_EQ(limits_inflight(&l, 1000), 0);
-    ASSERT(l.bucket[1000 % LIMITS_BUCKETS] == NULL);
+    /* Idle entries stay for the next request (no allocation per
+     * request), but no more than LIMITS_MAX_IDLE of them. */
+    ASSERT_EQ(l.nuids, 4);
+    for (unsigned u = 0; u < 3 * LIMITS_MAX_IDLE; u++) {
+        ASSERT_EQ(limits_take(&l, 20000 + u, msg, sizeof(msg)), 0);
+        limits_put(&l, 20000 + u);
+        ASSERT(l.nuids <= LIMITS_MAX_IDLE + 1);
+    }
+    ASSERT_EQ(l.inflight, 0);
     limits_free(&l);
 }

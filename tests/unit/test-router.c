@@ -494,6 +494,37 @@ TEST(router_usage_based_skips_full_deployments)
     router_free(&r);
 }
 
+TEST(router_skips_deployments_over_rpm_in_the_last_minute)
+{
+    struct router_settings rs;
+    struct router r;
+    struct deployment a, b, *g[2] = { &a, &b };
+    struct rstat *sa, *sb;
+    double ra;
+
+    defaults(&rs);                      /* simple-shuffle: any strategy */
+    dep(&a, "a");
+    dep(&b, "b");
+    a.rpm = 1;
+    b.tpm = 100;
+    router_init(&r, 9);
+    sa = router_stat(&r, "a");
+    sb = router_stat(&r, "b");
+    router_begin(sa, T0 + 59000);
+    router_end_ok(sa, T0 + 59000, 5, 1);
+    /* A new clock minute, but a's request is 2 s old: b only. */
+    for (int i = 0; i < 20; i++)
+        ASSERT_EQ(router_pick(&r, &rs, g, 2, NULL, T0 + 61000, &ra), 1);
+    router_begin(sb, T0 + 61000);
+    router_end_ok(sb, T0 + 61000, 5, 100);
+    ASSERT_EQ(router_pick(&r, &rs, g, 2, NULL, T0 + 61500, &ra),
+              LLMUX_ERATELIMIT);
+    /* a frees first, when its request is 60 s old. */
+    ASSERT(near(ra, 57.5));
+    ASSERT_EQ(router_pick(&r, &rs, g, 2, NULL, T0 + 119000, &ra), 0);
+    router_free(&r);
+}
+
 TEST(router_cost_based)
 {
     struct router_settings rs;
