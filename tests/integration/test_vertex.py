@@ -157,7 +157,11 @@ def test_vertex_key_in_a_variable_leaves_the_process_environment():
                 environ = e.read().decode('utf-8', 'replace')
             assert 'TEST_SA_JSON=' in environ
             log = d.log()
-        assert_no_secrets(acct, f, [environ, log])
+        # Under valgrind /proc/PID/environ is valgrind's own copy of the
+        # starting environment, which the program (working on the copy
+        # valgrind gave it) cannot reach: only the log is checked there.
+        under_valgrind = bool(os.environ.get('LLMUX_VALGRIND'))
+        assert_no_secrets(acct, f, [log] if under_valgrind else [environ, log])
         acct.remove()
 
 
