@@ -115,6 +115,19 @@ static int router_view(const struct server *s, const struct deployment *d,
                                      st->fails : 0));
     json_object_set_new(j, "cooldown_s", json_real(st->cool_until > now_ms ?
                         (double)(st->cool_until - now_ms) / 1000.0 : 0));
+    /* Its rpm/tpm use in the last minute, beside the limit routing holds
+     * it to. Reading a window slides it to now, which changes no count
+     * inside the minute: the cast is for that. */
+    if (d->rpm > 0) {
+        json_object_set_new(j, "rpm_used", json_integer((json_int_t)
+            window_requests((struct window *)&st->win, now_ms / 1000)));
+        json_object_set_new(j, "rpm_limit", json_real(d->rpm));
+    }
+    if (d->tpm > 0) {
+        json_object_set_new(j, "tpm_used", json_integer((json_int_t)
+            window_tokens((struct window *)&st->win, now_ms / 1000)));
+        json_object_set_new(j, "tpm_limit", json_real(d->tpm));
+    }
     return st->cool_until > now_ms;
 }
 

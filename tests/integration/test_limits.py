@@ -5,12 +5,20 @@ group whose deployments all did answers rate_limit with the seconds until
 the first window frees, and a reload keeps the windows of the deployments
 that stay."""
 
+import json
 import os
 import pwd
 import re
 import signal
 
 from harness import Daemon, Fake, user, wait_for
+
+
+def status_health(d):
+    """Each deployment's health as `llmux status` shows it."""
+    p = d.llmux('status')
+    assert p.returncode == 0, p
+    return {x['id']: x['health'] for x in json.loads(p.stdout)['deployments']}
 
 
 def dep(fake, id, extra):
@@ -43,6 +51,10 @@ def test_deployment_rpm_splits_then_rate_limits_and_survives_reload():
             assert 1 <= e['error']['retry_after'] <= 60, e
             assert 'rpm/tpm' in e['error']['message'], e
             assert len(f.requests()) == 4, f.requests()
+            # status shows each window at its limit
+            h = status_health(d)
+            assert [(h[x]['rpm_used'], h[x]['rpm_limit']) for x in 'ab'] == [(2, 2), (2, 2)], h
+            assert 'tpm_used' not in h['a'], h
             # a reload that keeps both deployments keeps their windows
             d.signal(signal.SIGHUP)
             wait_for(lambda: 'reloaded' in d.log(), timeout=5, what='the reload')
@@ -66,6 +78,9 @@ def test_tpm_limited_deployment_is_skipped_after_its_tokens():
                 assert x['type'] == 'done', x
                 served.append(x['deployment'])
             assert served == ['a', 'a', 'b', 'b', 'b'], served
+            h = status_health(d)
+            assert h['a']['tpm_used'] == 102 and h['a']['tpm_limit'] == 100, h
+            assert 'rpm_used' not in h['a'] and 'tpm_used' not in h['b'], h
             c.close()
 
 
