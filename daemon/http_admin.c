@@ -36,7 +36,8 @@ static const struct route routes[] = {
 /* Query parameters LiteLLM reads as numbers or booleans; the rest are
  * strings. */
 static const char *const int_params[] = { "page", "size", "limit", NULL };
-static const char *const bool_params[] = { "return_full_object", NULL };
+static const char *const bool_params[] = { "return_full_object", "summarize",
+                                           NULL };
 
 static int refuse(struct http_admin_call *call, int status, char *msg,
                   size_t msglen, const char *text)

@@ -135,6 +135,14 @@ static void spend_logs_op(struct session *s, uint64_t id, const json_t *body,
     f.key = v ? v->token : key;
     f.start = from ? (double)d0 * 86400 : 0;
     f.end = to ? (double)(d1 + 1) * 86400 : 0;
+    /* Both dates and no request id: LiteLLM summarises by day unless
+     * asked for the rows (summarize: false). */
+    if (from && to && f.request_id == NULL &&
+        !json_is_false(json_object_get(body, "summarize"))) {
+        answer(s, id, json_pack("{s:o}", "data", spend_daily(&s->srv->spend,
+               &f, d0, d1)), &zero, "");
+        return;
+    }
     answer(s, id, json_pack("{s:o}", "data", spend_logs(&s->srv->spend, &f)),
            &zero, "");
 }

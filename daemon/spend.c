@@ -522,3 +522,62 @@ json_t *spend_report(const struct spend *s, const char *by,
     json_decref(groups);
     return out;
 }
+
+/* Adds v to the number at o[k] (0 when absent). */
+static void add_to(json_t *o, const char *k, double v)
+{
+    json_object_set_new(o, k, json_real(json_number_value(
+        json_object_get(o, k)) + v));
+}
+
+static int by_num(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+    return (x > y) - (x < y);
+}
+
+json_t *spend_daily(const struct spend *s, const struct spend_filter *f,
+                    int64_t d0, int64_t d1)
+{
+    json_t *days = json_object(), *out = json_array(), *day;
+    int64_t *order = NULL;
+    size_t n = 0;
+    char name[64], uid[16];
+
+    for (size_t b = 0; days && out && b < SPEND_BUCKETS; b++)
+        for (const struct spend_agg *a = s->bucket[b]; a; a = a->next) {
+            snprintf(uid, sizeof(uid), "%u", (unsigned)a->uid);
+            if (a->day < d0 || a->day > d1 ||
+                (f->key && strcmp(a->key, f->key) != 0) ||
+                (f->user && strcmp(uid, f->user) != 0))
+                continue;
+            day_name(a->day, name, sizeof(name));
+            if ((day = json_object_get(days, name)) == NULL) {
+                int64_t *p = realloc(order, (n + 1) * sizeof(*order));
+
+                if (p == NULL)
+                    continue;
+                order = p;
+                day = json_pack("{s:s, s:f, s:{}, s:{}}", "startTime", name,
+                                "spend", 0.0, "users", "models");
+                if (day == NULL || json_object_set_new(days, name, day) < 0)
+                    continue;
+                order[n++] = a->day;
+            }
+            add_to(day, "spend", a->cost);
+            if (a->key[0])          /* LiteLLM: each key's spend by its hash */
+                add_to(day, a->key, a->cost);
+            add_to(json_object_get(day, "users"), uid, a->cost);
+            add_to(json_object_get(day, "models"), a->model, a->cost);
+        }
+    if (n > 1)
+        qsort(order, n, sizeof(*order), by_num);
+    for (size_t i = 0; out && i < n; i++) {
+        day_name(order[i], name, sizeof(name));
+        json_array_append(out, json_object_get(days, name));
+    }
+    free(order);
+    json_decref(days);
+    return out;
+}

@@ -91,6 +91,13 @@ struct spend_filter {
 
 /* /spend/logs rows that f matches, newest last. */
 json_t *spend_logs(const struct spend *s, const struct spend_filter *f);
+/* LiteLLM's summary of /spend/logs between two dates: one entry per unix
+ * day in [d0, d1] with spend, oldest first, {"startTime": "YYYY-MM-DD",
+ * "spend": total, "users": {uid: spend}, "models": {model: spend}, and
+ * each key's hash: its spend}; f's key and user narrow it (the rest of f
+ * is not used). */
+json_t *spend_daily(const struct spend *s, const struct spend_filter *f,
+                    int64_t d0, int64_t d1);
 /* Totals grouped by "key", "team", "user", "model" or "day" since the
  * unix day since_day (0: all). NULL for an unknown grouping. */
 json_t *spend_report(const struct spend *s, const char *by,

@@ -271,11 +271,23 @@ def test_http_spend_logs_rows_and_filters():
         # Dates: days, both ends included.
         today = datetime.datetime.utcnow().date()
         day = datetime.timedelta(days=1)
-        q = '/spend/logs?api_key=%s&start_date=%s&end_date=%s'
+        q = '/spend/logs?api_key=%s&start_date=%s&end_date=%s&summarize=false'
         assert a.ok('GET', q % (tok, today, today)) == rows
         assert a.ok('GET', q % (tok, today - 2 * day, today - day)) == []
         assert a.ok('GET', q % (tok, today + day, today + 2 * day)) == []
         error(a.call('GET', q % (tok, 'yesterday', today)), 400, 'invalid_request_error')
+        # Both dates without summarize=false: LiteLLM's summary, a day each.
+        q = '/spend/logs?start_date=%s&end_date=%s'
+        summary = a.ok('GET', q % (today - day, today + day))
+        assert len(summary) == 1 and summary[0]['startTime'] == str(today), summary
+        total = sum(r['spend'] for r in every)
+        assert abs(summary[0]['spend'] - total) < 1e-12, (summary, every)
+        assert abs(summary[0][tok] - sum(r['spend'] for r in rows)) < 1e-12, summary
+        assert set(summary[0]['models']) == {r['model'] for r in every}, summary
+        assert abs(sum(summary[0]['users'].values()) - total) < 1e-12, summary
+        mine = a.ok('GET', (q + '&api_key=%s') % (today, today, tok))
+        assert abs(mine[0]['spend'] - sum(r['spend'] for r in rows)) < 1e-12, mine
+        assert a.ok('GET', q % (today + day, today + 2 * day)) == []
         # user_id is the row's "user": the caller's uid; a TCP caller has
         # none (null), so no uid finds its rows.
         assert all(r['user'] is None for r in every), every
