@@ -7,10 +7,12 @@
 #include "cache.h"
 #include "cache_redis.h"
 #include "config.h"
+#include "deployment.h"
 #include "hub.h"
 #include "llmux-errno.h"
 #include "log.h"
 #include "request.h"
+#include "resolve.h"
 #include "server.h"
 #include "stage.h"
 
@@ -134,6 +136,23 @@ static int replay_chunks(struct request *rq, const json_t *comp,
 
 /* Answers rq from val; < 0 (nothing sent) when val is not a completion,
  * so the request goes on as a miss. */
+/* Metrics count a hit under its group's label, a configured name (the
+ * caller's string could be anything): the label of the group's first
+ * deployment, which outlives the reference taken here (deployment.h). */
+static const char *hit_label(struct request *rq)
+{
+    struct deployment *d;
+    const char *label;
+    char err[8];
+
+    if (router_resolve(&rq->srv->router, rq->cfg, rq->group, &d, 1, err,
+                       sizeof(err)) < 1)
+        return NULL;
+    label = d->label_group;
+    deployment_unref(d);
+    return label;
+}
+
 static int answer_hit(struct request *rq, const char *val, size_t len)
 {
     struct session *s = rq->sess;
@@ -153,6 +172,7 @@ static int answer_hit(struct request *rq, const char *val, size_t len)
     rq->cache_hit = 1;
     /* The group the key named: the ledger logs it (route never ran). */
     rq->group = config_alias(rq->cfg, hub_str(rq->body, "model"));
+    rq->hit_label = hit_label(rq);
     rq->cache_status = "hit";
     rq->cache->store = 0;
     r = rq->opts.stream ? replay_chunks(rq, comp, &dn.chunks) :

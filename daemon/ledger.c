@@ -202,8 +202,11 @@ static void ledger_end(struct request *rq)
     if (log_level() >= LOG_INFO)
         log_request(rq, model, status, fe, t, total, ovh);
     metrics_record(&rq->srv->metrics, &(struct metrics_sample){
-        .group = d ? d->label_group : "", .deployment = d ? d->label_id : "",
-        .provider = d ? d->preset->name : "", .outcome = status,
+        .group = d ? d->label_group : rq->hit_label ? rq->hit_label : "",
+        .deployment = d ? d->label_id : rq->cache_hit ?
+                      (rq->srv->cache.redis ? "redis" : "local") : "",
+        .provider = d ? d->preset->name : rq->cache_hit ? "cache" : "",
+        .outcome = status,
         .frontend = fe,
         .key_alias = rq->key ? (rq->key->alias ? rq->key->alias :
                                 rq->key->hint) : NULL,

@@ -74,6 +74,10 @@ struct request {
     /* Answered from the cache: limits and spend must charge it no tokens
      * and no money (rpm still counts it); pc.usage stays NULL. */
     int                   cache_hit;
+    const char           *hit_label;    /* a hit's metrics group: its
+                                         * group's configured label
+                                         * (deployment.h), borrowed from
+                                         * cfg or static; NULL: none */
     const char           *cache_status; /* for the log: "hit", "miss",
                                          * "skip"; NULL: not cached */
     size_t                body_cost;    /* the session's estimate of what

@@ -515,6 +515,12 @@ def test_hit_log_line_names_group_and_call():
             assert 'LLMUX_CALL=embedding' in hit_emb, hit_emb
             miss_emb = [ln for ln in request_lines(d, 'LLMUX_CACHE=miss') if 'LLMUX_CALL=embedding' in ln]
             assert len(miss_emb) == 1 and 'LLMUX_GROUP=emb' in miss_emb[0], miss_emb
+            # metrics count each hit under its group's configured label
+            m = d.llmux('metrics').stdout.decode()
+            for g in ('gpt', 'emb'):
+                line = 'llmux_requests_total{group="%s",deployment="local",provider="cache"} 1' % g
+                assert line in m, m
+            assert 'g-alias' not in m, m
 
 
 REDIS_PW = 'rd-pw-Zq81xKmT4'
