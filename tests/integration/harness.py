@@ -300,5 +300,30 @@ def openai_config(fake, name='gpt', model='openai/text', key='sk-test-key', extr
 %s''' % (name, model, fake.url, key, extra)
 
 
+def fake_vector(text, dims):
+    """What tests/mockup/fakeprov.py answers as the embedding of one input
+    (its contract), before the float32 a frame carries."""
+    import hashlib
+    out = []
+    for j in range(dims):
+        h = hashlib.sha256(('%s|%d' % (text, j)).encode()).digest()
+        out.append(round(int.from_bytes(h[:4], 'big') / 2.0 ** 31 - 1.0, 9))
+    return out
+
+
+def f32(x):
+    """x as the float32 an embeddings frame carries it."""
+    return struct.unpack('<f', struct.pack('<f', x))[0]
+
+
+def embed_answer(c, id, body):
+    """An embeddings op on Raw connection c that must succeed: the
+    response body and the done frame."""
+    c.request(id, body, op='embeddings')
+    fr = c.until_end(id)
+    assert [f['type'] for f in fr] == ['response', 'done'], fr
+    return fr[0]['body'], fr[1]
+
+
 def user(text):
     return [{'role': 'user', 'content': text}]

@@ -6,13 +6,12 @@ HTTP, the cache, retries, and the typed error of a provider without
 embeddings."""
 
 import base64
-import hashlib
 import json
 import re
 import struct
 import urllib.request
 
-from harness import Daemon, Fake, Raw, wait_for
+from harness import Daemon, Fake, Raw, f32, fake_vector, wait_for
 
 import msgpack
 
@@ -31,19 +30,6 @@ def oa_config(fake, extra='', model='openai/text-embedding-3-small', name='emb')
       api_base: %s/v1
       api_key: sk-test-key
 %s''' % (name, model, fake.url, extra)
-
-
-def fake_vector(text, dims):
-    """What tests/mockup/fakeprov.py answers for one input (its contract)."""
-    out = []
-    for j in range(dims):
-        h = hashlib.sha256(('%s|%d' % (text, j)).encode()).digest()
-        out.append(round(int.from_bytes(h[:4], 'big') / 2.0 ** 31 - 1.0, 9))
-    return out
-
-
-def f32(x):
-    return struct.unpack('<f', struct.pack('<f', x))[0]
 
 
 def embed(c, id, body):

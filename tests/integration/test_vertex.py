@@ -12,7 +12,7 @@ import tempfile
 import time
 import urllib.request
 
-from harness import LLMUXD, Daemon, Fake, text_of, user, wait_for
+from harness import LLMUXD, Daemon, Fake, embed_answer, f32, fake_vector, text_of, user, wait_for
 
 SA_EMAIL = 'llmux-test@proj-key.iam.gserviceaccount.com'
 
@@ -365,28 +365,6 @@ def test_vertex_access_token_echoed_by_the_upstream_is_masked():
         assert_no_secrets(acct, f, [log, json.dumps(e)])
 
 
-def embed_call(c, id, body):
-    c.request(id, body, op='embeddings')
-    fr = c.until_end(id)
-    assert [f['type'] for f in fr] == ['response', 'done'], fr
-    return fr[0]['body'], fr[1]
-
-
-def fake_vector(text, dims):
-    """What tests/mockup/fakeprov.py answers for one input (its contract)."""
-    import hashlib
-    out = []
-    for j in range(dims):
-        h = hashlib.sha256(('%s|%d' % (text, j)).encode()).digest()
-        out.append(round(int.from_bytes(h[:4], 'big') / 2.0 ** 31 - 1.0, 9))
-    return out
-
-
-def f32(x):
-    import struct
-    return struct.unpack('<f', struct.pack('<f', x))[0]
-
-
 def test_vertex_embeddings_predict():
     with Fake() as f:
         acct = Account(f)
@@ -400,7 +378,7 @@ def test_vertex_embeddings_predict():
         with Daemon(cfg) as d:
             c = d.client()
             inputs = ['what is a cat', 'a small animal', 'dogs']
-            out, done = embed_call(c, 1, {'model': 'te', 'input': inputs, 'dimensions': 16,
+            out, done = embed_answer(c, 1, {'model': 'te', 'input': inputs, 'dimensions': 16,
                                           'input_type': 'search_query'})
             (up,) = f.requests()[-1:]
             assert up['path'] == base + 'text-embedding-005:predict', up['path']
@@ -413,13 +391,13 @@ def test_vertex_embeddings_predict():
             assert done['usage'] == {'prompt_tokens': 4 + 3 + 1, 'total_tokens': 8}
             assert out['model'] == 'text-embedding-005'
             # no dimensions, no task: nothing but the instances
-            embed_call(c, 2, {'model': 'ml', 'input': 'bonjour'})
+            embed_answer(c, 2, {'model': 'ml', 'input': 'bonjour'})
             up = f.requests()[-1]
             assert up['path'] == base + 'text-multilingual-embedding-002:predict'
             assert json.loads(up['body']) == {'instances': [{'content': 'bonjour'}]}
             # gemini-embedding-001 takes one instance a request: one call each, in order
             n = len(f.requests())
-            out, done = embed_call(c, 3, {'model': 'ge', 'input': inputs, 'dimensions': 8,
+            out, done = embed_answer(c, 3, {'model': 'ge', 'input': inputs, 'dimensions': 8,
                                           'task_type': 'SEMANTIC_SIMILARITY',
                                           'encoding_format': 'base64'})
             ups = f.requests()[n:]
@@ -451,7 +429,7 @@ def test_vertex_embeddings_batches_of_250():
             'vertex_project: proj-1', 'vertex_credentials: %s' % acct.path])
         with Daemon(cfg) as d:
             inputs = ['text %d' % i for i in range(600)]
-            out, done = embed_call(d.client(), 1, {'model': 'te', 'input': inputs, 'dimensions': 2})
+            out, done = embed_answer(d.client(), 1, {'model': 'te', 'input': inputs, 'dimensions': 2})
         ups = [json.loads(r['body']) for r in f.requests() if r['path'].endswith(':predict')]
         assert [len(u['instances']) for u in ups] == [250, 250, 100]
         assert [i['content'] for u in ups for i in u['instances']] == inputs
