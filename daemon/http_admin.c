@@ -4,6 +4,7 @@
  * decoded into a JSON object (a few parameters typed as LiteLLM types
  * them); /key/{key}/regenerate takes the key from the path. */
 #include "http_admin.h"
+#include "hexdigit.h"
 
 #include <http_parser.h>
 #include <stdio.h>
@@ -55,17 +56,6 @@ static int listed(const char *const *names, const char *name)
     return 0;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes p[0..n) into ret (n + 1 bytes; never longer than its
  * source); plus is a space when plus_space. -1 on a bad escape or a NUL. */
 static int pct_decode(const char *p, size_t n, int plus_space, char *ret)
@@ -76,8 +66,10 @@ static int pct_decode(const char *p, size_t n, int plus_space, char *ret)
         int hi, lo;
 
         if (p[i] == '%') {
-            if (i + 2 >= n || (hi = hexval(p[i + 1])) < 0 ||
-                (lo = hexval(p[i + 2])) < 0 || (hi == 0 && lo == 0))
+            if (i + 2 >= n ||
+                (hi = hex_digit((unsigned char)p[i + 1])) < 0 ||
+                (lo = hex_digit((unsigned char)p[i + 2])) < 0 ||
+                (hi == 0 && lo == 0))
                 return -1;
             ret[o++] = (char)(hi << 4 | lo);
             i += 2;

@@ -3,6 +3,7 @@
  * (every copy of the secret and of derived keys is wiped before return)
  * and the raw-request parser used by the conformance tests and fuzzer. */
 #include "sigv4.h"
+#include "hexdigit.h"
 #include "llmux-errno.h"
 
 #include <errno.h>
@@ -53,17 +54,6 @@ int sigv4_uri_encode(struct buf *out, const char *s, size_t n,
     return 0;
 }
 
-static int hexval(unsigned char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 /* Appends a query key or value in canonical form: valid %XX are decoded
  * first, so "%e1" and a raw 0xE1 byte both come out as "%E1". A '%' not
  * followed by two hex digits is a literal '%'. '+' is a literal '+'. */
@@ -73,10 +63,11 @@ static int encode_query_part(struct buf *out, const char *s, size_t n)
 
     for (size_t i = 0; i < n; i++) {
         char ch = s[i];
-        if (ch == '%' && i + 2 < n && hexval((unsigned char)s[i + 1]) >= 0 &&
-            hexval((unsigned char)s[i + 2]) >= 0) {
-            ch = (char)(hexval((unsigned char)s[i + 1]) * 16 +
-                        hexval((unsigned char)s[i + 2]));
+        if (ch == '%' && i + 2 < n &&
+            hex_digit((unsigned char)s[i + 1]) >= 0 &&
+            hex_digit((unsigned char)s[i + 2]) >= 0) {
+            ch = (char)(hex_digit((unsigned char)s[i + 1]) * 16 +
+                        hex_digit((unsigned char)s[i + 2]));
             i += 2;
         }
         if ((rc = sigv4_uri_encode(out, &ch, 1, 1)) < 0)
