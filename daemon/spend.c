@@ -463,6 +463,19 @@ static void day_name(int64_t day, char *buf, size_t len)
     strftime(buf, len, "%Y-%m-%d", &tm);
 }
 
+/* Adds v to the number at o[k] (0 when absent). */
+static void add_to(json_t *o, const char *k, double v)
+{
+    json_object_set_new(o, k, json_real(json_number_value(
+        json_object_get(o, k)) + v));
+}
+
+static void add_int(json_t *o, const char *k, uint64_t v)
+{
+    json_object_set_new(o, k, json_integer(json_integer_value(
+        json_object_get(o, k)) + (json_int_t)v));
+}
+
 json_t *spend_report(const struct spend *s, const char *by,
                      int64_t since_day)
 {
@@ -501,17 +514,10 @@ json_t *spend_report(const struct spend *s, const char *by,
                               (json_int_t)0, "spend", 0.0);
                 json_object_set_new(groups, label, g);
             }
-            json_object_set_new(g, "requests", json_integer(
-                json_integer_value(json_object_get(g, "requests")) +
-                (json_int_t)a->requests));
-            json_object_set_new(g, "prompt_tokens", json_integer(
-                json_integer_value(json_object_get(g, "prompt_tokens")) +
-                (json_int_t)a->prompt));
-            json_object_set_new(g, "completion_tokens", json_integer(
-                json_integer_value(json_object_get(g, "completion_tokens")) +
-                (json_int_t)a->completion));
-            json_object_set_new(g, "spend", json_real(
-                json_real_value(json_object_get(g, "spend")) + a->cost));
+            add_int(g, "requests", a->requests);
+            add_int(g, "prompt_tokens", a->prompt);
+            add_int(g, "completion_tokens", a->completion);
+            add_to(g, "spend", a->cost);
         }
     if ((out = json_array()) == NULL) {
         json_decref(groups);
@@ -521,13 +527,6 @@ json_t *spend_report(const struct spend *s, const char *by,
         json_array_append(out, v);
     json_decref(groups);
     return out;
-}
-
-/* Adds v to the number at o[k] (0 when absent). */
-static void add_to(json_t *o, const char *k, double v)
-{
-    json_object_set_new(o, k, json_real(json_number_value(
-        json_object_get(o, k)) + v));
 }
 
 static int by_num(const void *a, const void *b)
