@@ -59,6 +59,11 @@ int cache_configure(struct cache *c, uv_loop_t *loop,
     return 0;
 }
 
+const char *cache_backend(const struct cache *c)
+{
+    return c->redis ? "redis" : "local";
+}
+
 void cache_free(struct cache *c)
 {
     cache_redis_free(c->redis);
@@ -75,7 +80,7 @@ void cache_counts(const struct cache *c, const struct config *cfg,
         cache_redis_stats(c->redis, &rs);
     *ret = (struct cache_counts){
         .type = !cachecfg_on(&cfg->cache) ? "off" :
-                c->redis ? "redis" : "local",
+                cache_backend(c),
         .hits = c->hits, .misses = c->misses, .stores = c->stores,
         .evictions = c->mem.evictions, .expired = c->mem.expired,
         .entries = c->mem.n, .bytes = c->mem.bytes,
@@ -188,7 +193,7 @@ static int answer_hit(struct request *rq, const char *val, size_t len)
     dn.model = hub_str(comp, "model") ? hub_str(comp, "model") : "";
     dn.provider = "cache";
     dn.group = rq->group;
-    dn.deployment = rq->srv->cache.redis ? "redis" : "local";
+    dn.deployment = cache_backend(&rq->srv->cache);
     dn.cache_hit = 1;
     dn.cache_key = rq->cache->key;
     dn.timing.total_us = dn.timing.overhead_us = now - rq->t_start;

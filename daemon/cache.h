@@ -56,6 +56,9 @@ struct cache_req {
 int  cache_configure(struct cache *c, uv_loop_t *loop,
                      const struct config *cfg);
 void cache_free(struct cache *c);
+/* "redis" or "local": the backend, as status, done frames and metrics
+ * name it. */
+const char *cache_backend(const struct cache *c);
 void cache_counts(const struct cache *c, const struct config *cfg,
                   struct cache_counts *ret);
 

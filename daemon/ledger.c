@@ -204,7 +204,7 @@ static void ledger_end(struct request *rq)
     metrics_record(&rq->srv->metrics, &(struct metrics_sample){
         .group = d ? d->label_group : rq->hit_label ? rq->hit_label : "",
         .deployment = d ? d->label_id : rq->cache_hit ?
-                      (rq->srv->cache.redis ? "redis" : "local") : "",
+                      cache_backend(&rq->srv->cache) : "",
         .provider = d ? d->preset->name : rq->cache_hit ? "cache" : "",
         .outcome = status,
         .frontend = fe,
